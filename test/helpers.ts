@@ -1,0 +1,75 @@
+// Test plumbing: run the built commands as real processes, wait with a bound, clean up.
+import { spawn, type ChildProcess, type SpawnOptions } from 'node:child_process'
+import { mkdtemp, rm } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join, dirname } from 'node:path'
+import { fileURLToPath } from 'node:url'
+
+/** the repository root (tests run from dist/test/…) */
+export const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..')
+export const MEDIA = join(ROOT, 'media')
+export const FIXTURES = join(ROOT, 'test', 'fixtures')
+
+export function bin (name: string): string { return join(ROOT, 'dist', 'cmd', `${name}.js`) }
+
+export interface Result { code: number | null, signal: NodeJS.Signals | null, stdout: Buffer, stderr: string }
+
+const children = new Set<ChildProcess>()
+
+/** Start a command (pc-x) as a child process; it is killed by killChildren(). */
+export function start (name: string, args: string[] = [], opts: SpawnOptions = {}): ChildProcess {
+  const cmd = name.startsWith('pc-') ? process.execPath : name
+  const argv = name.startsWith('pc-') ? [bin(name), ...args] : args
+  const c = spawn(cmd, argv, { stdio: ['pipe', 'pipe', 'pipe'], ...opts })
+  children.add(c)
+  c.on('exit', () => children.delete(c))
+  return c
+}
+
+/** Collect a child's output and exit status. */
+export function finish (c: ChildProcess, timeoutMs = 30_000): Promise<Result> {
+  const out: Buffer[] = []
+  let err = ''
+  c.stdout?.on('data', (d: Buffer) => out.push(d))
+  c.stderr?.on('data', (d: Buffer) => { err += d.toString() })
+  return withTimeout(new Promise<Result>((resolve) => {
+    c.on('close', (code, signal) => resolve({ code, signal, stdout: Buffer.concat(out), stderr: err }))
+  }), timeoutMs, `${c.spawnargs.slice(1).join(' ')} to exit`)
+}
+
+/** Run a command to completion, feeding `input` on stdin. */
+export async function run (name: string, args: string[] = [], input?: string | Buffer, opts: SpawnOptions & { timeoutMs?: number } = {}): Promise<Result> {
+  const c = start(name, args, opts)
+  const done = finish(c, opts.timeoutMs)
+  c.stdin?.on('error', () => {})
+  if (input !== undefined) c.stdin?.end(input); else c.stdin?.end()
+  return await done
+}
+
+export function killChildren (): void {
+  for (const c of children) { try { c.kill('SIGKILL') } catch { /* gone */ } }
+  children.clear()
+}
+
+export async function withTimeout<T> (p: Promise<T>, ms: number, what: string): Promise<T> {
+  let t: NodeJS.Timeout | undefined
+  const timeout = new Promise<never>((_resolve, reject) => { t = setTimeout(() => reject(new Error(`timed out after ${ms} ms waiting for ${what}`)), ms) })
+  try { return await Promise.race([p, timeout]) } finally { clearTimeout(t) }
+}
+
+export async function tempDir (prefix = 'pc-test-'): Promise<{ path: string, remove: () => Promise<void> }> {
+  const path = await mkdtemp(join(tmpdir(), prefix))
+  return { path, remove: () => rm(path, { recursive: true, force: true }) }
+}
+
+/** Resolve when `pred` holds for the text a stream has produced so far. */
+export function waitForOutput (stream: NodeJS.ReadableStream, pred: (text: string) => boolean, ms: number, what: string): Promise<string> {
+  let text = ''
+  return withTimeout(new Promise<string>((resolve, reject) => {
+    const on = (d: Buffer): void => { text += d.toString(); if (pred(text)) { stream.off('data', on); resolve(text) } }
+    stream.on('data', on)
+    stream.on('end', () => reject(new Error(`stream ended before ${what}; got: ${text.slice(-500)}`)))
+  }), ms, what)
+}
+
+export const sleep = (ms: number): Promise<void> => new Promise(resolve => setTimeout(resolve, ms))
