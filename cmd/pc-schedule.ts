@@ -1,0 +1,69 @@
+#!/usr/bin/env node
+// pc-schedule: an Alluvium playlist (path, URL or stdin) in, NDJSON schedule records out.
+import { run, intOption, durationOption, UsageError, type OptionTable, type CommandInfo } from '../lib/cli.js'
+import { parseTime } from '../lib/units.js'
+import { writeRecord } from '../lib/ndjson.js'
+import { readPublicKey } from '../lib/sign.js'
+import { PlaylistSource, SchedulePoller } from '../lib/poll.js'
+import { follow, recordsAt, systemClock } from '../lib/schedule.js'
+
+const OPTIONS: OptionTable = {
+  at: { alias: 'a', type: 'string', default: 'now', arg: 'TIME', help: 'start with the item on air at TIME (ISO 8601 with offset, now, -1h); in the past it replays' },
+  count: { alias: 'n', type: 'string', arg: 'N', help: 'print N records, then exit' },
+  follow: { alias: 'f', type: 'boolean', help: 'keep running: print each next item ahead of its start, re-reading the playlist' },
+  lead: { type: 'string', default: '10s', arg: 'DURATION', help: 'with --follow, print each item this long before it starts' },
+  poll: { type: 'string', default: '60s', arg: 'DURATION', help: 'with --follow, look for a new playlist this often' },
+  start: { type: 'string', arg: 'TIME', help: 'play a playlist that names no time once from TIME, not as a loop from the epoch' },
+  key: { alias: 'k', type: 'string', arg: 'PUBKEY', help: 'refuse a playlist whose signature does not verify with this key (hex or file)' },
+  sig: { type: 'string', arg: 'FILE|URL', help: 'the detached signature (default: PLAYLIST.sig)' },
+  verbose: { alias: 'v', type: 'boolean', help: 'say on stderr when a new playlist is loaded' },
+  quiet: { alias: 'q', type: 'boolean', help: 'no warnings' },
+}
+
+const INFO: CommandInfo = {
+  usage: '[options] [PLAYLIST|URL|-]',
+  summary: 'Say which playlist item is on air at a time, and at what offset, as NDJSON schedule records.',
+  examples: [
+    'pc-schedule --at 2026-11-22T20:00:00+01:00 --count 3 list.rss',
+    'pc-schedule --follow https://radio.example/list.rss | pc-fetch | pc-icecast :8000',
+    'pc-playlist --start +1m media/*.mp3 | pc-schedule --at +90s -',
+  ],
+  maxArgs: 1,
+}
+
+run('pc-schedule', OPTIONS, INFO, async (opts, io) => {
+  const realNow = Date.now()
+  const timeOpt = (key: string): number | undefined => {
+    if (opts[key] === undefined) return undefined
+    try { return parseTime(String(opts[key]), realNow) } catch (e) { throw new UsageError(`--${key}: ${(e as Error).message}`) }
+  }
+  const at = timeOpt('at') as number
+  const start = timeOpt('start')
+  const count = opts.count === undefined ? undefined : intOption(opts, 'count', 1, 1_000_000_000)
+  const leadMs = durationOption(opts, 'lead')
+  const pollMs = Math.max(100, durationOption(opts, 'poll'))
+  const key = opts.key === undefined ? undefined : await readPublicKey(String(opts.key))
+
+  const source = new PlaylistSource(opts._[0] ?? '-', {
+    stdin: io.stdin, signal: io.signal, key, sig: opts.sig === undefined ? undefined : String(opts.sig),
+  })
+  const poller = new SchedulePoller(source, {
+    layout: { start, warn: io.warn },
+    warn: io.warn,
+    note: io.verbose ? io.warn : undefined,
+  })
+  const schedule = await poller.first()
+  const emit = (rec: object): Promise<void> => writeRecord(io.stdout, rec)
+
+  if (!opts.follow) {
+    let n = 0
+    for (const rec of recordsAt(schedule, at, count)) { await emit(rec); n++ }
+    if (n === 0) io.warn('nothing on air at or after --at: the schedule has ended')
+    return
+  }
+  // --at in the past (or future) runs the whole schedule shifted by that much
+  await follow({
+    schedule, at, clock: systemClock(at - realNow), leadMs, pollMs, count, signal: io.signal,
+    reload: () => poller.reload(), emit,
+  })
+})
