@@ -43,11 +43,16 @@ export function chunkCount (size: number, chunkSize: number): number {
 
 export function leafHash (chunk: Uint8Array): Buffer {
   const out = Buffer.allocUnsafe(HASH_BYTES)
+  leafHashInto(out, chunk)
+  return out
+}
+
+/** leafHash written into `out` (exactly HASH_BYTES long), for callers that batch leaves. */
+export function leafHashInto (out: Buffer, chunk: Uint8Array): void {
   const pre = Buffer.allocUnsafe(5)
   pre[0] = LEAF
   pre.writeUInt32BE(chunk.length, 1)
   sodium.crypto_generichash_batch(out, [pre, Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength)])
-  return out
 }
 
 export function parentHash (left: Buffer, right: Buffer): Buffer {

@@ -2,7 +2,7 @@
 // NAME is the 64-byte secret key (mode 0600), NAME.pub the 32-byte public key.
 // Secret keys live in sodium_malloc memory and are never taken on argv.
 import sodium from 'sodium-native'
-import { readFile, writeFile } from 'node:fs/promises'
+import { readFile, writeFile, rm } from 'node:fs/promises'
 import { DataError, NoInputError } from './cli.js'
 
 export interface KeyPair { publicKey: Buffer, secretKey: Buffer }
@@ -16,7 +16,12 @@ export function generateKeyPair (): KeyPair {
 
 export async function writeKeyPair (name: string, kp: KeyPair): Promise<void> {
   await writeFile(name, kp.secretKey.toString('hex') + '\n', { mode: 0o600, flag: 'wx' })
-  await writeFile(name + '.pub', kp.publicKey.toString('hex') + '\n', { flag: 'wx' })
+  try {
+    await writeFile(name + '.pub', kp.publicKey.toString('hex') + '\n', { flag: 'wx' })
+  } catch (e) {
+    await rm(name, { force: true }) // no half pair: a secret key without its .pub
+    throw e
+  }
 }
 
 async function readHexFile (path: string, bytes: number, what: string): Promise<Buffer> {

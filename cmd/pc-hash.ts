@@ -1,0 +1,107 @@
+#!/usr/bin/env node
+// pc-hash: media (file, URL or stdin) in, its hash tree (pc-hashtree.5) out; checks media against a tree, makes and uses ed25519 keys.
+import { run, intOption, sizeOption, UsageError, IOError, CheckFailed, type OptionTable, type CommandInfo } from '../lib/cli.js'
+import { CHUNK_BYTES, MIN_CHUNK_BYTES, MAX_CHUNK_BYTES, formatTree, infoHash } from '../lib/hashtree.js'
+import { hashSource, MAX_WORKERS } from '../lib/hash-parallel.js'
+import { compareTrees, describeBadChunk, loadTree, signTree, treeSignatureProblem, writeTreeFile } from '../lib/tree-check.js'
+import { generateKeyPair, writeKeyPair, readSecretKey, readPublicKey } from '../lib/sign.js'
+import { writeAll } from '../lib/ndjson.js'
+import { formatSize } from '../lib/units.js'
+
+const OPTIONS: OptionTable = {
+  'chunk-size': { alias: 'c', type: 'string', default: formatSize(CHUNK_BYTES), arg: 'SIZE', help: 'bytes per chunk (tree leaf)' },
+  root: { alias: 'r', type: 'boolean', help: 'print only the root hash' },
+  'info-hash': { type: 'boolean', help: 'print only the 20-byte BitTorrent info-hash (for tracker whitelists)' },
+  output: { alias: 'o', type: 'string', arg: 'FILE', help: 'write the output to FILE, atomically, instead of stdout' },
+  check: { type: 'string', arg: 'TREE', help: 'check the input against the tree file TREE; exit 1 naming the first bad chunk' },
+  sign: { type: 'string', arg: 'KEYFILE', help: 'sign the root with the secret key read from KEYFILE' },
+  verify: { type: 'string', arg: 'PUBKEY', help: 'require a good signature by PUBKEY (file or hex) on TREE, or on the tree given as input' },
+  keygen: { type: 'string', arg: 'NAME', help: 'write a new key pair: secret key NAME (mode 0600), public key NAME.pub' },
+  workers: { alias: 'j', type: 'string', default: 'auto', arg: 'N', help: `hashing threads, 0..${MAX_WORKERS} (0: main thread only; auto: all cores for inputs of 32M and more)` },
+  verbose: { alias: 'v', type: 'boolean', help: 'report every bad chunk, and timings, on stderr' },
+  quiet: { alias: 'q', type: 'boolean', help: 'no warnings' },
+}
+
+const INFO: CommandInfo = {
+  usage: '[options] [FILE|URL|-]',
+  summary: 'Print the hash tree of a media file, URL or stdin; check media against a tree; sign and verify trees.',
+  examples: [
+    'pc-hash -o song.mp3.hashtree song.mp3',
+    'pc-hash --check song.mp3.hashtree https://radio.example/song.mp3',
+    'pc-hash --keygen station && pc-hash --sign station song.mp3 > song.mp3.hashtree',
+    'pc-hash --verify station.pub song.mp3.hashtree',
+  ],
+  maxArgs: 1,
+}
+
+function conflicts (opts: Record<string, unknown>, mode: string, others: string[]): void {
+  for (const o of others) {
+    const v = opts[o.replace(/-([a-z])/g, (_m, c: string) => c.toUpperCase())]
+    if (v !== undefined && v !== false) throw new UsageError(`--${mode} cannot be combined with --${o}`)
+  }
+}
+
+run('pc-hash', OPTIONS, INFO, async (opts, io) => {
+  const spec = opts._[0] ?? '-'
+  if (opts.keygen !== undefined) {
+    conflicts(opts, 'keygen', ['check', 'sign', 'verify', 'root', 'info-hash', 'output'])
+    if (opts._.length > 0) throw new UsageError('--keygen takes no input')
+    const name = String(opts.keygen)
+    try {
+      await writeKeyPair(name, generateKeyPair())
+    } catch (e) {
+      const code = (e as NodeJS.ErrnoException).code
+      throw new IOError(code === 'EEXIST' ? 'key file exists; will not overwrite' : `cannot write key: ${code ?? (e as Error).message}`, name)
+    }
+    if (io.verbose) io.warn(`wrote secret key ${name} and public key ${name}.pub`)
+    return
+  }
+  const chunkSize = sizeOption(opts, 'chunkSize')
+  if (chunkSize < MIN_CHUNK_BYTES || chunkSize > MAX_CHUNK_BYTES) throw new UsageError(`--chunk-size: ${chunkSize} is outside ${MIN_CHUNK_BYTES}..${MAX_CHUNK_BYTES}`)
+  const workers = opts.workers === 'auto' ? undefined : intOption(opts, 'workers', 0, MAX_WORKERS)
+  const publicKey = opts.verify !== undefined ? await readPublicKey(String(opts.verify)) : undefined
+  const requireSignature = (tree: Parameters<typeof treeSignatureProblem>[0], where: string): void => {
+    const problem = publicKey && treeSignatureProblem(tree, publicKey, where)
+    if (problem) throw new CheckFailed(problem, where)
+  }
+  const started = performance.now()
+  const timing = (bytes: number): string => {
+    const ms = performance.now() - started
+    return `${bytes} bytes in ${ms.toFixed(0)} ms (${(bytes / 1048576 / (ms / 1000)).toFixed(0)} MiB/s)`
+  }
+
+  if (opts.check !== undefined) {
+    conflicts(opts, 'check', ['sign', 'root', 'info-hash', 'output'])
+    const treeSpec = String(opts.check)
+    if (treeSpec === '-' && spec === '-') throw new UsageError('the tree and the input cannot both be stdin')
+    const tree = await loadTree(treeSpec, io)
+    requireSignature(tree, treeSpec)
+    const got = await hashSource(spec, io.stdin, { chunkSize: tree.chunkSize, workers, signal: io.signal })
+    const bad = compareTrees(tree, got)
+    const where = spec === '-' ? 'stdin' : spec
+    if (io.verbose) for (const b of bad) io.warn(`${where}: ${describeBadChunk(b)}`)
+    if (bad.length > 0) {
+      const sizes = got.size === tree.size ? '' : `; input has ${got.size} bytes, the tree ${tree.size}`
+      throw new CheckFailed(`${describeBadChunk(bad[0])} of ${treeSpec}${bad.length > 1 ? ` (${bad.length} bad chunks)` : ''}${sizes}`, where)
+    }
+    if (io.verbose) io.warn(`${where}: all ${tree.leaves.length} chunks match ${treeSpec}; ${timing(got.size)}`)
+    return
+  }
+  if (publicKey) {
+    conflicts(opts, 'verify', ['sign', 'root', 'info-hash', 'output'])
+    const tree = await loadTree(spec, io)
+    requireSignature(tree, spec === '-' ? 'stdin' : spec)
+    if (io.verbose) io.warn(`${spec}: good signature on root ${tree.root.toString('hex')}`)
+    return
+  }
+
+  if (opts.root && opts.infoHash) throw new UsageError('--root and --info-hash exclude each other')
+  if (opts.sign !== undefined && (opts.root || opts.infoHash)) throw new UsageError('--sign writes a tree; it cannot be combined with --root or --info-hash')
+  const secretKey = opts.sign !== undefined ? await readSecretKey(String(opts.sign)) : undefined
+  let tree = await hashSource(spec, io.stdin, { chunkSize, workers, signal: io.signal })
+  if (secretKey) tree = signTree(tree, secretKey)
+  if (io.verbose) io.warn(`${spec === '-' ? 'stdin' : spec}: ${tree.leaves.length} chunks, ${timing(tree.size)}`)
+  const text = opts.root ? tree.root.toString('hex') + '\n' : opts.infoHash ? infoHash(tree.root).toString('hex') + '\n' : formatTree(tree)
+  if (opts.output !== undefined) await writeTreeFile(String(opts.output), text)
+  else await writeAll(io.stdout, text)
+})
