@@ -1,0 +1,136 @@
+// Random access to the bytes of a local file or a URL, so a prober reads only what it
+// needs: for a URL, one Range request for the head (which also tells the size through
+// Content-Range) and a few more for whatever else a format keeps elsewhere (a tail page,
+// an index at the end). A server without Range support still works, more slowly.
+import { open, type FileHandle } from 'node:fs/promises'
+import type { Readable } from 'node:stream'
+import { DataError, NoInputError, UnavailableError } from './cli.js'
+import { fetchUrl } from './http.js'
+
+/** How much of a URL the first request asks for; most formats need no more. */
+export const HEAD_BYTES = 64 * 1024
+
+export interface ByteSource {
+  /** the path or URL, for messages */
+  readonly name: string
+  readonly size: number
+  /** up to `length` bytes from `offset` (fewer only at the end) */
+  read: (offset: number, length: number) => Promise<Buffer>
+  /** every byte, in order, with bounded memory */
+  stream: () => AsyncIterable<Buffer>
+  close: () => Promise<void>
+}
+
+export function isUrl (spec: string): boolean { return /^https?:\/\//i.test(spec) }
+
+export async function openSource (spec: string, opts: { signal?: AbortSignal, headBytes?: number } = {}): Promise<ByteSource> {
+  return isUrl(spec) ? await openUrlSource(spec, opts) : await openFileSource(spec)
+}
+
+export async function openFileSource (path: string): Promise<ByteSource> {
+  let fh: FileHandle
+  let size: number
+  try {
+    fh = await open(path, 'r')
+  } catch (e) {
+    throw new NoInputError(`cannot open: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`, path)
+  }
+  try {
+    const st = await fh.stat()
+    if (st.isDirectory()) throw new NoInputError('is a directory', path)
+    size = st.size
+  } catch (e) {
+    await fh.close()
+    throw e
+  }
+  return {
+    name: path,
+    size,
+    async read (offset, length) {
+      const n = Math.max(0, Math.min(length, size - offset))
+      const buf = Buffer.allocUnsafe(n)
+      let got = 0
+      while (got < n) {
+        const { bytesRead } = await fh.read(buf, got, n - got, offset + got)
+        if (bytesRead === 0) break
+        got += bytesRead
+      }
+      return buf.subarray(0, got)
+    },
+    stream: () => fh.createReadStream({ start: 0, autoClose: false }) as AsyncIterable<Buffer>,
+    close: () => fh.close(),
+  }
+}
+
+/** Read at most `max` bytes of a response body, then let go of the connection. */
+async function readBody (body: Readable, max: number): Promise<Buffer> {
+  const parts: Buffer[] = []
+  let n = 0
+  for await (const d of body as AsyncIterable<Buffer>) {
+    parts.push(d.subarray(0, max - n))
+    n += Math.min(d.length, max - n)
+    if (n >= max) break
+  }
+  body.destroy()
+  return Buffer.concat(parts)
+}
+
+export async function openUrlSource (url: string, opts: { signal?: AbortSignal, headBytes?: number } = {}): Promise<ByteSource> {
+  const headBytes = opts.headBytes ?? HEAD_BYTES
+  const signal = opts.signal
+  const first = await fetchUrl(url, { signal, headers: { range: `bytes=0-${headBytes - 1}` }, accept: [206, 416] })
+  let size: number
+  let ranges: boolean
+  if (first.status === 416) {
+    first.body?.resume()
+    throw new DataError('empty file', url)
+  }
+  if (first.status === 206) {
+    const m = /^bytes \d+-\d+\/(\d+)$/.exec(first.headers.get('content-range') ?? '')
+    if (!m) { first.body?.resume(); throw new UnavailableError(`206 answer without a usable Content-Range: '${first.headers.get('content-range') ?? ''}'`, url) }
+    size = Number(m[1])
+    ranges = true
+  } else {
+    const len = first.headers.get('content-length')
+    if (len === null || !/^\d+$/.test(len)) { first.body?.resume(); throw new UnavailableError('the server tells neither Content-Range nor Content-Length', url) }
+    size = Number(len)
+    ranges = false
+  }
+  const head = await readBody(first.body as unknown as Readable, Math.min(headBytes, size))
+
+  async function fullGet (): Promise<Readable> {
+    const res = await fetchUrl(url, { signal })
+    return res.body as unknown as Readable
+  }
+  return {
+    name: url,
+    size,
+    async read (offset, length) {
+      const end = Math.min(size, offset + length)
+      if (end <= offset) return Buffer.alloc(0)
+      if (end <= head.length) return head.subarray(offset, end)
+      if (ranges) {
+        const res = await fetchUrl(url, { signal, headers: { range: `bytes=${offset}-${end - 1}` }, accept: [206] })
+        if (res.status !== 206) { res.body?.resume(); throw new UnavailableError(`asked for a range, got HTTP ${res.status}`, url) }
+        return await readBody(res.body as unknown as Readable, end - offset)
+      }
+      // No Range support: stream from the start and keep only the window asked for.
+      const body = await fullGet()
+      const parts: Buffer[] = []
+      let pos = 0
+      for await (const d of body as AsyncIterable<Buffer>) {
+        const lo = Math.max(offset, pos); const hi = Math.min(end, pos + d.length)
+        if (hi > lo) parts.push(d.subarray(lo - pos, hi - pos))
+        pos += d.length
+        if (pos >= end) break
+      }
+      body.destroy()
+      return Buffer.concat(parts)
+    },
+    async * stream () {
+      const body = await fullGet()
+      try { for await (const d of body as AsyncIterable<Buffer>) yield d } finally { body.destroy() }
+    },
+    close: async () => {},
+  }
+}
