@@ -1,0 +1,242 @@
+import { test } from 'uvu'
+import * as assert from 'uvu/assert'
+import { createServer, type Server, type IncomingHttpHeaders } from 'node:http'
+import { readFileSync } from 'node:fs'
+import { writeFile, rename } from 'node:fs/promises'
+import { join } from 'node:path'
+import type { AddressInfo } from 'node:net'
+import { createHash } from 'node:crypto'
+import { run, start, finish, killChildren, tempDir, waitForOutput, FIXTURES } from '../helpers.js'
+import { generateKeyPair, writeKeyPair, sign } from '../../lib/sign.js'
+import type { ScheduleRecord } from '../../lib/records.js'
+
+const FIX = join(FIXTURES, 'schedule')
+const ACTLAB = join(FIX, 'actlab-guide.rss')
+const STRICT = join(FIX, 'strict.rss')
+const records = (out: Buffer | string): ScheduleRecord[] => out.toString().split('\n').filter(Boolean).map(l => JSON.parse(l) as ScheduleRecord)
+
+/** A tiny origin whose playlist the test can replace; honours If-None-Match / If-Modified-Since. */
+interface Origin { url: string, set: (path: string, body: string | Buffer) => void, requests: Array<{ path: string, status: number, headers: IncomingHttpHeaders }>, close: () => Promise<void> }
+async function origin (): Promise<Origin> {
+  const files = new Map<string, { body: Buffer, etag: string, modified: string }>()
+  const requests: Origin['requests'] = []
+  let version = 0
+  const server: Server = createServer((req, res) => {
+    const path = (req.url ?? '/').split('?')[0]
+    const f = files.get(path)
+    let status = 200
+    if (!f) status = 404
+    else if (req.headers['if-none-match'] === f.etag) status = 304
+    requests.push({ path, status, headers: req.headers })
+    if (!f) { res.writeHead(404).end('not found'); return }
+    if (status === 304) { res.writeHead(304, { ETag: f.etag }).end(); return }
+    res.writeHead(200, { 'Content-Type': 'application/x-alluvium', ETag: f.etag, 'Last-Modified': f.modified, 'Content-Length': f.body.length }).end(f.body)
+  })
+  await new Promise<void>(resolve => server.listen(0, '127.0.0.1', resolve))
+  const { port } = server.address() as AddressInfo
+  return {
+    url: `http://127.0.0.1:${port}`,
+    requests,
+    set: (path, body) => {
+      const b = Buffer.from(body)
+      files.set(path, { body: b, etag: `"${++version}-${createHash('sha256').update(b).digest('hex').slice(0, 8)}"`, modified: new Date().toUTCString() })
+    },
+    close: () => new Promise<void>(resolve => { server.closeAllConnections(); server.close(() => resolve()) }),
+  }
+}
+
+/** A timed playlist of `n` items of `ms` each from `t0`, URLs named `${name}N`. */
+function timed (name: string, t0: number, n: number, ms: number): string {
+  const items = Array.from({ length: n }, (_, i) => `<item rdf:about="http://m/${name}${i}.mp3"><link>http://m/${name}${i}.mp3</link><ev:startdate>${new Date(t0 + i * ms).toISOString()}</ev:startdate><mm:duration>${ms}</mm:duration></item>`)
+  return `<?xml version="1.0"?>\n<rdf:RDF xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#" xmlns="http://purl.org/rss/1.0/" xmlns:ev="http://purl.org/rss/1.0/modules/event/" xmlns:mm="http://musicbrainz.org/mm/mm-2.0#">\n<channel rdf:about="http://m/"><title>${name}</title></channel>\n${items.join('\n')}\n</rdf:RDF>\n`
+}
+
+const cleanups: Array<() => Promise<void>> = []
+test.after.each(async () => {
+  killChildren()
+  for (const c of cleanups.splice(0)) await c()
+})
+
+test('prints the item on air at --at with its offset, then the rest of the schedule', async () => {
+  const r = await run('pc-schedule', ['--at', '2026-11-22T19:00:10+01:00', STRICT])
+  assert.is(r.code, 0, r.stderr)
+  assert.is(r.stderr, '')
+  const recs = records(r.stdout)
+  assert.equal(recs.map(x => [x.url.split('/').pop(), x.offset]), [['one.mp3', 10000], ['two.ogg', 0], ['three.opus', 0]])
+  assert.is(recs[0].hashtree, 'http://radio.example/media/one.mp3.hashtree')
+  assert.ok(r.stdout.toString().endsWith('}\n'))
+})
+
+test('the ACTLab guide playlist is an epoch-anchored loop: --count items, same answer everywhere', async () => {
+  const a = await run('pc-schedule', ['--at', '2026-11-22T18:00:40Z', '-n', '6', ACTLAB], undefined, { env: { ...process.env, TZ: 'Pacific/Auckland' } })
+  const b = await run('pc-schedule', ['--at', '2026-11-22T18:00:40Z', '--count', '6', '-'], readFileSync(ACTLAB), { env: { ...process.env, TZ: 'UTC' } })
+  assert.is(a.code, 0, a.stderr)
+  assert.is(b.code, 0, b.stderr)
+  assert.is(a.stdout.toString(), b.stdout.toString())
+  const recs = records(a.stdout)
+  assert.is(recs.length, 6)
+  const cycle = 188600 + 183400 + 202600 + 95966
+  assert.is(Date.parse(recs[0].start) % cycle, 188600 + 183400, 'cycles counted from the epoch')
+  assert.match(recs[0].url, /crazy_moments\.mov$/)
+  assert.is(recs[0].offset, Date.parse('2026-11-22T18:00:40Z') - Date.parse(recs[0].start))
+  const once = await run('pc-schedule', ['--at', '2026-11-22T18:00:40Z', ACTLAB])
+  assert.is(records(once.stdout).length, 4, 'without --count: one full cycle')
+})
+
+test('a schedule across a daylight-saving change, read in a DST zone, neither gains nor loses an hour', async () => {
+  const r = await run('pc-schedule', ['--at', '2026-03-29T01:59:00+01:00', join(FIX, 'dst.rss')], undefined, { env: { ...process.env, TZ: 'Europe/Berlin' } })
+  assert.is(r.code, 0, r.stderr)
+  const recs = records(r.stdout)
+  assert.equal(recs.map(x => [x.start, x.end]), [
+    ['2026-03-29T00:00:00Z', '2026-03-29T01:00:00Z'],
+    ['2026-03-29T01:00:00Z', '2026-03-29T02:00:00Z'],
+    ['2026-03-29T02:00:00Z', '2026-03-29T03:00:00Z'],
+  ])
+  assert.is(recs[0].offset, 59 * 60_000)
+})
+
+test('timeshift: --at in the past replays from then', async () => {
+  const r = await run('pc-schedule', ['--at', '2026-11-22T18:01:00Z', '--count', '1', STRICT])
+  assert.equal(records(r.stdout).map(x => [x.url.split('/').pop(), x.offset]), [['two.ogg', 30000]])
+})
+
+test('malformed playlist: exit 65 with file:line:column; on stdin the place is stdin', async () => {
+  const dir = await tempDir(); cleanups.push(dir.remove)
+  const bad = join(dir.path, 'bad.rss')
+  await writeFile(bad, '<rdf:RDF xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">\n<item>\n  <link>x</lnk>\n</rdf:RDF>\n')
+  const r = await run('pc-schedule', [bad])
+  assert.is(r.code, 65)
+  assert.match(r.stderr, new RegExp(`^pc-schedule: ${bad.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}:3:\\d+: malformed XML: `))
+  assert.is(r.stdout.length, 0)
+  const s = await run('pc-schedule', ['-'], readFileSync(STRICT).subarray(0, 700))
+  assert.is(s.code, 65)
+  assert.match(s.stderr, /^pc-schedule: stdin:\d+:\d+: malformed XML/)
+  assert.ok(!/\n\s+at /.test(s.stderr), 'no stack trace')
+})
+
+test('an item that cannot be placed: exit 65 naming it', async () => {
+  const r = await run('pc-schedule', ['-'], '<rss><channel><item><link>a</link></item><item><link>b</link><mm:duration>1</mm:duration></item></channel></rss>')
+  assert.is(r.code, 65)
+  assert.match(r.stderr, /^pc-schedule: stdin:1:\d+: item has no mm:duration/)
+})
+
+test('missing file exits 66; bad option values exit 64', async () => {
+  const r = await run('pc-schedule', [join(FIX, 'no-such.rss')])
+  assert.is(r.code, 66)
+  assert.match(r.stderr, /no-such\.rss: cannot open: ENOENT/)
+  assert.is((await run('pc-schedule', ['--at', '2026-11-22T18:00:00', STRICT])).code, 64, 'a time without offset is refused')
+  assert.is((await run('pc-schedule', ['--count', '0', STRICT])).code, 64)
+  assert.is((await run('pc-schedule', ['--lead', 'soon', STRICT])).code, 64)
+})
+
+test('URL input: fetched over HTTP; 404 exits 66; an unreachable origin exits 69', async () => {
+  const o = await origin(); cleanups.push(o.close)
+  o.set('/list.rss', readFileSync(STRICT))
+  const r = await run('pc-schedule', ['--at', '2026-11-22T18:00:00Z', `${o.url}/list.rss`])
+  assert.is(r.code, 0, r.stderr)
+  assert.is(records(r.stdout).length, 3)
+  const missing = await run('pc-schedule', [`${o.url}/gone.rss`])
+  assert.is(missing.code, 66)
+  assert.match(missing.stderr, /gone\.rss: HTTP 404/)
+  const url = o.url
+  await o.close(); cleanups.pop()
+  const down = await run('pc-schedule', [`${url}/list.rss`])
+  assert.is(down.code, 69)
+  assert.match(down.stderr, /cannot fetch: ECONNREFUSED/)
+})
+
+test('closed stdout: exit 0 and nothing on stderr', async () => {
+  const c = start('pc-schedule', ['--count', '1000000', ACTLAB])
+  const done = finish(c)
+  c.stdout?.once('data', () => c.stdout?.destroy())
+  const r = await done
+  assert.is(r.code, 0)
+  assert.is(r.stderr, '')
+})
+
+test('--key: accepts a good signature, refuses a missing one, a tampered playlist, a wrong key', async () => {
+  const dir = await tempDir(); cleanups.push(dir.remove)
+  const keyName = join(dir.path, 'station')
+  const kp = generateKeyPair()
+  await writeKeyPair(keyName, kp)
+  const list = join(dir.path, 'list.rss')
+  const bytes = readFileSync(STRICT)
+  await writeFile(list, bytes)
+  const at = ['--at', '2026-11-22T18:00:00Z']
+
+  const missing = await run('pc-schedule', [...at, '--key', keyName + '.pub', list])
+  assert.is(missing.code, 65)
+  assert.match(missing.stderr, /signature missing/)
+
+  await writeFile(list + '.sig', sign(bytes, kp.secretKey).toString('hex') + '\n')
+  const good = await run('pc-schedule', [...at, '--key', keyName + '.pub', list])
+  assert.is(good.code, 0, good.stderr)
+  assert.is(records(good.stdout).length, 3)
+  const hexKey = await run('pc-schedule', [...at, '-k', kp.publicKey.toString('hex'), '--sig', list + '.sig', '-'], bytes)
+  assert.is(hexKey.code, 0, hexKey.stderr)
+
+  const tampered = Buffer.from(bytes.toString().replace('18:00:30Z</ev:startdate>', '18:00:31Z</ev:startdate>'))
+  assert.ok(!tampered.equals(bytes))
+  await writeFile(list, tampered)
+  const bad = await run('pc-schedule', [...at, '--key', keyName + '.pub', list])
+  assert.is(bad.code, 65)
+  assert.match(bad.stderr, /does not verify/)
+  assert.is(bad.stdout.length, 0)
+
+  await writeFile(list, bytes)
+  const other = generateKeyPair().publicKey.toString('hex')
+  const wrong = await run('pc-schedule', [...at, '--key', other, list])
+  assert.is(wrong.code, 65)
+  assert.match(wrong.stderr, /does not verify/)
+
+  const stdinNoSig = await run('pc-schedule', ['--key', other, '-'], bytes)
+  assert.is(stdinNoSig.code, 64)
+})
+
+test('--follow over HTTP: conditional GET, picks up a replaced playlist, keeps the last good one over a broken one, ends on SIGTERM', async () => {
+  const o = await origin(); cleanups.push(o.close)
+  const t0 = Date.now() - 500
+  o.set('/list.rss', timed('a', t0, 200, 700))
+  const c = start('pc-schedule', ['--follow', '--lead', '200ms', '--poll', '150ms', `${o.url}/list.rss`])
+  const out = finish(c, 60_000)
+  let text = await waitForOutput(c.stdout!, t => /a2\.mp3/.test(t), 15_000, 'a2 to be printed')
+  assert.ok(o.requests.some(r => r.status === 304 && r.headers['if-none-match'] !== undefined), 'an unchanged playlist is answered 304')
+
+  o.set('/list.rss', timed('b', t0, 200, 700))
+  text = await waitForOutput(c.stdout!, t => /b\d+\.mp3/.test(t), 15_000, 'an item of the replaced playlist')
+
+  o.set('/list.rss', timed('c', t0, 200, 700).slice(0, 600)) // half-written
+  await waitForOutput(c.stderr!, t => /malformed XML.*keeping the last good schedule/.test(t), 15_000, 'a warning about the broken playlist')
+  const before = text.length
+  text = await waitForOutput(c.stdout!, t => t.length > before && /b\d+\.mp3"[^\n]*\n$/.test(t), 15_000, 'the old schedule to go on')
+
+  c.kill('SIGTERM')
+  const r = await out
+  assert.is(r.code, 143)
+  const recs = records(r.stdout)
+  const urls = recs.map(x => x.url.split('/').pop() as string)
+  const firstB = urls.findIndex(u => u.startsWith('b'))
+  assert.ok(firstB > 0 && urls.slice(0, firstB).every(u => u.startsWith('a')) && urls.slice(firstB).every(u => u.startsWith('b')), urls.join(' '))
+  assert.ok(!urls.some(u => u.startsWith('c')))
+  for (let i = 1; i < recs.length; i++) assert.is(recs[i].start, recs[i - 1].end, 'items follow one another without gaps')
+  assert.ok(recs.slice(1).every(x => x.offset === 0))
+})
+
+test('--follow on a file: a replacement renamed into place is picked up', async () => {
+  const dir = await tempDir(); cleanups.push(dir.remove)
+  const list = join(dir.path, 'list.rss')
+  const t0 = Date.now() - 500
+  await writeFile(list, timed('a', t0, 200, 700))
+  const c = start('pc-schedule', ['-f', '--lead', '200ms', '--poll', '100ms', '-v', list])
+  const out = finish(c, 60_000)
+  await waitForOutput(c.stdout!, t => /a1\.mp3/.test(t), 15_000, 'a1')
+  await writeFile(list + '.tmp', timed('b', t0, 200, 700))
+  await rename(list + '.tmp', list)
+  await waitForOutput(c.stdout!, t => /b\d+\.mp3/.test(t), 15_000, 'an item of the new playlist')
+  c.kill('SIGINT')
+  const r = await out
+  assert.is(r.code, 130)
+  assert.match(r.stderr, /new playlist loaded/)
+})
+
+test.run()
