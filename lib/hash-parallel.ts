@@ -201,7 +201,7 @@ async function fileOnWorkers (fh: FileHandle, size: number, workers: number, chu
  * hashed on the main thread; past that (or at once if workers are asked for), stripes
  * go to workers, at most JOBS_PER_WORKER each in flight, so memory stays bounded.
  */
-export async function hashInput (input: AsyncIterable<Uint8Array>, opts: HashOptions = {}): Promise<HashTree> {
+export async function hashInput (input: AsyncIterable<Uint8Array> | Iterable<Uint8Array>, opts: HashOptions = {}): Promise<HashTree> {
   const { chunkSize, stripe } = settings(opts)
   const cores = opts.workers ?? autoWorkers(Number.MAX_SAFE_INTEGER)
   let startParallelAt = opts.workers === undefined ? PARALLEL_MIN_BYTES : 0
