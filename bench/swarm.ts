@@ -1,0 +1,416 @@
+// The swarm benchmark (issue 3): N pc-fetch listeners against N WebTorrent listeners on
+// one item, same nginx origin, same tracker, same run; pc-fetch --raw against curl from
+// the origin alone; peak memory of one pc-fetch on a 2 GiB item; idle CPU of a holder.
+//   node dist/bench/swarm.js [--n 1,5,10,20] [--size 20M] [--write]
+import { spawn, spawnSync } from 'node:child_process'
+import { createHash, randomBytes } from 'node:crypto'
+import { createReadStream, createWriteStream, existsSync, openSync, closeSync } from 'node:fs'
+import { mkdir, mkdtemp, rm, truncate, unlink, writeFile } from 'node:fs/promises'
+import { connect } from 'node:net'
+import { cpus, tmpdir } from 'node:os'
+import { join, dirname } from 'node:path'
+import { fileURLToPath } from 'node:url'
+import { parseArgs, helpText, intOption, sizeOption, durationOption, type OptionTable, type CommandInfo } from '../lib/cli.js'
+import { CHUNK_BYTES, TreeBuilder, formatTree, hashStream, infoHash } from '../lib/hashtree.js'
+import { formatTime } from '../lib/units.js'
+import { startNginx, freePort, type Nginx } from '../scripts/nginx.js'
+import { Measured, median, max, timedRun, cpuSeconds, MIB } from './proc.js'
+import { table, writeSection, ms, ratio, mib } from './report.js'
+
+const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..')
+const PC_FETCH = join(ROOT, 'dist', 'cmd', 'pc-fetch.js')
+const PC_TRACKER = join(ROOT, 'dist', 'cmd', 'pc-tracker.js')
+const WT_DIR = join(ROOT, 'bench', 'webtorrent')
+const WT_RUN = join(WT_DIR, 'run.js')
+
+const OPTIONS: OptionTable = {
+  n: { type: 'string', default: '1,5,10,20', arg: 'LIST', help: 'listener counts, comma-separated' },
+  size: { type: 'string', default: '20M', arg: 'SIZE', help: 'swarmed item (random bytes)' },
+  'throughput-size': { type: 'string', default: '256M', arg: 'SIZE', help: 'item for pc-fetch against curl' },
+  rounds: { type: 'string', default: '5', arg: 'N', help: 'rounds of pc-fetch against curl' },
+  big: { type: 'string', default: '2G', arg: 'SIZE', help: 'item for peak memory (a sparse file)' },
+  idle: { type: 'string', default: '10s', arg: 'DURATION', help: 'how long a complete holder is watched for idle CPU' },
+  only: { type: 'string', default: 'swarm,webtorrent,curl,memory', arg: 'PARTS', help: 'parts to run' },
+  tracker: { type: 'string', default: 'pc', arg: 'pc|opentracker', help: 'tracker for both swarms' },
+  scheduled: { type: 'boolean', help: 'also run pc-fetch on schedule records (stdin) at the largest N' },
+  timeout: { type: 'string', default: '300s', arg: 'DURATION', help: 'give up on a swarm run after this' },
+  write: { type: 'boolean', help: 'write the figures into BENCHMARKS.md (## swarm)' },
+  verbose: { alias: 'v', type: 'boolean', help: 'show progress and listeners\' stderr' },
+}
+const INFO: CommandInfo = {
+  usage: '[--n 1,5,10,20] [--size 20M] [--only swarm,webtorrent,curl,memory] [--write]',
+  summary: 'Swarm benchmark: pc-fetch beside WebTorrent and curl on one nginx origin and tracker.',
+  examples: ['node dist/bench/swarm.js --n 5 --only swarm,webtorrent', 'node dist/bench/swarm.js --write'],
+  maxArgs: 0,
+}
+
+interface Ctx {
+  work: string
+  ngx: Nginx
+  trackerUrl: string
+  trackerName: string
+  item: { name: string, size: number, sha256: string, root: string, url: string }
+  torrent: string
+  timeoutMs: number
+  idleMs: number
+  log: (s: string) => void
+}
+
+interface SwarmResult {
+  tool: string
+  n: number
+  originBytes: number
+  firstByte: number[]
+  firstMib: number[]
+  totalMs: number
+  cpu: number
+  identical: number
+  complete: number
+  idleCpu?: number
+  failures: string[]
+}
+
+const live = new Set<Measured>()
+process.on('exit', () => { for (const m of live) { try { m.child.kill('SIGKILL') } catch { /* gone */ } } })
+for (const sig of ['SIGINT', 'SIGTERM'] as const) process.once(sig, () => process.exit(130))
+
+const sleep = (t: number): Promise<void> => new Promise(resolve => setTimeout(resolve, t))
+
+async function waitPort (port: number, ms: number, alive: () => boolean): Promise<void> {
+  const t0 = Date.now()
+  while (Date.now() - t0 < ms) {
+    if (!alive()) throw new Error('exited before listening')
+    const ok = await new Promise<boolean>(resolve => {
+      const s = connect(port, '127.0.0.1')
+      s.once('connect', () => { s.destroy(); resolve(true) })
+      s.once('error', () => resolve(false))
+    })
+    if (ok) return
+    await sleep(50)
+  }
+  throw new Error(`nothing listening on port ${port} after ${ms} ms`)
+}
+
+/** Random bytes to `path`, with its sha256 and hash tree (written as PATH.hashtree). */
+async function makeItem (path: string, size: number): Promise<{ sha256: string, root: string }> {
+  const out = createWriteStream(path)
+  const sha = createHash('sha256')
+  const tree = new TreeBuilder(CHUNK_BYTES)
+  for (let left = size; left > 0;) {
+    const b = randomBytes(Math.min(left, 4 * MIB))
+    left -= b.length
+    sha.update(b); tree.update(b)
+    if (!out.write(b)) await new Promise<void>(resolve => out.once('drain', () => resolve()))
+  }
+  await new Promise<void>((resolve, reject) => out.end((e?: Error | null) => e ? reject(e) : resolve()))
+  const t = tree.finish()
+  await writeFile(path + '.hashtree', formatTree(t))
+  return { sha256: sha.digest('hex'), root: t.root.toString('hex') }
+}
+
+async function startTracker (kind: string, work: string, port: number, hashes: string[], log: (s: string) => void): Promise<{ name: string, stop: () => Promise<void> }> {
+  let child
+  let name
+  if (kind === 'pc' && existsSync(PC_TRACKER)) {
+    name = 'pc-tracker'
+    child = spawn(process.execPath, [PC_TRACKER, `127.0.0.1:${port}`], { stdio: ['ignore', 'ignore', 'pipe'] })
+  } else {
+    if (kind === 'pc') log('pc-tracker is not built yet: using opentracker for both swarms')
+    name = 'opentracker'
+    const list = join(work, 'infohashes.txt')
+    await writeFile(list, hashes.join('\n') + '\n')
+    child = spawn('sh', [join(ROOT, 'scripts', 'opentracker.sh'), String(port), list], { stdio: ['ignore', 'ignore', 'pipe'], env: { ...process.env, TMPDIR: work } })
+  }
+  let err = ''
+  child.stderr?.on('data', (d: Buffer) => { err = (err + d.toString()).slice(-2000) })
+  const exited = new Promise<void>(resolve => child.once('close', () => resolve()))
+  let gone = false
+  void exited.then(() => { gone = true })
+  try {
+    await waitPort(port, 10_000, () => !gone)
+  } catch (e) {
+    child.kill('SIGKILL')
+    throw new Error(`${name}: ${(e as Error).message}: ${err.trim()}`)
+  }
+  process.on('exit', () => child.kill('SIGKILL'))
+  return { name, stop: async () => { if (!gone) { child.kill('SIGTERM'); await Promise.race([exited, sleep(3000)]); child.kill('SIGKILL') } } }
+}
+
+function ensureWebTorrent (log: (s: string) => void): void {
+  if (existsSync(join(WT_DIR, 'node_modules', 'webtorrent', 'package.json'))) return
+  log('installing WebTorrent into bench/webtorrent (npm install --ignore-scripts --no-audit)')
+  const r = spawnSync('npm', ['install', '--ignore-scripts', '--no-audit', '--no-fund'], { cwd: WT_DIR, stdio: ['ignore', 'ignore', 'inherit'] })
+  if (r.status !== 0) throw new Error('npm install in bench/webtorrent failed')
+}
+
+function listener (ctx: Ctx, tool: string, i: number, runDir: string): Measured {
+  const { item, trackerUrl } = ctx
+  let m: Measured
+  if (tool === 'WebTorrent') {
+    m = new Measured(process.execPath, [WT_RUN, 'listen', ctx.torrent, join(runDir, `wt-${i}`)], item.size)
+  } else {
+    // listeners stay and serve the others until the run is over (--keep), as a radio's would
+    const args = [PC_FETCH, '--raw', '--tracker', trackerUrl, '--port', '0', '--host', '127.0.0.1', '--keep', '10m']
+    if (tool === 'pc-fetch') args.push(item.url)
+    m = new Measured(process.execPath, args, item.size)
+    if (tool === 'pc-fetch records') {
+      const now = Date.now()
+      const rec = { url: item.url, title: item.name, start: formatTime(now - (now % 1000)), end: formatTime(now - (now % 1000) + 600_000), duration: 600_000, offset: 0, root: item.root, hashtree: item.url + '.hashtree' }
+      m.child.stdin?.write(JSON.stringify(rec) + '\n') // stdin stays open, as from pc-schedule --follow
+    }
+  }
+  live.add(m)
+  void m.exited.then(() => live.delete(m))
+  return m
+}
+
+/** Read the origin's count until two reads agree: a killed client's request is logged a moment later. */
+async function settledBytes (ngx: Nginx): Promise<number> {
+  let last = await ngx.bytesSent()
+  for (let i = 0; i < 10; i++) {
+    await sleep(200)
+    const now = await ngx.bytesSent()
+    if (now === last) return now
+    last = now
+  }
+  return last
+}
+
+async function runSwarm (ctx: Ctx, tool: string, n: number, idle: boolean): Promise<SwarmResult> {
+  const before = await settledBytes(ctx.ngx)
+  const runDir = await mkdtemp(join(ctx.work, 'run-'))
+  const t0 = performance.now()
+  const ps: Measured[] = []
+  for (let i = 0; i < n; i++) ps.push(listener(ctx, tool, i, runDir))
+  let timer: NodeJS.Timeout | undefined
+  await Promise.race([Promise.all(ps.map(p => p.done)), new Promise(resolve => { timer = setTimeout(resolve, ctx.timeoutMs) })])
+  clearTimeout(timer)
+  const totalMs = Math.max(...ps.map(p => p.doneMs === undefined ? NaN : p.t0 - t0 + p.doneMs))
+  let idleCpu: number | undefined
+  if (idle && ps.every(p => p.bytes === ctx.item.size && p.exit === undefined)) {
+    const pid = ps[0].child.pid ?? 0
+    const c0 = cpuSeconds(pid) ?? NaN
+    await sleep(ctx.idleMs)
+    idleCpu = (cpuSeconds(pid) ?? NaN) - c0
+  }
+  for (const p of ps) p.sample()
+  await Promise.all(ps.map(p => p.stop()))
+  const after = await settledBytes(ctx.ngx)
+  ps.forEach((p, i) => ctx.log(`${tool} ×${n} listener ${i} stderr: ${p.stderr.trim().split('\n').slice(-2).join(' / ').slice(0, 400)}`))
+  await rm(runDir, { recursive: true, force: true })
+  const complete = ps.filter(p => p.bytes === ctx.item.size)
+  const failures: string[] = []
+  ps.forEach((p, i) => {
+    if (p.bytes !== ctx.item.size) failures.push(`listener ${i}: ${p.bytes} of ${ctx.item.size} bytes${p.exit && p.doneMs !== undefined && p.exit.signal === null ? `, exit ${p.exit.code}` : ''}: ${firstError(p.stderr)}`)
+    else if (p.sha256() !== ctx.item.sha256) failures.push(`listener ${i}: output differs from the item`)
+  })
+  return {
+    tool, n,
+    originBytes: after - before,
+    firstByte: ps.flatMap(p => p.firstByteMs === undefined ? [] : [p.firstByteMs]),
+    firstMib: ps.flatMap(p => p.firstMibMs === undefined ? [] : [p.firstMibMs]),
+    totalMs: complete.length === n ? totalMs : NaN,
+    cpu: ps.reduce((s, p) => s + p.cpu, 0),
+    identical: complete.filter(p => p.sha256() === ctx.item.sha256).length,
+    complete: complete.length,
+    idleCpu,
+    failures,
+  }
+}
+
+function swarmRows (rs: SwarmResult[], size: number): string[][] {
+  const rows: string[][] = []
+  const fmt = (r: SwarmResult): string[] => [String(r.n), r.tool, (r.originBytes / size).toFixed(2), `${ms(median(r.firstByte))} / ${ms(max(r.firstByte))}`,
+    `${ms(median(r.firstMib))} / ${ms(max(r.firstMib))}`, ms(r.totalMs), r.cpu.toFixed(1), `${r.identical}/${r.n}`]
+  for (const n of [...new Set(rs.map(r => r.n))]) {
+    const group = rs.filter(r => r.n === n)
+    for (const r of group) rows.push(fmt(r))
+    const pc = group.find(r => r.tool === 'pc-fetch')
+    const wt = group.find(r => r.tool === 'WebTorrent')
+    if (pc && wt) {
+      rows.push([String(n), '*pc-fetch ÷ WebTorrent*', ratio(pc.originBytes, wt.originBytes), `${ratio(median(pc.firstByte), median(wt.firstByte))} / ${ratio(max(pc.firstByte), max(wt.firstByte))}`,
+        `${ratio(median(pc.firstMib), median(wt.firstMib))} / ${ratio(max(pc.firstMib), max(wt.firstMib))}`, ratio(pc.totalMs, wt.totalMs), ratio(pc.cpu, wt.cpu), ''])
+    }
+  }
+  return rows
+}
+
+function firstError (stderr: string): string {
+  const lines = stderr.trim().split('\n').filter(l => l.trim() !== '')
+  return (lines.find(l => /error|fail|refus|cannot/i.test(l)) ?? lines[lines.length - 1] ?? '').slice(0, 300)
+}
+
+async function sha256File (path: string): Promise<string> {
+  const h = createHash('sha256')
+  for await (const d of createReadStream(path)) h.update(d as Buffer)
+  return h.digest('hex')
+}
+
+async function curlVsFetch (ctx: Ctx, rounds: number, size: number, out: string[]): Promise<void> {
+  const name = 'throughput.bin'
+  ctx.log(`generating ${mib(size)} for pc-fetch against curl`)
+  const { sha256 } = await makeItem(join(ctx.work, 'www', name), size)
+  const url = ctx.ngx.url + name
+  const dest = join(ctx.work, 'out.bin')
+  const runs: Record<string, number[]> = { curl: [], 'pc-fetch': [] }
+  const notes: string[] = []
+  for (let r = 0; r < rounds; r++) {
+    const order = r % 2 === 0 ? ['curl', 'pc-fetch'] : ['pc-fetch', 'curl']
+    for (const tool of order) {
+      const fd = openSync(dest, 'w')
+      const res = tool === 'curl'
+        ? await timedRun('curl', ['-sS', '--fail', url], fd)
+        : await timedRun(process.execPath, [PC_FETCH, '--raw', '--port', '0', '--host', '127.0.0.1', '--keep', '0', url], fd)
+      closeSync(fd)
+      if (res.code !== 0) { notes.push(`${tool} round ${r + 1}: exit ${res.code}: ${res.stderr.trim().split('\n').slice(-2).join(' / ')}`); continue }
+      if (r === 0 && await sha256File(dest) !== sha256) { notes.push(`${tool}: output differs from the item`); continue }
+      runs[tool].push(size / MIB / (res.ms / 1000))
+      ctx.log(`${tool} round ${r + 1}: ${(size / MIB / (res.ms / 1000)).toFixed(0)} MiB/s`)
+    }
+    await unlink(dest).catch(() => {})
+  }
+  await unlink(join(ctx.work, 'www', name)).catch(() => {})
+  const c = median(runs.curl)
+  const p = median(runs['pc-fetch'])
+  out.push(`### pc-fetch --raw against curl, origin alone (${mib(size)}, ${rounds} rounds alternating, each to a file)`, '',
+    table(['tool', 'median MiB/s', 'rounds', 'pc-fetch ÷ curl'], [
+      ['curl -o', Number.isFinite(c) ? c.toFixed(0) : '–', runs.curl.map(x => x.toFixed(0)).join(', '), ''],
+      ['pc-fetch --raw', Number.isFinite(p) ? p.toFixed(0) : '–', runs['pc-fetch'].map(x => x.toFixed(0)).join(', '), ratio(p, c) + ' (target ≥ 0.9)'],
+    ]), ...notes.map(n => `- ${n}`), '')
+}
+
+async function memory (ctx: Ctx, size: number, out: string[]): Promise<void> {
+  const name = 'huge.bin'
+  const path = join(ctx.work, 'www', name)
+  await writeFile(path, '')
+  await truncate(path, size) // sparse: reads as zeros, costs no disk
+  ctx.log(`hashing the ${mib(size)} sparse item`)
+  const tree = await hashStream(createReadStream(path, { highWaterMark: 4 * MIB }))
+  await writeFile(path + '.hashtree', formatTree(tree))
+  const url = ctx.ngx.url + name
+  const notes: string[] = []
+  const m = new Measured(process.execPath, [PC_FETCH, '--raw', '--port', '0', '--host', '127.0.0.1', '--keep', '1m', url], size)
+  live.add(m)
+  let timer: NodeJS.Timeout | undefined
+  await Promise.race([m.done, new Promise(resolve => { timer = setTimeout(resolve, ctx.timeoutMs) })])
+  clearTimeout(timer)
+  m.sample()
+  const pcPeak = m.peakRss
+  const pcMs = m.doneMs ?? NaN
+  if (m.bytes !== size) notes.push(`pc-fetch: ${m.bytes} of ${size} bytes: ${m.stderr.trim().split('\n').slice(-2).join(' / ')}`)
+  await m.stop()
+  live.delete(m)
+  const curl = await timedRun('curl', ['-sS', '--fail', '-o', '/dev/null', url], 'ignore')
+  if (curl.code !== 0) notes.push(`curl: exit ${curl.code}: ${curl.stderr.trim()}`)
+  await unlink(path).catch(() => {})
+  out.push(`### Peak memory on a ${mib(size)} item (VmHWM, sparse file, stdout read and discarded)`, '',
+    table(['tool', 'peak RSS', 'wall time', 'pc-fetch ÷ curl'], [
+      ['curl -o /dev/null', mib(curl.peakRss), ms(curl.ms), ''],
+      ['pc-fetch --raw', mib(pcPeak) + ' (target ≤ 80 MB)', ms(pcMs), `${ratio(pcPeak, curl.peakRss)} memory, ${ratio(pcMs, curl.ms)} time`],
+    ]), ...notes.map(n => `- ${n}`), '')
+}
+
+async function main (): Promise<void> {
+  let opts
+  try { opts = parseArgs(process.argv.slice(2), OPTIONS, INFO) } catch (e) {
+    process.stderr.write(`swarm: ${(e as Error).message}\n${helpText('swarm.js', INFO, OPTIONS)}`)
+    process.exitCode = 64
+    return
+  }
+  if (opts.help) { process.stdout.write(helpText('swarm.js', INFO, OPTIONS)); return }
+  const ns = String(opts.n).split(',').map(s => Number(s.trim()))
+  if (ns.some(n => !Number.isInteger(n) || n < 1 || n > 200)) throw new Error(`--n: not a list of counts 1..200: ${String(opts.n)}`)
+  const parts = new Set(String(opts.only).split(','))
+  const size = sizeOption(opts, 'size')
+  const verbose = !!opts.verbose
+  const log = (s: string): void => { if (verbose) process.stderr.write(`swarm: ${s}\n`) }
+  const hasFetch = existsSync(PC_FETCH)
+  const work = await mkdtemp(join(tmpdir(), 'pc-bench-swarm-'))
+  const www = join(work, 'www')
+  await mkdir(www)
+  const out: string[] = []
+  const started = new Date()
+  let ngx: Nginx | undefined
+  let tracker: { name: string, stop: () => Promise<void> } | undefined
+  try {
+    ngx = await startNginx({ root: www })
+    const itemName = 'item.bin'
+    log(`generating ${mib(size)} item`)
+    const made = await makeItem(join(www, itemName), size)
+    const item = { name: itemName, size, ...made, url: ngx.url + itemName }
+    const trackerPort = await freePort()
+    const trackerUrl = `http://127.0.0.1:${trackerPort}/announce`
+    const hashes = [infoHash(Buffer.from(item.root, 'hex')).toString('hex')]
+    const torrent = join(work, 'item.torrent')
+    if (parts.has('webtorrent')) {
+      ensureWebTorrent(log)
+      const r = spawnSync(process.execPath, [WT_RUN, 'create', join(www, itemName), trackerUrl, item.url, String(CHUNK_BYTES), torrent], { encoding: 'utf8' })
+      if (r.status !== 0) throw new Error(`webtorrent create: ${r.stderr}`)
+      hashes.push(r.stdout.trim())
+    }
+    tracker = await startTracker(String(opts.tracker), work, trackerPort, hashes, log)
+    const ctx: Ctx = { work, ngx, trackerUrl, trackerName: tracker.name, item, torrent, timeoutMs: durationOption(opts, 'timeout'), idleMs: durationOption(opts, 'idle'), log }
+
+    const cmdline = 'node dist/bench/swarm.js ' + process.argv.slice(2).join(' ')
+    out.push(`\`${cmdline.trim()}\``, '',
+      `Run ${formatTime(started.getTime())} on ${cpus().length} CPUs (${cpus()[0]?.model ?? '?'}), Node ${process.version}, ${nginxVersion()} origin on 127.0.0.1, ${tracker.name} as the tracker of both swarms. ` +
+      `Item: ${mib(size)} of random bytes; pc chunk and WebTorrent piece both ${CHUNK_BYTES / 1024} KiB; WebTorrent ${wtVersion()} as a library with the origin as its web seed (BEP 19), TCP peers only. ` +
+      'Every listener is its own process, all started together; each stays and serves the others until the run ends. Times are from each listener\'s spawn; CPU is utime+stime of all listeners from /proc; plain HTTP would make the origin send N × the item.', '')
+
+    const results: SwarmResult[] = []
+    const notes: string[] = []
+    if (parts.has('swarm') && !hasFetch) notes.push('pc-fetch: not run — dist/cmd/pc-fetch.js is not built yet')
+    for (const n of ns) {
+      const tools = [...(parts.has('swarm') && hasFetch ? ['pc-fetch'] : []), ...(parts.has('webtorrent') ? ['WebTorrent'] : [])]
+      if (opts.scheduled && hasFetch && n === Math.max(...ns)) tools.push('pc-fetch records')
+      for (const tool of tools) {
+        log(`${tool}, ${n} listeners`)
+        const r = await runSwarm(ctx, tool, n, n === 1)
+        results.push(r)
+        log(`${tool} ×${n}: origin ${(r.originBytes / size).toFixed(2)}×, first byte ${ms(median(r.firstByte))}, total ${ms(r.totalMs)}, ${r.identical}/${n} identical`)
+        for (const f of r.failures) notes.push(`${tool} ×${n}: ${f}`)
+      }
+    }
+    if (results.length) {
+      out.push('### N listeners on one item, started together', '',
+        table(['N', 'tool', 'origin ÷ size', 'first byte median / max', 'first MiB median / max', 'all done', 'CPU s', 'identical'], swarmRows(results, size)), '',
+        'Targets: origin ÷ size ≤ 1.1 at N = 20; first in-order byte ≤ 250 ms. *pc-fetch records*: the same, fed a schedule record on stdin (item on air now, 10 min long) instead of a URL.', '')
+      const idle = results.filter(r => r.idleCpu !== undefined)
+      if (idle.length) {
+        out.push(`### Idle CPU: one listener holding the complete item, nobody asking, over ${ms(ctx.idleMs)}`, '',
+          table(['tool', 'CPU seconds'], idle.map(r => [r.tool, r.idleCpu!.toFixed(2)])), '')
+      }
+    }
+    if (notes.length) out.push(...notes.map(n => `- ${n}`), '')
+    if (parts.has('curl')) {
+      if (hasFetch) await curlVsFetch(ctx, intOption(opts, 'rounds', 1, 100), sizeOption(opts, 'throughputSize'), out)
+      else out.push('- pc-fetch against curl: not run — dist/cmd/pc-fetch.js is not built yet', '')
+    }
+    if (parts.has('memory')) {
+      if (hasFetch) await memory(ctx, sizeOption(opts, 'big'), out)
+      else out.push('- peak memory: not run — dist/cmd/pc-fetch.js is not built yet', '')
+    }
+  } finally {
+    for (const m of live) m.child.kill('SIGKILL')
+    await tracker?.stop()
+    await ngx?.stop()
+    await rm(work, { recursive: true, force: true })
+  }
+  const text = out.join('\n')
+  process.stdout.write(text + '\n')
+  if (opts.write) {
+    await writeSection(join(ROOT, 'BENCHMARKS.md'), 'swarm', text)
+    process.stderr.write('swarm: wrote BENCHMARKS.md (## swarm)\n')
+  }
+}
+
+function nginxVersion (): string {
+  const r = spawnSync('nginx', ['-v'], { encoding: 'utf8' })
+  return (r.stderr.match(/nginx\/[\d.]+/) ?? ['nginx'])[0]
+}
+
+function wtVersion (): string {
+  try { return spawnSync(process.execPath, ['-p', 'require("./node_modules/webtorrent/package.json").version'], { cwd: WT_DIR, encoding: 'utf8' }).stdout.trim() } catch { return '?' }
+}
+
+main().catch((e: Error) => { process.stderr.write(`swarm: ${e.stack ?? e.message}\n`); process.exitCode = 70 })
