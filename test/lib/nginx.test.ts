@@ -2,7 +2,7 @@ import { test } from 'uvu'
 import * as assert from 'uvu/assert'
 import { randomBytes } from 'node:crypto'
 import { existsSync } from 'node:fs'
-import { writeFile } from 'node:fs/promises'
+import { readFile, writeFile } from 'node:fs/promises'
 import { request } from 'node:http'
 import { join } from 'node:path'
 import { startNginx, sumBodyBytes, type Nginx } from '../../scripts/nginx.js'
@@ -108,6 +108,30 @@ test('a port already in use is refused with the reason', async () => {
 
 test('sumBodyBytes sums the first field and ignores anything else', () => {
   assert.is(sumBodyBytes('10 200 GET "/a" "-"\n5 206 GET "/a" "bytes=0-4"\n\ngarbage\n'), 15)
+})
+
+test('the example station server block serves the playlist type, text trees, Range and CORS', async () => {
+  const example = await readFile(join(ROOT, 'scripts', 'examples', 'nginx-station.conf'), 'utf8')
+  assert.match(example, /listen 80;/)
+  assert.match(example, /root \/srv\/radio\/www;/)
+  ngx = await startNginx({
+    root: dir!.path,
+    serverBlock: (listen, root) => example.replace('listen 80;', `listen ${listen};`).replace(/^\s*listen \[::\]:80;$/m, '').replace('root /srv/radio/www;', `root ${root};`),
+  })
+  const rss = await get(ngx.url + 'list.rss')
+  assert.is(rss.headers['content-type'], 'application/x-alluvium')
+  assert.is(rss.headers['access-control-allow-origin'], '*')
+  assert.is(rss.headers['cache-control'], 'no-cache')
+  assert.is((await get(ngx.url + 'song.bin.hashtree')).headers['content-type'], 'text/plain; charset=utf-8')
+  assert.is((await get(ngx.url + 'song.bin.sig')).headers['content-type'], 'text/plain; charset=utf-8')
+  const part = await get(ngx.url + 'song.bin', { Range: 'bytes=5-9', Origin: 'http://player.example' })
+  assert.is(part.status, 206)
+  assert.ok(part.body.equals(file.subarray(5, 10)))
+  assert.is(part.headers['access-control-allow-origin'], '*')
+  assert.match(String(part.headers['access-control-expose-headers']), /Content-Range/)
+  const pre = await get(ngx.url + 'song.bin', { Origin: 'http://player.example', 'Access-Control-Request-Method': 'GET', 'Access-Control-Request-Headers': 'range' }, 'OPTIONS')
+  assert.is(pre.status, 204)
+  assert.match(String(pre.headers['access-control-allow-headers']), /Range/)
 })
 
 test('runs as a CLI: prints the URL, serves, and stops on SIGTERM', async () => {
