@@ -68,7 +68,8 @@ run('pc-icecast', OPTIONS, INFO, async (opts, io) => {
       contentType: () => timeline.contentType(),
       ice: () => {
         const st = server.status()
-        return { 'Ice-Public': opts.public ? '1' : '0', 'Ice-Name': st.name, 'Ice-Description': st.description, 'Ice-Genre': st.genre, 'Ice-Url': st.url, ...(st.audioInfo ? { 'Ice-Audio-Info': st.audioInfo } : {}) }
+        const h: Record<string, string> = { 'Ice-Public': opts.public ? '1' : '0', 'Ice-Name': st.name, 'Ice-Description': st.description, 'Ice-Genre': st.genre, 'Ice-Url': st.url, 'Ice-Audio-Info': st.audioInfo ?? '' }
+        return Object.fromEntries(Object.entries(h).filter(([, v]) => v !== ''))
       },
     })
     server.attach(relay)
