@@ -6,7 +6,7 @@ import { randomBytes } from 'node:crypto'
 import { readFile, rename, stat, unlink, writeFile } from 'node:fs/promises'
 import { basename, dirname, isAbsolute, join, relative, sep } from 'node:path'
 import type { Readable } from 'node:stream'
-import { DataError, IOError, NoInputError, UsageError } from './cli.js'
+import { DataError, IOError, NoInputError, PcError, UsageError } from './cli.js'
 import { fetchUrl } from './http.js'
 import { formatTree, hashStream, infoHash, parseTree } from './hashtree.js'
 import { isUrl } from './byte-source.js'
@@ -79,6 +79,17 @@ export async function buildPlaylist (o: BuildOptions): Promise<Built> {
 
 /** Probe one entry (and hash it with --hash) into what the playlist says of it. */
 async function describe (e: MediaEntry, o: BuildOptions): Promise<Medium> {
+  try {
+    return await describeMedium(e, o)
+  } catch (err) {
+    // Name the list line too when the medium came from a list or stdin.
+    if (!(err instanceof PcError) || e.where.startsWith('argument')) throw err
+    const Class = err.constructor as new (m: string, w?: string) => PcError
+    throw new Class(err.message, e.where)
+  }
+}
+
+async function describeMedium (e: MediaEntry, o: BuildOptions): Promise<Medium> {
   const info = await probeMedia(e.spec, { signal: o.signal })
   if (info.duration <= 0) throw new DataError('zero duration', e.spec)
   const url = isUrl(e.spec) ? e.spec : localUrl(e.spec, o)

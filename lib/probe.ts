@@ -26,7 +26,9 @@ const MAX_TOP_BOXES = 10_000
 export async function probeMedia (spec: string, opts: { signal?: AbortSignal, headBytes?: number } = {}): Promise<MediaInfo> {
   const src = await openSource(spec, opts)
   try {
-    return await probeSource(src)
+    const info = await probeSource(src)
+    if (info.duration <= 0) throw new DataError('no audio (zero duration)', spec)
+    return info
   } catch (e) {
     if (e instanceof PcError) throw e
     throw new DataError(`cannot probe: ${(e as Error).message}`, spec)
@@ -116,6 +118,7 @@ async function probeMp3 (src: ByteSource, head: Buffer, audioStart: number, at: 
   if (first < 0 || !f) return undefined
   const start = audioStart + first
   let seconds: number | undefined
+  let v1Title: string | undefined
   // Xing/Info sits after the side information; VBRI at a fixed 32 bytes after the header.
   const side = f.v1 ? (f.mono ? 17 : 32) : (f.mono ? 9 : 17)
   const x = first + 4 + side
@@ -127,10 +130,13 @@ async function probeMp3 (src: ByteSource, head: Buffer, audioStart: number, at: 
   } else {
     // CBR without a header: the audio bytes (less any ID3v1 tag at the end) at the bitrate.
     let end = src.size
-    if (src.size - start >= 128 && (await src.read(src.size - 128, 3)).toString('latin1') === 'TAG') end -= 128
+    if (src.size - start >= 128) {
+      const v1 = await src.read(src.size - 128, 128)
+      if (v1.toString('latin1', 0, 3) === 'TAG') { end -= 128; v1Title = v1.toString('latin1', 3, 33).replace(/[\0 ]+$/, '') || undefined }
+    }
     seconds = (end - start) * 8 / (f.kbps * 1000)
   }
-  return { format: 'mp3', mime: 'audio/mpeg', duration: ms(seconds), size: src.size, title: await tagTitle(head, 'audio/mpeg') }
+  return { format: 'mp3', mime: 'audio/mpeg', duration: ms(seconds), size: src.size, title: await tagTitle(head, 'audio/mpeg') ?? v1Title }
 }
 
 // ---- AAC ADTS (ISO 14496-3 1.A.2): 7-byte headers, each giving its frame length ----

@@ -1,0 +1,147 @@
+import { test } from 'uvu'
+import * as assert from 'uvu/assert'
+import { readFileSync, writeFileSync } from 'node:fs'
+import { execFileSync } from 'node:child_process'
+import { join } from 'node:path'
+import { probeMedia, probeSource, type MediaInfo } from '../../lib/probe.js'
+import type { ByteSource } from '../../lib/byte-source.js'
+import { DataError, NoInputError, UnavailableError } from '../../lib/cli.js'
+import { MEDIA, FIXTURES, tempDir, withTimeout } from '../helpers.js'
+import { startNginx, freePort, type Nginx } from '../../scripts/nginx.js'
+
+const PL = join(FIXTURES, 'playlist')
+
+// Durations pinned from how the clips were made (scripts/make-media.sh, test/fixtures/playlist/make.sh).
+const EXPECT: Array<[string, Partial<MediaInfo>]> = [
+  [join(MEDIA, 'tone-cbr.mp3'), { format: 'mp3', mime: 'audio/mpeg', duration: 20036, title: 'A 440 Hz tone (MP3 CBR)' }],
+  [join(MEDIA, 'chirp-vbr.mp3'), { format: 'mp3', mime: 'audio/mpeg', duration: 20036, title: 'A rising chirp (MP3 VBR)' }],
+  [join(MEDIA, 'tone.ogg'), { format: 'vorbis', mime: 'audio/ogg', duration: 15000, title: 'A 330 Hz tone (Ogg Vorbis)' }],
+  [join(MEDIA, 'tone.opus'), { format: 'opus', mime: 'audio/ogg', duration: 15000, title: 'A 550 Hz tone (Ogg Opus)' }],
+  // 647 ADTS frames of 1024 samples at 44.1 kHz (15 s plus the encoder's priming frame)
+  [join(MEDIA, 'tone.aac'), { format: 'adts', mime: 'audio/aac', duration: 15023 }],
+  [join(MEDIA, 'tone.m4a'), { format: 'mp4', mime: 'audio/mp4', duration: 10000, title: 'A 660 Hz tone (AAC in M4A)' }],
+  [join(MEDIA, 'tone.wav'), { format: 'wav', mime: 'audio/wav', duration: 5000, title: 'A 220 Hz tone (WAV)' }],
+  [join(PL, 'cbr-noxing.mp3'), { format: 'mp3', mime: 'audio/mpeg', duration: 6061, title: 'No header' }],
+  [join(PL, 'fast.m4a'), { format: 'mp4', mime: 'audio/mp4', duration: 3000, title: 'Fast start' }],
+  [join(PL, 'clip.mp4'), { format: 'mp4', mime: 'video/mp4', duration: 2000 }],
+]
+
+async function rejects (p: Promise<unknown>, ok: (e: Error) => boolean): Promise<void> {
+  let err: Error | undefined
+  try { await p } catch (e) { err = e as Error }
+  assert.ok(err, 'expected a rejection')
+  assert.ok(ok(err as Error), `unexpected error: ${String(err)}`)
+}
+
+function pick (m: MediaInfo, want: Partial<MediaInfo>): Partial<MediaInfo> {
+  return Object.fromEntries(Object.keys(want).map(k => [k, m[k as keyof MediaInfo]]))
+}
+
+/** An in-memory source whose stream yields the chunk sizes `split` chooses; it records reads. */
+function memorySource (name: string, bytes: Buffer, split: () => number = () => 65536): ByteSource & { reads: Array<[number, number]> } {
+  const reads: Array<[number, number]> = []
+  return {
+    name,
+    size: bytes.length,
+    reads,
+    read: async (off, len) => { reads.push([off, len]); return bytes.subarray(off, Math.min(bytes.length, off + len)) },
+    async * stream () { for (let i = 0; i < bytes.length;) { const n = split(); yield bytes.subarray(i, i + n); i += n } },
+    close: async () => {},
+  }
+}
+
+for (const [path, want] of EXPECT) {
+  test(`probes ${path.split('/').pop()} as ${want.format}, ${want.duration} ms`, async () => {
+    const m = await probeMedia(path)
+    assert.equal(pick(m, want), want)
+    assert.is(m.size, readFileSync(path).length)
+  })
+}
+
+test('agrees with ffprobe within 40 ms wherever ffprobe reads an exact duration (not ADTS, which it estimates)', async () => {
+  for (const [path] of EXPECT) {
+    if (path.endsWith('.aac')) continue
+    const out = execFileSync('ffprobe', ['-v', 'error', '-show_entries', 'format=duration', '-of', 'csv=p=0', path], { encoding: 'utf8' })
+    const ours = (await probeMedia(path)).duration
+    assert.ok(Math.abs(ours - Number(out) * 1000) <= 40, `${path}: ours ${ours} ms, ffprobe ${out.trim()} s`)
+  }
+})
+
+test('counts ADTS frames identically whatever the chunking, one byte at a time included', async () => {
+  const bytes = readFileSync(join(MEDIA, 'tone.aac'))
+  const one = await probeSource(memorySource('aac', bytes, () => 1))
+  const rnd = await probeSource(memorySource('aac', bytes, () => 1 + Math.floor(Math.random() * 50)))
+  assert.is(one.duration, 15023)
+  assert.is(rnd.duration, 15023)
+})
+
+test('reads only the head of an MP3 with a Xing header, and head plus tail of an Ogg file', async () => {
+  const mp3 = memorySource('mp3', readFileSync(join(MEDIA, 'tone-cbr.mp3')))
+  await probeSource(mp3)
+  assert.ok(mp3.reads.every(([off]) => off < 65536), JSON.stringify(mp3.reads))
+  const ogg = memorySource('opus', readFileSync(join(MEDIA, 'timeline-a.opus')))
+  const m = await probeSource(ogg)
+  assert.is(m.duration, 20000)
+  const bytesRead = ogg.reads.reduce((n, [, len]) => n + len, 0)
+  assert.ok(bytesRead < ogg.size, `read ${bytesRead} of ${ogg.size}`)
+})
+
+test('takes an MP3 duration from a VBRI header', async () => {
+  // MPEG-1 Layer III, 128 kbit/s, 44.1 kHz, stereo: 417-byte frames of 1152 samples.
+  const frame = Buffer.alloc(417)
+  frame.set([0xff, 0xfb, 0x90, 0x00])
+  frame.write('VBRI', 36, 'latin1')
+  frame.writeUInt32BE(1000, 36 + 14) // frames
+  const bytes = Buffer.concat([frame, frame.subarray(0, 4), Buffer.alloc(413)])
+  const m = await probeSource(memorySource('vbri.mp3', bytes))
+  assert.is(m.duration, Math.round(1000 * 1152 / 44100 * 1000))
+})
+
+test('refuses junk, empty and truncated files as bad data naming the file; a missing one as no input', async () => {
+  await rejects(probeMedia(join(PL, 'junk.mp3')), (e: Error) => e instanceof DataError && e.message.includes('junk.mp3') && /unknown media format/.test(e.message))
+  await rejects(probeMedia(join(PL, 'empty.ogg')), (e: Error) => e instanceof DataError && /empty\.ogg: empty file/.test(e.message))
+  await rejects(probeMedia(join(PL, 'nothing-here.mp3')), (e: Error) => e instanceof NoInputError && /nothing-here\.mp3: cannot open/.test(e.message))
+  const dir = await tempDir()
+  try {
+    const m4a = readFileSync(join(MEDIA, 'tone.m4a')) // 'moov' at the end: cut into it
+    writeFileSync(join(dir.path, 'cut.m4a'), m4a.subarray(0, m4a.length - 100))
+    await rejects(probeMedia(join(dir.path, 'cut.m4a')), (e: Error) => e instanceof DataError && /cut\.m4a: truncated 'moov'/.test(e.message))
+    const ogg = readFileSync(join(MEDIA, 'tone.ogg'))
+    writeFileSync(join(dir.path, 'head.ogg'), ogg.subarray(0, 200))
+    await rejects(probeMedia(join(dir.path, 'head.ogg')), (e: Error) => e instanceof DataError && e.message.includes('head.ogg'))
+  } finally { await dir.remove() }
+})
+
+let nginx: Nginx | undefined
+test('probes URLs with Range requests: same answers as the files, fewer bytes than the files', async () => {
+  nginx = await startNginx({ root: MEDIA })
+  try {
+    for (const name of ['tone-cbr.mp3', 'timeline-a.opus', 'tone.m4a', 'tone.wav']) {
+      const before = await nginx.bytesSent()
+      const url = nginx.url + name
+      const fromUrl = await withTimeout(probeMedia(url), 10_000, `probe ${url}`)
+      const fromFile = await probeMedia(join(MEDIA, name))
+      assert.equal(fromUrl, fromFile)
+      const sent = await withTimeout(waitForLog(nginx, before), 5000, 'the access log')
+      assert.ok(sent < fromFile.size, `${name}: nginx sent ${sent} of ${fromFile.size} bytes`)
+    }
+    await rejects(probeMedia(nginx.url + 'absent.mp3'), (e: Error) => e instanceof NoInputError && /absent\.mp3: HTTP 404/.test(e.message))
+  } finally { await nginx.stop(); nginx = undefined }
+  const port = await freePort()
+  await rejects(probeMedia(`http://127.0.0.1:${port}/x.mp3`), (e: Error) => e instanceof UnavailableError && /cannot fetch/.test(e.message))
+})
+
+/** nginx logs a request when it ends: wait until the count has moved and then held still a while. */
+async function waitForLog (n: Nginx, before: number): Promise<number> {
+  let last = -1
+  let still = 0
+  for (;;) {
+    const now = await n.bytesSent()
+    still = now === last ? still + 1 : 0
+    last = now
+    if (now > before && still >= 3) return now - before
+    await new Promise(resolve => setTimeout(resolve, 50))
+  }
+}
+
+test.run()
