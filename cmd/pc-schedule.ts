@@ -8,7 +8,7 @@ import { PlaylistSource, SchedulePoller } from '../lib/poll.js'
 import { follow, recordsAt, systemClock } from '../lib/schedule.js'
 
 const OPTIONS: OptionTable = {
-  at: { alias: 'a', type: 'string', default: 'now', arg: 'TIME', help: 'start with the item on air at TIME (ISO 8601 with offset, now, -1h); in the past it replays' },
+  at: { alias: 'a', type: 'string', default: 'now', arg: 'TIME', help: 'start with the item on air at TIME (ISO 8601 with offset, now, +10m, --at=-1h); in the past it replays' },
   count: { alias: 'n', type: 'string', arg: 'N', help: 'print N records, then exit' },
   follow: { alias: 'f', type: 'boolean', help: 'keep running: print each next item ahead of its start, re-reading the playlist' },
   lead: { type: 'string', default: '10s', arg: 'DURATION', help: 'with --follow, print each item this long before it starts' },
