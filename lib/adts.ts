@@ -13,8 +13,8 @@
 //   (16   CRC, when protection_absent is 0)
 
 import type { Step, StreamInfo, UnitFormat } from './media.js'
-import { tagStep, id3v2Length, isId3v1 } from './id3.js'
-import { nextCandidate } from './mpeg.js'
+import { tagStep } from './id3.js'
+import { nextCandidate, confirmSync } from './mpeg.js'
 
 export const ADTS_HEADER_BYTES = 7
 export const SAMPLES_PER_BLOCK = 1024
@@ -64,11 +64,9 @@ export class AdtsFormat implements UnitFormat {
     const h = parseAdtsHeader(buf)
     if (!h) return { t: 'bad', why: 'no ADTS frame sync' }
     if (buf.length < h.frameBytes) return { t: 'need', bytes: h.frameBytes }
-    if (!(synced && this.ref && sameAdtsStream(this.ref, h)) && !(atEnd && buf.length === h.frameBytes)) {
-      if (buf.length < h.frameBytes + ADTS_HEADER_BYTES) return atEnd ? { t: 'bad', why: 'no ADTS frame sync' } : { t: 'need', bytes: h.frameBytes + ADTS_HEADER_BYTES }
-      const after = buf.subarray(h.frameBytes)
-      const next = parseAdtsHeader(after)
-      if (!(next ? sameAdtsStream(h, next) : (id3v2Length(after) || isId3v1(after)))) return { t: 'bad', why: 'no ADTS frame sync' }
+    if (!(synced && this.ref && sameAdtsStream(this.ref, h))) {
+      const c = confirmSync(buf, atEnd, h, ADTS_HEADER_BYTES, parseAdtsHeader, sameAdtsStream)
+      if (c !== true) return c.t === 'bad' ? { t: 'bad', why: 'no ADTS frame sync' } : c
     }
     this.ref = h
     return { t: 'unit', len: h.frameBytes, durationUs: h.blocks * SAMPLES_PER_BLOCK / h.sampleRate * 1e6 }

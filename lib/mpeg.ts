@@ -105,11 +105,9 @@ export class MpegFormat implements UnitFormat {
     const h = parseMpegHeader(buf)
     if (!h) return { t: 'bad', why: 'no MPEG audio frame sync' }
     if (buf.length < h.frameBytes) return { t: 'need', bytes: h.frameBytes }
-    if (!(synced && this.ref && sameMpegStream(this.ref, h)) && !(atEnd && buf.length === h.frameBytes)) {
-      if (buf.length < h.frameBytes + MPEG_HEADER_BYTES) return atEnd ? { t: 'bad', why: 'no MPEG audio frame sync' } : { t: 'need', bytes: h.frameBytes + MPEG_HEADER_BYTES }
-      const after = buf.subarray(h.frameBytes)
-      const next = parseMpegHeader(after)
-      if (!(next ? sameMpegStream(h, next) : (id3v2Length(after) || isId3v1(after)))) return { t: 'bad', why: 'no MPEG audio frame sync' }
+    if (!(synced && this.ref && sameMpegStream(this.ref, h))) {
+      const c = confirmSync(buf, atEnd, h, MPEG_HEADER_BYTES, parseMpegHeader, sameMpegStream)
+      if (c !== true) return c.t === 'bad' ? { t: 'bad', why: 'no MPEG audio frame sync' } : c
     }
     this.ref = h
     if (isVbrInfoFrame(buf.subarray(0, h.frameBytes), h)) return { t: 'skip', len: h.frameBytes }
@@ -133,4 +131,25 @@ export function nextCandidate (buf: Buffer, from: number): number {
     if (b === 0xff || b === 0x49 || b === 0x54) return i
   }
   return buf.length
+}
+
+/** out of sync, a frame header is believed only when this many headers after it check out */
+export const CONFIRM_FRAMES = 2
+
+/**
+ * Whether the frame at buf[0] (header h) starts a run of CONFIRM_FRAMES more frames
+ * of the same stream (or the input ends, or a tag follows, exactly at a frame boundary).
+ */
+export function confirmSync<H extends { frameBytes: number }> (buf: Buffer, atEnd: boolean, h: H, headerBytes: number, parse: (b: Buffer) => H | null, same: (a: H, b: H) => boolean): true | Step {
+  let at = h.frameBytes
+  for (let k = 0; k < CONFIRM_FRAMES; k++) {
+    if (atEnd && buf.length === at) return true
+    if (buf.length < at + headerBytes) return atEnd ? { t: 'bad', why: '' } : { t: 'need', bytes: at + headerBytes }
+    const after = buf.subarray(at)
+    if (id3v2Length(after) || isId3v1(after)) return true
+    const next = parse(after)
+    if (!next || !same(h, next)) return { t: 'bad', why: '' }
+    at += next.frameBytes
+  }
+  return true
 }
