@@ -13,11 +13,14 @@ export const MAX_ICY_BYTES = ICY_UNIT_BYTES * MAX_ICY_UNITS
 export const ICY_EMPTY = Buffer.from([0])
 
 /**
- * Escape a value for `Key='value';`: backslash and quote are backslash-escaped, and
- * control characters (a newline would end the field for some readers) become spaces.
+ * Make a value safe inside `Key='value';`. Players (ffmpeg, VLC, mpv) read up to the
+ * first `';` and do not unescape, and icecast2 sends quotes as they are; so quotes and
+ * backslashes stay literal, the one terminator `';` inside a value is broken up as
+ * `' ;`, and control characters (a newline ends the field for some readers) become
+ * spaces.
  */
 export function escapeIcyValue (v: string): string {
-  return v.replace(/[\u0000-\u001f\u007f]/g, ' ').replace(/\\/g, '\\\\').replace(/'/g, "\\'")
+  return v.replace(/[\u0000-\u001f\u007f]/g, ' ').replace(/';/g, "' ;")
 }
 
 /** Cut a UTF-8 buffer to at most `max` bytes without splitting a character. */
@@ -42,11 +45,7 @@ export function encodeIcyMetadata (fields: Record<string, string>): Buffer {
     const head = Buffer.from(`${k}='`)
     const tail = Buffer.from("';")
     const room = MAX_ICY_BYTES - head.length - tail.length
-    let value = cutUtf8(Buffer.from(escapeIcyValue(v)), room)
-    // never end on a lone escaping backslash
-    let bs = 0
-    while (bs < value.length && value[value.length - 1 - bs] === 0x5c) bs++
-    if (bs % 2 === 1) value = value.subarray(0, value.length - 1)
+    const value = cutUtf8(Buffer.from(escapeIcyValue(v)), room)
     text = Buffer.concat([head, value, tail])
   }
   const units = Math.ceil(text.length / ICY_UNIT_BYTES)
@@ -76,15 +75,11 @@ export function parseIcyMetadata (b: Buffer): Record<string, string> {
     let j = eq + 1
     let value = ''
     if (s[j] === "'") {
-      j++
-      while (j < s.length) {
-        const c = s[j]
-        if (c === '\\' && j + 1 < s.length) { value += s[j + 1]; j += 2; continue }
-        // a quote ends the value only when followed by ';' or the end
-        if (c === "'" && (s[j + 1] === ';' || j + 1 >= s.length)) { j++; break }
-        value += c; j++
-      }
-      if (s[j] === ';') j++
+      // the value runs to the first `';` (or the end): quotes inside stay literal
+      const close = s.indexOf("';", j + 1)
+      const end = close < 0 ? (s.endsWith("'") && s.length > j + 1 ? s.length - 1 : s.length) : close
+      value = s.slice(j + 1, end)
+      j = close < 0 ? s.length : close + 2
     } else {
       const semi = s.indexOf(';', j)
       const end = semi < 0 ? s.length : semi
