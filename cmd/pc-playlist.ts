@@ -11,7 +11,7 @@ import { MAX_CHUNK_BYTES, MIN_CHUNK_BYTES } from '../lib/hashtree.js'
 const OPTIONS: OptionTable = {
   output: { alias: 'o', type: 'string', arg: 'FILE', help: 'write the playlist to FILE (atomically) instead of stdout' },
   title: { alias: 't', type: 'string', default: 'pc playlist', arg: 'TEXT', help: 'channel title' },
-  link: { type: 'string', arg: 'URL', help: 'channel link (default: --base-url, else the first item)' },
+  link: { type: 'string', arg: 'URL', help: "channel link (default: --base-url, else the first item's directory)" },
   description: { type: 'string', arg: 'TEXT', help: 'channel description (default: item count and time span)' },
   'base-url': { alias: 'b', type: 'string', arg: 'URL', help: 'the URL of --root, where listeners fetch local files' },
   root: { type: 'string', arg: 'DIR', help: 'local directory that --base-url stands for (default: the directory of --output, else .)' },

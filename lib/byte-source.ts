@@ -23,28 +23,35 @@ export interface ByteSource {
 
 export function isUrl (spec: string): boolean { return /^https?:\/\//i.test(spec) }
 
-export async function openSource (spec: string, opts: { signal?: AbortSignal, headBytes?: number } = {}): Promise<ByteSource> {
-  return isUrl(spec) ? await openUrlSource(spec, opts) : await openFileSource(spec)
+export interface SourceOptions {
+  signal?: AbortSignal
+  headBytes?: number
+  /** what messages call it (default: the path or URL) */
+  name?: string
 }
 
-export async function openFileSource (path: string): Promise<ByteSource> {
+export async function openSource (spec: string, opts: SourceOptions = {}): Promise<ByteSource> {
+  return isUrl(spec) ? await openUrlSource(spec, opts) : await openFileSource(spec, opts.name)
+}
+
+export async function openFileSource (path: string, name = path): Promise<ByteSource> {
   let fh: FileHandle
   let size: number
   try {
     fh = await open(path, 'r')
   } catch (e) {
-    throw new NoInputError(`cannot open: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`, path)
+    throw new NoInputError(`cannot open: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`, name)
   }
   try {
     const st = await fh.stat()
-    if (st.isDirectory()) throw new NoInputError('is a directory', path)
+    if (st.isDirectory()) throw new NoInputError('is a directory', name)
     size = st.size
   } catch (e) {
     await fh.close()
     throw e
   }
   return {
-    name: path,
+    name,
     size,
     async read (offset, length) {
       const n = Math.max(0, Math.min(length, size - offset))
@@ -75,7 +82,7 @@ async function readBody (body: Readable, max: number): Promise<Buffer> {
   return Buffer.concat(parts)
 }
 
-export async function openUrlSource (url: string, opts: { signal?: AbortSignal, headBytes?: number } = {}): Promise<ByteSource> {
+export async function openUrlSource (url: string, opts: SourceOptions = {}): Promise<ByteSource> {
   const headBytes = opts.headBytes ?? HEAD_BYTES
   const signal = opts.signal
   const first = await fetchUrl(url, { signal, headers: { range: `bytes=0-${headBytes - 1}` }, accept: [206, 416] })
@@ -103,7 +110,7 @@ export async function openUrlSource (url: string, opts: { signal?: AbortSignal, 
     return res.body as unknown as Readable
   }
   return {
-    name: url,
+    name: opts.name ?? url,
     size,
     async read (offset, length) {
       const end = Math.min(size, offset + length)

@@ -17,6 +17,8 @@ export const MAX_LIST_DEPTH = 8
 export interface MediaEntry {
   /** an absolute local path, or an http(s) URL */
   spec: string
+  /** as it was written (relative paths stay relative), for messages */
+  name: string
   /** a title the list gave (#EXTINF, TitleN), if any */
   title?: string
   /** where it was named, for messages: `stdin:3`, `list.m3u:7`, `argument 2` */
@@ -45,7 +47,7 @@ export async function expandInputs (args: string[], stdin: Readable, opts: Expan
       const text = await readStream(stdin, 'stdin')
       for (const e of parseM3u(text, 'stdin', opts.cwd)) await add(e, out, opts, 0)
     } else {
-      await add({ spec: toSpec(a, opts.cwd, `argument ${i + 1}`), where: `argument ${i + 1}` }, out, opts, 0)
+      await add({ spec: toSpec(a, opts.cwd, `argument ${i + 1}`), name: a, where: `argument ${i + 1}` }, out, opts, 0)
     }
   }
   return out
@@ -85,7 +87,7 @@ export function parseM3u (text: string, where: string, base: string): MediaEntry
       continue
     }
     const at = `${where}:${i + 1}`
-    out.push({ spec: toSpec(line, base, at), where: at, ...(title !== undefined ? { title } : {}) })
+    out.push({ spec: toSpec(line, base, at), name: line, where: at, ...(title !== undefined ? { title } : {}) })
     title = undefined
   }
   return out
@@ -93,7 +95,7 @@ export function parseM3u (text: string, where: string, base: string): MediaEntry
 
 /** PLS: an INI `[playlist]` section with FileN= and TitleN= keys, played in N order. */
 export function parsePls (text: string, where: string, base: string): MediaEntry[] {
-  const files = new Map<number, { spec: string, where: string }>()
+  const files = new Map<number, { spec: string, name: string, where: string }>()
   const titles = new Map<number, string>()
   let sawHeader = false
   const lines = text.replace(/^\uFEFF/, '').split('\n')
@@ -105,7 +107,7 @@ export function parsePls (text: string, where: string, base: string): MediaEntry
     const m = /^(File|Title|Length)(\d+)\s*=\s*(.*)$/i.exec(line)
     if (m) {
       const n = Number(m[2])
-      if (/^file$/i.test(m[1])) files.set(n, { spec: toSpec(m[3], base, at), where: at })
+      if (/^file$/i.test(m[1])) files.set(n, { spec: toSpec(m[3], base, at), name: m[3], where: at })
       else if (/^title$/i.test(m[1]) && m[3] !== '') titles.set(n, m[3])
     } else if (!/^[A-Za-z]+\s*=/.test(line)) {
       throw new DataError(`not a PLS line: '${line.slice(0, 60)}'`, at)
@@ -113,7 +115,7 @@ export function parsePls (text: string, where: string, base: string): MediaEntry
   }
   if (!sawHeader) throw new DataError('not a PLS file (no [playlist] section)', `${where}:1`)
   return [...files.keys()].sort((a, b) => a - b).map(n => {
-    const f = files.get(n) as { spec: string, where: string }
+    const f = files.get(n) as { spec: string, name: string, where: string }
     const t = titles.get(n)
     return { ...f, ...(t !== undefined ? { title: t } : {}) }
   })

@@ -69,7 +69,8 @@ export async function buildPlaylist (o: BuildOptions): Promise<Built> {
   const end = items[items.length - 1].start + items[items.length - 1].duration
   const xml = formatPlaylist({
     title: o.title,
-    link: o.link ?? o.baseUrl ?? items[0].url,
+    // never an item's own URL: the channel and an item would be one RDF resource
+    link: o.link ?? o.baseUrl ?? new URL('./', items[0].url).href,
     description: o.description ?? `${items.length} item${items.length === 1 ? '' : 's'} from ${formatTime(o.start)} to ${formatTime(end)}`,
     date: o.start,
   }, items)
@@ -90,21 +91,20 @@ async function describe (e: MediaEntry, o: BuildOptions): Promise<Medium> {
 }
 
 async function describeMedium (e: MediaEntry, o: BuildOptions): Promise<Medium> {
-  const info = await probeMedia(e.spec, { signal: o.signal })
-  if (info.duration <= 0) throw new DataError('zero duration', e.spec)
-  const url = isUrl(e.spec) ? e.spec : localUrl(e.spec, o)
+  const info = await probeMedia(e.spec, { signal: o.signal, name: e.name })
+  const url = isUrl(e.spec) ? e.spec : localUrl(e.spec, o, e.name)
   let root: string | undefined
   if (o.hash) root = isUrl(e.spec) ? await publishedRoot(e.spec, info.size, o.signal) : await localRoot(e.spec, o.chunkSize, o.log)
-  o.log?.(`${e.spec}: ${info.format}, ${info.mime}, ${info.duration} ms${root ? `, root ${root}` : ''}`)
+  o.log?.(`${e.name}: ${info.format}, ${info.mime}, ${info.duration} ms${root ? `, root ${root}` : ''}`)
   return { url, title: info.title ?? fallbackTitle(e.spec), mime: info.mime, duration: info.duration, ...(root ? { root } : {}) }
 }
 
 /** Where a local file will be on the web: its path below `root`, under `baseUrl`. */
-export function localUrl (path: string, o: { baseUrl?: string, root: string }): string {
-  if (!o.baseUrl) throw new UsageError(`${path}: a local file needs --base-url (the URL listeners fetch it from)`)
+export function localUrl (path: string, o: { baseUrl?: string, root: string }, name = path): string {
+  if (!o.baseUrl) throw new UsageError(`${name}: a local file needs --base-url (the URL listeners fetch it from)`)
   const rel = relative(o.root, path)
   if (rel === '' || rel.startsWith('..' + sep) || rel === '..' || isAbsolute(rel)) {
-    throw new UsageError(`${path} is outside ${o.root}, the directory --base-url stands for (see --root)`)
+    throw new UsageError(`${name} is outside ${o.root}, the directory --base-url stands for (see --root)`)
   }
   return new URL(rel.split(sep).map(encodeURIComponent).join('/'), o.baseUrl).href
 }

@@ -5,7 +5,7 @@
 // Titles come from the tags through music-metadata, best effort.
 import { parseBuffer } from 'music-metadata'
 import { DataError, PcError } from './cli.js'
-import { type ByteSource, HEAD_BYTES, openSource } from './byte-source.js'
+import { type ByteSource, HEAD_BYTES, openSource, type SourceOptions } from './byte-source.js'
 
 export interface MediaInfo {
   /** the format, e.g. 'mp3', 'adts', 'vorbis', 'opus', 'mp4', 'wav' */
@@ -23,15 +23,15 @@ export const MAX_MOOV_BYTES = 64 * 1024 * 1024
 const OGG_TAIL_BYTES = [64 * 1024, 1024 * 1024]
 const MAX_TOP_BOXES = 10_000
 
-export async function probeMedia (spec: string, opts: { signal?: AbortSignal, headBytes?: number } = {}): Promise<MediaInfo> {
+export async function probeMedia (spec: string, opts: SourceOptions = {}): Promise<MediaInfo> {
   const src = await openSource(spec, opts)
   try {
     const info = await probeSource(src)
-    if (info.duration <= 0) throw new DataError('no audio (zero duration)', spec)
+    if (info.duration <= 0) throw new DataError('no audio (zero duration)', src.name)
     return info
   } catch (e) {
     if (e instanceof PcError) throw e
-    throw new DataError(`cannot probe: ${(e as Error).message}`, spec)
+    throw new DataError(`cannot probe: ${(e as Error).message}`, src.name)
   } finally {
     await src.close()
   }
