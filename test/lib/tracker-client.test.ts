@@ -8,6 +8,8 @@ import { randomBytes } from 'node:crypto'
 import type { ChildProcess } from 'node:child_process'
 import { announce, scrape, fetchGatewayTree, formatIPv6, scrapeUrl, escapeBytes } from '../../lib/tracker-client.js'
 import { encode } from '../../lib/bencode.js'
+import { Swarms } from '../../lib/tracker-swarms.js'
+import { createTrackerServer, listenTracker, announceUrlFor } from '../../lib/tracker-server.js'
 import { DataError, NoInputError, UnavailableError } from '../../lib/cli.js'
 import { start, killChildren, tempDir, withTimeout, sleep, ROOT } from '../helpers.js'
 
@@ -178,6 +180,83 @@ test('fetchGatewayTree asks the tracker origin and maps 404 to NoInputError', as
   const t = await fakeTracker((u) => u.startsWith('/hashtree?url=http%3A%2F%2Fo%2Fa.mp3') ? { body: 'pc-hashtree 1\n' } : { status: 404, body: 'no such thing' })
   assert.is(await fetchGatewayTree(t.url, 'http://o/a.mp3'), 'pc-hashtree 1\n')
   try { await fetchGatewayTree(t.url, 'http://o/b.mp3'); assert.unreachable() } catch (e) { assert.ok(e instanceof NoInputError, String(e)); assert.match((e as Error).message, /404: no such thing/) }
+})
+
+/** pc-tracker's server in this process, on a real socket, with a clock the test moves. */
+async function ourTracker (limits: Partial<ConstructorParameters<typeof Swarms>[0]> = {}): Promise<{ url: string, swarms: Swarms, clock: { t: number } }> {
+  const clock = { t: 1_000_000 }
+  const swarms = new Swarms({ intervalS: 60, maxSwarms: 100, maxPeers: 100, ...limits }, () => clock.t)
+  const server = createTrackerServer({ swarms })
+  const addr = await listenTracker(server, '127.0.0.1', 0)
+  cleanups.push(() => new Promise(resolve => { server.closeAllConnections(); server.close(resolve) }))
+  return { url: announceUrlFor(addr), swarms, clock }
+}
+
+test('pc-tracker: two peers see each other; completed and stopped are counted; scrape agrees', async () => {
+  const { url } = await ourTracker()
+  const ih = randomBytes(20)
+  const a = { announceUrl: url, infoHash: ih, peerId: randomBytes(20), port: 41001, ...base }
+  const b = { announceUrl: url, infoHash: ih, peerId: randomBytes(20), port: 41002, ...base }
+  const ra = await announce({ ...a, event: 'started' })
+  assert.equal(ra.peers, [])
+  assert.is(ra.interval, 60)
+  assert.is(ra.minInterval, 30)
+  const rb = await announce({ ...b, event: 'started' })
+  assert.equal(rb.peers, [{ host: '127.0.0.1', port: 41001 }])
+  assert.is(rb.incomplete, 2)
+  const rc = await announce({ ...a, left: 0, downloaded: 1000, event: 'completed' })
+  assert.equal(rc.peers, [{ host: '127.0.0.1', port: 41002 }])
+  assert.is(rc.complete, 1)
+  // a seeder is not sent other seeders
+  const rd = await announce({ ...b, left: 0, event: 'completed' })
+  assert.equal(rd.peers, [])
+  let s = await scrape(url, [ih, randomBytes(20)])
+  assert.equal([...s.entries()], [[ih.toString('hex'), { complete: 2, incomplete: 0, downloaded: 2 }]])
+  await announce({ ...a, event: 'stopped' })
+  s = await scrape(url, [ih])
+  assert.equal(s.get(ih.toString('hex')), { complete: 1, incomplete: 0, downloaded: 2 })
+  const all = await scrape(url, [])
+  assert.ok(all.has(ih.toString('hex')))
+})
+
+test('pc-tracker: IPv6 peers come back in peers6, an ip parameter is believed from loopback', async () => {
+  const { url } = await ourTracker()
+  const ih = randomBytes(20)
+  const v6 = { announceUrl: url + '?ip=2001:db8::7', infoHash: ih, peerId: randomBytes(20), port: 41003, ...base }
+  await announce(v6)
+  const r = await announce({ announceUrl: url, infoHash: ih, peerId: randomBytes(20), port: 41004, ...base })
+  assert.equal(r.peers, [{ host: '2001:db8::7', port: 41003 }])
+})
+
+test('pc-tracker: a peer that misses its announce by half an interval is dropped', async () => {
+  const { url, swarms, clock } = await ourTracker({ intervalS: 10 })
+  const ih = randomBytes(20)
+  await announce({ announceUrl: url, infoHash: ih, peerId: randomBytes(20), port: 41005, ...base })
+  clock.t += 14_000
+  let r = await announce({ announceUrl: url, infoHash: ih, peerId: randomBytes(20), port: 41006, ...base })
+  assert.equal(r.peers, [{ host: '127.0.0.1', port: 41005 }], 'still there within 1.5 intervals')
+  clock.t += 2_000
+  r = await announce({ announceUrl: url, infoHash: ih, peerId: randomBytes(20), port: 41007, ...base })
+  assert.equal(r.peers, [{ host: '127.0.0.1', port: 41006 }], 'the first peer is gone after 15 s')
+  clock.t += 60_000
+  assert.is(swarms.sweep(), 2)
+  assert.is(swarms.size, 0, 'empty swarms are forgotten')
+})
+
+test('pc-tracker: numwant is honoured and capped; the same peer id from one address is one peer', async () => {
+  const { url, swarms } = await ourTracker({ maxPeers: 1000 })
+  const ih = randomBytes(20)
+  const id = randomBytes(20)
+  for (let i = 0; i < 3; i++) await announce({ announceUrl: url, infoHash: ih, peerId: id, port: 42000, ...base })
+  assert.is(swarms.peerCount, 1)
+  for (let i = 1; i < 260; i++) await announce({ announceUrl: url, infoHash: ih, peerId: randomBytes(20), port: 42000 + i, ...base, numwant: 0 })
+  const few = await announce({ announceUrl: url, infoHash: ih, peerId: randomBytes(20), port: 43000, ...base, numwant: 7 })
+  assert.is(few.peers.length, 7)
+  assert.is(new Set(few.peers.map(p => p.port)).size, 7, 'no peer twice')
+  const many = await announce({ announceUrl: url, infoHash: ih, peerId: randomBytes(20), port: 43001, ...base, numwant: 100000 })
+  assert.is(many.peers.length, 200)
+  const dflt = await announce({ announceUrl: url, infoHash: ih, peerId: randomBytes(20), port: 43002, ...base })
+  assert.is(dflt.peers.length, 50)
 })
 
 test.run()
