@@ -111,12 +111,18 @@ export class FrameDecoder {
   private fail (what: string, at = this.pos): never { throw new DataError(`${what} at byte ${at}`, this.where) }
 
   push (chunk: Buffer): Frame[] {
-    if (chunk.length) { this.pending.push(chunk); this.pendingBytes += chunk.length }
     const out: Frame[] = []
+    this.pushTo(chunk, out)
+    return out
+  }
+
+  /** Like push(), appending to `out`: the frames before a bad record are kept there when it throws. */
+  pushTo (chunk: Buffer, out: Frame[]): void {
+    if (chunk.length) { this.pending.push(chunk); this.pendingBytes += chunk.length }
     if (!this.sawMagic) {
       const n = Math.min(this.pendingBytes, MAGIC.length)
       if (!this.peek(n).equals(MAGIC.subarray(0, n))) this.fail(`not a frame stream (expected '${FRAME_MAGIC.trim()}')`)
-      if (this.pendingBytes < MAGIC.length) return out
+      if (this.pendingBytes < MAGIC.length) return
       this.take(MAGIC.length)
       this.sawMagic = true
     }
@@ -131,7 +137,6 @@ export class FrameDecoder {
       const f = this.decodeBody(type, body, at)
       if (f) out.push(f)
     }
-    return out
   }
 
   private decodeBody (type: number, body: Buffer, at: number): Frame | undefined {
