@@ -2,7 +2,9 @@
 // item's bytes come out in byte order, items in item order, within a bounded window
 // and, with a deadline, without waiting forever for a chunk that never comes.
 // Shared by pc-reorder and pc-icecast.
-import type { Frame, ItemHeader } from './frame.js'
+import type { Writable } from 'node:stream'
+import { FrameDecoder, encodeFrame, encodeMagic, type Frame, type ItemHeader } from './frame.js'
+import { writeAll } from './ndjson.js'
 
 export interface ReorderOptions {
   /** most payload bytes held back waiting for an earlier byte */
@@ -287,4 +289,53 @@ export async function * reorderStream (input: AsyncIterable<Frame>, opts: Reorde
   } finally {
     if (next === undefined) await it.return?.()
   }
+}
+
+export interface PipeOptions extends ReorderOptions {
+  /** write DATA payloads only (GAPs skipped), not frames */
+  raw: boolean
+  /** names the input in errors: `stdin` or the path */
+  where: string
+  /** a line per item when it ends (bytes, gaps) */
+  report?: (m: string) => void
+}
+
+/**
+ * pc-reorder's loop: frame bytes in, reordered frames (or raw bytes) out, each write
+ * awaited before more input is read. A bad or truncated frame ends the input: what
+ * came before it is still delivered, then the DataError is thrown.
+ */
+export async function pipeReordered (input: AsyncIterable<Buffer>, out: Writable, opts: PipeOptions): Promise<void> {
+  let failure: unknown
+  async function * frames (): AsyncGenerator<Frame> {
+    const d = new FrameDecoder(opts.where)
+    const got: Frame[] = []
+    try {
+      for await (const chunk of input) {
+        d.pushTo(chunk, got)
+        yield * got.splice(0)
+      }
+      d.end()
+    } catch (e) {
+      yield * got.splice(0)
+      failure = e
+    }
+  }
+  const stats = new Map<number, { bytes: number, gaps: number, gapBytes: number }>()
+  if (!opts.raw) await writeAll(out, encodeMagic())
+  for await (const f of reorderStream(frames(), opts)) {
+    if (opts.report) {
+      if (f.type === 'start') stats.set(f.item, { bytes: 0, gaps: 0, gapBytes: 0 })
+      const s = stats.get(f.item)
+      if (s && f.type === 'data') s.bytes += f.data.length
+      if (s && f.type === 'gap') { s.gaps++; s.gapBytes += f.end - f.start }
+      if (s && f.type === 'end') { opts.report(`item ${f.item}: ${s.bytes} bytes, ${s.gaps} gaps (${s.gapBytes} bytes)`); stats.delete(f.item) }
+    }
+    if (opts.raw) {
+      if (f.type === 'data') await writeAll(out, f.data)
+    } else {
+      await writeAll(out, encodeFrame(f))
+    }
+  }
+  if (failure) throw failure
 }
