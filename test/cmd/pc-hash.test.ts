@@ -3,10 +3,10 @@
 import { test } from 'uvu'
 import * as assert from 'uvu/assert'
 import { createServer, type Server } from 'node:http'
-import { readFile, writeFile, stat, readdir, copyFile } from 'node:fs/promises'
-import { createReadStream } from 'node:fs'
+import { readFile, writeFile, stat, readdir, copyFile, mkdir, chmod } from 'node:fs/promises'
+import { createReadStream, readFileSync } from 'node:fs'
 import { join } from 'node:path'
-import { MEDIA, run, start, finish, killChildren, tempDir, withTimeout, sleep } from '../helpers.js'
+import { ROOT, MEDIA, run, start, finish, killChildren, tempDir, withTimeout, sleep } from '../helpers.js'
 import { parseTree, TreeBuilder } from '../../lib/hashtree.js'
 
 const SONG = join(MEDIA, 'tone-cbr.mp3')
@@ -215,6 +215,26 @@ test('a closed stdout ends it quietly with exit 0', async () => {
   const r = await done
   assert.is(r.code, 0)
   assert.is(r.stderr, '')
+})
+
+test('the EXAMPLES of pc-hash(1) run as written', async () => {
+  const page = readFileSync(join(ROOT, 'man', 'pc-hash.1'), 'utf8')
+  const ex = /^\.Sh EXAMPLES$([\s\S]*?)^\.Sh /m.exec(page)?.[1] ?? ''
+  const lines = [...ex.matchAll(/^(?:\.Dl )?\$ (.*)$/gm)].map(m => m[1].replace(/\\\(dq/g, '"'))
+  assert.ok(lines.length >= 5, `examples found: ${lines.length}`)
+  await mkdir(tmp('bin'))
+  await writeFile(tmp('bin/pc-hash'), `#!/bin/sh\nexec "${process.execPath}" "${join(ROOT, 'dist', 'cmd', 'pc-hash.js')}" "$@"\n`)
+  await chmod(tmp('bin/pc-hash'), 0o755)
+  await copyFile(SONG, tmp('song.mp3'))
+  await copyFile(join(MEDIA, 'chirp-vbr.mp3'), tmp('other.mp3'))
+  const base = await serveMedia()
+  for (const line of lines) {
+    // the origin of the example is this test's server, which serves media/tone-cbr.mp3 as song.mp3's twin
+    const cmd = line.replace('https://radio.example/song.mp3', `${base}/tone-cbr.mp3`)
+    const r = await run('sh', ['-c', cmd], undefined, { cwd: dir.path, env: { ...process.env, PATH: `${tmp('bin')}:${process.env.PATH ?? ''}` } })
+    assert.is(r.code, 0, `${cmd}: ${r.stderr}`)
+  }
+  assert.match(await readFile(tmp('whitelist'), 'utf8'), /^([0-9a-f]{40}\n){2}$/)
 })
 
 test.run()
