@@ -16,7 +16,7 @@ const OPTIONS: OptionTable = {
   'base-url': { alias: 'b', type: 'string', arg: 'URL', help: 'the URL of --root, where listeners fetch local files' },
   root: { type: 'string', arg: 'DIR', help: 'local directory that --base-url stands for (default: the directory of --output, else .)' },
   start: { alias: 's', type: 'string', default: 'now', arg: 'TIME', help: 'when the first item starts (ISO 8601 with offset, now, +10m)' },
-  until: { alias: 'u', type: 'string', arg: 'TIME', help: 'repeat the list until TIME' },
+  until: { alias: 'u', type: 'string', arg: 'TIME', help: 'repeat the list until TIME (+24h counts from --start)' },
   shuffle: { type: 'boolean', help: 'shuffle the items (anew on each repetition)' },
   hash: { type: 'boolean', help: 'write FILE.hashtree beside each local file, roots in dc:identifier' },
   'chunk-size': { type: 'string', default: '128k', arg: 'SIZE', help: 'hash-tree chunk size for --hash' },
@@ -57,7 +57,7 @@ run('pc-playlist', OPTIONS, INFO, async (opts, io) => {
   const now = Date.now()
   const output = str(opts, 'output')
   const start = timeOption(opts, 'start', now)
-  const until = opts.until !== undefined ? timeOption(opts, 'until', now) : undefined
+  const until = opts.until !== undefined ? timeOption(opts, 'until', start) : undefined // +24h counts from --start
   if (until !== undefined && until <= start) throw new UsageError('--until must be after --start')
   const chunkSize = sizeOption(opts, 'chunkSize')
   if (chunkSize < MIN_CHUNK_BYTES || chunkSize > MAX_CHUNK_BYTES) throw new UsageError(`--chunk-size: outside ${MIN_CHUNK_BYTES}..${MAX_CHUNK_BYTES} bytes`)

@@ -260,4 +260,47 @@ test('URL inputs are probed over HTTP and kept as given; --hash takes the root o
   assert.not.ok(existsSync(join(dir, 'tone.opus.hashtree')))
 })
 
+/** The literal displays (.Bd -literal … .Ed) of a man page, with roff escapes undone. */
+function displays (page: string): string[] {
+  const text = readFileSync(join(ROOT, 'man', page), 'utf8')
+  return [...text.matchAll(/^\.Bd -literal[^\n]*\n([\s\S]*?)^\.Ed$/gm)].map(m => m[1].replace(/\\e/g, '\\'))
+}
+
+test('the examples of pc-alluvium(5): the strict one is valid RDF, and pc-schedule reads both', async () => {
+  const [strict, loop] = displays('pc-alluvium.5').filter(d => d.startsWith('<?xml'))
+  const dir = await temp()
+  writeFileSync(join(dir, 'strict.rss'), strict)
+  const { items } = itemsOf(rapper(join(dir, 'strict.rss')))
+  assert.equal(items.map(i => [i.link, i.duration]), [['https://radio.example/ident.mp3', 20036], ['https://radio.example/show.ogg', 3600000]])
+  contiguous(items)
+  const s = await run('pc-schedule', ['--at', '2026-11-22T18:00:30Z', '-'], strict)
+  assert.is(s.code, 0, s.stderr)
+  const rec = JSON.parse(s.stdout.toString().split('\n')[0]) as Record<string, unknown>
+  assert.is(rec.url, 'https://radio.example/show.ogg')
+  assert.is(rec.offset, 30000 - 20036)
+  assert.is(rec.root, '1f9e0c6d2b3a48e5a07c4d9b8e6f5a3c2d1e0f9a8b7c6d5e4f3a2b1c0d9e8f7a')
+  // the loop is anchored at the epoch: 420 s a cycle, so 200 s in is b.mp3 at 20 s
+  const l = await run('pc-schedule', ['--at', '1970-01-01T00:03:20Z', '--count', '1', '-'], loop)
+  assert.is(l.code, 0, l.stderr)
+  const r2 = JSON.parse(l.stdout.toString()) as Record<string, unknown>
+  assert.is(r2.url, 'https://radio.example/b.mp3')
+  assert.is(r2.offset, 20000)
+})
+
+test('pc-playlist | pc-schedule: the reader gets url, title, mime, times, duration and root', async () => {
+  const dir = await temp()
+  copyFileSync(join(MEDIA, 'tone.ogg'), join(dir, 'tone.ogg'))
+  copyFileSync(join(MEDIA, 'tone.wav'), join(dir, 'tone.wav'))
+  const p = await run('pc-playlist', ['-b', BASE, '--start', START, '--hash', 'tone.ogg', 'tone.wav'], undefined, { cwd: dir })
+  assert.is(p.code, 0, p.stderr)
+  const s = await run('pc-schedule', ['--at', '2026-11-22T18:00:16Z', '-'], p.stdout)
+  assert.is(s.code, 0, s.stderr)
+  const recs = s.stdout.toString().trim().split('\n').map(l => JSON.parse(l) as Record<string, unknown>)
+  const tree = parseTree(readFileSync(join(dir, 'tone.wav.hashtree'), 'utf8'), 'tree')
+  assert.equal(recs, [{
+    url: BASE + 'tone.wav', title: 'A 220 Hz tone (WAV)', mime: 'audio/wav', start: '2026-11-22T18:00:15Z', end: '2026-11-22T18:00:20Z',
+    duration: 5000, offset: 1000, root: tree.root.toString('hex'), hashtree: BASE + 'tone.wav.hashtree',
+  }])
+})
+
 test.run()
