@@ -1,0 +1,74 @@
+#!/usr/bin/env node
+// pc-fetch: schedule records (NDJSON) or one URL in; the items, swarmed from peers and the origin and verified, out as frames (or --raw bytes).
+import { run, intOption, durationOption, sizeOption, parseHostPort, refuseBinaryToTTY, UsageError, type OptionTable, type CommandInfo } from '../lib/cli.js'
+import { readNdjson } from '../lib/ndjson.js'
+import { validateRecord, type ScheduleRecord } from '../lib/records.js'
+import { Fetcher } from '../lib/fetcher.js'
+import { formatTime } from '../lib/units.js'
+
+const OPTIONS: OptionTable = {
+  tracker: { alias: 't', type: 'string', repeat: true, arg: 'URL', help: 'announce to this tracker (repeatable)' },
+  peer: { alias: 'p', type: 'string', repeat: true, arg: 'HOST:PORT', help: 'connect to this peer and keep reconnecting (repeatable)' },
+  host: { type: 'string', default: '0.0.0.0', arg: 'ADDR', help: 'address the peer port is bound to' },
+  port: { type: 'string', default: '0', arg: 'N', help: 'peer port; 0 picks a free one' },
+  raw: { alias: 'r', type: 'boolean', help: 'write plain bytes of whole items in order instead of frames' },
+  cache: { type: 'string', arg: 'DIR', help: 'keep chunks in DIR (default: a temporary directory removed on exit)' },
+  keep: { type: 'string', arg: 'DURATION', help: 'serve an item to peers this long after it was written (default: 5m; 0 with a URL argument)' },
+  'upload-limit': { type: 'string', default: '0', arg: 'RATE', help: 'upload at most RATE bytes per second, 0 for no limit' },
+  stats: { type: 'string', arg: 'FILE', help: 'append NDJSON counters to FILE per item and at exit' },
+  window: { alias: 'w', type: 'string', default: '16', arg: 'N', help: 'write at most N chunks ahead of the first one not yet written' },
+  deadline: { alias: 'd', type: 'string', default: '2s', arg: 'DURATION', help: 'time a request may take before it goes to another peer or the origin' },
+  verbose: { alias: 'v', type: 'boolean', help: 'say what happens on stderr (the peer port, trackers, peers dropped)' },
+  quiet: { alias: 'q', type: 'boolean', help: 'print no warnings' },
+}
+
+const INFO: CommandInfo = {
+  usage: '[options] [URL]',
+  summary: 'Fetch each scheduled item from peers and the origin, verify every chunk against its hash tree, write frames (or --raw bytes).',
+  examples: [
+    'pc-schedule --follow https://radio.example/list.rss | pc-fetch -t http://tracker.example:6969/announce | pc-icecast :8000',
+    'pc-fetch --raw https://radio.example/song.mp3 > song.mp3',
+    'pc-fetch --peer 10.0.0.7:6881 < records.ndjson | pc-reorder --raw | mpv -',
+  ],
+  maxArgs: 1,
+}
+
+run('pc-fetch', OPTIONS, INFO, async (opts, io) => {
+  const url = opts._[0]
+  refuseBinaryToTTY(io)
+  const trackers = opts.tracker as string[]
+  for (const t of trackers) if (!/^https?:\/\//i.test(t)) throw new UsageError(`--tracker: not an http(s) URL: '${t}'`)
+  const peers = (opts.peer as string[]).map(p => parseHostPort(p))
+  if (url !== undefined && !/^https?:\/\//i.test(url)) throw new UsageError(`not an http(s) URL: '${url}'`)
+  const fetcher = new Fetcher({
+    trackers, peers,
+    host: String(opts.host),
+    port: intOption(opts, 'port', 0, 65535),
+    raw: !!opts.raw,
+    cacheDir: opts.cache as string | undefined,
+    keepMs: opts.keep !== undefined ? durationOption(opts, 'keep') : url !== undefined ? 0 : 300_000,
+    uploadLimit: sizeOption(opts, 'uploadLimit'),
+    statsFile: opts.stats as string | undefined,
+    window: intOption(opts, 'window', 1, 65536),
+    deadlineMs: Math.max(1, durationOption(opts, 'deadline')),
+    progress: io.isTTY.stderr && !io.quiet,
+  }, {
+    warn: io.warn,
+    info: (m) => { if (io.verbose) io.stderr.write(`pc-fetch: ${m}\n`) },
+    debug: (m) => { if (io.verbose) io.stderr.write(`pc-fetch: ${m}\n`) },
+    progress: (line) => io.stderr.write(`\rpc-fetch: ${line}\x1b[K`),
+    signal: io.signal,
+  })
+  const addr = await fetcher.start()
+  if (io.verbose) io.stderr.write(`pc-fetch: listening on ${addr.host}:${addr.port}\n`)
+  async function * records (): AsyncGenerator<ScheduleRecord> {
+    if (url !== undefined) { yield { url, start: formatTime(Date.now()), offset: 0 }; return }
+    let n = 0
+    for await (const v of readNdjson(io.stdin)) yield validateRecord(v, `stdin:${++n}`)
+  }
+  try {
+    await fetcher.run(records(), io.stdout, url !== undefined)
+  } finally {
+    await fetcher.close(io.signal.aborted)
+  }
+})

@@ -1,0 +1,370 @@
+// pc-fetch's engine: reads schedule records in order, opens a swarm per item (hash
+// tree from the record, URL.hashtree, peers or the tracker gateway), announces it to
+// the trackers, accepts peer connections on one port for every swarm it holds, writes
+// each item in turn while the next one is already being fetched, and keeps serving an
+// item for a while after it has been written.
+import { createServer, type Server, type Socket } from 'node:net'
+import { randomBytes } from 'node:crypto'
+import { mkdtemp, rm, mkdir, appendFile, rename, open } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import type { Writable } from 'node:stream'
+import { announce, fetchGatewayTree } from './tracker-client.js'
+import { type HashTree, parseTree, infoHash, TreeBuilder, CHUNK_BYTES } from './hashtree.js'
+import { fetchUrl } from './http.js'
+import { encodeMagic } from './frame.js'
+import { writeAll } from './ndjson.js'
+import type { ScheduleRecord } from './records.js'
+import { Swarm, type SwarmStats } from './swarm.js'
+import { Peer } from './peer.js'
+import { RateLimiter } from './ratelimit.js'
+import type { PeerAddress } from './wire.js'
+import { emitItem } from './emit.js'
+import { UnavailableError, PcError, DataError } from './cli.js'
+
+/** how long a new swarm looks for peers before it may use the origin */
+export const DISCOVERY_MS = 800
+/** how long to wait for a hash tree from peers before asking the tracker gateway */
+export const TREE_FROM_PEERS_MS = 3000
+export const MAX_TREE_TEXT_BYTES = 128 * 1024 * 1024
+/** incoming connections held at once, over all swarms */
+export const MAX_CONNECTIONS = 256
+export const LEAVE_GRACE_MS = 2000
+
+export interface FetcherOptions {
+  trackers: string[]
+  peers: PeerAddress[]
+  host: string
+  port: number
+  raw: boolean
+  cacheDir?: string
+  keepMs: number
+  uploadLimit: number
+  statsFile?: string
+  window: number
+  deadlineMs: number
+  progress: boolean
+}
+
+export interface FetcherIo {
+  warn: (msg: string) => void
+  info: (msg: string) => void
+  debug: (msg: string) => void
+  progress: (line: string) => void
+  signal: AbortSignal
+}
+
+interface Item { rec: ScheduleRecord, ready: Promise<Swarm> }
+
+/** Wake every waiter at once. */
+class Bell {
+  private waiters: Array<() => void> = []
+  wait (): Promise<void> { return new Promise(resolve => this.waiters.push(resolve)) }
+  ring (): void { const w = this.waiters; this.waiters = []; for (const f of w) f() }
+}
+
+const sleep = (ms: number): Promise<void> => new Promise(resolve => setTimeout(resolve, ms))
+
+class Announcer {
+  private timer?: NodeJS.Timeout
+  private failures = 0
+  private stopped = false
+  constructor (readonly url: string, readonly swarm: Swarm, readonly f: Fetcher) {}
+
+  /** First announce; resolves when it answered or failed. */
+  async start (): Promise<void> { await this.once('started') }
+
+  private async once (event?: 'started' | 'completed' | 'stopped'): Promise<void> {
+    const s = this.swarm
+    try {
+      const r = await announce({
+        announceUrl: this.url, infoHash: s.opts.infoHash, peerId: s.opts.peerId, port: this.f.port,
+        uploaded: s.stats.bytesUploaded, downloaded: s.stats.bytesFromOrigin + s.stats.bytesFromPeers,
+        left: s.left, event, numwant: 50, signal: event === 'stopped' ? AbortSignal.timeout(LEAVE_GRACE_MS) : undefined,
+      })
+      if (this.failures) this.f.io.info(`tracker ${this.url}: answering again`)
+      this.failures = 0
+      if (!s.closed) for (const p of r.peers) s.addAddress(p)
+      this.next(r.interval * 1000)
+    } catch (e) {
+      if (event === 'stopped') return
+      if (this.failures++ === 0) this.f.io.warn(`tracker ${this.url}: ${(e as Error).message}; retrying`)
+      this.next(Math.min(60_000, 1000 * 2 ** Math.min(6, this.failures - 1)))
+    }
+  }
+
+  private next (ms: number): void {
+    if (this.stopped || this.swarm.closed) return
+    clearTimeout(this.timer)
+    this.timer = setTimeout(() => { void this.once() }, ms)
+  }
+
+  completed (): void { clearTimeout(this.timer); void this.once('completed') }
+  async stop (): Promise<void> {
+    this.stopped = true
+    clearTimeout(this.timer)
+    await this.once('stopped')
+  }
+}
+
+export class Fetcher {
+  readonly peerId = Buffer.concat([Buffer.from('-PC0001-'), randomBytes(12)])
+  port = 0
+  private server?: Server
+  private readonly swarms = new Map<string, Swarm>()
+  private readonly announcers = new Map<Swarm, Announcer[]>()
+  private readonly keepTimers = new Map<Swarm, NodeJS.Timeout>()
+  private readonly limiter: RateLimiter
+  private readonly sockets = new Set<Socket>()
+  private cacheDir = ''
+  private tempCache = false
+  private readonly totals: Omit<SwarmStats, 'peersSeen'> & { peersSeen: Set<string> } =
+    { bytesFromOrigin: 0, bytesFromPeers: 0, bytesUploaded: 0, chunksRejected: 0, peersSeen: new Set() }
+  private readonly idle = new Bell()
+  private itemsDone = 0
+
+  constructor (readonly opts: FetcherOptions, readonly io: FetcherIo) {
+    this.limiter = new RateLimiter(opts.uploadLimit)
+  }
+
+  /** Create the cache and listen for peers; returns the bound address. */
+  async start (): Promise<{ host: string, port: number }> {
+    if (this.opts.cacheDir) { await mkdir(this.opts.cacheDir, { recursive: true }); this.cacheDir = this.opts.cacheDir } else {
+      this.cacheDir = await mkdtemp(join(tmpdir(), 'pc-fetch-'))
+      this.tempCache = true
+    }
+    const server = createServer((s) => this.incoming(s))
+    this.server = server
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', (e: NodeJS.ErrnoException) => reject(new UnavailableError(`cannot listen: ${e.code ?? e.message}`, `${this.opts.host}:${this.opts.port}`)))
+      server.listen(this.opts.port, this.opts.host, () => resolve())
+    })
+    server.on('error', (e) => this.io.warn(`peer port: ${e.message}`))
+    const a = server.address()
+    this.port = typeof a === 'object' && a ? a.port : this.opts.port
+    return { host: this.opts.host, port: this.port }
+  }
+
+  private incoming (s: Socket): void {
+    if (this.sockets.size >= MAX_CONNECTIONS) { s.destroy(); return }
+    this.sockets.add(s)
+    s.on('close', () => this.sockets.delete(s))
+    const p = new Peer(s, false, `${(s.remoteAddress ?? '?').replace(/^::ffff:/, '')}:${s.remotePort ?? 0}`)
+    p.on('dropped', (why: string) => { if (!p.remote) this.io.debug(`peer ${p.address}: ${why}`) })
+    p.once('handshake', () => {
+      const sw = this.swarms.get(p.remote!.infoHash.toString('hex'))
+      if (!sw || sw.closed) { p.drop('unknown swarm'); return }
+      sw.attach(p)
+    })
+  }
+
+  /** Fetch and write every record in order; resolves when all are written and kept. */
+  async run (records: AsyncIterable<ScheduleRecord>, out: Writable, oneOff = false): Promise<void> {
+    const items: Item[] = []
+    const bell = new Bell()
+    let inputDone = false
+    let inputError: unknown
+    const signal = this.io.signal
+    signal.addEventListener('abort', () => { bell.ring(); this.idle.ring() }, { once: true })
+    const producer = (async () => {
+      for await (const rec of records) {
+        while (items.length >= 2 && !signal.aborted) await bell.wait()
+        if (signal.aborted) return
+        const it: Item = { rec, ready: this.openSwarm(rec, oneOff) }
+        it.ready.catch(() => {})
+        items.push(it)
+        bell.ring()
+      }
+    })().then(() => { inputDone = true }, (e: unknown) => { inputError = e }).finally(() => bell.ring())
+    if (!this.opts.raw) await writeAll(out, encodeMagic())
+    let n = 0
+    for (;;) {
+      while (!items.length && !inputDone && inputError === undefined && !signal.aborted) await bell.wait()
+      if (signal.aborted) break
+      if (inputError !== undefined) throw inputError
+      const it = items[0]
+      if (!it) break
+      let swarm: Swarm
+      try { swarm = await it.ready } catch (e) {
+        if (oneOff || !(e instanceof PcError) || e instanceof DataError) throw e
+        this.io.warn(`${e.message}; skipping this item`)
+        items.shift(); bell.ring()
+        continue
+      }
+      const tree = swarm.tree!
+      const header = { ...it.rec, size: tree.size, chunkSize: tree.chunkSize }
+      const progress = this.opts.progress ? setInterval(() => this.showProgress(swarm, n), 1000) : undefined
+      try {
+        await emitItem(swarm, out, { item: n, header, raw: this.opts.raw, window: this.opts.window, signal })
+      } finally { clearInterval(progress) }
+      await this.writeStats({ type: 'item', item: n, url: it.rec.url, root: tree.root.toString('hex'), size: tree.size, gaps: swarm.gaveUp.size, ...this.statsOf(swarm) })
+      n++
+      this.itemsDone++
+      items.shift()
+      bell.ring()
+      this.keep(swarm)
+    }
+    await producer
+    // serve what we hold for --keep, then leave
+    while (this.swarms.size > 0 && !signal.aborted) await this.idle.wait()
+  }
+
+  private statsOf (s: Swarm): Record<string, number> {
+    const { bytesFromOrigin, bytesFromPeers, bytesUploaded, chunksRejected } = s.stats
+    return { bytesFromOrigin, bytesFromPeers, bytesUploaded, chunksRejected, peersSeen: s.stats.peersSeen.size }
+  }
+
+  private showProgress (s: Swarm, n: number): void {
+    const st = s.store
+    if (!st) return
+    const f = (b: number): string => (b / 1048576).toFixed(1) + 'M'
+    this.io.progress(`item ${n}: ${st.held}/${st.count} chunks, origin ${f(s.stats.bytesFromOrigin)}, peers ${f(s.stats.bytesFromPeers)}, up ${f(s.stats.bytesUploaded)}, ${s.peers.size} peers`)
+  }
+
+  private async writeStats (rec: object): Promise<void> {
+    if (!this.opts.statsFile) return
+    try { await appendFile(this.opts.statsFile, JSON.stringify(rec) + '\n') } catch (e) { this.io.warn(`--stats ${this.opts.statsFile}: ${(e as Error).message}`) }
+  }
+
+  private keep (s: Swarm): void {
+    clearTimeout(this.keepTimers.get(s))
+    this.keepTimers.set(s, setTimeout(() => { void this.closeSwarm(s, true) }, this.opts.keepMs))
+  }
+
+  private async closeSwarm (s: Swarm, polite: boolean): Promise<void> {
+    clearTimeout(this.keepTimers.get(s))
+    this.keepTimers.delete(s)
+    if (this.swarms.get(s.infoHashHex) === s) this.swarms.delete(s.infoHashHex)
+    const ann = this.announcers.get(s) ?? []
+    this.announcers.delete(s)
+    await Promise.all([s.close(polite, polite ? LEAVE_GRACE_MS : 0), ...ann.map(a => a.stop())])
+    this.totals.bytesFromOrigin += s.stats.bytesFromOrigin
+    this.totals.bytesFromPeers += s.stats.bytesFromPeers
+    this.totals.bytesUploaded += s.stats.bytesUploaded
+    this.totals.chunksRejected += s.stats.chunksRejected
+    for (const id of s.stats.peersSeen) this.totals.peersSeen.add(id)
+    this.idle.ring()
+  }
+
+  /** Leave every swarm (politely: goodbye, announce stopped, uploads finish) and stop listening. */
+  async close (polite: boolean): Promise<void> {
+    await Promise.all([...this.keepTimers.keys(), ...this.swarms.values()].filter((s, i, a) => a.indexOf(s) === i).map(s => this.closeSwarm(s, polite)))
+    this.server?.close()
+    for (const s of this.sockets) s.destroy()
+    const t = this.totals
+    await this.writeStats({ type: 'exit', items: this.itemsDone, bytesFromOrigin: t.bytesFromOrigin, bytesFromPeers: t.bytesFromPeers, bytesUploaded: t.bytesUploaded, chunksRejected: t.chunksRejected, peersSeen: t.peersSeen.size })
+    if (this.tempCache) await rm(this.cacheDir, { recursive: true, force: true })
+  }
+
+  // ---- opening an item's swarm ------------------------------------------------
+
+  private async openSwarm (rec: ScheduleRecord, oneOff: boolean): Promise<Swarm> {
+    if (!/^https?:\/\//i.test(rec.url)) throw new DataError(`not an http(s) URL: ${rec.url}`, oneOff ? undefined : rec.url)
+    const root = rec.root ? Buffer.from(rec.root, 'hex') : undefined
+    const reuse = (r: Buffer): Swarm | undefined => {
+      const s = this.swarms.get(infoHash(r).toString('hex'))
+      if (s) clearTimeout(this.keepTimers.get(s)), this.keepTimers.delete(s)
+      return s
+    }
+    let tree: HashTree | undefined
+    let originBytes = 0
+    if (root) { const s = reuse(root); if (s) return await this.withTree(s, rec) }
+    tree = await this.treeFromUrls(rec, root)
+    if (!tree && !root) tree = await this.treeFromGateway(rec, undefined) ?? await this.treeFromOrigin(rec).then(r => { originBytes = r.bytes; return r.tree })
+    const r = tree?.root ?? (root as Buffer)
+    const again = reuse(r)
+    if (again) return await this.withTree(again, rec)
+    const swarm = new Swarm({
+      url: rec.url, root: r, infoHash: infoHash(r), peerId: this.peerId, port: this.port, cacheDir: this.cacheDir,
+      removeCache: this.tempCache, window: this.opts.window, deadlineMs: this.opts.deadlineMs,
+      playFraction: !this.opts.raw && rec.duration && rec.offset ? Math.min(1, rec.offset / rec.duration) : 0,
+      limiter: this.limiter, warn: this.io.warn, debug: this.io.debug,
+    })
+    swarm.stats.bytesFromOrigin += originBytes
+    swarm.on('error', (e: Error) => this.io.warn(`${rec.url}: ${e.message}`))
+    swarm.on('complete', () => { for (const a of this.announcers.get(swarm) ?? []) a.completed() })
+    this.swarms.set(swarm.infoHashHex, swarm)
+    if (tree) await swarm.setTree(tree)
+    const anns = this.opts.trackers.map(u => new Announcer(u, swarm, this))
+    this.announcers.set(swarm, anns)
+    const announced = Promise.all(anns.map(a => a.start()))
+    for (const p of this.opts.peers) swarm.addAddress(p, true)
+    void this.originAfterDiscovery(swarm, announced)
+    return await this.withTree(swarm, rec)
+  }
+
+  private async originAfterDiscovery (s: Swarm, announced: Promise<unknown>): Promise<void> {
+    const t0 = Date.now()
+    await Promise.race([announced, sleep(DISCOVERY_MS)])
+    while (s.dialling && Date.now() - t0 < DISCOVERY_MS) await sleep(20)
+    s.allowOrigin()
+  }
+
+  /** Wait for a swarm opened by root alone to get its tree from peers, else the gateway. */
+  private async withTree (s: Swarm, rec: ScheduleRecord): Promise<Swarm> {
+    if (s.tree) return s
+    const got = new Promise<void>(resolve => s.once('tree', () => resolve()))
+    await Promise.race([got, sleep(TREE_FROM_PEERS_MS)])
+    if (!s.tree) {
+      const t = await this.treeFromGateway(rec, s.opts.root)
+      if (t) await s.setTree(t)
+    }
+    if (!s.tree) await Promise.race([got, sleep(TREE_FROM_PEERS_MS)])
+    if (!s.tree) await this.closeSwarm(s, false)
+    if (!s.tree) throw new UnavailableError('no hash tree: not published, no peer has it and no gateway gave it', rec.url)
+    return s
+  }
+
+  private async treeFromUrls (rec: ScheduleRecord, root?: Buffer): Promise<HashTree | undefined> {
+    const urls = rec.hashtree ? [rec.hashtree] : []
+    if (!rec.hashtree || rec.hashtree !== rec.url + '.hashtree') urls.push(rec.url + '.hashtree')
+    for (const u of urls) {
+      let text: string
+      try { text = await fetchText(u, this.io.signal) } catch (e) {
+        if (u === rec.hashtree) this.io.warn(`${(e as Error).message}`)
+        continue
+      }
+      try { return parseTree(text, u, root) } catch (e) { this.io.warn(`${(e as Error).message}; not used`) }
+    }
+    return undefined
+  }
+
+  private async treeFromGateway (rec: ScheduleRecord, root?: Buffer): Promise<HashTree | undefined> {
+    for (const t of this.opts.trackers) {
+      try {
+        const text = await fetchGatewayTree(t, rec.url, { signal: this.io.signal })
+        return parseTree(text, `gateway ${t}`, root)
+      } catch (e) { this.io.debug(`gateway ${t}: ${(e as Error).message}`) }
+    }
+    return undefined
+  }
+
+  /** No root, no tree anywhere: read the item once from the origin and hash it ourselves. */
+  private async treeFromOrigin (rec: ScheduleRecord): Promise<{ tree: HashTree, bytes: number }> {
+    this.io.warn(`${rec.url}: no hash tree published and no root given; reading it whole from the origin (unauthenticated)`)
+    const part = join(this.cacheDir, `partial-${randomBytes(6).toString('hex')}`)
+    const res = await fetchUrl(rec.url, { signal: this.io.signal, timeoutMs: 30_000 })
+    const b = new TreeBuilder(CHUNK_BYTES)
+    const fh = await open(part, 'w')
+    let bytes = 0
+    try {
+      for await (const d of res.body as AsyncIterable<Buffer>) { b.update(d); await fh.write(d); bytes += d.length }
+    } finally { await fh.close() }
+    const tree = b.finish()
+    await rename(part, join(this.cacheDir, tree.root.toString('hex')))
+    return { tree, bytes }
+  }
+}
+
+async function fetchText (url: string, signal: AbortSignal): Promise<string> {
+  const res = await fetchUrl(url, { signal })
+  const parts: Buffer[] = []
+  let n = 0
+  for await (const d of res.body as AsyncIterable<Buffer>) {
+    n += d.length
+    if (n > MAX_TREE_TEXT_BYTES) throw new DataError(`longer than ${MAX_TREE_TEXT_BYTES} bytes`, url)
+    parts.push(d)
+  }
+  return Buffer.concat(parts).toString('utf8')
+}
+

@@ -1,0 +1,105 @@
+// The origin client: HTTP Range requests over keep-alive connections to the plain
+// web server that publishes the media. Real servers get Range wrong, so every answer
+// is classified: a 206 whose Content-Range names exactly what was asked is used; a
+// 200 (whole body), a wrong Content-Range or a server that ignores Range switches
+// the item to one sequential read. The caller verifies every chunk against the tree.
+import http from 'node:http'
+import https from 'node:https'
+import type { IncomingMessage } from 'node:http'
+
+export const ORIGIN_SOCKETS = 4
+export const ORIGIN_TIMEOUT_MS = 15_000
+
+export type ChunkSink = (index: number, data: Buffer) => Promise<void> | void
+
+export class OriginError extends Error {
+  constructor (message: string, readonly permanent = false) { super(message) }
+}
+
+/** Thrown when the server does not honour Range; `response` is the open body, from byte 0 when whole. */
+export class NoRangeError extends Error {
+  constructor (message: string, readonly response?: IncomingMessage) { super(message) }
+}
+
+export class Origin {
+  private readonly agent: http.Agent
+  private readonly mod: typeof http | typeof https
+  constructor (readonly url: string, readonly userAgent = 'pc-fetch') {
+    const u = new URL(url)
+    if (u.protocol !== 'http:' && u.protocol !== 'https:') throw new OriginError(`not an http(s) URL: ${url}`, true)
+    this.mod = u.protocol === 'https:' ? https : http
+    this.agent = new this.mod.Agent({ keepAlive: true, maxSockets: ORIGIN_SOCKETS })
+  }
+
+  private get (headers: Record<string, string>, signal?: AbortSignal): Promise<IncomingMessage> {
+    return new Promise((resolve, reject) => {
+      const req = this.mod.get(this.url, { agent: this.agent, headers: { 'user-agent': this.userAgent, ...headers }, signal }, resolve)
+      req.setTimeout(ORIGIN_TIMEOUT_MS, () => req.destroy(new OriginError(`no answer within ${ORIGIN_TIMEOUT_MS} ms`)))
+      req.on('error', (e) => reject(e instanceof OriginError || signal?.aborted ? e : new OriginError((e as NodeJS.ErrnoException).code ?? e.message)))
+    })
+  }
+
+  /**
+   * Fetch chunks [first, first+count) with one Range request, handing each whole chunk
+   * to `sink` as it arrives. Throws NoRangeError when the server will not do ranges.
+   */
+  async fetchChunks (first: number, count: number, chunkSize: number, size: number, sink: ChunkSink, counter: { bytes: number }, signal?: AbortSignal): Promise<void> {
+    const start = first * chunkSize
+    const end = Math.min(size, (first + count) * chunkSize)
+    const res = await this.get({ range: `bytes=${start}-${end - 1}` }, signal)
+    if (res.statusCode === 200) throw new NoRangeError('answers Range with 200 and the whole body', res)
+    if (res.statusCode !== 206) {
+      res.resume()
+      const permanent = res.statusCode === 404 || res.statusCode === 410 || res.statusCode === 403
+      throw new OriginError(`HTTP ${res.statusCode ?? '?'}`, permanent)
+    }
+    const cr = /^bytes (\d+)-(\d+)\/(\d+|\*)$/.exec(String(res.headers['content-range'] ?? ''))
+    if (!cr || Number(cr[1]) !== start || Number(cr[2]) !== end - 1 || (cr[3] !== '*' && Number(cr[3]) !== size)) {
+      res.destroy()
+      throw new NoRangeError(`wrong Content-Range '${String(res.headers['content-range'] ?? '')}' for bytes ${start}-${end - 1}/${size}`)
+    }
+    await this.slice(res, first, start, end, chunkSize, sink, counter)
+  }
+
+  /** Read the whole body from byte 0 (reusing `res` when given) and hand over every chunk. */
+  async fetchSequential (chunkSize: number, size: number, sink: ChunkSink, counter: { bytes: number }, signal?: AbortSignal, res?: IncomingMessage): Promise<void> {
+    if (!res) {
+      res = await this.get({}, signal)
+      if (res.statusCode !== 200) {
+        res.resume()
+        throw new OriginError(`HTTP ${res.statusCode ?? '?'}`, res.statusCode === 404 || res.statusCode === 410)
+      }
+    }
+    await this.slice(res, 0, 0, size, chunkSize, sink, counter)
+  }
+
+  private async slice (res: IncomingMessage, first: number, start: number, end: number, chunkSize: number, sink: ChunkSink, counter: { bytes: number }): Promise<void> {
+    let index = first
+    let buf = Buffer.allocUnsafe(Math.min(chunkSize, end - start))
+    let fill = 0
+    let pos = start
+    try {
+      for await (const d of res as AsyncIterable<Buffer>) {
+        counter.bytes += d.length
+        let o = 0
+        while (o < d.length) {
+          if (pos >= end) throw new OriginError(`body longer than the ${end - start} bytes asked for`)
+          const n = Math.min(buf.length - fill, d.length - o, end - pos)
+          d.copy(buf, fill, o, o + n)
+          fill += n; o += n; pos += n
+          if (fill === buf.length) {
+            await sink(index++, buf)
+            buf = Buffer.allocUnsafe(Math.min(chunkSize, end - pos))
+            fill = 0
+          }
+        }
+      }
+    } finally {
+      if (!res.complete) res.destroy()
+    }
+    if (pos < end) throw new OriginError(`body ended after ${pos - start} of ${end - start} bytes`)
+    if (end - start === 0) await sink(index, Buffer.alloc(0))
+  }
+
+  close (): void { this.agent.destroy() }
+}

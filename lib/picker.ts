@@ -1,0 +1,90 @@
+// Piece choice, as pure functions over the swarm's state: deadline-first from the play
+// position, then rarest-first (webtorrent's rarity-map idea, over a bounded scan), and
+// the origin rule that breaks the lockstep trap: each block of chunks has one
+// "designated" peer among those connected (rendezvous hashing over peer ids), and only
+// that peer fetches it from the origin before its deadline; everyone else waits to get
+// it from a peer. Listeners of one item thus ask the origin for different ranges and
+// swap them, so the origin sends each chunk about once.
+
+/** chunks per designation block: one origin request covers at most a block when others are around */
+export const BLOCK_CHUNKS = 4
+/** positions looked at beyond the urgent window when choosing rarest-first */
+export const SCAN_POSITIONS = 4096
+export const RAREST_CANDIDATES = 64
+
+export interface PickState {
+  count: number
+  /** chunk indices in the order they are wanted (play order) */
+  order: Int32Array
+  /** positions of `order` before this may go to the origin; later ones only from peers */
+  originLimit: number
+  /** first position in `order` not yet held */
+  cursor: number
+  window: number
+  has: (i: number) => boolean
+  busy: (i: number) => boolean
+  avail: Uint16Array
+}
+
+/**
+ * The play order of an item joined at chunk `play`: chunk 0 (codec headers), then
+ * from `play` to the end, then what was skipped (fetched only from peers, last).
+ */
+export function playOrder (count: number, play: number): { order: Int32Array, originLimit: number } {
+  const order = new Int32Array(count)
+  let k = 0
+  order[k++] = 0
+  for (let i = Math.max(1, play); i < count; i++) order[k++] = i
+  const originLimit = k
+  for (let i = 1; i < Math.max(1, play); i++) order[k++] = i
+  return { order, originLimit }
+}
+
+/** Chunks to ask peer `peerHas` for: in order within the window, then rarest first. */
+export function pickForPeer (s: PickState, peerHas: (i: number) => boolean, free: number): number[] {
+  const picks: number[] = []
+  if (free <= 0) return picks
+  let k = s.cursor
+  let missing = 0
+  for (; k < s.order.length && missing < s.window && picks.length < free; k++) {
+    const i = s.order[k]
+    if (s.has(i)) continue
+    missing++
+    if (!s.busy(i) && peerHas(i)) picks.push(i)
+  }
+  if (picks.length >= free) return picks
+  const cand: number[] = []
+  for (let n = 0; k < s.order.length && n < SCAN_POSITIONS && cand.length < RAREST_CANDIDATES; k++, n++) {
+    const i = s.order[k]
+    if (!s.has(i) && !s.busy(i) && peerHas(i)) cand.push(i)
+  }
+  cand.sort((a, b) => s.avail[a] - s.avail[b]) // stable: ties keep play order
+  for (const i of cand) { if (picks.length >= free) break; picks.push(i) }
+  return picks
+}
+
+/** A 32-bit key for a peer id (FNV-1a). */
+export function peerKey (id: Uint8Array): number {
+  let h = 0x811c9dc5
+  for (const b of id) { h ^= b; h = Math.imul(h, 0x01000193) >>> 0 }
+  return h >>> 0
+}
+
+/** Rendezvous score of a peer for a block (a murmur3 finaliser over key and block). */
+export function score (key: number, block: number): number {
+  let h = (key ^ Math.imul(block + 1, 0x9e3779b1)) >>> 0
+  h ^= h >>> 16; h = Math.imul(h, 0x85ebca6b) >>> 0
+  h ^= h >>> 13; h = Math.imul(h, 0xc2b2ae35) >>> 0
+  h ^= h >>> 16
+  return h >>> 0
+}
+
+/** Whether `me` wins block `block` against every key in `others`. */
+export function designated (me: number, others: number[], block: number): boolean {
+  const mine = score(me, block)
+  for (const o of others) {
+    const s = score(o, block)
+    if (s > mine || (s === mine && o > me)) return false
+  }
+  return true
+}

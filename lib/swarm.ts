@@ -1,0 +1,554 @@
+// One item's swarm: the peers connected under its info-hash, the chunks in flight to
+// them and to the origin, verification of everything received, serving what we hold.
+// Scheduling runs on events (a chunk arrived, a peer came or went) and on a timer that
+// exists only while requests are in flight, so an idle swarm costs no CPU.
+import { connect } from 'node:net'
+import { EventEmitter } from 'node:events'
+import { type HashTree, verifyChunk, parseTree, formatTree } from './hashtree.js'
+import { ChunkStore } from './store.js'
+import { Origin, NoRangeError, OriginError } from './origin.js'
+import { Peer } from './peer.js'
+import { MAX_TREE_BYTES, type Message, type PeerAddress } from './wire.js'
+import { playOrder, pickForPeer, designated, peerKey, BLOCK_CHUNKS, type PickState } from './picker.js'
+import { RateLimiter } from './ratelimit.js'
+
+/** requests in flight to one peer */
+export const PIPELINE = 8
+export const MAX_PEERS = 50
+/** origin requests in flight at once, alone / with peers around */
+export const ORIGIN_JOBS_ALONE = 3
+export const ORIGIN_JOBS = 2
+export const ORIGIN_RUN_CHUNKS = 8
+/** tries per chunk at the origin before it is given up (with backoff between) */
+export const ORIGIN_TRIES = 6
+export const ORIGIN_BACKOFF_MS = 250
+export const ORIGIN_MAX_BACKOFF_MS = 15_000
+/** end-game: when this few chunks are missing, ask a second peer for chunks in flight */
+export const ENDGAME_CHUNKS = 8
+export const DIAL_RETRIES = 4
+
+export interface SwarmStats {
+  bytesFromOrigin: number
+  bytesFromPeers: number
+  bytesUploaded: number
+  chunksRejected: number
+  peersSeen: Set<string>
+}
+
+export interface SwarmOptions {
+  url: string
+  root?: Buffer
+  infoHash: Buffer
+  peerId: Buffer
+  port: number
+  cacheDir: string
+  removeCache: boolean
+  window: number
+  deadlineMs: number
+  /** offset ÷ duration of the record, 0 for a whole item */
+  playFraction: number
+  limiter: RateLimiter
+  warn: (msg: string) => void
+  debug: (msg: string) => void
+}
+
+interface Dial { addr: PeerAddress, tries: number, sticky: boolean, timer?: NodeJS.Timeout, connected: boolean, connecting: boolean }
+
+export class Swarm extends EventEmitter {
+  tree?: HashTree
+  store?: ChunkStore
+  readonly peers = new Set<Peer>()
+  readonly stats: SwarmStats = { bytesFromOrigin: 0, bytesFromPeers: 0, bytesUploaded: 0, chunksRejected: 0, peersSeen: new Set() }
+  readonly gaveUp = new Set<number>()
+  closed = false
+  complete = false
+  private treeText?: string
+  private readonly origin: Origin
+  private readonly myKey: number
+  private state?: PickState
+  private readonly pendingPeers = new Map<number, Set<Peer>>()
+  private readonly originPending = new Set<number>()
+  /** verified, being written to the store */
+  private readonly writing = new Set<number>()
+  private originJobs = 0
+  private originAllowed = false
+  private originDead = false
+  private sequential = false
+  private originBackoffMs = 0
+  private originPausedUntil = 0
+  private failures = new Uint8Array(0)
+  private readonly urgentSince = new Map<number, number>()
+  private readonly dials = new Map<string, Dial>()
+  private readonly banned = new Set<string>()
+  private readonly selfAddrs = new Set<string>()
+  private kickQueued = false
+  private tick?: NodeJS.Timeout
+  private warnedRange = false
+  private uploads = 0
+
+  constructor (readonly opts: SwarmOptions) {
+    super()
+    this.origin = new Origin(opts.url)
+    this.myKey = peerKey(opts.peerId)
+  }
+
+  get infoHashHex (): string { return this.opts.infoHash.toString('hex') }
+
+  /** Bytes of needed chunks not yet held (for the tracker's `left`). */
+  get left (): number {
+    if (!this.store || !this.tree) return 0
+    return Math.max(0, this.tree.size - this.store.held * this.tree.chunkSize)
+  }
+
+  /** Adopt a verified tree: open the store and start fetching. */
+  async setTree (tree: HashTree): Promise<void> {
+    if (this.tree || this.closed) return
+    if (this.opts.root && !tree.root.equals(this.opts.root)) throw new Error('tree root differs from the record root')
+    this.tree = tree
+    const store = await ChunkStore.open(this.opts.cacheDir, tree)
+    if (this.closed) { await store.close(this.opts.removeCache); return }
+    this.store = store
+    const n = store.count
+    this.failures = new Uint8Array(n)
+    const play = Math.min(n - 1, Math.max(0, Math.floor(this.opts.playFraction * tree.size / tree.chunkSize) - 1))
+    const { order, originLimit } = playOrder(n, play)
+    const avail = new Uint16Array(n)
+    this.state = {
+      count: n, order, originLimit, cursor: 0, window: this.opts.window, avail,
+      has: (i) => store.has(i),
+      busy: (i) => this.pendingPeers.has(i) || this.originPending.has(i) || this.writing.has(i),
+    }
+    store.on('have', (i: number) => {
+      for (const p of this.peers) if (p.remote && !p.has(i)) p.send({ type: 'have', index: i })
+      this.emit('have', i)
+    })
+    store.on('lost', (i: number) => this.opts.warn(`cache chunk ${i} of ${this.opts.url} no longer verifies; fetching it again`))
+    for (const p of this.peers) this.greet(p)
+    this.emit('tree', tree)
+    this.kick()
+  }
+
+  /** The index of chunk position `k` in play order (for the output). */
+  get order (): Int32Array | undefined { return this.state?.order }
+  get originLimit (): number { return this.state?.originLimit ?? 0 }
+
+  allowOrigin (): void { if (!this.originAllowed) { this.originAllowed = true; this.kick() } }
+
+  // ---- peers ----------------------------------------------------------------
+
+  /** Known address (tracker, --peer, PEX); `sticky` ones are redialled while we run. */
+  addAddress (addr: PeerAddress, sticky = false): void {
+    const key = `${addr.host}:${addr.port}`
+    if (this.closed || this.banned.has(key) || this.selfAddrs.has(key)) return
+    const d = this.dials.get(key)
+    if (d) { d.sticky ||= sticky; return }
+    if (!sticky && this.dials.size >= 4 * MAX_PEERS) return
+    const dial: Dial = { addr, tries: 0, sticky, connected: false, connecting: false }
+    this.dials.set(key, dial)
+    this.dial(dial)
+  }
+
+  /** Whether connections to known addresses are still being attempted (for the start-up grace). */
+  get dialling (): boolean {
+    for (const d of this.dials.values()) if (d.connecting) return true
+    return false
+  }
+
+  private dial (d: Dial): void {
+    if (this.closed || d.connected || this.peers.size >= MAX_PEERS) return
+    const key = `${d.addr.host}:${d.addr.port}`
+    const socket = connect({ host: d.addr.host, port: d.addr.port })
+    const p = new Peer(socket, true, key)
+    p.sendHandshake({ infoHash: this.opts.infoHash, peerId: this.opts.peerId, port: this.opts.port })
+    d.connected = true
+    d.connecting = true
+    let ok = false
+    p.once('handshake', () => { ok = true; d.tries = 0; d.connecting = false; this.attach(p) })
+    p.once('close', () => {
+      d.connected = false
+      d.connecting = false
+      if (this.closed || this.banned.has(key) || this.selfAddrs.has(key)) { this.dials.delete(key); return }
+      if (!ok) d.tries++
+      if (p.goodbye && !d.sticky) { this.dials.delete(key); return }
+      if (!d.sticky && d.tries >= DIAL_RETRIES) { this.dials.delete(key); this.kick(); return }
+      const wait = Math.min(30_000, 500 * 2 ** Math.min(6, d.tries))
+      d.timer = setTimeout(() => { d.timer = undefined; this.dial(d) }, wait)
+      this.kick()
+    })
+  }
+
+  /** A connection whose remote handshake arrived (either direction). */
+  attach (p: Peer): void {
+    const h = p.remote
+    if (!h || this.closed) { p.drop('swarm closed'); return }
+    if (!h.infoHash.equals(this.opts.infoHash)) { p.drop('wrong swarm'); return }
+    if (h.peerId.equals(this.opts.peerId)) { this.selfAddrs.add(p.address); p.drop('connected to myself'); return }
+    const id = p.id
+    const la = p.listenAddress
+    if (this.banned.has(id) || (la && this.banned.has(`${la.host}:${la.port}`))) { p.drop('avoided'); return }
+    for (const q of this.peers) {
+      if (q.id !== id) continue
+      // two connections to one peer: keep the one opened by the smaller peer id, on both sides
+      const by = (x: Peer): string => x.outgoing ? this.opts.peerId.toString('hex') : x.id
+      if (by(p) < by(q)) { this.peers.delete(q); q.drop('duplicate') } else { p.drop('duplicate'); return }
+    }
+    p.sendHandshake({ infoHash: this.opts.infoHash, peerId: this.opts.peerId, port: this.opts.port })
+    this.peers.add(p)
+    this.stats.peersSeen.add(id)
+    p.on('message', (m: Message) => this.onMessage(p, m))
+    p.on('dropped', (why: string) => this.opts.debug(`peer ${p.address}: ${why}`))
+    p.on('close', () => this.detach(p))
+    if (la) {
+      const key = `${la.host}:${la.port}`
+      const d = this.dials.get(key)
+      if (!d) this.dials.set(key, { addr: la, tries: 0, sticky: false, connected: true, connecting: false })
+    }
+    this.greet(p)
+    // peer exchange: tell it who else is here, and tell the others about it
+    const others = [...this.peers].filter(q => q !== p).map(q => q.listenAddress).filter((a): a is PeerAddress => !!a)
+    if (others.length) p.send({ type: 'pex', peers: others.slice(0, 100) })
+    if (la) for (const q of this.peers) if (q !== p) q.send({ type: 'pex', peers: [la] })
+    this.kick()
+  }
+
+  private greet (p: Peer): void {
+    if (!p.remote) return
+    if (this.store && this.state) {
+      p.setMaxMessage(Math.max(9 + this.tree!.chunkSize, 1 + MAX_TREE_BYTES))
+      p.sizeFor(this.state.count)
+      for (let i = 0; i < this.state.count; i++) if (p.has(i)) this.state.avail[i]++
+      p.send({ type: 'bitfield', count: this.store.count, bits: this.store.bits })
+    } else {
+      p.send({ type: 'tree-request' })
+    }
+  }
+
+  private detach (p: Peer): void {
+    if (!this.peers.delete(p)) return
+    if (this.state) for (let i = 0; i < this.state.count; i++) if (p.has(i) && this.state.avail[i] > 0) this.state.avail[i]--
+    for (const i of p.inflight.keys()) this.unpend(i, p)
+    p.inflight.clear()
+    const la = p.listenAddress
+    if (la && !p.outgoing && !this.closed) {
+      const d = this.dials.get(`${la.host}:${la.port}`)
+      if (d && !d.sticky) this.dials.delete(`${la.host}:${la.port}`)
+    }
+    this.kick()
+  }
+
+  private ban (p: Peer, why: string): void {
+    this.opts.warn(`peer ${p.address}: ${why}; disconnected and avoided`)
+    this.banned.add(p.id)
+    const la = p.listenAddress
+    if (la) { this.banned.add(`${la.host}:${la.port}`); this.dials.delete(`${la.host}:${la.port}`) }
+    p.drop(why)
+  }
+
+  private unpend (i: number, p: Peer): void {
+    const s = this.pendingPeers.get(i)
+    if (s) { s.delete(p); if (s.size === 0) this.pendingPeers.delete(i) }
+  }
+
+  private onMessage (p: Peer, m: Message): void {
+    const st = this.state
+    switch (m.type) {
+      case 'bitfield':
+        if (st && m.count !== st.count) { this.ban(p, `bitfield of ${m.count} chunks, expected ${st.count}`); return }
+        if (st) for (let i = 0; i < st.count; i++) if (p.has(i) && st.avail[i] > 0) st.avail[i]--
+        p.bits = Uint8Array.from(m.bits)
+        p.sizeFor(m.count)
+        if (st) for (let i = 0; i < st.count; i++) if (p.has(i)) st.avail[i]++
+        break
+      case 'have':
+        if (!st) return
+        if (m.index >= st.count) { this.ban(p, `HAVE ${m.index} out of range`); return }
+        if (p.markHave(m.index)) st.avail[m.index]++
+        break
+      case 'request': void this.serve(p); return
+      case 'cancel': return
+      case 'piece': void this.onPiece(p, m.index, m.data); return
+      case 'reject': {
+        if (p.inflight.delete(m.index)) this.unpend(m.index, p)
+        break
+      }
+      case 'tree-request':
+        if (this.tree && !this.treeText) this.treeText = formatTree(this.tree)
+        p.send({ type: 'tree', text: this.treeText ?? '' })
+        return
+      case 'tree':
+        if (this.tree || m.text === '') return
+        try {
+          const t = parseTree(m.text, `peer ${p.address}`, this.opts.root)
+          if (!this.opts.root) return // an unauthenticated tree from a peer is worth nothing
+          void this.setTree(t).catch((e: Error) => this.emit('error', e))
+        } catch (e) { this.ban(p, `bad hash tree: ${(e as Error).message}`) }
+        return
+      case 'pex':
+        for (const a of m.peers) this.addAddress(a)
+        return
+      case 'goodbye':
+        for (const i of p.inflight.keys()) this.unpend(i, p)
+        p.inflight.clear()
+        break
+      default: return
+    }
+    this.kick()
+  }
+
+  private async onPiece (p: Peer, i: number, data: Buffer): Promise<void> {
+    const t0 = p.inflight.get(i)
+    if (t0 === undefined) return // not asked for, or cancelled: ignore, do not trust
+    p.inflight.delete(i)
+    this.unpend(i, p)
+    this.stats.bytesFromPeers += data.length
+    if (!this.tree || !this.store || !verifyChunk(this.tree, i, data)) {
+      this.stats.chunksRejected++
+      this.ban(p, `chunk ${i} does not match the hash tree`)
+      this.kick()
+      return
+    }
+    p.credit(data.length, Date.now() - t0)
+    await this.accept(i, data)
+  }
+
+  private async accept (i: number, data: Buffer): Promise<void> {
+    const s = this.pendingPeers.get(i)
+    if (s) for (const q of s) { q.inflight.delete(i); q.send({ type: 'cancel', index: i }) }
+    this.pendingPeers.delete(i)
+    this.urgentSince.delete(i)
+    if (this.writing.has(i)) return
+    this.writing.add(i)
+    try { await this.store!.put(i, data) } catch (e) { this.emit('error', e); return } finally { this.writing.delete(i) }
+    this.kick()
+  }
+
+  private async serve (p: Peer): Promise<void> {
+    if (p.serving) return
+    p.serving = true
+    try {
+      while (p.wanted.length && !p.closed && !this.closed) {
+        const i = p.wanted[0]
+        if (!this.store?.has(i)) { p.wanted.shift(); p.send({ type: 'reject', index: i }); continue }
+        const len = this.store.length(i)
+        await this.opts.limiter.take(len)
+        if (p.wanted[0] !== i) continue // cancelled while we waited
+        p.wanted.shift()
+        let data: Buffer
+        try { data = await this.store.get(i) } catch { p.send({ type: 'reject', index: i }); continue }
+        this.uploads++
+        try { await p.sendPiece(i, data) } finally { this.uploads-- }
+        this.stats.bytesUploaded += len
+        this.emit('uploaded', len)
+      }
+    } finally { p.serving = false }
+  }
+
+  // ---- scheduling -----------------------------------------------------------
+
+  kick (): void {
+    if (this.kickQueued || this.closed) return
+    this.kickQueued = true
+    setImmediate(() => { this.kickQueued = false; this.schedule() })
+  }
+
+  private schedule (): void {
+    const st = this.state
+    const store = this.store
+    if (this.closed || !st || !store) return
+    const now = Date.now()
+    while (st.cursor < st.order.length && (store.has(st.order[st.cursor]) || this.gaveUp.has(st.order[st.cursor]))) st.cursor++
+    if (!this.complete && this.neededDone()) { this.complete = true; this.emit('complete') }
+    const dl = this.opts.deadlineMs
+    // requests past their deadline go elsewhere; the slow peer ranks lower
+    for (const p of this.peers) {
+      for (const [i, t] of p.inflight) {
+        if (now - t <= dl) continue
+        p.inflight.delete(i)
+        this.unpend(i, p)
+        p.send({ type: 'cancel', index: i })
+        p.rate *= 0.5
+        p.strikes++
+      }
+    }
+    // the urgent window: when each chunk started being waited for
+    let seen = 0
+    for (let k = st.cursor; k < st.order.length && seen < st.window; k++) {
+      const i = st.order[k]
+      if (store.has(i) || this.gaveUp.has(i)) continue
+      seen++
+      if (!this.urgentSince.has(i)) this.urgentSince.set(i, now)
+    }
+    const ranked = [...this.peers].filter(p => p.remote && !p.goodbye && p.bits.length > 0).sort((a, b) => b.rate - a.rate)
+    for (const p of ranked) {
+      const picks = pickForPeer(st, (i) => p.has(i), PIPELINE - p.inflight.size)
+      for (const i of picks) this.request(p, i, now)
+    }
+    const missing = st.count - store.held - this.gaveUp.size
+    if (missing > 0 && missing <= ENDGAME_CHUNKS) {
+      for (const p of ranked) {
+        for (const [i, s] of this.pendingPeers) {
+          if (p.inflight.size >= PIPELINE) break
+          if (s.size < 2 && !s.has(p) && p.has(i)) this.request(p, i, now)
+        }
+      }
+    }
+    this.scheduleOrigin(now)
+    this.giveUpHopeless(now)
+    this.armTick()
+  }
+
+  private request (p: Peer, i: number, now: number): void {
+    p.inflight.set(i, now)
+    let s = this.pendingPeers.get(i)
+    if (!s) { s = new Set(); this.pendingPeers.set(i, s) }
+    s.add(p)
+    p.send({ type: 'request', index: i })
+  }
+
+  private neededDone (): boolean {
+    const st = this.state!
+    for (let k = st.cursor; k < st.originLimit; k++) {
+      const i = st.order[k]
+      if (!this.store!.has(i) && !this.gaveUp.has(i)) return false
+    }
+    return true
+  }
+
+  private otherKeys (): number[] {
+    const out: number[] = []
+    for (const p of this.peers) if (p.remote && !p.goodbye) out.push(peerKey(p.remote.peerId))
+    return out
+  }
+
+  /** Whether chunk i may be fetched from the origin now. */
+  private originEligible (i: number, now: number, others: number[]): boolean {
+    const st = this.state!
+    if (this.store!.has(i) || st.busy(i) || this.gaveUp.has(i) || this.failures[i] >= ORIGIN_TRIES) return false
+    const since = this.urgentSince.get(i)
+    if (since !== undefined && now - since >= this.opts.deadlineMs) return true
+    return st.avail[i] === 0 && designated(this.myKey, others, Math.floor(i / BLOCK_CHUNKS))
+  }
+
+  private scheduleOrigin (now: number): void {
+    const st = this.state!
+    if (!this.originAllowed || this.originDead || now < this.originPausedUntil) return
+    const others = this.otherKeys()
+    const maxJobs = this.sequential ? 1 : others.length ? ORIGIN_JOBS : ORIGIN_JOBS_ALONE
+    const runMax = others.length ? BLOCK_CHUNKS : ORIGIN_RUN_CHUNKS
+    let k = st.cursor
+    while (this.originJobs < maxJobs && k < st.originLimit) {
+      const i = st.order[k++]
+      if (!this.originEligible(i, now, others)) continue
+      if (this.sequential) { this.startSequential(); return }
+      let n = 1
+      while (n < runMax && k < st.originLimit && st.order[k] === i + n && this.originEligible(i + n, now, others) &&
+        (others.length === 0 || Math.floor((i + n) / BLOCK_CHUNKS) === Math.floor(i / BLOCK_CHUNKS))) { n++; k++ }
+      this.startRange(i, n)
+    }
+  }
+
+  private startRange (first: number, n: number): void {
+    const tree = this.tree!
+    for (let i = first; i < first + n; i++) this.originPending.add(i)
+    this.originJobs++
+    const counter = { bytes: 0 }
+    const got = new Set<number>()
+    this.origin.fetchChunks(first, n, tree.chunkSize, tree.size, async (i, data) => {
+      got.add(i)
+      this.originPending.delete(i)
+      await this.fromOrigin(i, data)
+    }, counter).then(() => { this.originBackoffMs = 0 }, (e: Error) => {
+      if (e instanceof NoRangeError) {
+        if (!this.warnedRange) this.opts.warn(`${this.opts.url}: ${e.message}; reading it sequentially instead`)
+        this.warnedRange = true
+        this.sequential = true
+        if (e.response) this.startSequential(e.response)
+        return
+      }
+      this.originFailed(e, first, n, got)
+    }).finally(() => {
+      this.stats.bytesFromOrigin += counter.bytes
+      for (let i = first; i < first + n; i++) this.originPending.delete(i)
+      this.originJobs--
+      this.kick()
+    })
+  }
+
+  private startSequential (res?: import('node:http').IncomingMessage): void {
+    const tree = this.tree!
+    this.originJobs++
+    const counter = { bytes: 0 }
+    const got = new Set<number>()
+    this.origin.fetchSequential(tree.chunkSize, tree.size, async (i, data) => { got.add(i); await this.fromOrigin(i, data) }, counter, undefined, res)
+      .then(() => { this.originBackoffMs = 0 }, (e: Error) => this.originFailed(e, 0, this.state!.count, got))
+      .finally(() => {
+        this.stats.bytesFromOrigin += counter.bytes
+        this.originJobs--
+        this.kick()
+      })
+  }
+
+  private async fromOrigin (i: number, data: Buffer): Promise<void> {
+    if (this.closed || !this.store || this.store.has(i)) return
+    if (!verifyChunk(this.tree!, i, data)) {
+      this.stats.chunksRejected++
+      this.failures[i] = Math.min(255, this.failures[i] + 1)
+      if (this.failures[i] === 1) this.opts.warn(`${this.opts.url}: chunk ${i} from the origin does not match the hash tree; rejected`)
+      this.originBackoffMs = Math.min(ORIGIN_MAX_BACKOFF_MS, this.originBackoffMs ? this.originBackoffMs * 2 : ORIGIN_BACKOFF_MS)
+      this.originPausedUntil = Date.now() + this.originBackoffMs
+      return
+    }
+    await this.accept(i, Buffer.from(data))
+  }
+
+  private originFailed (e: Error, first: number, n: number, got: Set<number>): void {
+    if (this.closed) return
+    for (let i = first; i < first + n && i < this.failures.length; i++) if (!got.has(i)) this.failures[i] = Math.min(255, this.failures[i] + 1)
+    if (e instanceof OriginError && e.permanent) {
+      if (!this.originDead) this.opts.warn(`${this.opts.url}: ${e.message}; only peers can help now`)
+      this.originDead = true
+      return
+    }
+    this.originBackoffMs = Math.min(ORIGIN_MAX_BACKOFF_MS, this.originBackoffMs ? this.originBackoffMs * 2 : ORIGIN_BACKOFF_MS)
+    this.originPausedUntil = Date.now() + this.originBackoffMs
+    this.opts.debug(`${this.opts.url}: origin: ${e.message}; retrying in ${this.originBackoffMs} ms`)
+  }
+
+  /** Urgent chunks that no peer holds and the origin cannot give are given up (a GAP). */
+  private giveUpHopeless (now: number): void {
+    const st = this.state!
+    for (const [i, since] of this.urgentSince) {
+      if (this.store!.has(i) || st.busy(i) || st.avail[i] > 0) continue
+      const originGone = this.originDead || this.failures[i] >= ORIGIN_TRIES
+      if (!originGone || now - since < this.opts.deadlineMs) continue
+      this.urgentSince.delete(i)
+      this.gaveUp.add(i)
+      this.emit('gaveup', i)
+    }
+  }
+
+  private armTick (): void {
+    if (this.tick || this.closed) return
+    const work = this.pendingPeers.size > 0 || this.originJobs > 0 || (this.urgentSince.size > 0 && !this.complete) || this.originPausedUntil > Date.now()
+    if (!work) return
+    const ms = Math.max(50, Math.min(500, this.opts.deadlineMs / 4))
+    this.tick = setTimeout(() => { this.tick = undefined; this.schedule() }, ms)
+  }
+
+  /** Leave: optionally say goodbye, let uploads in flight finish for up to `graceMs`, close everything. */
+  async close (goodbye: boolean, graceMs = 0): Promise<void> {
+    if (this.closed) return
+    this.closed = true
+    this.emit('close')
+    clearTimeout(this.tick)
+    for (const d of this.dials.values()) clearTimeout(d.timer)
+    if (goodbye) for (const p of this.peers) p.send({ type: 'goodbye' })
+    const until = Date.now() + graceMs
+    while (this.uploads > 0 && Date.now() < until) await new Promise(resolve => setTimeout(resolve, 20))
+    for (const p of this.peers) p.socket.end()
+    const t = setTimeout(() => { for (const p of this.peers) p.socket.destroy() }, 500)
+    t.unref()
+    this.origin.close()
+    await this.store?.close(this.opts.removeCache)
+  }
+}

@@ -1,0 +1,64 @@
+// Shared plumbing for the pc-fetch tests: a random test item with its published tree,
+// a peer started as a real process whose port is read from its -v line, frame decoding.
+import { randomBytes } from 'node:crypto'
+import { writeFile } from 'node:fs/promises'
+import { join } from 'node:path'
+import type { ChildProcess } from 'node:child_process'
+import { TreeBuilder, formatTree, type HashTree } from '../../lib/hashtree.js'
+import { FrameDecoder, type Frame } from '../../lib/frame.js'
+import { start, waitForOutput } from '../helpers.js'
+
+export interface TestItem { name: string, data: Buffer, tree: HashTree, root: string }
+
+/** Write NAME (random bytes) and NAME.hashtree into dir. */
+export async function makeItem (dir: string, name: string, size: number, chunkSize = 128 * 1024, publishTree = true): Promise<TestItem> {
+  const data = randomBytes(size)
+  const b = new TreeBuilder(chunkSize)
+  b.update(data)
+  const tree = b.finish()
+  await writeFile(join(dir, name), data)
+  if (publishTree) await writeFile(join(dir, name + '.hashtree'), formatTree(tree))
+  return { name, data, tree, root: tree.root.toString('hex') }
+}
+
+export function record (url: string, extra: Record<string, unknown> = {}): string {
+  return JSON.stringify({ url, title: 't', start: '2026-11-22T18:00:00Z', end: '2026-11-22T18:10:00Z', duration: 600000, offset: 0, ...extra }) + '\n'
+}
+
+export interface FetchProc { child: ChildProcess, port: number, stdout: () => Buffer, stderr: () => string, exited: Promise<number | null> }
+
+/** Start pc-fetch with -v on 127.0.0.1 and wait for its peer port. */
+export async function startFetch (args: string[], input?: string): Promise<FetchProc> {
+  const child = start('pc-fetch', ['-v', '--host', '127.0.0.1', '--port', '0', ...args])
+  const out: Buffer[] = []
+  let err = ''
+  child.stdout!.on('data', (d: Buffer) => out.push(d))
+  child.stderr!.on('data', (d: Buffer) => { err += d.toString() })
+  child.stdin!.on('error', () => {})
+  const exited = new Promise<number | null>(resolve => child.on('close', (code) => resolve(code)))
+  if (input !== undefined) child.stdin!.end(input)
+  const text = await waitForOutput(child.stderr!, t => /listening on [^:]+:\d+/.test(t), 15_000, 'pc-fetch to listen')
+  const port = Number(/listening on [^:]+:(\d+)/.exec(text)![1])
+  return { child, port, stdout: () => Buffer.concat(out), stderr: () => err, exited }
+}
+
+export function decodeAll (b: Buffer): Frame[] {
+  const d = new FrameDecoder('test')
+  const f = d.push(b)
+  d.end()
+  return f
+}
+
+/** Reassemble an item's bytes from DATA frames; returns the bytes and the GAP ranges. */
+export function assemble (frames: Frame[], item = 0): { data: Buffer, gaps: Array<[number, number]>, size: number } {
+  const start = frames.find(f => f.type === 'start' && f.item === item)
+  const size = start && start.type === 'start' ? start.header.size ?? 0 : 0
+  const data = Buffer.alloc(size)
+  const gaps: Array<[number, number]> = []
+  for (const f of frames) {
+    if (f.item !== item) continue
+    if (f.type === 'data') f.data.copy(data, f.offset)
+    if (f.type === 'gap') gaps.push([f.start, f.end])
+  }
+  return { data, gaps, size }
+}

@@ -1,0 +1,134 @@
+// pc-fetch against one origin: one-off --raw fetches, frames, mid-item joins, the bad
+// origins real web servers are, and the command-line contract (65, 66, closed stdout).
+import { test } from 'uvu'
+import * as assert from 'uvu/assert'
+import { readFile } from 'node:fs/promises'
+import { join } from 'node:path'
+import { run, start, finish, killChildren, tempDir, withTimeout } from '../helpers.js'
+import { startOrigin, type OriginServer, type OriginMode } from '../../scripts/origin.js'
+import { makeItem, record, decodeAll, assemble, type TestItem } from './pc-fetch-helpers.js'
+
+const SIZE = 2 * 1024 * 1024 + 12345
+let dir: { path: string, remove: () => Promise<void> }
+let item: TestItem
+let bare: TestItem
+let origin: OriginServer | undefined
+
+test.before(async () => {
+  dir = await tempDir('pc-fetch-')
+  item = await makeItem(dir.path, 'item.bin', SIZE)
+  bare = await makeItem(dir.path, 'bare.bin', 300 * 1024, 128 * 1024, false)
+})
+test.after(async () => { await dir.remove() })
+test.after.each(async () => { killChildren(); await origin?.close(); origin = undefined })
+
+test('a one-off --raw fetch writes the whole file byte-identically, the origin sending it once', async () => {
+  origin = await startOrigin({ dir: dir.path })
+  const stats = join(dir.path, 'one.stats')
+  const r = await run('pc-fetch', ['--raw', '-q', '--host', '127.0.0.1', '--stats', stats, origin.url + 'item.bin'])
+  assert.is(r.code, 0, r.stderr)
+  assert.ok(r.stdout.equals(item.data), 'output differs from the file')
+  assert.is(origin.bytesSent('/item.bin'), SIZE)
+  const lines = (await readFile(stats, 'utf8')).trim().split('\n').map(l => JSON.parse(l) as Record<string, unknown>)
+  assert.is(lines[0].type, 'item')
+  assert.is(lines[0].root, item.root)
+  assert.is(lines[0].bytesFromOrigin, SIZE)
+  assert.is(lines[1].type, 'exit')
+})
+
+test('schedule records in, frames out: START with size and chunk size, every byte, END', async () => {
+  origin = await startOrigin({ dir: dir.path })
+  const input = record(origin.url + 'item.bin', { root: item.root, extra: 'kept' }) + record(origin.url + 'bare.bin')
+  const r = await run('pc-fetch', ['-q', '--host', '127.0.0.1', '--keep', '0'], input)
+  assert.is(r.code, 0, r.stderr)
+  const frames = decodeAll(r.stdout)
+  const s0 = frames[0]
+  assert.ok(s0.type === 'start' && s0.item === 0 && s0.header.size === SIZE && s0.header.chunkSize === 128 * 1024 && s0.header.extra === 'kept')
+  const a = assemble(frames, 0)
+  assert.ok(a.data.equals(item.data))
+  assert.equal(a.gaps, [])
+  const b = assemble(frames, 1)
+  assert.ok(b.data.equals(bare.data), 'the item without a tree is fetched too')
+  const ends = frames.filter(f => f.type === 'end').map(f => f.item)
+  assert.equal(ends, [0, 1])
+  // items are written one at a time, in order
+  const lastOf0 = frames.map(f => f.item).lastIndexOf(0)
+  const firstOf1 = frames.findIndex(f => f.item === 1)
+  assert.ok(lastOf0 < firstOf1)
+})
+
+test('an item joined mid-way starts with chunk 0, a GAP over what was skipped, then the play position', async () => {
+  origin = await startOrigin({ dir: dir.path })
+  // 50 % into a 17-chunk item: play position chunk 8, minus one = 7
+  const r = await run('pc-fetch', ['-q', '--host', '127.0.0.1', '--keep', '0'], record(origin.url + 'item.bin', { offset: 300000 }))
+  assert.is(r.code, 0, r.stderr)
+  const frames = decodeAll(r.stdout).filter(f => f.type === 'data' || f.type === 'gap')
+  const cs = 128 * 1024
+  assert.ok(frames[0].type === 'data' && frames[0].offset === 0)
+  assert.ok(frames[1].type === 'gap' && frames[1].start === cs && frames[1].end === 7 * cs, JSON.stringify(frames[1]))
+  const datas = frames.filter(f => f.type === 'data')
+  assert.is(datas.length, 1 + 17 - 7)
+  for (const f of datas) if (f.type === 'data') assert.ok(f.data.equals(item.data.subarray(f.offset, f.offset + f.data.length)))
+  assert.ok(origin.bytesSent('/item.bin') < SIZE, 'skipped chunks are not fetched from the origin')
+})
+
+for (const mode of ['no-range', 'whole', 'wrong-range'] as OriginMode[]) {
+  test(`an origin in ${mode} mode is read sequentially with a warning`, async () => {
+    origin = await startOrigin({ dir: dir.path, mode })
+    const r = await run('pc-fetch', ['--raw', '--host', '127.0.0.1', origin.url + 'item.bin'])
+    assert.is(r.code, 0, r.stderr)
+    assert.ok(r.stdout.equals(item.data))
+    assert.match(r.stderr, /sequentially/)
+  })
+}
+
+test('a flaky origin (every other request a 503) is retried with backoff', async () => {
+  origin = await startOrigin({ dir: dir.path, mode: 'flaky' })
+  const r = await run('pc-fetch', ['--raw', '-q', '--host', '127.0.0.1', origin.url + 'item.bin'])
+  assert.is(r.code, 0, r.stderr)
+  assert.ok(r.stdout.equals(item.data))
+})
+
+test('an origin body that fails the tree is rejected: no bad byte written, exit 69', async () => {
+  origin = await startOrigin({ dir: dir.path, mode: 'corrupt' })
+  const r = await run('pc-fetch', ['--raw', '--host', '127.0.0.1', origin.url + 'item.bin'], undefined, { timeoutMs: 60_000 })
+  assert.is(r.code, 69, r.stderr)
+  assert.match(r.stderr, /does not match the hash tree/)
+  assert.ok(r.stdout.length < SIZE)
+  assert.ok(r.stdout.equals(item.data.subarray(0, r.stdout.length)), 'what was written is a prefix of the file')
+})
+
+test('a record whose root differs from the published tree is refused and nothing is written for it', async () => {
+  origin = await startOrigin({ dir: dir.path })
+  const r = await run('pc-fetch', ['--host', '127.0.0.1', '--keep', '0'], record(origin.url + 'item.bin', { root: 'ab'.repeat(32) }), { timeoutMs: 60_000 })
+  assert.is(r.code, 0, r.stderr)
+  assert.match(r.stderr, /not the expected/)
+  assert.match(r.stderr, /skipping this item/)
+  assert.equal(decodeAll(r.stdout), [])
+})
+
+test('bad input: a malformed record exits 65 naming the line', async () => {
+  const r = await run('pc-fetch', ['--host', '127.0.0.1'], record('http://127.0.0.1:9/x') + '{"url": 3}\n')
+  assert.is(r.code, 65)
+  assert.match(r.stderr, /stdin:2/)
+})
+
+test('a missing file exits 66', async () => {
+  origin = await startOrigin({ dir: dir.path })
+  const r = await run('pc-fetch', ['--raw', '--host', '127.0.0.1', origin.url + 'nothing-here.bin'])
+  assert.is(r.code, 66, r.stderr)
+  assert.match(r.stderr, /nothing-here\.bin/)
+})
+
+test('a closed stdout ends pc-fetch quietly with exit 0', async () => {
+  origin = await startOrigin({ dir: dir.path })
+  const c = start('pc-fetch', ['--raw', '--host', '127.0.0.1', origin.url + 'item.bin'])
+  const done = finish(c)
+  await withTimeout(new Promise(resolve => c.stdout!.once('data', resolve)), 15_000, 'first bytes')
+  c.stdout!.destroy()
+  const r = await done
+  assert.is(r.code, 0, r.stderr)
+  assert.is(r.stderr, '')
+})
+
+test.run()
