@@ -7,7 +7,7 @@ import { promisify } from 'node:util'
 import { MediaParser, detectKind, mimeOf, OTHER_SLICE_BYTES, type MediaKind, type MediaUnit } from '../../lib/media.js'
 import { parseMpegHeader } from '../../lib/mpeg.js'
 import { oggCrc, readOggPage } from '../../lib/ogg.js'
-import { MEDIA, withTimeout } from '../helpers.js'
+import { MEDIA, withTimeout, tempDir } from '../helpers.js'
 
 const run = promisify(execFile)
 const file = (name: string): Buffer => readFileSync(join(MEDIA, name))
@@ -261,6 +261,32 @@ test('random garbage alone yields no units (no false syncs) and bounded warnings
       assert.is(warnings.length, 1)
     }
   }
+})
+
+test('MPEG-2 and MPEG-2.5 Layer III, Layer II and mono: frame counts match ffprobe', async () => {
+  const dir = await tempDir()
+  try {
+    const cases: Array<[string, string[], number]> = [
+      ['lsf.mp3', ['-ar', '22050', '-ac', '1', '-c:a', 'libmp3lame', '-b:a', '32k'], 576],
+      ['mpeg25.mp3', ['-ar', '8000', '-ac', '1', '-c:a', 'libmp3lame', '-b:a', '16k'], 576],
+      ['vbr48.mp3', ['-ar', '48000', '-ac', '2', '-c:a', 'libmp3lame', '-q:a', '6'], 1152],
+      ['layer2.mp2', ['-ar', '48000', '-ac', '2', '-c:a', 'mp2', '-b:a', '192k'], 1152],
+      ['mono.aac', ['-ar', '16000', '-ac', '1', '-c:a', 'aac', '-b:a', '32k', '-f', 'adts'], 1024],
+    ]
+    for (const [name, enc, samples] of cases) {
+      const path = join(dir.path, name)
+      await withTimeout(run('ffmpeg', ['-v', 'error', '-f', 'lavfi', '-i', 'sine=frequency=500:duration=3', ...enc, path]), 30_000, `ffmpeg ${name}`)
+      const b = readFileSync(path)
+      const kind = detectKind(b.subarray(0, 4096))
+      const warnings: string[] = []
+      const units = parse(kind, randomSplits(b, 333, 4), warnings)
+      assert.equal(warnings, [], name)
+      const { stdout } = await run('ffprobe', ['-v', 'error', '-count_packets', '-show_entries', 'stream=nb_read_packets,sample_rate', '-of', 'json', path])
+      const s = JSON.parse(stdout).streams[0]
+      assert.is(units.length, Number(s.nb_read_packets), name)
+      assert.ok(Math.abs(total(units) - units.length * samples / Number(s.sample_rate) * 1e6) < 1, name)
+    }
+  } finally { await dir.remove() }
 })
 
 test.run()
