@@ -262,16 +262,45 @@ export async function hashInput (input: AsyncIterable<Uint8Array> | Iterable<Uin
   }
 }
 
-/** Hash `-` (stdin), an http(s) URL or a file path. */
-export async function hashSource (spec: string, stdin: AsyncIterable<Uint8Array>, opts: HashOptions = {}): Promise<HashTree> {
+/** A URL body that sends nothing for this long is given up on (69). */
+export const IDLE_TIMEOUT_MS = 30_000
+
+export interface SourceOptions extends HashOptions {
+  /** wait for the response head; default lib/http.ts CONNECT_TIMEOUT_MS */
+  connectTimeoutMs?: number
+  idleTimeoutMs?: number
+}
+
+/**
+ * Hash `-` (stdin), an http(s) URL or a file path. A URL's head must come within the
+ * connect timeout, then its body may take as long as it needs while data keeps coming
+ * (fetchUrl's own timeout would cut a long download short, so it is not used here).
+ */
+export async function hashSource (spec: string, stdin: AsyncIterable<Uint8Array> | Iterable<Uint8Array>, opts: SourceOptions = {}): Promise<HashTree> {
   if (spec === '-') return await hashInput(stdin, opts)
   if (!/^https?:\/\//i.test(spec)) return await hashFile(spec, opts)
-  const { fetchUrl } = await import('./http.js')
-  const res = await fetchUrl(spec, { signal: opts.signal })
+  const { fetchUrl, CONNECT_TIMEOUT_MS } = await import('./http.js')
+  const ac = new AbortController()
+  let timedOut = ''
+  const arm = (ms: number, why: string): NodeJS.Timeout => setTimeout(() => { timedOut = why; ac.abort() }, ms)
+  const connectMs = opts.connectTimeoutMs ?? CONNECT_TIMEOUT_MS
+  const idleMs = opts.idleTimeoutMs ?? IDLE_TIMEOUT_MS
+  let timer = arm(connectMs, `no answer within ${connectMs} ms`)
+  const signal = opts.signal ? AbortSignal.any([opts.signal, ac.signal]) : ac.signal
   try {
-    return await hashInput(res.body as AsyncIterable<Uint8Array>, opts)
+    const res = await fetchUrl(spec, { signal, timeoutMs: 2 ** 31 - 1 })
+    clearTimeout(timer)
+    timer = arm(idleMs, `no data for ${idleMs} ms`)
+    const body = res.body as AsyncIterable<Uint8Array>
+    async function * watched (): AsyncGenerator<Uint8Array> {
+      for await (const d of body) { timer.refresh(); yield d }
+    }
+    return await hashInput(watched(), { ...opts, signal })
   } catch (e) {
+    if (timedOut) throw new UnavailableError(`cannot fetch: ${timedOut}`, spec)
     if (e instanceof PcError || opts.signal?.aborted) throw e
     throw new UnavailableError(`transfer failed: ${(e as Error).message}`, spec)
+  } finally {
+    clearTimeout(timer)
   }
 }
