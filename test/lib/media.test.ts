@@ -169,7 +169,7 @@ test('skip() resyncs quietly at the next frame after a gap', () => {
     const units = parse(kind, [b])
     const warnings: string[] = []
     const p = new MediaParser(kind, { warn: m => warnings.push(m) })
-    const gapAt = units[2].offset + 8
+    const gapAt = units[4].offset + 8
     const resume = Math.floor(b.length / 2)
     const got = [...p.push(b.subarray(0, gapAt))]
     p.skip(resume)
@@ -177,10 +177,11 @@ test('skip() resyncs quietly at the next frame after a gap', () => {
     assert.equal(warnings, [], name)
     const after = got.filter(u => u.offset >= resume)
     const expected = units.filter(u => u.offset >= after[0].offset)
-    assert.equal(got.filter(u => u.offset < resume).map(u => u.offset), units.slice(0, 2).map(u => u.offset))
+    assert.equal(got.filter(u => u.offset < resume).map(u => u.offset), units.slice(0, 4).map(u => u.offset))
     if (kind === 'ogg') {
-      // granule delta of the first page after a gap is unknown; the rest are exact
-      assert.is(after[0].durationUs, 0)
+      // granule delta of the first page after a gap is unknown, estimated from the byte rate; the rest are exact
+      assert.is(after[0].timeUs, undefined)
+      assert.ok(Math.abs(after[0].durationUs - expected[0].durationUs) < 0.5 * expected[0].durationUs, `${name}: ${after[0].durationUs} vs ${expected[0].durationUs}`)
       assert.equal(plain(after.slice(1)), plain(expected.slice(1)), name)
     } else {
       assert.equal(plain(after), plain(expected), name)
