@@ -8,6 +8,7 @@ import { Timeline, type Segment, type ItemMeta } from './pacer.js'
 import { IcyInterleaver, ICY_METAINT } from './icy.js'
 import { statusJson, m3u, pls, xspf, nextJson, htmlPage, type StationStatus, type ItemSummary } from './status-page.js'
 import { formatSize } from './units.js'
+import { trimOggPage } from './ogg-join.js'
 import { UnavailableError } from './cli.js'
 
 export const SERVER_ID = 'Icecast 2.4.4'
@@ -280,10 +281,20 @@ export class IcecastServer {
     socket.on('close', () => { this.listeners.delete(l); this.opts.verbose?.(`listener ${l.addr} left`) })
     socket.on('data', () => {}) // a player may send more; nothing to read
     this.opts.verbose?.(`listener ${l.addr} joined (${this.listeners.size} now)`)
-    // Ogg: a listener joining after the item's header pages gets them first
+    // Ogg: the item's header pages first, then the page that covers now without the
+    // packets already over
     const seg = this.timeline.get(l.seq)
-    if (seg && seg.meta.headers.length && !(l.off === 0 && seg.headerBytes > 0)) {
+    if (seg && seg.meta.headers.length && start.unit >= 0) {
       for (const h of seg.meta.headers) this.send(l, h, seg.meta.title)
+      const u = start.unit
+      l.off = seg.units[u]
+      const end = u + 1 < seg.units.length ? seg.units[u + 1] : seg.bytes.length
+      const endMs = u + 1 < seg.units.length ? seg.unitAt[u + 1] : seg.endMs
+      const trimmed = trimOggPage(seg.bytes.subarray(seg.units[u], end), (now - seg.unitAt[u]) * 1000, (endMs - seg.unitAt[u]) * 1000, seg.meta.info?.codec)
+      if (trimmed) {
+        this.send(l, trimmed, seg.meta.title)
+        if (end < seg.bytes.length) l.off = end; else { l.seq++; l.off = 0 }
+      }
     }
     // the burst: from the present forward, whole segments
     let sent = 0

@@ -5,6 +5,7 @@
 // The server sends a segment when it is due; nothing here touches a socket.
 import { FRAME_MAGIC, looksLikeFrames, decodeFrames, type Frame, type ItemHeader } from './frame.js'
 import { reorderStream } from './reorder.js'
+import { oggPageUs } from './ogg-join.js'
 import { MediaParser, detectKind, mimeOf, type MediaKind, type MediaUnit, type StreamInfo } from './media.js'
 
 /** a segment closes at this many bytes… */
@@ -84,6 +85,7 @@ interface ItemRun {
   estimate: boolean
   dropped: number
   lastWasHeader: boolean
+  heldOgg?: MediaUnit
 }
 
 export class Timeline {
@@ -130,16 +132,16 @@ export class Timeline {
   }
 
   /** Where a listener connecting at `now` starts: the audio unit whose time covers now. */
-  find (now: number): { seq: number, off: number } {
+  find (now: number): { seq: number, off: number, unit: number } {
     for (let i = 0; i < this.segs.length; i++) {
       const s = this.segs[i]
       if (s.endMs <= now) continue
       let u = 0
       while (u + 1 < s.units.length && s.unitAt[u + 1] <= now) u++
       const off = u === 0 && s.headerBytes > 0 ? 0 : s.units[u]
-      return { seq: s.seq, off }
+      return { seq: s.seq, off, unit: u }
     }
-    return { seq: this.nextSeq, off: 0 }
+    return { seq: this.nextSeq, off: 0, unit: -1 }
   }
 
   /** Forget segments before `seq` (no listener needs them). */
@@ -268,13 +270,15 @@ export class Timeline {
     if (this.run === run) this.run = undefined
   }
 
-  private units (run: ItemRun, units: MediaUnit[]): void {
+  private units (run: ItemRun, parsed: MediaUnit[]): void {
+    let units = parsed
     const meta = run.meta
     if (!meta.info && run.parser) {
       const info = run.parser.info()
       if (info) { meta.info = info; this.checkChain(meta) }
     }
     const now = this.opts.now()
+    if (meta.kind === 'ogg') units = this.timeOggPages(run, units)
     for (const u of units) {
       if (u.header) {
         // a new run of header pages (a chained stream's next part) replaces the old one
@@ -319,6 +323,26 @@ export class Timeline {
       }
       this.addUnit(meta, u.bytes, atMs, durUs / 1000)
     }
+  }
+
+  /**
+   * The first Ogg page after a GAP has no known start (its granule says only where
+   * it ends): hold it until the next page, whose start is its end, and take its
+   * length from its packets (Opus) or from that next page.
+   */
+  private timeOggPages (run: ItemRun, units: MediaUnit[]): MediaUnit[] {
+    const out: MediaUnit[] = []
+    for (const u of units) {
+      if (!u.header && u.durationUs === 0 && u.timeUs === undefined) { run.heldOgg = u; continue }
+      const held = run.heldOgg
+      if (held && !u.header && u.timeUs !== undefined) {
+        const dur = oggPageUs(held.bytes, run.meta.info?.codec) ?? u.durationUs
+        if (dur > 0 && dur <= u.timeUs) out.push({ ...held, timeUs: u.timeUs - dur, durationUs: dur })
+        run.heldOgg = undefined
+      }
+      out.push(u)
+    }
+    return out
   }
 
   /** Warn when this item cannot follow the previous one in one stream without a decoder reset. */
