@@ -30,6 +30,8 @@ export const MAX_TREE_TEXT_BYTES = 128 * 1024 * 1024
 /** incoming connections held at once, over all swarms */
 export const MAX_CONNECTIONS = 256
 export const LEAVE_GRACE_MS = 2000
+/** how long an incoming connection for a swarm we do not (yet) hold is kept waiting */
+export const UNKNOWN_SWARM_WAIT_MS = 3000
 
 export interface FetcherOptions {
   trackers: string[]
@@ -121,6 +123,7 @@ export class Fetcher {
   private readonly totals: Omit<SwarmStats, 'peersSeen'> & { peersSeen: Set<string> } =
     { bytesFromOrigin: 0, bytesFromPeers: 0, bytesUploaded: 0, chunksRejected: 0, peersSeen: new Set() }
   private readonly idle = new Bell()
+  private readonly registered = new Bell()
   private itemsDone = 0
 
   constructor (readonly opts: FetcherOptions, readonly io: FetcherIo) {
@@ -151,11 +154,23 @@ export class Fetcher {
     s.on('close', () => this.sockets.delete(s))
     const p = new Peer(s, false, `${(s.remoteAddress ?? '?').replace(/^::ffff:/, '')}:${s.remotePort ?? 0}`)
     p.on('dropped', (why: string) => { if (!p.remote) this.io.debug(`peer ${p.address}: ${why}`) })
-    p.once('handshake', () => {
-      const sw = this.swarms.get(p.remote!.infoHash.toString('hex'))
-      if (!sw || sw.closed) { p.drop('unknown swarm'); return }
-      sw.attach(p)
-    })
+    p.once('handshake', () => { void this.route(p) })
+  }
+
+  /**
+   * Hand an incoming connection to its swarm. A swarm we are about to join (its record
+   * is on its way, as at an item boundary) is waited for a little before the peer is dropped.
+   */
+  private async route (p: Peer): Promise<void> {
+    const key = p.remote!.infoHash.toString('hex')
+    const until = Date.now() + UNKNOWN_SWARM_WAIT_MS
+    let sw = this.swarms.get(key)
+    while (!sw && !p.closed && Date.now() < until && !this.io.signal.aborted) {
+      await Promise.race([this.registered.wait(), sleep(Math.max(1, until - Date.now()))])
+      sw = this.swarms.get(key)
+    }
+    if (!sw || sw.closed) { p.drop('unknown swarm'); return }
+    if (!p.closed) sw.attach(p)
   }
 
   /** Fetch and write every record in order; resolves when all are written and kept. */
@@ -260,37 +275,52 @@ export class Fetcher {
 
   private async openSwarm (rec: ScheduleRecord, oneOff: boolean): Promise<Swarm> {
     if (!/^https?:\/\//i.test(rec.url)) throw new DataError(`not an http(s) URL: ${rec.url}`, oneOff ? undefined : rec.url)
-    const root = rec.root ? Buffer.from(rec.root, 'hex') : undefined
-    const reuse = (r: Buffer): Swarm | undefined => {
-      const s = this.swarms.get(infoHash(r).toString('hex'))
-      if (s) clearTimeout(this.keepTimers.get(s)), this.keepTimers.delete(s)
-      return s
+    if (rec.root) {
+      // the swarm is known at once: join it before the tree is fetched
+      const root = Buffer.from(rec.root, 'hex')
+      const s = this.reuse(root) ?? this.createSwarm(rec, root)
+      if (!s.tree) {
+        const tree = await this.treeFromUrls(rec, root)
+        if (tree && !s.tree) await s.setTree(tree)
+      }
+      return await this.withTree(s, rec)
     }
-    let tree: HashTree | undefined
     let originBytes = 0
-    if (root) { const s = reuse(root); if (s) return await this.withTree(s, rec) }
-    tree = await this.treeFromUrls(rec, root)
-    if (!tree && !root) tree = await this.treeFromGateway(rec, undefined) ?? await this.treeFromOrigin(rec).then(r => { originBytes = r.bytes; return r.tree })
-    const r = tree?.root ?? (root as Buffer)
-    const again = reuse(r)
-    if (again) return await this.withTree(again, rec)
+    let tree = await this.treeFromUrls(rec) ?? await this.treeFromGateway(rec, undefined)
+    if (!tree) {
+      const r = await this.treeFromOrigin(rec)
+      tree = r.tree
+      originBytes = r.bytes
+    }
+    const s = this.reuse(tree.root) ?? this.createSwarm(rec, tree.root)
+    s.stats.bytesFromOrigin += originBytes
+    if (!s.tree) await s.setTree(tree)
+    return s
+  }
+
+  private reuse (root: Buffer): Swarm | undefined {
+    const s = this.swarms.get(infoHash(root).toString('hex'))
+    if (s) { clearTimeout(this.keepTimers.get(s)); this.keepTimers.delete(s) }
+    return s
+  }
+
+  private createSwarm (rec: ScheduleRecord, root: Buffer): Swarm {
     const swarm = new Swarm({
-      url: rec.url, root: r, infoHash: infoHash(r), peerId: this.peerId, port: this.port, cacheDir: this.cacheDir,
+      url: rec.url, root, infoHash: infoHash(root), peerId: this.peerId, port: this.port, cacheDir: this.cacheDir,
       removeCache: this.tempCache, window: this.opts.window, deadlineMs: this.opts.deadlineMs,
       playFraction: !this.opts.raw && rec.duration && rec.offset ? Math.min(1, rec.offset / rec.duration) : 0,
       limiter: this.limiter, warn: this.io.warn, debug: this.io.debug,
     })
-    swarm.stats.bytesFromOrigin += originBytes
     swarm.on('error', (e: Error) => this.io.warn(`${rec.url}: ${e.message}`))
     swarm.on('complete', () => { for (const a of this.announcers.get(swarm) ?? []) a.completed() })
     this.swarms.set(swarm.infoHashHex, swarm)
-    if (tree) await swarm.setTree(tree)
+    this.registered.ring()
     const anns = this.opts.trackers.map(u => new Announcer(u, swarm, this))
     this.announcers.set(swarm, anns)
     const announced = Promise.all(anns.map(a => a.start()))
     for (const p of this.opts.peers) swarm.addAddress(p, true)
     void this.originAfterDiscovery(swarm, announced)
-    return await this.withTree(swarm, rec)
+    return swarm
   }
 
   private async originAfterDiscovery (s: Swarm, announced: Promise<unknown>): Promise<void> {

@@ -239,6 +239,7 @@ export class Swarm extends EventEmitter {
   private ban (p: Peer, why: string): void {
     this.opts.warn(`peer ${p.address}: ${why}; disconnected and avoided`)
     this.banned.add(p.id)
+    if (p.outgoing) this.banned.add(p.address)
     const la = p.listenAddress
     if (la) { this.banned.add(`${la.host}:${la.port}`); this.dials.delete(`${la.host}:${la.port}`) }
     p.drop(why)

@@ -1,0 +1,172 @@
+// pc-fetch peers swarming one item as real processes on 127.0.0.1: a late joiner that
+// needs no origin at all, eight listeners started together that share the origin's
+// bytes, and the faults: a lying peer, peers killed mid-item, the origin gone.
+import { test } from 'uvu'
+import * as assert from 'uvu/assert'
+import { connect } from 'node:net'
+import { killChildren, tempDir, withTimeout, sleep } from '../helpers.js'
+import { startOrigin, type OriginServer } from '../../scripts/origin.js'
+import { makeItem, record, startFetch, decodeAll, type TestItem, type FetchProc } from './pc-fetch-helpers.js'
+import { encodeHandshake, encodeMessage, WireDecoder } from '../../lib/wire.js'
+import { infoHash } from '../../lib/hashtree.js'
+
+const SIZE = 4 * 1024 * 1024
+let dir: { path: string, remove: () => Promise<void> }
+let item: TestItem
+let origin: OriginServer | undefined
+const procs: FetchProc[] = []
+
+test.before(async () => {
+  dir = await tempDir('pc-fetch-swarm-')
+  item = await makeItem(dir.path, 'item.bin', SIZE)
+})
+test.after(async () => { await dir.remove() })
+test.after.each(async () => {
+  killChildren()
+  procs.length = 0
+  await origin?.close()
+  origin = undefined
+})
+
+/** Start n pc-fetch processes with stdin open, each given --peer of the one before. */
+async function startChain (n: number, extra: string[] = []): Promise<FetchProc[]> {
+  const out: FetchProc[] = []
+  for (let k = 0; k < n; k++) {
+    const peer = k > 0 ? ['--peer', `127.0.0.1:${out[k - 1].port}`] : []
+    const p = await startFetch(['--raw', '-q', '--keep', '4s', ...peer, ...extra])
+    out.push(p)
+    procs.push(p)
+  }
+  return out
+}
+
+test('a late joiner gets the whole item from a peer, the origin sending nothing more', async () => {
+  origin = await startOrigin({ dir: dir.path })
+  const a = await startFetch(['--raw', '--keep', '30s'], record(origin.url + 'item.bin', { root: item.root }))
+  procs.push(a)
+  await withTimeout((async () => { while (a.stdout().length < SIZE) await sleep(20) })(), 20_000, 'the first peer to finish')
+  const sentBefore = origin.bytesSent('/item.bin')
+  const b = await startFetch(['--raw', '--keep', '0', '--peer', `127.0.0.1:${a.port}`], record(origin.url + 'item.bin', { root: item.root }))
+  procs.push(b)
+  assert.is(await withTimeout(b.exited, 30_000, 'the late joiner to finish'), 0, b.stderr())
+  assert.ok(b.stdout().equals(item.data))
+  assert.is(origin.bytesSent('/item.bin'), sentBefore, 'the origin sent no more bytes')
+  assert.is(sentBefore, SIZE)
+})
+
+test('eight listeners started together: every output byte-identical, origin bytes well under 2x the size', async () => {
+  origin = await startOrigin({ dir: dir.path })
+  const peers = await startChain(8)
+  const rec = record(origin.url + 'item.bin', { root: item.root })
+  for (const p of peers) p.child.stdin!.end(rec)
+  const codes = await withTimeout(Promise.all(peers.map(p => p.exited)), 50_000, 'all eight to finish')
+  peers.forEach((p, k) => {
+    assert.is(codes[k], 0, `peer ${k}: ${p.stderr()}`)
+    assert.ok(p.stdout().equals(item.data), `peer ${k} output differs`)
+  })
+  const ratio = origin.bytesSent('/item.bin') / SIZE
+  assert.ok(ratio < 1.5, `origin sent ${ratio.toFixed(2)}x the file`)
+})
+
+test('a peer that sends a corrupt chunk is disconnected and avoided; the chunk comes from elsewhere', async () => {
+  origin = await startOrigin({ dir: dir.path })
+  // a lying peer: claims every chunk and answers each request with garbage
+  const { createServer } = await import('node:net')
+  let lies = 0
+  let dropped = false
+  const liar = createServer((s) => {
+    const d = new WireDecoder()
+    s.on('error', () => {})
+    s.on('close', () => { dropped = true })
+    s.on('data', (b: Buffer) => {
+      for (const m of d.push(b)) {
+        if (m.type === 'handshake') {
+          s.write(encodeHandshake({ infoHash: m.handshake.infoHash, peerId: Buffer.alloc(20, 7), port: 0 }))
+          const n = item.tree.leaves.length
+          s.write(encodeMessage({ type: 'bitfield', count: n, bits: Buffer.alloc(Math.ceil(n / 8), 0xff) }))
+        } else if (m.type === 'request') {
+          lies++
+          s.write(encodeMessage({ type: 'piece', index: m.index, data: Buffer.alloc(item.tree.chunkSize, 0x55) }))
+        }
+      }
+    })
+  })
+  await new Promise<void>(resolve => liar.listen(0, '127.0.0.1', resolve))
+  const port = (liar.address() as { port: number }).port
+  try {
+    const p = await startFetch(['--raw', '--keep', '0', '--peer', `127.0.0.1:${port}`], record(origin.url + 'item.bin', { root: item.root }))
+    procs.push(p)
+    assert.is(await withTimeout(p.exited, 30_000, 'pc-fetch to finish'), 0, p.stderr())
+    assert.ok(p.stdout().equals(item.data), 'output is the true file')
+    assert.ok(lies >= 1, 'the liar was asked')
+    assert.ok(dropped, 'the liar was disconnected')
+    assert.match(p.stderr(), /does not match the hash tree; disconnected and avoided/)
+  } finally { liar.close() }
+})
+
+test('peers killed with SIGKILL mid-item: the others finish', async () => {
+  origin = await startOrigin({ dir: dir.path, mode: 'slow' })
+  const peers = await startChain(5, ['--deadline', '1s'])
+  const rec = record(origin.url + 'item.bin', { root: item.root })
+  for (const p of peers) p.child.stdin!.end(rec)
+  // wait until the swarm is under way, then kill two of them
+  await withTimeout((async () => { while (peers[4].stdout().length < 512 * 1024) await sleep(20) })(), 30_000, 'the swarm to get going')
+  peers[1].child.kill('SIGKILL')
+  peers[2].child.kill('SIGKILL')
+  const rest = [peers[0], peers[3], peers[4]]
+  const codes = await withTimeout(Promise.all(rest.map(p => p.exited)), 55_000, 'the survivors to finish')
+  rest.forEach((p, k) => {
+    assert.is(codes[k], 0, p.stderr())
+    assert.ok(p.stdout().equals(item.data), `survivor ${k} output differs`)
+  })
+})
+
+test('the origin stopped once the swarm holds every chunk: a newcomer still gets the item from peers', async () => {
+  origin = await startOrigin({ dir: dir.path })
+  const a = await startFetch(['--raw', '--keep', '30s'], record(origin.url + 'item.bin', { root: item.root }))
+  procs.push(a)
+  await withTimeout((async () => { while (a.stdout().length < SIZE) await sleep(20) })(), 20_000, 'the first peer to finish')
+  const url = origin.url
+  await origin.close()
+  origin = undefined
+  const b = await startFetch(['--raw', '--keep', '0', '--peer', `127.0.0.1:${a.port}`], record(url + 'item.bin', { root: item.root, hashtree: url + 'item.bin.hashtree' }))
+  procs.push(b)
+  assert.is(await withTimeout(b.exited, 30_000, 'the newcomer'), 0, b.stderr())
+  assert.ok(b.stdout().equals(item.data))
+})
+
+test('garbage handshakes, oversized lengths and request floods drop the connection; the peer keeps serving', async () => {
+  origin = await startOrigin({ dir: dir.path })
+  const a = await startFetch(['--keep', '30s'], record(origin.url + 'item.bin', { root: item.root }))
+  procs.push(a)
+  await withTimeout((async () => { while (!done(a)) await sleep(20) })(), 20_000, 'the peer to hold the item')
+  const ih = infoHash(item.tree.root)
+  const hs = encodeHandshake({ infoHash: ih, peerId: Buffer.alloc(20, 9), port: 0 })
+  const closes = (payload: Buffer[]): Promise<void> => withTimeout(new Promise<void>((resolve) => {
+    const s = connect(a.port, '127.0.0.1', () => { for (const b of payload) s.write(b) })
+    s.on('error', () => {})
+    s.on('data', () => {})
+    s.on('close', () => resolve())
+  }), 15_000, 'the connection to be dropped')
+  await closes([Buffer.from('GET / HTTP/1.1\r\nHost: x\r\n\r\n')])
+  const huge = Buffer.alloc(5); huge.writeUInt32BE(0xfffffff0, 0); huge[4] = 5
+  await closes([hs, huge])
+  const flood: Buffer[] = [hs]
+  for (let i = 0; i < 10_000; i++) flood.push(encodeMessage({ type: 'request', index: i % 32 }))
+  await closes([Buffer.concat(flood)])
+  // a well-behaved peer is still served every chunk
+  const b = await startFetch(['--raw', '--keep', '0', '--peer', `127.0.0.1:${a.port}`], record(origin.url + 'item.bin', { root: item.root }))
+  procs.push(b)
+  assert.is(await withTimeout(b.exited, 30_000, 'the good peer'), 0, b.stderr())
+  assert.ok(b.stdout().equals(item.data))
+  assert.is(origin.bytesSent('/item.bin'), SIZE, 'the good peer was served by the peer, not the origin')
+})
+
+function safeDecode (b: Buffer): ReturnType<typeof decodeAll> {
+  try { return decodeAll(b) } catch { return [] }
+}
+function done (p: FetchProc): boolean {
+  return safeDecode(p.stdout()).some(f => f.type === 'end')
+}
+
+test.run()
