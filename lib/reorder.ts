@@ -287,7 +287,8 @@ export async function * reorderStream (input: AsyncIterable<Frame>, opts: Reorde
     }
     yield * r.end()
   } finally {
-    if (next === undefined) await it.return?.()
+    // stopped early: close the input, or (a read in flight) make sure its failure cannot go unhandled
+    if (next === undefined) await it.return?.(); else next.catch(() => {})
   }
 }
 
