@@ -5,7 +5,7 @@ import { join } from 'node:path'
 import { execFile } from 'node:child_process'
 import { promisify } from 'node:util'
 import { encodeFrame, encodeMagic, FrameDecoder, type Frame, type ItemHeader } from '../../lib/frame.js'
-import { MEDIA, run, start, finish, killChildren, withTimeout, waitForOutput, tempDir, bin } from '../helpers.js'
+import { MEDIA, run, start, finish, killChildren, withTimeout, waitForOutput, tempDir, bin, sleep } from '../helpers.js'
 
 const CHUNK = 16 * 1024
 const header = (size: number, extra: Partial<ItemHeader> = {}): ItemHeader =>
@@ -193,6 +193,21 @@ test('backpressure: with stdout not read, it stops reading stdin', async () => {
   const r = await done
   assert.is(r.code, 0, r.stderr)
   assert.ok(r.stdout.equals(big))
+})
+
+test('on SIGINT it drains its input to the end, then exits 130', async () => {
+  const frames = stream(twoItems)
+  const c = start('pc-reorder', ['--raw'])
+  const done = finish(c)
+  const half = Math.floor(frames.length / 2)
+  c.stdin?.write(frames.subarray(0, half))
+  await withTimeout(new Promise<void>(resolve => c.stdout?.once('data', () => resolve())), 10_000, 'first output')
+  c.kill('SIGINT')
+  await sleep(1000) // let the signal land before the input ends (nothing to observe: it keeps reading quietly)
+  c.stdin?.end(frames.subarray(half))
+  const r = await done
+  assert.is(r.code, 130)
+  assert.ok(r.stdout.equals(Buffer.concat([mp3, ogg])))
 })
 
 test('refuses to write to a terminal', async () => {
