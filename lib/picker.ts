@@ -40,8 +40,12 @@ export function playOrder (count: number, play: number): { order: Int32Array, or
   return { order, originLimit }
 }
 
-/** Chunks to ask peer `peerHas` for: in order within the window, then rarest first. */
-export function pickForPeer (s: PickState, peerHas: (i: number) => boolean, free: number): number[] {
+/**
+ * Chunks to ask peer `peerHas` for: in order within the window, then rarest first;
+ * `reserve` slots are kept for window chunks, so a chunk that becomes urgent does not
+ * queue behind a full pipeline of rare ones.
+ */
+export function pickForPeer (s: PickState, peerHas: (i: number) => boolean, free: number, reserve = 0): number[] {
   const picks: number[] = []
   if (free <= 0) return picks
   let k = s.cursor
@@ -52,14 +56,14 @@ export function pickForPeer (s: PickState, peerHas: (i: number) => boolean, free
     missing++
     if (!s.busy(i) && peerHas(i)) picks.push(i)
   }
-  if (picks.length >= free) return picks
+  if (picks.length >= free - reserve) return picks
   const cand: number[] = []
   for (let n = 0; k < s.order.length && n < SCAN_POSITIONS && cand.length < RAREST_CANDIDATES; k++, n++) {
     const i = s.order[k]
     if (!s.has(i) && !s.busy(i) && peerHas(i)) cand.push(i)
   }
   cand.sort((a, b) => s.avail[a] - s.avail[b]) // stable: ties keep play order
-  for (const i of cand) { if (picks.length >= free) break; picks.push(i) }
+  for (const i of cand) { if (picks.length >= free - reserve) break; picks.push(i) }
   return picks
 }
 

@@ -12,8 +12,11 @@ import { MAX_TREE_BYTES, type Message, type PeerAddress } from './wire.js'
 import { playOrder, pickForPeer, designated, peerKey, BLOCK_CHUNKS, type PickState } from './picker.js'
 import { RateLimiter } from './ratelimit.js'
 
-/** requests in flight to one peer */
-export const PIPELINE = 8
+/** requests in flight to one peer, of which URGENT_SLOTS only for the urgent window */
+export const PIPELINE = 10
+export const URGENT_SLOTS = 2
+/** after the origin is first allowed, a peer that is not alone uses one origin request at a time while the swarm's view settles */
+export const SETTLE_MS = 1000
 export const MAX_PEERS = 50
 /** origin requests in flight at once, alone / with peers around */
 export const ORIGIN_JOBS_ALONE = 3
@@ -63,6 +66,7 @@ export class Swarm extends EventEmitter {
   closed = false
   complete = false
   private treeText?: string
+  private opening?: Promise<void>
   private readonly origin: Origin
   private readonly myKey: number
   private state?: PickState
@@ -72,6 +76,7 @@ export class Swarm extends EventEmitter {
   private readonly writing = new Set<number>()
   private originJobs = 0
   private originAllowed = false
+  private originSince = 0
   private originDead = false
   private sequential = false
   private originBackoffMs = 0
@@ -103,10 +108,15 @@ export class Swarm extends EventEmitter {
   /** Adopt a verified tree: open the store and start fetching. */
   async setTree (tree: HashTree): Promise<void> {
     if (this.tree || this.closed) return
+    if (!this.opening) this.opening = this.open(tree)
+    await this.opening
+  }
+
+  private async open (tree: HashTree): Promise<void> {
     if (this.opts.root && !tree.root.equals(this.opts.root)) throw new Error('tree root differs from the record root')
-    this.tree = tree
     const store = await ChunkStore.open(this.opts.cacheDir, tree)
     if (this.closed) { await store.close(this.opts.removeCache); return }
+    this.tree = tree
     this.store = store
     const n = store.count
     this.failures = new Uint8Array(n)
@@ -132,7 +142,12 @@ export class Swarm extends EventEmitter {
   get order (): Int32Array | undefined { return this.state?.order }
   get originLimit (): number { return this.state?.originLimit ?? 0 }
 
-  allowOrigin (): void { if (!this.originAllowed) { this.originAllowed = true; this.kick() } }
+  allowOrigin (): void {
+    if (this.originAllowed) return
+    this.originAllowed = true
+    this.originSince = Date.now()
+    this.kick()
+  }
 
   // ---- peers ----------------------------------------------------------------
 
@@ -381,7 +396,7 @@ export class Swarm extends EventEmitter {
     }
     const ranked = [...this.peers].filter(p => p.remote && !p.goodbye && p.bits.length > 0).sort((a, b) => b.rate - a.rate)
     for (const p of ranked) {
-      const picks = pickForPeer(st, (i) => p.has(i), PIPELINE - p.inflight.size)
+      const picks = pickForPeer(st, (i) => p.has(i), PIPELINE - p.inflight.size, URGENT_SLOTS)
       for (const i of picks) this.request(p, i, now)
     }
     const missing = st.count - store.held - this.gaveUp.size
@@ -434,7 +449,8 @@ export class Swarm extends EventEmitter {
     const st = this.state!
     if (!this.originAllowed || this.originDead || now < this.originPausedUntil) return
     const others = this.otherKeys()
-    const maxJobs = this.sequential ? 1 : others.length ? ORIGIN_JOBS : ORIGIN_JOBS_ALONE
+    const settling = now - this.originSince < SETTLE_MS
+    const maxJobs = this.sequential ? 1 : others.length === 0 ? ORIGIN_JOBS_ALONE : settling ? 1 : ORIGIN_JOBS
     const runMax = others.length ? BLOCK_CHUNKS : ORIGIN_RUN_CHUNKS
     let k = st.cursor
     while (this.originJobs < maxJobs && k < st.originLimit) {
@@ -444,6 +460,7 @@ export class Swarm extends EventEmitter {
       let n = 1
       while (n < runMax && k < st.originLimit && st.order[k] === i + n && this.originEligible(i + n, now, others) &&
         (others.length === 0 || Math.floor((i + n) / BLOCK_CHUNKS) === Math.floor(i / BLOCK_CHUNKS))) { n++; k++ }
+      this.opts.debug(`${this.opts.url}: origin chunks ${i}..${i + n - 1}${this.urgentSince.has(i) && now - this.urgentSince.get(i)! >= this.opts.deadlineMs ? ' (overdue)' : ''}, ${others.length} peers`)
       this.startRange(i, n)
     }
   }
