@@ -9,7 +9,7 @@ import { writeAll } from '../lib/ndjson.js'
 
 const OPTIONS: OptionTable = {
   interval: { alias: 'i', type: 'string', default: '60s', arg: 'DURATION', help: `how often peers re-announce; a peer silent for ${EXPIRY_FACTOR}× this is dropped` },
-  'max-swarms': { type: 'string', default: '512', arg: 'N', help: 'info-hashes tracked at once; announces for more are refused' },
+  'max-swarms': { type: 'string', default: '128', arg: 'N', help: 'info-hashes tracked at once; announces for more are refused' },
   'max-peers': { type: 'string', default: '1000', arg: 'N', help: 'peers listed per swarm; later peers get peers but are not listed' },
   whitelist: { alias: 'w', type: 'string', arg: 'FILE', help: 'track only the info-hashes in FILE (40 hex digits a line); reread on SIGHUP' },
   gateway: { alias: 'g', type: 'boolean', help: 'serve GET /hashtree?url=URL: fetch, hash and cache media under the --gateway-allow prefixes' },

@@ -81,6 +81,7 @@ function count (q: Map<string, Buffer[]>, key: string): number {
 function isLoopback (ip: string): boolean { return ip === '::1' || ip.startsWith('127.') }
 
 export function normalizeIp (ip: string): string {
+  ip = ip.replace(/%.*$/, '') // a link-local zone (fe80::1%eth0) means nothing to other hosts
   const m = /^::ffff:(\d+\.\d+\.\d+\.\d+)$/i.exec(ip)
   return m ? m[1] : ip
 }

@@ -1,7 +1,6 @@
 // The tracker's memory: which peers are in which swarm, with expiry and hard caps, and
 // the answer to an announce or scrape (BEP 3, BEP 23 compact peers, BEP 7 peers6).
 // Pure: no sockets, the clock is a parameter; lib/tracker-server.ts puts HTTP around it.
-import { randomInt } from 'node:crypto'
 import type { BEncodable } from './bencode.js'
 import { DataError } from './cli.js'
 
@@ -10,6 +9,7 @@ export const DEFAULT_NUMWANT = 50
 export const MAX_NUMWANT = 200
 /** A peer is forgotten when it has missed its next announce by half an interval. */
 export const EXPIRY_FACTOR = 1.5
+const EXPIRE_EVERY_MS = 1000
 
 export type AnnounceEvent = 'started' | 'completed' | 'stopped' | 'paused' | ''
 
@@ -28,21 +28,80 @@ export interface Announce {
   noPeerId: boolean
 }
 
+/** Kept small (about 500 bytes of heap with the map entry): the peer id lives only in `key`. */
 interface PeerEntry {
-  peerId: Buffer
+  /** address, a space, the peer id in hex */
+  key: string
   ip: string
   port: number
-  /** 6 bytes (IPv4) or 18 bytes (IPv6), ready for a compact answer */
-  compact: Buffer
+  v6: boolean
   left: number
   uploaded: number
   downloaded: number
   expiresAt: number
 }
 
+/**
+ * One swarm's peers: a map by key for updates and an array for O(1) random choice,
+ * with the seeder count kept as peers come, change and go, so an announce costs
+ * O(numwant), not O(peers).
+ */
+export class PeerSet {
+  private readonly byKey = new Map<string, number>()
+  private readonly list: PeerEntry[] = []
+  seeders = 0
+
+  get size (): number { return this.list.length }
+  get (key: string): PeerEntry | undefined { const i = this.byKey.get(key); return i === undefined ? undefined : this.list[i] }
+
+  set (p: PeerEntry): void {
+    const i = this.byKey.get(p.key)
+    if (p.left === 0) this.seeders++
+    if (i === undefined) { this.byKey.set(p.key, this.list.length); this.list.push(p); return }
+    if (this.list[i].left === 0) this.seeders--
+    this.list[i] = p
+  }
+
+  delete (key: string): boolean {
+    const i = this.byKey.get(key)
+    if (i === undefined) return false
+    if (this.list[i].left === 0) this.seeders--
+    const last = this.list.pop() as PeerEntry
+    this.byKey.delete(key)
+    if (i < this.list.length) { this.list[i] = last; this.byKey.set(last.key, i) }
+    return true
+  }
+
+  /** Drop peers whose time is up; how many went. */
+  expire (now: number): number {
+    let gone = 0
+    for (let i = this.list.length - 1; i >= 0; i--) {
+      if (i < this.list.length && this.list[i].expiresAt <= now) { this.delete(this.list[i].key); gone++ }
+    }
+    return gone
+  }
+
+  /** Up to n distinct random peers passing `ok`, by a partial Fisher–Yates over a virtual permutation (the list is not disturbed). */
+  sample (n: number, ok: (p: PeerEntry) => boolean): PeerEntry[] {
+    const out: PeerEntry[] = []
+    const len = this.list.length
+    const moved = new Map<number, number>()
+    for (let i = 0; i < len && out.length < n; i++) {
+      const j = i + Math.floor(Math.random() * (len - i))
+      const vj = moved.get(j) ?? j
+      moved.set(j, moved.get(i) ?? i)
+      const p = this.list[vj]
+      if (ok(p)) out.push(p)
+    }
+    return out
+  }
+}
+
 interface Swarm {
   infoHash: Buffer
-  peers: Map<string, PeerEntry>
+  peers: PeerSet
+  /** when expired peers were last dropped (ms) */
+  expiredAt: number
   /** `completed` events seen (scrape's `downloaded`) */
   completed: number
   /** byte counters as peers reported them, summed over increases */
@@ -125,7 +184,7 @@ export class Swarms {
     if (!swarm && a.event !== 'stopped') {
       if (this.swarms.size >= this.limits.maxSwarms) this.sweep()
       if (this.swarms.size >= this.limits.maxSwarms) throw new TrackerFailure(`tracker full: ${this.limits.maxSwarms} swarms`)
-      swarm = { infoHash: Buffer.from(a.infoHash), peers: new Map(), completed: 0, uploadedBytes: 0, downloadedBytes: 0 }
+      swarm = { infoHash: Buffer.from(a.infoHash), peers: new PeerSet(), expiredAt: now, completed: 0, uploadedBytes: 0, downloadedBytes: 0 }
       this.swarms.set(key, swarm)
     }
     const answer = new Map<string, BEncodable>([['interval', this.limits.intervalS], ['min interval', Math.max(1, Math.floor(this.limits.intervalS / 2))]])
@@ -151,24 +210,22 @@ export class Swarms {
       if (a.event === 'completed' && (!old || old.left > 0)) swarm.completed++
       const compact = compactAddress(a.ip, a.port)
       if (!compact) throw new TrackerFailure(`cannot use address ${a.ip}`)
-      const entry: PeerEntry = { peerId: Buffer.from(a.peerId), ip: a.ip, port: a.port, compact, left: a.left, uploaded: a.uploaded, downloaded: a.downloaded, expiresAt: now + this.limits.intervalS * 1000 * EXPIRY_FACTOR }
-      if (old || swarm.peers.size < this.limits.maxPeers) swarm.peers.set(peerKey, entry)
+      const entry: PeerEntry = { key: peerKey, ip: a.ip, port: a.port, v6: compact.length === 18, left: a.left, uploaded: a.uploaded, downloaded: a.downloaded, expiresAt: now + this.limits.intervalS * 1000 * EXPIRY_FACTOR }
+      if (old || swarm.peers.size < this.limits.maxPeers) swarm.peers.set(entry)
       else warning = `swarm full (${this.limits.maxPeers} peers): you are not listed, but here are peers`
     }
-    let seeders = 0
-    for (const p of swarm.peers.values()) if (p.left === 0) seeders++
-    answer.set('complete', seeders)
-    answer.set('incomplete', swarm.peers.size - seeders)
+    answer.set('complete', swarm.peers.seeders)
+    answer.set('incomplete', swarm.peers.size - swarm.peers.seeders)
     answer.set('downloaded', swarm.completed)
     if (warning) answer.set('warning message', warning)
     const chosen = a.event === 'stopped' ? [] : this.choose(swarm, peerKey, a.left === 0, Math.min(a.numwant, MAX_NUMWANT))
     if (a.compact) {
-      const v4 = chosen.filter(p => p.compact.length === 6)
-      const v6 = chosen.filter(p => p.compact.length === 18)
-      answer.set('peers', Buffer.concat(v4.map(p => p.compact)))
-      if (v6.length) answer.set('peers6', Buffer.concat(v6.map(p => p.compact)))
+      const bytes = (p: PeerEntry): Buffer => compactAddress(p.ip, p.port) as Buffer // checked when the peer was added
+      const v6 = chosen.filter(p => p.v6)
+      answer.set('peers', Buffer.concat(chosen.filter(p => !p.v6).map(bytes)))
+      if (v6.length) answer.set('peers6', Buffer.concat(v6.map(bytes)))
     } else {
-      answer.set('peers', chosen.map(p => a.noPeerId ? { ip: p.ip, port: p.port } : { ip: p.ip, port: p.port, 'peer id': p.peerId }))
+      answer.set('peers', chosen.map(p => a.noPeerId ? { ip: p.ip, port: p.port } : { ip: p.ip, port: p.port, 'peer id': Buffer.from(p.key.slice(-40), 'hex') }))
     }
     if (swarm.peers.size === 0) this.swarms.delete(key)
     return answer
@@ -176,14 +233,7 @@ export class Swarms {
 
   /** Up to n random peers other than the asker; a seeder is not sent other seeders. */
   private choose (swarm: Swarm, self: string, seeder: boolean, n: number): PeerEntry[] {
-    const pool: PeerEntry[] = []
-    for (const [k, p] of swarm.peers) if (k !== self && !(seeder && p.left === 0)) pool.push(p)
-    n = Math.min(n, pool.length)
-    for (let i = 0; i < n; i++) { // partial Fisher–Yates
-      const j = i + randomInt(pool.length - i)
-      const t = pool[i]; pool[i] = pool[j]; pool[j] = t
-    }
-    return pool.slice(0, n)
+    return swarm.peers.sample(n, p => p.key !== self && !(seeder && p.left === 0))
   }
 
   /** scrape's `files` dictionary; all swarms when no info-hash is named. */
@@ -205,8 +255,7 @@ export class Swarms {
   private statsOf (key: string): SwarmStats | undefined {
     const s = this.swarms.get(key)
     if (!s) return undefined
-    let seeders = 0
-    for (const p of s.peers.values()) if (p.left === 0) seeders++
+    const seeders = s.peers.seeders
     return { infoHash: key, seeders, leechers: s.peers.size - seeders, completed: s.completed, uploadedBytes: s.uploadedBytes, downloadedBytes: s.downloadedBytes }
   }
 
@@ -216,8 +265,11 @@ export class Swarms {
     return out.sort((a, b) => (b.seeders + b.leechers) - (a.seeders + a.leechers) || a.infoHash.localeCompare(b.infoHash))
   }
 
-  private expire (s: Swarm, now: number): void {
-    for (const [k, p] of s.peers) if (p.expiresAt <= now) s.peers.delete(k)
+  /** Drop a swarm's expired peers, at most once a second: a busy swarm is not rescanned on every announce. */
+  private expire (s: Swarm, now: number, force = false): number {
+    if (!force && now - s.expiredAt < EXPIRE_EVERY_MS) return 0
+    s.expiredAt = now
+    return s.peers.expire(now)
   }
 
   /** Forget expired peers and empty swarms; returns how many peers went. */
@@ -225,9 +277,7 @@ export class Swarms {
     const now = this.now()
     let gone = 0
     for (const [key, s] of this.swarms) {
-      const before = s.peers.size
-      this.expire(s, now)
-      gone += before - s.peers.size
+      gone += this.expire(s, now, true)
       if (s.peers.size === 0) this.swarms.delete(key)
     }
     return gone

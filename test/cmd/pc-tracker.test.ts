@@ -79,6 +79,23 @@ test('prints its announce URL; peers find each other; /stats and / show the swar
   assert.not.match(html, /<script|src=|href="http/, 'no scripts or external assets')
 })
 
+test('compact=0 gives a dictionary list with peer ids, unless no_peer_id=1', async () => {
+  const { base } = await tracker()
+  const ih = randomBytes(20)
+  const id = randomBytes(20)
+  await get(base, `/announce?info_hash=${H(ih)}&peer_id=${H(id)}&port=7011&uploaded=0&downloaded=0&left=5`)
+  const q = (extra: string): string => `/announce?${okQuery(ih, 7012)}&compact=0${extra}`
+  const full = decode((await get(base, q(''))).body)
+  const list = (full as Map<string, unknown>).get('peers') as Map<string, unknown>[]
+  assert.is(list.length, 1)
+  assert.is((list[0].get('ip') as Buffer).toString(), '127.0.0.1')
+  assert.is(list[0].get('port'), 7011)
+  assert.equal(list[0].get('peer id'), id)
+  const bare = decode((await get(base, q('&no_peer_id=1'))).body)
+  const list2 = (bare as Map<string, unknown>).get('peers') as Map<string, unknown>[]
+  assert.equal([...list2[0].keys()].sort(), ['ip', 'port'])
+})
+
 test('malformed announces get a bencoded failure reason, and the tracker carries on', async () => {
   const { url, base } = await tracker()
   const ih = randomBytes(20)
