@@ -85,6 +85,7 @@ run('pc-playlist', OPTIONS, INFO, async (opts, io) => {
     chunkSize,
     signal: io.signal,
     log: io.verbose ? (m) => io.stderr.write(`pc-playlist: ${m}\n`) : undefined,
+    warn: io.warn,
   })
   const bytes = Buffer.from(built.xml, 'utf8')
   if (whitelist) await writeFileAtomic(whitelist, built.infoHashes.map(h => h + '\n').join(''))

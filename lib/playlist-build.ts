@@ -41,6 +41,8 @@ export interface BuildOptions {
   signal?: AbortSignal
   /** progress lines (-v) */
   log?: (msg: string) => void
+  /** warnings (silenced by -q) */
+  warn?: (msg: string) => void
 }
 
 export interface Built {
@@ -66,6 +68,7 @@ export async function buildPlaylist (o: BuildOptions): Promise<Built> {
   } catch (e) {
     throw new UsageError(`--until: the schedule would need ${(e as Error).message}; at most ${MAX_ITEMS}`)
   }
+  if (items.length < media.length) o.warn?.(`--until comes before the list ends: ${media.length - items.length} of ${media.length} items left out`)
   const end = items[items.length - 1].start + items[items.length - 1].duration
   const xml = formatPlaylist({
     title: o.title,

@@ -3,7 +3,6 @@
 // page's granule position, the MP4 'mvhd' box wherever 'moov' sits, the WAV 'data'
 // chunk size. AAC ADTS has no index, so its frames are counted over the whole file.
 // Titles come from the tags through music-metadata, best effort.
-import { parseBuffer } from 'music-metadata'
 import { DataError, PcError } from './cli.js'
 import { type ByteSource, HEAD_BYTES, openSource, type SourceOptions } from './byte-source.js'
 
@@ -22,6 +21,8 @@ export const MAX_MOOV_BYTES = 64 * 1024 * 1024
 /** How far from the end to look for the last Ogg page. */
 const OGG_TAIL_BYTES = [64 * 1024, 1024 * 1024]
 const MAX_TOP_BOXES = 10_000
+/** An ID3v2 tag bigger than this (a huge cover) is skipped, not read for its title. */
+const MAX_TAG_BYTES = 16 * 1024 * 1024
 
 export async function probeMedia (spec: string, opts: SourceOptions = {}): Promise<MediaInfo> {
   const src = await openSource(spec, opts)
@@ -62,6 +63,8 @@ function id3v2Length (b: Buffer): number {
 
 async function tagTitle (bytes: Uint8Array, mimeType: string): Promise<string | undefined> {
   try {
+    // Loaded on first use: it is most of pc-playlist's start-up time.
+    const { parseBuffer } = await import('music-metadata')
     const m = await parseBuffer(bytes, { mimeType }, { skipCovers: true, duration: false })
     const t = m.common.title?.trim()
     return t === '' ? undefined : t
@@ -136,7 +139,9 @@ async function probeMp3 (src: ByteSource, head: Buffer, audioStart: number, at: 
     }
     seconds = (end - start) * 8 / (f.kbps * 1000)
   }
-  return { format: 'mp3', mime: 'audio/mpeg', duration: ms(seconds), size: src.size, title: await tagTitle(head, 'audio/mpeg') ?? v1Title }
+  // An ID3v2 tag longer than the head (cover art) is read whole for its title, up to a bound.
+  const id3 = audioStart > head.length && audioStart <= MAX_TAG_BYTES ? await src.read(0, audioStart) : head
+  return { format: 'mp3', mime: 'audio/mpeg', duration: ms(seconds), size: src.size, title: await tagTitle(id3, 'audio/mpeg') ?? v1Title }
 }
 
 // ---- AAC ADTS (ISO 14496-3 1.A.2): 7-byte headers, each giving its frame length ----

@@ -148,6 +148,12 @@ test('--until repeats the list, --shuffle reshuffles each pass, and each occurre
     assert.equal(p.items.slice(i, i + 4).map(x => x.link).sort(), files.map(f => BASE + f).sort(), `pass ${i / 4} is a permutation`)
   }
   for (let i = 1; i < p.items.length; i++) assert.is.not(p.items[i].link, p.items[i - 1].link, 'never the same item twice in a row')
+  const short = await run('pc-playlist', ['-b', BASE, '--start', START, '--until', '+12s', ...files], undefined, { cwd: ROOT })
+  assert.is(short.code, 0)
+  assert.is(short.stderr, 'pc-playlist: --until comes before the list ends: 2 of 4 items left out\n')
+  const quiet = await run('pc-playlist', ['-q', '-b', BASE, '--start', START, '--until', '+12s', ...files], undefined, { cwd: ROOT })
+  assert.is(quiet.code, 0); assert.is(quiet.stderr, '')
+  assert.equal(quiet.stdout, short.stdout)
   const seen = new Map<string, number>()
   for (const it of p.items) {
     const n = (seen.get(it.link) ?? 0) + 1

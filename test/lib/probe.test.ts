@@ -1,6 +1,8 @@
 import { test } from 'uvu'
 import * as assert from 'uvu/assert'
-import { readFileSync, writeFileSync } from 'node:fs'
+import { createReadStream, existsSync, readFileSync, statSync, writeFileSync } from 'node:fs'
+import { createServer } from 'node:http'
+import type { AddressInfo } from 'node:net'
 import { execFileSync } from 'node:child_process'
 import { join } from 'node:path'
 import { probeMedia, probeSource, type MediaInfo } from '../../lib/probe.js'
@@ -110,6 +112,37 @@ test('refuses junk, empty and truncated files as bad data naming the file; a mis
     writeFileSync(join(dir.path, 'head.ogg'), ogg.subarray(0, 200))
     await rejects(probeMedia(join(dir.path, 'head.ogg')), (e: Error) => e instanceof DataError && e.message.includes('head.ogg'))
   } finally { await dir.remove() }
+})
+
+test('reads the title from an ID3v2 tag longer than the head (a big cover), and still finds the audio after it', async () => {
+  const body = Buffer.concat([Buffer.from('TIT2'), Buffer.alloc(4), Buffer.of(0, 0, 0), Buffer.from('Big tag', 'latin1')])
+  body.writeUInt32BE(1 + 7, 4) // ID3v2.3 frame size: not syncsafe
+  const tagBody = Buffer.concat([body, Buffer.alloc(200_000)]) // padding
+  const n = tagBody.length
+  const header = Buffer.from([0x49, 0x44, 0x33, 3, 0, 0, (n >> 21) & 0x7f, (n >> 14) & 0x7f, (n >> 7) & 0x7f, n & 0x7f])
+  const mp3 = readFileSync(join(PL, 'cbr-noxing.mp3'))
+  const m = await probeSource(memorySource('big-tag.mp3', Buffer.concat([header, tagBody, mp3])))
+  assert.is(m.title, 'Big tag')
+  assert.is(m.duration, 6061)
+})
+
+test('works with a server that ignores Range, reading the whole body only when it must', async () => {
+  const server = createServer((req, res) => {
+    const path = join(MEDIA, (req.url ?? '/').slice(1))
+    if (!existsSync(path)) { res.writeHead(404).end(); return }
+    res.writeHead(200, { 'content-length': statSync(path).size })
+    createReadStream(path).pipe(res)
+  })
+  await new Promise<void>(resolve => server.listen(0, '127.0.0.1', resolve))
+  try {
+    const port = (server.address() as AddressInfo).port
+    for (const name of ['tone-cbr.mp3', 'tone.m4a', 'tone.opus', 'tone.wav']) {
+      assert.equal(await withTimeout(probeMedia(`http://127.0.0.1:${port}/${name}`), 10_000, name), await probeMedia(join(MEDIA, name)))
+    }
+  } finally {
+    server.closeAllConnections()
+    await new Promise(resolve => server.close(resolve))
+  }
 })
 
 let nginx: Nginx | undefined
