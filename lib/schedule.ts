@@ -182,7 +182,7 @@ export async function follow (o: FollowOptions): Promise<void> {
     const from = printed === 0 ? o.at : Math.max(cursor, now)
     const slot = cursor === Infinity ? undefined : slotsFrom(schedule, from).next().value as Slot | undefined
     const playAt = slot ? Math.max(slot.start, from) : Infinity
-    if (slot && (printed === 0 || now >= playAt - o.leadMs)) {
+    if (slot && now >= playAt - o.leadMs) {
       await o.emit(toRecord(slot, from))
       printed++
       cursor = slot.end ?? Infinity

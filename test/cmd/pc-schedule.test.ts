@@ -2,11 +2,11 @@ import { test } from 'uvu'
 import * as assert from 'uvu/assert'
 import { createServer, type Server, type IncomingHttpHeaders } from 'node:http'
 import { readFileSync } from 'node:fs'
-import { writeFile, rename } from 'node:fs/promises'
+import { writeFile, rename, copyFile, readFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import type { AddressInfo } from 'node:net'
 import { createHash } from 'node:crypto'
-import { run, start, finish, killChildren, tempDir, waitForOutput, FIXTURES } from '../helpers.js'
+import { run, start, finish, killChildren, tempDir, waitForOutput, withTimeout, sleep, FIXTURES, MEDIA } from '../helpers.js'
 import { generateKeyPair, writeKeyPair, sign } from '../../lib/sign.js'
 import type { ScheduleRecord } from '../../lib/records.js'
 
@@ -49,6 +49,11 @@ async function origin (): Promise<Origin> {
 function timed (name: string, t0: number, n: number, ms: number): string {
   const items = Array.from({ length: n }, (_, i) => `<item rdf:about="http://m/${name}${i}.mp3"><link>http://m/${name}${i}.mp3</link><ev:startdate>${new Date(t0 + i * ms).toISOString()}</ev:startdate><mm:duration>${ms}</mm:duration></item>`)
   return `<?xml version="1.0"?>\n<rdf:RDF xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#" xmlns="http://purl.org/rss/1.0/" xmlns:ev="http://purl.org/rss/1.0/modules/event/" xmlns:mm="http://musicbrainz.org/mm/mm-2.0#">\n<channel rdf:about="http://m/"><title>${name}</title></channel>\n${items.join('\n')}\n</rdf:RDF>\n`
+}
+
+/** Resolve once `pred` holds, looking every 20 ms. */
+async function until (pred: () => boolean, ms: number, what: string): Promise<void> {
+  await withTimeout((async () => { while (!pred()) await sleep(20) })(), ms, what)
 }
 
 const cleanups: Array<() => Promise<void>> = []
@@ -105,24 +110,24 @@ test('malformed playlist: exit 65 with file:line:column; on stdin the place is s
   const bad = join(dir.path, 'bad.rss')
   await writeFile(bad, '<rdf:RDF xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">\n<item>\n  <link>x</lnk>\n</rdf:RDF>\n')
   const r = await run('pc-schedule', [bad])
-  assert.is(r.code, 65)
+  assert.is(r.code, 65, r.stderr)
   assert.match(r.stderr, new RegExp(`^pc-schedule: ${bad.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}:3:\\d+: malformed XML: `))
   assert.is(r.stdout.length, 0)
   const s = await run('pc-schedule', ['-'], readFileSync(STRICT).subarray(0, 700))
-  assert.is(s.code, 65)
+  assert.is(s.code, 65, s.stderr)
   assert.match(s.stderr, /^pc-schedule: stdin:\d+:\d+: malformed XML/)
   assert.ok(!/\n\s+at /.test(s.stderr), 'no stack trace')
 })
 
 test('an item that cannot be placed: exit 65 naming it', async () => {
   const r = await run('pc-schedule', ['-'], '<rss><channel><item><link>a</link></item><item><link>b</link><mm:duration>1</mm:duration></item></channel></rss>')
-  assert.is(r.code, 65)
+  assert.is(r.code, 65, r.stderr)
   assert.match(r.stderr, /^pc-schedule: stdin:1:\d+: item has no mm:duration/)
 })
 
 test('missing file exits 66; bad option values exit 64', async () => {
   const r = await run('pc-schedule', [join(FIX, 'no-such.rss')])
-  assert.is(r.code, 66)
+  assert.is(r.code, 66, r.stderr)
   assert.match(r.stderr, /no-such\.rss: cannot open: ENOENT/)
   assert.is((await run('pc-schedule', ['--at', '2026-11-22T18:00:00', STRICT])).code, 64, 'a time without offset is refused')
   assert.is((await run('pc-schedule', ['--count', '0', STRICT])).code, 64)
@@ -136,12 +141,12 @@ test('URL input: fetched over HTTP; 404 exits 66; an unreachable origin exits 69
   assert.is(r.code, 0, r.stderr)
   assert.is(records(r.stdout).length, 3)
   const missing = await run('pc-schedule', [`${o.url}/gone.rss`])
-  assert.is(missing.code, 66)
+  assert.is(missing.code, 66, missing.stderr)
   assert.match(missing.stderr, /gone\.rss: HTTP 404/)
   const url = o.url
   await o.close(); cleanups.pop()
   const down = await run('pc-schedule', [`${url}/list.rss`])
-  assert.is(down.code, 69)
+  assert.is(down.code, 69, down.stderr)
   assert.match(down.stderr, /cannot fetch: ECONNREFUSED/)
 })
 
@@ -150,7 +155,7 @@ test('closed stdout: exit 0 and nothing on stderr', async () => {
   const done = finish(c)
   c.stdout?.once('data', () => c.stdout?.destroy())
   const r = await done
-  assert.is(r.code, 0)
+  assert.is(r.code, 0, r.stderr)
   assert.is(r.stderr, '')
 })
 
@@ -165,7 +170,7 @@ test('--key: accepts a good signature, refuses a missing one, a tampered playlis
   const at = ['--at', '2026-11-22T18:00:00Z']
 
   const missing = await run('pc-schedule', [...at, '--key', keyName + '.pub', list])
-  assert.is(missing.code, 65)
+  assert.is(missing.code, 65, missing.stderr)
   assert.match(missing.stderr, /signature missing/)
 
   await writeFile(list + '.sig', sign(bytes, kp.secretKey).toString('hex') + '\n')
@@ -179,64 +184,132 @@ test('--key: accepts a good signature, refuses a missing one, a tampered playlis
   assert.ok(!tampered.equals(bytes))
   await writeFile(list, tampered)
   const bad = await run('pc-schedule', [...at, '--key', keyName + '.pub', list])
-  assert.is(bad.code, 65)
+  assert.is(bad.code, 65, bad.stderr)
   assert.match(bad.stderr, /does not verify/)
   assert.is(bad.stdout.length, 0)
 
   await writeFile(list, bytes)
   const other = generateKeyPair().publicKey.toString('hex')
   const wrong = await run('pc-schedule', [...at, '--key', other, list])
-  assert.is(wrong.code, 65)
+  assert.is(wrong.code, 65, wrong.stderr)
   assert.match(wrong.stderr, /does not verify/)
 
   const stdinNoSig = await run('pc-schedule', ['--key', other, '-'], bytes)
-  assert.is(stdinNoSig.code, 64)
+  assert.is(stdinNoSig.code, 64, stdinNoSig.stderr)
 })
 
 test('--follow over HTTP: conditional GET, picks up a replaced playlist, keeps the last good one over a broken one, ends on SIGTERM', async () => {
   const o = await origin(); cleanups.push(o.close)
   const t0 = Date.now() - 500
-  o.set('/list.rss', timed('a', t0, 200, 700))
-  const c = start('pc-schedule', ['--follow', '--lead', '200ms', '--poll', '150ms', `${o.url}/list.rss`])
+  o.set('/list.rss', timed('a', t0, 100, 1500))
+  const c = start('pc-schedule', ['--follow', '--lead', '400ms', '--poll', '150ms', `${o.url}/list.rss`])
   const out = finish(c, 60_000)
-  let text = await waitForOutput(c.stdout!, t => /a2\.mp3/.test(t), 15_000, 'a2 to be printed')
-  assert.ok(o.requests.some(r => r.status === 304 && r.headers['if-none-match'] !== undefined), 'an unchanged playlist is answered 304')
+  const lines = (t: string, re: RegExp): number => t.split('\n').filter(l => re.test(l)).length
+  let text = await waitForOutput(c.stdout!, t => lines(t, /"http:\/\/m\/a\d+\.mp3"/) >= 2, 20_000, 'two items to be printed')
+  await until(() => o.requests.some(r => r.status === 304 && r.headers['if-none-match'] !== undefined && r.headers['if-modified-since'] !== undefined), 15_000, 'a conditional GET answered 304')
 
-  o.set('/list.rss', timed('b', t0, 200, 700))
+  o.set('/list.rss', timed('b', t0, 100, 1500))
   text = await waitForOutput(c.stdout!, t => /b\d+\.mp3/.test(t), 15_000, 'an item of the replaced playlist')
 
-  o.set('/list.rss', timed('c', t0, 200, 700).slice(0, 600)) // half-written
+  o.set('/list.rss', timed('c', t0, 100, 1500).slice(0, 600)) // half-written
   await waitForOutput(c.stderr!, t => /malformed XML.*keeping the last good schedule/.test(t), 15_000, 'a warning about the broken playlist')
   const before = text.length
   text = await waitForOutput(c.stdout!, t => t.length > before && /b\d+\.mp3"[^\n]*\n$/.test(t), 15_000, 'the old schedule to go on')
 
   c.kill('SIGTERM')
   const r = await out
-  assert.is(r.code, 143)
+  assert.is(r.code, 143, r.stderr)
   const recs = records(r.stdout)
   const urls = recs.map(x => x.url.split('/').pop() as string)
   const firstB = urls.findIndex(u => u.startsWith('b'))
   assert.ok(firstB > 0 && urls.slice(0, firstB).every(u => u.startsWith('a')) && urls.slice(firstB).every(u => u.startsWith('b')), urls.join(' '))
   assert.ok(!urls.some(u => u.startsWith('c')))
-  for (let i = 1; i < recs.length; i++) assert.is(recs[i].start, recs[i - 1].end, 'items follow one another without gaps')
-  assert.ok(recs.slice(1).every(x => x.offset === 0))
+  // printed ahead of time, each item follows the last; a process stalled past an item's
+  // start (a loaded machine) prints it with the offset it is at by then
+  for (let i = 1; i < recs.length; i++) {
+    assert.is(recs[i].start, recs[i - 1].end, 'items follow one another without gaps')
+    assert.ok(recs[i].offset < (recs[i].duration as number), `offset ${recs[i].offset} within the item`)
+  }
 })
 
 test('--follow on a file: a replacement renamed into place is picked up', async () => {
   const dir = await tempDir(); cleanups.push(dir.remove)
   const list = join(dir.path, 'list.rss')
   const t0 = Date.now() - 500
-  await writeFile(list, timed('a', t0, 200, 700))
-  const c = start('pc-schedule', ['-f', '--lead', '200ms', '--poll', '100ms', '-v', list])
+  await writeFile(list, timed('a', t0, 100, 1500))
+  const c = start('pc-schedule', ['-f', '--lead', '400ms', '--poll', '100ms', '-v', list])
   const out = finish(c, 60_000)
-  await waitForOutput(c.stdout!, t => /a1\.mp3/.test(t), 15_000, 'a1')
-  await writeFile(list + '.tmp', timed('b', t0, 200, 700))
+  await waitForOutput(c.stdout!, t => /a\d+\.mp3/.test(t), 20_000, 'the item on air')
+  await writeFile(list + '.tmp', timed('b', t0, 100, 1500))
   await rename(list + '.tmp', list)
   await waitForOutput(c.stdout!, t => /b\d+\.mp3/.test(t), 15_000, 'an item of the new playlist')
   c.kill('SIGINT')
   const r = await out
-  assert.is(r.code, 130)
+  assert.is(r.code, 130, r.stderr)
   assert.match(r.stderr, /new playlist loaded/)
+})
+
+/** `pc-playlist ARGS | pc-schedule SARGS -` as two real processes joined by a pipe. */
+async function pipeline (plArgs: string[], schedArgs: string[], env: NodeJS.ProcessEnv = process.env): Promise<{ playlist: Awaited<ReturnType<typeof finish>>, schedule: Awaited<ReturnType<typeof finish>> }> {
+  const p = start('pc-playlist', plArgs, { env })
+  const s = start('pc-schedule', [...schedArgs, '-'], { env })
+  p.stdout!.pipe(s.stdin!)
+  p.stdin!.end()
+  const [playlist, schedule] = await Promise.all([finish(p), finish(s)])
+  return { playlist, schedule }
+}
+
+test('pipeline: pc-playlist media | pc-schedule --at … -', async () => {
+  const media = ['tone-cbr.mp3', 'tone.ogg', 'tone.opus'].map(f => join(MEDIA, f))
+  const { playlist, schedule } = await pipeline(['--start', '2026-11-22T18:00:00Z', '-b', 'http://radio.example/', '--root', MEDIA, ...media], ['--at', '2026-11-22T18:00:01Z'])
+  assert.is(playlist.code, 0, playlist.stderr)
+  assert.is(schedule.code, 0, schedule.stderr)
+  const recs = records(schedule.stdout)
+  assert.equal(recs.map(r => r.url), ['http://radio.example/tone-cbr.mp3', 'http://radio.example/tone.ogg', 'http://radio.example/tone.opus'])
+  assert.is(recs[0].start, '2026-11-22T18:00:00Z')
+  assert.is(recs[0].offset, 1000)
+  assert.equal(recs.map(r => r.mime), ['audio/mpeg', 'audio/ogg', 'audio/ogg'])
+  for (let i = 1; i < recs.length; i++) assert.is(recs[i].start, recs[i - 1].end)
+})
+
+test('pipeline across the clock change: pc-playlist --until in Berlin time, read in Berlin, covers exactly one UTC hour', async () => {
+  const env = { ...process.env, TZ: 'Europe/Berlin' }
+  const { playlist, schedule } = await pipeline(
+    ['--start', '2026-03-29T01:30:00+01:00', '--until', '2026-03-29T03:30:00+02:00', '-b', 'http://radio.example/', '--root', MEDIA, join(MEDIA, 'tone.ogg')],
+    ['--at', '2026-03-29T01:30:00+01:00'], env)
+  assert.is(playlist.code, 0, playlist.stderr)
+  assert.is(schedule.code, 0, schedule.stderr)
+  const recs = records(schedule.stdout)
+  assert.is(recs[0].start, '2026-03-29T00:30:00Z')
+  assert.is(recs.length, 240, 'an hour of 15-second items, not two hours and not none')
+  assert.is(recs[recs.length - 1].end, '2026-03-29T01:30:00Z')
+  for (let i = 1; i < recs.length; i++) assert.is(recs[i].start, recs[i - 1].end)
+})
+
+test('pc-playlist --hash --sign, then pc-schedule --key: roots and tree URLs match the files written', async () => {
+  const dir = await tempDir(); cleanups.push(dir.remove)
+  for (const f of ['tone-cbr.mp3', 'tone.ogg']) await copyFile(join(MEDIA, f), join(dir.path, f))
+  const key = join(dir.path, 'station')
+  assert.is((await run('pc-hash', ['--keygen', key])).code, 0)
+  const list = join(dir.path, 'list.rss')
+  const pl = await run('pc-playlist', ['--start', '2026-11-22T18:00:00Z', '--until', '2026-11-22T18:01:00Z', '--hash', '--sign', key, '-o', list, '-b', 'http://radio.example/', '--root', dir.path, join(dir.path, 'tone-cbr.mp3'), join(dir.path, 'tone.ogg')])
+  assert.is(pl.code, 0, pl.stderr)
+  const r = await run('pc-schedule', ['--key', key + '.pub', '--at', '2026-11-22T18:00:00Z', list])
+  assert.is(r.code, 0, r.stderr)
+  const recs = records(r.stdout)
+  assert.is(recs.length, 4, 'the list repeated: two airings of each, in rdf:Seq order')
+  assert.equal(recs.map(x => x.url.split('/').pop()), ['tone-cbr.mp3', 'tone.ogg', 'tone-cbr.mp3', 'tone.ogg'])
+  for (const rec of recs) {
+    const file = join(dir.path, (rec.url as string).replace('http://radio.example/', ''))
+    assert.is(rec.hashtree, rec.url + '.hashtree')
+    const root = await run('pc-hash', ['--root', file])
+    assert.is(rec.root, root.stdout.toString().trim(), root.stderr)
+    await readFile(file + '.hashtree') // published beside the media, where the record points
+  }
+  await writeFile(list, (await readFile(list, 'utf8')).replace('18:00:00Z</ev:startdate>', '18:00:01Z</ev:startdate>'))
+  const tampered = await run('pc-schedule', ['--key', key + '.pub', list])
+  assert.is(tampered.code, 65, tampered.stderr)
+  assert.match(tampered.stderr, /does not verify/)
 })
 
 test.run()

@@ -149,4 +149,16 @@ test('follow stops when the signal aborts, and keeps polling after the schedule 
   assert.is(polls, 5)
 })
 
+test('follow waits for a schedule that has not begun, printing its first item --lead ahead', async () => {
+  const s = layOut(pl([item('later', { duration: 1000 })], 100_000))
+  const clock = fakeClock(0)
+  const at: number[] = []
+  await follow({
+    schedule: s, at: 0, clock, leadMs: 5000, pollMs: 30_000, count: 1, signal: new AbortController().signal,
+    reload: async () => undefined,
+    emit: async (r) => { at.push(clock.now()); assert.is(r.offset, 0) },
+  })
+  assert.equal(at, [95_000])
+})
+
 test.run()
