@@ -61,17 +61,21 @@ export class Measured {
   peakRss = 0
   stderr = ''
   exit?: { code: number | null, signal: NodeJS.Signals | null }
+  /** whether it exited on its own, before stop() */
+  exitedEarly = false
+  private stopping = false
   readonly done: Promise<void>
   readonly exited: Promise<void>
   private readonly hash = createHash('sha256')
   private digest?: string
   private readonly poll: NodeJS.Timeout
 
-  constructor (cmd: string, args: string[], readonly expectBytes: number, opts: SpawnOptions = {}) {
+  /** `hashOutput: false` only counts the output (for items too big to hash on the side) */
+  constructor (cmd: string, args: string[], readonly expectBytes: number, opts: SpawnOptions = {}, readonly hashOutput = true) {
     this.child = spawn(cmd, args, { stdio: ['pipe', 'pipe', 'pipe'], ...opts })
     this.child.stdin?.on('error', () => {})
     this.child.stderr?.on('data', (d: Buffer) => { this.stderr = (this.stderr + d.toString()).slice(-4000) })
-    this.exited = new Promise(resolve => this.child.once('close', (code, signal) => { this.exit = { code, signal }; this.sample(); clearInterval(this.poll); resolve() }))
+    this.exited = new Promise(resolve => this.child.once('close', (code, signal) => { this.exit = { code, signal }; this.exitedEarly = !this.stopping; this.sample(); clearInterval(this.poll); resolve() }))
     this.done = new Promise(resolve => {
       const finish = (): void => { if (this.doneMs === undefined) { this.doneMs = performance.now() - this.t0; this.sample() } resolve() }
       this.child.stdout?.on('data', (d: Buffer) => {
@@ -79,7 +83,7 @@ export class Measured {
         if (this.bytes === 0) this.firstByteMs = now
         this.bytes += d.length
         if (this.firstMibMs === undefined && this.bytes >= Math.min(MIB, expectBytes)) this.firstMibMs = now
-        this.hash.update(d)
+        if (this.hashOutput) this.hash.update(d)
         if (this.bytes >= expectBytes) finish()
       })
       this.child.stdout?.on('end', finish)
@@ -102,6 +106,7 @@ export class Measured {
 
   /** SIGTERM, then SIGKILL after `graceMs`; resolves when it has exited */
   async stop (graceMs = 5000): Promise<void> {
+    this.stopping = true
     this.sample()
     if (this.exit === undefined) {
       this.child.kill('SIGTERM')

@@ -5,9 +5,9 @@
 import { spawn, spawnSync } from 'node:child_process'
 import { createHash, randomBytes } from 'node:crypto'
 import { createReadStream, createWriteStream, existsSync, openSync, closeSync } from 'node:fs'
-import { mkdir, mkdtemp, rm, truncate, unlink, writeFile } from 'node:fs/promises'
+import { mkdir, mkdtemp, readFile, rm, truncate, unlink, writeFile } from 'node:fs/promises'
 import { connect } from 'node:net'
-import { cpus, tmpdir } from 'node:os'
+import { cpus, loadavg, tmpdir } from 'node:os'
 import { join, dirname } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { parseArgs, helpText, intOption, sizeOption, durationOption, type OptionTable, type CommandInfo } from '../lib/cli.js'
@@ -53,6 +53,7 @@ interface Ctx {
   torrent: string
   timeoutMs: number
   idleMs: number
+  verbose: boolean
   log: (s: string) => void
 }
 
@@ -67,6 +68,9 @@ interface SwarmResult {
   identical: number
   complete: number
   idleCpu?: number
+  /** what the listeners themselves say they got from peers and from the origin */
+  selfPeers: number
+  selfOrigin: number
   failures: string[]
 }
 
@@ -150,7 +154,8 @@ function listener (ctx: Ctx, tool: string, i: number, runDir: string): Measured 
     m = new Measured(process.execPath, [WT_RUN, 'listen', ctx.torrent, join(runDir, `wt-${i}`)], item.size)
   } else {
     // listeners stay and serve the others until the run is over (--keep), as a radio's would
-    const args = [PC_FETCH, '--raw', '--tracker', trackerUrl, '--port', '0', '--host', '127.0.0.1', '--keep', '10m']
+    const args = [PC_FETCH, '--raw', '--tracker', trackerUrl, '--port', '0', '--host', '127.0.0.1', '--keep', '10m', '--stats', join(runDir, `stats-${i}.ndjson`)]
+    if (ctx.verbose) args.push('-v')
     if (tool === 'pc-fetch') args.push(item.url)
     m = new Measured(process.execPath, args, item.size)
     if (tool === 'pc-fetch records') {
@@ -196,12 +201,19 @@ async function runSwarm (ctx: Ctx, tool: string, n: number, idle: boolean): Prom
   for (const p of ps) p.sample()
   await Promise.all(ps.map(p => p.stop()))
   const after = await settledBytes(ctx.ngx)
+  let selfPeers = 0
+  let selfOrigin = 0
+  for (let i = 0; i < ps.length; i++) {
+    const c = tool === 'WebTorrent' ? wtCounters(ps[i].stderr) : await pcCounters(join(runDir, `stats-${i}.ndjson`))
+    selfPeers += c.peers
+    selfOrigin += c.origin
+  }
   ps.forEach((p, i) => ctx.log(`${tool} ×${n} listener ${i} stderr: ${p.stderr.trim().split('\n').slice(-2).join(' / ').slice(0, 400)}`))
   await rm(runDir, { recursive: true, force: true })
   const complete = ps.filter(p => p.bytes === ctx.item.size)
   const failures: string[] = []
   ps.forEach((p, i) => {
-    if (p.bytes !== ctx.item.size) failures.push(`listener ${i}: ${p.bytes} of ${ctx.item.size} bytes${p.exit && p.doneMs !== undefined && p.exit.signal === null ? `, exit ${p.exit.code}` : ''}: ${firstError(p.stderr)}`)
+    if (p.bytes !== ctx.item.size) failures.push(`listener ${i}: ${p.bytes} of ${ctx.item.size} bytes${p.exitedEarly ? `, exited on its own (${p.exit?.code ?? p.exit?.signal})` : ', still running at the timeout'}: ${firstError(p.stderr)}`)
     else if (p.sha256() !== ctx.item.sha256) failures.push(`listener ${i}: output differs from the item`)
   })
   return {
@@ -214,14 +226,42 @@ async function runSwarm (ctx: Ctx, tool: string, n: number, idle: boolean): Prom
     identical: complete.filter(p => p.sha256() === ctx.item.sha256).length,
     complete: complete.length,
     idleCpu,
+    selfPeers,
+    selfOrigin,
     failures,
   }
+}
+
+/** pc-fetch --stats: the exit record, else the last item record */
+async function pcCounters (file: string): Promise<{ peers: number, origin: number }> {
+  const text = await readFile(file, 'utf8').catch(() => '')
+  let best: { peers: number, origin: number } = { peers: 0, origin: 0 }
+  for (const line of text.split('\n')) {
+    try {
+      const r = JSON.parse(line) as { type?: string, bytesFromPeers?: number, bytesFromOrigin?: number }
+      if (typeof r.bytesFromPeers === 'number' && typeof r.bytesFromOrigin === 'number') best = { peers: r.bytesFromPeers, origin: r.bytesFromOrigin }
+    } catch { /* not a record */ }
+  }
+  return best
+}
+
+/** bench/webtorrent/run.js prints its counters as the last stderr line on SIGTERM */
+function wtCounters (stderr: string): { peers: number, origin: number } {
+  const line = stderr.trim().split('\n').reverse().find(l => l.startsWith('{"type":"exit"'))
+  if (!line) return { peers: 0, origin: 0 }
+  const r = JSON.parse(line) as { downloaded: number, fromWebSeed: number }
+  return { peers: r.downloaded - r.fromWebSeed, origin: r.fromWebSeed }
+}
+
+function share (r: SwarmResult): string {
+  const all = r.selfPeers + r.selfOrigin
+  return all > 0 ? `${Math.round(100 * r.selfPeers / all)} %` : '–'
 }
 
 function swarmRows (rs: SwarmResult[], size: number): string[][] {
   const rows: string[][] = []
   const fmt = (r: SwarmResult): string[] => [String(r.n), r.tool, (r.originBytes / size).toFixed(2), `${ms(median(r.firstByte))} / ${ms(max(r.firstByte))}`,
-    `${ms(median(r.firstMib))} / ${ms(max(r.firstMib))}`, ms(r.totalMs), r.cpu.toFixed(1), `${r.identical}/${r.n}`]
+    `${ms(median(r.firstMib))} / ${ms(max(r.firstMib))}`, ms(r.totalMs), r.cpu.toFixed(1), share(r), `${r.identical}/${r.n}`]
   for (const n of [...new Set(rs.map(r => r.n))]) {
     const group = rs.filter(r => r.n === n)
     for (const r of group) rows.push(fmt(r))
@@ -229,7 +269,7 @@ function swarmRows (rs: SwarmResult[], size: number): string[][] {
     const wt = group.find(r => r.tool === 'WebTorrent')
     if (pc && wt) {
       rows.push([String(n), '*pc-fetch ÷ WebTorrent*', ratio(pc.originBytes, wt.originBytes), `${ratio(median(pc.firstByte), median(wt.firstByte))} / ${ratio(max(pc.firstByte), max(wt.firstByte))}`,
-        `${ratio(median(pc.firstMib), median(wt.firstMib))} / ${ratio(max(pc.firstMib), max(wt.firstMib))}`, ratio(pc.totalMs, wt.totalMs), ratio(pc.cpu, wt.cpu), ''])
+        `${ratio(median(pc.firstMib), median(wt.firstMib))} / ${ratio(max(pc.firstMib), max(wt.firstMib))}`, ratio(pc.totalMs, wt.totalMs), ratio(pc.cpu, wt.cpu), '', ''])
     }
   }
   return rows
@@ -262,7 +302,7 @@ async function curlVsFetch (ctx: Ctx, rounds: number, size: number, out: string[
         ? await timedRun('curl', ['-sS', '--fail', url], fd)
         : await timedRun(process.execPath, [PC_FETCH, '--raw', '--port', '0', '--host', '127.0.0.1', '--keep', '0', url], fd)
       closeSync(fd)
-      if (res.code !== 0) { notes.push(`${tool} round ${r + 1}: exit ${res.code}: ${res.stderr.trim().split('\n').slice(-2).join(' / ')}`); continue }
+      if (res.code !== 0) { notes.push(`${tool} round ${r + 1}: exit ${res.code}: ${firstError(res.stderr)}`); continue }
       if (r === 0 && await sha256File(dest) !== sha256) { notes.push(`${tool}: output differs from the item`); continue }
       runs[tool].push(size / MIB / (res.ms / 1000))
       ctx.log(`${tool} round ${r + 1}: ${(size / MIB / (res.ms / 1000)).toFixed(0)} MiB/s`)
@@ -289,7 +329,7 @@ async function memory (ctx: Ctx, size: number, out: string[]): Promise<void> {
   await writeFile(path + '.hashtree', formatTree(tree))
   const url = ctx.ngx.url + name
   const notes: string[] = []
-  const m = new Measured(process.execPath, [PC_FETCH, '--raw', '--port', '0', '--host', '127.0.0.1', '--keep', '1m', url], size)
+  const m = new Measured(process.execPath, [PC_FETCH, '--raw', '--port', '0', '--host', '127.0.0.1', '--keep', '1m', url], size, {}, false)
   live.add(m)
   let timer: NodeJS.Timeout | undefined
   await Promise.race([m.done, new Promise(resolve => { timer = setTimeout(resolve, ctx.timeoutMs) })])
@@ -297,7 +337,7 @@ async function memory (ctx: Ctx, size: number, out: string[]): Promise<void> {
   m.sample()
   const pcPeak = m.peakRss
   const pcMs = m.doneMs ?? NaN
-  if (m.bytes !== size) notes.push(`pc-fetch: ${m.bytes} of ${size} bytes: ${m.stderr.trim().split('\n').slice(-2).join(' / ')}`)
+  if (m.bytes !== size) notes.push(`pc-fetch: ${m.bytes} of ${size} bytes: ${firstError(m.stderr)}`)
   await m.stop()
   live.delete(m)
   const curl = await timedRun('curl', ['-sS', '--fail', '-o', '/dev/null', url], 'ignore')
@@ -349,13 +389,17 @@ async function main (): Promise<void> {
       hashes.push(r.stdout.trim())
     }
     tracker = await startTracker(String(opts.tracker), work, trackerPort, hashes, log)
-    const ctx: Ctx = { work, ngx, trackerUrl, trackerName: tracker.name, item, torrent, timeoutMs: durationOption(opts, 'timeout'), idleMs: durationOption(opts, 'idle'), log }
+    const ctx: Ctx = { work, ngx, trackerUrl, trackerName: tracker.name, item, torrent, timeoutMs: durationOption(opts, 'timeout'), idleMs: durationOption(opts, 'idle'), verbose, log }
 
+    const load0 = loadavg()[0]
+    const nodeStart: number[] = []
+    for (let i = 0; i < 5; i++) nodeStart.push((await timedRun(process.execPath, ['-e', '0'], 'ignore')).ms)
     const cmdline = 'node dist/bench/swarm.js ' + process.argv.slice(2).join(' ')
     out.push(`\`${cmdline.trim()}\``, '',
       `Run ${formatTime(started.getTime())} on ${cpus().length} CPUs (${cpus()[0]?.model ?? '?'}), Node ${process.version}, ${nginxVersion()} origin on 127.0.0.1, ${tracker.name} as the tracker of both swarms. ` +
       `Item: ${mib(size)} of random bytes; pc chunk and WebTorrent piece both ${CHUNK_BYTES / 1024} KiB; WebTorrent ${wtVersion()} as a library with the origin as its web seed (BEP 19), TCP peers only. ` +
-      'Every listener is its own process, all started together; each stays and serves the others until the run ends. Times are from each listener\'s spawn; CPU is utime+stime of all listeners from /proc; plain HTTP would make the origin send N × the item.', '')
+      'Every listener is its own process, all started together; each stays and serves the others until the run ends. Times are from each listener\'s spawn; CPU is utime+stime of all listeners from /proc; plain HTTP would make the origin send N × the item. ' +
+      `For scale, a bare \`node -e 0\` takes ${ms(median(nodeStart))} to start and exit here. Load average at the start: ${load0.toFixed(1)} (other work on the machine skews every figure; the ratios less than the times).`, '')
 
     const results: SwarmResult[] = []
     const notes: string[] = []
@@ -373,7 +417,7 @@ async function main (): Promise<void> {
     }
     if (results.length) {
       out.push('### N listeners on one item, started together', '',
-        table(['N', 'tool', 'origin ÷ size', 'first byte median / max', 'first MiB median / max', 'all done', 'CPU s', 'identical'], swarmRows(results, size)), '',
+        table(['N', 'tool', 'origin ÷ size', 'first byte median / max', 'first MiB median / max', 'all done', 'CPU s', 'from peers (own count)', 'identical'], swarmRows(results, size)), '',
         'Targets: origin ÷ size ≤ 1.1 at N = 20; first in-order byte ≤ 250 ms. *pc-fetch records*: the same, fed a schedule record on stdin (item on air now, 10 min long) instead of a URL.', '')
       const idle = results.filter(r => r.idleCpu !== undefined)
       if (idle.length) {
