@@ -1,0 +1,132 @@
+// `npm start`: a complete local station on the shipped sample media — a static origin
+// (scripts/origin.ts, counting what it sends), a playlist laid out from now with hash
+// trees, pc-tracker, and two listener pipelines `pc-schedule | pc-fetch | pc-icecast`
+// on two ports — with a live display of who fetched what from whom. Ctrl-C stops it
+// all and removes the temporary station directory.
+import { spawn, type ChildProcess } from 'node:child_process'
+import { copyFile, mkdtemp, readdir, rm, readFile } from 'node:fs/promises'
+import { createServer } from 'node:net'
+import { tmpdir } from 'node:os'
+import { join, dirname } from 'node:path'
+import { fileURLToPath } from 'node:url'
+import { startOrigin } from './origin.js'
+
+const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..')
+const BIN = (name: string): string => join(ROOT, 'dist', 'cmd', `${name}.js`)
+const MEDIA = ['timeline-a.mp3', 'tone-cbr.mp3', 'timeline-b.mp3', 'chirp-vbr.mp3']
+const LISTENERS = 2
+const HOST = '127.0.0.1'
+
+function freePort (): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const s = createServer()
+    s.once('error', reject)
+    s.listen(0, HOST, () => { const a = s.address(); s.close(() => resolve(typeof a === 'object' && a ? a.port : 0)) })
+  })
+}
+
+const children: ChildProcess[] = []
+const q = (s: string): string => `'${s.replace(/'/g, "'\\''")}'`
+const cmdline = (name: string, args: string[]): string => [process.execPath, BIN(name), ...args].map(q).join(' ')
+
+/** Start a command, or a shell pipeline of them, in its own process group. */
+function start (argv: string[]): ChildProcess {
+  const c = spawn(argv[0], argv.slice(1), { stdio: ['ignore', 'ignore', 'pipe'], detached: true })
+  children.push(c)
+  c.stderr?.on('data', (d: Buffer) => {
+    for (const line of d.toString().split('\n')) if (line.trim()) log.push(line.trim())
+    while (log.length > 6) log.shift()
+  })
+  return c
+}
+const log: string[] = []
+
+async function getJson (url: string): Promise<unknown> {
+  try { const r = await fetch(url, { signal: AbortSignal.timeout(1000) }); return r.ok ? await r.json() : undefined } catch { return undefined }
+}
+
+async function lastStats (file: string): Promise<Record<string, number> | undefined> {
+  try {
+    const lines = (await readFile(file, 'utf8')).trim().split('\n')
+    return JSON.parse(lines[lines.length - 1]) as Record<string, number>
+  } catch { return undefined }
+}
+
+const kb = (n: number | undefined): string => n === undefined ? '-' : `${(n / 1024).toFixed(0)} KiB`
+
+async function main (): Promise<void> {
+  const dir = await mkdtemp(join(tmpdir(), 'pc-station-'))
+  let stopping = false
+  const origin = await startOrigin({ dir, host: HOST, port: 0 })
+  const stop = async (code: number): Promise<void> => {
+    if (stopping) return
+    stopping = true
+    process.stdout.write('\nstopping the station…\n')
+    const signal = (c: ChildProcess, sig: NodeJS.Signals): void => { try { process.kill(-(c.pid ?? 0), sig) } catch { /* gone */ } }
+    for (const c of children) if (c.exitCode === null) signal(c, 'SIGTERM')
+    await Promise.race([
+      Promise.all(children.map(c => c.exitCode !== null ? undefined : new Promise(resolve => c.once('exit', resolve)))),
+      new Promise(resolve => setTimeout(resolve, 5000)),
+    ])
+    for (const c of children) if (c.exitCode === null) signal(c, 'SIGKILL')
+    await origin.close()
+    await rm(dir, { recursive: true, force: true })
+    process.stdout.write(`stopped; removed ${dir}\n`)
+    process.exitCode = code
+  }
+  process.on('SIGINT', () => { void stop(130) })
+  process.on('SIGTERM', () => { void stop(143) })
+
+  for (const f of MEDIA) await copyFile(join(ROOT, 'media', f), join(dir, f))
+  const list = join(dir, 'list.rss')
+  const pl = start([process.execPath, BIN('pc-playlist'), '-b', origin.url + '/', '--root', dir, '--title', 'pc demo station',
+    '--start', 'now', '--until', '+2h', '--hash', '-o', list, ...MEDIA.map(f => join(dir, f))])
+  const plCode = await new Promise<number | null>(resolve => pl.on('exit', resolve))
+  if (plCode !== 0) { process.stderr.write(`demo: pc-playlist failed (exit ${plCode}): ${log.join('\n')}\n`); await stop(70); return }
+
+  const trackerPort = await freePort()
+  start([process.execPath, BIN('pc-tracker'), `${HOST}:${trackerPort}`])
+  const announce = `http://${HOST}:${trackerPort}/announce`
+  const playlistUrl = `${origin.url}/list.rss`
+  const sinks: { port: number, stats: string }[] = []
+  for (let i = 1; i <= LISTENERS; i++) {
+    const port = await freePort()
+    const stats = join(dir, `fetch-${i}.ndjson`)
+    const pipeline = [
+      cmdline('pc-schedule', ['--follow', '--lead', '15s', '--poll', '30s', playlistUrl]),
+      cmdline('pc-fetch', ['-t', announce, '--host', HOST, '--stats', stats, '--stats-interval', '1s']),
+      cmdline('pc-icecast', [`${HOST}:${port}`, '--name', `pc demo, listener ${i}`]),
+    ].join(' | ')
+    start(['sh', '-c', pipeline])
+    sinks.push({ port, stats })
+  }
+  const files = (await readdir(dir)).filter(f => f.endsWith('.mp3'))
+  const tty = process.stdout.isTTY
+  process.stdout.write([
+    `pc demo station: ${files.length} items laid out from now, hash trees beside them`,
+    `  origin     ${origin.url}/   (playlist ${playlistUrl})`,
+    `  tracker    http://${HOST}:${trackerPort}/`,
+    ...sinks.map((s, i) => `  listener ${i + 1} http://${HOST}:${s.port}/   play: mpv http://${HOST}:${s.port}/stream`),
+    'Open a listener page in a browser, or the stream in mpv or VLC. Ctrl-C stops everything.',
+    '',
+  ].join('\n') + '\n')
+  let lines = 0
+  while (!stopping) {
+    await new Promise(resolve => setTimeout(resolve, 1000))
+    if (stopping) break
+    const out: string[] = [`origin sent ${kb(origin.bytesSent())} in ${origin.requests()} requests`]
+    for (const [i, s] of sinks.entries()) {
+      const st = await lastStats(s.stats)
+      const ice = await getJson(`http://${HOST}:${s.port}/status-json.xsl`) as { icestats?: { source?: { title?: string, listeners?: number } } } | undefined
+      const src = ice?.icestats?.source
+      out.push(`listener ${i + 1}: from origin ${kb(st?.bytesFromOrigin)}, from peers ${kb(st?.bytesFromPeers)}, uploaded ${kb(st?.bytesUploaded)}` +
+        ` | now playing: ${src?.title ?? '-'} (${src?.listeners ?? 0} players)`)
+    }
+    out.push(...log.slice(-3).map(l => `  ${l}`))
+    if (tty && lines) process.stdout.write(`\x1b[${lines}A\x1b[J`)
+    process.stdout.write(out.join('\n') + '\n')
+    lines = out.length
+  }
+}
+
+main().catch((e: unknown) => { process.stderr.write(`demo: ${(e as Error).stack ?? String(e)}\n`); process.exitCode = 70 })
