@@ -64,7 +64,10 @@ async function add (e: MediaEntry, out: MediaEntry[], opts: ExpandOptions, depth
 
 /** An entry as a local absolute path or a URL; relative ones are taken against `base` (a directory or a URL). */
 export function toSpec (entry: string, base: string, where: string): string {
-  if (isUrl(entry)) return entry
+  if (isUrl(entry)) {
+    // normalized, so a space or non-ASCII character becomes a valid URI in the playlist
+    try { return new URL(entry).href } catch { throw new DataError(`not a valid URL: '${entry}'`, where) }
+  }
   if (/^file:/i.test(entry)) {
     try { return fileURLToPath(entry) } catch { throw new DataError(`not a usable file: URL: '${entry}'`, where) }
   }

@@ -66,7 +66,8 @@ export async function buildPlaylist (o: BuildOptions): Promise<Built> {
   try {
     items = layout(media, { start: o.start, until: o.until, shuffle: o.shuffle, random: o.random })
   } catch (e) {
-    throw new UsageError(`--until: the schedule would need ${(e as Error).message}; at most ${MAX_ITEMS}`)
+    if (!/^more than/.test((e as Error).message)) throw e
+    throw new UsageError(`--until: the schedule would have more than ${MAX_ITEMS} items`)
   }
   if (items.length < media.length) o.warn?.(`--until comes before the list ends: ${media.length - items.length} of ${media.length} items left out`)
   const end = items[items.length - 1].start + items[items.length - 1].duration

@@ -1,6 +1,9 @@
 // Shared by the pc-icecast tests: start the server on a free port, talk raw HTTP,
 // build frame streams the way pc-fetch writes them.
-import { connect } from 'node:net'
+import { connect, createServer, type AddressInfo } from 'node:net'
+import { mkdtemp, mkdir, writeFile, rm } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
 import { spawn, type ChildProcess } from 'node:child_process'
 import { start, waitForOutput, withTimeout } from '../helpers.js'
 import { encodeMagic, encodeFrame, type Frame } from '../../lib/frame.js'
@@ -103,4 +106,57 @@ export function frameStream (items: ItemSpec[], nowMs: number, chunkSize = 16384
     out.push(...frames.map(encodeFrame))
   })
   return Buffer.concat(out)
+}
+
+/** A port free right now on 127.0.0.1 (for programs that cannot be told to take port 0). */
+export function freePort (): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const s = createServer()
+    s.on('error', reject)
+    s.listen(0, '127.0.0.1', () => { const p = (s.address() as AddressInfo).port; s.close(() => resolve(p)) })
+  })
+}
+
+export interface Icecast2 { proc: ChildProcess, port: number, dir: string, stop: () => Promise<void> }
+
+/**
+ * Debian's icecast2 on 127.0.0.1 with a temporary config. It refuses to run as root
+ * unless <changeowner> names an unprivileged user, whose files must then be writable.
+ */
+export async function startIcecast2 (opts: { sourcePassword: string, clients?: number, burstBytes?: number, queueBytes?: number, port?: number }): Promise<Icecast2> {
+  const dir = await mkdtemp(join(tmpdir(), 'pc-icecast2-'))
+  await mkdir(join(dir, 'log'))
+  const port = opts.port ?? await freePort()
+  const asRoot = process.getuid?.() === 0
+  const config = `<icecast>
+  <limits><clients>${opts.clients ?? 100}</clients><sources>4</sources><queue-size>${opts.queueBytes ?? 524288}</queue-size><burst-size>${opts.burstBytes ?? 65536}</burst-size><source-timeout>10</source-timeout></limits>
+  <authentication><source-password>${opts.sourcePassword}</source-password><admin-user>admin</admin-user><admin-password>${opts.sourcePassword}-admin</admin-password></authentication>
+  <hostname>127.0.0.1</hostname>
+  <listen-socket><port>${port}</port><bind-address>127.0.0.1</bind-address></listen-socket>
+  <paths><basedir>/usr/share/icecast2</basedir><logdir>${dir}/log</logdir><webroot>/usr/share/icecast2/web</webroot><adminroot>/usr/share/icecast2/admin</adminroot><pidfile>${dir}/icecast.pid</pidfile></paths>
+  <logging><accesslog>access.log</accesslog><errorlog>error.log</errorlog><loglevel>3</loglevel></logging>
+  <security><chroot>0</chroot>${asRoot ? '<changeowner><user>icecast2</user><group>icecast</group></changeowner>' : ''}</security>
+</icecast>
+`
+  await writeFile(join(dir, 'icecast.xml'), config)
+  if (asRoot) await tool('chown', ['-R', 'icecast2:icecast', dir])
+  const proc = spawn('icecast2', ['-c', join(dir, 'icecast.xml')], { stdio: ['ignore', 'pipe', 'pipe'] })
+  proc.stdout?.resume(); proc.stderr?.resume()
+  // ready when it answers HTTP
+  for (let i = 0; ; i++) {
+    try { const r = await get(port, '/status-json.xsl', {}, {}); if (r.status === 200) break } catch { /* not yet */ }
+    if (i > 100 || proc.exitCode !== null) throw new Error(`icecast2 did not start (config in ${dir})`)
+    await new Promise(resolve => setTimeout(resolve, 100))
+  }
+  return {
+    proc, port, dir,
+    stop: async () => {
+      if (proc.exitCode === null) {
+        const gone = new Promise(resolve => proc.once('exit', resolve))
+        proc.kill('SIGTERM')
+        await withTimeout(gone, 5000, 'icecast2 to stop').catch(() => proc.kill('SIGKILL'))
+      }
+      await rm(dir, { recursive: true, force: true })
+    },
+  }
 }
