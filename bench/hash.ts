@@ -9,8 +9,10 @@ import { randomFillSync } from 'node:crypto'
 import { parseArgs } from 'node:util'
 import { join, dirname } from 'node:path'
 import { fileURLToPath } from 'node:url'
-import { availableParallelism } from 'node:os'
+import { availableParallelism, tmpdir, loadavg } from 'node:os'
+import { readFileSync } from 'node:fs'
 import { parseSize, formatSize } from '../lib/units.js'
+import { hashLeaves } from '../lib/hash-parallel.js'
 
 const PC_HASH = join(dirname(fileURLToPath(import.meta.url)), '..', 'cmd', 'pc-hash.js')
 
@@ -37,17 +39,20 @@ async function ensureFile (bytes: number): Promise<string> {
   return path
 }
 
-/** Wall-clock seconds of one run; throws unless it exits 0. */
-function timeRun (cmd: string, argv: string[]): Promise<{ seconds: number, out: string }> {
+interface Timing { seconds: number, cpu: number, rssKiB: number }
+
+/** Wall-clock and CPU (user + system) seconds and peak RSS of one run, via /usr/bin/time; throws unless it exits 0. */
+function timeRun (cmd: string, argv: string[]): Promise<Timing> {
+  const cpuFile = join(tmpdir(), `pc-bench-hash-time-${process.pid}`)
   return new Promise((resolve, reject) => {
     const t0 = process.hrtime.bigint()
-    const c = spawn(cmd, argv, { stdio: ['ignore', 'pipe', 'inherit'] })
-    let out = ''
-    c.stdout.on('data', (d: Buffer) => { if (out.length < 200) out += d.toString() })
+    const c = spawn('/usr/bin/time', ['-o', cpuFile, '-f', '%U %S %M', cmd, ...argv], { stdio: ['ignore', 'ignore', 'inherit'] })
     c.on('error', reject)
     c.on('close', (code) => {
       const seconds = Number(process.hrtime.bigint() - t0) / 1e9
-      if (code === 0) resolve({ seconds, out }); else reject(new Error(`${cmd} ${argv.join(' ')} exited ${code}`))
+      if (code !== 0) { reject(new Error(`${cmd} ${argv.join(' ')} exited ${code}`)); return }
+      const [user, sys, rss] = readFileSync(cpuFile, 'utf8').trim().split('\n').pop()?.split(' ').map(Number) ?? [NaN, NaN, NaN]
+      resolve({ seconds, cpu: user + sys, rssKiB: rss })
     })
   })
 }
@@ -65,23 +70,27 @@ async function compare (): Promise<void> {
   const file = await ensureFile(bytes)
   console.log(`# pc-hash vs b2sum: ${formatSize(bytes)} file ${file}, ${rounds} rounds interleaved, ${availableParallelism()} cores`)
   await timeRun('b2sum', [file]) // warm the page cache
-  const runs: Record<string, { cmd: string, argv: string[], t: number[] }> = {
+  const runs: Record<string, { cmd: string, argv: string[], t: Timing[] }> = {
     b2sum: { cmd: 'b2sum', argv: [file], t: [] },
     'pc-hash (auto: workers)': { cmd: process.execPath, argv: [PC_HASH, '--root', file], t: [] },
     'pc-hash -j0 (main thread)': { cmd: process.execPath, argv: [PC_HASH, '--root', '-j', '0', file], t: [] },
-    'pc-hash - (stdin pipe)': { cmd: 'sh', argv: ['-c', `cat "$1" | "$2" "$3" --root -`, 'sh', file, process.execPath, PC_HASH], t: [] },
+    'cat | pc-hash - (stdin pipe)': { cmd: 'sh', argv: ['-c', `cat "$1" | "$2" "$3" --root -`, 'sh', file, process.execPath, PC_HASH], t: [] },
   }
   const names = Object.keys(runs)
+  const load0 = loadavg()[0]
   for (let r = 0; r < rounds; r++) {
     const order = r % 2 ? [...names].reverse() : names
-    for (const n of order) runs[n].t.push((await timeRun(runs[n].cmd, runs[n].argv)).seconds)
+    for (const n of order) runs[n].t.push(await timeRun(runs[n].cmd, runs[n].argv))
   }
-  const base = median(runs.b2sum.t)
-  console.log('| tool | median s | MiB/s | throughput vs b2sum |')
-  console.log('|---|---|---|---|')
+  const base = median(runs.b2sum.t.map(x => x.seconds))
+  const baseCpu = median(runs.b2sum.t.map(x => x.cpu))
+  console.log(`load average (1 min) ${load0.toFixed(1)} before, ${loadavg()[0].toFixed(1)} after`)
+  console.log('| tool | median wall s | MiB/s | throughput vs b2sum | median CPU s (user+sys) | CPU vs b2sum | peak RSS MiB |')
+  console.log('|---|---|---|---|---|---|---|')
   for (const n of names) {
-    const m = median(runs[n].t)
-    console.log(`| ${n} | ${m.toFixed(3)} | ${mibs(bytes, m).trim()} | ${(base / m).toFixed(2)}x |`)
+    const m = median(runs[n].t.map(x => x.seconds))
+    const c = median(runs[n].t.map(x => x.cpu))
+    console.log(`| ${n} | ${m.toFixed(3)} | ${mibs(bytes, m).trim()} | ${(base / m).toFixed(2)}x | ${c.toFixed(2)} | ${(c / baseCpu).toFixed(2)}x | ${(median(runs[n].t.map(x => x.rssKiB)) / 1024).toFixed(0)} |`)
   }
 }
 
@@ -90,27 +99,44 @@ async function sweep (): Promise<void> {
   const rounds = Number(args['sweep-rounds'])
   const file = await ensureFile(bytes)
   const sizes = ['4k', '16k', '32k', '64k', '128k', '256k', '512k', '1M']
-  console.log(`\n# chunk sizes: ${formatSize(bytes)} file, ${rounds} rounds interleaved; throughput relative to b2sum in the same rounds`)
-  const t: Record<string, number[]> = { b2sum: [] }
-  for (const s of sizes) { t[`${s} j0`] = []; t[`${s} auto`] = [] }
+  const cores = String(availableParallelism())
+  console.log(`\n# chunk sizes: ${formatSize(bytes)} file, ${rounds} rounds interleaved; b2sum in the same rounds`)
+  const t: Record<string, Timing[]> = { b2sum: [] }
+  for (const s of sizes) { t[`${s} j0`] = []; t[`${s} all`] = [] }
+  const load0 = loadavg()[0]
   for (let r = 0; r < rounds; r++) {
-    t.b2sum.push((await timeRun('b2sum', [file])).seconds)
+    t.b2sum.push(await timeRun('b2sum', [file]))
     for (const s of sizes) {
-      t[`${s} j0`].push((await timeRun(process.execPath, [PC_HASH, '--root', '-j', '0', '-c', s, file])).seconds)
-      t[`${s} auto`].push((await timeRun(process.execPath, [PC_HASH, '--root', '-j', String(availableParallelism()), '-c', s, file])).seconds)
+      t[`${s} j0`].push(await timeRun(process.execPath, [PC_HASH, '--root', '-j', '0', '-c', s, file]))
+      t[`${s} all`].push(await timeRun(process.execPath, [PC_HASH, '--root', '-j', cores, '-c', s, file]))
     }
   }
-  const base = median(t.b2sum)
+  // The same sizes in this process, on a buffer in memory: leaf hashing alone, in
+  // CPU seconds (process.cpuUsage), so neither start-up nor other load blurs it.
+  const mem = Buffer.alloc(64 << 20, 0x5a)
+  const leafRate: Record<string, number> = {}
+  for (const s of sizes) {
+    const per: number[] = []
+    for (let r = 0; r < rounds; r++) {
+      const c0 = process.cpuUsage()
+      hashLeaves(mem, parseSize(s))
+      const c = process.cpuUsage(c0)
+      per.push(mem.length / 1048576 / ((c.user + c.system) / 1e6))
+    }
+    leafRate[s] = median(per)
+  }
+  const wall = (k: string): number => median(t[k].map(x => x.seconds))
+  const cpu = (k: string): number => median(t[k].map(x => x.cpu))
+  console.log(`load average (1 min) ${load0.toFixed(1)} before, ${loadavg()[0].toFixed(1)} after`)
   // What a chunk means for the swarm: one request per chunk; a 128 kbit/s MP3 is 16,000 B/s.
-  console.log('| chunk | main thread MiB/s (vs b2sum) | all cores MiB/s (vs b2sum) | s of 128k audio per chunk | requests per hour of 128k audio | tree bytes per hour of 128k audio |')
-  console.log('|---|---|---|---|---|---|')
+  console.log(`| chunk | main thread: MiB/s wall (vs b2sum) | MiB per CPU s (vs b2sum) | ${cores} workers: MiB/s wall (vs b2sum) | leaf hashing in memory, MiB per CPU s | s of 128k audio per chunk | requests per hour of 128k audio | tree bytes per hour |`)
+  console.log('|---|---|---|---|---|---|---|---|')
   for (const s of sizes) {
     const cs = parseSize(s)
-    const j0 = median(t[`${s} j0`]); const all = median(t[`${s} auto`])
     const perHour = Math.ceil(16000 * 3600 / cs)
-    console.log(`| ${s} | ${mibs(bytes, j0).trim()} (${(base / j0).toFixed(2)}x) | ${mibs(bytes, all).trim()} (${(base / all).toFixed(2)}x) | ${(cs / 16000).toFixed(1)} | ${perHour} | ${perHour * 65 + 140} |`)
+    console.log(`| ${s} | ${mibs(bytes, wall(`${s} j0`)).trim()} (${(wall('b2sum') / wall(`${s} j0`)).toFixed(2)}x) | ${mibs(bytes, cpu(`${s} j0`)).trim()} (${(cpu('b2sum') / cpu(`${s} j0`)).toFixed(2)}x) | ${mibs(bytes, wall(`${s} all`)).trim()} (${(wall('b2sum') / wall(`${s} all`)).toFixed(2)}x) | ${leafRate[s].toFixed(0)} | ${(cs / 16000).toFixed(1)} | ${perHour} | ${perHour * 65 + 140} |`)
   }
-  console.log(`| b2sum | ${mibs(bytes, base).trim()} | | | | |`)
+  console.log(`| b2sum | ${mibs(bytes, wall('b2sum')).trim()} | ${mibs(bytes, cpu('b2sum')).trim()} | | | | | |`)
 }
 
 await compare()
