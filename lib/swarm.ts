@@ -101,7 +101,8 @@ export class Swarm extends EventEmitter {
 
   /** Bytes of needed chunks not yet held (for the tracker's `left`). */
   get left (): number {
-    if (!this.store || !this.tree) return 0
+    // before the tree is known the size is not: say "much", or a tracker takes us for a seeder
+    if (!this.store || !this.tree) return 2 ** 40
     return Math.max(0, this.tree.size - this.store.held * this.tree.chunkSize)
   }
 

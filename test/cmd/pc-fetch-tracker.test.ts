@@ -1,0 +1,123 @@
+// pc-fetch swarms that find each other through a tracker: pc-tracker, pc-tracker
+// restarted mid-item, and Debian's opentracker with a whitelist, unchanged.
+import { test } from 'uvu'
+import * as assert from 'uvu/assert'
+import { createServer } from 'node:net'
+import { writeFile, readFile } from 'node:fs/promises'
+import { join } from 'node:path'
+import { spawn, type ChildProcess } from 'node:child_process'
+import { start, killChildren, tempDir, withTimeout, waitForOutput, sleep, ROOT } from '../helpers.js'
+import { startOrigin, type OriginServer } from '../../scripts/origin.js'
+import { infoHash } from '../../lib/hashtree.js'
+import { makeItem, record, startFetch, type TestItem, type FetchProc } from './pc-fetch-helpers.js'
+
+const SIZE = 4 * 1024 * 1024
+let dir: { path: string, remove: () => Promise<void> }
+let item: TestItem
+let origin: OriginServer | undefined
+let extra: ChildProcess[] = []
+
+test.before(async () => {
+  dir = await tempDir('pc-fetch-tracker-')
+  item = await makeItem(dir.path, 'item.bin', SIZE)
+})
+test.after(async () => { await dir.remove() })
+test.after.each(async () => {
+  killChildren()
+  for (const c of extra) c.kill('SIGKILL')
+  extra = []
+  await origin?.close()
+  origin = undefined
+})
+
+async function startTracker (hostPort: string, args: string[] = []): Promise<{ child: ChildProcess, url: string }> {
+  const child = start('pc-tracker', ['-v', ...args, hostPort])
+  const text = await waitForOutput(child.stderr!, t => /listening on [^:]+:\d+/.test(t), 15_000, 'pc-tracker to listen')
+  const port = Number(/listening on [^:]+:(\d+)/.exec(text)![1])
+  return { child, url: `http://127.0.0.1:${port}/announce` }
+}
+
+async function freePort (): Promise<number> {
+  const s = createServer()
+  await new Promise<void>(resolve => s.listen(0, '127.0.0.1', resolve))
+  const port = (s.address() as { port: number }).port
+  await new Promise(resolve => s.close(resolve))
+  return port
+}
+
+async function swarmOf (n: number, tracker: string, stats = false): Promise<FetchProc[]> {
+  const out: FetchProc[] = []
+  for (let k = 0; k < n; k++) {
+    const s = stats ? ['--stats', join(dir.path, `stats-${k}`)] : []
+    out.push(await startFetch(['--raw', '-q', '--keep', '4s', '--tracker', tracker, ...s]))
+  }
+  return out
+}
+
+test('eight listeners find each other through pc-tracker: outputs byte-identical, origin well under 2x', async () => {
+  origin = await startOrigin({ dir: dir.path })
+  const tr = await startTracker('127.0.0.1:0')
+  const peers = await swarmOf(8, tr.url, true)
+  const rec = record(origin.url + 'item.bin', { root: item.root })
+  for (const p of peers) p.child.stdin!.end(rec)
+  const codes = await withTimeout(Promise.all(peers.map(p => p.exited)), 50_000, 'all eight to finish')
+  peers.forEach((p, k) => {
+    assert.is(codes[k], 0, p.stderr())
+    assert.ok(p.stdout().equals(item.data), `peer ${k} output differs`)
+  })
+  const ratio = origin.bytesSent('/item.bin') / SIZE
+  assert.ok(ratio < 1.5, `origin sent ${ratio.toFixed(2)}x the file`)
+  const fromPeers = await Promise.all(peers.map(async (_p, k) => JSON.parse((await readFile(join(dir.path, `stats-${k}`), 'utf8')).split('\n')[0]).bytesFromPeers as number))
+  assert.ok(fromPeers.reduce((a, b) => a + b, 0) > 4 * SIZE, 'most bytes came from peers')
+})
+
+test('the tracker restarted mid-item: peers re-announce and a newcomer still finds the swarm', async () => {
+  origin = await startOrigin({ dir: dir.path, mode: 'slow' })
+  let tr = await startTracker('127.0.0.1:0', ['--interval', '1s'])
+  const port = Number(new URL(tr.url).port)
+  const rec = record(origin.url + 'item.bin', { root: item.root })
+  const first = await swarmOf(2, tr.url)
+  for (const p of first) p.child.stdin!.end(rec)
+  await withTimeout((async () => { while (first[0].stdout().length < 256 * 1024) await sleep(20) })(), 30_000, 'the swarm to get going')
+  tr.child.kill('SIGKILL')
+  await new Promise(resolve => tr.child.once('close', resolve))
+  await sleep(300)
+  tr = await startTracker(`127.0.0.1:${port}`, ['--interval', '1s'])
+  await sleep(2500) // more than one interval: the first two have announced again
+  const stats = join(dir.path, 'late.stats')
+  const late = await startFetch(['--raw', '-q', '--keep', '0', '--tracker', tr.url, '--stats', stats], rec)
+  const all = [...first, late]
+  const codes = await withTimeout(Promise.all(all.map(p => p.exited)), 58_000, 'all three to finish')
+  all.forEach((p, k) => {
+    assert.is(codes[k], 0, p.stderr())
+    assert.ok(p.stdout().equals(item.data), `peer ${k} output differs`)
+  })
+  const s = JSON.parse((await readFile(stats, 'utf8')).split('\n')[0]) as { bytesFromPeers: number, peersSeen: number }
+  assert.ok(s.peersSeen >= 1 && s.bytesFromPeers > 0, `the newcomer found the swarm: ${JSON.stringify(s)}`)
+})
+
+test('the same swarm through Debian opentracker with a whitelist', async () => {
+  origin = await startOrigin({ dir: dir.path })
+  const hashes = join(dir.path, 'whitelist.hashes')
+  await writeFile(hashes, infoHash(item.tree.root).toString('hex') + '\n')
+  const port = await freePort()
+  const ot = spawn('sh', [join(ROOT, 'scripts', 'opentracker.sh'), String(port), hashes], { stdio: ['ignore', 'ignore', 'pipe'], env: { ...process.env, TMPDIR: dir.path } })
+  extra.push(ot)
+  await waitForOutput(ot.stderr!, t => /announce http/.test(t), 10_000, 'opentracker to start')
+  await sleep(300)
+  const url = `http://127.0.0.1:${port}/announce`
+  const peers = await swarmOf(6, url, true)
+  const rec = record(origin.url + 'item.bin', { root: item.root })
+  for (const p of peers) p.child.stdin!.end(rec)
+  const codes = await withTimeout(Promise.all(peers.map(p => p.exited)), 50_000, 'all six to finish')
+  peers.forEach((p, k) => {
+    assert.is(codes[k], 0, p.stderr())
+    assert.ok(p.stdout().equals(item.data), `peer ${k} output differs`)
+  })
+  const ratio = origin.bytesSent('/item.bin') / SIZE
+  assert.ok(ratio < 1.5, `origin sent ${ratio.toFixed(2)}x the file`)
+  const seen = await Promise.all(peers.map(async (_p, k) => JSON.parse((await readFile(join(dir.path, `stats-${k}`), 'utf8')).split('\n')[0]).peersSeen as number))
+  assert.ok(seen.every(n => n >= 1), `every listener met a peer: ${seen.join(',')}`)
+})
+
+test.run()
