@@ -359,9 +359,22 @@ async function main (): Promise<void> {
   }
   if (opts.help) { process.stdout.write(helpText('swarm.js', INFO, OPTIONS)); return }
   const ns = String(opts.n).split(',').map(s => Number(s.trim()))
-  if (ns.some(n => !Number.isInteger(n) || n < 1 || n > 200)) throw new Error(`--n: not a list of counts 1..200: ${String(opts.n)}`)
   const parts = new Set(String(opts.only).split(','))
-  const size = sizeOption(opts, 'size')
+  let size: number
+  try {
+    if (ns.some(n => !Number.isInteger(n) || n < 1 || n > 200)) throw new Error(`--n: not a list of counts 1..200: '${String(opts.n)}'`)
+    const unknown = [...parts].filter(p => !['swarm', 'webtorrent', 'curl', 'memory'].includes(p))
+    if (unknown.length) throw new Error(`--only: unknown part '${unknown[0]}' (swarm, webtorrent, curl, memory)`)
+    if (!['pc', 'opentracker'].includes(String(opts.tracker))) throw new Error(`--tracker: pc or opentracker, not '${String(opts.tracker)}'`)
+    size = sizeOption(opts, 'size')
+    for (const k of ['throughputSize', 'big']) sizeOption(opts, k)
+    for (const k of ['timeout', 'idle']) durationOption(opts, k)
+    intOption(opts, 'rounds', 1, 100)
+  } catch (e) {
+    process.stderr.write(`swarm: ${(e as Error).message}\n`)
+    process.exitCode = 64
+    return
+  }
   const verbose = !!opts.verbose
   const log = (s: string): void => { if (verbose) process.stderr.write(`swarm: ${s}\n`) }
   const hasFetch = existsSync(PC_FETCH)
