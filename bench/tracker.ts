@@ -14,7 +14,10 @@ import { join, dirname } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { parseArgs } from 'node:util'
 import { randomBytes } from 'node:crypto'
+import { setFlagsFromString } from 'node:v8'
+import { runInNewContext } from 'node:vm'
 import { announce } from '../lib/tracker-client.js'
+import { Swarms } from '../lib/tracker-swarms.js'
 import { median, cpuSeconds } from './proc.js'
 import { table, writeSection } from './report.js'
 
@@ -76,7 +79,25 @@ async function load (t: Tracker, hashes: Buffer[], ids: Buffer[], n: number, off
   return n / ((performance.now() - t0) / 1000)
 }
 
+/** Heap bytes a listed peer costs pc-tracker, measured in this process after full GCs. */
+function heapPerPeer (n: number): number {
+  setFlagsFromString('--expose-gc')
+  const gc = runInNewContext('gc') as () => void
+  const s = new Swarms({ intervalS: 60, maxSwarms: 1000, maxPeers: n })
+  const hashes = Array.from({ length: 20 }, () => randomBytes(20))
+  gc()
+  const h0 = process.memoryUsage()
+  for (let i = 0; i < n; i++) {
+    s.announce({ infoHash: hashes[i % 20], peerId: randomBytes(20), ip: `10.${(i >> 16) & 255}.${(i >> 8) & 255}.${i & 255}`, port: 1024 + (i % 60000), uploaded: 0, downloaded: 0, left: i % 3, event: 'started', numwant: 0, compact: true, noPeerId: false })
+  }
+  gc()
+  const h1 = process.memoryUsage()
+  if (s.peerCount !== n) throw new Error(`expected ${n} peers, have ${s.peerCount}`)
+  return (h1.heapUsed - h0.heapUsed + h1.external - h0.external) / n
+}
+
 async function main (): Promise<void> {
+  const heapPeer = heapPerPeer(100_000)
   const dir = await mkdtemp(join(tmpdir(), 'pc-bench-tracker-'))
   const hashes = Array.from({ length: SWARMS }, () => randomBytes(20))
   const ids = Array.from({ length: PEERS }, () => randomBytes(20))
@@ -116,6 +137,7 @@ async function main (): Promise<void> {
     const out = `${SWARMS} swarms × ${PEERS} peers, ${CONCURRENCY} concurrent clients (one connection per announce, numwant 50, compact), ${ROUNDS} rounds of ${REQUESTS} announces each, interleaved.\n` +
       'The load generator is one Node process using lib/tracker-client.ts (what pc-fetch uses), so the rates are bounded by it as much as by the trackers; the ratio is the figure to read.\n\n' +
       table(head, rows) + '\n\n' +
+      `pc-tracker heap per listed peer (100,000 peers in 20 swarms, measured in-process after GC): ${heapPeer.toFixed(0)} bytes.\n` +
       `per-round announces/s: ${trackers.map((t, i) => `${t.name} ${rates[i].map(x => x.toFixed(0)).join(' ')}`).join('; ')}\n`
     process.stdout.write(out)
     if (args.write) await writeSection(join(ROOT, 'BENCHMARKS.md'), 'tracker', `Command: \`node dist/bench/tracker.js --write\` (${new Date().toISOString().slice(0, 10)}, load average ${readFileSync('/proc/loadavg', 'utf8').split(' ')[0]} at the end).\n\n` + out)

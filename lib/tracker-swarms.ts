@@ -34,7 +34,10 @@ interface PeerEntry {
   key: string
   ip: string
   port: number
-  v6: boolean
+  /** the IPv4 address as a 32-bit number, or -1 for IPv6 */
+  v4: number
+  /** 18 compact bytes of an IPv6 peer */
+  v6?: Buffer
   left: number
   uploaded: number
   downloaded: number
@@ -81,19 +84,32 @@ export class PeerSet {
     return gone
   }
 
-  /** Up to n distinct random peers passing `ok`, by a partial Fisher–Yates over a virtual permutation (the list is not disturbed). */
+  /**
+   * Up to n distinct random peers passing `ok`. A small sample of a large swarm draws
+   * random indices (rejecting repeats); otherwise the passing peers are shuffled.
+   */
   sample (n: number, ok: (p: PeerEntry) => boolean): PeerEntry[] {
-    const out: PeerEntry[] = []
     const len = this.list.length
-    const moved = new Map<number, number>()
-    for (let i = 0; i < len && out.length < n; i++) {
-      const j = i + Math.floor(Math.random() * (len - i))
-      const vj = moved.get(j) ?? j
-      moved.set(j, moved.get(i) ?? i)
-      const p = this.list[vj]
-      if (ok(p)) out.push(p)
+    if (n <= 0 || len === 0) return []
+    if (n * 4 <= len) {
+      const picked = new Set<number>()
+      const out: PeerEntry[] = []
+      // Enough tries that a swarm where most peers pass almost always yields n.
+      for (let tries = 0; tries < n * 8 && out.length < n; tries++) {
+        const i = Math.floor(Math.random() * len)
+        if (picked.has(i)) continue
+        picked.add(i)
+        if (ok(this.list[i])) out.push(this.list[i])
+      }
+      if (out.length === n) return out
     }
-    return out
+    const pool = this.list.filter(ok)
+    const k = Math.min(n, pool.length)
+    for (let i = 0; i < k; i++) { // partial Fisher–Yates
+      const j = i + Math.floor(Math.random() * (pool.length - i))
+      const t = pool[i]; pool[i] = pool[j]; pool[j] = t
+    }
+    return pool.slice(0, k)
   }
 }
 
@@ -210,7 +226,7 @@ export class Swarms {
       if (a.event === 'completed' && (!old || old.left > 0)) swarm.completed++
       const compact = compactAddress(a.ip, a.port)
       if (!compact) throw new TrackerFailure(`cannot use address ${a.ip}`)
-      const entry: PeerEntry = { key: peerKey, ip: a.ip, port: a.port, v6: compact.length === 18, left: a.left, uploaded: a.uploaded, downloaded: a.downloaded, expiresAt: now + this.limits.intervalS * 1000 * EXPIRY_FACTOR }
+      const entry: PeerEntry = { key: peerKey, ip: a.ip, port: a.port, v4: compact.length === 6 ? compact.readUInt32BE(0) : -1, v6: compact.length === 18 ? compact : undefined, left: a.left, uploaded: a.uploaded, downloaded: a.downloaded, expiresAt: now + this.limits.intervalS * 1000 * EXPIRY_FACTOR }
       if (old || swarm.peers.size < this.limits.maxPeers) swarm.peers.set(entry)
       else warning = `swarm full (${this.limits.maxPeers} peers): you are not listed, but here are peers`
     }
@@ -220,10 +236,12 @@ export class Swarms {
     if (warning) answer.set('warning message', warning)
     const chosen = a.event === 'stopped' ? [] : this.choose(swarm, peerKey, a.left === 0, Math.min(a.numwant, MAX_NUMWANT))
     if (a.compact) {
-      const bytes = (p: PeerEntry): Buffer => compactAddress(p.ip, p.port) as Buffer // checked when the peer was added
+      const v4 = chosen.filter(p => p.v4 >= 0)
+      const peers = Buffer.allocUnsafe(v4.length * 6)
+      v4.forEach((p, i) => { peers.writeUInt32BE(p.v4, i * 6); peers.writeUInt16BE(p.port, i * 6 + 4) })
+      answer.set('peers', peers)
       const v6 = chosen.filter(p => p.v6)
-      answer.set('peers', Buffer.concat(chosen.filter(p => !p.v6).map(bytes)))
-      if (v6.length) answer.set('peers6', Buffer.concat(v6.map(bytes)))
+      if (v6.length) answer.set('peers6', Buffer.concat(v6.map(p => p.v6 as Buffer)))
     } else {
       answer.set('peers', chosen.map(p => a.noPeerId ? { ip: p.ip, port: p.port } : { ip: p.ip, port: p.port, 'peer id': Buffer.from(p.key.slice(-40), 'hex') }))
     }

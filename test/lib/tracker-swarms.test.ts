@@ -3,7 +3,7 @@ import * as assert from 'uvu/assert'
 import { PeerSet, Swarms, parseWhitelist, compactAddress } from '../../lib/tracker-swarms.js'
 import { DataError } from '../../lib/cli.js'
 
-const entry = (key: string, left: number, expiresAt = 1e15): Parameters<PeerSet['set']>[0] => ({ key, ip: '10.0.0.1', port: 1, v6: false, left, uploaded: 0, downloaded: 0, expiresAt })
+const entry = (key: string, left: number, expiresAt = 1e15): Parameters<PeerSet['set']>[0] => ({ key, ip: '10.0.0.1', port: 1, v4: 0x0a000001, left, uploaded: 0, downloaded: 0, expiresAt })
 
 test('PeerSet agrees with a plain map through random adds, updates, deletes and expiry', () => {
   const set = new PeerSet()
@@ -41,6 +41,17 @@ test('PeerSet.sample gives distinct peers passing the filter, every peer eventua
   }
   assert.is(seen.size, 50)
   assert.is(set.sample(500, () => true).length, 100)
+  // the fast path (a small sample of a large set) keeps the same promises
+  for (let i = 100; i < 2000; i++) set.set(entry('k' + i, i % 2))
+  const seenBig = new Set<string>()
+  for (let r = 0; r < 2000; r++) {
+    const s = set.sample(50, p => p.left !== 0)
+    assert.is(s.length, 50)
+    assert.is(new Set(s.map(p => p.key)).size, 50)
+    for (const p of s) { assert.is(p.left, 1); seenBig.add(p.key) }
+  }
+  assert.is(seenBig.size, 1000)
+  assert.is(set.sample(50, p => p.key === 'k7').length, 1, 'a rare match is found by the full scan')
 })
 
 test('compactAddress packs IPv4 and IPv6 and refuses what is neither', () => {
