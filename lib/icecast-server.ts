@@ -60,6 +60,8 @@ interface Listener {
   leadMs: number
   icy?: IcyInterleaver
   ending: boolean
+  /** connected, nothing sent yet: waiting for something to play */
+  waiting: boolean
 }
 
 interface Request {
@@ -274,17 +276,30 @@ export class IcecastServer {
 
   private addListener (socket: Socket, icy: IcyInterleaver | undefined): void {
     const now = this.opts.now()
-    const start = this.timeline.find(now)
-    const l: Listener = { id: this.nextId++, socket, addr: `${socket.remoteAddress}:${socket.remotePort}`, seq: start.seq, off: start.off, leadMs: 0, icy, ending: false }
+    const l: Listener = { id: this.nextId++, socket, addr: `${socket.remoteAddress}:${socket.remotePort}`, seq: 0, off: 0, leadMs: 0, icy, ending: false, waiting: true }
     this.listeners.add(l)
     this.peak = Math.max(this.peak, this.listeners.size)
     socket.on('close', () => { this.listeners.delete(l); this.opts.verbose?.(`listener ${l.addr} left`) })
     socket.on('data', () => {}) // a player may send more; nothing to read
     this.opts.verbose?.(`listener ${l.addr} joined (${this.listeners.size} now)`)
+    this.pump(l, now)
+  }
+
+  /**
+   * A listener's first audio: the unit that plays now, then the burst forward. Until
+   * something plays (before the first item's start, or while the input is dry) it
+   * waits: a player plays what it gets at once, so a byte sent early is heard early.
+   */
+  private begin (l: Listener, now: number): boolean {
+    const start = this.timeline.find(now)
+    const seg = this.timeline.get(start.seq)
+    if (!seg || seg.atMs > now) return false
+    l.waiting = false
+    l.seq = start.seq
+    l.off = start.off
     // Ogg: the item's header pages first, then the page that covers now without the
     // packets already over
-    const seg = this.timeline.get(l.seq)
-    if (seg && seg.meta.headers.length && start.unit >= 0) {
+    if (seg.meta.headers.length && start.unit >= 0) {
       for (const h of seg.meta.headers) this.send(l, h, seg.meta.title)
       const u = start.unit
       l.off = seg.units[u]
@@ -296,18 +311,19 @@ export class IcecastServer {
         if (end < seg.bytes.length) l.off = end; else { l.seq++; l.off = 0 }
       }
     }
-    // the burst: from the present forward, whole segments
+    // the burst: from the present forward, whole segments, as long as they follow
+    // each other without a pause in the schedule
     let sent = 0
     let lastEnd = now
     while (sent < this.opts.burstBytes && l.seq < this.timeline.nextSeq) {
       const s = this.timeline.get(l.seq)
       if (!s) { l.seq++; continue }
-      if (s.atMs > now && sent > 0 && sent + s.bytes.length - l.off > this.opts.burstBytes) break
+      if (s.atMs > lastEnd + 50) break
       sent += this.writeSeg(l, s)
       lastEnd = Math.max(lastEnd, s.endMs)
     }
     l.leadMs = Math.max(0, lastEnd - now)
-    this.pump(l, now)
+    return true
   }
 
   private send (l: Listener, b: Buffer, title: string | undefined): void {
@@ -333,6 +349,10 @@ export class IcecastServer {
   /** Send a listener what is due for it; drop it if its queue overflows. */
   private pump (l: Listener, now: number): void {
     if (l.ending || l.socket.destroyed) return
+    if (l.waiting && !this.begin(l, now)) {
+      if (this.timeline.ended && this.timeline.find(now).seq >= this.timeline.nextSeq) { l.ending = true; l.socket.end() }
+      return
+    }
     while (l.seq < this.timeline.nextSeq) {
       const s = this.timeline.get(l.seq)
       if (!s) { l.seq = Math.max(l.seq + 1, this.timeline.firstSeq); continue }
@@ -367,7 +387,7 @@ export class IcecastServer {
     }
     // forget what every reader is past
     let min = this.sink ? this.sinkSeq : nextSeq
-    for (const l of this.listeners) if (l.seq < min) min = l.seq
+    for (const l of this.listeners) if (!l.waiting && l.seq < min) min = l.seq
     let k = this.timeline.firstSeq
     while (k < min) { const s = this.timeline.get(k); if (!s || s.endMs > now - KEEP_MS) break; k++ }
     this.timeline.trimBefore(k)

@@ -126,4 +126,25 @@ test('garbage inside an item is skipped with a warning, never a crash; the strea
   assert.match(ic.stderr(), /item 0 \(A\): .*byte 4\d{4}/)
 })
 
+test('a listener connected before the item starts gets its first audio byte at the start, not early', async () => {
+  const now = Date.now()
+  const startMs = now + 3000
+  const frames = frameStream([{ data: A, title: 'Timeline A', startMs, durationMs: DUR, mime: 'audio/mpeg' }], now)
+  const ic = await startIcecast([], frames)
+  const firstAudio = await withTimeout(new Promise<number>((resolve, reject) => {
+    const s = connect({ host: '127.0.0.1', port: ic.port }); sockets.push(s)
+    let head = Buffer.alloc(0)
+    s.on('connect', () => s.write('GET /stream HTTP/1.0\r\n\r\n'))
+    s.on('data', (d: Buffer) => {
+      head = Buffer.concat([head, d])
+      const i = head.indexOf('\r\n\r\n')
+      if (i >= 0 && head.length > i + 4) resolve(Date.now())
+    })
+    s.on('error', reject)
+  }), 15_000, 'the first audio byte')
+  // generous towards lateness, strict about earliness: an early byte is heard early
+  assert.ok(firstAudio >= startMs - 100, `first audio ${startMs - firstAudio} ms before the item's start`)
+  assert.ok(firstAudio < startMs + 2000, `first audio ${firstAudio - startMs} ms after the item's start`)
+})
+
 test.run()
