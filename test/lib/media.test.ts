@@ -163,6 +163,26 @@ test('ID3v2 at the start and ID3v1 at the end are not emitted; Xing/Info frame d
   }
 })
 
+test('a large ID3v2 tag (cover art, sync-like bytes) is skipped whole, in any split', () => {
+  const mp3 = file('tone-cbr.mp3')
+  const body = 300_000
+  const tag = Buffer.alloc(10 + body, 0xff) // sync-looking bytes throughout, as in a JPEG
+  tag.write('ID3', 'latin1'); tag[3] = 4; tag[4] = 0; tag[5] = 0
+  for (let i = 0; i < 4; i++) tag[6 + i] = (body >> (7 * (3 - i))) & 0x7f
+  const b = Buffer.concat([tag, mp3])
+  const expected = plain(parse('mp3', [mp3])).map(u => ({ ...(u as object), offset: (u as { offset: number }).offset + tag.length }))
+  for (const parts of [[b], randomSplits(b, 5000, 2)]) {
+    const warnings: string[] = []
+    const p = new MediaParser('mp3', { warn: m => warnings.push(m) })
+    const got: MediaUnit[] = []
+    for (const x of parts) got.push(...p.push(x))
+    got.push(...p.end())
+    assert.equal(warnings, [])
+    assert.equal(plain(got), expected)
+  }
+  assert.is(detectKind(b.subarray(0, 4096)), 'mp3')
+})
+
 test('skip() resyncs quietly at the next frame after a gap', () => {
   for (const [name, kind] of AUDIO) {
     const b = file(name)
