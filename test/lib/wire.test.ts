@@ -1,0 +1,98 @@
+import { test } from 'uvu'
+import * as assert from 'uvu/assert'
+import {
+  encodeHandshake, decodeHandshake, encodeMessage, WireDecoder, WireError, WIRE_MAGIC, HANDSHAKE_BYTES,
+  MAX_PEX_PEERS, type Message,
+} from '../../lib/wire.js'
+
+const hs = { infoHash: Buffer.alloc(20, 0xab), peerId: Buffer.from('-PC0001-abcdefghijkl'), port: 6881 }
+const msgs: Message[] = [
+  { type: 'keepalive' },
+  { type: 'bitfield', count: 10, bits: Buffer.from([0xff, 0xc0]) },
+  { type: 'have', index: 7 },
+  { type: 'request', index: 0xfffffffe },
+  { type: 'cancel', index: 3 },
+  { type: 'reject', index: 4 },
+  { type: 'piece', index: 2, data: Buffer.from('chunk bytes') },
+  { type: 'tree-request' },
+  { type: 'tree', text: 'pc-hashtree 1\nsize 0\n' },
+  { type: 'pex', peers: [{ host: '10.0.0.7', port: 6881 }, { host: '2001:db8:0:0:0:0:0:1', port: 1 }] },
+  { type: 'goodbye' },
+]
+const stream = Buffer.concat([encodeHandshake(hs), ...msgs.map(encodeMessage)])
+
+function decodeIn (parts: Buffer[]): unknown[] {
+  const d = new WireDecoder()
+  const out: unknown[] = []
+  for (const p of parts) out.push(...d.push(p))
+  return out
+}
+const expected = [{ type: 'handshake', handshake: hs }, ...msgs]
+
+test('pinned handshake layout: magic, info-hash, peer id, port, flags', () => {
+  const b = encodeHandshake(hs)
+  assert.is(b.length, HANDSHAKE_BYTES)
+  assert.is(b.subarray(0, 8).toString('hex'), '5043574952450001')
+  assert.is(b.readUInt16BE(48), 6881)
+  assert.is(b.readUInt16BE(50), 0)
+  assert.equal(decodeHandshake(b), hs)
+  assert.is(encodeMessage({ type: 'have', index: 258 }).toString('hex'), '000000050200000102')
+  assert.is(encodeMessage({ type: 'keepalive' }).toString('hex'), '00000000')
+})
+
+test('decodes the same messages whole, one byte at a time and in random splits', () => {
+  assert.equal(decodeIn([stream]), expected)
+  assert.equal(decodeIn([...stream].map(b => Buffer.of(b))), expected)
+  for (let r = 0; r < 50; r++) {
+    const parts: Buffer[] = []
+    let i = 0
+    while (i < stream.length) { const n = 1 + Math.floor(Math.random() * 40); parts.push(stream.subarray(i, i + n)); i += n }
+    assert.equal(decodeIn(parts), expected)
+  }
+})
+
+test('refuses a garbage handshake at its first wrong byte', () => {
+  const d = new WireDecoder()
+  assert.throws(() => d.push(Buffer.from('G')), (e: Error) => e instanceof WireError)
+  const d2 = new WireDecoder()
+  d2.push(WIRE_MAGIC.subarray(0, 3))
+  assert.throws(() => d2.push(Buffer.from('X')), /magic/)
+})
+
+test('refuses a length over the bound before buffering it', () => {
+  const d = new WireDecoder(1000)
+  d.push(encodeHandshake(hs))
+  const head = Buffer.alloc(5); head.writeUInt32BE(1001, 0); head[4] = 5
+  assert.throws(() => d.push(head), /exceeds 1000/)
+  const d2 = new WireDecoder()
+  d2.push(encodeHandshake(hs))
+  const huge = Buffer.alloc(4); huge.writeUInt32BE(0xffffffff, 0)
+  assert.throws(() => d2.push(huge), /exceeds/)
+})
+
+test('refuses fixed-size messages of the wrong length, bad bitfields and oversized PEX', () => {
+  const bad = (type: number, payload: Buffer): void => {
+    const d = new WireDecoder()
+    d.push(encodeHandshake(hs))
+    const m = Buffer.alloc(5 + payload.length); m.writeUInt32BE(1 + payload.length, 0); m[4] = type; payload.copy(m, 5)
+    assert.throws(() => d.push(m), (e: Error) => e instanceof WireError)
+  }
+  bad(2, Buffer.alloc(3))
+  bad(3, Buffer.alloc(5))
+  bad(10, Buffer.alloc(1))
+  const bf = Buffer.alloc(4 + 1); bf.writeUInt32BE(9, 0) // 9 chunks need 2 bytes
+  bad(1, bf)
+  const pex = Buffer.alloc(2); pex.writeUInt16BE(MAX_PEX_PEERS + 1, 0)
+  bad(9, pex)
+  const pexShort = Buffer.alloc(2 + 3); pexShort.writeUInt16BE(1, 0); pexShort[2] = 4
+  bad(9, pexShort)
+})
+
+test('skips message types it does not know', () => {
+  const d = new WireDecoder()
+  d.push(encodeHandshake(hs))
+  const m = Buffer.from([0, 0, 0, 3, 99, 1, 2])
+  assert.equal(d.push(Buffer.concat([m, encodeMessage({ type: 'have', index: 1 })])), [{ type: 'have', index: 1 }])
+})
+
+test.run()
