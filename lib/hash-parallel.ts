@@ -117,8 +117,12 @@ class LeafPool {
     this.pending.clear()
   }
 
+  /** Stop the workers; jobs still pending fail with an AbortError. */
   async close (): Promise<void> {
     this.closing = true
+    const err = new DOMException('hashing aborted', 'AbortError')
+    for (const p of this.pending.values()) p.reject(err)
+    this.pending.clear()
     await Promise.all(this.slots.map(s => s.worker.terminate()))
   }
 }
@@ -196,6 +200,27 @@ async function fileOnWorkers (fh: FileHandle, size: number, workers: number, chu
   }
 }
 
+/** Iterate `input` until `signal` aborts, even while a read is still pending. */
+async function * abortable<T> (input: AsyncIterable<T> | Iterable<T>, signal?: AbortSignal): AsyncGenerator<T> {
+  if (!signal) { yield * input; return }
+  signal.throwIfAborted()
+  const it = Symbol.asyncIterator in input ? input[Symbol.asyncIterator]() : input[Symbol.iterator]()
+  let onAbort = (): void => {}
+  const aborted = new Promise<never>((_resolve, reject) => { onAbort = () => reject(signal.reason); signal.addEventListener('abort', onAbort) })
+  aborted.catch(() => {})
+  let done = false
+  try {
+    for (;;) {
+      const r = await Promise.race([it.next(), aborted])
+      if (r.done) { done = true; return }
+      yield r.value
+    }
+  } finally {
+    signal.removeEventListener('abort', onAbort)
+    if (!done) void it.return?.() // ends the source (a stream is destroyed); not awaited, a read may hang
+  }
+}
+
 /**
  * Hash a stream (stdin, a URL body) read to its end. The first PARALLEL_MIN_BYTES are
  * hashed on the main thread; past that (or at once if workers are asked for), stripes
@@ -237,8 +262,7 @@ export async function hashInput (input: AsyncIterable<Uint8Array> | Iterable<Uin
   const onAbort = (): void => { void pool?.close() }
   opts.signal?.addEventListener('abort', onAbort)
   try {
-    for await (const chunk of input) {
-      opts.signal?.throwIfAborted()
+    for await (const chunk of abortable(input, opts.signal)) {
       let off = 0
       while (off < chunk.length) {
         const n = Math.min(stripe - fill, chunk.length - off)
