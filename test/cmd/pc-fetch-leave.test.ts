@@ -1,0 +1,74 @@
+// pc-fetch holding an item: it hands the hash tree to a peer that has only the root,
+// idles without using CPU, and leaves politely on SIGINT (tracker told, exit 130).
+import { test } from 'uvu'
+import * as assert from 'uvu/assert'
+import { readFile, writeFile } from 'node:fs/promises'
+import { join } from 'node:path'
+import { start, killChildren, tempDir, withTimeout, waitForOutput, sleep } from '../helpers.js'
+import { startOrigin, type OriginServer } from '../../scripts/origin.js'
+import { formatTree } from '../../lib/hashtree.js'
+import { makeItem, record, startFetch, decodeAll, type TestItem, type FetchProc } from './pc-fetch-helpers.js'
+
+const SIZE = 1024 * 1024 + 777
+let dir: { path: string, remove: () => Promise<void> }
+let item: TestItem
+let origin: OriginServer | undefined
+
+test.before(async () => {
+  dir = await tempDir('pc-fetch-leave-')
+  item = await makeItem(dir.path, 'item.bin', SIZE, 64 * 1024, false) // no item.bin.hashtree
+  await writeFile(join(dir.path, 'elsewhere.tree'), formatTree(item.tree))
+})
+test.after(async () => { await dir.remove() })
+test.after.each(async () => { killChildren(); await origin?.close(); origin = undefined })
+
+function holds (p: FetchProc): boolean {
+  try { return decodeAll(p.stdout()).some(f => f.type === 'end') } catch { return false }
+}
+
+/** user + system CPU ticks of a process so far (proc(5) stat fields 14 and 15) */
+async function cpuTicks (pid: number): Promise<number> {
+  const f = (await readFile(`/proc/${pid}/stat`, 'utf8')).split(') ')[1].split(' ')
+  return Number(f[11]) + Number(f[12])
+}
+
+test('a peer with only the root gets the hash tree from a peer that has it', async () => {
+  origin = await startOrigin({ dir: dir.path })
+  const a = await startFetch(['--keep', '30s'], record(origin.url + 'item.bin', { root: item.root, hashtree: origin.url + 'elsewhere.tree' }))
+  await withTimeout((async () => { while (!holds(a)) await sleep(20) })(), 20_000, 'the first peer to hold the item')
+  const b = await startFetch(['--raw', '--keep', '0', '--peer', `127.0.0.1:${a.port}`], record(origin.url + 'item.bin', { root: item.root }))
+  assert.is(await withTimeout(b.exited, 30_000, 'the second peer'), 0, b.stderr())
+  assert.ok(b.stdout().equals(item.data))
+  assert.is(origin.bytesSent('/item.bin'), SIZE, 'the second peer fetched nothing from the origin')
+})
+
+test('holding an item and serving nobody, pc-fetch uses no measurable CPU', async () => {
+  origin = await startOrigin({ dir: dir.path })
+  const a = await startFetch(['--keep', '60s'], record(origin.url + 'item.bin', { root: item.root, hashtree: origin.url + 'elsewhere.tree' }))
+  await withTimeout((async () => { while (!holds(a)) await sleep(20) })(), 20_000, 'the peer to hold the item')
+  await sleep(1000) // let start-up work (JIT, GC) settle
+  const t0 = await cpuTicks(a.child.pid!)
+  await sleep(3000)
+  const used = await cpuTicks(a.child.pid!) - t0
+  assert.ok(used <= 3, `${used} ticks of CPU in 3 s of idling`)
+})
+
+test('SIGINT: the tracker is told "stopped", peers goodbye, exit 130', async () => {
+  origin = await startOrigin({ dir: dir.path })
+  const tracker = start('pc-tracker', ['-v', '127.0.0.1:0'])
+  const text = await waitForOutput(tracker.stderr!, t => /listening on [^:]+:\d+/.test(t), 15_000, 'pc-tracker')
+  const url = `http://127.0.0.1:${/listening on [^:]+:(\d+)/.exec(text)![1]}/announce`
+  let log = text
+  tracker.stderr!.on('data', (d: Buffer) => { log += d.toString() })
+  const rec = record(origin.url + 'item.bin', { root: item.root, hashtree: origin.url + 'elsewhere.tree' })
+  const a = await startFetch(['--keep', '60s', '--tracker', url], rec)
+  await withTimeout((async () => { while (!holds(a)) await sleep(20) })(), 20_000, 'the peer to hold the item')
+  const b = await startFetch(['--keep', '60s', '--peer', `127.0.0.1:${a.port}`], rec)
+  await withTimeout((async () => { while (!holds(b)) await sleep(20) })(), 20_000, 'the second peer to hold the item')
+  a.child.kill('SIGINT')
+  assert.is(await withTimeout(a.exited, 10_000, 'pc-fetch to leave'), 130)
+  assert.match(log, /stopped/)
+  assert.not.match(a.stderr(), /internal error/)
+})
+
+test.run()
