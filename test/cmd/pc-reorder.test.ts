@@ -5,6 +5,7 @@ import { join } from 'node:path'
 import { execFile } from 'node:child_process'
 import { promisify } from 'node:util'
 import { encodeFrame, encodeMagic, FrameDecoder, type Frame, type ItemHeader } from '../../lib/frame.js'
+import { startNginx } from '../../scripts/nginx.js'
 import { MEDIA, run, start, finish, killChildren, withTimeout, waitForOutput, tempDir, bin, sleep } from '../helpers.js'
 
 const CHUNK = 16 * 1024
@@ -208,6 +209,22 @@ test('on SIGINT it drains its input to the end, then exits 130', async () => {
   const r = await done
   assert.is(r.code, 130)
   assert.ok(r.stdout.equals(Buffer.concat([mp3, ogg])))
+})
+
+test('pc-fetch URL | pc-reorder --raw gives the file from a real nginx origin, byte for byte', async () => {
+  const dir = await tempDir()
+  const origin = await startNginx({ root: dir.path })
+  try {
+    writeFileSync(join(dir.path, 'tone.opus'), ogg)
+    const fetch = start('pc-fetch', [`${origin.url}tone.opus`, '-q'])
+    const reorder = start('pc-reorder', ['--raw', '-v'])
+    fetch.stdout?.pipe(reorder.stdin as NodeJS.WritableStream)
+    const [f, r] = await Promise.all([finish(fetch, 30_000), finish(reorder, 30_000)])
+    assert.is(f.code, 0, f.stderr)
+    assert.is(r.code, 0, r.stderr)
+    assert.ok(r.stdout.equals(ogg))
+    assert.match(r.stderr, `pc-reorder: item 0: ${ogg.length} bytes, 0 gaps (0 bytes)`)
+  } finally { await origin.stop(); await dir.remove() }
 })
 
 test('refuses to write to a terminal', async () => {
