@@ -62,7 +62,9 @@ function kindOf (uri: string): Kind {
   return 'other'
 }
 
-interface Open { kind: Kind, local: string, where: string, text: string, attrs: Record<string, string> }
+/** An open element; position and text kept as cheaply as possible (a week of items is 300k elements). */
+interface Open { kind: Kind, local: string, line: number, column: number, text: string, keepText: boolean, url?: string }
+interface RawItem { fields: Map<string, Open[]>, about?: string, where: string }
 
 /** Decode the bytes as UTF-8, or as the Latin-1 family when the XML declaration says so. */
 export function decodePlaylist (bytes: Uint8Array, where: string): string {
@@ -129,53 +131,58 @@ export function parsePlaylist (text: string, opts: ReadOptions): Playlist {
   })
   const stack: Open[] = []
   const seq: string[] = []
-  const raw: Array<{ fields: Map<string, Open[]>, about?: string, where: string }> = []
-  let current: { fields: Map<string, Open[]>, about?: string, where: string } | undefined
+  const items: PlaylistItem[] = []
+  let current: RawItem | undefined
   let itemDepth = -1
   let rootSeen = false
   let channelTitle: string | undefined
   let channelDate: Open | undefined
   const warnings: string[] = []
-  const here = (): string => `${where}:${parser.line}:${parser.column}`
+  const at = (el: Open): string => `${where}:${el.line}:${el.column}`
+  const attr = (tag: SaxesTagNS, local: string): string | undefined => {
+    for (const a of Object.values(tag.attributes)) if (a.local === local && (a.uri === NS.rdf || a.uri === '')) return a.value
+    return undefined
+  }
 
   parser.on('opentag', (tag: SaxesTagNS) => {
     const kind = kindOf(tag.uri)
-    const attrs: Record<string, string> = {}
-    for (const a of Object.values(tag.attributes)) {
-      const k = kindOf(a.uri)
-      attrs[(k === 'rdf' || (a.prefix === '' && a.uri === '')) ? a.local : a.name] = a.value
-    }
-    const el: Open = { kind, local: tag.local.toLowerCase(), where: here(), text: '', attrs }
+    const local = tag.local.toLowerCase()
+    const parent = stack[stack.length - 1]
+    const keepText = (current !== undefined && stack.length === itemDepth + 1) || (parent?.kind === 'rss' && parent.local === 'channel')
+    const el: Open = { kind, local, line: parser.line, column: parser.column, text: '', keepText }
     if (!rootSeen) {
       rootSeen = true
-      if (!((kind === 'rdf' && el.local === 'rdf') || (kind === 'rss' && (el.local === 'rss' || el.local === 'channel')))) {
-        throw new DataError(`not an RSS playlist: the root element is <${tag.name}>`, el.where)
+      if (!((kind === 'rdf' && local === 'rdf') || (kind === 'rss' && (local === 'rss' || local === 'channel')))) {
+        throw new DataError(`not an RSS playlist: the root element is <${tag.name}>`, at(el))
       }
     }
-    if (current === undefined && kind === 'rss' && el.local === 'item') {
-      current = { fields: new Map(), about: attrs.about, where: el.where }
+    if (current === undefined && kind === 'rss' && local === 'item') {
+      current = { fields: new Map(), about: attr(tag, 'about'), where: at(el) }
       itemDepth = stack.length
-    } else if (kind === 'rdf' && el.local === 'li' && stack.some(s => s.kind === 'rdf' && s.local === 'seq') && current === undefined) {
-      const r = attrs.resource ?? attrs.about
+    } else if (current !== undefined && keepText && kind === 'rss' && local === 'enclosure') {
+      el.url = attr(tag, 'url')
+    } else if (current === undefined && kind === 'rdf' && local === 'li' && stack.some(s => s.kind === 'rdf' && s.local === 'seq')) {
+      const r = attr(tag, 'resource') ?? attr(tag, 'about')
       if (r !== undefined) seq.push(r)
     }
     stack.push(el)
   })
-  parser.on('text', (t: string) => { const top = stack[stack.length - 1]; if (top) top.text += t })
-  parser.on('cdata', (t: string) => { const top = stack[stack.length - 1]; if (top) top.text += t })
+  const onText = (t: string): void => { const top = stack[stack.length - 1]; if (top?.keepText) top.text += t }
+  parser.on('text', onText)
+  parser.on('cdata', onText)
   parser.on('closetag', () => {
     const el = stack.pop()
     if (!el) return
     const parent = stack[stack.length - 1]
     if (current !== undefined && stack.length === itemDepth) {
-      raw.push(current)
+      items.push(toItem(current, opts))
       current = undefined
       itemDepth = -1
     } else if (current !== undefined && stack.length === itemDepth + 1) {
       const key = `${el.kind}:${el.local}`
-      const list = current.fields.get(key) ?? []
-      list.push(el)
-      current.fields.set(key, list)
+      if (!WANTED.has(key)) return
+      const list = current.fields.get(key)
+      if (list) list.push(el); else current.fields.set(key, [el])
     } else if (parent?.kind === 'rss' && parent.local === 'channel') {
       if (el.kind === 'rss' && el.local === 'title') channelTitle = el.text.trim()
       if (el.kind === 'dc' && el.local === 'date') channelDate = el
@@ -192,24 +199,27 @@ export function parsePlaylist (text: string, opts: ReadOptions): Playlist {
     throw new DataError(`malformed XML: ${m ? m[2] : msg}`, m ? m[1] : where)
   }
 
-  const items = raw.map(r => toItem(r, opts))
   if (items.length === 0) throw new DataError('the playlist has no <item> elements', where)
   return {
     title: channelTitle,
-    date: channelDate ? parsePlaylistTime(channelDate.text, channelDate.where) : undefined,
+    date: channelDate ? parsePlaylistTime(channelDate.text, at(channelDate)) : undefined,
     items: orderBySeq(items, seq, warnings),
     warnings,
   }
 }
 
-function toItem (r: { fields: Map<string, Open[]>, about?: string, where: string }, opts: ReadOptions): PlaylistItem {
+const WANTED = new Set(['rss:link', 'rss:enclosure', 'rss:title', 'dc:title', 'dc:format', 'dc:identifier', 'ev:startdate', 'ev:enddate', 'mm:duration'])
+
+function toItem (r: RawItem, opts: ReadOptions): PlaylistItem {
+  const where = opts.where
+  const at = (el: Open): string => `${where}:${el.line}:${el.column}`
   const one = (key: string): Open | undefined => r.fields.get(key)?.[0]
   const text = (key: string): string | undefined => { const v = one(key)?.text.trim(); return v === '' ? undefined : v }
-  const link = text('rss:link') ?? one('rss:enclosure')?.attrs.url ?? r.about
+  const link = text('rss:link') ?? one('rss:enclosure')?.url ?? r.about
   if (link === undefined) throw new DataError('item has neither <link> nor rdf:about', r.where)
   let url = link
   if (opts.base !== undefined) {
-    try { url = new URL(link, opts.base).href } catch { throw new DataError(`item link is not a URL: '${link}'`, one('rss:link')?.where ?? r.where) }
+    try { url = new URL(link, opts.base).href } catch { throw new DataError(`item link is not a URL: '${link}'`, (one('rss:link') ? at(one('rss:link') as Open) : r.where)) }
   }
   const item: PlaylistItem = { url, where: r.where }
   if (r.about !== undefined) item.about = r.about
@@ -217,14 +227,14 @@ function toItem (r: { fields: Map<string, Open[]>, about?: string, where: string
   if (title !== undefined) item.title = title
   const mime = text('dc:format')
   if (mime !== undefined) item.mime = mime
-  const s = one('ev:startdate'); if (s) item.start = parsePlaylistTime(s.text, s.where)
-  const e = one('ev:enddate'); if (e) item.end = parsePlaylistTime(e.text, e.where)
-  const d = one('mm:duration'); if (d) item.duration = parseDurationMs(d.text, d.where)
+  const s = one('ev:startdate'); if (s) item.start = parsePlaylistTime(s.text, at(s))
+  const e = one('ev:enddate'); if (e) item.end = parsePlaylistTime(e.text, at(e))
+  const d = one('mm:duration'); if (d) item.duration = parseDurationMs(d.text, at(d))
   for (const id of r.fields.get('dc:identifier') ?? []) {
     const v = id.text.trim()
     if (!/^urn:blake2b:/i.test(v)) continue // other identifiers (ISRC, urn:uuid…) are allowed and ignored
     const hex = v.slice('urn:blake2b:'.length)
-    if (!/^[0-9a-f]{64}$/i.test(hex)) throw new DataError(`dc:identifier: urn:blake2b: needs 64 hex digits, got '${hex}'`, id.where)
+    if (!/^[0-9a-f]{64}$/i.test(hex)) throw new DataError(`dc:identifier: urn:blake2b: needs 64 hex digits, got '${hex}'`, at(id))
     item.root = hex.toLowerCase()
   }
   return item
@@ -233,10 +243,19 @@ function toItem (r: { fields: Map<string, Open[]>, about?: string, where: string
 /** RSS 1.0 orders items by the channel's rdf:Seq; without one, document order. */
 function orderBySeq (items: PlaylistItem[], seq: string[], warnings: string[]): PlaylistItem[] {
   if (seq.length === 0) return items
+  // each resource names the items with that rdf:about (else link), taken in turn
+  const byName = new Map<string, PlaylistItem[]>()
+  const add = (k: string, it: PlaylistItem): void => { const q = byName.get(k); if (q) q.push(it); else byName.set(k, [it]) }
+  for (const it of items) { add(it.about ?? it.url, it); if (it.about !== undefined && it.about !== it.url) add('\0' + it.url, it) }
   const used = new Set<PlaylistItem>()
+  const take = (k: string): PlaylistItem | undefined => {
+    const q = byName.get(k)
+    while (q && q.length > 0) { const it = q.shift() as PlaylistItem; if (!used.has(it)) return it }
+    return undefined
+  }
   const out: PlaylistItem[] = []
   for (const res of seq) {
-    const it = items.find(i => !used.has(i) && (i.about ?? i.url) === res) ?? items.find(i => !used.has(i) && i.url === res)
+    const it = take(res) ?? take('\0' + res)
     if (!it) { warnings.push(`rdf:Seq lists '${res}' but no <item> has it; skipped`); continue }
     used.add(it)
     out.push(it)
