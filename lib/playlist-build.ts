@@ -1,14 +1,14 @@
 // pc-playlist's work, short of writing: expand the inputs, probe each medium (a few
 // at a time, order kept), map local paths to the URLs listeners will fetch, hash
 // when asked, lay the items out in time and format the document.
-import { createReadStream } from 'node:fs'
 import { randomBytes } from 'node:crypto'
 import { readFile, rename, stat, unlink, writeFile } from 'node:fs/promises'
 import { basename, dirname, isAbsolute, join, relative, sep } from 'node:path'
 import type { Readable } from 'node:stream'
 import { DataError, IOError, NoInputError, PcError, UsageError } from './cli.js'
 import { fetchUrl } from './http.js'
-import { formatTree, hashStream, infoHash, parseTree } from './hashtree.js'
+import { formatTree, infoHash, parseTree } from './hashtree.js'
+import { hashFile } from './hash-parallel.js'
 import { isUrl } from './byte-source.js'
 import { expandInputs, type MediaEntry } from './media-list.js'
 import { probeMedia } from './probe.js'
@@ -98,7 +98,7 @@ async function describeMedium (e: MediaEntry, o: BuildOptions): Promise<Medium> 
   const info = await probeMedia(e.spec, { signal: o.signal, name: e.name })
   const url = isUrl(e.spec) ? e.spec : localUrl(e.spec, o, e.name)
   let root: string | undefined
-  if (o.hash) root = isUrl(e.spec) ? await publishedRoot(e.spec, info.size, o.signal) : await localRoot(e.spec, o.chunkSize, o.log)
+  if (o.hash) root = isUrl(e.spec) ? await publishedRoot(e.spec, info.size, o.signal) : await localRoot(e.spec, o.chunkSize, o.signal, o.log)
   o.log?.(`${e.name}: ${info.format}, ${info.mime}, ${info.duration} ms${root ? `, root ${root}` : ''}`)
   return { url, title: info.title ?? fallbackTitle(e.spec), mime: info.mime, duration: info.duration, ...(root ? { root } : {}) }
 }
@@ -120,11 +120,11 @@ function fallbackTitle (spec: string): string {
 }
 
 /**
- * The root of FILE.hashtree: reused when it is no older than FILE and matches its size
+ * The root of FILE.hashtree (built as pc-hash builds it, on worker threads when big): reused when it is no older than FILE and matches its size
  * and the chunk size asked for (a nightly cron job then hashes only new media), else
  * built and written beside the file.
  */
-async function localRoot (path: string, chunkSize: number | undefined, log?: (msg: string) => void): Promise<string> {
+async function localRoot (path: string, chunkSize: number | undefined, signal?: AbortSignal, log?: (msg: string) => void): Promise<string> {
   const treePath = path + '.hashtree'
   const media = await stat(path)
   try {
@@ -134,7 +134,7 @@ async function localRoot (path: string, chunkSize: number | undefined, log?: (ms
       if (t.size === media.size && (chunkSize === undefined || t.chunkSize === chunkSize)) return t.root.toString('hex')
     }
   } catch { /* absent, stale or unreadable: build it again */ }
-  const tree = await hashStream(createReadStream(path), chunkSize)
+  const tree = await hashFile(path, { chunkSize, signal })
   await writeFileAtomic(treePath, formatTree(tree))
   log?.(`wrote ${treePath}`)
   return tree.root.toString('hex')

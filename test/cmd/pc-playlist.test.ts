@@ -176,6 +176,8 @@ test('--hash writes FILE.hashtree beside each file, puts the root in dc:identifi
     assert.is(tree.size, statSync(join(dir, f)).size)
     assert.is(items[i].id, `urn:blake2b:${tree.root.toString('hex')}`)
     assert.is(items[i].link, BASE + f)
+    const byPcHash = await run('pc-hash', ['--root', '--chunk-size', '16k', join(dir, f)])
+    assert.is(byPcHash.stdout.toString().trim(), tree.root.toString('hex'), 'the same root as pc-hash')
     wl.push(infoHash(tree.root).toString('hex'))
   }
   assert.is(readFileSync(join(dir, 'whitelist'), 'utf8'), wl.join('\n') + '\n')
@@ -228,7 +230,7 @@ test('bad input: unknown format 65, missing file 66, no items 65, each naming wh
 })
 
 test('closed stdout: exits 0 with nothing on stderr', async () => {
-  const c = start('pc-playlist', ['-b', BASE, '--start', START, '--until', '+30h', 'media/tone.wav'], { cwd: ROOT })
+  const c = start('pc-playlist', ['-b', BASE, '--start', START, '--until', '+3h', 'media/tone.wav'], { cwd: ROOT })
   c.stdout?.destroy()
   c.stdin?.end()
   const r = await finish(c)
