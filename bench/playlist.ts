@@ -112,6 +112,7 @@ async function main (): Promise<void> {
   const t = { pcLocal: [] as number[], ffLocal: [] as number[], pcUrl: [] as number[], ffUrl: [] as number[] }
   let bytes = { pc: 0, ff: 0 }
   let durs = { pc: [] as number[], ff: [] as number[] }
+  const perFormat: Array<[number, number]> = []
   try {
     for (let r = 0; r < ROUNDS; r++) {
       const a = await pcPlaylist(files, dir); t.pcLocal.push(a.seconds)
@@ -124,6 +125,11 @@ async function main (): Promise<void> {
       bytes = { pc: pcBytes, ff: ffBytes }
       process.stderr.write(`round ${r + 1}/${ROUNDS}\n`)
     }
+    // Bytes each tool has the origin send, format by format (one untimed pass).
+    for (let i = 0; i < FORMATS.length; i++) {
+      const mine = urls.slice(i * COPIES, (i + 1) * COPIES)
+      perFormat.push([await sentDuring(nginx, () => pcPlaylist(mine, dir)), await sentDuring(nginx, () => ffprobeAll(mine))])
+    }
   } finally { await nginx.stop() }
 
   const n = files.length
@@ -132,16 +138,18 @@ async function main (): Promise<void> {
     [`${n} URLs on nginx, median wall time`, ms(median(t.pcUrl) * 1000), ms(median(t.ffUrl) * 1000), ratio(median(t.ffUrl), median(t.pcUrl))],
     [`${n} URLs, bytes nginx sent (files total ${mib(totalBytes)})`, mib(bytes.pc), mib(bytes.ff), ratio(bytes.ff, bytes.pc)],
   ])
-  const diffs = table(['format', 'pc-playlist ms', 'ffprobe ms', 'difference'], FORMATS.map(([name], i) => {
+  const size = (f: string): number => Number(spawnSync('stat', ['-c', '%s', f], { encoding: 'utf8' }).stdout)
+  const kib = (b: number): string => `${Math.round(b / 1024)} KiB`
+  const diffs = table(['format', 'file size', 'pc-playlist ms', 'ffprobe ms', 'difference', 'sent for pc-playlist, per file', 'sent for ffprobe, per file'], FORMATS.map(([name], i) => {
     const a = durs.pc[i * COPIES]; const b = durs.ff[i * COPIES]
-    return [name, String(a), String(b), `${a - b} ms`]
+    return [name, kib(size(files[i * COPIES])), String(a), String(b), `${a - b} ms`, kib(perFormat[i][0] / COPIES), kib(perFormat[i][1] / COPIES)]
   }))
   const cmd = `node dist/bench/playlist.js --minutes ${MINUTES} --copies ${COPIES} --rounds ${ROUNDS}`
   const body = [
     `Probing ${FORMATS.length} formats × ${COPIES} copies of ${MINUTES}-minute clips (sine sweeps made by ffmpeg), ${ROUNDS} rounds interleaved, ` +
     `pc-playlist (one process for all files, up to 4 probes at once) against ffprobe run once per file in sequence, as a shell loop would. ` +
     `Machine: ${spawnSync('nproc', { encoding: 'utf8' }).stdout.trim()} cores, load average ${spawnSync('cat', ['/proc/loadavg'], { encoding: 'utf8' }).stdout.split(' ')[0]} at the end.`,
-    '', '    ' + cmd, '', summary, '', 'Durations of the same clips (first copy):', '', diffs, '',
+    '', '    ' + cmd, '', summary, '', 'Durations of the same clips (first copy), and what the origin sent to probe each format as a URL:', '', diffs, '',
     'ffprobe estimates ADTS durations from the bitrate; pc-playlist counts the frames over the whole file, which is also why ADTS is the one format it reads entirely.',
   ].join('\n')
   process.stdout.write(body + '\n')

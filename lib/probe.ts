@@ -19,7 +19,7 @@ export interface MediaInfo {
 /** A bigger 'moov' (hours of video with many tracks) is refused rather than loaded. */
 export const MAX_MOOV_BYTES = 64 * 1024 * 1024
 /** How far from the end to look for the last Ogg page. */
-const OGG_TAIL_BYTES = [64 * 1024, 1024 * 1024]
+const OGG_TAIL_BYTES = [16 * 1024, 1024 * 1024]
 const MAX_TOP_BOXES = 10_000
 /** An ID3v2 tag bigger than this (a huge cover) is skipped, not read for its title. */
 const MAX_TAG_BYTES = 16 * 1024 * 1024
@@ -47,7 +47,8 @@ export async function probeSource (src: ByteSource): Promise<MediaInfo> {
   if (ascii(head, 4, 4) === 'ftyp') return await probeMp4(src)
   if (ascii(head, 0, 4) === 'OggS') return await probeOgg(src, head)
   const audioStart = id3v2Length(head)
-  const at = await src.read(audioStart, HEAD_BYTES)
+  // The audio after any ID3v2 tag: from the head when enough of it is there, else one more read.
+  const at = audioStart + 16 * 1024 <= head.length || head.length === src.size ? head.subarray(audioStart) : await src.read(audioStart, HEAD_BYTES)
   if (at.length >= 7 && at[0] === 0xff && (at[1] & 0xf6) === 0xf0) return await probeAdts(src, head, audioStart)
   const mp3 = await probeMp3(src, head, audioStart, at)
   if (mp3) return mp3
