@@ -149,6 +149,8 @@ let nginx: Nginx | undefined
 test('probes URLs with Range requests: same answers as the files, fewer bytes than the files', async () => {
   nginx = await startNginx({ root: MEDIA })
   try {
+    // at most: one 64 KiB head for MP3 and WAV, plus a 16 KiB tail for Ogg; M4A walks to its trailing 'moov'
+    const LIMIT: Record<string, number> = { 'tone-cbr.mp3': 65536, 'timeline-a.opus': 65536 + 16384, 'tone.m4a': 122969 - 1, 'tone.wav': 65536 }
     for (const name of ['tone-cbr.mp3', 'timeline-a.opus', 'tone.m4a', 'tone.wav']) {
       const before = await nginx.bytesSent()
       const url = nginx.url + name
@@ -156,7 +158,7 @@ test('probes URLs with Range requests: same answers as the files, fewer bytes th
       const fromFile = await probeMedia(join(MEDIA, name))
       assert.equal(fromUrl, fromFile)
       const sent = await withTimeout(waitForLog(nginx, before), 5000, 'the access log')
-      assert.ok(sent < fromFile.size, `${name}: nginx sent ${sent} of ${fromFile.size} bytes`)
+      assert.ok(sent <= LIMIT[name] && sent < fromFile.size, `${name}: nginx sent ${sent} of ${fromFile.size} bytes`)
     }
     await rejects(probeMedia(nginx.url + 'absent.mp3'), (e: Error) => e instanceof NoInputError && /absent\.mp3: HTTP 404/.test(e.message))
   } finally { await nginx.stop(); nginx = undefined }
