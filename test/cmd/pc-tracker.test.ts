@@ -173,7 +173,7 @@ test('peers expire after a missed interval', async () => {
   assert.is((await stats(base)).swarms.length, 0)
 })
 
-test('--whitelist: listed info-hashes only; bad file exits 65 with file:line, missing file 66', async () => {
+test('--whitelist: listed info-hashes only, reread on SIGHUP; bad file exits 65 with file:line, missing file 66', async () => {
   const dir = await tempDir()
   cleanups.push(dir.remove)
   const list = join(dir.path, 'hashes')
@@ -181,11 +181,22 @@ test('--whitelist: listed info-hashes only; bad file exits 65 with file:line, mi
   const ih = (await run('pc-hash', ['--info-hash', mp3])).stdout.toString().trim()
   assert.match(ih, /^[0-9a-f]{40}$/)
   await writeFile(list, `# station items\n${ih.toUpperCase()}  tone-cbr.mp3\n\n`)
-  const { url } = await tracker(['--whitelist', list])
+  const { url, proc } = await tracker(['--whitelist', list])
   const p = { announceUrl: url, peerId: randomBytes(20), port: 7500, uploaded: 0, downloaded: 0, left: 1 }
   await announce({ ...p, infoHash: Buffer.from(ih, 'hex') })
   try { await announce({ ...p, infoHash: randomBytes(20) }); assert.unreachable() } catch (e) { assert.match((e as Error).message, /not on this tracker's whitelist/) }
+  // SIGHUP rereads the file; a bad file then keeps the old list
+  const other = randomBytes(20)
+  await writeFile(list, `${other.toString('hex')}\n`)
+  proc.kill('SIGHUP')
+  await withTimeout((async () => {
+    for (;;) { try { await announce({ ...p, infoHash: other }); return } catch { await sleep(100) } }
+  })(), 10_000, 'the reread whitelist to admit the new info-hash')
+  try { await announce({ ...p, infoHash: Buffer.from(ih, 'hex') }); assert.unreachable() } catch (e) { assert.match((e as Error).message, /not on this tracker's whitelist/) }
   await writeFile(list, `${ih}\nnot-a-hash\n`)
+  proc.kill('SIGHUP')
+  await waitForOutput(proc.stderr as NodeJS.ReadableStream, t => /keeping the old whitelist/.test(t), 10_000, 'the warning about the bad whitelist')
+  await announce({ ...p, infoHash: other })
   const bad = await run('pc-tracker', ['--whitelist', list, '127.0.0.1:0'])
   assert.is(bad.code, 65)
   assert.match(bad.stderr, new RegExp(`${list}:2: not an info-hash`))
