@@ -130,11 +130,17 @@ export function scheduleOf (bytes: Buffer, source: { where: string, base?: strin
  */
 export class SchedulePoller {
   private lastProblem?: string
-  constructor (private readonly source: PlaylistSource, private readonly o: { layout: LayoutOptions, warn: (m: string) => void, note?: (m: string) => void }) {}
+  private readonly layout: LayoutOptions
+  constructor (private readonly source: PlaylistSource, private readonly o: { layout: LayoutOptions, warn: (m: string) => void, note?: (m: string) => void }) {
+    // a playlist re-read every minute should not repeat the same remark every minute
+    const said = new Set<string>()
+    const warn = o.layout.warn
+    this.layout = { ...o.layout, warn: warn && ((m: string) => { if (!said.has(m)) { said.add(m); warn(m) } }) }
+  }
 
   async first (): Promise<Schedule> {
     const bytes = await this.source.load()
-    return scheduleOf(bytes as Buffer, this.source, this.o.layout)
+    return scheduleOf(bytes as Buffer, this.source, this.layout)
   }
 
   async reload (): Promise<Schedule | undefined> {
@@ -143,7 +149,7 @@ export class SchedulePoller {
     try {
       bytes = await this.source.load()
       if (bytes === undefined) return undefined
-      const s = scheduleOf(bytes, this.source, this.o.layout)
+      const s = scheduleOf(bytes, this.source, this.layout)
       this.lastProblem = undefined
       this.o.note?.(`${this.source.where}: new playlist loaded`)
       return s

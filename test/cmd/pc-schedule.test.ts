@@ -249,6 +249,31 @@ test('--follow on a file: a replacement renamed into place is picked up', async 
   assert.match(r.stderr, /new playlist loaded/)
 })
 
+test('--follow --key: a replacement whose signature is not yet updated waits until it is', async () => {
+  const dir = await tempDir(); cleanups.push(dir.remove)
+  const kp = generateKeyPair()
+  const list = join(dir.path, 'list.rss')
+  const t0 = Date.now() - 500
+  const put = async (text: string, signed: boolean): Promise<void> => {
+    await writeFile(list + '.tmp', text); await rename(list + '.tmp', list)
+    if (signed) await writeFile(list + '.sig', sign(Buffer.from(text), kp.secretKey).toString('hex'))
+  }
+  await put(timed('a', t0, 100, 1500), true)
+  const c = start('pc-schedule', ['-f', '--lead', '400ms', '--poll', '100ms', '--key', kp.publicKey.toString('hex'), list])
+  const out = finish(c, 60_000)
+  await waitForOutput(c.stdout!, t => /a\d+\.mp3/.test(t), 20_000, 'the item on air')
+  const b = timed('b', t0, 100, 1500)
+  await put(b, false)
+  await waitForOutput(c.stderr!, t => /does not verify.*keeping the last good schedule/.test(t), 20_000, 'the refusal')
+  await sleep(300) // several polls of the same unsigned file
+  await writeFile(list + '.sig', sign(Buffer.from(b), kp.secretKey).toString('hex'))
+  await waitForOutput(c.stdout!, t => /b\d+\.mp3/.test(t), 20_000, 'the newly signed playlist')
+  c.kill('SIGTERM')
+  const r = await out
+  assert.is(r.code, 143, r.stderr)
+  assert.is((r.stderr.match(/does not verify/g) ?? []).length, 1, 'warned once, not at every poll')
+})
+
 /** `pc-playlist ARGS | pc-schedule SARGS -` as two real processes joined by a pipe. */
 async function pipeline (plArgs: string[], schedArgs: string[], env: NodeJS.ProcessEnv = process.env): Promise<{ playlist: Awaited<ReturnType<typeof finish>>, schedule: Awaited<ReturnType<typeof finish>> }> {
   const p = start('pc-playlist', plArgs, { env })
