@@ -3,7 +3,6 @@
 import { run, intOption, durationOption, UsageError, type OptionTable, type CommandInfo } from '../lib/cli.js'
 import { parseTime } from '../lib/units.js'
 import { writeRecord } from '../lib/ndjson.js'
-import { readPublicKey } from '../lib/sign.js'
 import { PlaylistSource, SchedulePoller } from '../lib/poll.js'
 import { follow, recordsAt, systemClock } from '../lib/schedule.js'
 
@@ -42,7 +41,7 @@ run('pc-schedule', OPTIONS, INFO, async (opts, io) => {
   const count = opts.count === undefined ? undefined : intOption(opts, 'count', 1, 1_000_000_000)
   const leadMs = durationOption(opts, 'lead')
   const pollMs = Math.max(100, durationOption(opts, 'poll'))
-  const key = opts.key === undefined ? undefined : await readPublicKey(String(opts.key))
+  const key = opts.key === undefined ? undefined : await (await import('../lib/sign.js')).readPublicKey(String(opts.key))
 
   const source = new PlaylistSource(opts._[0] ?? '-', {
     stdin: io.stdin, signal: io.signal, key, sig: opts.sig === undefined ? undefined : String(opts.sig),

@@ -5,10 +5,13 @@ import { readFile, stat } from 'node:fs/promises'
 import { createHash } from 'node:crypto'
 import type { Readable } from 'node:stream'
 import { DataError, NoInputError, PcError, UsageError } from './cli.js'
-import { fetchUrl } from './http.js'
 import { decodePlaylist, parsePlaylist, MAX_PLAYLIST_BYTES } from './playlist-read.js'
 import { layOut, type LayoutOptions, type Schedule } from './schedule.js'
-import { parseSignature, verify } from './sign.js'
+
+// node-fetch and sodium-native are loaded only when a URL or a key needs them: most runs
+// read one local file, and start-up is most of their time.
+const http = async (): Promise<typeof import('./http.js')> => await import('./http.js')
+const signing = async (): Promise<typeof import('./sign.js')> => await import('./sign.js')
 
 export interface SourceOptions {
   stdin: Readable
@@ -70,7 +73,7 @@ export class PlaylistSource {
       const headers: Record<string, string> = {}
       if (this.etag) headers['If-None-Match'] = this.etag
       if (this.lastModified) headers['If-Modified-Since'] = this.lastModified
-      const res = await fetchUrl(this.spec, { headers, signal: this.o.signal, timeoutMs: this.o.timeoutMs, accept: [304] })
+      const res = await (await http()).fetchUrl(this.spec, { headers, signal: this.o.signal, timeoutMs: this.o.timeoutMs, accept: [304] })
       if (res.status === 304) { res.body?.resume(); return undefined }
       const body = await readBounded(res.body as AsyncIterable<Buffer>, MAX_PLAYLIST_BYTES, this.where)
       this.etag = res.headers.get('etag') ?? undefined
@@ -101,7 +104,7 @@ export class PlaylistSource {
     let text: string
     if (isUrl(at)) {
       try {
-        const res = await fetchUrl(at, { signal: this.o.signal, timeoutMs: this.o.timeoutMs })
+        const res = await (await http()).fetchUrl(at, { signal: this.o.signal, timeoutMs: this.o.timeoutMs })
         text = (await readBounded(res.body as AsyncIterable<Buffer>, 4096, at)).toString('utf8')
       } catch (e) {
         if (e instanceof NoInputError) throw new DataError(`signature missing (${e.message}); refusing the playlist`, this.where)
@@ -112,6 +115,7 @@ export class PlaylistSource {
         throw new DataError(`signature missing: cannot read ${at} (${(e as NodeJS.ErrnoException).code ?? ''}); refusing the playlist`, this.where)
       }
     }
+    const { parseSignature, verify } = await signing()
     const sig = parseSignature(text, at)
     if (!verify(sig, bytes, key)) throw new DataError(`signature ${at} does not verify with the given key; refusing the playlist`, this.where)
   }
