@@ -70,7 +70,7 @@ run('pc-tracker', OPTIONS, INFO, async (opts, io) => {
   }
   process.on('SIGHUP', onHup)
   try {
-    if (io.verbose) io.warn(`listening on ${addr.host}:${addr.port}, interval ${swarms.limits.intervalS} s${swarms.limits.whitelist ? `, ${swarms.limits.whitelist.size} whitelisted info-hashes` : ''}${gateway ? `, gateway for ${allow.join(' ')}` : ''}`)
+    if (io.verbose) io.warn(`listening on ${addr.host.includes(':') ? `[${addr.host}]` : addr.host}:${addr.port}, interval ${swarms.limits.intervalS} s${swarms.limits.whitelist ? `, ${swarms.limits.whitelist.size} whitelisted info-hashes` : ''}${gateway ? `, gateway for ${allow.join(' ')}` : ''}`)
     await writeAll(io.stdout, announceUrlFor(addr) + '\n')
     await new Promise<void>(resolve => {
       if (io.signal.aborted) resolve(); else io.signal.addEventListener('abort', () => resolve(), { once: true })
