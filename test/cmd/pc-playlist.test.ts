@@ -311,4 +311,15 @@ test('pc-playlist | pc-schedule: the reader gets url, title, mime, times, durati
   }])
 })
 
+test('pc-playlist --until | pc-schedule: repeated items keep their plain media URL and contiguous times', async () => {
+  const p = await run('pc-playlist', ['-b', BASE, '--start', START, '--until', '+40s', 'media/tone.wav', 'media/tone.m4a'], undefined, { cwd: ROOT })
+  assert.is(p.code, 0, p.stderr)
+  const s = await run('pc-schedule', ['--at', START, '-'], p.stdout)
+  assert.is(s.code, 0, s.stderr)
+  const recs = s.stdout.toString().trim().split('\n').map(l => JSON.parse(l) as { url: string, start: string, end: string })
+  assert.equal(recs.map(r => r.url), [1, 2, 3].flatMap(() => [BASE + 'media/tone.wav', BASE + 'media/tone.m4a']))
+  for (let i = 1; i < recs.length; i++) assert.is(recs[i].start, recs[i - 1].end)
+  assert.is(recs[5].end, '2026-11-22T18:00:45Z')
+})
+
 test.run()

@@ -69,6 +69,27 @@ test('agrees with ffprobe within 40 ms wherever ffprobe reads an exact duration 
   }
 })
 
+test('agrees with ffprobe on other layouts made here: MPEG-2 and 2.5, Layer II, 8 kHz Vorbis, 24-bit 96 kHz WAV', async () => {
+  const dir = await tempDir()
+  try {
+    const cases: Array<[string, string[], string]> = [
+      ['mpeg25.mp3', ['-ar', '8000', '-ac', '1', '-c:a', 'libmp3lame', '-b:a', '16k'], 'mp3'],
+      ['mpeg25-noxing.mp3', ['-ar', '11025', '-ac', '1', '-c:a', 'libmp3lame', '-b:a', '16k', '-write_xing', '0'], 'mp3'],
+      ['layer2.mp2', ['-ar', '48000', '-ac', '2', '-c:a', 'mp2', '-b:a', '192k', '-f', 'mp2'], 'mp3'],
+      ['low.ogg', ['-ar', '8000', '-ac', '1', '-c:a', 'libvorbis'], 'vorbis'],
+      ['deep.wav', ['-ar', '96000', '-ac', '2', '-c:a', 'pcm_s24le'], 'wav'],
+    ]
+    for (const [name, codec, format] of cases) {
+      const path = join(dir.path, name)
+      execFileSync('ffmpeg', ['-hide_banner', '-loglevel', 'error', '-f', 'lavfi', '-i', 'sine=frequency=500:duration=7', ...codec, path])
+      const m = await probeMedia(path)
+      const ff = Number(execFileSync('ffprobe', ['-v', 'error', '-show_entries', 'format=duration', '-of', 'csv=p=0', path], { encoding: 'utf8' })) * 1000
+      assert.is(m.format, format, name)
+      assert.ok(Math.abs(m.duration - ff) <= 40, `${name}: ours ${m.duration} ms, ffprobe ${ff} ms`)
+    }
+  } finally { await dir.remove() }
+})
+
 test('counts ADTS frames identically whatever the chunking, one byte at a time included', async () => {
   const bytes = readFileSync(join(MEDIA, 'tone.aac'))
   const one = await probeSource(memorySource('aac', bytes, () => 1))
