@@ -157,7 +157,7 @@ function kebab (s: string): string { return s.replace(/[A-Z]/g, c => '-' + c.toL
 
 /** Split `[HOST:]PORT` (IPv6 as `[::1]:8000`). */
 export function parseHostPort (s: string, defaultHost = '127.0.0.1'): { host: string, port: number } {
-  const m = /^(?:\[([^\]]+)\]|([^:]*))?:?(\d+)$/.exec(s)
+  const m = /^(?:(?:\[([^\]]+)\]|([^:[\]]*)):)?(\d+)$/.exec(s)
   if (!m) throw new UsageError(`not [HOST:]PORT: '${s}'`)
   const port = Number(m[3])
   if (port > 65535) throw new UsageError(`port out of range: ${port}`)
