@@ -4,13 +4,14 @@
 // pc-playlist --until lays them out. Prints medians, ratios and peak memory.
 //
 //   node dist/bench/schedule.js [--rounds 5] [--no-write]
-import { writeFileSync, statSync } from 'node:fs'
+import { writeFileSync, statSync, readFileSync } from 'node:fs'
+import { spawn } from 'node:child_process'
 import { parseArgs } from 'node:util'
 import { join, dirname } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { loadavg } from 'node:os'
 import { formatPlaylist, layout, type Medium } from '../lib/playlist-write.js'
-import { timedRun, median, max } from './proc.js'
+import { median, max } from './proc.js'
 import { table, ms, ratio, mib, writeSection } from './report.js'
 
 const HERE = dirname(fileURLToPath(import.meta.url))
@@ -43,6 +44,18 @@ const lists = [
   { label: 'a week of 20-s items', ...makePlaylist('week-20s', 7, 20_000) },
 ]
 
+/** Run to exit under /usr/bin/time: wall and CPU seconds, peak RSS (exact, from the kernel). */
+async function timed (cmd: string, argv: string[]): Promise<{ wallMs: number, cpuMs: number, rssBytes: number }> {
+  const out = '/tmp/pc-bench-schedule.time'
+  const c = spawn('/usr/bin/time', ['-f', '%e %U %S %M', '-o', out, cmd, ...argv], { stdio: ['ignore', 'ignore', 'pipe'] })
+  let stderr = ''
+  c.stderr?.on('data', (d: Buffer) => { stderr = (stderr + d.toString()).slice(-2000) })
+  const code = await new Promise<number | null>(resolve => c.once('close', resolve))
+  if (code !== 0) throw new Error(`${cmd} ${argv.join(' ')}: exit ${code}: ${stderr}`)
+  const [e, u, s, m] = readFileSync(out, 'utf8').trim().split('\n').pop()!.split(' ').map(Number)
+  return { wallMs: e * 1000, cpuMs: (u + s) * 1000, rssBytes: m * 1024 }
+}
+
 interface Runner { label: string, cmd: (f: string) => [string, string[]] }
 const runners: Runner[] = [
   { label: 'rapper -i rdfxml -o ntriples (reference parse)', cmd: f => ['rapper', ['-q', '-i', 'rdfxml', '-o', 'ntriples', f]] },
@@ -53,24 +66,23 @@ const runners: Runner[] = [
 
 const rows: string[][] = []
 for (const list of lists) {
-  const times = runners.map(() => [] as number[])
+  const wall = runners.map(() => [] as number[])
+  const cpu = runners.map(() => [] as number[])
   const rss = runners.map(() => [] as number[])
   for (let r = 0; r < ROUNDS; r++) {
     for (let i = 0; i < runners.length; i++) {
       const [cmd, argv] = runners[i].cmd(list.path)
-      const res = await timedRun(cmd, argv, 'ignore')
-      if (res.code !== 0) throw new Error(`${runners[i].label}: exit ${res.code}: ${res.stderr}`)
-      times[i].push(res.ms)
-      rss[i].push(res.peakRss)
+      const res = await timed(cmd, argv)
+      wall[i].push(res.wallMs); cpu[i].push(res.cpuMs); rss[i].push(res.rssBytes)
     }
   }
-  const ref = median(times[0])
+  const refCpu = median(cpu[0])
   for (let i = 0; i < runners.length; i++) {
-    rows.push([`${list.label} (${list.items} items, ${mib(list.bytes)})`, runners[i].label, ms(median(times[i])), ratio(median(times[i]), ref), rss[i].some(x => x > 0) ? mib(max(rss[i])) : '–'])
+    rows.push([`${list.label} (${list.items} items, ${mib(list.bytes)})`, runners[i].label, ms(median(wall[i])), ms(median(cpu[i])), ratio(median(cpu[i]), refCpu), mib(max(rss[i]))])
   }
 }
 
-const head = ['playlist', 'run', 'time (median)', 'time ÷ rapper', 'peak RSS']
+const head = ['playlist', 'run', 'wall (median)', 'CPU (median)', 'CPU ÷ rapper', 'peak RSS']
 const out = table(head, rows)
 process.stdout.write(out + '\n')
 if (!args['no-write']) {
@@ -79,7 +91,7 @@ if (!args['no-write']) {
     '',
     out,
     '',
-    'Both read the whole file; rapper also writes every triple (to /dev/null), pc-schedule parses, applies the timing rule and writes NDJSON. Peak RSS is sampled every 100 ms, so a run shorter than that may show –.',
+    'Both read the whole file; rapper also writes every triple (to /dev/null), pc-schedule parses, applies the timing rule and writes NDJSON. CPU is user+system time from /usr/bin/time, which a loaded machine disturbs far less than wall time; peak RSS is the kernel\'s maximum resident set.',
   ].join('\n')
   await writeSection(join(ROOT, 'BENCHMARKS.md'), 'schedule', body)
 }

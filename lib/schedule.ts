@@ -169,14 +169,18 @@ export interface FollowOptions {
  * Print the item on air at `at` at once, then each next one `leadMs` before it starts,
  * reloading every `pollMs`. Items not yet printed come from the newest schedule: the
  * cursor is the end of the last printed slot, and the next record is whatever the
- * current schedule airs from there. Returns when `count` is reached or `signal` aborts.
+ * current schedule airs from there. A reload runs beside the timing, so a slow origin
+ * never makes an item late. Returns when `count` is reached or `signal` aborts.
  */
 export async function follow (o: FollowOptions): Promise<void> {
   let schedule = o.schedule
   let cursor = o.at
   let printed = 0
   let nextPoll = o.clock.now() + o.pollMs
+  let reloading: Promise<void> | undefined
+  let failed: { error: unknown } | undefined
   while (!o.signal.aborted && (o.count === undefined || printed < o.count)) {
+    if (failed) throw failed.error
     const now = o.clock.now()
     // after a stall (suspend, slow reload) never print what has already ended
     const from = printed === 0 ? o.at : Math.max(cursor, now)
@@ -188,11 +192,17 @@ export async function follow (o: FollowOptions): Promise<void> {
       cursor = slot.end ?? Infinity
       continue
     }
-    if (now >= nextPoll) {
-      schedule = (await o.reload()) ?? schedule
-      nextPoll = o.clock.now() + o.pollMs
+    if (reloading === undefined && now >= nextPoll) {
+      reloading = o.reload().then((s) => { if (s) schedule = s }, (e: unknown) => { if (!o.signal.aborted) failed = { error: e } })
+        .finally(() => { reloading = undefined; nextPoll = o.clock.now() + o.pollMs })
       continue
     }
-    await o.clock.sleep(Math.min(playAt - o.leadMs, nextPoll) - now, o.signal)
+    // wake for the next item, the next poll, or a reload that has finished
+    const wake = new AbortController()
+    const wait = Math.min(playAt - o.leadMs, reloading ? Infinity : nextPoll) - now
+    const waits: Array<Promise<void>> = reloading ? [reloading] : []
+    if (Number.isFinite(wait)) waits.push(o.clock.sleep(wait, AbortSignal.any([o.signal, wake.signal])))
+    await Promise.race(waits)
+    wake.abort()
   }
 }

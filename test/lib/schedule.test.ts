@@ -6,7 +6,7 @@ import { parsePlaylist, type Playlist, type PlaylistItem } from '../../lib/playl
 import { layOut, recordsAt, follow, type Clock, type Schedule } from '../../lib/schedule.js'
 import { DataError } from '../../lib/cli.js'
 import type { ScheduleRecord } from '../../lib/records.js'
-import { FIXTURES } from '../helpers.js'
+import { FIXTURES, withTimeout } from '../helpers.js'
 
 const T = (s: string): number => Date.parse(s)
 const fixture = (name: string): Playlist => parsePlaylist(readFileSync(join(FIXTURES, 'schedule', name), 'utf8'), { where: name })
@@ -109,11 +109,16 @@ test('--start plays a time-less playlist once from that time', () => {
   assert.equal([...recordsAt(s, T('2026-11-23T00:00:00Z'))], [])
 })
 
-/** A clock that jumps forward instead of sleeping, so a day of schedule runs at once. */
-function fakeClock (start: number): Clock & { log: number[] } {
+/**
+ * A clock that jumps forward instead of sleeping, so a day of schedule runs at once; a
+ * sleep woken early (its signal aborted first) does not move time.
+ */
+function fakeClock (start: number): Clock {
   let t = start
-  const log: number[] = []
-  return { log, now: () => t, sleep: async (ms) => { t += Math.max(ms, 1); log.push(t) } }
+  return {
+    now: () => t,
+    sleep: (ms, signal) => new Promise<void>(resolve => setImmediate(() => { if (!signal.aborted) t += Math.max(ms, 1); resolve() })),
+  }
 }
 
 test('follow prints the on-air item at once, each next one --lead before it starts, and reloads', async () => {
@@ -159,6 +164,20 @@ test('follow waits for a schedule that has not begun, printing its first item --
     emit: async (r) => { at.push(clock.now()); assert.is(r.offset, 0) },
   })
   assert.equal(at, [95_000])
+})
+
+test('follow never lets a slow reload make an item late', async () => {
+  const s = layOut(pl([item('a', { duration: 10_000 }), item('b', { duration: 10_000 }), item('c', { duration: 10_000 })], 0))
+  const clock = fakeClock(0)
+  const printedAt: number[] = []
+  let release: (() => void) | undefined
+  await withTimeout(follow({
+    schedule: s, at: 0, clock, leadMs: 1000, pollMs: 2000, count: 3, signal: new AbortController().signal,
+    // the first reload hangs until c has been printed
+    reload: () => release === undefined ? new Promise(resolve => { release = () => resolve(undefined) }) : Promise.resolve(undefined),
+    emit: async (r) => { printedAt.push(clock.now()); if (r.url === 'c') release?.() },
+  }), 5000, 'follow to print three items')
+  assert.equal(printedAt, [0, 9000, 19_000])
 })
 
 test.run()
