@@ -29,6 +29,8 @@ export interface ExpandOptions {
   /** the directory relative paths on the command line and stdin are relative to */
   cwd: string
   signal?: AbortSignal
+  /** progress lines (-v) */
+  log?: (msg: string) => void
 }
 
 const LIST_EXT = /\.(m3u8?|pls)$/i
@@ -44,7 +46,8 @@ export async function expandInputs (args: string[], stdin: Readable, opts: Expan
   for (let i = 0; i < specs.length; i++) {
     const a = specs[i]
     if (a === '-') {
-      const text = await readStream(stdin, 'stdin')
+      opts.log?.('reading paths from stdin')
+      const text = await readStream(stdin, 'stdin', opts.signal)
       for (const e of parseM3u(text, 'stdin', opts.cwd)) await add(e, out, opts, 0)
     } else {
       await add({ spec: toSpec(a, opts.cwd, `argument ${i + 1}`), name: a, where: `argument ${i + 1}` }, out, opts, 0)
@@ -152,9 +155,12 @@ function decodeText (b: Buffer): string {
   try { return new TextDecoder('utf-8', { fatal: true }).decode(b) } catch { return b.toString('latin1') }
 }
 
-async function readStream (input: Readable, where: string): Promise<string> {
+async function readStream (input: Readable, where: string, signal?: AbortSignal): Promise<string> {
   const parts: Buffer[] = []
   let n = 0
+  // A signal while we wait for the paths (a terminal, a slow `find`) ends the wait.
+  const onAbort = (): void => { input.destroy(Object.assign(new Error('aborted'), { name: 'AbortError' })) }
+  signal?.addEventListener('abort', onAbort, { once: true })
   try {
     for await (const d of input as AsyncIterable<Buffer | string>) {
       const b = typeof d === 'string' ? Buffer.from(d) : d
@@ -163,8 +169,10 @@ async function readStream (input: Readable, where: string): Promise<string> {
       parts.push(b)
     }
   } catch (e) {
-    if (e instanceof PcError) throw e
+    if (e instanceof PcError || signal?.aborted) throw e
     throw new NoInputError(`cannot read: ${(e as Error).message}`, where)
+  } finally {
+    signal?.removeEventListener('abort', onAbort)
   }
   return decodeText(Buffer.concat(parts))
 }

@@ -53,7 +53,7 @@ export interface Built {
 }
 
 export async function buildPlaylist (o: BuildOptions): Promise<Built> {
-  const entries = await expandInputs(o.args, o.stdin, { cwd: o.cwd, signal: o.signal })
+  const entries = await expandInputs(o.args, o.stdin, { cwd: o.cwd, signal: o.signal, log: o.log })
   if (entries.length === 0) throw new DataError('no items', o.args.length === 0 || o.args.includes('-') ? 'stdin' : 'arguments')
   const cache = new Map<string, Promise<Medium>>()
   const media = await mapLimit(entries, PROBE_CONCURRENCY, async (e) => {

@@ -3,7 +3,7 @@ import * as assert from 'uvu/assert'
 import { copyFileSync, readFileSync, statSync, writeFileSync, existsSync } from 'node:fs'
 import { execFileSync, spawnSync } from 'node:child_process'
 import { join } from 'node:path'
-import { run, start, finish, killChildren, tempDir, withTimeout, MEDIA, FIXTURES, ROOT } from '../helpers.js'
+import { run, start, finish, killChildren, tempDir, withTimeout, waitForOutput, MEDIA, FIXTURES, ROOT } from '../helpers.js'
 import { parseTree, infoHash } from '../../lib/hashtree.js'
 import { generateKeyPair, writeKeyPair, verify, parseSignature } from '../../lib/sign.js'
 import { startNginx, freePort, type Nginx } from '../../scripts/nginx.js'
@@ -236,6 +236,17 @@ test('closed stdout: exits 0 with nothing on stderr', async () => {
   const r = await finish(c)
   assert.is(r.stderr, '')
   assert.is(r.code, 0)
+})
+
+test('SIGTERM while waiting for paths on stdin: exits 143, writes nothing', async () => {
+  const c = start('pc-playlist', ['-v', '-b', BASE], { cwd: ROOT })
+  c.stdin?.write('media/tone.wav\n')
+  const done = finish(c, 10_000)
+  await waitForOutput(c.stderr as NodeJS.ReadableStream, t => t.includes('reading paths from stdin'), 10_000, 'pc-playlist to wait on stdin')
+  c.kill('SIGTERM')
+  const r = await done
+  assert.is(r.code, 143)
+  assert.is(r.stdout.length, 0)
 })
 
 let nginx: Nginx | undefined
