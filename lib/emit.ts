@@ -1,9 +1,10 @@
 // Output of one item, read from its store as fast as the consumer takes it: frames
 // (START, DATA within a bounded window ahead of the first chunk not yet written, GAP
 // for what was skipped or given up, END) or, with raw, the whole item's bytes in order.
-// The swarm never waits for this: it stores, and this reads back.
+// The swarm never waits for this: it stores, and this reads back. Chunks were verified
+// before they were stored; they are not hashed a second time on the way to stdout.
 import type { Writable } from 'node:stream'
-import { encodeFrame, type ItemHeader } from './frame.js'
+import { encodeFrame, encodeDataHeader, type ItemHeader } from './frame.js'
 import { writeAll } from './ndjson.js'
 import type { Swarm } from './swarm.js'
 import { UnavailableError } from './cli.js'
@@ -14,6 +15,51 @@ export interface EmitOptions {
   raw: boolean
   window: number
   signal?: AbortSignal
+}
+
+/** chunk buffers in flight to the consumer at once; each is reused once written */
+export const POOL_BUFFERS = 4
+
+/** A few chunk-sized buffers, handed back by the write callback: memory stays flat. */
+class BufferPool {
+  private free: Buffer[] = []
+  private made = 0
+  private waiting: Array<(b: Buffer) => void> = []
+  constructor (readonly max: number, readonly size: number) {}
+  async take (): Promise<Buffer> {
+    const b = this.free.pop()
+    if (b) return b
+    if (this.made < this.max) { this.made++; return Buffer.allocUnsafe(this.size) }
+    return await new Promise(resolve => this.waiting.push(resolve))
+  }
+
+  give (b: Buffer): void {
+    const w = this.waiting.shift()
+    if (w) w(b); else this.free.push(b)
+  }
+}
+
+function epipe (): Error {
+  const e = new Error('write after destroy') as NodeJS.ErrnoException
+  e.code = 'EPIPE'
+  return e
+}
+
+/** Write `data`, calling `written` once the stream is done with it (or gone); wait for 'drain' when asked to. */
+async function writeThen (out: Writable, data: Buffer, written: () => void): Promise<void> {
+  if (out.destroyed) { written(); throw epipe() }
+  let called = false
+  const onClose = (): void => once()
+  const once = (): void => { if (!called) { called = true; out.off('close', onClose); written() } }
+  out.on('close', onClose)
+  if (out.write(data, once)) return
+  await new Promise<void>((resolve, reject) => {
+    const done = (err?: Error): void => { out.off('drain', onDrain); out.off('error', onErr); out.off('close', onGone); err ? reject(err) : resolve() }
+    const onDrain = (): void => done()
+    const onErr = (e: Error): void => done(e)
+    const onGone = (): void => done(epipe())
+    out.once('drain', onDrain); out.once('error', onErr); out.once('close', onGone)
+  })
 }
 
 /** Resolve on the swarm's next 'have' or 'gaveup' (or abort). */
@@ -37,6 +83,7 @@ export async function emitItem (swarm: Swarm, out: Writable, o: EmitOptions): Pr
   const cs = tree.chunkSize
   const end = (i: number): number => Math.min(tree.size, (i + 1) * cs)
   if (!o.raw) await writeAll(out, encodeFrame({ type: 'start', item: o.item, header: o.header }))
+  const pool = new BufferPool(POOL_BUFFERS, cs)
   const done = new Uint8Array(limit)
   let first = 0 // first position not yet written
   // play order skips chunks 1..play-1 after chunk 0: say so with a GAP right after chunk 0
@@ -44,7 +91,8 @@ export async function emitItem (swarm: Swarm, out: Writable, o: EmitOptions): Pr
   while (first < limit) {
     if (o.signal?.aborted) throw o.signal.reason ?? new Error('aborted')
     if (swarm.closed) throw new Error('swarm closed while its item was being written')
-    const win = Math.min(limit, first + (o.raw ? 1 : o.window))
+    // a joined item opens with chunk 0 (codec headers) and the GAP, before anything else
+    const win = Math.min(limit, first + (o.raw || (skipped && first === 0) ? 1 : o.window))
     let wrote = false
     for (let k = first; k < win; k++) {
       if (done[k]) continue
@@ -53,9 +101,11 @@ export async function emitItem (swarm: Swarm, out: Writable, o: EmitOptions): Pr
         if (o.raw) throw new UnavailableError(`chunk ${i} (bytes ${i * cs}-${end(i)}) could not be fetched from peers or the origin`, swarm.opts.url)
         await writeAll(out, encodeFrame({ type: 'gap', item: o.item, start: i * cs, end: end(i) }))
       } else if (store.has(i)) {
+        const buf = await pool.take()
         let data: Buffer
-        try { data = await store.get(i) } catch { swarm.kick(); continue }
-        await writeAll(out, o.raw ? data : encodeFrame({ type: 'data', item: o.item, offset: i * cs, data }))
+        try { data = await store.get(i, buf, false) } catch { pool.give(buf); swarm.kick(); continue }
+        if (!o.raw) out.write(encodeDataHeader(o.item, i * cs, data.length))
+        await writeThen(out, data, () => pool.give(buf))
       } else continue
       done[k] = 1
       wrote = true

@@ -11,7 +11,7 @@ import { join } from 'node:path'
 import type { Writable } from 'node:stream'
 import { announce, fetchGatewayTree } from './tracker-client.js'
 import { type HashTree, parseTree, infoHash, TreeBuilder, CHUNK_BYTES } from './hashtree.js'
-import { fetchUrl } from './http.js'
+import { getBody } from './origin.js'
 import { encodeMagic } from './frame.js'
 import { writeAll } from './ndjson.js'
 import type { ScheduleRecord } from './records.js'
@@ -373,12 +373,11 @@ export class Fetcher {
   private async treeFromOrigin (rec: ScheduleRecord): Promise<{ tree: HashTree, bytes: number }> {
     this.io.warn(`${rec.url}: no hash tree published and no root given; reading it whole from the origin (unauthenticated)`)
     const part = join(this.cacheDir, `partial-${randomBytes(6).toString('hex')}`)
-    const res = await fetchUrl(rec.url, { signal: this.io.signal, timeoutMs: 30_000 })
     const b = new TreeBuilder(CHUNK_BYTES)
     const fh = await open(part, 'w')
     let bytes = 0
     try {
-      for await (const d of res.body as AsyncIterable<Buffer>) { b.update(d); await fh.write(d); bytes += d.length }
+      for await (const d of getBody(rec.url, this.io.signal)) { b.update(d); await fh.write(d); bytes += d.length }
     } finally { await fh.close() }
     const tree = b.finish()
     await rename(part, join(this.cacheDir, tree.root.toString('hex')))
@@ -387,14 +386,7 @@ export class Fetcher {
 }
 
 async function fetchText (url: string, signal: AbortSignal): Promise<string> {
-  const res = await fetchUrl(url, { signal })
   const parts: Buffer[] = []
-  let n = 0
-  for await (const d of res.body as AsyncIterable<Buffer>) {
-    n += d.length
-    if (n > MAX_TREE_TEXT_BYTES) throw new DataError(`longer than ${MAX_TREE_TEXT_BYTES} bytes`, url)
-    parts.push(d)
-  }
+  for await (const d of getBody(url, signal, MAX_TREE_TEXT_BYTES)) parts.push(d)
   return Buffer.concat(parts).toString('utf8')
 }
-

@@ -71,6 +71,17 @@ export function encodeFrame (f: Frame): Buffer {
   }
 }
 
+/**
+ * The 17 bytes that precede `length` payload bytes in a DATA frame, for writers that
+ * send the payload as a separate write instead of copying it (pc-fetch).
+ */
+export function encodeDataHeader (item: number, offset: number, length: number): Buffer {
+  const b = Buffer.allocUnsafe(HEADER_BYTES + 12)
+  b[0] = T_DATA; b.writeUInt32BE(12 + length, 1); b.writeUInt32BE(item, 5)
+  b.writeBigUInt64BE(BigInt(offset), 9)
+  return b
+}
+
 /** Whether the first bytes of a stream are the frame magic (needs up to 11 bytes). */
 export function looksLikeFrames (head: Buffer): boolean {
   const n = Math.min(head.length, MAGIC.length)

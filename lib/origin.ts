@@ -6,10 +6,12 @@
 import http from 'node:http'
 import https from 'node:https'
 import type { IncomingMessage } from 'node:http'
+import { NoInputError, UnavailableError, DataError } from './cli.js'
 
 export const ORIGIN_SOCKETS = 4
 export const ORIGIN_TIMEOUT_MS = 15_000
 
+/** Receives each whole chunk; the buffer is reused once the returned promise resolves, so keep a copy if needed later. */
 export type ChunkSink = (index: number, data: Buffer) => Promise<void> | void
 
 export class OriginError extends Error {
@@ -89,7 +91,8 @@ export class Origin {
           fill += n; o += n; pos += n
           if (fill === buf.length) {
             await sink(index++, buf)
-            buf = Buffer.allocUnsafe(Math.min(chunkSize, end - pos))
+            // the sink is done with it once it resolves: reuse the memory for the next chunk
+            buf = buf.subarray(0, Math.min(chunkSize, end - pos))
             fill = 0
           }
         }
@@ -102,4 +105,35 @@ export class Origin {
   }
 
   close (): void { this.agent.destroy() }
+}
+
+/**
+ * GET a whole URL with node:http (no redirects), for hash trees and whole-item reads:
+ * 404/403/410 → NoInputError, other failures → UnavailableError. Yields the body.
+ */
+export async function * getBody (url: string, signal?: AbortSignal, maxBytes = Infinity, timeoutMs = ORIGIN_TIMEOUT_MS): AsyncGenerator<Buffer> {
+  let u: URL
+  try { u = new URL(url) } catch { throw new DataError('not a URL', url) }
+  const mod = u.protocol === 'https:' ? https : u.protocol === 'http:' ? http : undefined
+  if (!mod) throw new DataError(`not an http(s) URL`, url)
+  const res = await new Promise<IncomingMessage>((resolve, reject) => {
+    const req = mod.get(u, { headers: { 'user-agent': 'pc-fetch' }, signal }, resolve)
+    req.setTimeout(timeoutMs, () => req.destroy(new UnavailableError(`no answer within ${timeoutMs} ms`, url)))
+    req.on('error', (e) => reject(e instanceof UnavailableError || signal?.aborted ? e : new UnavailableError(`cannot fetch: ${(e as NodeJS.ErrnoException).code ?? e.message}`, url)))
+  })
+  if (res.statusCode !== 200) {
+    res.resume()
+    const st = res.statusCode ?? 0
+    if (st === 404 || st === 403 || st === 410) throw new NoInputError(`HTTP ${st}`, url)
+    throw new UnavailableError(`HTTP ${st}`, url)
+  }
+  let n = 0
+  try {
+    for await (const d of res as AsyncIterable<Buffer>) {
+      n += d.length
+      if (n > maxBytes) throw new DataError(`longer than ${maxBytes} bytes`, url)
+      yield d
+    }
+  } finally { if (!res.complete) res.destroy() }
+  if (!res.complete) throw new UnavailableError('connection closed before the end of the body', url)
 }

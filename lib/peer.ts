@@ -4,7 +4,7 @@
 import type { Socket } from 'node:net'
 import { EventEmitter } from 'node:events'
 import {
-  WireDecoder, WireError, encodeHandshake, encodeMessage, getBit, setBit,
+  WireDecoder, WireError, encodeHandshake, encodeMessage, encodePieceHeader, getBit, setBit,
   type Handshake, type Message, type PeerAddress, MAX_MESSAGE_BYTES,
 } from './wire.js'
 
@@ -74,7 +74,9 @@ export class Peer extends EventEmitter {
 
   /** Send a chunk; resolves when the socket can take more. */
   async sendPiece (index: number, data: Buffer): Promise<void> {
-    if (this.send({ type: 'piece', index, data })) return
+    if (this.closed || this.socket.destroyed) return
+    this.socket.write(encodePieceHeader(index, data.length))
+    if (this.socket.write(data)) return
     await new Promise<void>((resolve) => {
       const done = (): void => { this.socket.off('drain', done); this.socket.off('close', done); resolve() }
       this.socket.once('drain', done); this.socket.once('close', done)

@@ -55,10 +55,15 @@ export class ChunkStore extends EventEmitter {
     return true
   }
 
-  async get (i: number): Promise<Buffer> {
+  /**
+   * Read chunk i (into `into` when given and large enough). With `verify` (the default,
+   * used before a chunk is sent to a peer) it is checked against the tree once more, so
+   * a cache file changed under us never leaves this process.
+   */
+  async get (i: number, into?: Buffer, verify = true): Promise<Buffer> {
     if (!this.has(i)) throw new Error(`chunk ${i} not held`)
     const len = this.length(i)
-    const buf = Buffer.allocUnsafe(len)
+    const buf = into && into.length >= len ? into.subarray(0, len) : Buffer.allocUnsafe(len)
     let o = 0
     while (o < len) {
       const { bytesRead } = await this.fh.read(buf, o, len - o, i * this.tree.chunkSize + o)
@@ -66,7 +71,7 @@ export class ChunkStore extends EventEmitter {
       o += bytesRead
     }
     // re-verify on the way out: a cache file changed under us must not reach a peer or stdout
-    if (!verifyChunk(this.tree, i, buf)) {
+    if (verify && !verifyChunk(this.tree, i, buf)) {
       this.bits[i >> 3] &= ~(0x80 >> (i & 7))
       this.held--
       this.emit('lost', i)

@@ -21,7 +21,7 @@ export const MAX_PEERS = 50
 /** origin requests in flight at once, alone / with peers around */
 export const ORIGIN_JOBS_ALONE = 3
 export const ORIGIN_JOBS = 2
-export const ORIGIN_RUN_CHUNKS = 8
+export const ORIGIN_RUN_CHUNKS = 16
 /** tries per chunk at the origin before it is given up (with backoff between) */
 export const ORIGIN_TRIES = 6
 export const ORIGIN_BACKOFF_MS = 250
@@ -517,7 +517,7 @@ export class Swarm extends EventEmitter {
       this.originPausedUntil = Date.now() + this.originBackoffMs
       return
     }
-    await this.accept(i, Buffer.from(data))
+    await this.accept(i, data)
   }
 
   private originFailed (e: Error, first: number, n: number, got: Set<number>): void {

@@ -103,9 +103,8 @@ export function encodeMessage (m: Message): Buffer {
       return b
     }
     case 'piece': {
-      const b = header(M_PIECE, 4 + m.data.length)
-      b.writeUInt32BE(m.index, 5); m.data.copy(b, 9)
-      return b
+      const b = encodePieceHeader(m.index, m.data.length)
+      return Buffer.concat([b, m.data])
     }
     case 'tree-request': return header(M_TREE_REQUEST, 0)
     case 'tree': {
@@ -133,6 +132,14 @@ export function encodeMessage (m: Message): Buffer {
     }
     case 'goodbye': return header(M_GOODBYE, 0)
   }
+}
+
+/** The 9 bytes before a PIECE's chunk, for senders that write the chunk separately. */
+export function encodePieceHeader (index: number, length: number): Buffer {
+  const b = header(M_PIECE, 4)
+  b.writeUInt32BE(5 + length, 0)
+  b.writeUInt32BE(index, 5)
+  return b
 }
 
 function ipv6Bytes (host: string): Buffer {
@@ -224,7 +231,7 @@ function decodeBody (type: number, p: Buffer): Message | undefined {
     case M_REJECT: exactly(4, 'REJECT'); return { type: 'reject', index: p.readUInt32BE(0) }
     case M_PIECE:
       if (p.length < 4) throw new WireError('short PIECE')
-      return { type: 'piece', index: p.readUInt32BE(0), data: Buffer.from(p.subarray(4)) }
+      return { type: 'piece', index: p.readUInt32BE(0), data: p.subarray(4) }
     case M_TREE_REQUEST: exactly(0, 'TREE?'); return { type: 'tree-request' }
     case M_TREE:
       if (p.length > MAX_TREE_BYTES) throw new WireError('TREE too long')
