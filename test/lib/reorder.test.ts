@@ -246,6 +246,37 @@ test('end of input delivers what is held, closes items followed by others, leave
   assert.is(r.bufferedBytes, 0)
 })
 
+test('hostile frames (wild offsets, ranges past the size, unknown items) never throw or overrun the window', () => {
+  let x = 7
+  const rnd = (n: number): number => { x = (x * 1103515245 + 12345) & 0x7fffffff; return x % n }
+  let t = 0
+  const r = new Reorderer({ windowBytes: 5000, deadlineMs: 50, now: () => t, warn: () => {} })
+  const out: Frame[] = []
+  let started = -1
+  for (let i = 0; i < 20000; i++) {
+    t += rnd(5)
+    const item = Math.max(0, started - 1 + rnd(4))
+    const k = rnd(100)
+    let f: Frame
+    if (k < 3) {
+      started++
+      f = { type: 'start', item: started, header: header(rnd(3) === 0 ? null : rnd(20000), { start: undefined as unknown as string }) }
+    } else if (k < 5) {
+      f = { type: 'end', item }
+    } else if (k < 10) {
+      const s = rnd(30000)
+      f = { type: 'gap', item, start: s, end: s + rnd(3000) }
+    } else {
+      f = { type: 'data', item, offset: rnd(30000), data: bytes(1 + rnd(900)) }
+    }
+    out.push(...r.push(f))
+    assert.ok(r.bufferedBytes <= 5000, `held ${r.bufferedBytes}`)
+    if (rnd(10) === 0) out.push(...r.expire())
+  }
+  out.push(...r.end())
+  check(out)
+})
+
 test('reorderStream calls expire at the deadline while input is idle', async () => {
   let release: () => void = () => {}
   const idle = new Promise<void>(resolve => { release = resolve })
