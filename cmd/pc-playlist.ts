@@ -87,6 +87,7 @@ run('pc-playlist', OPTIONS, INFO, async (opts, io) => {
     log: io.verbose ? (m) => io.stderr.write(`pc-playlist: ${m}\n`) : undefined,
     warn: io.warn,
   })
+  io.signal.throwIfAborted() // interrupted while probing: write nothing
   const bytes = Buffer.from(built.xml, 'utf8')
   if (whitelist) await writeFileAtomic(whitelist, built.infoHashes.map(h => h + '\n').join(''))
   // The signature lands first, so a reader that sees the new playlist finds its signature.
