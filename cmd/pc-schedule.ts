@@ -1,13 +1,13 @@
 #!/usr/bin/env node
 // pc-schedule: an Alluvium playlist (path, URL or stdin) in, NDJSON schedule records out.
 import { run, intOption, durationOption, UsageError, type OptionTable, type CommandInfo } from '../lib/cli.js'
-import { parseTime } from '../lib/units.js'
+import { parseZonedTime } from '../lib/zone-time.js'
 import { writeRecord } from '../lib/ndjson.js'
 import { PlaylistSource, SchedulePoller } from '../lib/poll.js'
 import { follow, recordsAt, systemClock } from '../lib/schedule.js'
 
 const OPTIONS: OptionTable = {
-  at: { alias: 'a', type: 'string', default: 'now', arg: 'TIME', help: 'start with the item on air at TIME (ISO 8601 with offset, now, +10m, --at=-1h); in the past it replays' },
+  at: { alias: 'a', type: 'string', default: 'now', arg: 'TIME', help: 'start with the item on air at TIME (ISO 8601 with offset or [Zone/Name], now, +10m, --at=-1h); in the past it replays' },
   count: { alias: 'n', type: 'string', arg: 'N', help: 'print N records, then exit' },
   follow: { alias: 'f', type: 'boolean', help: 'keep running: print each next item ahead of its start, re-reading the playlist' },
   lead: { type: 'string', default: '10s', arg: 'DURATION', help: 'with --follow, print each item this long before it starts' },
@@ -34,7 +34,7 @@ run('pc-schedule', OPTIONS, INFO, async (opts, io) => {
   const realNow = Date.now()
   const timeOpt = (key: string): number | undefined => {
     if (opts[key] === undefined) return undefined
-    try { return parseTime(String(opts[key]), realNow) } catch (e) { throw new UsageError(`--${key}: ${(e as Error).message}`) }
+    try { return parseZonedTime(String(opts[key]), realNow) } catch (e) { throw new UsageError(`--${key}: ${(e as Error).message}`) }
   }
   const at = timeOpt('at') as number
   const start = timeOpt('start')

@@ -100,6 +100,17 @@ test('a schedule across a daylight-saving change, read in a DST zone, neither ga
   assert.is(recs[0].offset, 59 * 60_000)
 })
 
+test('--at takes a wall time in a named zone, and refuses one the clocks skip', async () => {
+  const zoned = await run('pc-schedule', ['--at', '2026-03-29T03:30:00[Europe/Berlin]', '-n', '1', join(FIX, 'dst.rss')])
+  const offset = await run('pc-schedule', ['--at', '2026-03-29T03:30:00+02:00', '-n', '1', join(FIX, 'dst.rss')])
+  assert.is(zoned.code, 0, zoned.stderr)
+  assert.is(zoned.stdout.toString(), offset.stdout.toString())
+  assert.is(records(zoned.stdout)[0].offset, 1800000)
+  const gap = await run('pc-schedule', ['--at', '2026-03-29T02:30:00[Europe/Berlin]', join(FIX, 'dst.rss')])
+  assert.is(gap.code, 64, gap.stderr)
+  assert.match(gap.stderr, /--at: 2026-03-29T02:30:00 does not exist in Europe\/Berlin/)
+})
+
 test('timeshift: --at in the past replays from then', async () => {
   const r = await run('pc-schedule', ['--at', '2026-11-22T18:01:00Z', '--count', '1', STRICT])
   assert.equal(records(r.stdout).map(x => [x.url.split('/').pop(), x.offset]), [['two.ogg', 30000]])
