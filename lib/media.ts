@@ -23,7 +23,7 @@ export interface MediaUnit {
   offset: number
   /** one MPEG/ADTS frame, one Ogg page, or a slice for 'other' */
   bytes: Buffer
-  /** play time of this unit; 0 for headers and unknown (the first Ogg page after a gap: estimated from the byte rate) */
+  /** play time of this unit; 0 for headers and unknown (the first Ogg page after a gap) */
   durationUs: number
   /** an Ogg codec-header page: a joining listener gets these first */
   header?: boolean

@@ -96,13 +96,10 @@ interface LogicalStream {
   /** granule at the end of the last page seen; undefined when unknown (start, or after a skip) */
   granule?: number
   ended: boolean
-  /** bytes and play time of the pages timed exactly so far: the byte rate for estimates */
-  timedBytes: number
-  timedUs: number
 }
 
 /** Identify a logical stream from the first packet of its BOS page. */
-function identify (packet: Buffer): Omit<LogicalStream, 'ended' | 'granule' | 'timedBytes' | 'timedUs'> {
+function identify (packet: Buffer): Omit<LogicalStream, 'ended' | 'granule'> {
   if (packet.length >= 30 && packet[0] === 1 && packet.subarray(1, 7).toString('latin1') === 'vorbis') {
     const nominal = packet.readInt32LE(20)
     return { codec: 'vorbis', channels: packet[11], rate: packet.readUInt32LE(12), bitrateKbps: nominal > 0 ? Math.round(nominal / 1000) : undefined, base: 0, headersLeft: 3 }
@@ -129,7 +126,7 @@ export class OggFormat implements UnitFormat {
       if ([...this.streams.values()].every(s => s.ended)) { this.streams.clear(); this.primary = undefined }
       let first = 0
       for (const v of p.lacing) { first += v; if (v < 255) break }
-      st = { ...identify(p.body.subarray(0, first)), ended: false, timedBytes: 0, timedUs: 0 }
+      st = { ...identify(p.body.subarray(0, first)), ended: false }
       this.streams.set(p.serial, st)
       if (this.primary === undefined && st.codec) this.primary = p.serial
     }
@@ -149,15 +146,11 @@ export class OggFormat implements UnitFormat {
     }
     const prev = st.granule
     st.granule = p.granule
-    if (prev === undefined) {
-      // after a gap the page's start time is unknown: estimate its length from the stream's byte rate so far
-      const est = st.timedBytes ? p.length * st.timedUs / st.timedBytes : st.bitrateKbps ? p.length * 8000 / st.bitrateKbps : 0
-      return { t: 'unit', len: p.length, durationUs: est }
-    }
+    // after a gap the page's start is unknown (its granule says only where it ends):
+    // duration 0 and no time, which a sink recognises and times from the next page
+    if (prev === undefined) return { t: 'unit', len: p.length, durationUs: 0 }
     const from = Math.max(prev, st.base)
-    const durationUs = Math.max(0, p.granule - from) / st.rate * 1e6
-    st.timedBytes += p.length; st.timedUs += durationUs
-    return { t: 'unit', len: p.length, durationUs, timeUs: (from - st.base) / st.rate * 1e6 }
+    return { t: 'unit', len: p.length, durationUs: Math.max(0, p.granule - from) / st.rate * 1e6, timeUs: (from - st.base) / st.rate * 1e6 }
   }
 
   resync (buf: Buffer, from: number): number {
