@@ -5,7 +5,7 @@
 import { spawn, spawnSync } from 'node:child_process'
 import { createHash, randomBytes } from 'node:crypto'
 import { createReadStream, createWriteStream, existsSync, openSync, closeSync } from 'node:fs'
-import { mkdir, mkdtemp, readFile, rm, truncate, unlink, writeFile } from 'node:fs/promises'
+import { cp, mkdir, mkdtemp, readFile, rm, symlink, truncate, unlink, writeFile } from 'node:fs/promises'
 import { connect } from 'node:net'
 import { cpus, loadavg, tmpdir } from 'node:os'
 import { join, dirname } from 'node:path'
@@ -18,8 +18,9 @@ import { Measured, median, max, timedRun, cpuSeconds, MIB } from './proc.js'
 import { table, writeSection, ms, ratio, mib } from './report.js'
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..')
-const PC_FETCH = join(ROOT, 'dist', 'cmd', 'pc-fetch.js')
-const PC_TRACKER = join(ROOT, 'dist', 'cmd', 'pc-tracker.js')
+// the commands run from a snapshot of dist/ taken at the start (see snapshotDist)
+let PC_FETCH = join(ROOT, 'dist', 'cmd', 'pc-fetch.js')
+let PC_TRACKER = join(ROOT, 'dist', 'cmd', 'pc-tracker.js')
 const WT_DIR = join(ROOT, 'bench', 'webtorrent')
 const WT_RUN = join(WT_DIR, 'run.js')
 
@@ -350,6 +351,28 @@ async function memory (ctx: Ctx, size: number, out: string[]): Promise<void> {
     ]), ...notes.map(n => `- ${n}`), '')
 }
 
+/**
+ * Copy the built commands and libraries into `work`, so that a rebuild of dist/ during
+ * a long run (other people work in this tree) cannot change or break the listeners
+ * half-way. Dependencies still come from the tree's node_modules (a symlink).
+ */
+async function snapshotDist (work: string): Promise<string> {
+  const snap = join(work, 'snap')
+  await mkdir(join(snap, 'dist'), { recursive: true })
+  await cp(join(ROOT, 'package.json'), join(snap, 'package.json'))
+  await symlink(join(ROOT, 'node_modules'), join(snap, 'node_modules'))
+  for (const d of ['cmd', 'lib']) await cp(join(ROOT, 'dist', d), join(snap, 'dist', d), { recursive: true })
+  for (const c of ['pc-fetch', 'pc-tracker']) {
+    const file = join(snap, 'dist', 'cmd', `${c}.js`)
+    if (!existsSync(file)) continue
+    const r = spawnSync(process.execPath, [file, '--version'], { encoding: 'utf8' })
+    if (r.status !== 0) throw new Error(`${c} from the snapshot of dist/ does not start (a build in progress? run again): ${r.stderr.trim().split('\n').slice(0, 5).join(' / ')}`)
+  }
+  PC_FETCH = join(snap, 'dist', 'cmd', 'pc-fetch.js')
+  PC_TRACKER = join(snap, 'dist', 'cmd', 'pc-tracker.js')
+  return snap
+}
+
 async function main (): Promise<void> {
   let opts
   try { opts = parseArgs(process.argv.slice(2), OPTIONS, INFO) } catch (e) {
@@ -377,8 +400,12 @@ async function main (): Promise<void> {
   }
   const verbose = !!opts.verbose
   const log = (s: string): void => { if (verbose) process.stderr.write(`swarm: ${s}\n`) }
-  const hasFetch = existsSync(PC_FETCH)
   const work = await mkdtemp(join(tmpdir(), 'pc-bench-swarm-'))
+  try { await snapshotDist(work) } catch (e) {
+    await rm(work, { recursive: true, force: true })
+    throw e
+  }
+  const hasFetch = existsSync(PC_FETCH)
   const www = join(work, 'www')
   await mkdir(www)
   const out: string[] = []
