@@ -147,4 +147,16 @@ test('a listener connected before the item starts gets its first audio byte at t
   assert.ok(firstAudio < startMs + 2000, `first audio ${firstAudio - startMs} ms after the item's start`)
 })
 
+test('consecutive items that break decoders (MP3 then Opus) are reported on stderr and the status page', async () => {
+  const now = Date.now()
+  const frames = frameStream([
+    { data: A.subarray(0, 40_000), title: 'short A', startMs: now + 500, durationMs: 2500, mime: 'audio/mpeg' },
+    { data: A_OPUS, title: 'Opus item', startMs: now + 3000, durationMs: 20_006, mime: 'audio/ogg' },
+  ], now)
+  const ic = await startIcecast([], frames)
+  await withTimeout((async () => { while (!/Opus item.*codec mp3 → opus/.test(ic.stderr())) await new Promise(resolve => setTimeout(resolve, 50)) })(), 10_000, 'the warning')
+  const page = (await get(ic.port, '/')).body.toString()
+  assert.match(page, /codec mp3 → opus after the previous item/)
+})
+
 test.run()

@@ -222,4 +222,36 @@ test('with stdout closed it runs to the end of input: exit 0, nothing on stderr'
   assert.is(r.stderr, '')
 })
 
+test('when the input runs dry listeners stay connected and are served when data comes back', async () => {
+  const units = new MediaParser('mp3').push(MP3)
+  const cut = units[40].offset // about 1 s
+  const ic = await startIcecast([])
+  ic.c.stdin?.write(MP3.subarray(0, cut))
+  const s = connect({ host: '127.0.0.1', port: ic.port }); sockets.push(s)
+  let got = 0
+  let closed = false
+  s.on('data', (d: Buffer) => { got += d.length })
+  s.on('close', () => { closed = true })
+  s.write('GET /stream HTTP/1.0\r\n\r\n')
+  await sleep(2500) // the second of audio is over; nothing more comes
+  const dry = got
+  assert.not.ok(closed, 'still connected while the input is dry')
+  ic.c.stdin?.end(MP3.subarray(cut, units[200].offset))
+  await withTimeout((async () => { while (got < dry + 30_000) await sleep(50) })(), 10_000, 'data after the input came back')
+  assert.not.ok(closed)
+})
+
+test('SIGTERM stops it with 143 and disconnects listeners', async () => {
+  const ic = await startIcecast([], MP3)
+  const s = connect({ host: '127.0.0.1', port: ic.port }); sockets.push(s)
+  s.write('GET /stream HTTP/1.0\r\n\r\n')
+  s.on('data', () => {})
+  await withTimeout(new Promise(resolve => s.once('data', resolve)), 10_000, 'the listener')
+  const closed = new Promise(resolve => s.once('close', resolve))
+  ic.c.kill('SIGTERM')
+  const r = await finish(ic.c, 10_000)
+  assert.is(r.code, 143)
+  await withTimeout(closed, 5000, 'the listener to be disconnected')
+})
+
 test.run()
