@@ -79,7 +79,7 @@ async function main (): Promise<void> {
 
   for (const f of MEDIA) await copyFile(join(ROOT, 'media', f), join(dir, f))
   const list = join(dir, 'list.rss')
-  const pl = start([process.execPath, BIN('pc-playlist'), '-b', origin.url + '/', '--root', dir, '--title', 'pc demo station',
+  const pl = start([process.execPath, BIN('pc-playlist'), '-b', origin.url.replace(/\/$/, '') + '/', '--root', dir, '--title', 'pc demo station',
     '--start', 'now', '--until', '+2h', '--hash', '-o', list, ...MEDIA.map(f => join(dir, f))])
   const plCode = await new Promise<number | null>(resolve => pl.on('exit', resolve))
   if (plCode !== 0) { process.stderr.write(`demo: pc-playlist failed (exit ${plCode}): ${log.join('\n')}\n`); await stop(70); return }
@@ -87,7 +87,7 @@ async function main (): Promise<void> {
   const trackerPort = await freePort()
   start([process.execPath, BIN('pc-tracker'), `${HOST}:${trackerPort}`])
   const announce = `http://${HOST}:${trackerPort}/announce`
-  const playlistUrl = `${origin.url}/list.rss`
+  const playlistUrl = `${origin.url.replace(/\/$/, '')}/list.rss`
   const sinks: { port: number, stats: string }[] = []
   for (let i = 1; i <= LISTENERS; i++) {
     const port = await freePort()
@@ -104,7 +104,7 @@ async function main (): Promise<void> {
   const tty = process.stdout.isTTY
   process.stdout.write([
     `pc demo station: ${files.length} items laid out from now, hash trees beside them`,
-    `  origin     ${origin.url}/   (playlist ${playlistUrl})`,
+    `  origin     ${origin.url}   (playlist ${playlistUrl})`,
     `  tracker    http://${HOST}:${trackerPort}/`,
     ...sinks.map((s, i) => `  listener ${i + 1} http://${HOST}:${s.port}/   play: mpv http://${HOST}:${s.port}/stream`),
     'Open a listener page in a browser, or the stream in mpv or VLC. Ctrl-C stops everything.',
