@@ -85,7 +85,8 @@ async function readBody (body: Readable, max: number): Promise<Buffer> {
 export async function openUrlSource (url: string, opts: SourceOptions = {}): Promise<ByteSource> {
   const headBytes = opts.headBytes ?? HEAD_BYTES
   const signal = opts.signal
-  const first = await fetchUrl(url, { signal, headers: { range: `bytes=0-${headBytes - 1}` }, accept: [206, 416] })
+  // identity: byte ranges and sizes are of the file itself, never of a compressed form
+  const first = await fetchUrl(url, { signal, headers: { range: `bytes=0-${headBytes - 1}`, 'accept-encoding': 'identity' }, accept: [206, 416] })
   let size: number
   let ranges: boolean
   if (first.status === 416) {
@@ -106,7 +107,7 @@ export async function openUrlSource (url: string, opts: SourceOptions = {}): Pro
   const head = await readBody(first.body as unknown as Readable, Math.min(headBytes, size))
 
   async function fullGet (): Promise<Readable> {
-    const res = await fetchUrl(url, { signal })
+    const res = await fetchUrl(url, { signal, headers: { 'accept-encoding': 'identity' } })
     return res.body as unknown as Readable
   }
   return {
@@ -117,7 +118,7 @@ export async function openUrlSource (url: string, opts: SourceOptions = {}): Pro
       if (end <= offset) return Buffer.alloc(0)
       if (end <= head.length) return head.subarray(offset, end)
       if (ranges) {
-        const res = await fetchUrl(url, { signal, headers: { range: `bytes=${offset}-${end - 1}` }, accept: [206] })
+        const res = await fetchUrl(url, { signal, headers: { range: `bytes=${offset}-${end - 1}`, 'accept-encoding': 'identity' }, accept: [206] })
         if (res.status !== 206) { res.body?.resume(); throw new UnavailableError(`asked for a range, got HTTP ${res.status}`, url) }
         return await readBody(res.body as unknown as Readable, end - offset)
       }
