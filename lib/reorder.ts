@@ -3,7 +3,7 @@
 // and, with a deadline, without waiting forever for a chunk that never comes.
 // Shared by pc-reorder and pc-icecast.
 import type { Writable } from 'node:stream'
-import { FrameDecoder, encodeFrame, encodeMagic, type Frame, type ItemHeader } from './frame.js'
+import { FrameDecoder, encodeDataHeader, encodeFrame, encodeMagic, type Frame, type ItemHeader } from './frame.js'
 import { writeAll } from './ndjson.js'
 
 export interface ReorderOptions {
@@ -334,6 +334,10 @@ export async function pipeReordered (input: AsyncIterable<Buffer>, out: Writable
     }
     if (opts.raw) {
       if (f.type === 'data') await writeAll(out, f.data)
+    } else if (f.type === 'data') {
+      // header and payload as two writes: no copy of the payload
+      await writeAll(out, encodeDataHeader(f.item, f.offset, f.data.length))
+      await writeAll(out, f.data)
     } else {
       await writeAll(out, encodeFrame(f))
     }
