@@ -1,0 +1,44 @@
+import { test } from 'uvu'
+import * as assert from 'uvu/assert'
+import { readFileSync } from 'node:fs'
+import { join } from 'node:path'
+import { MEDIA } from '../helpers.js'
+import { MediaParser } from '../../lib/media.js'
+import { readOggPage } from '../../lib/ogg.js'
+import { trimOggPage, oggPageUs } from '../../lib/ogg-join.js'
+
+const units = new MediaParser('ogg').push(readFileSync(join(MEDIA, 'timeline-a.opus'))).filter(u => !u.header && u.durationUs > 0)
+
+test('Opus packet durations from the TOC add up to each page\'s granule delta', () => {
+  assert.ok(units.length > 10)
+  // not the first (pre-skip) nor the last (end trimming): there the granule says less than the packets
+  for (const u of units.slice(1, -1)) {
+    const us = oggPageUs(u.bytes, 'opus')
+    assert.ok(us !== undefined && Math.abs(us - u.durationUs) < 1000, `page at ${u.offset}: ${us} vs ${u.durationUs}`)
+  }
+})
+
+test('a trimmed page is a valid page with the same granule and the packets that are not over yet', () => {
+  for (const u of units.slice(1, 6)) {
+    const skip = u.durationUs * 0.6
+    const t = trimOggPage(u.bytes, skip, u.durationUs, 'opus')
+    assert.ok(t, `page at ${u.offset} trimmed`)
+    const p = readOggPage(t!)
+    assert.ok('body' in p, 'CRC and layout check out')
+    const orig = readOggPage(u.bytes)
+    if (!('body' in p) || !('body' in orig)) return
+    assert.is(p.granule, orig.granule)
+    assert.is(p.serial, orig.serial)
+    assert.is(p.seq, orig.seq)
+    const left = oggPageUs(t!, 'opus')!
+    // what is left starts at or before the skip point, by less than one packet (≤ 60 ms)
+    assert.ok(left >= u.durationUs - skip && left < u.durationUs - skip + 60_000, `left ${left} of ${u.durationUs}, skipped ${skip}`)
+  }
+})
+
+test('nothing to drop: no rewrite', () => {
+  assert.is(trimOggPage(units[2].bytes, 0, units[2].durationUs, 'opus'), undefined)
+  assert.is(trimOggPage(Buffer.from('not a page'), 5000, 10000, 'opus'), undefined)
+})
+
+test.run()
