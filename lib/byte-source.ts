@@ -5,7 +5,7 @@
 import { open, type FileHandle } from 'node:fs/promises'
 import type { Readable } from 'node:stream'
 import { DataError, NoInputError, UnavailableError } from './cli.js'
-import { fetchUrl } from './http.js'
+import { CONNECT_TIMEOUT_MS, fetchUrl } from './http.js'
 
 /** How much of a URL the first request asks for; most formats need no more. */
 export const HEAD_BYTES = 64 * 1024
@@ -69,47 +69,120 @@ export async function openFileSource (path: string, name = path): Promise<ByteSo
   }
 }
 
-/** Read at most `max` bytes of a response body, then let go of the connection. */
-async function readBody (body: Readable, max: number): Promise<Buffer> {
+/** A response body that sends nothing for this long is given up on (69). */
+export const IDLE_TIMEOUT_MS = 30_000
+
+export interface BodyOptions {
+  signal?: AbortSignal
+  headers?: Record<string, string>
+  /** statuses to take besides 2xx */
+  accept?: number[]
+  connectTimeoutMs?: number
+  idleTimeoutMs?: number
+}
+
+export interface Body {
+  status: number
+  header: (name: string) => string | null
+  /** the body; errors come as UnavailableError (or the caller's AbortError) */
+  chunks: AsyncIterable<Buffer>
+  /** let go of a body not read to its end */
+  cancel: () => void
+}
+
+/**
+ * GET with the response head due within the connect timeout, then a body that may
+ * take as long as it needs while data keeps coming (fetchUrl's own timeout would cut
+ * a long download short, so it is stretched here and an idle timer used instead).
+ */
+export async function getBody (url: string, opts: BodyOptions = {}): Promise<Body> {
+  const ac = new AbortController()
+  let timedOut = ''
+  const arm = (ms: number, why: string): NodeJS.Timeout => setTimeout(() => { timedOut = why; ac.abort() }, ms)
+  const connectMs = opts.connectTimeoutMs ?? CONNECT_TIMEOUT_MS
+  const idleMs = opts.idleTimeoutMs ?? IDLE_TIMEOUT_MS
+  let timer = arm(connectMs, `no answer within ${connectMs} ms`)
+  const signal = opts.signal ? AbortSignal.any([opts.signal, ac.signal]) : ac.signal
+  let res
+  try {
+    res = await fetchUrl(url, { signal, headers: opts.headers, accept: opts.accept, timeoutMs: 2 ** 31 - 1 })
+  } catch (e) {
+    clearTimeout(timer)
+    if (timedOut) throw new UnavailableError(`cannot fetch: ${timedOut}`, url)
+    throw e
+  }
+  clearTimeout(timer)
+  timer = arm(idleMs, `no data for ${idleMs} ms`)
+  const body = res.body as unknown as Readable
+  const cancel = (): void => { clearTimeout(timer); body.destroy() }
+  async function * chunks (): AsyncGenerator<Buffer> {
+    try {
+      for await (const d of body as AsyncIterable<Buffer>) { timer.refresh(); yield d }
+    } catch (e) {
+      if (timedOut) throw new UnavailableError(`cannot fetch: ${timedOut}`, url)
+      if (opts.signal?.aborted) throw e
+      throw new UnavailableError(`transfer failed: ${(e as Error).message}`, url)
+    } finally {
+      cancel()
+    }
+  }
+  return { status: res.status, header: (n) => res.headers.get(n), chunks: chunks(), cancel }
+}
+
+/** At most `max` bytes of a body, then let go of the connection. */
+async function readBody (b: Body, max: number): Promise<Buffer> {
   const parts: Buffer[] = []
   let n = 0
-  for await (const d of body as AsyncIterable<Buffer>) {
-    parts.push(d.subarray(0, max - n))
-    n += Math.min(d.length, max - n)
-    if (n >= max) break
+  if (max > 0) {
+    for await (const d of b.chunks) {
+      parts.push(d.subarray(0, max - n))
+      n += Math.min(d.length, max - n)
+      if (n >= max) break
+    }
   }
-  body.destroy()
+  b.cancel()
   return Buffer.concat(parts)
 }
+
+/** A whole body, refused past `max` bytes (lists, hash trees). */
+export async function fetchAll (url: string, max: number, signal?: AbortSignal): Promise<Buffer> {
+  const b = await getBody(url, { signal })
+  const parts: Buffer[] = []
+  let n = 0
+  for await (const d of b.chunks) {
+    n += d.length
+    if (n > max) { b.cancel(); throw new DataError(`larger than ${max} bytes`, url) }
+    parts.push(d)
+  }
+  return Buffer.concat(parts)
+}
+
+// identity: byte ranges and sizes are of the file itself, never of a compressed form
+const IDENTITY = { 'accept-encoding': 'identity' }
 
 export async function openUrlSource (url: string, opts: SourceOptions = {}): Promise<ByteSource> {
   const headBytes = opts.headBytes ?? HEAD_BYTES
   const signal = opts.signal
-  // identity: byte ranges and sizes are of the file itself, never of a compressed form
-  const first = await fetchUrl(url, { signal, headers: { range: `bytes=0-${headBytes - 1}`, 'accept-encoding': 'identity' }, accept: [206, 416] })
+  const first = await getBody(url, { signal, headers: { range: `bytes=0-${headBytes - 1}`, ...IDENTITY }, accept: [206, 416] })
   let size: number
   let ranges: boolean
   if (first.status === 416) {
-    first.body?.resume()
+    first.cancel()
     throw new DataError('empty file', url)
   }
   if (first.status === 206) {
-    const m = /^bytes \d+-\d+\/(\d+)$/.exec(first.headers.get('content-range') ?? '')
-    if (!m) { first.body?.resume(); throw new UnavailableError(`206 answer without a usable Content-Range: '${first.headers.get('content-range') ?? ''}'`, url) }
+    const m = /^bytes \d+-\d+\/(\d+)$/.exec(first.header('content-range') ?? '')
+    if (!m) { first.cancel(); throw new UnavailableError(`206 answer without a usable Content-Range: '${first.header('content-range') ?? ''}'`, url) }
     size = Number(m[1])
     ranges = true
   } else {
-    const len = first.headers.get('content-length')
-    if (len === null || !/^\d+$/.test(len)) { first.body?.resume(); throw new UnavailableError('the server tells neither Content-Range nor Content-Length', url) }
+    const len = first.header('content-length')
+    if (len === null || !/^\d+$/.test(len)) { first.cancel(); throw new UnavailableError('the server tells neither Content-Range nor Content-Length', url) }
     size = Number(len)
     ranges = false
   }
-  const head = await readBody(first.body as unknown as Readable, Math.min(headBytes, size))
+  const head = await readBody(first, Math.min(headBytes, size))
 
-  async function fullGet (): Promise<Readable> {
-    const res = await fetchUrl(url, { signal, headers: { 'accept-encoding': 'identity' } })
-    return res.body as unknown as Readable
-  }
   return {
     name: opts.name ?? url,
     size,
@@ -118,26 +191,26 @@ export async function openUrlSource (url: string, opts: SourceOptions = {}): Pro
       if (end <= offset) return Buffer.alloc(0)
       if (end <= head.length) return head.subarray(offset, end)
       if (ranges) {
-        const res = await fetchUrl(url, { signal, headers: { range: `bytes=${offset}-${end - 1}`, 'accept-encoding': 'identity' }, accept: [206] })
-        if (res.status !== 206) { res.body?.resume(); throw new UnavailableError(`asked for a range, got HTTP ${res.status}`, url) }
-        return await readBody(res.body as unknown as Readable, end - offset)
+        const b = await getBody(url, { signal, headers: { range: `bytes=${offset}-${end - 1}`, ...IDENTITY }, accept: [206] })
+        if (b.status !== 206) { b.cancel(); throw new UnavailableError(`asked for a range, got HTTP ${b.status}`, url) }
+        return await readBody(b, end - offset)
       }
       // No Range support: stream from the start and keep only the window asked for.
-      const body = await fullGet()
+      const b = await getBody(url, { signal, headers: IDENTITY })
       const parts: Buffer[] = []
       let pos = 0
-      for await (const d of body as AsyncIterable<Buffer>) {
+      for await (const d of b.chunks) {
         const lo = Math.max(offset, pos); const hi = Math.min(end, pos + d.length)
         if (hi > lo) parts.push(d.subarray(lo - pos, hi - pos))
         pos += d.length
         if (pos >= end) break
       }
-      body.destroy()
+      b.cancel()
       return Buffer.concat(parts)
     },
     async * stream () {
-      const body = await fullGet()
-      try { for await (const d of body as AsyncIterable<Buffer>) yield d } finally { body.destroy() }
+      const b = await getBody(url, { signal, headers: IDENTITY })
+      yield * b.chunks
     },
     close: async () => {},
   }

@@ -6,8 +6,7 @@ import { dirname, resolve, isAbsolute } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import type { Readable } from 'node:stream'
 import { DataError, NoInputError, PcError } from './cli.js'
-import { fetchUrl } from './http.js'
-import { isUrl } from './byte-source.js'
+import { fetchAll, isUrl } from './byte-source.js'
 
 /** A list bigger than this is not a playlist someone wrote. */
 export const MAX_LIST_BYTES = 8 * 1024 * 1024
@@ -130,15 +129,7 @@ export function parsePls (text: string, where: string, base: string): MediaEntry
 async function readList (spec: string, signal?: AbortSignal): Promise<string> {
   let bytes: Buffer
   if (isUrl(spec)) {
-    const res = await fetchUrl(spec, { signal })
-    const parts: Buffer[] = []
-    let n = 0
-    for await (const d of res.body as unknown as AsyncIterable<Buffer>) {
-      n += d.length
-      if (n > MAX_LIST_BYTES) throw new DataError(`list larger than ${MAX_LIST_BYTES} bytes`, spec)
-      parts.push(d)
-    }
-    bytes = Buffer.concat(parts)
+    bytes = await fetchAll(spec, MAX_LIST_BYTES, signal)
   } else {
     try {
       bytes = await readFile(spec)

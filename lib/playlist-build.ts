@@ -6,10 +6,9 @@ import { readFile, rename, stat, unlink, writeFile } from 'node:fs/promises'
 import { basename, dirname, isAbsolute, join, relative, sep } from 'node:path'
 import type { Readable } from 'node:stream'
 import { DataError, IOError, NoInputError, PcError, UsageError } from './cli.js'
-import { fetchUrl } from './http.js'
 import { formatTree, infoHash, parseTree } from './hashtree.js'
 import { hashFile } from './hash-parallel.js'
-import { isUrl } from './byte-source.js'
+import { fetchAll, isUrl } from './byte-source.js'
 import { expandInputs, type MediaEntry } from './media-list.js'
 import { probeMedia } from './probe.js'
 import { formatPlaylist, layout, MAX_ITEMS, type Medium, type ScheduledItem } from './playlist-write.js'
@@ -143,21 +142,14 @@ async function localRoot (path: string, chunkSize: number | undefined, signal?: 
 /** For a URL, the tree must already be published at URL.hashtree (pc-hash on the origin). */
 async function publishedRoot (url: string, size: number, signal?: AbortSignal): Promise<string> {
   const treeUrl = url + '.hashtree'
-  let res
+  let text: string
   try {
-    res = await fetchUrl(treeUrl, { signal })
+    text = (await fetchAll(treeUrl, MAX_TREE_BYTES, signal)).toString('utf8')
   } catch (e) {
     if (e instanceof NoInputError) throw new NoInputError(`${e.message}; --hash needs the tree published beside each URL (pc-hash)`)
     throw e
   }
-  const parts: Buffer[] = []
-  let n = 0
-  for await (const d of res.body as unknown as AsyncIterable<Buffer>) {
-    n += d.length
-    if (n > MAX_TREE_BYTES) throw new DataError(`hash tree larger than ${MAX_TREE_BYTES} bytes`, treeUrl)
-    parts.push(d)
-  }
-  const t = parseTree(Buffer.concat(parts).toString('utf8'), treeUrl)
+  const t = parseTree(text, treeUrl)
   if (t.size !== size) throw new DataError(`tree is for ${t.size} bytes, the medium has ${size}`, treeUrl)
   return t.root.toString('hex')
 }

@@ -31,7 +31,7 @@ export async function probeMedia (spec: string, opts: SourceOptions = {}): Promi
     if (info.duration <= 0) throw new DataError('no audio (zero duration)', src.name)
     return info
   } catch (e) {
-    if (e instanceof PcError) throw e
+    if (e instanceof PcError || (e as Error).name === 'AbortError') throw e
     throw new DataError(`cannot probe: ${(e as Error).message}`, src.name)
   } finally {
     await src.close()

@@ -6,7 +6,7 @@ import type { AddressInfo } from 'node:net'
 import { execFileSync } from 'node:child_process'
 import { join } from 'node:path'
 import { probeMedia, probeSource, type MediaInfo } from '../../lib/probe.js'
-import type { ByteSource } from '../../lib/byte-source.js'
+import { getBody, type ByteSource } from '../../lib/byte-source.js'
 import { DataError, NoInputError, UnavailableError } from '../../lib/cli.js'
 import { MEDIA, FIXTURES, tempDir, withTimeout } from '../helpers.js'
 import { startNginx, freePort, type Nginx } from '../../scripts/nginx.js'
@@ -160,6 +160,19 @@ test('works with a server that ignores Range, reading the whole body only when i
     for (const name of ['tone-cbr.mp3', 'tone.m4a', 'tone.opus', 'tone.wav']) {
       assert.equal(await withTimeout(probeMedia(`http://127.0.0.1:${port}/${name}`), 10_000, name), await probeMedia(join(MEDIA, name)))
     }
+  } finally {
+    server.closeAllConnections()
+    await new Promise(resolve => server.close(resolve))
+  }
+})
+
+test('a body that stops sending is given up on after the idle timeout, as unavailable', async () => {
+  const server = createServer((_req, res) => { res.writeHead(200, { 'content-length': '1000' }); res.write(Buffer.alloc(10)) })
+  await new Promise<void>(resolve => server.listen(0, '127.0.0.1', resolve))
+  try {
+    const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/stall`
+    const b = await getBody(url, { idleTimeoutMs: 200 })
+    await rejects((async () => { for await (const _ of b.chunks) { /* drain */ } })(), (e: Error) => e instanceof UnavailableError && /stall: cannot fetch: no data for 200 ms/.test(e.message))
   } finally {
     server.closeAllConnections()
     await new Promise(resolve => server.close(resolve))
