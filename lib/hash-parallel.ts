@@ -4,6 +4,7 @@
 // Files are read by the workers themselves (positional reads on the shared fd);
 // streams (stdin, URLs) are copied into stripes that are transferred to them.
 import { Worker } from 'node:worker_threads'
+import { Readable } from 'node:stream'
 import { open, type FileHandle } from 'node:fs/promises'
 import { availableParallelism } from 'node:os'
 import { HASH_BYTES, CHUNK_BYTES, MIN_CHUNK_BYTES, MAX_CHUNK_BYTES, MAX_LEAVES, chunkCount, leafHashInto, rootOf, type HashTree } from './hashtree.js'
@@ -200,24 +201,31 @@ async function fileOnWorkers (fh: FileHandle, size: number, workers: number, chu
   }
 }
 
-/** Iterate `input` until `signal` aborts, even while a read is still pending. */
+/**
+ * Iterate `input` until `signal` aborts, even while a read is still pending. Each
+ * read gets its own abort listener: racing every read against one long-lived abort
+ * promise would keep every chunk ever read reachable from that promise.
+ */
 async function * abortable<T> (input: AsyncIterable<T> | Iterable<T>, signal?: AbortSignal): AsyncGenerator<T> {
   if (!signal) { yield * input; return }
-  signal.throwIfAborted()
   const it = Symbol.asyncIterator in input ? input[Symbol.asyncIterator]() : input[Symbol.iterator]()
-  let onAbort = (): void => {}
-  const aborted = new Promise<never>((_resolve, reject) => { onAbort = () => reject(signal.reason); signal.addEventListener('abort', onAbort) })
-  aborted.catch(() => {})
   let done = false
   try {
     for (;;) {
-      const r = await Promise.race([it.next(), aborted])
+      signal.throwIfAborted()
+      let onAbort = (): void => {}
+      const r = await new Promise<IteratorResult<T>>((resolve, reject) => {
+        onAbort = () => reject(signal.reason)
+        signal.addEventListener('abort', onAbort, { once: true })
+        Promise.resolve(it.next()).then(resolve, reject)
+      }).finally(() => signal.removeEventListener('abort', onAbort))
       if (r.done) { done = true; return }
       yield r.value
     }
   } finally {
-    signal.removeEventListener('abort', onAbort)
-    if (!done) void it.return?.() // ends the source (a stream is destroyed); not awaited, a read may hang
+    // End the source. A stream is destroyed directly: its iterator's return() would
+    // wait for the pending read, that is, for more input that may never come.
+    if (!done) { if (input instanceof Readable) input.destroy(); else void it.return?.() }
   }
 }
 

@@ -217,15 +217,17 @@ test('a closed stdout ends it quietly with exit 0', async () => {
   assert.is(r.stderr, '')
 })
 
-test('SIGINT while it waits on stdin, on workers, ends it with 130 and no output', async () => {
-  const c = start('pc-hash', ['-j', '2', '-'])
-  const done = finish(c)
-  // once 1 MiB has gone into the pipe, the command is reading: its signal handlers are in place
-  await withTimeout(new Promise(resolve => c.stdin?.write(Buffer.alloc(1 << 20), resolve)), 10_000, 'stdin to be read')
-  c.kill('SIGINT')
-  const r = await done
-  assert.is(r.code, 130)
-  assert.is(r.stdout.length, 0)
+test('SIGINT while it waits on an open stdin ends it at once with 130 and no output', async () => {
+  for (const args of [['-'], ['-j', '2', '-']]) {
+    const c = start('pc-hash', args)
+    const done = finish(c, 10_000)
+    // once 1 MiB has gone into the pipe, the command is reading: its signal handlers are in place
+    await withTimeout(new Promise(resolve => c.stdin?.write(Buffer.alloc(1 << 20), resolve)), 10_000, 'stdin to be read')
+    c.kill('SIGINT') // stdin stays open: the command must not wait for its end
+    const r = await done
+    assert.is(r.code, 130, args.join(' '))
+    assert.is(r.stdout.length, 0)
+  }
 })
 
 test('the EXAMPLES of pc-hash(1) run as written', async () => {
