@@ -1,7 +1,7 @@
 // Duration and MIME type of a media file or URL, reading only the bytes each format
 // needs: the MP3 first frame (Xing/Info/VBRI, else CBR from the size), the last Ogg
 // page's granule position, the MP4 'mvhd' box wherever 'moov' sits, the WAV 'data'
-// chunk size. AAC ADTS has no index, so its frames are counted over the whole file.
+// chunk size, FLAC's STREAMINFO. AAC ADTS has no index, so its frames are counted over the whole file.
 // Titles come from the tags through music-metadata, best effort.
 import { DataError, PcError } from './cli.js'
 import { type ByteSource, HEAD_BYTES, openSource, type SourceOptions } from './byte-source.js'
@@ -47,12 +47,13 @@ export async function probeSource (src: ByteSource): Promise<MediaInfo> {
   if (ascii(head, 4, 4) === 'ftyp') return await probeMp4(src)
   if (ascii(head, 0, 4) === 'OggS') return await probeOgg(src, head)
   const audioStart = id3v2Length(head)
+  if (head.toString('latin1', audioStart, audioStart + 4) === 'fLaC') return await probeFlac(src, head, audioStart)
   // The audio after any ID3v2 tag: from the head when enough of it is there, else one more read.
   const at = audioStart + 16 * 1024 <= head.length || head.length === src.size ? head.subarray(audioStart) : await src.read(audioStart, HEAD_BYTES)
   if (at.length >= 7 && at[0] === 0xff && (at[1] & 0xf6) === 0xf0) return await probeAdts(src, head, audioStart)
   const mp3 = await probeMp3(src, head, audioStart, at)
   if (mp3) return mp3
-  return fail('unknown media format (not MP3, AAC ADTS, Ogg Vorbis or Opus, MP4/M4A or WAV)')
+  return fail('unknown media format (not MP3, AAC ADTS, Ogg Vorbis or Opus, MP4/M4A, WAV or FLAC)')
 }
 
 /** Bytes taken by an ID3v2 tag at the start (header, syncsafe size, footer), else 0. */
@@ -272,6 +273,19 @@ function hasVideoTrack (moov: Buffer): boolean {
     if (moov.toString('latin1', i + 12, i + 16) === 'vide') return true
   }
   return false
+}
+
+// ---- FLAC: STREAMINFO, the mandatory first metadata block, gives rate and sample count ----
+
+async function probeFlac (src: ByteSource, head: Buffer, at: number): Promise<MediaInfo> {
+  // 'fLaC', block header (type 0 = STREAMINFO, 24-bit length 34), then STREAMINFO:
+  // min/max block u16 ×2, min/max frame u24 ×2, then 20 bits rate, 3 channels, 5 bits, 36 bits samples.
+  const b = head.length >= at + 42 ? head.subarray(at) : await src.read(at, 42)
+  if (b.length < 42 || (b[4] & 0x7f) !== 0) throw new DataError('FLAC without a STREAMINFO block', src.name)
+  const rate = (b[18] << 12) | (b[19] << 4) | (b[20] >> 4)
+  const samples = (b[21] & 0x0f) * 2 ** 32 + b.readUInt32BE(22)
+  if (rate === 0 || samples === 0) throw new DataError('FLAC STREAMINFO gives no length', src.name)
+  return { format: 'flac', mime: 'audio/flac', duration: ms(samples / rate), size: src.size, title: await tagTitle(head, 'audio/flac') }
 }
 
 // ---- WAV (RIFF): 'fmt ' gives the byte rate, 'data' the length ----

@@ -69,7 +69,7 @@ test('agrees with ffprobe within 40 ms wherever ffprobe reads an exact duration 
   }
 })
 
-test('agrees with ffprobe on other layouts made here: MPEG-2 and 2.5, Layer II, 8 kHz Vorbis, 24-bit 96 kHz WAV', async () => {
+test('agrees with ffprobe on other layouts made here: MPEG-2 and 2.5, Layer II, 8 kHz Vorbis, 24-bit 96 kHz WAV, FLAC', async () => {
   const dir = await tempDir()
   try {
     const cases: Array<[string, string[], string]> = [
@@ -78,6 +78,7 @@ test('agrees with ffprobe on other layouts made here: MPEG-2 and 2.5, Layer II, 
       ['layer2.mp2', ['-ar', '48000', '-ac', '2', '-c:a', 'mp2', '-b:a', '192k', '-f', 'mp2'], 'mp3'],
       ['low.ogg', ['-ar', '8000', '-ac', '1', '-c:a', 'libvorbis'], 'vorbis'],
       ['deep.wav', ['-ar', '96000', '-ac', '2', '-c:a', 'pcm_s24le'], 'wav'],
+      ['lossless.flac', ['-ar', '44100', '-ac', '2', '-c:a', 'flac'], 'flac'],
     ]
     for (const [name, codec, format] of cases) {
       const path = join(dir.path, name)
