@@ -182,8 +182,11 @@ test('--hash writes FILE.hashtree beside each file, puts the root in dc:identifi
   }
   assert.is(readFileSync(join(dir, 'whitelist'), 'utf8'), wl.join('\n') + '\n')
   const before = statSync(join(dir, 'tone.ogg.hashtree')).mtimeMs
-  const again = await run('pc-playlist', args, undefined, { cwd: dir })
+  const again = await run('pc-playlist', ['-v', ...args], undefined, { cwd: dir })
   assert.is(again.code, 0, again.stderr)
+  assert.match(again.stderr, /^pc-playlist: tone\.ogg: vorbis, audio\/ogg, 15000 ms, root [0-9a-f]{64}$/m)
+  assert.not.match(again.stderr, /wrote/, 'nothing rewritten')
+  assert.match(again.stderr, /^pc-playlist: 2 items$/m)
   assert.is(statSync(join(dir, 'tone.ogg.hashtree')).mtimeMs, before, 'a fresh tree is reused, not rewritten')
   const w = await run('pc-playlist', ['-b', BASE, '--whitelist', join(dir, 'wl2'), 'tone.ogg'], undefined, { cwd: dir })
   assert.is(w.code, 64); assert.match(w.stderr, /--whitelist needs --hash/)
