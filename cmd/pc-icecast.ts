@@ -80,7 +80,8 @@ run('pc-icecast', OPTIONS, INFO, async (opts, io) => {
     await Promise.race([pumpInput(input, timeline, { readAheadMs, windowBytes, now, warn: io.warn, signal: io.signal }), aborted])
     await Promise.race([server.done, aborted])
   } finally {
-    await server.close()
+    // at the end of the input, players get what is still queued for them
+    await server.close(io.signal.aborted ? 0 : 2000)
     input.destroy()
   }
 })

@@ -144,12 +144,22 @@ export class IcecastServer {
     return typeof a === 'object' && a ? { host: a.address, port: a.port } : { host: this.opts.host, port: this.opts.port }
   }
 
-  async close (): Promise<void> {
+  /** Stop serving. `drainMs`: how long listeners already ended may take to receive what is queued. */
+  async close (drainMs = 0): Promise<void> {
     if (this.timer) clearInterval(this.timer)
+    this.server?.close()
+    const ending = [...this.listeners].filter(l => l.ending && !l.socket.destroyed)
+    if (drainMs > 0 && ending.length) {
+      let t: NodeJS.Timeout | undefined
+      await Promise.race([
+        Promise.all(ending.map(l => new Promise(resolve => l.socket.once('close', resolve)))),
+        new Promise(resolve => { t = setTimeout(resolve, drainMs) }),
+      ])
+      clearTimeout(t)
+    }
     for (const l of this.listeners) l.socket.destroy()
     for (const s of this.sockets) s.destroy()
     this.sink?.end()
-    await new Promise<void>(resolve => this.server ? this.server.close(() => resolve()) : resolve())
   }
 
   get listenerCount (): number { return this.listeners.size }
