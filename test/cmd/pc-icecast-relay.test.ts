@@ -4,6 +4,7 @@ import { test } from 'uvu'
 import * as assert from 'uvu/assert'
 import { readFileSync } from 'node:fs'
 import { join } from 'node:path'
+import { createServer, type AddressInfo } from 'node:net'
 import { MEDIA, killChildren, waitForOutput, sleep } from '../helpers.js'
 import { startIcecast, startIcecast2, get, tool, type Icecast2 } from './icecast-helpers.js'
 
@@ -72,6 +73,40 @@ test('when icecast2 goes away and comes back the relay reconnects', async () => 
   const ff = await tool('ffmpeg', ['-nostdin', '-v', 'error', '-t', '2', '-i', `http://127.0.0.1:${port}/relayed`, '-f', 'null', '-'])
   assert.is(ff.code, 0, ff.stderr)
   assert.not.ok(ic.stderr().includes(SECRET))
+})
+
+test('a server that refuses PUT (an Icecast before 2.4) gets the older SOURCE method', async () => {
+  const heads: string[] = []
+  let body = 0
+  const server = createServer(s => {
+    let head = ''
+    let inBody = false
+    s.on('data', (d: Buffer) => {
+      if (inBody) { body += d.length; return }
+      head += d.toString('latin1')
+      const i = head.indexOf('\r\n\r\n')
+      if (i < 0) return
+      heads.push(head.slice(0, i))
+      if (head.startsWith('PUT ')) { s.end('HTTP/1.0 405 Method Not Allowed\r\n\r\n'); return }
+      inBody = true
+      body += head.length - i - 4
+      s.write('HTTP/1.0 200 OK\r\n\r\n')
+    })
+    s.on('error', () => {})
+  })
+  await new Promise<void>(resolve => server.listen(0, '127.0.0.1', resolve))
+  const port = (server.address() as AddressInfo).port
+  try {
+    const ic = await startIcecast(['--relay', `icecast://source:${SECRET}@127.0.0.1:${port}/old`], MP3)
+    await until(() => body > 20_000, 20_000, 'stream bytes over SOURCE')
+    assert.match(heads[0], /^PUT \/old HTTP\/1\.1/)
+    const source = heads.find(h => h.startsWith('SOURCE /old HTTP/1.0'))
+    assert.ok(source, heads.join('\n---\n'))
+    assert.match(source!, new RegExp(`Authorization: Basic ${Buffer.from(`source:${SECRET}`).toString('base64')}`))
+    assert.match(source!, /Content-Type: audio\/mpeg/)
+    assert.match(ic.stderr(), /streaming to icecast:\/\/127\.0\.0\.1:\d+\/old \(SOURCE\)/)
+    assert.not.ok(ic.stderr().includes(SECRET))
+  } finally { server.close() }
 })
 
 test.run()
