@@ -5,6 +5,7 @@
 // streams (stdin, URLs) are copied into stripes that are transferred to them.
 import { Worker } from 'node:worker_threads'
 import { Readable } from 'node:stream'
+import { readSync } from 'node:fs'
 import { open, type FileHandle } from 'node:fs/promises'
 import { availableParallelism } from 'node:os'
 import { HASH_BYTES, CHUNK_BYTES, MIN_CHUNK_BYTES, MAX_CHUNK_BYTES, MAX_LEAVES, chunkCount, leafHashInto, rootOf, type HashTree } from './hashtree.js'
@@ -27,6 +28,9 @@ export interface HashOptions {
   signal?: AbortSignal
 }
 
+/** the id of the message a worker sends once it has started */
+export const READY_ID = -1
+
 export interface WorkerSetup { chunkSize: number, stripeBytes: number, fd?: number }
 export interface WorkerJob { id: number, start: number, end: number, data?: Uint8Array }
 export interface WorkerReply { id: number, leaves?: Uint8Array, data?: Uint8Array, error?: string, code?: string }
@@ -40,6 +44,18 @@ export function hashLeaves (data: Uint8Array, chunkSize: number): Uint8Array {
     leafHashInto(view.subarray(i * HASH_BYTES, (i + 1) * HASH_BYTES), data.subarray(i * chunkSize, Math.min(data.length, (i + 1) * chunkSize)))
   }
   return out
+}
+
+/** Read [start, end) of an open file into `buf` (positional reads; fds are shared by all threads). */
+export function readRangeSync (fd: number, start: number, end: number, buf: Buffer): Buffer {
+  const want = end - start
+  let got = 0
+  while (got < want) {
+    const n = readSync(fd, buf, got, want - got, start + got)
+    if (n === 0) throw Object.assign(new Error(`file ended at byte ${start + got}, expected ${end}: it changed while being hashed`), { code: 'ESHRUNK' })
+    got += n
+  }
+  return buf.subarray(0, want)
 }
 
 /** Workers used when none are asked for: all cores for big inputs, none for small ones. */
@@ -69,7 +85,9 @@ function splitLeaves (blocks: Uint8Array[]): Buffer[] {
 class LeafPool {
   private readonly slots: { worker: Worker, busy: number }[] = []
   private readonly pending = new Map<number, { resolve: (r: WorkerReply) => void, reject: (e: Error) => void, slot: number }>()
+  private readonly queue: WorkerJob[] = []
   private nextId = 0
+  private ready = 0
   private closing = false
   private failure: Error | undefined
   /** data buffers the workers gave back, for reuse */
@@ -87,25 +105,54 @@ class LeafPool {
   }
 
   get size (): number { return this.slots.length }
+  /** whether every worker has started (loaded its modules) */
+  get allReady (): boolean { return this.ready === this.slots.length }
 
+  /** Take back a job not yet posted to any worker, for the caller to do itself. */
+  steal (): { job: WorkerJob, resolve: (r: WorkerReply) => void, reject: (e: Error) => void } | undefined {
+    const job = this.queue.pop()
+    const p = job && this.pending.get(job.id)
+    if (!job || !p) return undefined
+    this.pending.delete(job.id)
+    return { job, resolve: p.resolve, reject: p.reject }
+  }
+
+  /**
+   * Queue a job. At most JOBS_PER_WORKER are posted to each worker; the rest wait here
+   * and go to whichever worker finishes first, so a worker that the scheduler slows
+   * down takes fewer stripes instead of holding up the end.
+   */
   submit (job: Omit<WorkerJob, 'id'>): Promise<WorkerReply> {
     if (this.failure) return Promise.reject(this.failure)
-    let slot = 0
-    for (let i = 1; i < this.slots.length; i++) if (this.slots[i].busy < this.slots[slot].busy) slot = i
     const id = this.nextId++
-    this.slots[slot].busy++
     return new Promise<WorkerReply>((resolve, reject) => {
-      this.pending.set(id, { resolve, reject, slot })
-      const transfer = job.data ? [job.data.buffer as ArrayBuffer] : []
-      this.slots[slot].worker.postMessage({ ...job, id }, transfer)
+      this.pending.set(id, { resolve, reject, slot: -1 })
+      this.queue.push({ ...job, id })
+      this.pump()
     })
   }
 
+  private pump (): void {
+    while (this.queue.length > 0) {
+      let slot = 0
+      for (let i = 1; i < this.slots.length; i++) if (this.slots[i].busy < this.slots[slot].busy) slot = i
+      if (this.slots[slot].busy >= JOBS_PER_WORKER) return
+      const job = this.queue.shift() as WorkerJob
+      const p = this.pending.get(job.id)
+      if (!p) continue
+      p.slot = slot
+      this.slots[slot].busy++
+      this.slots[slot].worker.postMessage(job, job.data ? [job.data.buffer as ArrayBuffer] : [])
+    }
+  }
+
   private reply (r: WorkerReply): void {
+    if (r.id === READY_ID) { this.ready++; return }
     const p = this.pending.get(r.id)
     if (!p) return
     this.pending.delete(r.id)
     this.slots[p.slot].busy--
+    this.pump()
     if (r.data) this.spare.push(r.data)
     if (r.error !== undefined) {
       p.reject(r.code === 'ESHRUNK' || r.code === 'EIO' ? new IOError(r.error, this.where) : new Error(`hash worker: ${r.error}`))
@@ -116,6 +163,7 @@ class LeafPool {
     this.failure ??= e
     for (const p of this.pending.values()) p.reject(e)
     this.pending.clear()
+    this.queue.length = 0
   }
 
   /** Stop the workers; jobs still pending fail with an AbortError. */
@@ -124,6 +172,7 @@ class LeafPool {
     const err = new DOMException('hashing aborted', 'AbortError')
     for (const p of this.pending.values()) p.reject(err)
     this.pending.clear()
+    this.queue.length = 0
     await Promise.all(this.slots.map(s => s.worker.terminate()))
   }
 }
@@ -192,6 +241,20 @@ async function fileOnWorkers (fh: FileHandle, size: number, workers: number, chu
   try {
     const jobs: Promise<WorkerReply>[] = []
     for (let pos = 0; pos < size; pos += stripe) jobs.push(pool.submit({ start: pos, end: Math.min(size, pos + stripe) }))
+    // Starting a worker takes about 0.1 s (loading modules); hash stripes from the end
+    // of the queue here meanwhile, yielding between them so replies get in.
+    let buf: Buffer | undefined
+    while (!pool.allReady && !signal?.aborted) {
+      const s = pool.steal()
+      if (!s) break
+      buf ??= Buffer.allocUnsafe(stripe)
+      try {
+        s.resolve({ id: s.job.id, leaves: hashLeaves(readRangeSync(fh.fd, s.job.start, s.job.end, buf), chunkSize) })
+      } catch (e) {
+        s.reject(new IOError((e as Error).message, path))
+      }
+      await new Promise(resolve => setImmediate(resolve))
+    }
     const replies = await Promise.all(jobs)
     signal?.throwIfAborted()
     return splitLeaves(replies.map(r => r.leaves as Uint8Array))

@@ -2,30 +2,18 @@
 // either reading the byte range itself from the main thread's fd (descriptors are
 // shared by all threads), so reads run in parallel too, or hashing transferred bytes.
 import { parentPort, workerData } from 'node:worker_threads'
-import { readSync } from 'node:fs'
-import { hashLeaves, type WorkerJob, type WorkerReply, type WorkerSetup } from './hash-parallel.js'
+import { hashLeaves, readRangeSync, READY_ID, type WorkerJob, type WorkerReply, type WorkerSetup } from './hash-parallel.js'
 
 const setup = workerData as WorkerSetup
 const fd = setup.fd ?? -1
 let buf: Buffer | undefined
 
-function readRange (start: number, end: number): Buffer {
-  buf ??= Buffer.allocUnsafe(setup.stripeBytes)
-  const want = end - start
-  let got = 0
-  while (got < want) {
-    const n = readSync(fd, buf, got, want - got, start + got)
-    if (n === 0) throw Object.assign(new Error(`file ended at byte ${start + got}, expected ${end}: it changed while being hashed`), { code: 'ESHRUNK' })
-    got += n
-  }
-  return buf.subarray(0, want)
-}
-
 parentPort?.on('message', (job: WorkerJob) => {
   let reply: WorkerReply
   const transfer: ArrayBuffer[] = []
   try {
-    const data = job.data ?? readRange(job.start, job.end)
+    buf ??= job.data ? undefined : Buffer.allocUnsafe(setup.stripeBytes)
+    const data = job.data ?? readRangeSync(fd, job.start, job.end, buf as Buffer)
     const leaves = hashLeaves(data, setup.chunkSize)
     reply = { id: job.id, leaves }
     transfer.push(leaves.buffer as ArrayBuffer)
@@ -36,3 +24,4 @@ parentPort?.on('message', (job: WorkerJob) => {
   }
   parentPort?.postMessage(reply, transfer)
 })
+parentPort?.postMessage({ id: READY_ID })
