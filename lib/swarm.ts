@@ -344,12 +344,16 @@ export class Swarm extends EventEmitter {
     p.serving = true
     try {
       while (p.wanted.length && !p.closed && !this.closed) {
-        const i = p.wanted[0]
-        if (!this.store?.has(i)) { p.wanted.shift(); p.send({ type: 'reject', index: i }); continue }
+        // lowest index first: peers playing an item want its earlier chunks sooner
+        let k = 0
+        for (let j = 1; j < p.wanted.length; j++) if (p.wanted[j] < p.wanted[k]) k = j
+        const i = p.wanted[k]
+        if (!this.store?.has(i)) { p.wanted.splice(k, 1); p.send({ type: 'reject', index: i }); continue }
         const len = this.store.length(i)
         await this.opts.limiter.take(len)
-        if (p.wanted[0] !== i) continue // cancelled while we waited
-        p.wanted.shift()
+        k = p.wanted.indexOf(i)
+        if (k < 0) continue // cancelled while we waited
+        p.wanted.splice(k, 1)
         let data: Buffer
         try { data = await this.store.get(i) } catch { p.send({ type: 'reject', index: i }); continue }
         this.uploads++
