@@ -10,7 +10,7 @@ import { parseArgs } from 'node:util'
 import { join, dirname } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { availableParallelism, tmpdir, loadavg } from 'node:os'
-import { readFileSync } from 'node:fs'
+import { readFileSync, rmSync } from 'node:fs'
 import { parseSize, formatSize } from '../lib/units.js'
 import { hashLeaves } from '../lib/hash-parallel.js'
 
@@ -52,6 +52,7 @@ function timeRun (cmd: string, argv: string[]): Promise<Timing> {
       const seconds = Number(process.hrtime.bigint() - t0) / 1e9
       if (code !== 0) { reject(new Error(`${cmd} ${argv.join(' ')} exited ${code}`)); return }
       const [user, sys, rss] = readFileSync(cpuFile, 'utf8').trim().split('\n').pop()?.split(' ').map(Number) ?? [NaN, NaN, NaN]
+      rmSync(cpuFile, { force: true })
       resolve({ seconds, cpu: user + sys, rssKiB: rss })
     })
   })

@@ -2,7 +2,7 @@
 // pc-hash: media (file, URL or stdin) in, its hash tree (pc-hashtree.5) out; checks media against a tree, makes and uses ed25519 keys.
 import { run, intOption, sizeOption, UsageError, IOError, CheckFailed, type OptionTable, type CommandInfo } from '../lib/cli.js'
 import { CHUNK_BYTES, MIN_CHUNK_BYTES, MAX_CHUNK_BYTES, formatTree, infoHash } from '../lib/hashtree.js'
-import { hashSource, MAX_WORKERS } from '../lib/hash-parallel.js'
+import { hashSource, MAX_WORKERS, PARALLEL_MIN_BYTES } from '../lib/hash-parallel.js'
 import { compareTrees, describeBadChunk, loadTree, signTree, treeSignatureProblem, writeTreeFile } from '../lib/tree-check.js'
 import { generateKeyPair, writeKeyPair, readSecretKey, readPublicKey } from '../lib/sign.js'
 import { writeAll } from '../lib/ndjson.js'
@@ -17,7 +17,7 @@ const OPTIONS: OptionTable = {
   sign: { type: 'string', arg: 'KEYFILE', help: 'sign the root with the secret key read from KEYFILE' },
   verify: { type: 'string', arg: 'PUBKEY', help: 'require a good signature by PUBKEY (file or hex) on TREE, or on the tree given as input' },
   keygen: { type: 'string', arg: 'NAME', help: 'write a new key pair: secret key NAME (mode 0600), public key NAME.pub' },
-  workers: { alias: 'j', type: 'string', default: 'auto', arg: 'N', help: `hashing threads, 0..${MAX_WORKERS} (0: main thread only; auto: all cores for inputs of 32M and more)` },
+  workers: { alias: 'j', type: 'string', default: 'auto', arg: 'N', help: `worker threads, 0..${MAX_WORKERS} (0: main thread only; auto: one per core for inputs of ${formatSize(PARALLEL_MIN_BYTES)} and more, one fewer for a file, which the main thread helps hash)` },
   verbose: { alias: 'v', type: 'boolean', help: 'report every bad chunk, and timings, on stderr' },
   quiet: { alias: 'q', type: 'boolean', help: 'no warnings' },
 }

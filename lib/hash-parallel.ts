@@ -13,8 +13,12 @@ import { DataError, IOError, NoInputError, PcError, UnavailableError } from './c
 
 /** Bytes per job: big enough that a job's hashing dwarfs its message round trip. */
 export const STRIPE_BYTES = 8 << 20
-/** Inputs smaller than this stay on the main thread unless workers are asked for (bench/hash.ts). */
-export const PARALLEL_MIN_BYTES = 32 << 20
+/**
+ * Inputs smaller than this stay on the main thread unless workers are asked for:
+ * starting a worker costs about 0.1 s of CPU (it loads its modules and libsodium),
+ * as much as hashing 100 MiB, and bench/hash.ts found the break-even near 128 MiB.
+ */
+export const PARALLEL_MIN_BYTES = 128 << 20
 export const MAX_WORKERS = 64
 /** jobs queued per worker, so none idles while its next job is in the post */
 const JOBS_PER_WORKER = 2
@@ -25,6 +29,8 @@ export interface HashOptions {
   workers?: number
   /** bytes per job, rounded down to whole chunks (tests make it small) */
   stripeBytes?: number
+  /** whether the main thread hashes stripes of a file too (default; tests turn it off so workers do all) */
+  hashOnMain?: boolean
   signal?: AbortSignal
 }
 
@@ -83,11 +89,10 @@ function splitLeaves (blocks: Uint8Array[]): Buffer[] {
 
 /** A fixed set of hash workers; jobs go to the least busy one. */
 class LeafPool {
-  private readonly slots: { worker: Worker, busy: number }[] = []
+  private readonly slots: { worker: Worker, busy: number, ready: boolean }[] = []
   private readonly pending = new Map<number, { resolve: (r: WorkerReply) => void, reject: (e: Error) => void, slot: number }>()
   private readonly queue: WorkerJob[] = []
   private nextId = 0
-  private ready = 0
   private closing = false
   private failure: Error | undefined
   /** data buffers the workers gave back, for reuse */
@@ -97,16 +102,15 @@ class LeafPool {
     const url = new URL('./hash-worker.js', import.meta.url)
     for (let i = 0; i < n; i++) {
       const worker = new Worker(url, { workerData: setup })
-      worker.on('message', (r: WorkerReply) => this.reply(r))
+      const slot = i
+      worker.on('message', (r: WorkerReply) => this.reply(r, slot))
       worker.on('error', (e: Error) => this.fail(e))
       worker.on('exit', () => { if (!this.closing) this.fail(new Error('hash worker exited')) })
-      this.slots.push({ worker, busy: 0 })
+      this.slots.push({ worker, busy: 0, ready: false })
     }
   }
 
   get size (): number { return this.slots.length }
-  /** whether every worker has started (loaded its modules) */
-  get allReady (): boolean { return this.ready === this.slots.length }
 
   /** Take back a job not yet posted to any worker, for the caller to do itself. */
   steal (): { job: WorkerJob, resolve: (r: WorkerReply) => void, reject: (e: Error) => void } | undefined {
@@ -118,9 +122,10 @@ class LeafPool {
   }
 
   /**
-   * Queue a job. At most JOBS_PER_WORKER are posted to each worker; the rest wait here
-   * and go to whichever worker finishes first, so a worker that the scheduler slows
-   * down takes fewer stripes instead of holding up the end.
+   * Queue a job. Jobs are posted only to workers that have started, at most
+   * JOBS_PER_WORKER each; the rest wait here and go to whichever worker is free first,
+   * so a worker that the scheduler slows down takes fewer stripes instead of holding
+   * up the end, and the caller can steal() what no worker has taken yet.
    */
   submit (job: Omit<WorkerJob, 'id'>): Promise<WorkerReply> {
     if (this.failure) return Promise.reject(this.failure)
@@ -134,9 +139,11 @@ class LeafPool {
 
   private pump (): void {
     while (this.queue.length > 0) {
-      let slot = 0
-      for (let i = 1; i < this.slots.length; i++) if (this.slots[i].busy < this.slots[slot].busy) slot = i
-      if (this.slots[slot].busy >= JOBS_PER_WORKER) return
+      let slot = -1
+      for (let i = 0; i < this.slots.length; i++) {
+        if (this.slots[i].ready && (slot < 0 || this.slots[i].busy < this.slots[slot].busy)) slot = i
+      }
+      if (slot < 0 || this.slots[slot].busy >= JOBS_PER_WORKER) return
       const job = this.queue.shift() as WorkerJob
       const p = this.pending.get(job.id)
       if (!p) continue
@@ -146,8 +153,8 @@ class LeafPool {
     }
   }
 
-  private reply (r: WorkerReply): void {
-    if (r.id === READY_ID) { this.ready++; return }
+  private reply (r: WorkerReply, slot: number): void {
+    if (r.id === READY_ID) { this.slots[slot].ready = true; this.pump(); return }
     const p = this.pending.get(r.id)
     if (!p) return
     this.pending.delete(r.id)
@@ -167,13 +174,15 @@ class LeafPool {
   }
 
   /** Stop the workers; jobs still pending fail with an AbortError. */
-  async close (): Promise<void> {
+  close (): void {
     this.closing = true
     const err = new DOMException('hashing aborted', 'AbortError')
     for (const p of this.pending.values()) p.reject(err)
     this.pending.clear()
     this.queue.length = 0
-    await Promise.all(this.slots.map(s => s.worker.terminate()))
+    // Not awaited: stopping a worker can take 20 ms, and nothing waits on it. Unref'd,
+    // a worker still stopping does not keep the process alive.
+    for (const s of this.slots) { s.worker.unref(); void s.worker.terminate() }
   }
 }
 
@@ -194,9 +203,10 @@ export async function hashFile (path: string, opts: HashOptions = {}): Promise<H
     const size = st.size
     const n = chunkCount(size, chunkSize)
     if (n > MAX_LEAVES) throw new DataError(`${size} bytes is more than ${MAX_LEAVES} chunks of ${chunkSize}`, path)
-    const workers = opts.workers ?? autoWorkers(size)
+    // The main thread hashes stripes of a file too, so one core is left for it.
+    const workers = opts.workers ?? Math.max(0, autoWorkers(size) - 1)
     const leaves = workers > 0 && size > 0
-      ? await fileOnWorkers(fh, size, workers, chunkSize, stripe, path, opts.signal)
+      ? await fileOnWorkers(fh, size, workers, chunkSize, stripe, path, opts.signal, opts.hashOnMain ?? true)
       : await fileOnMainThread(fh, size, chunkSize, stripe, path, opts.signal)
     const after = await fh.stat()
     if (after.size !== size || after.mtimeMs !== st.mtimeMs) throw new IOError('file changed while being hashed', path)
@@ -232,19 +242,20 @@ async function fileOnMainThread (fh: FileHandle, size: number, chunkSize: number
   return splitLeaves(blocks)
 }
 
-async function fileOnWorkers (fh: FileHandle, size: number, workers: number, chunkSize: number, stripe: number, path: string, signal?: AbortSignal): Promise<Buffer[]> {
+async function fileOnWorkers (fh: FileHandle, size: number, workers: number, chunkSize: number, stripe: number, path: string, signal: AbortSignal | undefined, hashOnMain: boolean): Promise<Buffer[]> {
   // Workers share the process's descriptor table, so they read our open fd: the same
   // file even if the path is renamed or replaced meanwhile.
   const pool = new LeafPool(workers, { chunkSize, stripeBytes: stripe, fd: fh.fd }, path)
-  const onAbort = (): void => { void pool.close() }
+  const onAbort = (): void => { pool.close() }
   signal?.addEventListener('abort', onAbort)
   try {
     const jobs: Promise<WorkerReply>[] = []
     for (let pos = 0; pos < size; pos += stripe) jobs.push(pool.submit({ start: pos, end: Math.min(size, pos + stripe) }))
-    // Starting a worker takes about 0.1 s (loading modules); hash stripes from the end
-    // of the queue here meanwhile, yielding between them so replies get in.
+    // This thread hashes stripes too, taking them from the end of the queue: all of
+    // them while the workers start (0.1 s or more, loading modules), then its share.
+    // It yields between stripes so that workers' replies get in and they are fed.
     let buf: Buffer | undefined
-    while (!pool.allReady && !signal?.aborted) {
+    while (hashOnMain && !signal?.aborted) {
       const s = pool.steal()
       if (!s) break
       buf ??= Buffer.allocUnsafe(stripe)
@@ -260,7 +271,7 @@ async function fileOnWorkers (fh: FileHandle, size: number, workers: number, chu
     return splitLeaves(replies.map(r => r.leaves as Uint8Array))
   } finally {
     signal?.removeEventListener('abort', onAbort)
-    await pool.close()
+    pool.close()
   }
 }
 
@@ -330,7 +341,7 @@ export async function hashInput (input: AsyncIterable<Uint8Array> | Iterable<Uin
     }
   }
 
-  const onAbort = (): void => { void pool?.close() }
+  const onAbort = (): void => { pool?.close() }
   opts.signal?.addEventListener('abort', onAbort)
   try {
     for await (const chunk of abortable(input, opts.signal)) {
@@ -353,7 +364,7 @@ export async function hashInput (input: AsyncIterable<Uint8Array> | Iterable<Uin
     return { size, chunkSize, leaves, root: rootOf(leaves, size, chunkSize), headers: [] }
   } finally {
     opts.signal?.removeEventListener('abort', onAbort)
-    await pool?.close()
+    pool?.close()
   }
 }
 

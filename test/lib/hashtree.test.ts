@@ -8,7 +8,7 @@ import { join } from 'node:path'
 import { Readable } from 'node:stream'
 import sodium from 'sodium-native'
 import { TreeBuilder, hashStream, infoHash, formatTree, parseTree, verifyChunk, leafHash, rootOf, type HashTree } from '../../lib/hashtree.js'
-import { hashFile, hashInput, hashLeaves, hashSource } from '../../lib/hash-parallel.js'
+import { hashFile, hashInput, hashLeaves, hashSource, autoWorkers, PARALLEL_MIN_BYTES } from '../../lib/hash-parallel.js'
 import { rootMessage, signTree, treeSignatureProblem, compareTrees } from '../../lib/tree-check.js'
 import { DataError, UnavailableError } from '../../lib/cli.js'
 import { tempDir, withTimeout } from '../helpers.js'
@@ -113,10 +113,12 @@ test('worker threads give the same tree as the main thread, from a file and from
       await writeFile(path, data)
       const want = build(data, 1024)
       for (const workers of [0, 1, 3]) {
-        const f = await hashFile(path, { chunkSize: 1024, workers, stripeBytes: 8 * 1024 })
-        assert.equal(f.leaves, want.leaves, `file ${size} workers ${workers}`)
-        assert.ok(f.root.equals(want.root))
-        assert.is(f.size, size)
+        for (const hashOnMain of [true, false]) {
+          const f = await hashFile(path, { chunkSize: 1024, workers, stripeBytes: 8 * 1024, hashOnMain })
+          assert.equal(f.leaves, want.leaves, `file ${size} workers ${workers} ${hashOnMain}`)
+          assert.ok(f.root.equals(want.root))
+          assert.is(f.size, size)
+        }
         const parts: Buffer[] = []
         for (let i = 0; i < size;) { const n = 1 + Math.floor(Math.random() * 20000); parts.push(Buffer.from(data.subarray(i, i + n))); i += n }
         const s = await hashInput(parts, { chunkSize: 1024, workers, stripeBytes: 5 * 1024 })
@@ -125,6 +127,13 @@ test('worker threads give the same tree as the main thread, from a file and from
       }
     }
   } finally { await dir.remove() }
+})
+
+test('workers are used automatically only for big inputs and on more than one core', () => {
+  assert.is(autoWorkers(PARALLEL_MIN_BYTES - 1, 2), 0)
+  assert.is(autoWorkers(PARALLEL_MIN_BYTES, 2), 2)
+  assert.is(autoWorkers(PARALLEL_MIN_BYTES, 1), 0)
+  assert.is(autoWorkers(PARALLEL_MIN_BYTES, 8), 8)
 })
 
 test('hashLeaves concatenates the leaf hashes of consecutive chunks', () => {
