@@ -1,8 +1,9 @@
 // Benchmark: pc-hash against b2sum (GNU coreutils) on the same file in the same run,
-// rounds interleaved so both see the same machine load; then pc-hash over chunk sizes.
+// rounds interleaved so both see the same machine load; then the input size from which
+// worker threads pay (PARALLEL_MIN_BYTES); then pc-hash over chunk sizes.
 // Prints medians and ratios. The file is made once in /tmp and reused (page cache warm).
 //
-//   node dist/bench/hash.js [--size 1G] [--rounds 7] [--sweep-size 256M] [--no-sweep]
+//   node dist/bench/hash.js [--size 1G] [--rounds 7] [--sweep-size 256M] [--no-sweep] [--no-crossover]
 import { spawn } from 'node:child_process'
 import { open, stat } from 'node:fs/promises'
 import { randomFillSync } from 'node:crypto'
@@ -22,6 +23,7 @@ const { values: args } = parseArgs({
     rounds: { type: 'string', default: '7' },
     'sweep-size': { type: 'string', default: '256M' },
     'no-sweep': { type: 'boolean', default: false },
+    'no-crossover': { type: 'boolean', default: false },
     'sweep-rounds': { type: 'string', default: '5' },
   },
 })
@@ -100,7 +102,7 @@ async function sweep (): Promise<void> {
   const rounds = Number(args['sweep-rounds'])
   const file = await ensureFile(bytes)
   const sizes = ['4k', '16k', '32k', '64k', '128k', '256k', '512k', '1M']
-  const cores = String(availableParallelism())
+  const workers = String(Math.max(1, availableParallelism() - 1))
   console.log(`\n# chunk sizes: ${formatSize(bytes)} file, ${rounds} rounds interleaved; b2sum in the same rounds`)
   const t: Record<string, Timing[]> = { b2sum: [] }
   for (const s of sizes) { t[`${s} j0`] = []; t[`${s} all`] = [] }
@@ -109,7 +111,7 @@ async function sweep (): Promise<void> {
     t.b2sum.push(await timeRun('b2sum', [file]))
     for (const s of sizes) {
       t[`${s} j0`].push(await timeRun(process.execPath, [PC_HASH, '--root', '-j', '0', '-c', s, file]))
-      t[`${s} all`].push(await timeRun(process.execPath, [PC_HASH, '--root', '-j', cores, '-c', s, file]))
+      t[`${s} all`].push(await timeRun(process.execPath, [PC_HASH, '--root', '-j', workers, '-c', s, file]))
     }
   }
   // The same sizes in this process, on a buffer in memory: leaf hashing alone, in
@@ -130,7 +132,7 @@ async function sweep (): Promise<void> {
   const cpu = (k: string): number => median(t[k].map(x => x.cpu))
   console.log(`load average (1 min) ${load0.toFixed(1)} before, ${loadavg()[0].toFixed(1)} after`)
   // What a chunk means for the swarm: one request per chunk; a 128 kbit/s MP3 is 16,000 B/s.
-  console.log(`| chunk | main thread: MiB/s wall (vs b2sum) | MiB per CPU s (vs b2sum) | ${cores} workers: MiB/s wall (vs b2sum) | leaf hashing in memory, MiB per CPU s | s of 128k audio per chunk | requests per hour of 128k audio | tree bytes per hour |`)
+  console.log(`| chunk | main thread: MiB/s wall (vs b2sum) | MiB per CPU s (vs b2sum) | main + ${workers} worker(s): MiB/s wall (vs b2sum) | leaf hashing in memory, MiB per CPU s | s of 128k audio per chunk | requests per hour of 128k audio | tree bytes per hour |`)
   console.log('|---|---|---|---|---|---|---|---|')
   for (const s of sizes) {
     const cs = parseSize(s)
@@ -140,5 +142,30 @@ async function sweep (): Promise<void> {
   console.log(`| b2sum | ${mibs(bytes, wall('b2sum')).trim()} | ${mibs(bytes, cpu('b2sum')).trim()} | | | | | |`)
 }
 
+/** Main thread alone against main thread plus workers, over input sizes. */
+async function crossover (): Promise<void> {
+  const rounds = Number(args['sweep-rounds'])
+  const workers = String(Math.max(1, availableParallelism() - 1))
+  const sizes = ['32M', '64M', '128M', '256M', '512M']
+  console.log(`\n# when workers pay: -j0 against -j${workers} (main thread + ${workers}), ${rounds} rounds interleaved`)
+  const load0 = loadavg()[0]
+  const rows: string[] = []
+  for (const s of sizes) {
+    const file = await ensureFile(parseSize(s))
+    const j0: number[] = []; const jn: number[] = []
+    for (let r = 0; r < rounds; r++) {
+      const a = (): Promise<Timing> => timeRun(process.execPath, [PC_HASH, '--root', '-j', '0', file])
+      const b = (): Promise<Timing> => timeRun(process.execPath, [PC_HASH, '--root', '-j', workers, file])
+      if (r % 2) { j0.push((await a()).seconds); jn.push((await b()).seconds) } else { jn.push((await b()).seconds); j0.push((await a()).seconds) }
+    }
+    rows.push(`| ${s} | ${(median(j0) * 1000).toFixed(0)} | ${(median(jn) * 1000).toFixed(0)} | ${(median(j0) / median(jn)).toFixed(2)}x |`)
+  }
+  console.log(`load average (1 min) ${load0.toFixed(1)} before, ${loadavg()[0].toFixed(1)} after`)
+  console.log(`| input | -j0 median ms | -j${workers} median ms | speed-up |`)
+  console.log('|---|---|---|---|')
+  for (const r of rows) console.log(r)
+}
+
 await compare()
+if (!args['no-crossover']) await crossover()
 if (!args['no-sweep']) await sweep()
