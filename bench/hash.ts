@@ -3,7 +3,7 @@
 // worker threads pay (PARALLEL_MIN_BYTES); then pc-hash over chunk sizes.
 // Prints medians and ratios. The file is made once in /tmp and reused (page cache warm).
 //
-//   node dist/bench/hash.js [--size 1G] [--rounds 7] [--sweep-size 256M] [--no-sweep] [--no-crossover]
+//   node dist/bench/hash.js [--size 1G] [--rounds 7] [--sweep-size 256M] [--no-compare] [--no-crossover] [--no-sweep]
 import { spawn } from 'node:child_process'
 import { open, stat } from 'node:fs/promises'
 import { randomFillSync } from 'node:crypto'
@@ -24,6 +24,7 @@ const { values: args } = parseArgs({
     'sweep-size': { type: 'string', default: '256M' },
     'no-sweep': { type: 'boolean', default: false },
     'no-crossover': { type: 'boolean', default: false },
+    'no-compare': { type: 'boolean', default: false },
     'sweep-rounds': { type: 'string', default: '5' },
   },
 })
@@ -146,7 +147,7 @@ async function sweep (): Promise<void> {
 async function crossover (): Promise<void> {
   const rounds = Number(args['sweep-rounds'])
   const workers = String(Math.max(1, availableParallelism() - 1))
-  const sizes = ['32M', '64M', '128M', '256M', '512M']
+  const sizes = ['32M', '64M', '128M', '256M', '512M', '1G']
   console.log(`\n# when workers pay: -j0 against -j${workers} (main thread + ${workers}), ${rounds} rounds interleaved`)
   const load0 = loadavg()[0]
   const rows: string[] = []
@@ -166,6 +167,6 @@ async function crossover (): Promise<void> {
   for (const r of rows) console.log(r)
 }
 
-await compare()
+if (!args['no-compare']) await compare()
 if (!args['no-crossover']) await crossover()
 if (!args['no-sweep']) await sweep()
