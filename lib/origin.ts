@@ -7,6 +7,7 @@ import http from 'node:http'
 import https from 'node:https'
 import type { IncomingMessage } from 'node:http'
 import { NoInputError, UnavailableError, DataError } from './cli.js'
+import { RangeConnection, StaleConnection, type ResponseHead } from './range-client.js'
 
 export const ORIGIN_SOCKETS = 4
 export const ORIGIN_TIMEOUT_MS = 15_000
@@ -26,11 +27,15 @@ export class NoRangeError extends Error {
 export class Origin {
   private readonly agent: http.Agent
   private readonly mod: typeof http | typeof https
+  /** plain http goes through RangeConnection (no per-read allocations); https through node:https */
+  private readonly lean: boolean
+  private readonly idle: RangeConnection[] = []
   constructor (readonly url: string, readonly userAgent = 'pc-fetch') {
     const u = new URL(url)
     if (u.protocol !== 'http:' && u.protocol !== 'https:') throw new OriginError(`not an http(s) URL: ${url}`, true)
     this.mod = u.protocol === 'https:' ? https : http
     this.agent = new this.mod.Agent({ keepAlive: true, maxSockets: ORIGIN_SOCKETS })
+    this.lean = u.protocol === 'http:'
   }
 
   private get (headers: Record<string, string>, signal?: AbortSignal): Promise<IncomingMessage> {
@@ -48,6 +53,7 @@ export class Origin {
   async fetchChunks (first: number, count: number, chunkSize: number, size: number, sink: ChunkSink, counter: { bytes: number }, signal?: AbortSignal): Promise<void> {
     const start = first * chunkSize
     const end = Math.min(size, (first + count) * chunkSize)
+    if (this.lean) return await this.fetchLean(first, start, end, chunkSize, size, sink, counter)
     const res = await this.get({ range: `bytes=${start}-${end - 1}` }, signal)
     if (res.statusCode === 200) throw new NoRangeError('answers Range with 200 and the whole body', res)
     if (res.statusCode !== 206) {
@@ -104,7 +110,80 @@ export class Origin {
     if (end - start === 0) await sink(index, Buffer.alloc(0))
   }
 
-  close (): void { this.agent.destroy() }
+  private async fetchLean (first: number, start: number, end: number, chunkSize: number, size: number, sink: ChunkSink, counter: { bytes: number }): Promise<void> {
+    const u = new URL(this.url)
+    const path = u.pathname + u.search
+    let conn: RangeConnection | undefined
+    let head: ResponseHead | undefined
+    for (let attempt = 0; attempt < 2 && !head; attempt++) {
+      conn = this.idle.pop()
+      while (conn && !conn.usable) conn = this.idle.pop()
+      conn ??= new RangeConnection(u.hostname.replace(/^\[|\]$/g, ''), Number(u.port || 80))
+      try {
+        head = await conn.request(path, u.host, `bytes=${start}-${end - 1}`)
+      } catch (e) {
+        if (e instanceof StaleConnection && attempt === 0) continue
+        throw new OriginError((e as Error).message)
+      }
+    }
+    if (!conn || !head) throw new OriginError('no connection')
+    const h = head.headers
+    if (head.status === 200) { conn.close(); throw new NoRangeError('answers Range with 200 and the whole body') }
+    if (head.status !== 206) {
+      conn.close()
+      const st = head.status
+      throw new OriginError(`HTTP ${st}`, st === 404 || st === 410 || st === 403)
+    }
+    const cr = /^bytes (\d+)-(\d+)\/(\d+|\*)$/.exec(h.get('content-range') ?? '')
+    if (!cr || Number(cr[1]) !== start || Number(cr[2]) !== end - 1 || (cr[3] !== '*' && Number(cr[3]) !== size)) {
+      conn.close()
+      throw new NoRangeError(`wrong Content-Range '${h.get('content-range') ?? ''}' for bytes ${start}-${end - 1}/${size}`)
+    }
+    const len = Number(h.get('content-length'))
+    if (h.has('transfer-encoding') || !Number.isSafeInteger(len) || len !== end - start) {
+      conn.close()
+      throw new NoRangeError(`a ${h.has('transfer-encoding') ? 'chunked' : `${String(h.get('content-length'))}-byte`} body for ${end - start} bytes`)
+    }
+    let index = first
+    let pos = start
+    let buf = this.chunkBuf(Math.min(chunkSize, end - start))
+    let fill = 0
+    try {
+      // copy into the chunk buffer; only a completed chunk makes the socket wait (for the sink)
+      const take = (seg: Buffer): Promise<void> | undefined => {
+        let o = 0
+        while (o < seg.length) {
+          const n = Math.min(buf.length - fill, seg.length - o)
+          seg.copy(buf, fill, o, o + n)
+          fill += n; o += n; pos += n
+          if (fill === buf.length) {
+            const rest = seg.subarray(o)
+            return Promise.resolve(sink(index++, buf)).then(() => {
+              buf = buf.subarray(0, Math.min(chunkSize, end - pos))
+              fill = 0
+              return rest.length ? take(rest) : undefined
+            })
+          }
+        }
+        return undefined
+      }
+      await conn.body(len, (seg: Buffer) => { counter.bytes += seg.length; return take(seg) })
+    } catch (e) {
+      conn.close()
+      throw e instanceof OriginError ? e : new OriginError((e as Error).message)
+    }
+    if (conn.usable && this.idle.length < ORIGIN_SOCKETS) this.idle.push(conn); else conn.close()
+    if (end === start) await sink(first, Buffer.alloc(0))
+  }
+
+  /** A chunk buffer for one request (the sink is done with it when it resolves). */
+  private chunkBuf (n: number): Buffer { return Buffer.allocUnsafe(n) }
+
+  close (): void {
+    this.agent.destroy()
+    for (const c of this.idle) c.close()
+    this.idle.length = 0
+  }
 }
 
 /**
