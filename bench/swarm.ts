@@ -444,7 +444,12 @@ async function main (): Promise<void> {
     const results: SwarmResult[] = []
     const notes: string[] = []
     if (parts.has('swarm') && !hasFetch) notes.push('pc-fetch: not run — dist/cmd/pc-fetch.js is not built yet')
+    const floor: string[][] = []
     for (const n of ns) {
+      if (parts.has('swarm') || parts.has('webtorrent')) {
+        const exits = await Promise.all(Array.from({ length: n }, async () => (await timedRun(process.execPath, ['-e', '0'], 'ignore')).ms))
+        floor.push([String(n), `${ms(median(exits))} / ${ms(max(exits))}`])
+      }
       const tools = [...(parts.has('swarm') && hasFetch ? ['pc-fetch'] : []), ...(parts.has('webtorrent') ? ['WebTorrent'] : [])]
       if (opts.scheduled && hasFetch && n === Math.max(...ns)) tools.push('pc-fetch records')
       for (const tool of tools) {
@@ -458,7 +463,9 @@ async function main (): Promise<void> {
     if (results.length) {
       out.push('### N listeners on one item, started together', '',
         table(['N', 'tool', 'origin ÷ size', 'first byte median / max', 'first MiB median / max', 'all done', 'CPU s', 'from peers (own count)', 'identical'], swarmRows(results, size)), '',
-        'Targets: origin ÷ size ≤ 1.1 at N = 20; first in-order byte ≤ 250 ms. *pc-fetch records*: the same, fed a schedule record on stdin (item on air now, 10 min long) instead of a URL.', '')
+        'Targets: origin ÷ size ≤ 1.1 at N = 20; first in-order byte ≤ 250 ms. *pc-fetch records*: the same, fed a schedule record on stdin (item on air now, 10 min long) instead of a URL.', '',
+        'The floor under every first-byte time above: N bare `node -e 0` started together on this machine, time to exit.', '',
+        table(['N', 'node -e 0 ×N: exit median / max'], floor), '')
       const idle = results.filter(r => r.idleCpu !== undefined)
       if (idle.length) {
         out.push(`### Idle CPU: one listener holding the complete item, nobody asking, over ${ms(ctx.idleMs)}`, '',
