@@ -187,8 +187,8 @@ class LeafPool {
 }
 
 /**
- * Hash a file by path. Regular files are read by position (on workers when big);
- * anything else (a FIFO, a device) is read as a stream. `where` defaults to the path.
+ * Hash a file by path. Regular files are read by position (on workers too when big);
+ * anything else (a FIFO, a device) is read as a stream. Errors name the path.
  */
 export async function hashFile (path: string, opts: HashOptions = {}): Promise<HashTree> {
   const { chunkSize, stripe } = settings(opts)
@@ -310,9 +310,10 @@ async function * abortable<T> (input: AsyncIterable<T> | Iterable<T>, signal?: A
  */
 export async function hashInput (input: AsyncIterable<Uint8Array> | Iterable<Uint8Array>, opts: HashOptions = {}): Promise<HashTree> {
   const { chunkSize, stripe } = settings(opts)
-  const cores = opts.workers ?? autoWorkers(Number.MAX_SAFE_INTEGER)
+  // Here the main thread reads and copies, so there is a worker for every core.
+  const workers = opts.workers ?? autoWorkers(Number.MAX_SAFE_INTEGER)
   let startParallelAt = opts.workers === undefined ? PARALLEL_MIN_BYTES : 0
-  if (cores === 0) startParallelAt = Infinity
+  if (workers === 0) startParallelAt = Infinity
   let pool: LeafPool | undefined
   const blocks: (Uint8Array | Promise<WorkerReply>)[] = []
   let inFlight: Promise<WorkerReply>[] = []
@@ -327,7 +328,7 @@ export async function hashInput (input: AsyncIterable<Uint8Array> | Iterable<Uin
       fill = 0
       return
     }
-    pool ??= new LeafPool(cores, { chunkSize, stripeBytes: stripe }, 'input')
+    pool ??= new LeafPool(workers, { chunkSize, stripeBytes: stripe }, 'input')
     const job = pool.submit({ start: size - fill, end: size, data })
     job.catch(() => {}) // awaited below; keep an early failure from being unhandled
     blocks.push(job)
