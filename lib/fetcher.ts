@@ -65,7 +65,11 @@ class Bell {
   ring (): void { const w = this.waiters; this.waiters = []; for (const f of w) f() }
 }
 
-const sleep = (ms: number): Promise<void> => new Promise(resolve => setTimeout(resolve, ms))
+const sleep = (ms: number, signal?: AbortSignal): Promise<void> => new Promise(resolve => {
+  const t = setTimeout(done, ms)
+  function done (): void { clearTimeout(t); signal?.removeEventListener('abort', done); resolve() }
+  signal?.addEventListener('abort', done, { once: true })
+})
 
 class Announcer {
   private timer?: NodeJS.Timeout
@@ -325,8 +329,8 @@ export class Fetcher {
 
   private async originAfterDiscovery (s: Swarm, announced: Promise<unknown>): Promise<void> {
     const t0 = Date.now()
-    await Promise.race([announced, sleep(DISCOVERY_MS)])
-    while (s.dialling && Date.now() - t0 < DISCOVERY_MS) await sleep(20)
+    await Promise.race([announced, sleep(DISCOVERY_MS, this.io.signal)])
+    while (s.dialling && Date.now() - t0 < DISCOVERY_MS && !this.io.signal.aborted) await sleep(20)
     s.allowOrigin()
   }
 
@@ -334,12 +338,12 @@ export class Fetcher {
   private async withTree (s: Swarm, rec: ScheduleRecord): Promise<Swarm> {
     if (s.tree) return s
     const got = new Promise<void>(resolve => s.once('tree', () => resolve()))
-    await Promise.race([got, sleep(TREE_FROM_PEERS_MS)])
-    if (!s.tree) {
+    await Promise.race([got, sleep(TREE_FROM_PEERS_MS, this.io.signal)])
+    if (!s.tree && !this.io.signal.aborted) {
       const t = await this.treeFromGateway(rec, s.opts.root)
       if (t) await s.setTree(t)
     }
-    if (!s.tree) await Promise.race([got, sleep(TREE_FROM_PEERS_MS)])
+    if (!s.tree) await Promise.race([got, sleep(TREE_FROM_PEERS_MS, this.io.signal)])
     if (!s.tree) await this.closeSwarm(s, false)
     if (!s.tree) throw new UnavailableError('no hash tree: not published, no peer has it and no gateway gave it', rec.url)
     return s

@@ -57,6 +57,23 @@ test('schedule records in, frames out: START with size and chunk size, every byt
   assert.ok(lastOf0 < firstOf1)
 })
 
+test('--window 2: no DATA frame is more than 2 chunks ahead of the first chunk not yet written', async () => {
+  origin = await startOrigin({ dir: dir.path })
+  const r = await run('pc-fetch', ['-q', '--host', '127.0.0.1', '--keep', '0', '--window', '2'], record(origin.url + 'item.bin', { root: item.root }))
+  assert.is(r.code, 0, r.stderr)
+  const cs = 128 * 1024
+  const written = new Set<number>()
+  let first = 0
+  for (const f of decodeAll(r.stdout)) {
+    if (f.type !== 'data') continue
+    const i = f.offset / cs
+    assert.ok(i < first + 2, `chunk ${i} written while chunk ${first} was not`)
+    written.add(i)
+    while (written.has(first)) first++
+  }
+  assert.is(first, Math.ceil(SIZE / cs))
+})
+
 test('an item joined mid-way starts with chunk 0, a GAP over what was skipped, then the play position', async () => {
   origin = await startOrigin({ dir: dir.path })
   // 50 % into a 17-chunk item: play position chunk 8, minus one = 7
