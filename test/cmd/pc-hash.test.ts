@@ -97,6 +97,9 @@ test('--root and --info-hash print one hex line; -o writes the file whole', asyn
   assert.is(o.stdout.length, 0)
   assert.ok(parseTree(await readFile(tmp('song.mp3.hashtree'), 'utf8'), 't').root.equals(tree.root))
   assert.equal(await readdir(dir.path), ['song.mp3.hashtree'])
+  const bad = await run('pc-hash', ['-o', tmp('no/such/dir/t'), SONG])
+  assert.is(bad.code, 74)
+  assert.match(bad.stderr, /no\/such\/dir\/t: cannot write: ENOENT/)
 })
 
 test('--check passes good media and names the first bad chunk with its byte range', async () => {
