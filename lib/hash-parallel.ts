@@ -5,7 +5,7 @@
 // streams (stdin, URLs) are copied into stripes that are transferred to them.
 import { Worker } from 'node:worker_threads'
 import { Readable } from 'node:stream'
-import { readSync } from 'node:fs'
+import { readSync, fstatSync } from 'node:fs'
 import { open, type FileHandle } from 'node:fs/promises'
 import { availableParallelism } from 'node:os'
 import { HASH_BYTES, CHUNK_BYTES, MIN_CHUNK_BYTES, MAX_CHUNK_BYTES, MAX_LEAVES, chunkCount, leafHashInto, rootOf, type HashTree } from './hashtree.js'
@@ -384,7 +384,13 @@ export interface SourceOptions extends HashOptions {
  * (fetchUrl's own timeout would cut a long download short, so it is not used here).
  */
 export async function hashSource (spec: string, stdin: AsyncIterable<Uint8Array> | Iterable<Uint8Array>, opts: SourceOptions = {}): Promise<HashTree> {
-  if (spec === '-') return await hashInput(stdin, opts)
+  if (spec === '-') {
+    // A regular file on stdin (`pc-hash - < big.iso`) is hashed like a named one, by
+    // position and in parallel, from its first byte: Linux reopens it via /dev/fd.
+    const fd = (stdin as { fd?: unknown }).fd
+    if (typeof fd === 'number' && fstatSync(fd).isFile()) return await hashFile(`/dev/fd/${fd}`, opts)
+    return await hashInput(stdin, opts)
+  }
   if (!/^https?:\/\//i.test(spec)) return await hashFile(spec, opts)
   const { fetchUrl, CONNECT_TIMEOUT_MS } = await import('./http.js')
   const ac = new AbortController()

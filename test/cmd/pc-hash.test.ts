@@ -3,7 +3,7 @@
 import { test } from 'uvu'
 import * as assert from 'uvu/assert'
 import { createServer, type Server } from 'node:http'
-import { readFile, writeFile, stat, readdir, copyFile, mkdir, chmod } from 'node:fs/promises'
+import { readFile, writeFile, stat, readdir, copyFile, mkdir, chmod, open } from 'node:fs/promises'
 import { createReadStream, readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { ROOT, MEDIA, run, start, finish, killChildren, tempDir, withTimeout, sleep } from '../helpers.js'
@@ -71,6 +71,17 @@ test('the same tree from a file, from stdin in odd splits, and from a URL', asyn
   const u = await run('pc-hash', ['-c', '4k', `${base}/tone-cbr.mp3`])
   assert.is(u.code, 0, u.stderr)
   assert.is(out(u), want)
+})
+
+test('a regular file on stdin gives the same tree as its path', async () => {
+  const big = await bigFile('big', 3 * 1024 * 1024 + 7)
+  const want = await run('pc-hash', ['-c', '64k', big])
+  const fh = await open(big, 'r')
+  try {
+    const r = await finish(start('pc-hash', ['-c', '64k', '-j', '2', '-'], { stdio: [fh.fd, 'pipe', 'pipe'] }))
+    assert.is(r.code, 0, r.stderr)
+    assert.is(out(r), out(want))
+  } finally { await fh.close() }
 })
 
 test('the same tree on worker threads as on the main thread, from a file and from stdin', async () => {
