@@ -78,7 +78,9 @@ async function compare (): Promise<void> {
     b2sum: { cmd: 'b2sum', argv: [file], t: [] },
     'pc-hash (auto: workers)': { cmd: process.execPath, argv: [PC_HASH, '--root', file], t: [] },
     'pc-hash -j0 (main thread)': { cmd: process.execPath, argv: [PC_HASH, '--root', '-j', '0', file], t: [] },
-    'cat | pc-hash - (stdin pipe)': { cmd: 'sh', argv: ['-c', `cat "$1" | "$2" "$3" --root -`, 'sh', file, process.execPath, PC_HASH], t: [] },
+    'pc-hash - < FILE (file on stdin)': { cmd: 'sh', argv: ['-c', '"$1" "$2" --root - < "$3"', 'sh', process.execPath, PC_HASH, file], t: [] },
+    'cat | b2sum (pipe)': { cmd: 'sh', argv: ['-c', 'cat "$1" | b2sum', 'sh', file], t: [] },
+    'cat | pc-hash - (pipe)': { cmd: 'sh', argv: ['-c', 'cat "$1" | "$2" "$3" --root -', 'sh', file, process.execPath, PC_HASH], t: [] },
   }
   const names = Object.keys(runs)
   const load0 = loadavg()[0]
