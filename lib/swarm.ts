@@ -6,7 +6,7 @@ import { connect } from 'node:net'
 import { EventEmitter } from 'node:events'
 import { type HashTree, verifyChunk, parseTree, formatTree } from './hashtree.js'
 import { ChunkStore } from './store.js'
-import { Origin, NoRangeError, OriginError } from './origin.js'
+import { OriginFeed } from './origin-feed.js'
 import { Peer } from './peer.js'
 import { MAX_TREE_BYTES, type Message, type PeerAddress } from './wire.js'
 import { playOrder, pickForPeer, designated, peerKey, BLOCK_CHUNKS, type PickState } from './picker.js'
@@ -22,10 +22,6 @@ export const MAX_PEERS = 50
 export const ORIGIN_JOBS_ALONE = 3
 export const ORIGIN_JOBS = 2
 export const ORIGIN_RUN_CHUNKS = 16
-/** tries per chunk at the origin before it is given up (with backoff between) */
-export const ORIGIN_TRIES = 6
-export const ORIGIN_BACKOFF_MS = 250
-export const ORIGIN_MAX_BACKOFF_MS = 15_000
 /** end-game: when this few chunks are missing, ask a second peer for chunks in flight */
 export const ENDGAME_CHUNKS = 8
 export const DIAL_RETRIES = 4
@@ -67,33 +63,33 @@ export class Swarm extends EventEmitter {
   complete = false
   private treeText?: string
   private opening?: Promise<void>
-  private readonly origin: Origin
   private readonly myKey: number
+  private readonly feed: OriginFeed
   private state?: PickState
   private readonly pendingPeers = new Map<number, Set<Peer>>()
-  private readonly originPending = new Set<number>()
   /** verified, being written to the store */
   private readonly writing = new Set<number>()
-  private originJobs = 0
-  private originAllowed = false
-  private originSince = 0
-  private originDead = false
-  private sequential = false
-  private originBackoffMs = 0
-  private originPausedUntil = 0
-  private failures = new Uint8Array(0)
   private readonly urgentSince = new Map<number, number>()
   private readonly dials = new Map<string, Dial>()
   private readonly banned = new Set<string>()
   private readonly selfAddrs = new Set<string>()
   private kickQueued = false
   private tick?: NodeJS.Timeout
-  private warnedRange = false
   private uploads = 0
 
   constructor (readonly opts: SwarmOptions) {
     super()
-    this.origin = new Origin(opts.url)
+    this.feed = new OriginFeed(opts.url, {
+      warn: opts.warn,
+      debug: opts.debug,
+      tree: () => this.tree!,
+      has: (i) => this.store?.has(i) ?? true,
+      accept: (i, data) => this.accept(i, data),
+      rejected: () => { this.stats.chunksRejected++ },
+      received: (n) => { this.stats.bytesFromOrigin += n },
+      kick: () => this.kick(),
+      closed: () => this.closed,
+    })
     this.myKey = peerKey(opts.peerId)
   }
 
@@ -120,14 +116,14 @@ export class Swarm extends EventEmitter {
     this.tree = tree
     this.store = store
     const n = store.count
-    this.failures = new Uint8Array(n)
+    this.feed.size(n)
     const play = Math.min(n - 1, Math.max(0, Math.floor(this.opts.playFraction * tree.size / tree.chunkSize) - 1))
     const { order, originLimit } = playOrder(n, play)
     const avail = new Uint16Array(n)
     this.state = {
       count: n, order, originLimit, cursor: 0, window: this.opts.window, avail,
       has: (i) => store.has(i),
-      busy: (i) => this.pendingPeers.has(i) || this.originPending.has(i) || this.writing.has(i),
+      busy: (i) => this.pendingPeers.has(i) || this.feed.pending.has(i) || this.writing.has(i),
     }
     store.on('have', (i: number) => {
       for (const p of this.peers) if (p.remote && !p.has(i)) p.send({ type: 'have', index: i })
@@ -143,12 +139,7 @@ export class Swarm extends EventEmitter {
   get order (): Int32Array | undefined { return this.state?.order }
   get originLimit (): number { return this.state?.originLimit ?? 0 }
 
-  allowOrigin (): void {
-    if (this.originAllowed) return
-    this.originAllowed = true
-    this.originSince = Date.now()
-    this.kick()
-  }
+  allowOrigin (): void { this.feed.allow() }
 
   // ---- peers ----------------------------------------------------------------
 
@@ -444,7 +435,7 @@ export class Swarm extends EventEmitter {
   /** Whether chunk i may be fetched from the origin now. */
   private originEligible (i: number, now: number, others: number[]): boolean {
     const st = this.state!
-    if (this.store!.has(i) || st.busy(i) || this.gaveUp.has(i) || this.failures[i] >= ORIGIN_TRIES) return false
+    if (this.store!.has(i) || st.busy(i) || this.gaveUp.has(i) || this.feed.exhausted(i)) return false
     const since = this.urgentSince.get(i)
     if (since !== undefined && now - since >= this.opts.deadlineMs) return true
     return st.avail[i] === 0 && designated(this.myKey, others, Math.floor(i / BLOCK_CHUNKS))
@@ -452,89 +443,23 @@ export class Swarm extends EventEmitter {
 
   private scheduleOrigin (now: number): void {
     const st = this.state!
-    if (!this.originAllowed || this.originDead || now < this.originPausedUntil) return
+    const f = this.feed
+    if (!f.ready(now)) return
     const others = this.otherKeys()
-    const settling = now - this.originSince < SETTLE_MS
-    const maxJobs = this.sequential ? 1 : others.length === 0 ? ORIGIN_JOBS_ALONE : settling ? 1 : ORIGIN_JOBS
+    const settling = now - f.since < SETTLE_MS
+    const maxJobs = f.sequential ? 1 : others.length === 0 ? ORIGIN_JOBS_ALONE : settling ? 1 : ORIGIN_JOBS
     const runMax = others.length ? BLOCK_CHUNKS : ORIGIN_RUN_CHUNKS
     let k = st.cursor
-    while (this.originJobs < maxJobs && k < st.originLimit) {
+    while (f.jobs < maxJobs && k < st.originLimit) {
       const i = st.order[k++]
       if (!this.originEligible(i, now, others)) continue
-      if (this.sequential) { this.startSequential(); return }
+      if (f.sequential) { f.startSequential(); return }
       let n = 1
       while (n < runMax && k < st.originLimit && st.order[k] === i + n && this.originEligible(i + n, now, others) &&
         (others.length === 0 || Math.floor((i + n) / BLOCK_CHUNKS) === Math.floor(i / BLOCK_CHUNKS))) { n++; k++ }
       this.opts.debug(`${this.opts.url}: origin chunks ${i}..${i + n - 1}${this.urgentSince.has(i) && now - this.urgentSince.get(i)! >= this.opts.deadlineMs ? ' (overdue)' : ''}, ${others.length} peers`)
-      this.startRange(i, n)
+      f.startRange(i, n)
     }
-  }
-
-  private startRange (first: number, n: number): void {
-    const tree = this.tree!
-    for (let i = first; i < first + n; i++) this.originPending.add(i)
-    this.originJobs++
-    const counter = { bytes: 0 }
-    const got = new Set<number>()
-    this.origin.fetchChunks(first, n, tree.chunkSize, tree.size, async (i, data) => {
-      got.add(i)
-      this.originPending.delete(i)
-      await this.fromOrigin(i, data)
-    }, counter).then(() => { this.originBackoffMs = 0 }, (e: Error) => {
-      if (e instanceof NoRangeError) {
-        if (!this.warnedRange) this.opts.warn(`${this.opts.url}: ${e.message}; reading it sequentially instead`)
-        this.warnedRange = true
-        this.sequential = true
-        if (e.response) this.startSequential(e.response)
-        return
-      }
-      this.originFailed(e, first, n, got)
-    }).finally(() => {
-      this.stats.bytesFromOrigin += counter.bytes
-      for (let i = first; i < first + n; i++) this.originPending.delete(i)
-      this.originJobs--
-      this.kick()
-    })
-  }
-
-  private startSequential (res?: import('node:http').IncomingMessage): void {
-    const tree = this.tree!
-    this.originJobs++
-    const counter = { bytes: 0 }
-    const got = new Set<number>()
-    this.origin.fetchSequential(tree.chunkSize, tree.size, async (i, data) => { got.add(i); await this.fromOrigin(i, data) }, counter, undefined, res)
-      .then(() => { this.originBackoffMs = 0 }, (e: Error) => this.originFailed(e, 0, this.state!.count, got))
-      .finally(() => {
-        this.stats.bytesFromOrigin += counter.bytes
-        this.originJobs--
-        this.kick()
-      })
-  }
-
-  private async fromOrigin (i: number, data: Buffer): Promise<void> {
-    if (this.closed || !this.store || this.store.has(i)) return
-    if (!verifyChunk(this.tree!, i, data)) {
-      this.stats.chunksRejected++
-      this.failures[i] = Math.min(255, this.failures[i] + 1)
-      if (this.failures[i] === 1) this.opts.warn(`${this.opts.url}: chunk ${i} from the origin does not match the hash tree; rejected`)
-      this.originBackoffMs = Math.min(ORIGIN_MAX_BACKOFF_MS, this.originBackoffMs ? this.originBackoffMs * 2 : ORIGIN_BACKOFF_MS)
-      this.originPausedUntil = Date.now() + this.originBackoffMs
-      return
-    }
-    await this.accept(i, data)
-  }
-
-  private originFailed (e: Error, first: number, n: number, got: Set<number>): void {
-    if (this.closed) return
-    for (let i = first; i < first + n && i < this.failures.length; i++) if (!got.has(i)) this.failures[i] = Math.min(255, this.failures[i] + 1)
-    if (e instanceof OriginError && e.permanent) {
-      if (!this.originDead) this.opts.warn(`${this.opts.url}: ${e.message}; only peers can help now`)
-      this.originDead = true
-      return
-    }
-    this.originBackoffMs = Math.min(ORIGIN_MAX_BACKOFF_MS, this.originBackoffMs ? this.originBackoffMs * 2 : ORIGIN_BACKOFF_MS)
-    this.originPausedUntil = Date.now() + this.originBackoffMs
-    this.opts.debug(`${this.opts.url}: origin: ${e.message}; retrying in ${this.originBackoffMs} ms`)
   }
 
   /** Urgent chunks that no peer holds and the origin cannot give are given up (a GAP). */
@@ -542,7 +467,7 @@ export class Swarm extends EventEmitter {
     const st = this.state!
     for (const [i, since] of this.urgentSince) {
       if (this.store!.has(i) || st.busy(i) || st.avail[i] > 0) continue
-      const originGone = this.originDead || this.failures[i] >= ORIGIN_TRIES
+      const originGone = this.feed.exhausted(i)
       if (!originGone || now - since < this.opts.deadlineMs) continue
       this.urgentSince.delete(i)
       this.gaveUp.add(i)
@@ -552,7 +477,7 @@ export class Swarm extends EventEmitter {
 
   private armTick (): void {
     if (this.tick || this.closed) return
-    const work = this.pendingPeers.size > 0 || this.originJobs > 0 || (this.urgentSince.size > 0 && !this.complete) || this.originPausedUntil > Date.now()
+    const work = this.pendingPeers.size > 0 || this.feed.busy || (this.urgentSince.size > 0 && !this.complete)
     if (!work) return
     const ms = Math.max(50, Math.min(500, this.opts.deadlineMs / 4))
     this.tick = setTimeout(() => { this.tick = undefined; this.schedule() }, ms)
@@ -571,7 +496,7 @@ export class Swarm extends EventEmitter {
     for (const p of this.peers) p.socket.end()
     const t = setTimeout(() => { for (const p of this.peers) p.socket.destroy() }, 500)
     t.unref()
-    this.origin.close()
+    this.feed.close()
     await this.store?.close(this.opts.removeCache)
   }
 }
