@@ -42,6 +42,17 @@ test('a peer with only the root gets the hash tree from a peer that has it', asy
   assert.is(origin.bytesSent('/item.bin'), SIZE, 'the second peer fetched nothing from the origin')
 })
 
+test('an item with neither a root nor a published tree gets its tree from the pc-tracker gateway', async () => {
+  origin = await startOrigin({ dir: dir.path })
+  const tracker = start('pc-tracker', ['-v', '--gateway', '--gateway-allow', origin.url, '127.0.0.1:0'])
+  const text = await waitForOutput(tracker.stderr!, t => /listening on [^:]+:\d+/.test(t), 15_000, 'pc-tracker')
+  const url = `http://127.0.0.1:${/listening on [^:]+:(\d+)/.exec(text)![1]}/announce`
+  const r = await startFetch(['--raw', '--keep', '0', '--tracker', url, origin.url + 'item.bin'])
+  assert.is(await withTimeout(r.exited, 30_000, 'pc-fetch'), 0, r.stderr())
+  assert.ok(r.stdout().equals(item.data))
+  assert.not.match(r.stderr(), /reading it whole/)
+})
+
 test('holding an item and serving nobody, pc-fetch uses no measurable CPU', async () => {
   origin = await startOrigin({ dir: dir.path })
   const a = await startFetch(['--keep', '60s'], record(origin.url + 'item.bin', { root: item.root, hashtree: origin.url + 'elsewhere.tree' }))
