@@ -209,7 +209,9 @@ async function runSwarm (ctx: Ctx, tool: string, n: number, idle: boolean): Prom
     selfPeers += c.peers
     selfOrigin += c.origin
   }
-  ps.forEach((p, i) => ctx.log(`${tool} ×${n} listener ${i} stderr: ${p.stderr.trim().split('\n').slice(-2).join(' / ').slice(0, 400)}`))
+  ps.forEach((p, i) => ctx.log(p.bytes === ctx.item.size
+    ? `${tool} ×${n} listener ${i} stderr: ${p.stderr.trim().split('\n').slice(-2).join(' / ').slice(0, 400)}`
+    : `${tool} ×${n} listener ${i} did not finish (${p.bytes} bytes); the end of its stderr:\n${p.stderr.trim()}`))
   await rm(runDir, { recursive: true, force: true })
   const complete = ps.filter(p => p.bytes === ctx.item.size)
   const failures: string[] = []
