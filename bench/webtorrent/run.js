@@ -7,6 +7,11 @@
 // Loopback only: no DHT, no local service discovery, no UPnP/NAT-PMP, no uTP, no
 // WebRTC; the torrent names only our tracker (create-torrent adds public ones otherwise)
 // and the origin as its web seed (BEP 19).
+// package.json overrides, both needed for WebTorrent 2.8.5 on Node 20 here:
+//   webrtc-polyfill → ./no-webrtc  its native node-datachannel is fetched by an install
+//                                   script, which --ignore-scripts skips; we want TCP only
+//   uint8-util ~2.2                 2.3's arr2hex throws on the hex string torrent.js
+//                                   passes it, so no torrent would ever load
 import createTorrent from 'create-torrent'
 import parseTorrent from 'parse-torrent'
 import WebTorrent from 'webtorrent'
