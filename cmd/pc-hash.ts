@@ -3,7 +3,7 @@
 import { run, intOption, sizeOption, UsageError, IOError, CheckFailed, type OptionTable, type CommandInfo } from '../lib/cli.js'
 import { CHUNK_BYTES, MIN_CHUNK_BYTES, MAX_CHUNK_BYTES, formatTree, infoHash } from '../lib/hashtree.js'
 import { hashSource, MAX_WORKERS, PARALLEL_MIN_BYTES } from '../lib/hash-parallel.js'
-import { compareTrees, describeBadChunk, loadTree, signTree, treeSignatureProblem, writeTreeFile } from '../lib/tree-check.js'
+import { compareTrees, describeBadChunk, keyFileWarning, loadTree, signTree, treeSignatureProblem, writeTreeFile } from '../lib/tree-check.js'
 import { generateKeyPair, writeKeyPair, readSecretKey, readPublicKey } from '../lib/sign.js'
 import { writeAll } from '../lib/ndjson.js'
 import { formatSize } from '../lib/units.js'
@@ -98,6 +98,8 @@ run('pc-hash', OPTIONS, INFO, async (opts, io) => {
   if (opts.root && opts.infoHash) throw new UsageError('--root and --info-hash exclude each other')
   if (opts.sign !== undefined && (opts.root || opts.infoHash)) throw new UsageError('--sign writes a tree; it cannot be combined with --root or --info-hash')
   const secretKey = opts.sign !== undefined ? await readSecretKey(String(opts.sign)) : undefined
+  const keyWarning = opts.sign !== undefined ? await keyFileWarning(String(opts.sign)) : undefined
+  if (keyWarning) io.warn(keyWarning)
   let tree = await hashSource(spec, io.stdin, { chunkSize, workers, signal: io.signal })
   if (secretKey) tree = signTree(tree, secretKey)
   if (io.verbose) io.warn(`${spec === '-' ? 'stdin' : spec}: ${tree.leaves.length} chunks, ${timing(tree.size)}`)

@@ -4,7 +4,7 @@
 // (a playlist, another protocol's message) that a key holder signs.
 import { randomBytes } from 'node:crypto'
 import { constants } from 'node:buffer'
-import { writeFile, rename, rm } from 'node:fs/promises'
+import { writeFile, rename, rm, stat } from 'node:fs/promises'
 import { DataError, IOError, openInput, type Io } from './cli.js'
 import { MAX_LEAVES, TREE_MAGIC, parseTree, type HashTree } from './hashtree.js'
 import { sign, verify, publicKeyOf } from './sign.js'
@@ -106,4 +106,11 @@ export async function writeTreeFile (path: string, text: string): Promise<void> 
     await rm(tmp, { force: true })
     throw new IOError(`cannot write: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`, path)
   }
+}
+
+/** A warning when a secret key file can be read by group or others (as ssh refuses such keys). */
+export async function keyFileWarning (path: string): Promise<string | undefined> {
+  const mode = (await stat(path)).mode & 0o777
+  if ((mode & 0o077) === 0) return undefined
+  return `${path}: secret key is readable by others (mode ${mode.toString(8).padStart(4, '0')}); chmod 600 it`
 }

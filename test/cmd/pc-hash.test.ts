@@ -193,6 +193,12 @@ test('--sign adds signature and key lines; --verify accepts them and refuses tam
   assert.match(u.stderr, /stdin: tree is not signed/)
   await writeFile(tmp('badsig'), text.replace(sig, 'zz'))
   assert.is((await run('pc-hash', ['--verify', tmp('k.pub'), tmp('badsig')])).code, 65)
+  assert.is(s.stderr, '')
+  await chmod(tmp('k'), 0o644)
+  const open = await run('pc-hash', ['--sign', tmp('k'), SONG])
+  assert.is(open.code, 0)
+  assert.match(open.stderr, /k: secret key is readable by others \(mode 0644\); chmod 600 it/)
+  assert.is((await run('pc-hash', ['-q', '--sign', tmp('k'), SONG])).stderr, '')
 })
 
 test('missing input, missing tree, 404 URL: 66; unreachable URL: 69', async () => {
