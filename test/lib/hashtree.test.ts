@@ -90,6 +90,34 @@ test('b2sum, an independent BLAKE2b, gives the same leaves, root and info-hash',
   }
 })
 
+test('random sizes: the library agrees with a recomputation by sodium directly', () => {
+  const h = (bytes: Buffer, len = 32): Buffer => { const out = Buffer.alloc(len); sodium.crypto_generichash(out, bytes); return out }
+  const topOf = (nodes: Buffer[]): Buffer => {
+    let level = nodes
+    while (level.length > 1) {
+      const next: Buffer[] = []
+      for (let i = 0; i + 1 < level.length; i += 2) next.push(h(Buffer.concat([Buffer.of(1), level[i], level[i + 1]])))
+      if (level.length % 2) next.push(level[level.length - 1])
+      level = next
+    }
+    return level[0]
+  }
+  for (let r = 0; r < 60; r++) {
+    const size = r < 5 ? r : Math.floor(Math.random() * 40 * 1024)
+    const chunkSize = 1024 * (1 + Math.floor(Math.random() * 4))
+    const data = pattern(size)
+    const leaves: Buffer[] = []
+    for (let o = 0; o < size || leaves.length === 0; o += chunkSize) {
+      const c = data.subarray(o, Math.min(size, o + chunkSize))
+      leaves.push(h(Buffer.concat([Buffer.of(0), u32(c.length), c])))
+    }
+    const root = h(Buffer.concat([Buffer.of(2), u64(size), u32(chunkSize), topOf(leaves)]))
+    const t = build(data, chunkSize)
+    assert.ok(t.root.equals(root), `size ${size} chunk ${chunkSize}`)
+    assert.ok(infoHash(t.root).equals(h(Buffer.concat([Buffer.of(3), root]), 20)))
+  }
+})
+
 test('the same tree whole, one byte at a time and in random splits', async () => {
   const data = pattern(5 * 1024 + 17)
   const whole = build(data, 1024)
