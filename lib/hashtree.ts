@@ -153,7 +153,7 @@ export function parseTree (text: string, where: string, expectRoot?: Buffer): Ha
   const fail = (line: number, what: string): never => { throw new DataError(what, `${where}:${line}`) }
   if ((lines[0] ?? '').replace(/\r$/, '') !== TREE_MAGIC) fail(1, `not a hash tree (expected '${TREE_MAGIC}')`)
   let i = 1
-  let size = -1; let chunkSize = -1; let root: Buffer | undefined
+  let size = -1; let chunkSize = -1; let root: Buffer | undefined; let rootLine = 4; let sizeLine = 2
   const headers: [string, string][] = []
   for (; i < lines.length; i++) {
     const line = lines[i].replace(/\r$/, '')
@@ -161,17 +161,17 @@ export function parseTree (text: string, where: string, expectRoot?: Buffer): Ha
     const m = /^([a-z][a-z0-9-]*) (.+)$/.exec(line)
     if (!m) fail(i + 1, 'bad header line')
     const [, k, v] = m as RegExpExecArray
-    if (k === 'size') { if (!/^\d{1,15}$/.test(v)) fail(i + 1, 'bad size'); size = Number(v) }
+    if (k === 'size') { if (!/^\d{1,15}$/.test(v)) fail(i + 1, 'bad size'); size = Number(v); sizeLine = i + 1 }
     else if (k === 'chunk-size') {
       if (!/^\d{1,9}$/.test(v)) fail(i + 1, 'bad chunk-size')
       chunkSize = Number(v)
       if (chunkSize < MIN_CHUNK_BYTES || chunkSize > MAX_CHUNK_BYTES) fail(i + 1, `chunk-size outside ${MIN_CHUNK_BYTES}..${MAX_CHUNK_BYTES}`)
-    } else if (k === 'root') { if (!/^[0-9a-f]{64}$/.test(v)) fail(i + 1, 'bad root'); root = Buffer.from(v, 'hex') }
+    } else if (k === 'root') { if (!/^[0-9a-f]{64}$/.test(v)) fail(i + 1, 'bad root'); root = Buffer.from(v, 'hex'); rootLine = i + 1 }
     else headers.push([k, v])
   }
   if (size < 0 || chunkSize < 0 || !root) fail(i, 'missing size, chunk-size or root')
   const n = chunkCount(size, chunkSize)
-  if (n > MAX_LEAVES) fail(2, `more than ${MAX_LEAVES} chunks`)
+  if (n > MAX_LEAVES) fail(sizeLine, `more than ${MAX_LEAVES} chunks`)
   if (lines.length - i !== n) fail(lines.length, `expected ${n} leaves, found ${lines.length - i}`)
   const leaves: Buffer[] = []
   for (let j = i; j < lines.length; j++) {
@@ -180,7 +180,7 @@ export function parseTree (text: string, where: string, expectRoot?: Buffer): Ha
     leaves.push(Buffer.from(l, 'hex'))
   }
   const computed = rootOf(leaves, size, chunkSize)
-  if (!computed.equals(root as Buffer)) fail(4, 'leaves do not hash to the root')
-  if (expectRoot && !computed.equals(expectRoot)) fail(4, `root ${computed.toString('hex')} is not the expected ${expectRoot.toString('hex')}`)
+  if (!computed.equals(root as Buffer)) fail(rootLine, 'leaves do not hash to the root')
+  if (expectRoot && !computed.equals(expectRoot)) fail(rootLine, `root ${computed.toString('hex')} is not the expected ${expectRoot.toString('hex')}`)
   return { size, chunkSize, leaves, root: computed, headers }
 }

@@ -184,6 +184,9 @@ test('a flipped leaf line is refused: leaves do not hash to the root', () => {
   const lines = formatTree(build(pattern(3000), 1024)).split('\n')
   lines[7] = (lines[7][0] === '0' ? '1' : '0') + lines[7].slice(1)
   assert.throws(() => parseTree(lines.join('\n'), 'song.hashtree'), (e: Error) => e instanceof DataError && e.message === 'song.hashtree:4: leaves do not hash to the root')
+  // the location follows the root line wherever it is
+  const moved = [lines[0], 'x-first yes', ...lines.slice(1)]
+  assert.throws(() => parseTree(moved.join('\n'), 't'), (e: Error) => e.message === 't:5: leaves do not hash to the root')
 })
 
 test('malformed tree files are refused with a line number', () => {
