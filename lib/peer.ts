@@ -27,7 +27,10 @@ export class Peer extends EventEmitter {
   bytesDelivered = 0
   /** delivered bytes per ms, smoothed */
   rate = 0
+  /** requests that ran past the deadline, less one per chunk delivered */
   strikes = 0
+  /** chunks it did not deliver in time: not asked of it again */
+  readonly missed = new Set<number>()
   /** a serve loop is running for its requests */
   serving = false
   closed = false
@@ -106,6 +109,7 @@ export class Peer extends EventEmitter {
   /** Record a delivery of `bytes` that took `ms` since its request. */
   credit (bytes: number, ms: number): void {
     this.bytesDelivered += bytes
+    if (this.strikes > 0) this.strikes--
     const r = bytes / Math.max(1, ms)
     this.rate = this.rate === 0 ? r : this.rate * 0.7 + r * 0.3
   }

@@ -25,6 +25,9 @@ export const ORIGIN_RUN_CHUNKS = 16
 /** end-game: when this few chunks are missing, ask a second peer for chunks in flight */
 export const ENDGAME_CHUNKS = 8
 export const DIAL_RETRIES = 4
+/** a peer that has answered nothing and let this many requests pass their deadline is dropped */
+export const MAX_STRIKES = 6
+export const MAX_MISSED = 4096
 
 export interface SwarmStats {
   bytesFromOrigin: number
@@ -232,7 +235,7 @@ export class Swarm extends EventEmitter {
 
   private detach (p: Peer): void {
     if (!this.peers.delete(p)) return
-    if (this.state) for (let i = 0; i < this.state.count; i++) if (p.has(i) && this.state.avail[i] > 0) this.state.avail[i]--
+    if (this.state) for (let i = 0; i < this.state.count; i++) if (p.has(i) && !p.missed.has(i) && this.state.avail[i] > 0) this.state.avail[i]--
     for (const i of p.inflight.keys()) this.unpend(i, p)
     p.inflight.clear()
     const la = p.listenAddress
@@ -262,15 +265,15 @@ export class Swarm extends EventEmitter {
     switch (m.type) {
       case 'bitfield':
         if (st && m.count !== st.count) { this.ban(p, `bitfield of ${m.count} chunks, expected ${st.count}`); return }
-        if (st) for (let i = 0; i < st.count; i++) if (p.has(i) && st.avail[i] > 0) st.avail[i]--
+        if (st) for (let i = 0; i < st.count; i++) if (p.has(i) && !p.missed.has(i) && st.avail[i] > 0) st.avail[i]--
         p.bits = Uint8Array.from(m.bits)
         p.sizeFor(m.count)
-        if (st) for (let i = 0; i < st.count; i++) if (p.has(i)) st.avail[i]++
+        if (st) for (let i = 0; i < st.count; i++) if (p.has(i) && !p.missed.has(i)) st.avail[i]++
         break
       case 'have':
         if (!st) return
         if (m.index >= st.count) { this.ban(p, `HAVE ${m.index} out of range`); return }
-        if (p.markHave(m.index)) st.avail[m.index]++
+        if (p.markHave(m.index) && !p.missed.has(m.index)) st.avail[m.index]++
         break
       case 'request': void this.serve(p); return
       case 'cancel': return
@@ -380,7 +383,13 @@ export class Swarm extends EventEmitter {
         p.send({ type: 'cancel', index: i })
         p.rate *= 0.5
         p.strikes++
+        // not asked of it again, and no longer counted as available from it
+        if (!p.missed.has(i) && p.missed.size < MAX_MISSED) {
+          p.missed.add(i)
+          if (p.has(i) && st.avail[i] > 0) st.avail[i]--
+        }
       }
+      if (p.strikes >= MAX_STRIKES && p.bytesDelivered === 0) p.drop(`${p.strikes} requests unanswered within ${dl} ms, none ever answered`)
     }
     // the urgent window: when each chunk started being waited for
     let seen = 0
@@ -392,7 +401,7 @@ export class Swarm extends EventEmitter {
     }
     const ranked = [...this.peers].filter(p => p.remote && !p.goodbye && p.bits.length > 0).sort((a, b) => b.rate - a.rate)
     for (const p of ranked) {
-      const picks = pickForPeer(st, (i) => p.has(i), PIPELINE - p.inflight.size, URGENT_SLOTS)
+      const picks = pickForPeer(st, (i) => p.has(i) && !p.missed.has(i), PIPELINE - p.inflight.size, URGENT_SLOTS)
       for (const i of picks) this.request(p, i, now)
     }
     const missing = st.count - store.held - this.gaveUp.size
@@ -400,7 +409,7 @@ export class Swarm extends EventEmitter {
       for (const p of ranked) {
         for (const [i, s] of this.pendingPeers) {
           if (p.inflight.size >= PIPELINE) break
-          if (s.size < 2 && !s.has(p) && p.has(i)) this.request(p, i, now)
+          if (s.size < 2 && !s.has(p) && p.has(i) && !p.missed.has(i)) this.request(p, i, now)
         }
       }
     }

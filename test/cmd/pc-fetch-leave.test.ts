@@ -3,6 +3,8 @@
 import { test } from 'uvu'
 import * as assert from 'uvu/assert'
 import { readFile, writeFile } from 'node:fs/promises'
+import { createServer } from 'node:net'
+import { encodeHandshake, encodeMessage, WireDecoder } from '../../lib/wire.js'
 import { join } from 'node:path'
 import { start, killChildren, tempDir, withTimeout, waitForOutput, sleep } from '../helpers.js'
 import { startOrigin, type OriginServer } from '../../scripts/origin.js'
@@ -51,6 +53,33 @@ test('an item with neither a root nor a published tree gets its tree from the pc
   assert.is(await withTimeout(r.exited, 30_000, 'pc-fetch'), 0, r.stderr())
   assert.ok(r.stdout().equals(item.data))
   assert.not.match(r.stderr(), /reading it whole/)
+})
+
+test('a peer that claims every chunk and never answers: requests go to the origin after --deadline', async () => {
+  origin = await startOrigin({ dir: dir.path })
+  let asked = 0
+  const mute = createServer((s) => {
+    const d = new WireDecoder()
+    s.on('error', () => {})
+    s.on('data', (b: Buffer) => {
+      for (const m of d.push(b)) {
+        if (m.type === 'handshake') {
+          s.write(encodeHandshake({ infoHash: m.handshake.infoHash, peerId: Buffer.alloc(20, 3), port: 0 }))
+          const n = item.tree.leaves.length
+          s.write(encodeMessage({ type: 'bitfield', count: n, bits: Buffer.alloc(Math.ceil(n / 8), 0xff) }))
+        } else if (m.type === 'request') asked++
+      }
+    })
+  })
+  await new Promise<void>(resolve => mute.listen(0, '127.0.0.1', resolve))
+  try {
+    const port = (mute.address() as { port: number }).port
+    const rec = record(origin.url + 'item.bin', { root: item.root, hashtree: origin.url + 'elsewhere.tree' })
+    const p = await startFetch(['--raw', '--keep', '0', '--deadline', '300ms', '--peer', `127.0.0.1:${port}`], rec)
+    assert.is(await withTimeout(p.exited, 30_000, 'pc-fetch'), 0, p.stderr())
+    assert.ok(p.stdout().equals(item.data))
+    assert.ok(asked > 0, 'the mute peer was asked first')
+  } finally { mute.close() }
 })
 
 test('holding an item and serving nobody, pc-fetch uses no measurable CPU', async () => {
