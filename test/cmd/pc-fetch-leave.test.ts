@@ -82,6 +82,21 @@ test('a peer that claims every chunk and never answers: requests go to the origi
   } finally { mute.close() }
 })
 
+test('peer exchange: a peer that knows only one other learns the rest of the swarm from it', async () => {
+  origin = await startOrigin({ dir: dir.path })
+  const rec = record(origin.url + 'item.bin', { root: item.root, hashtree: origin.url + 'elsewhere.tree' })
+  const a = await startFetch(['--keep', '30s'], rec)
+  // b uploads slowly, so c is still fetching when it learns of a
+  const b = await startFetch(['--keep', '30s', '--upload-limit', '256k', '--peer', `127.0.0.1:${a.port}`], rec)
+  await withTimeout((async () => { while (!holds(a) || !holds(b)) await sleep(20) })(), 20_000, 'two peers to hold the item')
+  const stats = join(dir.path, 'pex.stats')
+  const c = await startFetch(['--raw', '--keep', '0', '--stats', stats, '--peer', `127.0.0.1:${b.port}`], rec)
+  assert.is(await withTimeout(c.exited, 30_000, 'the third peer'), 0, c.stderr())
+  assert.ok(c.stdout().equals(item.data))
+  const st = JSON.parse((await readFile(stats, 'utf8')).split('\n')[0]) as { peersSeen: number }
+  assert.is(st.peersSeen, 2, 'it met the peer it was not told about')
+})
+
 test('holding an item and serving nobody, pc-fetch uses no measurable CPU', async () => {
   origin = await startOrigin({ dir: dir.path })
   const a = await startFetch(['--keep', '60s'], record(origin.url + 'item.bin', { root: item.root, hashtree: origin.url + 'elsewhere.tree' }))
