@@ -5,6 +5,7 @@ import * as assert from 'uvu/assert'
 import { createServer, type Server } from 'node:http'
 import { readFile, writeFile, stat, readdir, copyFile, mkdir, chmod, open } from 'node:fs/promises'
 import { createReadStream, readFileSync } from 'node:fs'
+import { execFileSync } from 'node:child_process'
 import { join } from 'node:path'
 import { ROOT, MEDIA, run, start, finish, killChildren, tempDir, withTimeout, sleep } from '../helpers.js'
 import { parseTree, TreeBuilder } from '../../lib/hashtree.js'
@@ -237,16 +238,24 @@ test('a closed stdout ends it quietly with exit 0', async () => {
   assert.is(r.stderr, '')
 })
 
-test('SIGINT while it waits on an open stdin ends it at once with 130 and no output', async () => {
+test('SIGINT while it waits on an open stdin pipe ends it at once with 130 and no output', async () => {
+  // A FIFO, as a shell pipeline gives (a spawned child's stdin is a socket, which behaves otherwise).
+  const fifo = tmp('fifo')
+  execFileSync('mkfifo', [fifo])
   for (const args of [['-'], ['-j', '2', '-']]) {
-    const c = start('pc-hash', args)
-    const done = finish(c, 10_000)
-    // once 1 MiB has gone into the pipe, the command is reading: its signal handlers are in place
-    await withTimeout(new Promise(resolve => c.stdin?.write(Buffer.alloc(1 << 20), resolve)), 10_000, 'stdin to be read')
-    c.kill('SIGINT') // stdin stays open: the command must not wait for its end
-    const r = await done
-    assert.is(r.code, 130, args.join(' '))
-    assert.is(r.stdout.length, 0)
+    // sh opens the FIFO, then becomes the command (exec), so the signal goes to it
+    const d = start('sh', ['-c', `exec "$0" "$1" ${args.join(' ')} < "$2"`, process.execPath, join(ROOT, 'dist', 'cmd', 'pc-hash.js'), fifo])
+    const done = finish(d, 10_000)
+    const w = await withTimeout(open(fifo, 'w'), 10_000, 'the FIFO to open')
+    try {
+      // 1 MiB cannot fit in the FIFO: once written, the command is reading, its signal handlers in place
+      await withTimeout(w.write(Buffer.alloc(1 << 20)), 10_000, 'stdin to be read')
+      await sleep(300) // let it drain the FIFO, so that a read is pending when the signal comes
+      d.kill('SIGINT') // the FIFO stays open: the command must not wait for its end
+      const r = await done
+      assert.is(r.code, 130, args.join(' '))
+      assert.is(r.stdout.length, 0)
+    } finally { await w.close() }
   }
 })
 
