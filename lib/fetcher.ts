@@ -120,6 +120,7 @@ export class Fetcher {
   private readonly swarms = new Map<string, Swarm>()
   private readonly announcers = new Map<Swarm, Announcer[]>()
   private readonly keepTimers = new Map<Swarm, NodeJS.Timeout>()
+  private readonly users = new Map<Swarm, number>()
   private readonly limiter: RateLimiter
   private readonly sockets = new Set<Socket>()
   private cacheDir = ''
@@ -189,7 +190,7 @@ export class Fetcher {
       for await (const rec of records) {
         while (items.length >= 2 && !signal.aborted) await bell.wait()
         if (signal.aborted) return
-        const it: Item = { rec, ready: this.openSwarm(rec, oneOff) }
+        const it: Item = { rec, ready: this.openSwarm(rec, oneOff).then(sw => this.use(sw)) }
         it.ready.catch(() => {})
         items.push(it)
         bell.ring()
@@ -221,7 +222,7 @@ export class Fetcher {
       this.itemsDone++
       items.shift()
       bell.ring()
-      this.keep(swarm)
+      this.release(swarm)
     }
     await producer
     // serve what we hold for --keep, then leave
@@ -243,6 +244,22 @@ export class Fetcher {
   private async writeStats (rec: object): Promise<void> {
     if (!this.opts.statsFile) return
     try { await appendFile(this.opts.statsFile, JSON.stringify(rec) + '\n') } catch (e) { this.io.warn(`--stats ${this.opts.statsFile}: ${(e as Error).message}`) }
+  }
+
+  /** An item about to be written holds its swarm: no --keep timer may close it meanwhile. */
+  private use (s: Swarm): Swarm {
+    this.users.set(s, (this.users.get(s) ?? 0) + 1)
+    clearTimeout(this.keepTimers.get(s))
+    this.keepTimers.delete(s)
+    return s
+  }
+
+  /** The item is written; once no queued item uses the swarm, it is kept for --keep. */
+  private release (s: Swarm): void {
+    const n = (this.users.get(s) ?? 1) - 1
+    if (n > 0) { this.users.set(s, n); return }
+    this.users.delete(s)
+    this.keep(s)
   }
 
   private keep (s: Swarm): void {

@@ -57,6 +57,17 @@ test('schedule records in, frames out: START with size and chunk size, every byt
   assert.ok(lastOf0 < firstOf1)
 })
 
+test('the same item twice in a row (a looping playlist) is written twice from one swarm, fetched once', async () => {
+  origin = await startOrigin({ dir: dir.path })
+  const rec = record(origin.url + 'item.bin', { root: item.root })
+  const r = await run('pc-fetch', ['-q', '--host', '127.0.0.1', '--keep', '0'], rec + rec)
+  assert.is(r.code, 0, r.stderr)
+  const frames = decodeAll(r.stdout)
+  assert.ok(assemble(frames, 0).data.equals(item.data))
+  assert.ok(assemble(frames, 1).data.equals(item.data))
+  assert.is(origin.bytesSent('/item.bin'), SIZE)
+})
+
 test('--window 2: no DATA frame is more than 2 chunks ahead of the first chunk not yet written', async () => {
   origin = await startOrigin({ dir: dir.path })
   const r = await run('pc-fetch', ['-q', '--host', '127.0.0.1', '--keep', '0', '--window', '2'], record(origin.url + 'item.bin', { root: item.root }))
