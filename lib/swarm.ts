@@ -173,10 +173,14 @@ export class Swarm extends EventEmitter {
     d.connected = true
     d.connecting = true
     let ok = false
+    let duplicate = false
     p.once('handshake', () => { ok = true; d.tries = 0; d.connecting = false; this.attach(p) })
+    p.once('dropped', (why: string) => { duplicate = why === 'duplicate' })
     p.once('close', () => {
-      d.connected = false
       d.connecting = false
+      // the peer is connected the other way round: that connection's end redials (detach)
+      if (duplicate) return
+      d.connected = false
       if (this.closed || this.banned.has(key) || this.selfAddrs.has(key)) { this.dials.delete(key); return }
       if (!ok) d.tries++
       if (p.goodbye && !d.sticky) { this.dials.delete(key); return }
@@ -200,7 +204,8 @@ export class Swarm extends EventEmitter {
       if (q.id !== id) continue
       // two connections to one peer: keep the one opened by the smaller peer id, on both sides
       const by = (x: Peer): string => x.outgoing ? this.opts.peerId.toString('hex') : x.id
-      if (by(p) < by(q)) { this.peers.delete(q); q.drop('duplicate') } else { p.drop('duplicate'); return }
+      // drop() runs detach(), which frees the requests in flight on it
+      if (by(p) < by(q)) q.drop('duplicate'); else { p.drop('duplicate'); return }
     }
     p.sendHandshake({ infoHash: this.opts.infoHash, peerId: this.opts.peerId, port: this.opts.port })
     this.peers.add(p)
@@ -242,6 +247,10 @@ export class Swarm extends EventEmitter {
     if (la && !p.outgoing && !this.closed) {
       const d = this.dials.get(`${la.host}:${la.port}`)
       if (d && !d.sticky) this.dials.delete(`${la.host}:${la.port}`)
+      else if (d && !d.connecting && d.timer === undefined) {
+        d.connected = false
+        d.timer = setTimeout(() => { d.timer = undefined; this.dial(d) }, 500)
+      }
     }
     this.kick()
   }
@@ -374,6 +383,8 @@ export class Swarm extends EventEmitter {
     while (st.cursor < st.order.length && (store.has(st.order[st.cursor]) || this.gaveUp.has(st.order[st.cursor]))) st.cursor++
     if (!this.complete && this.neededDone()) { this.complete = true; this.emit('complete') }
     const dl = this.opts.deadlineMs
+    // no request may stay pending on a connection that is gone
+    for (const [i, set] of this.pendingPeers) for (const q of set) if (q.closed || !this.peers.has(q)) { q.inflight.delete(i); this.unpend(i, q) }
     // requests past their deadline go elsewhere; the slow peer ranks lower
     for (const p of this.peers) {
       for (const [i, t] of p.inflight) {
