@@ -45,11 +45,13 @@ async function getJson (url: string): Promise<unknown> {
   try { const r = await fetch(url, { signal: AbortSignal.timeout(1000) }); return r.ok ? await r.json() : undefined } catch { return undefined }
 }
 
-async function lastStats (file: string): Promise<Record<string, number> | undefined> {
+interface ItemStats { url: string, bytesFromOrigin: number, bytesFromPeers: number, bytesUploaded: number }
+
+/** The per-item records pc-fetch --stats appended so far (one per item fetched). */
+async function itemStats (file: string): Promise<ItemStats[]> {
   try {
-    const lines = (await readFile(file, 'utf8')).trim().split('\n')
-    return JSON.parse(lines[lines.length - 1]) as Record<string, number>
-  } catch { return undefined }
+    return (await readFile(file, 'utf8')).trim().split('\n').map(l => JSON.parse(l) as ItemStats & { type: string }).filter(r => r.type === 'item')
+  } catch { return [] }
 }
 
 const kb = (n: number | undefined): string => n === undefined ? '-' : `${(n / 1024).toFixed(0)} KiB`
@@ -94,7 +96,7 @@ async function main (): Promise<void> {
     const stats = join(dir, `fetch-${i}.ndjson`)
     const pipeline = [
       cmdline('pc-schedule', ['--follow', '--lead', '15s', '--poll', '30s', playlistUrl]),
-      cmdline('pc-fetch', ['-t', announce, '--host', HOST, '--stats', stats, '--stats-interval', '1s']),
+      cmdline('pc-fetch', ['-t', announce, '--host', HOST, '--stats', stats]),
       cmdline('pc-icecast', [`${HOST}:${port}`, '--name', `pc demo, listener ${i}`]),
     ].join(' | ')
     start(['sh', '-c', pipeline])
@@ -116,11 +118,12 @@ async function main (): Promise<void> {
     if (stopping) break
     const out: string[] = [`origin sent ${kb(origin.bytesSent())} in ${origin.requests()} requests`]
     for (const [i, s] of sinks.entries()) {
-      const st = await lastStats(s.stats)
       const ice = await getJson(`http://${HOST}:${s.port}/status-json.xsl`) as { icestats?: { source?: { title?: string, listeners?: number } } } | undefined
       const src = ice?.icestats?.source
-      out.push(`listener ${i + 1}: from origin ${kb(st?.bytesFromOrigin)}, from peers ${kb(st?.bytesFromPeers)}, uploaded ${kb(st?.bytesUploaded)}` +
-        ` | now playing: ${src?.title ?? '-'} (${src?.listeners ?? 0} players)`)
+      out.push(`listener ${i + 1}: now playing ${src?.title ?? '-'} (${src?.listeners ?? 0} players connected)`)
+      for (const st of (await itemStats(s.stats)).slice(-2)) {
+        out.push(`  fetched ${st.url.split('/').pop() ?? st.url}: ${kb(st.bytesFromOrigin)} from the origin, ${kb(st.bytesFromPeers)} from peers; uploaded ${kb(st.bytesUploaded)} to peers`)
+      }
     }
     out.push(...log.slice(-3).map(l => `  ${l}`))
     if (tty && lines) process.stdout.write(`\x1b[${lines}A\x1b[J`)
