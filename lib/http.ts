@@ -11,18 +11,26 @@ export interface FetchOptions extends Omit<RequestInit, 'signal'> {
   accept?: number[]
 }
 
-/** Fetch a URL; 404/410 → NoInputError (66), network/5xx/timeout → UnavailableError (69). */
+/**
+ * Fetch a URL; 404/410 → NoInputError (66), network/5xx/timeout → UnavailableError (69).
+ * The timeout bounds the wait for the response head only: a body may take as long
+ * as it needs (the caller's signal still aborts it).
+ */
 export async function fetchUrl (url: string, opts: FetchOptions = {}): Promise<Response> {
-  const timeout = AbortSignal.timeout(opts.timeoutMs ?? CONNECT_TIMEOUT_MS)
-  const signal = opts.signal ? AbortSignal.any([opts.signal, timeout]) : timeout
+  const headWait = new AbortController()
+  let timedOut = false
+  const timer = setTimeout(() => { timedOut = true; headWait.abort() }, opts.timeoutMs ?? CONNECT_TIMEOUT_MS)
+  const signal = opts.signal ? AbortSignal.any([opts.signal, headWait.signal]) : headWait.signal
   let res: Response
   try {
     res = await fetch(url, { ...opts, signal: signal as RequestInit['signal'] })
   } catch (e) {
     if (opts.signal?.aborted) throw e
     const err = e as NodeJS.ErrnoException & { type?: string }
-    const why = timeout.aborted ? `no answer within ${opts.timeoutMs ?? CONNECT_TIMEOUT_MS} ms` : (err.code ?? err.message)
+    const why = timedOut ? `no answer within ${opts.timeoutMs ?? CONNECT_TIMEOUT_MS} ms` : (err.code ?? err.message)
     throw new UnavailableError(`cannot fetch: ${why}`, url)
+  } finally {
+    clearTimeout(timer)
   }
   if (res.ok || opts.accept?.includes(res.status)) return res
   if (res.status === 404 || res.status === 410 || res.status === 403) throw new NoInputError(`HTTP ${res.status}`, url)
