@@ -19,7 +19,6 @@ export class RangeConnection {
   private readonly sock: Socket
   private readonly rbuf = Buffer.allocUnsafe(READ_BUFFER_BYTES)
   private head: Buffer[] = []
-  private headBytes = 0
   private state: 'idle' | 'head' | 'body' | 'dead' = 'idle'
   private gotBytes = false
   private bodyLeft = 0
@@ -29,6 +28,7 @@ export class RangeConnection {
   private onFail?: (e: Error) => void
   keepAlive = true
   private busy = false
+  private early?: { buf: Buffer, from: number, to: number }
 
   constructor (readonly host: string, readonly port: number, timeoutMs = CONNECT_TIMEOUT_MS) {
     this.sock = connect({ host, port, onread: { buffer: this.rbuf, callback: (n: number) => this.onRead(n) } })
@@ -46,7 +46,7 @@ export class RangeConnection {
     this.state = 'head'
     this.gotBytes = false
     this.head = []
-    this.headBytes = 0
+    this.early = undefined
     return new Promise((resolve, reject) => {
       this.onHead = resolve
       this.onFail = reject
@@ -61,11 +61,12 @@ export class RangeConnection {
       this.onDone = resolve
       this.onFail = reject
       this.bodyLeft = length
-      const rest = this.head.length ? Buffer.concat(this.head) : undefined
-      this.head = []
+      const early = this.early
+      this.early = undefined
       this.state = 'body'
-      if (length === 0) { this.finishBody(); return }
-      if (rest?.length) this.feed(rest, 0, rest.length)
+      if (length === 0) this.finishBody()
+      if (early && early.from < early.to) this.feed(early.buf, early.from, early.to)
+      if (!this.busy && (this.state as string) !== 'dead') this.sock.resume()
     })
   }
 
@@ -85,18 +86,23 @@ export class RangeConnection {
     if (n <= 0 || this.state === 'dead') return true
     this.gotBytes = true
     if (this.state === 'head') {
-      this.head.push(Buffer.from(this.rbuf.subarray(0, n)))
-      this.headBytes += n
-      const all = Buffer.concat(this.head)
-      const end = all.indexOf('\r\n\r\n')
-      if (end < 0 && this.headBytes > MAX_HEAD_BYTES) { this.fail(new Error(`response head longer than ${MAX_HEAD_BYTES} bytes`)); return false }
-      if (end < 0) { this.head = [all]; return true }
-      this.head = all.length > end + 4 ? [all.subarray(end + 4)] : []
-      const parsed = parseHead(all.subarray(0, end).toString('latin1'))
+      // the usual case: the whole head is in this read, parsed in place (no copy)
+      let data = this.rbuf.subarray(0, n)
+      if (this.head.length) { data = Buffer.concat([...this.head, data]); this.head = [] }
+      const end = data.indexOf('\r\n\r\n')
+      if (end < 0) {
+        if (data.length > MAX_HEAD_BYTES) { this.fail(new Error(`response head longer than ${MAX_HEAD_BYTES} bytes`)); return false }
+        this.head = [Buffer.from(data)]
+        return true
+      }
+      const parsed = parseHead(data.subarray(0, end).toString('latin1'))
       if (!parsed) { this.fail(new Error('malformed response head')); return false }
       if ((parsed.headers.get('connection') ?? '').toLowerCase() === 'close') this.keepAlive = false
+      // body bytes of this read wait, unread and uncopied, with the socket paused, until body()
+      this.early = { buf: data, from: end + 4, to: data.length }
+      this.sock.pause()
       this.onHead?.(parsed)
-      return true
+      return false
     }
     if (this.state === 'body') { this.feed(this.rbuf, 0, n); return !this.busy }
     this.fail(new Error('bytes from the server when none were asked for'))
