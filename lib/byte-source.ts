@@ -3,9 +3,8 @@
 // Content-Range) and a few more for whatever else a format keeps elsewhere (a tail page,
 // an index at the end). A server without Range support still works, more slowly.
 import { open, type FileHandle } from 'node:fs/promises'
-import type { Readable } from 'node:stream'
 import { DataError, NoInputError, UnavailableError } from './cli.js'
-import { CONNECT_TIMEOUT_MS, fetchUrl } from './http.js'
+import { IDLE_TIMEOUT_MS, getBody, type Body, type BodyOptions } from './http.js'
 
 /** How much of a URL the first request asks for; most formats need no more. */
 export const HEAD_BYTES = 64 * 1024
@@ -69,65 +68,7 @@ export async function openFileSource (path: string, name = path): Promise<ByteSo
   }
 }
 
-/** A response body that sends nothing for this long is given up on (69). */
-export const IDLE_TIMEOUT_MS = 30_000
-
-export interface BodyOptions {
-  signal?: AbortSignal
-  headers?: Record<string, string>
-  /** statuses to take besides 2xx */
-  accept?: number[]
-  connectTimeoutMs?: number
-  idleTimeoutMs?: number
-}
-
-export interface Body {
-  status: number
-  header: (name: string) => string | null
-  /** the body; errors come as UnavailableError (or the caller's AbortError) */
-  chunks: AsyncIterable<Buffer>
-  /** let go of a body not read to its end */
-  cancel: () => void
-}
-
-/**
- * GET with the response head due within the connect timeout, then a body that may
- * take as long as it needs while data keeps coming (fetchUrl's own timeout would cut
- * a long download short, so it is stretched here and an idle timer used instead).
- */
-export async function getBody (url: string, opts: BodyOptions = {}): Promise<Body> {
-  const ac = new AbortController()
-  let timedOut = ''
-  const arm = (ms: number, why: string): NodeJS.Timeout => setTimeout(() => { timedOut = why; ac.abort() }, ms)
-  const connectMs = opts.connectTimeoutMs ?? CONNECT_TIMEOUT_MS
-  const idleMs = opts.idleTimeoutMs ?? IDLE_TIMEOUT_MS
-  let timer = arm(connectMs, `no answer within ${connectMs} ms`)
-  const signal = opts.signal ? AbortSignal.any([opts.signal, ac.signal]) : ac.signal
-  let res
-  try {
-    res = await fetchUrl(url, { signal, headers: opts.headers, accept: opts.accept, timeoutMs: 2 ** 31 - 1 })
-  } catch (e) {
-    clearTimeout(timer)
-    if (timedOut) throw new UnavailableError(`cannot fetch: ${timedOut}`, url)
-    throw e
-  }
-  clearTimeout(timer)
-  timer = arm(idleMs, `no data for ${idleMs} ms`)
-  const body = res.body as unknown as Readable
-  const cancel = (): void => { clearTimeout(timer); body.destroy() }
-  async function * chunks (): AsyncGenerator<Buffer> {
-    try {
-      for await (const d of body as AsyncIterable<Buffer>) { timer.refresh(); yield d }
-    } catch (e) {
-      if (timedOut) throw new UnavailableError(`cannot fetch: ${timedOut}`, url)
-      if (opts.signal?.aborted) throw e
-      throw new UnavailableError(`transfer failed: ${(e as Error).message}`, url)
-    } finally {
-      cancel()
-    }
-  }
-  return { status: res.status, header: (n) => res.headers.get(n), chunks: chunks(), cancel }
-}
+export { IDLE_TIMEOUT_MS, getBody, type Body, type BodyOptions }
 
 /** At most `max` bytes of a body, then let go of the connection. */
 async function readBody (b: Body, max: number): Promise<Buffer> {

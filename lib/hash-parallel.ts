@@ -9,7 +9,7 @@ import { readSync, fstatSync } from 'node:fs'
 import { open, type FileHandle } from 'node:fs/promises'
 import { availableParallelism } from 'node:os'
 import { HASH_BYTES, CHUNK_BYTES, MIN_CHUNK_BYTES, MAX_CHUNK_BYTES, MAX_LEAVES, chunkCount, leafHashInto, rootOf, type HashTree } from './hashtree.js'
-import { DataError, IOError, NoInputError, PcError, UnavailableError } from './cli.js'
+import { DataError, IOError, NoInputError } from './cli.js'
 
 /** Bytes per job: big enough that a job's hashing dwarfs its message round trip. */
 export const STRIPE_BYTES = 8 << 20
@@ -369,8 +369,7 @@ export async function hashInput (input: AsyncIterable<Uint8Array> | Iterable<Uin
   }
 }
 
-/** A URL body that sends nothing for this long is given up on (69). */
-export const IDLE_TIMEOUT_MS = 30_000
+export { IDLE_TIMEOUT_MS } from './http.js'
 
 export interface SourceOptions extends HashOptions {
   /** wait for the response head; default lib/http.ts CONNECT_TIMEOUT_MS */
@@ -392,28 +391,11 @@ export async function hashSource (spec: string, stdin: AsyncIterable<Uint8Array>
     return await hashInput(stdin, opts)
   }
   if (!/^https?:\/\//i.test(spec)) return await hashFile(spec, opts)
-  const { fetchUrl, CONNECT_TIMEOUT_MS } = await import('./http.js')
-  const ac = new AbortController()
-  let timedOut = ''
-  const arm = (ms: number, why: string): NodeJS.Timeout => setTimeout(() => { timedOut = why; ac.abort() }, ms)
-  const connectMs = opts.connectTimeoutMs ?? CONNECT_TIMEOUT_MS
-  const idleMs = opts.idleTimeoutMs ?? IDLE_TIMEOUT_MS
-  let timer = arm(connectMs, `no answer within ${connectMs} ms`)
-  const signal = opts.signal ? AbortSignal.any([opts.signal, ac.signal]) : ac.signal
+  const { getBody } = await import('./http.js')
+  const body = await getBody(spec, { signal: opts.signal, connectTimeoutMs: opts.connectTimeoutMs, idleTimeoutMs: opts.idleTimeoutMs })
   try {
-    const res = await fetchUrl(spec, { signal, timeoutMs: 2 ** 31 - 1 })
-    clearTimeout(timer)
-    timer = arm(idleMs, `no data for ${idleMs} ms`)
-    const body = res.body as AsyncIterable<Uint8Array>
-    async function * watched (): AsyncGenerator<Uint8Array> {
-      for await (const d of body) { timer.refresh(); yield d }
-    }
-    return await hashInput(watched(), { ...opts, signal })
-  } catch (e) {
-    if (timedOut) throw new UnavailableError(`cannot fetch: ${timedOut}`, spec)
-    if (e instanceof PcError || opts.signal?.aborted) throw e
-    throw new UnavailableError(`transfer failed: ${(e as Error).message}`, spec)
+    return await hashInput(body.chunks, opts)
   } finally {
-    clearTimeout(timer)
+    body.cancel()
   }
 }
