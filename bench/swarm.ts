@@ -263,7 +263,8 @@ function share (r: SwarmResult): string {
 
 function swarmRows (rs: SwarmResult[], size: number): string[][] {
   const rows: string[][] = []
-  const fmt = (r: SwarmResult): string[] => [String(r.n), r.tool, (r.originBytes / size).toFixed(2), `${ms(median(r.firstByte))} / ${ms(max(r.firstByte))}`,
+  // unfinished listeners did not ask for their share yet: the origin figure is then a floor
+  const fmt = (r: SwarmResult): string[] => [String(r.n), r.tool, (r.originBytes / size).toFixed(2) + (r.complete < r.n ? ` (${r.n - r.complete} unfinished)` : ''), `${ms(median(r.firstByte))} / ${ms(max(r.firstByte))}`,
     `${ms(median(r.firstMib))} / ${ms(max(r.firstMib))}`, ms(r.totalMs), r.cpu.toFixed(1), share(r), `${r.identical}/${r.n}`]
   for (const n of [...new Set(rs.map(r => r.n))]) {
     const group = rs.filter(r => r.n === n)
