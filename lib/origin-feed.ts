@@ -64,6 +64,7 @@ export class OriginFeed {
     const counter = { bytes: 0 }
     const got = new Set<number>()
     this.origin.fetchChunks(first, n, tree.chunkSize, tree.size, async (i, data) => {
+      this.count(counter)
       got.add(i)
       this.pending.delete(i)
       await this.deliver(i, data)
@@ -77,7 +78,7 @@ export class OriginFeed {
       }
       this.failed(e, first, n, got)
     }).finally(() => {
-      this.host.received(counter.bytes)
+      this.count(counter)
       for (let i = first; i < first + n; i++) this.pending.delete(i)
       this.jobs--
       this.host.kick()
@@ -89,13 +90,19 @@ export class OriginFeed {
     this.jobs++
     const counter = { bytes: 0 }
     const got = new Set<number>()
-    this.origin.fetchSequential(tree.chunkSize, tree.size, async (i, data) => { got.add(i); await this.deliver(i, data) }, counter, undefined, res)
+    this.origin.fetchSequential(tree.chunkSize, tree.size, async (i, data) => { this.count(counter); got.add(i); await this.deliver(i, data) }, counter, undefined, res)
       .then(() => { this.backoffMs = 0 }, (e: Error) => this.failed(e, 0, this.failures.length, got))
       .finally(() => {
-        this.host.received(counter.bytes)
+        this.count(counter)
         this.jobs--
         this.host.kick()
       })
+  }
+
+  /** Count what arrived so far: a chunk may be stored, and its item written out, before its request ends. */
+  private count (counter: { bytes: number }): void {
+    this.host.received(counter.bytes)
+    counter.bytes = 0
   }
 
   private async deliver (i: number, data: Buffer): Promise<void> {

@@ -2,9 +2,13 @@
 // one file, a bitfield in memory says which are held. Nothing is kept in memory but
 // the bitfield, so an item of any size costs the same. An existing file (a --cache
 // DIR reused) is re-verified chunk by chunk on open: a file we did not just write
-// ourselves is not trusted.
+// ourselves is not trusted. Chunks are written and read back with synchronous
+// positional I/O: a 128 KiB pread/pwrite against the page cache costs less than the
+// thread-pool round trip and promise of fs/promises (a 256 MiB --raw fetch: 1.5 -> 1.2 s
+// of CPU), and a chunk is consumed before put() returns, so its buffer is free at once.
 import { open, rm, type FileHandle } from 'node:fs/promises'
 import { join } from 'node:path'
+import { readSync, writeSync } from 'node:fs'
 import { EventEmitter } from 'node:events'
 import { type HashTree, verifyChunk } from './hashtree.js'
 import { setBit, getBit } from './wire.js'
@@ -47,7 +51,7 @@ export class ChunkStore extends EventEmitter {
   /** Store a chunk the caller has verified; emits 'have' (index) once written. */
   async put (i: number, data: Buffer): Promise<boolean> {
     if (this.closed || this.has(i)) return false
-    if (data.length > 0) await this.fh.write(data, 0, data.length, i * this.tree.chunkSize)
+    if (data.length > 0) writeAllSync(this.fh.fd, data, i * this.tree.chunkSize)
     if (this.closed || this.has(i)) return false
     setBit(this.bits, i)
     this.held++
@@ -66,7 +70,7 @@ export class ChunkStore extends EventEmitter {
     const buf = into && into.length >= len ? into.subarray(0, len) : Buffer.allocUnsafe(len)
     let o = 0
     while (o < len) {
-      const { bytesRead } = await this.fh.read(buf, o, len - o, i * this.tree.chunkSize + o)
+      const bytesRead = readSync(this.fh.fd, buf, o, len - o, i * this.tree.chunkSize + o)
       if (bytesRead === 0) throw new Error(`chunk ${i}: short read`)
       o += bytesRead
     }
@@ -86,4 +90,9 @@ export class ChunkStore extends EventEmitter {
     await this.fh.close().catch(() => {})
     if (remove) await rm(this.path, { force: true })
   }
+}
+
+function writeAllSync (fd: number, data: Buffer, pos: number): void {
+  let o = 0
+  while (o < data.length) o += writeSync(fd, data, o, data.length - o, pos + o)
 }
