@@ -6,7 +6,7 @@
 import { createServer, type Server, type Socket } from 'node:net'
 import { Timeline, type Segment, type ItemMeta } from './pacer.js'
 import { IcyInterleaver, ICY_METAINT } from './icy.js'
-import { statusJson, m3u, pls, xspf, nextJson, htmlPage, type StationStatus, type ItemSummary } from './status-page.js'
+import { statusJson, m3u, pls, xspf, nextJson, htmlPage, type StationStatus, type StationInfo, type ItemSummary } from './status-page.js'
 import { formatSize } from './units.js'
 import { trimOggPage } from './ogg-join.js'
 import { UnavailableError } from './cli.js'
@@ -23,15 +23,9 @@ export const SOURCE_WAIT_MS = 10_000
 /** past segments kept after they are due, for nobody in particular (a little slack) */
 const KEEP_MS = 1000
 
-export interface IcecastOptions {
+export interface IcecastOptions extends StationInfo {
   host: string
   port: number
-  mount: string
-  name: string
-  description: string
-  genre: string
-  url: string
-  public: boolean
   burstBytes: number
   queueBytes: number
   maxListeners: number

@@ -10,19 +10,23 @@ export interface ItemSummary {
   duration?: number
 }
 
-export interface StationStatus {
-  serverId: string
-  admin: string
-  host: string
-  location: string
-  serverStartMs: number
-  streamStartMs?: number
+/** What the broadcaster says about the station (the icy-* headers and the status page). */
+export interface StationInfo {
   mount: string
   name: string
   description: string
   genre: string
   url: string
   public: boolean
+}
+
+export interface StationStatus extends StationInfo {
+  serverId: string
+  admin: string
+  host: string
+  location: string
+  serverStartMs: number
+  streamStartMs?: number
   contentType?: string
   bitrateKbps?: number
   audioInfo?: string

@@ -23,6 +23,17 @@ test.after.each(() => {
 })
 
 /** Read a listener's bytes for `ms` (the burst plus what is paced), stamped with when the request went out. */
+/** The first audio heard is within 250 ms of the schedule, and ffmpeg decodes the mount with no error. */
+async function assertHeardOnScheduleAndDecodes (base: string, r: { sentAt: number, body: Buffer }, startMs: number): Promise<void> {
+  const expected = (r.sentAt - startMs) / 1000
+  const heard = heardPosition(await decodeToPcm(r.body))
+  assert.ok(heard !== undefined, 'a tone change was heard')
+  assert.ok(Math.abs(heard! - expected) < 0.25, `heard ${heard!.toFixed(3)} s, scheduled ${expected.toFixed(3)} s`)
+  const ff = await tool('ffmpeg', ['-nostdin', '-v', 'error', '-t', '2', '-i', `${base}/stream`, '-f', 'null', '-'])
+  assert.is(ff.code, 0, ff.stderr)
+  assert.is(ff.stderr, '')
+}
+
 function listen (port: number, ms: number, headers = ''): Promise<{ sentAt: number, body: Buffer }> {
   return withTimeout(new Promise((resolve, reject) => {
     const s = connect({ host: '127.0.0.1', port }); sockets.push(s)
@@ -47,13 +58,7 @@ test('a listener joining mid-item hears the scheduled moment (within 250 ms) and
   const frames = frameStream([{ data: A, title: 'Timeline A', startMs, durationMs: DUR, mime: 'audio/mpeg' }], now)
   const ic = await startIcecast([], frames)
   const r = await listen(ic.port, 1500)
-  const expected = (r.sentAt - startMs) / 1000
-  const heard = heardPosition(await decodeToPcm(r.body))
-  assert.ok(heard !== undefined, 'a tone change was heard')
-  assert.ok(Math.abs(heard! - expected) < 0.25, `heard ${heard!.toFixed(3)} s, scheduled ${expected.toFixed(3)} s`)
-  const ff = await tool('ffmpeg', ['-nostdin', '-v', 'error', '-t', '2', '-i', `${ic.base}/stream`, '-f', 'null', '-'])
-  assert.is(ff.code, 0, ff.stderr)
-  assert.is(ff.stderr, '')
+  await assertHeardOnScheduleAndDecodes(ic.base, r, startMs)
 })
 
 test('Ogg Opus joined mid-item: header pages first, then the scheduled moment; decodes with no error', async () => {
@@ -64,13 +69,7 @@ test('Ogg Opus joined mid-item: header pages first, then the scheduled moment; d
   const r = await listen(ic.port, 1500)
   assert.is(r.body.subarray(0, 4).toString('latin1'), 'OggS')
   assert.ok(r.body.includes(Buffer.from('OpusHead')), 'OpusHead comes first')
-  const expected = (r.sentAt - startMs) / 1000
-  const heard = heardPosition(await decodeToPcm(r.body))
-  assert.ok(heard !== undefined, 'a tone change was heard')
-  assert.ok(Math.abs(heard! - expected) < 0.25, `heard ${heard!.toFixed(3)} s, scheduled ${expected.toFixed(3)} s`)
-  const ff = await tool('ffmpeg', ['-nostdin', '-v', 'error', '-t', '2', '-i', `${ic.base}/stream`, '-f', 'null', '-'])
-  assert.is(ff.code, 0, ff.stderr)
-  assert.is(ff.stderr, '')
+  await assertHeardOnScheduleAndDecodes(ic.base, r, startMs)
 })
 
 test('the title changes in the stream exactly where the next item begins; next.json lists what comes', async () => {
