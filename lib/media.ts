@@ -1,7 +1,7 @@
 // Media timing for a pacing sink: cut a byte stream into units (MPEG audio frames,
 // ADTS frames, Ogg pages, or plain slices) that each know their play time. Any input
 // split gives the same units; corrupt bytes are skipped to the next sync point with
-// one warning per bad run; a GAP (skip) resyncs quietly.
+// one warning per bad run; a GAP (resyncAt) resyncs quietly.
 import { parseMpegHeader, MpegFormat, sameMpegStream } from './mpeg.js'
 import { parseAdtsHeader, AdtsFormat } from './adts.js'
 import { OggFormat } from './ogg.js'
@@ -136,7 +136,7 @@ export class MediaParser {
   private synced = false
   private badAt?: number
   private badWhy = ''
-  /** no warning for the first bad run after skip(): resyncing there is expected */
+  /** no warning for the first bad run after resyncAt(): resyncing there is expected */
   private quiet = false
 
   constructor (readonly kind: MediaKind, opts: { warn?: (m: string) => void } = {}) {
@@ -162,7 +162,7 @@ export class MediaParser {
   }
 
   /** A GAP: drop what is held and resync at `toOffset`, where the next push() starts. */
-  skip (toOffset: number): void {
+  resyncAt (toOffset: number): void {
     this.chunks = []; this.chunkBytes = 0; this.buf = EMPTY
     this.at = toOffset; this.need = 1; this.discard = 0
     this.synced = false

@@ -185,7 +185,7 @@ export class Timeline {
         if (!run) break
         // still sniffing: what we have is the item's head; keep it, resync after the gap
         if (!run.parser) this.decide(run)
-        ;(run.parser as MediaParser | undefined)?.skip(f.end)
+        ;(run.parser as MediaParser | undefined)?.resyncAt(f.end)
         run.estimate = true
         break
       }

@@ -192,7 +192,7 @@ test('skip() resyncs quietly at the next frame after a gap', () => {
     const gapAt = units[4].offset + 8
     const resume = Math.floor(b.length / 2)
     const got = [...p.push(b.subarray(0, gapAt))]
-    p.skip(resume)
+    p.resyncAt(resume)
     got.push(...p.push(b.subarray(resume)), ...p.end())
     assert.equal(warnings, [], name)
     const after = got.filter(u => u.offset >= resume)
@@ -287,7 +287,7 @@ test('randomly damaged files never throw, and every unit is a real slice of the 
       const units: MediaUnit[] = []
       let at = 0
       for (const part of randomSplits(cut, 3000, round + 1)) {
-        if (rnd(40) === 0) { at += part.length; p.skip(at); continue } // a gap now and then
+        if (rnd(40) === 0) { at += part.length; p.resyncAt(at); continue } // a gap now and then
         units.push(...p.push(part)); at += part.length
       }
       units.push(...p.end())
