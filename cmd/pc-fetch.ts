@@ -4,6 +4,7 @@ import { run, intOption, durationOption, sizeOption, parseHostPort, refuseBinary
 import { readNdjson } from '../lib/ndjson.js'
 import { validateRecord, type ScheduleRecord } from '../lib/records.js'
 import { Fetcher } from '../lib/fetcher.js'
+import { outputFile } from '../lib/store.js'
 import { formatTime } from '../lib/units.js'
 import { setFlagsFromString } from 'node:v8'
 
@@ -24,6 +25,7 @@ const OPTIONS: OptionTable = {
   stats: { type: 'string', arg: 'FILE', help: 'append NDJSON counters to FILE per item and at exit' },
   window: { alias: 'w', type: 'string', default: '16', arg: 'N', help: 'write at most N chunks ahead of the first one not yet written' },
   deadline: { alias: 'd', type: 'string', default: '2s', arg: 'DURATION', help: 'time a request may take before it goes to another peer or the origin' },
+  workers: { alias: 'j', type: 'string', default: 'auto', arg: 'N', help: 'threads that verify and store chunks, 0..16 (0: the main thread; auto: one for items of 64M and more, given 2+ cores)' },
   verbose: { alias: 'v', type: 'boolean', help: 'say what happens on stderr (the peer port, trackers, peers dropped)' },
   quiet: { alias: 'q', type: 'boolean', help: 'print no warnings' },
 }
@@ -51,6 +53,8 @@ run('pc-fetch', OPTIONS, INFO, async (opts, io) => {
     host: String(opts.host),
     port: intOption(opts, 'port', 0, 65535),
     raw: !!opts.raw,
+    // a one-off --raw fetch into a regular file writes chunks straight into it
+    output: url !== undefined && opts.raw ? outputFile(1) : undefined,
     cacheDir: opts.cache as string | undefined,
     keepMs: opts.keep !== undefined ? durationOption(opts, 'keep') : url !== undefined ? 0 : 300_000,
     uploadLimit: sizeOption(opts, 'uploadLimit'),
@@ -58,6 +62,7 @@ run('pc-fetch', OPTIONS, INFO, async (opts, io) => {
     window: intOption(opts, 'window', 1, 65536),
     deadlineMs: Math.max(1, durationOption(opts, 'deadline')),
     progress: io.isTTY.stderr && !io.quiet,
+    workers: opts.workers === 'auto' ? undefined : intOption(opts, 'workers', 0, 16),
   }, {
     warn: io.warn,
     info: (m) => { if (io.verbose) io.stderr.write(`pc-fetch: ${m}\n`) },

@@ -8,6 +8,7 @@ import { encodeFrame, encodeDataHeader, type ItemHeader } from './frame.js'
 import { writeAll } from './ndjson.js'
 import type { Swarm } from './swarm.js'
 import { UnavailableError } from './cli.js'
+import { BufferPool } from './buffer-pool.js'
 
 export interface EmitOptions {
   item: number
@@ -19,25 +20,6 @@ export interface EmitOptions {
 
 /** chunk buffers in flight to the consumer at once; each is reused once written */
 export const POOL_BUFFERS = 4
-
-/** A few chunk-sized buffers, handed back by the write callback: memory stays flat. */
-class BufferPool {
-  private free: Buffer[] = []
-  private made = 0
-  private waiting: Array<(b: Buffer) => void> = []
-  constructor (readonly max: number, readonly size: number) {}
-  async take (): Promise<Buffer> {
-    const b = this.free.pop()
-    if (b) return b
-    if (this.made < this.max) { this.made++; return Buffer.allocUnsafe(this.size) }
-    return await new Promise(resolve => this.waiting.push(resolve))
-  }
-
-  give (b: Buffer): void {
-    const w = this.waiting.shift()
-    if (w) w(b); else this.free.push(b)
-  }
-}
 
 function epipe (): Error {
   const e = new Error('write after destroy') as NodeJS.ErrnoException
@@ -82,8 +64,19 @@ export async function emitItem (swarm: Swarm, out: Writable, o: EmitOptions): Pr
   const limit = o.raw ? order.length : swarm.originLimit
   const cs = tree.chunkSize
   const end = (i: number): number => Math.min(tree.size, (i + 1) * cs)
+  if (o.raw && store.isOutput) {
+    // the store is the output file: every chunk is in place once verified
+    for (;;) {
+      if (o.signal?.aborted) throw o.signal.reason ?? new Error('aborted')
+      if (swarm.closed) throw new Error('swarm closed while its item was being written')
+      const lost = [...swarm.gaveUp].find(i => !store.has(i))
+      if (lost !== undefined) throw new UnavailableError(`chunk ${lost} (bytes ${lost * cs}-${end(lost)}) could not be fetched from peers or the origin`, swarm.opts.url)
+      if (store.complete) return
+      await change(swarm, o.signal)
+    }
+  }
   if (!o.raw) await writeAll(out, encodeFrame({ type: 'start', item: o.item, header: o.header }))
-  const pool = new BufferPool(POOL_BUFFERS, cs)
+  const pool = new BufferPool(POOL_BUFFERS, cs, () => Buffer.allocUnsafe(cs))
   const done = new Uint8Array(limit)
   let first = 0 // first position not yet written
   // play order skips chunks 1..play-1 after chunk 0: say so with a GAP right after chunk 0

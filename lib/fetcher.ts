@@ -6,7 +6,7 @@
 import { createServer, type Server, type Socket } from 'node:net'
 import { randomBytes } from 'node:crypto'
 import { mkdtemp, rm, mkdir, appendFile, rename, open } from 'node:fs/promises'
-import { tmpdir } from 'node:os'
+import { tmpdir, availableParallelism } from 'node:os'
 import { join } from 'node:path'
 import type { Writable } from 'node:stream'
 import { announce, fetchGatewayTree } from './tracker-client.js'
@@ -16,10 +16,12 @@ import { encodeMagic } from './frame.js'
 import { writeAll } from './ndjson.js'
 import type { ScheduleRecord } from './records.js'
 import { Swarm, type SwarmStats } from './swarm.js'
+import type { OutputFile } from './store.js'
 import { Peer } from './peer.js'
 import { RateLimiter } from './ratelimit.js'
 import type { PeerAddress } from './wire.js'
 import { emitItem } from './emit.js'
+import { VerifyPool, VERIFY_MIN_BYTES } from './verify-pool.js'
 import { UnavailableError, PcError, DataError } from './cli.js'
 
 /** how long a new swarm looks for peers before it may use the origin */
@@ -46,6 +48,10 @@ export interface FetcherOptions {
   window: number
   deadlineMs: number
   progress: boolean
+  /** stdout as a regular file: a one-off --raw fetch writes chunks straight into it (see ChunkStore) */
+  output?: OutputFile
+  /** threads verifying chunks: 0 none (main thread), undefined auto (one, for items of VERIFY_MIN_BYTES and more, given 2+ cores) */
+  workers?: number
 }
 
 export interface FetcherIo {
@@ -70,6 +76,14 @@ const sleep = (ms: number, signal?: AbortSignal): Promise<void> => new Promise(r
   function done (): void { clearTimeout(t); signal?.removeEventListener('abort', done); resolve() }
   signal?.addEventListener('abort', done, { once: true })
 })
+
+/** Wait for `p`, at most `ms`: the timer goes when p settles first (a pending one would hold the process open). */
+async function within (p: Promise<unknown>, ms: number, signal?: AbortSignal): Promise<void> {
+  const ac = new AbortController()
+  const off = (): void => ac.abort()
+  signal?.addEventListener('abort', off, { once: true })
+  try { await Promise.race([p, sleep(ms, ac.signal)]) } finally { ac.abort(); signal?.removeEventListener('abort', off) }
+}
 
 class Announcer {
   private timer?: NodeJS.Timeout
@@ -131,8 +145,15 @@ export class Fetcher {
   private readonly registered = new Bell()
   private itemsDone = 0
 
+  private readonly verifier?: VerifyPool
+  private readonly verifyMinBytes: number
+
   constructor (readonly opts: FetcherOptions, readonly io: FetcherIo) {
     this.limiter = new RateLimiter(opts.uploadLimit)
+    const workers = opts.workers ?? (availableParallelism() >= 2 ? 1 : 0)
+    // its threads start with the first item big enough to need them
+    if (workers > 0) this.verifier = new VerifyPool(workers, CHUNK_BYTES, io.warn)
+    this.verifyMinBytes = opts.workers === undefined ? VERIFY_MIN_BYTES : 0
   }
 
   /** Create the cache and listen for peers; returns the bound address. */
@@ -171,7 +192,7 @@ export class Fetcher {
     const until = Date.now() + UNKNOWN_SWARM_WAIT_MS
     let sw = this.swarms.get(key)
     while (!sw && !p.closed && Date.now() < until && !this.io.signal.aborted) {
-      await Promise.race([this.registered.wait(), sleep(Math.max(1, until - Date.now()))])
+      await within(this.registered.wait(), Math.max(1, until - Date.now()))
       sw = this.swarms.get(key)
     }
     if (!sw || sw.closed) { p.drop('unknown swarm'); return }
@@ -196,6 +217,8 @@ export class Fetcher {
         bell.ring()
       }
     })().then(() => { inputDone = true }, (e: unknown) => { inputError = e }).finally(() => bell.ring())
+    // a one-off fetch is likely big (a whole file): have the verifier threads load meanwhile
+    if (oneOff && this.opts.workers === undefined) this.verifier?.warm()
     if (!this.opts.raw) await writeAll(out, encodeMagic())
     let n = 0
     for (;;) {
@@ -287,6 +310,7 @@ export class Fetcher {
     await Promise.all([...this.keepTimers.keys(), ...this.swarms.values()].filter((s, i, a) => a.indexOf(s) === i).map(s => this.closeSwarm(s, polite)))
     this.server?.close()
     for (const s of this.sockets) s.destroy()
+    await this.verifier?.close()
     const t = this.totals
     await this.writeStats({ type: 'exit', items: this.itemsDone, bytesFromOrigin: t.bytesFromOrigin, bytesFromPeers: t.bytesFromPeers, bytesUploaded: t.bytesUploaded, chunksRejected: t.chunksRejected, peersSeen: t.peersSeen.size })
     if (this.tempCache) await rm(this.cacheDir, { recursive: true, force: true })
@@ -299,7 +323,7 @@ export class Fetcher {
     if (rec.root) {
       // the swarm is known at once: join it before the tree is fetched
       const root = Buffer.from(rec.root, 'hex')
-      const s = this.reuse(root) ?? this.createSwarm(rec, root)
+      const s = this.reuse(root) ?? this.createSwarm(rec, root, oneOff)
       if (!s.tree) {
         const tree = await this.treeFromUrls(rec, root)
         if (tree && !s.tree) await s.setTree(tree)
@@ -313,7 +337,7 @@ export class Fetcher {
       tree = r.tree
       originBytes = r.bytes
     }
-    const s = this.reuse(tree.root) ?? this.createSwarm(rec, tree.root)
+    const s = this.reuse(tree.root) ?? this.createSwarm(rec, tree.root, oneOff)
     s.stats.bytesFromOrigin += originBytes
     if (!s.tree) await s.setTree(tree)
     return s
@@ -325,12 +349,12 @@ export class Fetcher {
     return s
   }
 
-  private createSwarm (rec: ScheduleRecord, root: Buffer): Swarm {
+  private createSwarm (rec: ScheduleRecord, root: Buffer, oneOff: boolean): Swarm {
     const swarm = new Swarm({
       url: rec.url, root, infoHash: infoHash(root), peerId: this.peerId, port: this.port, cacheDir: this.cacheDir,
       removeCache: this.tempCache, window: this.opts.window, deadlineMs: this.opts.deadlineMs,
       playFraction: !this.opts.raw && rec.duration && rec.offset ? Math.min(1, rec.offset / rec.duration) : 0,
-      limiter: this.limiter, warn: this.io.warn, debug: this.io.debug,
+      limiter: this.limiter, output: oneOff && this.opts.raw ? this.opts.output : undefined, verifier: this.verifier, verifyMinBytes: this.verifyMinBytes, warn: this.io.warn, debug: this.io.debug,
     })
     swarm.on('error', (e: Error) => this.io.warn(`${rec.url}: ${e.message}`))
     swarm.on('complete', () => { for (const a of this.announcers.get(swarm) ?? []) a.completed() })
@@ -346,7 +370,7 @@ export class Fetcher {
 
   private async originAfterDiscovery (s: Swarm, announced: Promise<unknown>): Promise<void> {
     const t0 = Date.now()
-    await Promise.race([announced, sleep(DISCOVERY_MS, this.io.signal)])
+    await within(announced, DISCOVERY_MS, this.io.signal)
     while (s.dialling && Date.now() - t0 < DISCOVERY_MS && !this.io.signal.aborted) await sleep(20)
     s.allowOrigin()
   }
@@ -355,12 +379,12 @@ export class Fetcher {
   private async withTree (s: Swarm, rec: ScheduleRecord): Promise<Swarm> {
     if (s.tree) return s
     const got = new Promise<void>(resolve => s.once('tree', () => resolve()))
-    await Promise.race([got, sleep(TREE_FROM_PEERS_MS, this.io.signal)])
+    await within(got, TREE_FROM_PEERS_MS, this.io.signal)
     if (!s.tree && !this.io.signal.aborted) {
       const t = await this.treeFromGateway(rec, s.opts.root)
       if (t) await s.setTree(t)
     }
-    if (!s.tree) await Promise.race([got, sleep(TREE_FROM_PEERS_MS, this.io.signal)])
+    if (!s.tree) await within(got, TREE_FROM_PEERS_MS, this.io.signal)
     if (!s.tree) await this.closeSwarm(s, false)
     if (!s.tree) throw new UnavailableError('no hash tree: not published, no peer has it and no gateway gave it', rec.url)
     return s

@@ -3,7 +3,9 @@
 // wrong, and the verification of what it sends (a body that fails the tree is rejected
 // like a lying peer). Which chunks to ask for is the swarm's choice, not this file's.
 import type { IncomingMessage } from 'node:http'
-import { type HashTree, verifyChunk } from './hashtree.js'
+import type { HashTree } from './hashtree.js'
+import type { PutResult } from './store.js'
+import type { BufferPool } from './buffer-pool.js'
 import { Origin, NoRangeError, OriginError } from './origin.js'
 
 /** tries per chunk at the origin before it is given up (with backoff between) */
@@ -16,8 +18,8 @@ export interface FeedHost {
   debug: (msg: string) => void
   tree: () => HashTree
   has: (i: number) => boolean
-  /** a verified chunk: store it (resolves once stored) */
-  accept: (i: number, data: Buffer) => Promise<void>
+  /** verify a chunk and store it if it matches (resolves once done) */
+  put: (i: number, data: Buffer) => Promise<PutResult>
   rejected: () => void
   received: (bytes: number) => void
   kick: () => void
@@ -43,6 +45,9 @@ export class OriginFeed {
 
   size (count: number): void { this.failures = new Uint8Array(count) }
 
+  /** receive chunks into these buffers (the verifier's shared ones) */
+  useBuffers (pool: BufferPool): void { this.origin.useBuffers(pool) }
+
   allow (): void {
     if (this.allowed) return
     this.allowed = true
@@ -61,14 +66,17 @@ export class OriginFeed {
     const tree = this.host.tree()
     for (let i = first; i < first + n; i++) this.pending.add(i)
     this.jobs++
+    // a request counts against the limit until its body is in, not until it is verified
+    let inFlight = true
+    const received = (): void => { if (inFlight) { inFlight = false; this.jobs--; this.host.kick() } }
     const counter = { bytes: 0 }
     const got = new Set<number>()
     this.origin.fetchChunks(first, n, tree.chunkSize, tree.size, async (i, data) => {
       this.count(counter)
       got.add(i)
-      this.pending.delete(i)
       await this.deliver(i, data)
-    }, counter).then(() => { this.backoffMs = 0 }, (e: Error) => {
+      this.pending.delete(i)
+    }, counter, undefined, received).then(() => { this.backoffMs = 0 }, (e: Error) => {
       if (e instanceof NoRangeError) {
         if (!this.warnedRange) this.host.warn(`${this.url}: ${e.message}; reading it sequentially instead`)
         this.warnedRange = true
@@ -80,8 +88,7 @@ export class OriginFeed {
     }).finally(() => {
       this.count(counter)
       for (let i = first; i < first + n; i++) this.pending.delete(i)
-      this.jobs--
-      this.host.kick()
+      received()
     })
   }
 
@@ -107,14 +114,12 @@ export class OriginFeed {
 
   private async deliver (i: number, data: Buffer): Promise<void> {
     if (this.host.closed() || this.host.has(i)) return
-    if (!verifyChunk(this.host.tree(), i, data)) {
+    if (await this.host.put(i, data) === 'bad') {
       this.host.rejected()
       this.failures[i] = Math.min(255, this.failures[i] + 1)
       if (this.failures[i] === 1) this.host.warn(`${this.url}: chunk ${i} from the origin does not match the hash tree; rejected`)
       this.pause()
-      return
     }
-    await this.host.accept(i, data)
   }
 
   private pause (): void {

@@ -8,6 +8,7 @@ import https from 'node:https'
 import type { IncomingMessage } from 'node:http'
 import { NoInputError, UnavailableError, DataError } from './cli.js'
 import { RangeConnection, StaleConnection, type ResponseHead } from './range-client.js'
+import { BufferPool } from './buffer-pool.js'
 
 export const ORIGIN_SOCKETS = 4
 export const ORIGIN_TIMEOUT_MS = 15_000
@@ -30,7 +31,7 @@ export class Origin {
   /** plain http goes through RangeConnection (no per-read allocations); https through node:https */
   private readonly lean: boolean
   private readonly idle: RangeConnection[] = []
-  private readonly bufs: Buffer[] = []
+  private buffers?: BufferPool
   constructor (readonly url: string, readonly userAgent = 'pc-fetch') {
     const u = new URL(url)
     if (u.protocol !== 'http:' && u.protocol !== 'https:') throw new OriginError(`not an http(s) URL: ${url}`, true)
@@ -51,10 +52,14 @@ export class Origin {
    * Fetch chunks [first, first+count) with one Range request, handing each whole chunk
    * to `sink` as it arrives. Throws NoRangeError when the server will not do ranges.
    */
-  async fetchChunks (first: number, count: number, chunkSize: number, size: number, sink: ChunkSink, counter: { bytes: number }, signal?: AbortSignal): Promise<void> {
+  /**
+   * `received` is called once the whole body is in (the connection is free for another
+   * request) although chunks may still be in the sink; the promise resolves after those.
+   */
+  async fetchChunks (first: number, count: number, chunkSize: number, size: number, sink: ChunkSink, counter: { bytes: number }, signal?: AbortSignal, received?: () => void): Promise<void> {
     const start = first * chunkSize
     const end = Math.min(size, (first + count) * chunkSize)
-    if (this.lean) return await this.fetchLean(first, start, end, chunkSize, size, sink, counter)
+    if (this.lean) return await this.fetchLean(first, start, end, chunkSize, size, sink, counter, received)
     const res = await this.get({ range: `bytes=${start}-${end - 1}` }, signal)
     if (res.statusCode === 200) throw new NoRangeError('answers Range with 200 and the whole body', res)
     if (res.statusCode !== 206) {
@@ -111,7 +116,7 @@ export class Origin {
     if (end - start === 0) await sink(index, Buffer.alloc(0))
   }
 
-  private async fetchLean (first: number, start: number, end: number, chunkSize: number, size: number, sink: ChunkSink, counter: { bytes: number }): Promise<void> {
+  private async fetchLean (first: number, start: number, end: number, chunkSize: number, size: number, sink: ChunkSink, counter: { bytes: number }, received?: () => void): Promise<void> {
     const u = new URL(this.url)
     const path = u.pathname + u.search
     let conn: RangeConnection | undefined
@@ -147,50 +152,81 @@ export class Origin {
     }
     let index = first
     let pos = start
-    const full = this.takeBuf(chunkSize)
-    let buf = full.subarray(0, Math.min(chunkSize, end - start))
+    const pool = this.pool(chunkSize)
+    let full = pool.tryTake() ?? await pool.take()
+    let buf: Buffer = full.subarray(0, Math.min(chunkSize, end - start))
     let fill = 0
+    // each whole chunk goes to the sink in its own buffer, back to the pool once the sink
+    // is done; meanwhile the next chunk is received into another (or the socket waits for one)
+    const sinking = new Set<Promise<void>>()
+    let sinkError: Error | undefined
+    const hand = (i: number, b: Buffer, owner: Buffer): void => {
+      const p: Promise<void> = Promise.resolve().then(() => sink(i, b)).catch((e: Error) => { sinkError ??= e })
+        .finally(() => { sinking.delete(p); pool.give(owner) })
+      sinking.add(p)
+    }
+    let holding = true
+    let finished = false
     try {
-      // copy into the chunk buffer; only a completed chunk makes the socket wait (for the sink)
-      const take = (seg: Buffer): Promise<void> | undefined => {
+      const next = (): Promise<void> | undefined => {
+        const b = pool.tryTake()
+        const use = (nb: Buffer): void => {
+          if (finished) { pool.give(nb); return } // the request failed while it waited for a buffer
+          full = nb; holding = true; buf = nb.subarray(0, Math.min(chunkSize, end - pos)); fill = 0
+        }
+        if (b) { use(b); return undefined }
+        holding = false
+        return pool.take().then(use)
+      }
+      const take = (seg: Buffer, inPlace = false): Promise<void> | undefined => {
         let o = 0
         while (o < seg.length) {
           const n = Math.min(buf.length - fill, seg.length - o)
-          seg.copy(buf, fill, o, o + n)
+          // in place: the kernel read it into buf at fill (space() below), nothing to copy
+          if (!inPlace) seg.copy(buf, fill, o, o + n)
           fill += n; o += n; pos += n
           if (fill === buf.length) {
-            const rest = seg.subarray(o)
-            return Promise.resolve(sink(index++, buf)).then(() => {
-              buf = buf.subarray(0, Math.min(chunkSize, end - pos))
-              fill = 0
-              return rest.length ? take(rest) : undefined
-            })
+            hand(index++, buf, full)
+            holding = false
+            if (pos >= end) return undefined
+            const wait = next()
+            if (wait) {
+              const rest = seg.subarray(o)
+              return wait.then(() => rest.length ? take(rest) : undefined)
+            }
           }
         }
         return undefined
       }
-      await conn.body(len, (seg: Buffer) => { counter.bytes += seg.length; return take(seg) })
+      const space = (): Buffer | undefined => holding && fill < buf.length ? buf.subarray(fill) : undefined
+      await conn.body(len, (seg: Buffer, inPlace: boolean) => { counter.bytes += seg.length; return take(seg, inPlace) }, space)
+      // free for the next request while the last chunks are still being verified
+      if (conn.usable && this.idle.length < ORIGIN_SOCKETS) this.idle.push(conn); else conn.close()
+      received?.()
     } catch (e) {
       conn.close()
       throw e instanceof OriginError ? e : new OriginError((e as Error).message)
     } finally {
-      // no sink holds it any more (each resolved, or the request failed): reuse it
-      this.giveBuf(full)
+      finished = true
+      if (holding) pool.give(full)
+      // the request is over when every chunk it brought has been through the sink
+      while (sinking.size) await Promise.all([...sinking])
     }
-    if (conn.usable && this.idle.length < ORIGIN_SOCKETS) this.idle.push(conn); else conn.close()
+    if (sinkError) throw sinkError
     if (end === start) await sink(first, Buffer.alloc(0))
   }
 
   /**
-   * A chunk buffer for one request, taken from the few kept between requests: a fresh
-   * 128 KiB per request is garbage V8 collects late (an item of 2 GiB made 128 MB of it).
+   * Receive chunks into `pool`'s buffers (the verifier's shared ones) instead of this
+   * origin's own. Without it, a few chunk buffers of our own are kept between requests:
+   * a fresh 128 KiB per chunk is garbage V8 collects late (an item of 2 GiB made 128 MB of it).
    */
-  private takeBuf (n: number): Buffer {
-    const b = this.bufs.pop()
-    return b && b.length === n ? b : Buffer.allocUnsafeSlow(n)
-  }
+  useBuffers (pool: BufferPool): void { this.buffers = pool }
 
-  private giveBuf (b: Buffer): void { if (this.bufs.length < ORIGIN_SOCKETS) this.bufs.push(b) }
+  private pool (chunkSize: number): BufferPool {
+    if (!this.buffers || this.buffers.size !== chunkSize) this.buffers = new BufferPool(2 * ORIGIN_SOCKETS, chunkSize)
+    return this.buffers
+  }
 
   close (): void {
     this.agent.destroy()

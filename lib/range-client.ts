@@ -1,6 +1,8 @@
 // A lean HTTP/1.1 client for Range GETs over plain http with keep-alive: one static
 // read buffer per connection (net's `onread`), so fetching an item allocates nothing
 // per network read, and the socket is paused while the caller stores what it got.
+// A caller that says where the body should go (body()'s `space`) gets it read there by
+// the kernel, with no copy at all: a 256 MiB fetch spent 0.1 s of CPU copying.
 // Only what an origin answers to a Range GET is understood: a status line, headers,
 // a Content-Length body. Anything else (chunked bodies, https) is left to node:http.
 import { connect, type Socket } from 'node:net'
@@ -10,7 +12,14 @@ export const MAX_HEAD_BYTES = 16 * 1024
 export const CONNECT_TIMEOUT_MS = 15_000
 
 export interface ResponseHead { status: number, headers: Map<string, string> }
-export type SegmentSink = (seg: Buffer) => void | Promise<void>
+/**
+ * Body bytes. `inPlace`: they were read straight into the buffer the last `space()` call
+ * returned (at its start); else they are in a buffer of the connection's, to be copied.
+ * A promise pauses reading until it settles.
+ */
+export type SegmentSink = (seg: Buffer, inPlace: boolean) => void | Promise<void>
+/** Where the next body bytes should be read to (at most its length), or undefined for the connection's own buffer. */
+export type BodySpace = () => Buffer | undefined
 
 /** The connection broke before any byte of the answer: a stale keep-alive socket, try again. */
 export class StaleConnection extends Error {}
@@ -23,6 +32,7 @@ export class RangeConnection {
   private gotBytes = false
   private bodyLeft = 0
   private sink?: SegmentSink
+  private space?: BodySpace
   private onHead?: (h: ResponseHead) => void
   private onDone?: () => void
   private onFail?: (e: Error) => void
@@ -31,7 +41,8 @@ export class RangeConnection {
   private early?: { buf: Buffer, from: number, to: number }
 
   constructor (readonly host: string, readonly port: number, timeoutMs = CONNECT_TIMEOUT_MS) {
-    this.sock = connect({ host, port, onread: { buffer: this.rbuf, callback: (n: number) => this.onRead(n) } })
+    // net asks for the buffer of each next read after the callback of the last
+    this.sock = connect({ host, port, onread: { buffer: () => this.nextBuffer(), callback: (n: number, buf: Uint8Array) => this.onRead(n, buf) } })
     this.sock.setNoDelay(true)
     this.sock.setTimeout(timeoutMs, () => this.fail(new Error(`no answer within ${timeoutMs} ms`)))
     this.sock.on('error', (e: NodeJS.ErrnoException) => this.fail(new Error(e.code ?? e.message)))
@@ -55,9 +66,10 @@ export class RangeConnection {
   }
 
   /** Stream `length` body bytes to `sink`; a promise from the sink pauses reading until it settles. */
-  body (length: number, sink: SegmentSink): Promise<void> {
+  body (length: number, sink: SegmentSink, space?: BodySpace): Promise<void> {
     return new Promise((resolve, reject) => {
       this.sink = sink
+      this.space = space
       this.onDone = resolve
       this.onFail = reject
       this.bodyLeft = length
@@ -82,9 +94,35 @@ export class RangeConnection {
     this.onFail?.(err)
   }
 
-  private onRead (n: number): boolean {
+  private nextBuffer (): Buffer {
+    if (this.state !== 'body' || this.busy || !this.space || this.bodyLeft <= 0) return this.rbuf
+    const b = this.space()
+    if (!b || b.length === 0 || b.buffer === this.rbuf.buffer) return this.rbuf
+    return b.length > this.bodyLeft ? b.subarray(0, this.bodyLeft) : b
+  }
+
+  private onRead (n: number, buf: Uint8Array): boolean {
     if (n <= 0 || this.state === 'dead') return true
     this.gotBytes = true
+    if (buf !== this.rbuf) {
+      // read in place into the caller's buffer (never beyond the body: nextBuffer() trimmed it)
+      if (this.state !== 'body' || n > this.bodyLeft) { this.fail(new Error('bytes beyond the body')); return false }
+      this.bodyLeft -= n
+      const r = this.sink!(Buffer.from(buf.buffer, buf.byteOffset, n), true)
+      if (r && typeof (r as Promise<void>).then === 'function') {
+        this.busy = true
+        this.sock.pause()
+        ;(r as Promise<void>).then(() => {
+          this.busy = false
+          if (this.state !== 'body') return
+          if (this.bodyLeft === 0) this.finishBody()
+          if ((this.state as string) !== 'dead') this.sock.resume()
+        }, (e: Error) => this.fail(e))
+        return false
+      }
+      if (this.bodyLeft === 0) this.finishBody()
+      return true
+    }
     if (this.state === 'head') {
       // the usual case: the whole head is in this read, parsed in place (no copy)
       let data = this.rbuf.subarray(0, n)
@@ -118,7 +156,7 @@ export class RangeConnection {
       const seg = buf.subarray(off, off + take)
       off += take
       this.bodyLeft -= take
-      const r = this.sink!(seg)
+      const r = this.sink!(seg, false)
       if (r && typeof (r as Promise<void>).then === 'function') {
         this.busy = true
         this.sock.pause()
@@ -139,6 +177,7 @@ export class RangeConnection {
   private finishBody (): void {
     this.state = 'idle'
     this.sink = undefined
+    this.space = undefined
     const done = this.onDone
     this.onDone = undefined
     this.onFail = undefined

@@ -4,8 +4,9 @@
 // exists only while requests are in flight, so an idle swarm costs no CPU.
 import { connect } from 'node:net'
 import { EventEmitter } from 'node:events'
-import { type HashTree, verifyChunk, parseTree, formatTree } from './hashtree.js'
-import { ChunkStore } from './store.js'
+import { type HashTree, parseTree, formatTree } from './hashtree.js'
+import { ChunkStore, type PutResult, type OutputFile } from './store.js'
+import type { VerifyPool } from './verify-pool.js'
 import { OriginFeed } from './origin-feed.js'
 import { Peer } from './peer.js'
 import { MAX_TREE_BYTES, type Message, type PeerAddress } from './wire.js'
@@ -58,6 +59,11 @@ export interface SwarmOptions {
   /** offset ÷ duration of the record, 0 for a whole item */
   playFraction: number
   limiter: RateLimiter
+  /** threads that verify and store chunks, used for items of at least `verifyMinBytes` */
+  verifier?: VerifyPool
+  verifyMinBytes?: number
+  /** the output file as the store, instead of a file in cacheDir */
+  output?: OutputFile
   warn: (msg: string) => void
   debug: (msg: string) => void
 }
@@ -98,7 +104,7 @@ export class Swarm extends EventEmitter {
       debug: opts.debug,
       tree: () => this.tree!,
       has: (i) => this.store?.has(i) ?? true,
-      accept: (i, data) => this.accept(i, data),
+      put: async (i, data) => await this.put(i, data),
       rejected: () => { this.stats.chunksRejected++ },
       received: (n) => { this.stats.bytesFromOrigin += n },
       kick: () => this.kick(),
@@ -125,8 +131,12 @@ export class Swarm extends EventEmitter {
 
   private async open (tree: HashTree): Promise<void> {
     if (this.opts.root && !tree.root.equals(this.opts.root)) throw new Error('tree root differs from the record root')
-    const store = await ChunkStore.open(this.opts.cacheDir, tree)
+    const pool = this.opts.verifier && tree.size >= (this.opts.verifyMinBytes ?? 0) ? this.opts.verifier : undefined
+    const store = this.opts.output ? ChunkStore.onOutput(this.opts.output, tree, pool) : await ChunkStore.open(this.opts.cacheDir, tree, pool)
     if (this.closed) { await store.close(this.opts.removeCache); return }
+    // origin bytes are received straight into the verifier's shared buffers
+    const buffers = store.buffers
+    if (buffers) this.feed.useBuffers(buffers)
     this.tree = tree
     this.store = store
     const n = store.count
@@ -330,28 +340,38 @@ export class Swarm extends EventEmitter {
   private async onPiece (p: Peer, i: number, data: Buffer): Promise<void> {
     const t0 = p.inflight.get(i)
     if (t0 === undefined) return // not asked for, or cancelled: ignore, do not trust
+    const took = Date.now() - t0
     p.inflight.delete(i)
     this.unpend(i, p)
     this.stats.bytesFromPeers += data.length
-    if (!this.tree || !this.store || !verifyChunk(this.tree, i, data)) {
+    const r = this.store ? await this.put(i, data) : 'bad'
+    if (r === 'bad') {
       this.stats.chunksRejected++
       this.ban(p, `chunk ${i} does not match the hash tree`)
       this.kick()
       return
     }
-    p.credit(data.length, Date.now() - t0)
-    await this.accept(i, data)
+    p.credit(data.length, took)
   }
 
-  private async accept (i: number, data: Buffer): Promise<void> {
-    const s = this.pendingPeers.get(i)
-    if (s) for (const q of s) { q.inflight.delete(i); q.send({ type: 'cancel', index: i }) }
-    this.pendingPeers.delete(i)
-    this.urgentSince.delete(i)
-    if (this.writing.has(i)) return
+  /**
+   * Verify chunk i and store it (on a verifier thread for big items). While that runs
+   * the chunk counts as busy, so it is asked of nobody else; a second copy that arrives
+   * meanwhile is dropped unchecked. A stored chunk cancels its other requests.
+   */
+  private async put (i: number, data: Buffer): Promise<PutResult> {
+    if (this.writing.has(i) || !this.store) return 'held'
     this.writing.add(i)
-    try { await this.store!.put(i, data) } catch (e) { this.emit('error', e); return } finally { this.writing.delete(i) }
+    let r: PutResult
+    try { r = await this.store.putChecked(i, data) } catch (e) { this.emit('error', e); return 'held' } finally { this.writing.delete(i) }
+    if (r !== 'bad') {
+      const s = this.pendingPeers.get(i)
+      if (s) for (const q of s) { q.inflight.delete(i); q.send({ type: 'cancel', index: i }) }
+      this.pendingPeers.delete(i)
+      this.urgentSince.delete(i)
+    }
     this.kick()
+    return r
   }
 
   private async serve (p: Peer): Promise<void> {
