@@ -2,7 +2,8 @@
 // origins real web servers are, and the command-line contract (65, 66, closed stdout).
 import { test } from 'uvu'
 import * as assert from 'uvu/assert'
-import { readFile } from 'node:fs/promises'
+import { readFile, readdir, writeFile } from 'node:fs/promises'
+import { openSync, closeSync } from 'node:fs'
 import { join } from 'node:path'
 import { run, start, finish, killChildren, tempDir, withTimeout } from '../helpers.js'
 import { startOrigin, type OriginServer, type OriginMode } from '../../scripts/origin.js'
@@ -34,6 +35,46 @@ test('a one-off --raw fetch writes the whole file byte-identically, the origin s
   assert.is(lines[0].root, item.root)
   assert.is(lines[0].bytesFromOrigin, SIZE)
   assert.is(lines[1].type, 'exit')
+})
+
+/** Run pc-fetch with stdout on a file opened with `flags` (as `> file` or `>> file` would). */
+async function runToFile (args: string[], file: string, flags: string, timeoutMs = 30_000): Promise<{ code: number | null, stderr: string, out: Buffer }> {
+  const fd = openSync(file, flags)
+  try {
+    const r = await finish(start('pc-fetch', args, { stdio: ['ignore', fd, 'pipe'] }), timeoutMs)
+    return { code: r.code, stderr: r.stderr, out: await readFile(file) }
+  } finally { closeSync(fd) }
+}
+
+test('--raw into a regular file: chunks go straight into it (no cache copy), the file byte-identical', async () => {
+  origin = await startOrigin({ dir: dir.path })
+  const out = join(dir.path, 'direct.out')
+  const cache = join(dir.path, 'direct.cache')
+  // -j 1: a verifier thread checks and writes every chunk, whatever the size
+  const r = await runToFile(['--raw', '-q', '-j', '1', '--host', '127.0.0.1', '--cache', cache, origin.url + 'item.bin'], out, 'w')
+  assert.is(r.code, 0, r.stderr)
+  assert.ok(r.out.equals(item.data), 'output file differs from the item')
+  assert.equal(await readdir(cache), [], 'nothing was written to the cache')
+  assert.is(origin.bytesSent('/item.bin'), SIZE)
+})
+
+test('--raw appending to a file (>>) goes through the cache: what was there stays, the item follows', async () => {
+  origin = await startOrigin({ dir: dir.path })
+  const out = join(dir.path, 'append.out')
+  await writeFile(out, 'before\n')
+  const r = await runToFile(['--raw', '-q', '--host', '127.0.0.1', origin.url + 'item.bin'], out, 'a')
+  assert.is(r.code, 0, r.stderr)
+  assert.ok(r.out.equals(Buffer.concat([Buffer.from('before\n'), item.data])), 'append lost or misplaced bytes')
+})
+
+test('--raw into a file from a lying origin: exit 69 and the file cut back to its verified prefix', async () => {
+  origin = await startOrigin({ dir: dir.path, mode: 'corrupt' })
+  const out = join(dir.path, 'corrupt.out')
+  const r = await runToFile(['--raw', '-j', '1', '--host', '127.0.0.1', origin.url + 'item.bin'], out, 'w', 60_000)
+  assert.is(r.code, 69, r.stderr)
+  assert.match(r.stderr, /does not match the hash tree/)
+  assert.ok(r.out.length < SIZE, `file is ${r.out.length} bytes`)
+  assert.ok(r.out.equals(item.data.subarray(0, r.out.length)), 'what is in the file is a prefix of the item')
 })
 
 test('schedule records in, frames out: START with size and chunk size, every byte, END', async () => {
