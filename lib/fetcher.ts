@@ -50,7 +50,7 @@ export interface FetcherOptions {
   progress: boolean
   /** stdout as a regular file: a one-off --raw fetch writes chunks straight into it (see ChunkStore) */
   output?: OutputFile
-  /** threads verifying chunks: 0 none (main thread), undefined auto (one, for items of VERIFY_MIN_BYTES and more, given 2+ cores) */
+  /** threads verifying chunks: 0 none (main thread); undefined auto: one for a one-off download into an output file of VERIFY_MIN_BYTES and more, given 2+ cores */
   workers?: number
 }
 
@@ -217,8 +217,8 @@ export class Fetcher {
         bell.ring()
       }
     })().then(() => { inputDone = true }, (e: unknown) => { inputError = e }).finally(() => bell.ring())
-    // a one-off fetch is likely big (a whole file): have the verifier threads load meanwhile
-    if (oneOff && this.opts.workers === undefined) this.verifier?.warm()
+    // a download into a file is likely big: have the verifier thread load meanwhile
+    if (oneOff && this.opts.raw && this.opts.output && this.opts.workers === undefined) this.verifier?.warm()
     if (!this.opts.raw) await writeAll(out, encodeMagic())
     let n = 0
     for (;;) {
@@ -350,11 +350,14 @@ export class Fetcher {
   }
 
   private createSwarm (rec: ScheduleRecord, root: Buffer, oneOff: boolean): Swarm {
+    const output = oneOff && this.opts.raw ? this.opts.output : undefined
+    // by default threads verify only downloads into a file, where speed is the point; a
+    // stream is paced by its consumer, and a thread costs ~20 MB (a long-running listener's memory)
     const swarm = new Swarm({
       url: rec.url, root, infoHash: infoHash(root), peerId: this.peerId, port: this.port, cacheDir: this.cacheDir,
       removeCache: this.tempCache, window: this.opts.window, deadlineMs: this.opts.deadlineMs,
       playFraction: !this.opts.raw && rec.duration && rec.offset ? Math.min(1, rec.offset / rec.duration) : 0,
-      limiter: this.limiter, output: oneOff && this.opts.raw ? this.opts.output : undefined, verifier: this.verifier, verifyMinBytes: this.verifyMinBytes, warn: this.io.warn, debug: this.io.debug,
+      limiter: this.limiter, output, verifier: this.opts.workers !== undefined || output ? this.verifier : undefined, verifyMinBytes: this.verifyMinBytes, warn: this.io.warn, debug: this.io.debug,
     })
     swarm.on('error', (e: Error) => this.io.warn(`${rec.url}: ${e.message}`))
     swarm.on('complete', () => { for (const a of this.announcers.get(swarm) ?? []) a.completed() })

@@ -89,7 +89,11 @@ export class VerifyPool {
     this.started = true
     for (let k = 0; k < this.workers; k++) {
       const control = new Int32Array(new SharedArrayBuffer(C_INTS * 4))
-      const worker = new Worker(new URL('./verify-worker.js', import.meta.url), { workerData: { ...this.setup, control: control.buffer } satisfies VerifySetup })
+      // it allocates almost nothing per chunk: small heaps keep its memory near a bare thread's
+      const worker = new Worker(new URL('./verify-worker.js', import.meta.url), {
+        workerData: { ...this.setup, control: control.buffer } satisfies VerifySetup,
+        resourceLimits: { maxYoungGenerationSizeMb: 2, maxOldGenerationSizeMb: 16 },
+      })
       const w: Running = { worker, control, ready: false, load: 0, seen: 0, watching: false }
       worker.unref()
       worker.on('message', (m: string) => { if (m === 'ready') w.ready = true })
