@@ -68,7 +68,8 @@ test('eight listeners started together: every output byte-identical, origin byte
   assert.ok(ratio < 1.5, `origin sent ${ratio.toFixed(2)}x the file`)
 })
 
-test('a peer that sends a corrupt chunk is disconnected and avoided; the chunk comes from elsewhere', async () => {
+for (const workers of ['0', '1']) {
+test(`a peer that sends a corrupt chunk is disconnected and avoided; the chunk comes from elsewhere (-j ${workers})`, async () => {
   origin = await startOrigin({ dir: dir.path })
   // a lying peer: claims every chunk and answers each request with garbage
   const { createServer } = await import('node:net')
@@ -94,7 +95,8 @@ test('a peer that sends a corrupt chunk is disconnected and avoided; the chunk c
   await new Promise<void>(resolve => liar.listen(0, '127.0.0.1', resolve))
   const port = (liar.address() as { port: number }).port
   try {
-    const p = await startFetch(['--raw', '--keep', '0', '--peer', `127.0.0.1:${port}`], record(origin.url + 'item.bin', { root: item.root }))
+    // -j 1: peer chunks are copied into the verifier's shared buffers and checked on its thread
+    const p = await startFetch(['--raw', '-j', workers, '--keep', '0', '--peer', `127.0.0.1:${port}`], record(origin.url + 'item.bin', { root: item.root }))
     procs.push(p)
     assert.is(await withTimeout(p.exited, 30_000, 'pc-fetch to finish'), 0, p.stderr())
     assert.ok(p.stdout().equals(item.data), 'output is the true file')
@@ -103,6 +105,7 @@ test('a peer that sends a corrupt chunk is disconnected and avoided; the chunk c
     assert.match(p.stderr(), /does not match the hash tree; disconnected and avoided/)
   } finally { liar.close() }
 })
+}
 
 test('peers killed with SIGKILL mid-item: the others finish', async () => {
   origin = await startOrigin({ dir: dir.path, mode: 'slow' })
