@@ -143,7 +143,7 @@ test('runs as a CLI: prints the URL, serves, and stops on SIGTERM', async () => 
   assert.ok((await get(url + 'song.bin')).body.equals(file))
   c.kill('SIGTERM')
   const r = await done
-  assert.is(r.code, 0)
+  assert.is(r.code, 0, `signal ${String(r.signal)}; stderr: ${r.stderr}`)
   assert.match(r.stderr, new RegExp(`${file.length} body bytes sent`))
 })
 
