@@ -9,7 +9,7 @@ import { cp, mkdir, mkdtemp, readFile, rm, symlink, truncate, unlink, writeFile 
 import { connect } from 'node:net'
 import { cpus, loadavg, tmpdir } from 'node:os'
 import { join, dirname } from 'node:path'
-import { fileURLToPath, pathToFileURL } from 'node:url'
+import { fileURLToPath } from 'node:url'
 import { parseArgs, helpText, intOption, sizeOption, durationOption, type OptionTable, type CommandInfo } from '../lib/cli.js'
 import { CHUNK_BYTES, TreeBuilder, formatTree, hashStream, infoHash } from '../lib/hashtree.js'
 import { formatTime } from '../lib/units.js'
@@ -23,7 +23,14 @@ let PC_FETCH = join(ROOT, 'dist', 'cmd', 'pc-fetch.js')
 let PC_TRACKER = join(ROOT, 'dist', 'cmd', 'pc-tracker.js')
 const WT_DIR = join(ROOT, 'bench', 'webtorrent')
 const WT_RUN = join(WT_DIR, 'run.js')
-const STARTED = pathToFileURL(join(ROOT, 'dist', 'bench', 'started.js')).href
+/**
+ * Preloaded (node --require) into every listener of both tools: notes the moment node had
+ * booted and began loading the listener's own code, so that node's start-up under N-way
+ * contention can be told apart from the listener's work. CommonJS, as --import costs a
+ * listener ~7 ms of CPU where this costs ~3 ms (medians of 25 starts each, here).
+ */
+const STARTED_SOURCE = "const f = process.env.PC_BENCH_STARTED\nif (f) require('node:fs').writeFileSync(f, String(performance.timeOrigin + performance.now()))\n"
+let STARTED = ''
 
 const OPTIONS: OptionTable = {
   n: { type: 'string', default: '1,5,10,20', arg: 'LIST', help: 'listener counts, comma-separated' },
@@ -64,7 +71,7 @@ interface SwarmResult {
   n: number
   originBytes: number
   firstByte: number[]
-  /** first byte timed from the moment node began loading the listener's code (bench/started.ts) */
+  /** first byte timed from the moment node began loading the listener's code (STARTED_SOURCE) */
   firstByteFromScript: number[]
   firstMib: number[]
   totalMs: number
@@ -156,10 +163,10 @@ function listener (ctx: Ctx, tool: string, i: number, runDir: string): Measured 
   let m: Measured
   const env: NodeJS.ProcessEnv = { ...process.env, PC_BENCH_STARTED: join(runDir, `started-${i}`) }
   if (tool === 'WebTorrent') {
-    m = new Measured(process.execPath, ['--import', STARTED, WT_RUN, 'listen', ctx.torrent, join(runDir, `wt-${i}`)], item.size, { env })
+    m = new Measured(process.execPath, ['--require', STARTED, WT_RUN, 'listen', ctx.torrent, join(runDir, `wt-${i}`)], item.size, { env })
   } else {
     // listeners stay and serve the others until the run is over (--keep), as a radio's would
-    const args = ['--import', STARTED, PC_FETCH, '--raw', '--tracker', trackerUrl, '--port', '0', '--host', '127.0.0.1', '--keep', '10m', '--stats', join(runDir, `stats-${i}.ndjson`)]
+    const args = ['--require', STARTED, PC_FETCH, '--raw', '--tracker', trackerUrl, '--port', '0', '--host', '127.0.0.1', '--keep', '10m', '--stats', join(runDir, `stats-${i}.ndjson`)]
     if (ctx.verbose) args.push('-v')
     if (tool === 'pc-fetch') args.push(item.url)
     m = new Measured(process.execPath, args, item.size, { env })
@@ -421,6 +428,8 @@ async function main (): Promise<void> {
     await rm(work, { recursive: true, force: true })
     throw e
   }
+  STARTED = join(work, 'started.cjs')
+  await writeFile(STARTED, STARTED_SOURCE)
   const hasFetch = existsSync(PC_FETCH)
   const www = join(work, 'www')
   await mkdir(www)
@@ -480,7 +489,7 @@ async function main (): Promise<void> {
       out.push('### N listeners on one item, started together', '',
         table(['N', 'tool', 'origin ÷ size', 'first byte median / max', 'first byte from script start median / max', 'first MiB median / max', 'all done', 'CPU s', 'from peers (own count)', 'identical'], swarmRows(results, size)), '',
         'Targets: origin ÷ size ≤ 1.1 at N = 20; first in-order byte ≤ 250 ms (from spawn, the first byte column). ' +
-        '*First byte from script start*: the same first byte, timed instead from the moment node had booted and began loading the listener\'s own code (a one-line `--import` preload, bench/started.ts, notes it in every listener of both tools); it leaves out node\'s own start-up under N-way contention, which the floor table below shows alone, but not the loading of the listener\'s modules. *pc-fetch records*: the same, fed a schedule record on stdin (item on air now, 10 min long) instead of a URL.', '',
+        '*First byte from script start*: the same first byte, timed instead from the moment node had booted and began loading the listener\'s own code (a two-line `--require` preload notes it in every listener of both tools, at a cost of ~3 ms of CPU each); it leaves out node\'s own start-up under N-way contention, which the floor table below shows alone, but not the loading of the listener\'s modules. *pc-fetch records*: the same, fed a schedule record on stdin (item on air now, 10 min long) instead of a URL.', '',
         'The floor under every first-byte time above: N bare `node -e 0` started together on this machine, time to exit.', '',
         table(['N', 'node -e 0 ×N: exit median / max'], floor), '')
       const idle = results.filter(r => r.idleCpu !== undefined)
