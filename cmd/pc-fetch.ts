@@ -70,8 +70,11 @@ run('pc-fetch', OPTIONS, INFO, async (opts, io) => {
     progress: (line) => io.stderr.write(`\rpc-fetch: ${line}\x1b[K`),
     signal: io.signal,
   })
-  const addr = await fetcher.start()
-  if (io.verbose) io.stderr.write(`pc-fetch: listening on ${addr.host}:${addr.port}\n`)
+  // not awaited: run() fetches the first hash tree while the port opens, and throws what start() throws
+  const listening = fetcher.start()
+  void listening.then(addr => {
+    if (io.verbose) io.stderr.write(`pc-fetch: listening on ${addr.host}:${addr.port}\n`)
+  }, () => {})
   async function * records (): AsyncGenerator<ScheduleRecord> {
     if (url !== undefined) { yield { url, start: formatTime(Date.now()), offset: 0 }; return }
     let n = 0

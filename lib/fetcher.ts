@@ -144,6 +144,7 @@ export class Fetcher {
   private readonly idle = new Bell()
   private readonly registered = new Bell()
   private itemsDone = 0
+  private listening?: Promise<{ host: string, port: number }>
 
   private readonly verifier?: VerifyPool
   private readonly verifyMinBytes: number
@@ -156,12 +157,24 @@ export class Fetcher {
     this.verifyMinBytes = opts.workers === undefined ? VERIFY_MIN_BYTES : 0
   }
 
-  /** Create the cache and listen for peers; returns the bound address. */
-  async start (): Promise<{ host: string, port: number }> {
+  /**
+   * Create the cache and listen for peers; resolves to the bound address. run() may be
+   * called at once: it fetches the first item's hash tree meanwhile (start-up is on the
+   * path to the first byte) and waits for this before it needs the port or the cache.
+   */
+  start (): Promise<{ host: string, port: number }> {
+    this.listening ??= Promise.all([this.makeCache(), this.listen()]).then(() => ({ host: this.opts.host, port: this.port }))
+    return this.listening
+  }
+
+  private async makeCache (): Promise<void> {
     if (this.opts.cacheDir) { await mkdir(this.opts.cacheDir, { recursive: true }); this.cacheDir = this.opts.cacheDir } else {
       this.cacheDir = await mkdtemp(join(tmpdir(), 'pc-fetch-'))
       this.tempCache = true
     }
+  }
+
+  private async listen (): Promise<void> {
     const server = createServer((s) => this.incoming(s))
     this.server = server
     await new Promise<void>((resolve, reject) => {
@@ -171,7 +184,6 @@ export class Fetcher {
     server.on('error', (e) => this.io.warn(`peer port: ${e.message}`))
     const a = server.address()
     this.port = typeof a === 'object' && a ? a.port : this.opts.port
-    return { host: this.opts.host, port: this.port }
   }
 
   private incoming (s: Socket): void {
@@ -219,6 +231,7 @@ export class Fetcher {
     })().then(() => { inputDone = true }, (e: unknown) => { inputError = e }).finally(() => bell.ring())
     // a download into a file is likely big: have the verifier thread load meanwhile
     if (oneOff && this.opts.raw && this.opts.output && this.opts.workers === undefined) this.verifier?.warm()
+    await this.start()
     if (!this.opts.raw) await writeAll(out, encodeMagic())
     let n = 0
     for (;;) {
@@ -321,17 +334,20 @@ export class Fetcher {
   private async openSwarm (rec: ScheduleRecord, oneOff: boolean): Promise<Swarm> {
     if (!/^https?:\/\//i.test(rec.url)) throw new DataError(`not an http(s) URL: ${rec.url}`, oneOff ? undefined : rec.url)
     if (rec.root) {
-      // the swarm is known at once: join it before the tree is fetched
+      // the swarm is known at once: join it as soon as the port is open, while the tree is on its way
       const root = Buffer.from(rec.root, 'hex')
+      const fetching = this.swarms.get(infoHash(root).toString('hex'))?.tree ? undefined : this.treeFromUrls(rec, root)
+      await this.start()
       const s = this.reuse(root) ?? this.createSwarm(rec, root, oneOff)
       if (!s.tree) {
-        const tree = await this.treeFromUrls(rec, root)
+        const tree = await (fetching ?? this.treeFromUrls(rec, root))
         if (tree && !s.tree) await s.setTree(tree)
       }
       return await this.withTree(s, rec)
     }
     let originBytes = 0
     let tree = await this.treeFromUrls(rec) ?? await this.treeFromGateway(rec, undefined)
+    await this.start()
     if (!tree) {
       const r = await this.treeFromOrigin(rec)
       tree = r.tree

@@ -22,10 +22,26 @@ export const SETTLE_MS = 1000
  * While peers are still joining, each peer's view of the swarm is partial and the
  * designated origin fetchers of a block overlap (measured: duplicated blocks were taken
  * by peers that saw 4, 6 and 11 of 19 others). So non-overdue origin fetches wait until
- * no peer has joined for VIEW_QUIET_MS, for at most VIEW_WAIT_MAX_MS after the origin is allowed.
+ * no peer has joined for VIEW_QUIET_MS, for at most VIEW_WAIT_MAX_MS after the origin is allowed,
+ * except for the next OVERDUE_POSITIONS positions to be written: the output waits for those now.
  */
 export const VIEW_QUIET_MS = 300
 export const VIEW_WAIT_MAX_MS = 2000
+/**
+ * Only a chunk within this many play positions of the first one missing can be overdue
+ * (go to the origin out of turn): one further ahead holds up no output yet. Measured at
+ * N = 20 on two cores, where every process is short of CPU: chunks 7 to 15 positions
+ * ahead went past the deadline while the peer designated for them was still reading
+ * them from the origin, and up to seven peers fetched each of them again.
+ */
+export const OVERDUE_POSITIONS = 4
+/**
+ * An overdue chunk goes to the origin from the peer designated for its block after the
+ * deadline, from any other peer after this many deadlines. Measured at N = 20 on two
+ * cores: a designated peer short of CPU took 0.7 s to get its block from the origin and
+ * announce it, and four peers whose deadline fell in between fetched it again.
+ */
+export const OVERDUE_OTHERS = 2
 export const MAX_PEERS = 50
 /** origin requests in flight at once, alone / with peers around */
 export const ORIGIN_JOBS_ALONE = 3
@@ -484,17 +500,24 @@ export class Swarm extends EventEmitter {
     return out
   }
 
-  private overdue (i: number, now: number): boolean {
+  /**
+   * Chunk i, at play position k, holds up the output and has been waited for past the
+   * deadline: once for the peer designated for its block, twice for the others, who give
+   * that peer's origin fetch time to arrive (see OVERDUE_OTHERS).
+   */
+  private overdue (i: number, k: number, now: number, others: number[]): boolean {
     const since = this.urgentSince.get(i)
-    return since !== undefined && now - since >= this.opts.deadlineMs
+    if (since === undefined || k - this.state!.cursor >= OVERDUE_POSITIONS) return false
+    const waited = now - since
+    if (waited < this.opts.deadlineMs) return false
+    return waited >= OVERDUE_OTHERS * this.opts.deadlineMs || designated(this.myKey, others, Math.floor(i / BLOCK_CHUNKS))
   }
 
-  /** Whether chunk i may be fetched from the origin now. */
-  private originEligible (i: number, now: number, others: number[]): boolean {
+  /** Whether chunk i, at play position k, may be fetched from the origin now. */
+  private originEligible (i: number, k: number, now: number, others: number[]): boolean {
     const st = this.state!
     if (this.store!.has(i) || st.busy(i) || this.gaveUp.has(i) || this.feed.exhausted(i)) return false
-    const since = this.urgentSince.get(i)
-    if (since !== undefined && now - since >= this.opts.deadlineMs) return true
+    if (this.overdue(i, k, now, others)) return true
     return st.avail[i] === 0 && designated(this.myKey, others, Math.floor(i / BLOCK_CHUNKS))
   }
 
@@ -505,20 +528,25 @@ export class Swarm extends EventEmitter {
     const others = this.otherKeys()
     const settling = now - f.since < SETTLE_MS
     const maxJobs = f.sequential ? 1 : others.length === 0 ? ORIGIN_JOBS_ALONE : settling ? 1 : ORIGIN_JOBS
-    const runMax = others.length ? BLOCK_CHUNKS : ORIGIN_RUN_CHUNKS
+    // alone, runs grow with what is held (a slow start): when others join a moment later, little
+    // is in flight at the origin where they cannot see it, so their designated blocks do not repeat it
+    const runMax = others.length ? BLOCK_CHUNKS : Math.min(ORIGIN_RUN_CHUNKS, Math.max(BLOCK_CHUNKS, this.store!.held))
     const quietAt = Math.min(this.lastJoinAt + VIEW_QUIET_MS, f.since + VIEW_WAIT_MAX_MS)
     const viewSettling = others.length > 0 && now < quietAt
     if (viewSettling && !this.quietTimer) this.quietTimer = setTimeout(() => { this.quietTimer = undefined; this.kick() }, quietAt - now)
     let k = st.cursor
     while (f.jobs < maxJobs && k < st.originLimit) {
+      const at = k
       const i = st.order[k++]
-      if (viewSettling && !this.overdue(i, now)) continue
-      if (!this.originEligible(i, now, others)) continue
+      const late = this.overdue(i, at, now, others)
+      // the view-quiet wait is for chunks further ahead; the next few hold up the output now
+      if (viewSettling && !late && at - st.cursor >= OVERDUE_POSITIONS) continue
+      if (!this.originEligible(i, at, now, others)) continue
       if (f.sequential) { f.startSequential(); return }
       let n = 1
-      while (n < runMax && k < st.originLimit && st.order[k] === i + n && this.originEligible(i + n, now, others) &&
+      while (n < runMax && k < st.originLimit && st.order[k] === i + n && this.originEligible(i + n, k, now, others) &&
         (others.length === 0 || Math.floor((i + n) / BLOCK_CHUNKS) === Math.floor(i / BLOCK_CHUNKS))) { n++; k++ }
-      this.opts.debug(`${this.opts.url}: origin chunks ${i}..${i + n - 1}${this.urgentSince.has(i) && now - this.urgentSince.get(i)! >= this.opts.deadlineMs ? ' (overdue)' : ''}, ${others.length} peers`)
+      this.opts.debug(`${this.opts.url}: origin chunks ${i}..${i + n - 1}${late ? ' (overdue)' : ''}, ${others.length} peers`)
       f.startRange(i, n)
     }
   }

@@ -8,8 +8,11 @@ import { join } from 'node:path'
 import { run, start, finish, killChildren, tempDir, withTimeout } from '../helpers.js'
 import { startOrigin, type OriginServer, type OriginMode } from '../../scripts/origin.js'
 import { makeItem, record, decodeAll, assemble, type TestItem } from './pc-fetch-helpers.js'
+import { BLOCK_CHUNKS } from '../../lib/picker.js'
+import { ORIGIN_RUN_CHUNKS } from '../../lib/swarm.js'
 
 const SIZE = 2 * 1024 * 1024 + 12345
+const CHUNK = 128 * 1024
 let dir: { path: string, remove: () => Promise<void> }
 let item: TestItem
 let bare: TestItem
@@ -75,6 +78,27 @@ test('--raw into a file from a lying origin: exit 69 and the file cut back to it
   assert.match(r.stderr, /does not match the hash tree/)
   assert.ok(r.out.length < SIZE, `file is ${r.out.length} bytes`)
   assert.ok(r.out.equals(item.data.subarray(0, r.out.length)), 'what is in the file is a prefix of the item')
+})
+
+test('alone, a peer asks the origin for one block at a time at first, then for longer runs as chunks arrive', async () => {
+  const big = await makeItem(dir.path, 'big.bin', 64 * CHUNK + 1000)
+  const runs: number[] = []
+  origin = await startOrigin({
+    dir: dir.path,
+    log: (line) => {
+      const m = /^GET \/big\.bin bytes=(\d+)-(\d+)$/.exec(line)
+      if (m) runs.push(Math.ceil((Number(m[2]) + 1 - Number(m[1])) / CHUNK))
+    },
+  })
+  const r = await run('pc-fetch', ['--raw', '-q', '--host', '127.0.0.1', origin.url + 'big.bin'])
+  assert.is(r.code, 0, r.stderr)
+  assert.ok(r.stdout.equals(big.data), 'output differs from the file')
+  assert.is(origin.bytesSent('/big.bin'), big.data.length)
+  // the first requests are made holding nothing: one block each (slow start)
+  assert.ok(runs.length > 3, runs.join(','))
+  assert.ok(runs.slice(0, 3).every(n => n <= BLOCK_CHUNKS), runs.join(','))
+  assert.ok(Math.max(...runs) > BLOCK_CHUNKS, runs.join(','))
+  assert.ok(Math.max(...runs) <= ORIGIN_RUN_CHUNKS, runs.join(','))
 })
 
 test('schedule records in, frames out: START with size and chunk size, every byte, END', async () => {
