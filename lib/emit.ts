@@ -4,7 +4,7 @@
 // The swarm never waits for this: it stores, and this reads back. Chunks were verified
 // before they were stored; they are not hashed a second time on the way to stdout.
 import type { Writable } from 'node:stream'
-import { encodeFrame, encodeDataHeader, type ItemHeader } from './frame.js'
+import { encodeFrame, encodeDataHeader } from './frame.js'
 import { writeAll } from './ndjson.js'
 import type { Swarm } from './swarm.js'
 import { UnavailableError } from './cli.js'
@@ -12,10 +12,13 @@ import { BufferPool } from './buffer-pool.js'
 
 export interface EmitOptions {
   item: number
-  header: ItemHeader
+  /** the item's START frame, unless it went out already (ahead, during the item before) */
+  start?: Buffer
   raw: boolean
   window: number
   signal?: AbortSignal
+  /** called between frames: a frame to write there (the next item's START), if any */
+  between?: () => Buffer | undefined
 }
 
 /** chunk buffers in flight to the consumer at once; each is reused once written */
@@ -75,7 +78,7 @@ export async function emitItem (swarm: Swarm, out: Writable, o: EmitOptions): Pr
       await change(swarm, o.signal)
     }
   }
-  if (!o.raw) await writeAll(out, encodeFrame({ type: 'start', item: o.item, header: o.header }))
+  if (!o.raw && o.start) await writeAll(out, o.start)
   const pool = new BufferPool(POOL_BUFFERS, cs, () => Buffer.allocUnsafe(cs))
   const done = new Uint8Array(limit)
   let first = 0 // first position not yet written
@@ -84,6 +87,8 @@ export async function emitItem (swarm: Swarm, out: Writable, o: EmitOptions): Pr
   while (first < limit) {
     if (o.signal?.aborted) throw o.signal.reason ?? new Error('aborted')
     if (swarm.closed) throw new Error('swarm closed while its item was being written')
+    const extra = o.between?.()
+    if (extra) await writeAll(out, extra)
     // a joined item opens with chunk 0 (codec headers) and the GAP, before anything else
     const win = Math.min(limit, first + (o.raw || (skipped && first === 0) ? 1 : o.window))
     let wrote = false

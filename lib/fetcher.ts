@@ -12,7 +12,7 @@ import type { Writable } from 'node:stream'
 import { announce, fetchGatewayTree } from './tracker-client.js'
 import { type HashTree, parseTree, infoHash, TreeBuilder, CHUNK_BYTES } from './hashtree.js'
 import { getBody } from './origin.js'
-import { encodeMagic } from './frame.js'
+import { encodeMagic, encodeFrame } from './frame.js'
 import { writeAll } from './ndjson.js'
 import type { ScheduleRecord } from './records.js'
 import { Swarm, type SwarmStats } from './swarm.js'
@@ -62,7 +62,7 @@ export interface FetcherIo {
   signal: AbortSignal
 }
 
-interface Item { rec: ScheduleRecord, ready: Promise<Swarm> }
+interface Item { rec: ScheduleRecord, ready: Promise<Swarm>, swarm?: Swarm }
 
 /** Wake every waiter at once. */
 class Bell {
@@ -224,7 +224,7 @@ export class Fetcher {
         while (items.length >= 2 && !signal.aborted) await bell.wait()
         if (signal.aborted) return
         const it: Item = { rec, ready: this.openSwarm(rec, oneOff).then(sw => this.use(sw)) }
-        it.ready.catch(() => {})
+        it.ready.then(sw => { it.swarm = sw }, () => {})
         items.push(it)
         bell.ring()
       }
@@ -234,6 +234,17 @@ export class Fetcher {
     await this.start()
     if (!this.opts.raw) await writeAll(out, encodeMagic())
     let n = 0
+    // the next item's START goes out as soon as its swarm is ready, between frames of the
+    // current one (pc-frames(5) allows it): a sink knows what is coming (pc-icecast /next.json)
+    let announced = -1
+    const startOf = (it: Item, sw: Swarm, item: number): Buffer =>
+      encodeFrame({ type: 'start', item, header: { ...it.rec, size: sw.tree!.size, chunkSize: sw.tree!.chunkSize } })
+    const ahead = (): Buffer | undefined => {
+      const next = items[1]
+      if (this.opts.raw || announced === n + 1 || !next?.swarm?.tree) return undefined
+      announced = n + 1
+      return startOf(next, next.swarm, n + 1)
+    }
     for (;;) {
       while (!items.length && !inputDone && inputError === undefined && !signal.aborted) await bell.wait()
       if (signal.aborted) break
@@ -248,10 +259,9 @@ export class Fetcher {
         continue
       }
       const tree = swarm.tree!
-      const header = { ...it.rec, size: tree.size, chunkSize: tree.chunkSize }
       const progress = this.opts.progress ? setInterval(() => this.showProgress(swarm, n), 1000) : undefined
       try {
-        await emitItem(swarm, out, { item: n, header, raw: this.opts.raw, window: this.opts.window, signal })
+        await emitItem(swarm, out, { item: n, start: announced === n ? undefined : startOf(it, swarm, n), raw: this.opts.raw, window: this.opts.window, signal, between: ahead })
       } finally { clearInterval(progress) }
       await this.writeStats({ type: 'item', item: n, url: it.rec.url, root: tree.root.toString('hex'), size: tree.size, gaps: swarm.gaveUp.size, ...this.statsOf(swarm) })
       n++

@@ -42,6 +42,9 @@ test('the demo station serves two listeners and stops cleanly on SIGINT', async 
     let left = ''
     try { left = execFileSync('pgrep', ['-f', removed], { encoding: 'utf8' }) } catch { /* none: pgrep exits 1 */ }
     assert.is(left.trim(), '', `processes left running: ${left}`)
+  } catch (e) {
+    // what the demo's pipelines said is the only clue to a failure here
+    throw new Error(`${(e as Error).message}\n--- demo stderr ---\n${err.slice(-3000)}`)
   } finally {
     if (demo.exitCode === null) demo.kill('SIGKILL')
   }

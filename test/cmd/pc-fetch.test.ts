@@ -133,6 +133,22 @@ test('the same item twice in a row (a looping playlist) is written twice from on
   assert.is(origin.bytesSent('/item.bin'), SIZE)
 })
 
+test('the next item is announced ahead: its START comes while the current item is still being written', async () => {
+  // slow: item 0 takes seconds, so item 1's swarm (prefetched) is ready long before item 0 ends
+  origin = await startOrigin({ dir: dir.path, mode: 'slow' })
+  const recs = record(origin.url + 'item.bin', { root: item.root }) + record(origin.url + 'bare.bin')
+  const r = await run('pc-fetch', ['-q', '--host', '127.0.0.1', '--keep', '0'], recs, { timeoutMs: 60_000 })
+  assert.is(r.code, 0, r.stderr)
+  const frames = decodeAll(r.stdout)
+  const at = (type: string, item: number): number => frames.findIndex(f => f.type === type && f.item === item)
+  assert.ok(at('start', 1) > at('start', 0), 'STARTs in item order')
+  assert.ok(at('start', 1) < at('end', 0), `START of item 1 at frame ${at('start', 1)}, END of item 0 at ${at('end', 0)}`)
+  assert.is(frames.filter(f => f.type === 'start').length, 2, 'one START per item')
+  assert.ok(!frames.slice(0, at('end', 0)).some(f => f.type === 'data' && f.item === 1), 'no DATA of item 1 before item 0 ends')
+  assert.ok(assemble(frames, 0).data.equals(item.data))
+  assert.ok(assemble(frames, 1).data.equals(bare.data))
+})
+
 test('--window 2: no DATA frame is more than 2 chunks ahead of the first chunk not yet written', async () => {
   origin = await startOrigin({ dir: dir.path })
   const r = await run('pc-fetch', ['-q', '--host', '127.0.0.1', '--keep', '0', '--window', '2'], record(origin.url + 'item.bin', { root: item.root }))
