@@ -325,6 +325,9 @@ async function curlVsFetch (ctx: Ctx, rounds: number, size: number, out: string[
   for (let r = 0; r < rounds; r++) {
     const order = r % 2 === 0 ? tools : [...tools].reverse()
     for (const tool of order) {
+      // a fresh file each time: truncating the last tool's output would make ext4 flush it
+      // when this one closes (auto_da_alloc), a cost that fell on whichever tool ran second
+      await unlink(dest).catch(() => {})
       const fd = openSync(dest, 'w')
       const res = tool === 'curl'
         ? await timedRun('curl', ['-sS', '--fail', url], fd)
