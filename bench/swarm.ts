@@ -333,12 +333,12 @@ async function curlVsFetch (ctx: Ctx, rounds: number, size: number, out: string[
         ? await timedRun('curl', ['-sS', '--fail', url], fd)
         : tool === 'pc-fetch'
           ? await timedRun(process.execPath, [PC_FETCH, ...fetchArgs], fd)
-          : await timedRun('sh', ['-c', 'set -o pipefail 2>/dev/null; "$0" "$@" | cat', process.execPath, PC_FETCH, ...fetchArgs], fd)
+          : await timedRun('bash', ['-c', 'set -o pipefail; "$0" "$@" | cat', process.execPath, PC_FETCH, ...fetchArgs], fd)
       closeSync(fd)
       if (res.code !== 0) { notes.push(`${tool} round ${r + 1}: exit ${res.code}: ${firstError(res.stderr)}`); continue }
       if (r === 0 && await sha256File(dest) !== sha256) { notes.push(`${tool}: output differs from the item`); continue }
       runs[tool].push(size / MIB / (res.ms / 1000))
-      if (res.peakRss && tool !== 'pc-fetch | cat') rss[tool].push(res.peakRss) // of sh, for the pipe
+      if (res.peakRss && tool !== 'pc-fetch | cat') rss[tool].push(res.peakRss) // of bash, for the pipe
       ctx.log(`${tool} round ${r + 1}: ${(size / MIB / (res.ms / 1000)).toFixed(0)} MiB/s`)
     }
     await unlink(dest).catch(() => {})
@@ -353,7 +353,7 @@ async function curlVsFetch (ctx: Ctx, rounds: number, size: number, out: string[
     table(['tool', 'median MiB/s', 'rounds', 'peak RSS', 'pc-fetch ÷ curl'], [
       row('curl -o', 'curl', ''),
       row('pc-fetch --raw > file (the file is the store; one verifier thread)', 'pc-fetch', ' (target ≥ 0.9)'),
-      row('pc-fetch --raw | cat > file (through the cache; main thread)', 'pc-fetch | cat', ''),
+      row('pc-fetch --raw \\| cat > file (through the cache; main thread)', 'pc-fetch | cat', ''),
     ]), ...notes.map(n => `- ${n}`), '')
 }
 
