@@ -69,6 +69,7 @@ export class VerifyPool {
   /** chunks checked on worker threads (the rest were checked on the main thread) */
   checkedOnThreads = 0
   private started = false
+  private readonly onReady: Array<() => void> = []
   private closed = false
   private failed = false
 
@@ -88,6 +89,15 @@ export class VerifyPool {
   /** Start the threads now (they take ~0.1 s to load), e.g. as soon as a big item is expected. */
   warm (): void { this.start() }
 
+  /** Start the threads; resolves once one is ready for jobs, or none can be (they failed, or the pool is closed). */
+  async ready (): Promise<void> {
+    this.start()
+    if (this.threadsReady > 0 || this.failed || this.closed || !this.running.length) return
+    await new Promise<void>(resolve => this.onReady.push(resolve))
+  }
+
+  private wake (): void { for (const f of this.onReady.splice(0)) f() }
+
   private start (): void {
     if (this.started || this.closed) return
     this.started = true
@@ -100,7 +110,7 @@ export class VerifyPool {
       })
       const w: Running = { worker, control, ready: false, load: 0, seen: 0, watching: false }
       worker.unref()
-      worker.on('message', (m: string) => { if (m === 'ready') w.ready = true })
+      worker.on('message', (m: string) => { if (m === 'ready') { w.ready = true; this.wake() } })
       worker.on('error', (e) => this.lost(e))
       worker.on('exit', (code) => { if (!this.closed) this.lost(new Error(`exited with code ${code}`)) })
       this.running.push(w)
@@ -111,6 +121,7 @@ export class VerifyPool {
   private lost (e: Error): void {
     if (this.failed || this.closed) return
     this.failed = true
+    this.wake()
     this.warn(`chunk verification thread failed (${e.message}); verifying on the main thread`)
     for (const r of this.running) void r.worker.terminate()
     this.running.length = 0
@@ -195,6 +206,7 @@ export class VerifyPool {
     this.closed = true
     await Promise.all(this.running.map(async r => await r.worker.terminate()))
     this.running.length = 0
+    this.wake()
     for (const [slot, p] of this.pending) { this.pending.delete(slot); p.resolve(R_ERROR) }
   }
 }

@@ -7,7 +7,7 @@ import { openSync, closeSync, readSync } from 'node:fs'
 import { ChunkStore, outputFile } from '../../lib/store.js'
 import { VerifyPool } from '../../lib/verify-pool.js'
 import { TreeBuilder, type HashTree } from '../../lib/hashtree.js'
-import { tempDir, withTimeout, sleep } from '../helpers.js'
+import { tempDir, withTimeout } from '../helpers.js'
 
 const CS = 4096
 function treeOf (data: Buffer): HashTree { const b = new TreeBuilder(CS); b.update(data); return b.finish() }
@@ -79,16 +79,12 @@ test('a chunk that fails the tree, or has the wrong length, is refused and nothi
   } finally { await dir.remove() }
 })
 
-async function untilThreadsReady (pool: VerifyPool): Promise<void> {
-  pool.warm()
-  await withTimeout((async () => { while (pool.threadsReady === 0) await sleep(10) })(), 10_000, 'the verifier thread to start')
-}
-
 test('with a verify pool: chunks are checked and written on a worker thread, bad ones refused', async () => {
   const dir = await tempDir()
   const pool = new VerifyPool(1, CS)
   try {
-    await untilThreadsReady(pool)
+    await withTimeout(pool.ready(), 10_000, 'the verifier thread to start')
+    assert.is(pool.threadsReady, 1)
     const s = await ChunkStore.open(dir.path, tree, pool)
     assert.ok(s.buffers, 'the store offers the pool\'s shared buffers')
     for (const i of [4, 0, 5, 2, 1, 3]) {

@@ -13,8 +13,8 @@ import { tempDir, withTimeout, sleep } from '../helpers.js'
 const CS = 8192
 
 async function ready (pool: VerifyPool): Promise<void> {
-  pool.warm()
-  await withTimeout((async () => { while (pool.threadsReady === 0) await sleep(10) })(), 10_000, 'the verifier thread to start')
+  await withTimeout(pool.ready(), 10_000, 'the verifier thread to start')
+  assert.is(pool.threadsReady, 1)
 }
 
 test('good chunks are written at their position by the thread; a bad one is not written', async () => {
