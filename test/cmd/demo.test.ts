@@ -11,7 +11,8 @@ import { ROOT, waitForOutput, withTimeout, killChildren } from '../helpers.js'
 test.after.each(() => killChildren())
 
 test('the demo station serves two listeners and stops cleanly on SIGINT', async () => {
-  const demo = spawn(process.execPath, [join(ROOT, 'dist', 'scripts', 'demo.js')], { stdio: ['ignore', 'pipe', 'pipe'] })
+  // its own process group: if the test fails, the demo and every pipeline it started go together
+  const demo = spawn(process.execPath, [join(ROOT, 'dist', 'scripts', 'demo.js')], { stdio: ['ignore', 'pipe', 'pipe'], detached: true })
   let err = ''
   demo.stderr.on('data', (d: Buffer) => { err += d.toString() })
   try {
@@ -46,7 +47,8 @@ test('the demo station serves two listeners and stops cleanly on SIGINT', async 
     // what the demo's pipelines said is the only clue to a failure here
     throw new Error(`${(e as Error).message}\n--- demo stderr ---\n${err.slice(-3000)}`)
   } finally {
-    if (demo.exitCode === null) demo.kill('SIGKILL')
+    // a failed run must not leave its tracker and listeners behind (one did, for 40 minutes)
+    try { process.kill(-demo.pid!, 'SIGKILL') } catch { /* the group is gone: it stopped cleanly */ }
   }
   assert.not.match(err, /internal error|Error:/)
 })
