@@ -67,17 +67,6 @@ export async function emitItem (swarm: Swarm, out: Writable, o: EmitOptions): Pr
   const limit = o.raw ? order.length : swarm.originLimit
   const cs = tree.chunkSize
   const end = (i: number): number => Math.min(tree.size, (i + 1) * cs)
-  if (o.raw && store.isOutput) {
-    // the store is the output file: every chunk is in place once verified
-    for (;;) {
-      if (o.signal?.aborted) throw o.signal.reason ?? new Error('aborted')
-      if (swarm.closed) throw new Error('swarm closed while its item was being written')
-      const lost = [...swarm.gaveUp].find(i => !store.has(i))
-      if (lost !== undefined) throw new UnavailableError(`chunk ${lost} (bytes ${lost * cs}-${end(lost)}) could not be fetched from peers or the origin`, swarm.opts.url)
-      if (store.complete) return
-      await change(swarm, o.signal)
-    }
-  }
   if (!o.raw && o.start) await writeAll(out, o.start)
   const pool = new BufferPool(POOL_BUFFERS, cs, () => Buffer.allocUnsafe(cs))
   const done = new Uint8Array(limit)
@@ -99,11 +88,14 @@ export async function emitItem (swarm: Swarm, out: Writable, o: EmitOptions): Pr
         if (o.raw) throw new UnavailableError(`chunk ${i} (bytes ${i * cs}-${end(i)}) could not be fetched from peers or the origin`, swarm.opts.url)
         await writeAll(out, encodeFrame({ type: 'gap', item: o.item, start: i * cs, end: end(i) }))
       } else if (store.has(i)) {
-        const buf = await pool.take()
-        let data: Buffer
-        try { data = await store.get(i, buf, false) } catch { pool.give(buf); swarm.kick(); continue }
-        if (!o.raw) out.write(encodeDataHeader(o.item, i * cs, data.length))
-        await writeThen(out, data, () => pool.give(buf))
+        // a store that is the output file (--raw into a file) holds the chunk in place already
+        if (!store.isOutput) {
+          const buf = await pool.take()
+          let data: Buffer
+          try { data = await store.get(i, buf, false) } catch { pool.give(buf); swarm.kick(); continue }
+          if (!o.raw) out.write(encodeDataHeader(o.item, i * cs, data.length))
+          await writeThen(out, data, () => pool.give(buf))
+        }
       } else continue
       done[k] = 1
       wrote = true

@@ -105,23 +105,10 @@ export class RangeConnection {
     if (n <= 0 || this.state === 'dead') return true
     this.gotBytes = true
     if (buf !== this.rbuf) {
-      // read in place into the caller's buffer (never beyond the body: nextBuffer() trimmed it)
-      if (this.state !== 'body' || n > this.bodyLeft) { this.fail(new Error('bytes beyond the body')); return false }
-      this.bodyLeft -= n
-      const r = this.sink!(Buffer.from(buf.buffer, buf.byteOffset, n), true)
-      if (r && typeof (r as Promise<void>).then === 'function') {
-        this.busy = true
-        this.sock.pause()
-        ;(r as Promise<void>).then(() => {
-          this.busy = false
-          if (this.state !== 'body') return
-          if (this.bodyLeft === 0) this.finishBody()
-          if ((this.state as string) !== 'dead') this.sock.resume()
-        }, (e: Error) => this.fail(e))
-        return false
-      }
-      if (this.bodyLeft === 0) this.finishBody()
-      return true
+      // read in place into the caller's buffer (nextBuffer() trimmed it to the body)
+      if (this.state !== 'body') { this.fail(new Error('bytes beyond the body')); return false }
+      this.feed(Buffer.from(buf.buffer, buf.byteOffset, n), 0, n, true)
+      return !this.busy
     }
     if (this.state === 'head') {
       // the usual case: the whole head is in this read, parsed in place (no copy)
@@ -147,8 +134,11 @@ export class RangeConnection {
     return false
   }
 
-  /** Hand bytes to the sink; while a promise from it is pending the socket is paused and `buf` kept. */
-  private feed (buf: Buffer, from: number, to: number): void {
+  /**
+   * Hand bytes to the sink (`inPlace`: already where space() said); while a promise from
+   * it is pending the socket is paused and `buf` kept.
+   */
+  private feed (buf: Buffer, from: number, to: number, inPlace = false): void {
     let off = from
     while (off < to) {
       if (this.state !== 'body') { this.fail(new Error('bytes beyond the body')); return }
@@ -156,7 +146,7 @@ export class RangeConnection {
       const seg = buf.subarray(off, off + take)
       off += take
       this.bodyLeft -= take
-      const r = this.sink!(seg, false)
+      const r = this.sink!(seg, inPlace)
       if (r && typeof (r as Promise<void>).then === 'function') {
         this.busy = true
         this.sock.pause()
@@ -165,7 +155,7 @@ export class RangeConnection {
           this.busy = false
           if (this.state !== 'body') return
           if (this.bodyLeft === 0) this.finishBody()
-          if (resumeAt < to) this.feed(buf, resumeAt, to)
+          if (resumeAt < to) this.feed(buf, resumeAt, to, inPlace)
           if (!this.busy && (this.state as string) !== 'dead') this.sock.resume()
         }, (e: Error) => this.fail(e))
         return
