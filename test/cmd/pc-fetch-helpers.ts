@@ -6,7 +6,10 @@ import { join } from 'node:path'
 import type { ChildProcess } from 'node:child_process'
 import { TreeBuilder, formatTree, type HashTree } from '../../lib/hashtree.js'
 import { FrameDecoder, type Frame } from '../../lib/frame.js'
-import { start, waitForOutput } from '../helpers.js'
+import { createServer, type Socket } from 'node:net'
+import * as assert from 'uvu/assert'
+import { encodeHandshake, encodeMessage, WireDecoder } from '../../lib/wire.js'
+import { start, waitForOutput, withTimeout } from '../helpers.js'
 
 export interface TestItem { name: string, data: Buffer, tree: HashTree, root: string }
 
@@ -40,6 +43,39 @@ export async function startFetch (args: string[], input?: string): Promise<Fetch
   const text = await waitForOutput(child.stderr!, t => /listening on [^:]+:\d+/.test(t), 15_000, 'pc-fetch to listen')
   const port = Number(/listening on [^:]+:(\d+)/.exec(text)![1])
   return { child, port, stdout: () => Buffer.concat(out), stderr: () => err, exited }
+}
+
+/**
+ * A fake peer on 127.0.0.1 that claims every chunk of `item` (a full bitfield) and hands
+ * each request to `onRequest`, which answers it, or not.
+ */
+export async function fakePeer (item: TestItem, onRequest: (s: Socket, index: number) => void, onClose?: () => void): Promise<{ port: number, close: () => void }> {
+  const server = createServer((s) => {
+    const d = new WireDecoder()
+    s.on('error', () => {})
+    if (onClose) s.on('close', onClose)
+    s.on('data', (b: Buffer) => {
+      for (const m of d.push(b)) {
+        if (m.type === 'handshake') {
+          s.write(encodeHandshake({ infoHash: m.handshake.infoHash, peerId: Buffer.alloc(20, 7), port: 0 }))
+          const n = item.tree.leaves.length
+          s.write(encodeMessage({ type: 'bitfield', count: n, bits: Buffer.alloc(Math.ceil(n / 8), 0xff) }))
+        } else if (m.type === 'request') onRequest(s, m.index)
+      }
+    })
+  })
+  await new Promise<void>(resolve => server.listen(0, '127.0.0.1', resolve))
+  return { port: (server.address() as { port: number }).port, close: () => server.close() }
+}
+
+/** Give every peer `rec` on stdin and wait for all: each must exit 0 having written `item` whole. */
+export async function allFetch (peers: FetchProc[], rec: string, item: TestItem, what: string): Promise<void> {
+  for (const p of peers) p.child.stdin!.end(rec)
+  const codes = await withTimeout(Promise.all(peers.map(p => p.exited)), 50_000, what)
+  peers.forEach((p, k) => {
+    assert.is(codes[k], 0, `peer ${k}: ${p.stderr()}`)
+    assert.ok(p.stdout().equals(item.data), `peer ${k} output differs`)
+  })
 }
 
 export function decodeAll (b: Buffer): Frame[] {

@@ -3,13 +3,11 @@
 import { test } from 'uvu'
 import * as assert from 'uvu/assert'
 import { readFile, writeFile } from 'node:fs/promises'
-import { createServer } from 'node:net'
-import { encodeHandshake, encodeMessage, WireDecoder } from '../../lib/wire.js'
 import { join } from 'node:path'
 import { start, killChildren, tempDir, withTimeout, waitForOutput, sleep } from '../helpers.js'
 import { startOrigin, type OriginServer } from '../../scripts/origin.js'
 import { formatTree } from '../../lib/hashtree.js'
-import { makeItem, record, startFetch, decodeAll, type TestItem, type FetchProc } from './pc-fetch-helpers.js'
+import { makeItem, record, startFetch, decodeAll, fakePeer, allFetch, type TestItem, type FetchProc } from './pc-fetch-helpers.js'
 
 const SIZE = 1024 * 1024 + 777
 let dir: { path: string, remove: () => Promise<void> }
@@ -58,22 +56,9 @@ test('an item with neither a root nor a published tree gets its tree from the pc
 test('a peer that claims every chunk and never answers: requests go to the origin after --deadline', async () => {
   origin = await startOrigin({ dir: dir.path })
   let asked = 0
-  const mute = createServer((s) => {
-    const d = new WireDecoder()
-    s.on('error', () => {})
-    s.on('data', (b: Buffer) => {
-      for (const m of d.push(b)) {
-        if (m.type === 'handshake') {
-          s.write(encodeHandshake({ infoHash: m.handshake.infoHash, peerId: Buffer.alloc(20, 3), port: 0 }))
-          const n = item.tree.leaves.length
-          s.write(encodeMessage({ type: 'bitfield', count: n, bits: Buffer.alloc(Math.ceil(n / 8), 0xff) }))
-        } else if (m.type === 'request') asked++
-      }
-    })
-  })
-  await new Promise<void>(resolve => mute.listen(0, '127.0.0.1', resolve))
+  const mute = await fakePeer(item, () => { asked++ })
   try {
-    const port = (mute.address() as { port: number }).port
+    const port = mute.port
     const rec = record(origin.url + 'item.bin', { root: item.root, hashtree: origin.url + 'elsewhere.tree' })
     const p = await startFetch(['--raw', '--keep', '0', '--deadline', '300ms', '--peer', `127.0.0.1:${port}`], rec)
     assert.is(await withTimeout(p.exited, 30_000, 'pc-fetch'), 0, p.stderr())

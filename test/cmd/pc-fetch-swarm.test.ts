@@ -6,8 +6,8 @@ import * as assert from 'uvu/assert'
 import { connect } from 'node:net'
 import { killChildren, tempDir, withTimeout, sleep } from '../helpers.js'
 import { startOrigin, type OriginServer } from '../../scripts/origin.js'
-import { makeItem, record, startFetch, decodeAll, type TestItem, type FetchProc } from './pc-fetch-helpers.js'
-import { encodeHandshake, encodeMessage, WireDecoder } from '../../lib/wire.js'
+import { makeItem, record, startFetch, decodeAll, fakePeer, allFetch, type TestItem, type FetchProc } from './pc-fetch-helpers.js'
+import { encodeHandshake, encodeMessage } from '../../lib/wire.js'
 import { infoHash } from '../../lib/hashtree.js'
 
 const SIZE = 4 * 1024 * 1024
@@ -57,13 +57,7 @@ test('a late joiner gets the whole item from a peer, the origin sending nothing 
 test('eight listeners started together: every output byte-identical, origin bytes well under 2x the size', async () => {
   origin = await startOrigin({ dir: dir.path })
   const peers = await startChain(8)
-  const rec = record(origin.url + 'item.bin', { root: item.root })
-  for (const p of peers) p.child.stdin!.end(rec)
-  const codes = await withTimeout(Promise.all(peers.map(p => p.exited)), 50_000, 'all eight to finish')
-  peers.forEach((p, k) => {
-    assert.is(codes[k], 0, `peer ${k}: ${p.stderr()}`)
-    assert.ok(p.stdout().equals(item.data), `peer ${k} output differs`)
-  })
+  await allFetch(peers, record(origin.url + 'item.bin', { root: item.root }), item, 'all eight to finish')
   const ratio = origin.bytesSent('/item.bin') / SIZE
   assert.ok(ratio < 1.5, `origin sent ${ratio.toFixed(2)}x the file`)
 })
@@ -72,28 +66,13 @@ for (const workers of ['0', '1']) {
 test(`a peer that sends a corrupt chunk is disconnected and avoided; the chunk comes from elsewhere (-j ${workers})`, async () => {
   origin = await startOrigin({ dir: dir.path })
   // a lying peer: claims every chunk and answers each request with garbage
-  const { createServer } = await import('node:net')
   let lies = 0
   let dropped = false
-  const liar = createServer((s) => {
-    const d = new WireDecoder()
-    s.on('error', () => {})
-    s.on('close', () => { dropped = true })
-    s.on('data', (b: Buffer) => {
-      for (const m of d.push(b)) {
-        if (m.type === 'handshake') {
-          s.write(encodeHandshake({ infoHash: m.handshake.infoHash, peerId: Buffer.alloc(20, 7), port: 0 }))
-          const n = item.tree.leaves.length
-          s.write(encodeMessage({ type: 'bitfield', count: n, bits: Buffer.alloc(Math.ceil(n / 8), 0xff) }))
-        } else if (m.type === 'request') {
-          lies++
-          s.write(encodeMessage({ type: 'piece', index: m.index, data: Buffer.alloc(item.tree.chunkSize, 0x55) }))
-        }
-      }
-    })
-  })
-  await new Promise<void>(resolve => liar.listen(0, '127.0.0.1', resolve))
-  const port = (liar.address() as { port: number }).port
+  const liar = await fakePeer(item, (s, index) => {
+    lies++
+    s.write(encodeMessage({ type: 'piece', index, data: Buffer.alloc(item.tree.chunkSize, 0x55) }))
+  }, () => { dropped = true })
+  const port = liar.port
   try {
     // -j 1: peer chunks are copied into the verifier's shared buffers and checked on its thread
     const p = await startFetch(['--raw', '-j', workers, '--keep', '0', '--peer', `127.0.0.1:${port}`], record(origin.url + 'item.bin', { root: item.root }))

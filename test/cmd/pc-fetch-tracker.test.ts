@@ -9,7 +9,7 @@ import { spawn, type ChildProcess } from 'node:child_process'
 import { start, killChildren, tempDir, withTimeout, waitForOutput, sleep, ROOT } from '../helpers.js'
 import { startOrigin, type OriginServer } from '../../scripts/origin.js'
 import { infoHash } from '../../lib/hashtree.js'
-import { makeItem, record, startFetch, type TestItem, type FetchProc } from './pc-fetch-helpers.js'
+import { makeItem, record, startFetch, allFetch, type TestItem, type FetchProc } from './pc-fetch-helpers.js'
 
 const SIZE = 4 * 1024 * 1024
 let dir: { path: string, remove: () => Promise<void> }
@@ -58,13 +58,7 @@ test('eight listeners find each other through pc-tracker: outputs byte-identical
   origin = await startOrigin({ dir: dir.path })
   const tr = await startTracker('127.0.0.1:0')
   const peers = await swarmOf(8, tr.url, true)
-  const rec = record(origin.url + 'item.bin', { root: item.root })
-  for (const p of peers) p.child.stdin!.end(rec)
-  const codes = await withTimeout(Promise.all(peers.map(p => p.exited)), 50_000, 'all eight to finish')
-  peers.forEach((p, k) => {
-    assert.is(codes[k], 0, p.stderr())
-    assert.ok(p.stdout().equals(item.data), `peer ${k} output differs`)
-  })
+  await allFetch(peers, record(origin.url + 'item.bin', { root: item.root }), item, 'all eight to finish')
   const ratio = origin.bytesSent('/item.bin') / SIZE
   assert.ok(ratio < 1.5, `origin sent ${ratio.toFixed(2)}x the file`)
   const fromPeers = await Promise.all(peers.map(async (_p, k) => JSON.parse((await readFile(join(dir.path, `stats-${k}`), 'utf8')).split('\n')[0]).bytesFromPeers as number))
@@ -107,13 +101,7 @@ test('the same swarm through Debian opentracker with a whitelist', async () => {
   await sleep(300)
   const url = `http://127.0.0.1:${port}/announce`
   const peers = await swarmOf(6, url, true)
-  const rec = record(origin.url + 'item.bin', { root: item.root })
-  for (const p of peers) p.child.stdin!.end(rec)
-  const codes = await withTimeout(Promise.all(peers.map(p => p.exited)), 50_000, 'all six to finish')
-  peers.forEach((p, k) => {
-    assert.is(codes[k], 0, p.stderr())
-    assert.ok(p.stdout().equals(item.data), `peer ${k} output differs`)
-  })
+  await allFetch(peers, record(origin.url + 'item.bin', { root: item.root }), item, 'all six to finish')
   const ratio = origin.bytesSent('/item.bin') / SIZE
   assert.ok(ratio < 1.5, `origin sent ${ratio.toFixed(2)}x the file`)
   const seen = await Promise.all(peers.map(async (_p, k) => JSON.parse((await readFile(join(dir.path, `stats-${k}`), 'utf8')).split('\n')[0]).peersSeen as number))
