@@ -217,6 +217,15 @@ test('a record whose root differs from the published tree is refused and nothing
   assert.equal(decodeAll(r.stdout), [])
 })
 
+test('bad input: -j out of range or not a number exits 64 naming --workers', async () => {
+  for (const [j, why] of [['17', /--workers: 17 is outside 0\.\.16/], ['two', /--workers: not an integer: 'two'/]] as const) {
+    const r = await run('pc-fetch', ['--raw', '-j', j, 'http://127.0.0.1:9/x'])
+    assert.is(r.code, 64, r.stderr)
+    assert.match(r.stderr, why)
+    assert.is(r.stdout.length, 0)
+  }
+})
+
 test('bad input: a malformed record exits 65 naming the line', async () => {
   const r = await run('pc-fetch', ['--host', '127.0.0.1'], record('http://127.0.0.1:9/x') + '{"url": 3}\n')
   assert.is(r.code, 65)
