@@ -276,18 +276,21 @@ test('a URL body may outlast the connect timeout while data flows; a stalled one
   const server = createServer((req, res) => {
     open.add(res)
     res.writeHead(200, { 'content-type': 'application/octet-stream' })
+    // the head goes at once, so only the body is slow (a loaded machine must not turn
+    // a late head into a connect timeout); /slow's body takes 6 × 250 ms, past the 1 s one
+    res.flushHeaders()
     let i = 0
     const t = setInterval(() => {
       if (req.url === '/stall' && i === 2) { clearInterval(t); return }
       res.write(data.subarray(i * 1000, (i + 1) * 1000))
       if (++i === 6) { clearInterval(t); res.end() }
-    }, 60)
+    }, req.url === '/stall' ? 60 : 250)
   })
   await new Promise<void>(resolve => server.listen(0, '127.0.0.1', resolve))
   const a = server.address()
   const base = `http://127.0.0.1:${typeof a === 'object' && a ? a.port : 0}`
   try {
-    const t = await withTimeout(hashSource(`${base}/slow`, [], { chunkSize: 1024, connectTimeoutMs: 100 }), 10_000, 'slow body')
+    const t = await withTimeout(hashSource(`${base}/slow`, [], { chunkSize: 1024, connectTimeoutMs: 1000 }), 10_000, 'slow body')
     assert.ok(t.root.equals(build(data, 1024).root))
     await withTimeout(hashSource(`${base}/stall`, [], { chunkSize: 1024, idleTimeoutMs: 300 }).then(
       () => assert.unreachable('a stalled body must fail'),
