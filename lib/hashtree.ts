@@ -9,15 +9,9 @@
 //
 // Levels pair nodes left to right; an odd last node moves up unchanged. A 0-byte item
 // has one leaf over the empty chunk.
-import { createRequire } from 'node:module'
-import type * as Sodium from 'sodium-native'
 import type { Readable } from 'node:stream'
 import { DataError } from './cli.js'
-
-// require(), not import: an ESM import of this CommonJS package first runs Node's
-// export lexer over its 3,000-line index.js, which cost every pc-* start ~30 ms of CPU
-// (measured: 117 → 86 ms for a bare node loading it); twenty listeners start at once
-const sodium = createRequire(import.meta.url)('sodium-native') as typeof Sodium
+import { sodium } from './sodium.js'
 
 export const HASH_BYTES = 32
 /** Default chunk size; see pc-hashtree(5) for the measurement behind it. */

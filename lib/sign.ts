@@ -1,7 +1,7 @@
 // ed25519 keys and detached signatures (sodium-native). Key files hold lowercase hex:
 // NAME is the 64-byte secret key (mode 0600), NAME.pub the 32-byte public key.
 // Secret keys live in sodium_malloc memory and are never taken on argv.
-import sodium from 'sodium-native'
+import { sodium } from './sodium.js'
 import { readFile, writeFile, rm } from 'node:fs/promises'
 import { DataError, NoInputError } from './cli.js'
 
