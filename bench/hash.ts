@@ -15,7 +15,7 @@ import { readFileSync, rmSync } from 'node:fs'
 import { parseSize, formatSize } from '../lib/units.js'
 import { hashLeaves } from '../lib/hash-parallel.js'
 
-const PC_HASH = join(dirname(fileURLToPath(import.meta.url)), '..', 'cmd', 'pc-hash.js')
+const PC_HASH = join(dirname(fileURLToPath(import.meta.url)), '..', 'bin', 'pc-hash.js')
 
 const { values: args } = parseArgs({
   options: {

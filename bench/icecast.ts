@@ -104,7 +104,7 @@ async function main (): Promise<void> {
       // pc-icecast, fed the file as plain bytes (clock from the first byte)
       {
         const port = await freePort()
-        const pc = spawn('sh', ['-c', `ulimit -n ${FD_LIMIT}; exec "$0" "$@"`, process.execPath, join(ROOT, 'dist', 'cmd', 'pc-icecast.js'),
+        const pc = spawn('sh', ['-c', `ulimit -n ${FD_LIMIT}; exec "$0" "$@"`, process.execPath, join(ROOT, 'dist', 'bin', 'pc-icecast.js'),
           '-q', `127.0.0.1:${port}`, stream, '--max-listeners', String(n + 100)], { stdio: ['ignore', 'ignore', 'inherit'] })
         try {
           for (let i = 0; i < 100; i++) { try { if ((await get(port, '/status-json.xsl')).status === 200) break } catch { /* not yet */ } await sleep(100) }
@@ -118,7 +118,7 @@ async function main (): Promise<void> {
         const ice = await startIcecast2({ sourcePassword: 'bench', clients: n + 100 })
         // the source is pc-icecast --relay with no listeners of its own: the same pacing as
         // above (ffmpeg -re fell behind real time on this loaded machine); not measured
-        const ff = spawn(process.execPath, [join(ROOT, 'dist', 'cmd', 'pc-icecast.js'), '-q', `127.0.0.1:${await freePort()}`, stream,
+        const ff = spawn(process.execPath, [join(ROOT, 'dist', 'bin', 'pc-icecast.js'), '-q', `127.0.0.1:${await freePort()}`, stream,
           '--relay', `icecast://source:bench@127.0.0.1:${ice.port}/stream`], { stdio: ['ignore', 'ignore', 'inherit'] })
         try {
           for (let i = 0; i < 100; i++) {

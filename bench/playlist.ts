@@ -13,7 +13,7 @@ import { startNginx, type Nginx } from '../scripts/nginx.js'
 import { table, ms, ratio, mib, writeSection } from './report.js'
 
 const HERE = dirname(fileURLToPath(import.meta.url))
-const PC_PLAYLIST = join(HERE, '..', 'cmd', 'pc-playlist.js')
+const PC_PLAYLIST = join(HERE, '..', 'bin', 'pc-playlist.js')
 const REPO = join(HERE, '..', '..')
 
 const { values: args } = parseArgs({

@@ -18,7 +18,7 @@ import { Measured, median, max, cpuSeconds, MIB } from './proc.js'
 import { table, ratio, ms, mib, writeSection } from './report.js'
 
 const HERE = dirname(fileURLToPath(import.meta.url))
-const PC_REORDER = join(HERE, '..', 'cmd', 'pc-reorder.js')
+const PC_REORDER = join(HERE, '..', 'bin', 'pc-reorder.js')
 const ROOT = join(HERE, '..', '..')
 
 const { values: args } = parseArgs({

@@ -15,7 +15,7 @@ import { median, max } from './proc.js'
 import { table, ms, ratio, mib, writeSection } from './report.js'
 
 const HERE = dirname(fileURLToPath(import.meta.url))
-const PC_SCHEDULE = join(HERE, '..', 'cmd', 'pc-schedule.js')
+const PC_SCHEDULE = join(HERE, '..', 'bin', 'pc-schedule.js')
 const ROOT = join(HERE, '..', '..')
 const { values: args } = parseArgs({ options: { rounds: { type: 'string', default: '5' }, 'no-write': { type: 'boolean', default: false } } })
 const ROUNDS = Number(args.rounds)

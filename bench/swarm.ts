@@ -19,8 +19,8 @@ import { table, writeSection, ms, ratio, mib } from './report.js'
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..')
 // the commands run from a snapshot of dist/ taken at the start (see snapshotDist)
-let PC_FETCH = join(ROOT, 'dist', 'cmd', 'pc-fetch.js')
-let PC_TRACKER = join(ROOT, 'dist', 'cmd', 'pc-tracker.js')
+let PC_FETCH = join(ROOT, 'dist', 'bin', 'pc-fetch.js')
+let PC_TRACKER = join(ROOT, 'dist', 'bin', 'pc-tracker.js')
 const WT_DIR = join(ROOT, 'bench', 'webtorrent')
 const WT_RUN = join(WT_DIR, 'run.js')
 /**
@@ -398,15 +398,15 @@ async function snapshotDist (work: string): Promise<string> {
   await mkdir(join(snap, 'dist'), { recursive: true })
   await cp(join(ROOT, 'package.json'), join(snap, 'package.json'))
   await symlink(join(ROOT, 'node_modules'), join(snap, 'node_modules'))
-  for (const d of ['cmd', 'lib']) await cp(join(ROOT, 'dist', d), join(snap, 'dist', d), { recursive: true })
+  for (const d of ['bin', 'cmd', 'lib']) await cp(join(ROOT, 'dist', d), join(snap, 'dist', d), { recursive: true })
   for (const c of ['pc-fetch', 'pc-tracker']) {
-    const file = join(snap, 'dist', 'cmd', `${c}.js`)
+    const file = join(snap, 'dist', 'bin', `${c}.js`)
     if (!existsSync(file)) continue
     const r = spawnSync(process.execPath, [file, '--version'], { encoding: 'utf8' })
     if (r.status !== 0) throw new Error(`${c} from the snapshot of dist/ does not start (a build in progress? run again): ${r.stderr.trim().split('\n').slice(0, 5).join(' / ')}`)
   }
-  PC_FETCH = join(snap, 'dist', 'cmd', 'pc-fetch.js')
-  PC_TRACKER = join(snap, 'dist', 'cmd', 'pc-tracker.js')
+  PC_FETCH = join(snap, 'dist', 'bin', 'pc-fetch.js')
+  PC_TRACKER = join(snap, 'dist', 'bin', 'pc-tracker.js')
   return snap
 }
 
@@ -482,7 +482,7 @@ async function main (): Promise<void> {
 
     const results: SwarmResult[] = []
     const notes: string[] = []
-    if (parts.has('swarm') && !hasFetch) notes.push('pc-fetch: not run — dist/cmd/pc-fetch.js is not built yet')
+    if (parts.has('swarm') && !hasFetch) notes.push('pc-fetch: not run — dist/bin/pc-fetch.js is not built yet')
     const floor: string[][] = []
     for (const n of ns) {
       if (parts.has('swarm') || parts.has('webtorrent')) {
@@ -515,11 +515,11 @@ async function main (): Promise<void> {
     if (notes.length) out.push(...notes.map(n => `- ${n}`), '')
     if (parts.has('curl')) {
       if (hasFetch) await curlVsFetch(ctx, intOption(opts, 'rounds', 1, 100), sizeOption(opts, 'throughputSize'), out)
-      else out.push('- pc-fetch against curl: not run — dist/cmd/pc-fetch.js is not built yet', '')
+      else out.push('- pc-fetch against curl: not run — dist/bin/pc-fetch.js is not built yet', '')
     }
     if (parts.has('memory')) {
       if (hasFetch) await memory(ctx, sizeOption(opts, 'big'), out)
-      else out.push('- peak memory: not run — dist/cmd/pc-fetch.js is not built yet', '')
+      else out.push('- peak memory: not run — dist/bin/pc-fetch.js is not built yet', '')
     }
   } finally {
     for (const m of live) m.child.kill('SIGKILL')

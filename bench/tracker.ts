@@ -23,7 +23,7 @@ import { table, writeSection } from './report.js'
 
 const HERE = dirname(fileURLToPath(import.meta.url))
 const ROOT = join(HERE, '..', '..')
-const PC_TRACKER = join(HERE, '..', 'cmd', 'pc-tracker.js')
+const PC_TRACKER = join(HERE, '..', 'bin', 'pc-tracker.js')
 
 const { values: args } = parseArgs({
   options: {

@@ -12,7 +12,7 @@ import { fileURLToPath } from 'node:url'
 import { startOrigin } from './origin.js'
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..')
-const BIN = (name: string): string => join(ROOT, 'dist', 'cmd', `${name}.js`)
+const BIN = (name: string): string => join(ROOT, 'dist', 'bin', `${name}.js`)
 const MEDIA = ['timeline-a.mp3', 'tone-cbr.mp3', 'timeline-b.mp3', 'chirp-vbr.mp3']
 const LISTENERS = 2
 const HOST = '127.0.0.1'

@@ -10,7 +10,7 @@ export const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..')
 export const MEDIA = join(ROOT, 'media')
 export const FIXTURES = join(ROOT, 'test', 'fixtures')
 
-export function bin (name: string): string { return join(ROOT, 'dist', 'cmd', `${name}.js`) }
+export function bin (name: string): string { return join(ROOT, 'dist', 'bin', `${name}.js`) }
 
 export interface Result { code: number | null, signal: NodeJS.Signals | null, stdout: Buffer, stderr: string }
 

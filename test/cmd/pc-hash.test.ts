@@ -244,7 +244,7 @@ test('SIGINT while it waits on an open stdin pipe ends it at once with 130 and n
   execFileSync('mkfifo', [fifo])
   for (const args of [['-'], ['-j', '2', '-']]) {
     // sh opens the FIFO, then becomes the command (exec), so the signal goes to it
-    const d = start('sh', ['-c', `exec "$0" "$1" ${args.join(' ')} < "$2"`, process.execPath, join(ROOT, 'dist', 'cmd', 'pc-hash.js'), fifo])
+    const d = start('sh', ['-c', `exec "$0" "$1" ${args.join(' ')} < "$2"`, process.execPath, join(ROOT, 'dist', 'bin', 'pc-hash.js'), fifo])
     const done = finish(d, 10_000)
     const w = await withTimeout(open(fifo, 'w'), 10_000, 'the FIFO to open')
     try {
@@ -265,7 +265,7 @@ test('the EXAMPLES of pc-hash(1) run as written', async () => {
   const lines = [...ex.matchAll(/^(?:\.Dl )?\$ (.*)$/gm)].map(m => m[1].replace(/\\\(dq/g, '"'))
   assert.ok(lines.length >= 5, `examples found: ${lines.length}`)
   await mkdir(tmp('bin'))
-  await writeFile(tmp('bin/pc-hash'), `#!/bin/sh\nexec "${process.execPath}" "${join(ROOT, 'dist', 'cmd', 'pc-hash.js')}" "$@"\n`)
+  await writeFile(tmp('bin/pc-hash'), `#!/bin/sh\nexec "${process.execPath}" "${join(ROOT, 'dist', 'bin', 'pc-hash.js')}" "$@"\n`)
   await chmod(tmp('bin/pc-hash'), 0o755)
   await copyFile(SONG, tmp('song.mp3'))
   await copyFile(join(MEDIA, 'chirp-vbr.mp3'), tmp('other.mp3'))
