@@ -39,6 +39,7 @@ const OPTIONS: OptionTable = {
   rounds: { type: 'string', default: '5', arg: 'N', help: 'rounds of pc-fetch against curl' },
   big: { type: 'string', default: '2G', arg: 'SIZE', help: 'item for peak memory (a sparse file)' },
   idle: { type: 'string', default: '10s', arg: 'DURATION', help: 'how long a complete holder is watched for idle CPU' },
+  joiners: { type: 'string', default: '5', arg: 'K', help: 'listeners that tune in one after another once a swarm holds the item' },
   only: { type: 'string', default: 'swarm,webtorrent,curl,memory', arg: 'PARTS', help: 'parts to run' },
   tracker: { type: 'string', default: 'pc', arg: 'pc|opentracker', help: 'tracker for both swarms' },
   scheduled: { type: 'boolean', help: 'also run pc-fetch on schedule records (stdin) at the largest N' },
@@ -62,6 +63,7 @@ interface Ctx {
   torrent: string
   timeoutMs: number
   idleMs: number
+  joiners: number
   verbose: boolean
   log: (s: string) => void
 }
@@ -79,6 +81,8 @@ interface SwarmResult {
   identical: number
   complete: number
   idleCpu?: number
+  /** listeners that joined one at a time once the N held the whole item (tuning in to a running station) */
+  join: { firstByte: number[], firstByteFromScript: number[], doneMs: number[], originBytes: number, identical: number }
   /** what the listeners themselves say they got from peers and from the origin */
   selfPeers: number
   selfOrigin: number
@@ -210,9 +214,24 @@ async function runSwarm (ctx: Ctx, tool: string, n: number, idle: boolean): Prom
     await sleep(ctx.idleMs)
     idleCpu = (cpuSeconds(pid) ?? NaN) - c0
   }
-  for (const p of ps) p.sample()
-  await Promise.all(ps.map(p => p.stop()))
   const after = await settledBytes(ctx.ngx)
+  // then K more listeners tune in, one after another, each while the N (and the joiners
+  // before it) are running: what a listener of a station already on air meets
+  const js: Measured[] = []
+  const joinedAt: number[] = []
+  if (ps.every(p => p.bytes === ctx.item.size)) {
+    for (let j = 0; j < ctx.joiners; j++) {
+      const m = listener(ctx, tool, n + j, runDir)
+      js.push(m)
+      joinedAt.push(performance.now())
+      let jt: NodeJS.Timeout | undefined
+      await Promise.race([m.done, new Promise(resolve => { jt = setTimeout(resolve, ctx.timeoutMs) })])
+      clearTimeout(jt)
+    }
+  }
+  const afterJoins = js.length ? await settledBytes(ctx.ngx) : after
+  for (const p of [...ps, ...js]) p.sample()
+  await Promise.all([...ps, ...js].map(p => p.stop()))
   let selfPeers = 0
   let selfOrigin = 0
   for (let i = 0; i < ps.length; i++) {
@@ -220,12 +239,23 @@ async function runSwarm (ctx: Ctx, tool: string, n: number, idle: boolean): Prom
     selfPeers += c.peers
     selfOrigin += c.origin
   }
-  const fromScript: number[] = []
-  for (let i = 0; i < ps.length; i++) {
-    const p = ps[i]
-    const at = Number(await readFile(join(runDir, `started-${i}`), 'utf8').catch(() => 'NaN'))
-    // both clocks are the epoch in ms: the child's from performance.timeOrigin, ours at spawn
-    if (p.firstByteMs !== undefined && Number.isFinite(at)) fromScript.push(p.firstByteMs - (at - (performance.timeOrigin + p.t0)))
+  const fromScriptOf = async (list: Measured[], first: number): Promise<number[]> => {
+    const r: number[] = []
+    for (let i = 0; i < list.length; i++) {
+      const p = list[i]
+      const at = Number(await readFile(join(runDir, `started-${first + i}`), 'utf8').catch(() => 'NaN'))
+      // both clocks are the epoch in ms: the child's from performance.timeOrigin, ours at spawn
+      if (p.firstByteMs !== undefined && Number.isFinite(at)) r.push(p.firstByteMs - (at - (performance.timeOrigin + p.t0)))
+    }
+    return r
+  }
+  const fromScript = await fromScriptOf(ps, 0)
+  const joins = {
+    firstByte: js.flatMap(p => p.firstByteMs === undefined ? [] : [p.firstByteMs]),
+    firstByteFromScript: await fromScriptOf(js, n),
+    doneMs: js.flatMap(p => p.doneMs === undefined ? [] : [p.doneMs]),
+    originBytes: afterJoins - after,
+    identical: js.filter(p => p.bytes === ctx.item.size && p.sha256() === ctx.item.sha256).length,
   }
   ps.forEach((p, i) => ctx.log(p.bytes === ctx.item.size
     ? `${tool} ×${n} listener ${i} stderr: ${p.stderr.trim().split('\n').slice(-2).join(' / ').slice(0, 400)}`
@@ -248,6 +278,7 @@ async function runSwarm (ctx: Ctx, tool: string, n: number, idle: boolean): Prom
     identical: complete.filter(p => p.sha256() === ctx.item.sha256).length,
     complete: complete.length,
     idleCpu,
+    join: joins,
     selfPeers,
     selfOrigin,
     failures,
@@ -468,7 +499,7 @@ async function main (): Promise<void> {
       hashes.push(r.stdout.trim())
     }
     tracker = await startTracker(String(opts.tracker), work, trackerPort, hashes, log)
-    const ctx: Ctx = { work, ngx, trackerUrl, trackerName: tracker.name, item, torrent, timeoutMs: durationOption(opts, 'timeout'), idleMs: durationOption(opts, 'idle'), verbose, log }
+    const ctx: Ctx = { work, ngx, trackerUrl, trackerName: tracker.name, item, torrent, timeoutMs: durationOption(opts, 'timeout'), idleMs: durationOption(opts, 'idle'), joiners: intOption(opts, 'joiners', 0, 100), verbose, log }
 
     const load0 = loadavg()[0]
     const nodeStart: number[] = []
@@ -506,6 +537,14 @@ async function main (): Promise<void> {
         '*First byte from script start*: the same first byte, timed instead from the moment node had booted and began loading the listener\'s own code (a two-line `--require` preload notes it in every listener of both tools, at a cost of ~3 ms of CPU each); it leaves out node\'s own start-up under N-way contention, which the floor table below shows alone, but not the loading of the listener\'s modules. *pc-fetch records*: the same, fed a schedule record on stdin (item on air now, 10 min long) instead of a URL.', '',
         'The floor under every first-byte time above: N bare `node -e 0` started together on this machine, time to exit.', '',
         table(['N', 'node -e 0 ×N: exit median / max'], floor), '')
+      const joined = results.filter(r => r.join.firstByte.length > 0)
+      if (joined.length) {
+        out.push(`### Tuning in: ${ctx.joiners} more listeners join one after another, once the N hold the item`, '',
+          'Each joiner is spawned when the one before it has the whole item, with the N (and the joiners before it) still running: a listener tuning in to a station already on air. Origin bytes are what the origin sent for all the joiners together.', '',
+          table(['N', 'tool', 'first byte median / max', 'first byte from script start median / max', 'whole item median', 'origin bytes for the joiners', 'identical'],
+            joined.map(r => [String(r.n), r.tool, `${ms(median(r.join.firstByte))} / ${ms(max(r.join.firstByte))}`, `${ms(median(r.join.firstByteFromScript))} / ${ms(max(r.join.firstByteFromScript))}`,
+              ms(median(r.join.doneMs)), `${(r.join.originBytes / size).toFixed(2)} × the item`, `${r.join.identical}/${r.join.firstByte.length}`])), '')
+      }
       const idle = results.filter(r => r.idleCpu !== undefined)
       if (idle.length) {
         out.push(`### Idle CPU: one listener holding the complete item, nobody asking, over ${ms(ctx.idleMs)}`, '',

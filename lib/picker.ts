@@ -41,11 +41,11 @@ export function playOrder (count: number, play: number): { order: Int32Array, or
 }
 
 /**
- * Chunks to ask peer `peerHas` for: in order within the window, then rarest first;
- * `reserve` slots are kept for window chunks, so a chunk that becomes urgent does not
- * queue behind a full pipeline of rare ones.
+ * Chunks to ask peer `peerHas` for: in order within the window, then (unless
+ * `windowOnly`) rarest first; `reserve` slots are kept for window chunks, so a chunk that
+ * becomes urgent does not queue behind a full pipeline of rare ones.
  */
-export function pickForPeer (s: PickState, peerHas: (i: number) => boolean, free: number, reserve = 0): number[] {
+export function pickForPeer (s: PickState, peerHas: (i: number) => boolean, free: number, reserve = 0, windowOnly = false): number[] {
   const picks: number[] = []
   if (free <= 0) return picks
   let k = s.cursor
@@ -56,7 +56,7 @@ export function pickForPeer (s: PickState, peerHas: (i: number) => boolean, free
     missing++
     if (!s.busy(i) && peerHas(i)) picks.push(i)
   }
-  if (picks.length >= free - reserve) return picks
+  if (windowOnly || picks.length >= free - reserve) return picks
   const cand: number[] = []
   for (let n = 0; k < s.order.length && n < SCAN_POSITIONS && cand.length < RAREST_CANDIDATES; k++, n++) {
     const i = s.order[k]
