@@ -347,8 +347,9 @@ async function curlVsFetch (ctx: Ctx, rounds: number, size: number, out: string[
   const { sha256 } = await makeItem(join(ctx.work, 'www', name), size)
   const url = ctx.ngx.url + name
   const dest = join(ctx.work, 'out.bin')
-  // pc-fetch into a file uses the file as its store (and a verifier thread); into a pipe, the cache
-  const tools = ['curl', 'pc-fetch', 'pc-fetch | cat']
+  // pc-fetch into a file uses the file as its store (and verifier threads); into a pipe, the cache.
+  // curl | tee | b2sum: the nearest plain-tools way to have the bytes and a hash of them
+  const tools = ['curl', 'curl | b2sum', 'pc-fetch', 'pc-fetch | cat']
   const runs: Record<string, number[]> = Object.fromEntries(tools.map(t => [t, []]))
   const rss: Record<string, number[]> = Object.fromEntries(tools.map(t => [t, []]))
   const fetchArgs = ['--raw', '--port', '0', '--host', '127.0.0.1', '--keep', '0', url]
@@ -362,14 +363,16 @@ async function curlVsFetch (ctx: Ctx, rounds: number, size: number, out: string[
       const fd = openSync(dest, 'w')
       const res = tool === 'curl'
         ? await timedRun('curl', ['-sS', '--fail', url], fd)
-        : tool === 'pc-fetch'
+        : tool === 'curl | b2sum'
+          ? await timedRun('bash', ['-c', 'set -o pipefail; exec 3>&1; curl -sS --fail "$0" | tee /dev/fd/3 | b2sum >&2', url], fd)
+          : tool === 'pc-fetch'
           ? await timedRun(process.execPath, [PC_FETCH, ...fetchArgs], fd)
           : await timedRun('bash', ['-c', 'set -o pipefail; "$0" "$@" | cat', process.execPath, PC_FETCH, ...fetchArgs], fd)
       closeSync(fd)
       if (res.code !== 0) { notes.push(`${tool} round ${r + 1}: exit ${res.code}: ${firstError(res.stderr)}`); continue }
       if (r === 0 && await sha256File(dest) !== sha256) { notes.push(`${tool}: output differs from the item`); continue }
       runs[tool].push(size / MIB / (res.ms / 1000))
-      if (res.peakRss && tool !== 'pc-fetch | cat') rss[tool].push(res.peakRss) // of bash, for the pipe
+      if (res.peakRss && !tool.includes('|')) rss[tool].push(res.peakRss) // of bash, for a pipe
       ctx.log(`${tool} round ${r + 1}: ${(size / MIB / (res.ms / 1000)).toFixed(0)} MiB/s`)
     }
     await unlink(dest).catch(() => {})
@@ -383,7 +386,8 @@ async function curlVsFetch (ctx: Ctx, rounds: number, size: number, out: string[
   out.push(`### pc-fetch --raw against curl, origin alone (${mib(size)}, ${rounds} rounds alternating, each to a file)`, '',
     table(['tool', 'median MiB/s', 'rounds', 'peak RSS', 'pc-fetch ÷ curl'], [
       row('curl -o', 'curl', ''),
-      row('pc-fetch --raw > file (the file is the store; one verifier thread)', 'pc-fetch', ' (target ≥ 0.9)'),
+      row('curl \\| tee file \\| b2sum (the bytes and their BLAKE2b with plain tools)', 'curl | b2sum', ''),
+      row('pc-fetch --raw > file (the file is the store; two verifier threads)', 'pc-fetch', ' (target ≥ 0.9)'),
       row('pc-fetch --raw \\| cat > file (through the cache; main thread)', 'pc-fetch | cat', ''),
     ]), ...notes.map(n => `- ${n}`), '')
 }

@@ -25,7 +25,7 @@ const OPTIONS: OptionTable = {
   stats: { type: 'string', arg: 'FILE', help: 'append NDJSON counters to FILE per item and at exit' },
   window: { alias: 'w', type: 'string', default: '16', arg: 'N', help: 'write at most N chunks ahead of the first one not yet written' },
   deadline: { alias: 'd', type: 'string', default: '2s', arg: 'DURATION', help: 'time a request may take before it goes to another peer or the origin' },
-  workers: { alias: 'j', type: 'string', default: 'auto', arg: 'N', help: 'threads that verify and store chunks, 0..16 (0: the main thread; auto: one for a --raw download of 64M and more into a file, given 2+ cores)' },
+  workers: { alias: 'j', type: 'string', default: 'auto', arg: 'N', help: 'threads that verify and store chunks, 0..16 (0: the main thread; auto: two for a --raw download of 64M and more into a file, given 2+ cores)' },
   verbose: { alias: 'v', type: 'boolean', help: 'say what happens on stderr (the peer port, trackers, peers dropped)' },
   quiet: { alias: 'q', type: 'boolean', help: 'print no warnings' },
 }
