@@ -3,6 +3,9 @@
 import { spawn, spawnSync, type ChildProcess, type SpawnOptions } from 'node:child_process'
 import { createHash } from 'node:crypto'
 import { readFileSync } from 'node:fs'
+import { rm } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
 
 export const MIB = 1024 * 1024
 
@@ -128,4 +131,17 @@ export async function timedRun (cmd: string, args: string[], stdoutFd: number | 
   const code = await new Promise<number | null>(resolve => { c.once('close', resolve); c.once('error', () => resolve(127)) })
   clearInterval(poll)
   return { ms: performance.now() - t0, code, stderr, peakRss }
+}
+
+/** Run to exit under /usr/bin/time: wall and CPU (user + system) ms, peak RSS (exact, from the kernel); throws unless it exits 0. */
+export async function timed (cmd: string, argv: string[]): Promise<{ wallMs: number, cpuMs: number, rssBytes: number }> {
+  const out = join(tmpdir(), `pc-bench-${process.pid}.time`)
+  const c = spawn('/usr/bin/time', ['-f', '%e %U %S %M', '-o', out, cmd, ...argv], { stdio: ['ignore', 'ignore', 'pipe'] })
+  let stderr = ''
+  c.stderr?.on('data', (d: Buffer) => { stderr = (stderr + d.toString()).slice(-2000) })
+  const code = await new Promise<number | null>(resolve => c.once('close', resolve))
+  if (code !== 0) throw new Error(`${cmd} ${argv.join(' ')}: exit ${code}: ${stderr}`)
+  const [e, u, s, m] = readFileSync(out, 'utf8').trim().split('\n').pop()!.split(' ').map(Number)
+  await rm(out, { force: true })
+  return { wallMs: e * 1000, cpuMs: (u + s) * 1000, rssBytes: m * 1024 }
 }

@@ -4,14 +4,13 @@
 // pc-playlist --until lays them out. Prints medians, ratios and peak memory.
 //
 //   node dist/bench/schedule.js [--rounds 5] [--no-write]
-import { writeFileSync, statSync, readFileSync } from 'node:fs'
-import { spawn } from 'node:child_process'
+import { writeFileSync, statSync } from 'node:fs'
 import { parseArgs } from 'node:util'
 import { join, dirname } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { loadavg } from 'node:os'
 import { formatPlaylist, layout, type Medium } from '../lib/playlist-write.js'
-import { median, max } from './proc.js'
+import { median, max, timed } from './proc.js'
 import { table, ms, ratio, mib, writeSection } from './report.js'
 
 const HERE = dirname(fileURLToPath(import.meta.url))
@@ -43,18 +42,6 @@ const lists = [
   { label: 'a week of 3-min items', ...makePlaylist('week-3min', 7, 180_000) },
   { label: 'a week of 20-s items', ...makePlaylist('week-20s', 7, 20_000) },
 ]
-
-/** Run to exit under /usr/bin/time: wall and CPU seconds, peak RSS (exact, from the kernel). */
-async function timed (cmd: string, argv: string[]): Promise<{ wallMs: number, cpuMs: number, rssBytes: number }> {
-  const out = '/tmp/pc-bench-schedule.time'
-  const c = spawn('/usr/bin/time', ['-f', '%e %U %S %M', '-o', out, cmd, ...argv], { stdio: ['ignore', 'ignore', 'pipe'] })
-  let stderr = ''
-  c.stderr?.on('data', (d: Buffer) => { stderr = (stderr + d.toString()).slice(-2000) })
-  const code = await new Promise<number | null>(resolve => c.once('close', resolve))
-  if (code !== 0) throw new Error(`${cmd} ${argv.join(' ')}: exit ${code}: ${stderr}`)
-  const [e, u, s, m] = readFileSync(out, 'utf8').trim().split('\n').pop()!.split(' ').map(Number)
-  return { wallMs: e * 1000, cpuMs: (u + s) * 1000, rssBytes: m * 1024 }
-}
 
 interface Runner { label: string, cmd: (f: string) => [string, string[]] }
 const runners: Runner[] = [

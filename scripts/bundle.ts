@@ -1,8 +1,7 @@
 // Build step after tsc: each command, and the two worker threads, as one file in dist/bin
-// (what package.json's bin runs). Loading ~25 ES modules one by one cost every start
-// ~50 ms more CPU than one file with the same code (a third of pc-fetch's time to its
-// first byte on this machine); twenty listeners of a flash crowd start at once on
-// two cores. dist/bin sits at the depth of dist/lib, so the paths lib/ resolves from
+// (what package.json's bin runs). Loaded as ~25 ES modules, pc-fetch's code cost 56 ms
+// of CPU over a bare node start; as one file, 33 ms (bench/startup.ts). Twenty
+// listeners of a flash crowd start at once on two cores. dist/bin sits at the depth of dist/lib, so the paths lib/ resolves from
 // import.meta.url (package.json, ./verify-worker.js, ./hash-worker.js) hold in both.
 //   node dist/scripts/bundle.js
 import { build } from 'esbuild'
