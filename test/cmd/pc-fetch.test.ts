@@ -53,9 +53,11 @@ test('--raw into a regular file: chunks go straight into it (no cache copy), the
   origin = await startOrigin({ dir: dir.path })
   const out = join(dir.path, 'direct.out')
   const cache = join(dir.path, 'direct.cache')
-  // -j 1: a verifier thread checks and writes every chunk, whatever the size
-  const r = await runToFile(['--raw', '-q', '-j', '1', '--host', '127.0.0.1', '--cache', cache, origin.url + 'item.bin'], out, 'w')
+  // -j 1: a verifier thread checks and writes every chunk, whatever the size; a thread
+  // that cannot start (its file missing from the bundle in dist/bin) would say so here
+  const r = await runToFile(['--raw', '-j', '1', '--host', '127.0.0.1', '--cache', cache, origin.url + 'item.bin'], out, 'w')
   assert.is(r.code, 0, r.stderr)
+  assert.is(r.stderr, '', 'nothing said on stderr (a verification thread that failed to start warns)')
   assert.ok(r.out.equals(item.data), 'output file differs from the item')
   assert.equal(await readdir(cache), [], 'nothing was written to the cache')
   assert.is(origin.bytesSent('/item.bin'), SIZE)
