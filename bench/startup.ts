@@ -44,8 +44,8 @@ async function main (): Promise<void> {
     const c = mean(cpu.get(r.label)!)
     return [r.label, ms(median(wall.get(r.label)!)), ms(c), r.label === 'node -e 0' ? '' : ms(c - base)]
   })
-  const text = [`\`node dist/bench/startup.js ${process.argv.slice(2).join(' ')}\``.replace(' `', '`'), '',
-    `${new Date().toISOString()}, ${cpus().length} × ${cpus()[0]?.model ?? '?'}, Node ${process.version}, ${rounds} rounds interleaved, medians; load average ${load0.toFixed(1)} at the start. ` +
+  const text = ['`' + ['node dist/bench/startup.js', ...process.argv.slice(2)].join(' ') + '`', '',
+    `${new Date().toISOString()}, ${cpus().length} × ${cpus()[0]?.model ?? '?'}, Node ${process.version}, ${rounds} rounds interleaved; load average ${load0.toFixed(1)} at the start. ` +
     'Wall is the median; CPU is the mean user + system time from /usr/bin/time (which counts in 10 ms steps; the mean of many rounds resolves below them); "over node" is the CPU a command adds to a bare node start: loading its code.', '',
     table(['run', 'wall (median)', 'CPU (mean)', 'CPU over node'], rows), ''].join('\n')
   process.stdout.write(text + '\n')

@@ -224,12 +224,10 @@ async function runSwarm (ctx: Ctx, tool: string, n: number, idle: boolean): Prom
   // then K more listeners tune in, one after another, each while the N (and the joiners
   // before it) are running: what a listener of a station already on air meets
   const js: Measured[] = []
-  const joinedAt: number[] = []
   if (ps.every(p => p.bytes === ctx.item.size)) {
     for (let j = 0; j < ctx.joiners; j++) {
       const m = listener(ctx, tool, n + j, runDir)
       js.push(m)
-      joinedAt.push(performance.now())
       let jt: NodeJS.Timeout | undefined
       await Promise.race([m.done, new Promise(resolve => { jt = setTimeout(resolve, ctx.timeoutMs) })])
       clearTimeout(jt)
@@ -353,12 +351,19 @@ async function curlVsFetch (ctx: Ctx, rounds: number, size: number, out: string[
   const { sha256 } = await makeItem(join(ctx.work, 'www', name), size)
   const url = ctx.ngx.url + name
   const dest = join(ctx.work, 'out.bin')
-  // pc-fetch into a file uses the file as its store (and verifier threads); into a pipe, the cache.
-  // curl | tee | b2sum: the nearest plain-tools way to have the bytes and a hash of them
-  const tools = ['curl', 'curl | b2sum', 'pc-fetch', 'pc-fetch | cat']
+  const fetchArgs = ['--raw', '--port', '0', '--host', '127.0.0.1', '--keep', '0', url]
+  // each tool's command line, its stdout the output file. pc-fetch into a file uses the file
+  // as its store (and verifier threads); into a pipe, the cache. curl | tee | b2sum: the
+  // nearest plain-tools way to have the bytes and a hash of them
+  const commands: Record<string, [string, string[]]> = {
+    curl: ['curl', ['-sS', '--fail', url]],
+    'curl | b2sum': ['bash', ['-c', 'set -o pipefail; exec 3>&1; curl -sS --fail "$0" | tee /dev/fd/3 | b2sum >&2', url]],
+    'pc-fetch': [process.execPath, [PC_FETCH, ...fetchArgs]],
+    'pc-fetch | cat': ['bash', ['-c', 'set -o pipefail; "$0" "$@" | cat', process.execPath, PC_FETCH, ...fetchArgs]],
+  }
+  const tools = Object.keys(commands)
   const runs: Record<string, number[]> = Object.fromEntries(tools.map(t => [t, []]))
   const rss: Record<string, number[]> = Object.fromEntries(tools.map(t => [t, []]))
-  const fetchArgs = ['--raw', '--port', '0', '--host', '127.0.0.1', '--keep', '0', url]
   const notes: string[] = []
   for (let r = 0; r < rounds; r++) {
     const order = r % 2 === 0 ? tools : [...tools].reverse()
@@ -367,13 +372,7 @@ async function curlVsFetch (ctx: Ctx, rounds: number, size: number, out: string[
       // when this one closes (auto_da_alloc), a cost that fell on whichever tool ran second
       await unlink(dest).catch(() => {})
       const fd = openSync(dest, 'w')
-      const res = tool === 'curl'
-        ? await timedRun('curl', ['-sS', '--fail', url], fd)
-        : tool === 'curl | b2sum'
-          ? await timedRun('bash', ['-c', 'set -o pipefail; exec 3>&1; curl -sS --fail "$0" | tee /dev/fd/3 | b2sum >&2', url], fd)
-          : tool === 'pc-fetch'
-          ? await timedRun(process.execPath, [PC_FETCH, ...fetchArgs], fd)
-          : await timedRun('bash', ['-c', 'set -o pipefail; "$0" "$@" | cat', process.execPath, PC_FETCH, ...fetchArgs], fd)
+      const res = await timedRun(...commands[tool], fd)
       closeSync(fd)
       if (res.code !== 0) { notes.push(`${tool} round ${r + 1}: exit ${res.code}: ${firstError(res.stderr)}`); continue }
       if (r === 0 && await sha256File(dest) !== sha256) { notes.push(`${tool}: output differs from the item`); continue }

@@ -1,10 +1,11 @@
 // sodium-native, loaded for a quick start. Its own loader (require-addon, which finds the
 // addon for Node and Bare alike by resolving package conditions) took ~20 ms of a ~35 ms
 // load here, opening the prebuilt binary itself ~4 ms (a bare node loading the package:
-// 45 ms of CPU over node's own start before, 26 ms after); twenty listeners start at once. When the binary for this platform is where the package installs it, it
-// goes into require's cache as sodium-native's binding module before the package loads,
-// so index.js, with its argument checks and wrappers, runs as published; else the
-// package's own loader runs.
+// 45 ms of CPU over node's own start before, 26 ms after); twenty listeners start at once.
+// When the binary for this platform is where the package installs it, it goes into
+// require's cache as sodium-native's binding module before the package loads, so
+// index.js, with its argument checks and wrappers, runs as published; else the package's
+// own loader runs.
 import { createRequire, Module } from 'node:module'
 import { existsSync } from 'node:fs'
 import { arch, platform } from 'node:os'
