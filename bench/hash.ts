@@ -12,8 +12,8 @@ import { join, dirname } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { availableParallelism, tmpdir, loadavg } from 'node:os'
 import { readFileSync, rmSync } from 'node:fs'
-import { parseSize, formatSize } from '../lib/units.js'
-import { hashLeaves } from '../lib/hash-parallel.js'
+import { parseSize, formatSize } from '../lib/core/units.js'
+import { hashLeaves } from '../lib/hashing/hash-parallel.js'
 
 const PC_HASH = join(dirname(fileURLToPath(import.meta.url)), '..', 'bin', 'pc-hash.js')
 

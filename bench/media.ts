@@ -12,7 +12,7 @@ import { parseArgs } from 'node:util'
 import { loadavg, availableParallelism } from 'node:os'
 import { join, dirname } from 'node:path'
 import { fileURLToPath } from 'node:url'
-import { MediaParser, detectKind } from '../lib/media.js'
+import { MediaParser, detectKind } from '../lib/media/media.js'
 import { median } from './proc.js'
 import { table, ratio, ms, writeSection } from './report.js'
 

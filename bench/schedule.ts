@@ -9,7 +9,7 @@ import { parseArgs } from 'node:util'
 import { join, dirname } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { loadavg } from 'node:os'
-import { formatPlaylist, layout, type Medium } from '../lib/playlist-write.js'
+import { formatPlaylist, layout, type Medium } from '../lib/playlist/write.js'
 import { median, max, timed } from './proc.js'
 import { table, ms, ratio, mib, writeSection } from './report.js'
 

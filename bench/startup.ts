@@ -7,7 +7,7 @@
 import { join, dirname } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { loadavg, cpus } from 'node:os'
-import { parseArgs, intOption, type OptionTable, type CommandInfo } from '../lib/cli.js'
+import { parseArgs, intOption, type OptionTable, type CommandInfo } from '../lib/core/cli.js'
 import { median, timed } from './proc.js'
 import { table, ms, writeSection } from './report.js'
 

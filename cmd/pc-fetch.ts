@@ -1,11 +1,11 @@
 #!/usr/bin/env node
 // pc-fetch: schedule records (NDJSON) or one URL in; the items, swarmed from peers and the origin and verified, out as frames (or --raw bytes).
-import { run, intOption, durationOption, sizeOption, parseHostPort, refuseBinaryToTTY, UsageError, type OptionTable, type CommandInfo } from '../lib/cli.js'
-import { readNdjson } from '../lib/ndjson.js'
-import { validateRecord, type ScheduleRecord } from '../lib/records.js'
-import { Fetcher } from '../lib/fetcher.js'
-import { outputFile } from '../lib/store.js'
-import { formatTime } from '../lib/units.js'
+import { run, intOption, durationOption, sizeOption, parseHostPort, refuseBinaryToTTY, UsageError, type OptionTable, type CommandInfo } from '../lib/core/cli.js'
+import { readNdjson } from '../lib/core/ndjson.js'
+import { validateRecord, type ScheduleRecord } from '../lib/core/records.js'
+import { Fetcher } from '../lib/swarm/fetcher.js'
+import { outputFile } from '../lib/swarm/store.js'
+import { formatTime } from '../lib/core/units.js'
 import { setFlagsFromString } from 'node:v8'
 
 // V8's young generation otherwise doubles to 32 MB over a long item although little of

@@ -1,12 +1,12 @@
 #!/usr/bin/env node
 // pc-hash: media (file, URL or stdin) in, its hash tree (pc-hashtree.5) out; checks media against a tree, makes and uses ed25519 keys.
-import { run, intOption, sizeOption, UsageError, IOError, CheckFailed, type OptionTable, type CommandInfo } from '../lib/cli.js'
-import { CHUNK_BYTES, MIN_CHUNK_BYTES, MAX_CHUNK_BYTES, formatTree, infoHash } from '../lib/hashtree.js'
-import { hashSource, MAX_WORKERS, PARALLEL_MIN_BYTES } from '../lib/hash-parallel.js'
-import { compareTrees, describeBadChunk, keyFileWarning, loadTree, signTree, treeSignatureProblem, writeTreeFile } from '../lib/tree-check.js'
-import { generateKeyPair, writeKeyPair, readSecretKey, readPublicKey } from '../lib/sign.js'
-import { writeAll } from '../lib/ndjson.js'
-import { formatSize } from '../lib/units.js'
+import { run, intOption, sizeOption, UsageError, IOError, CheckFailed, type OptionTable, type CommandInfo } from '../lib/core/cli.js'
+import { CHUNK_BYTES, MIN_CHUNK_BYTES, MAX_CHUNK_BYTES, formatTree, infoHash } from '../lib/hashing/hashtree.js'
+import { hashSource, MAX_WORKERS, PARALLEL_MIN_BYTES } from '../lib/hashing/hash-parallel.js'
+import { compareTrees, describeBadChunk, keyFileWarning, loadTree, signTree, treeSignatureProblem, writeTreeFile } from '../lib/hashing/tree-check.js'
+import { generateKeyPair, writeKeyPair, readSecretKey, readPublicKey } from '../lib/hashing/sign.js'
+import { writeAll } from '../lib/core/ndjson.js'
+import { formatSize } from '../lib/core/units.js'
 
 const OPTIONS: OptionTable = {
   'chunk-size': { alias: 'c', type: 'string', default: formatSize(CHUNK_BYTES), arg: 'SIZE', help: 'bytes per chunk (tree leaf)' },

@@ -1,9 +1,9 @@
 #!/usr/bin/env node
 // pc-icecast: frame stream or plain media bytes in; an Icecast 2 compatible stream out, over HTTP.
-import { run, openInput, intOption, sizeOption, durationOption, parseHostPort, packageVersion, UsageError, type OptionTable, type CommandInfo } from '../lib/cli.js'
-import { Timeline, pumpInput } from '../lib/pacer.js'
-import { IcecastServer } from '../lib/icecast-server.js'
-import { Relay, parseRelayUrl } from '../lib/relay.js'
+import { run, openInput, intOption, sizeOption, durationOption, parseHostPort, packageVersion, UsageError, type OptionTable, type CommandInfo } from '../lib/core/cli.js'
+import { Timeline, pumpInput } from '../lib/icecast/pacer.js'
+import { IcecastServer } from '../lib/icecast/server.js'
+import { Relay, parseRelayUrl } from '../lib/icecast/relay.js'
 
 const OPTIONS: OptionTable = {
   mount: { alias: 'm', type: 'string', default: '/stream', arg: 'PATH', help: 'mount point listeners open' },

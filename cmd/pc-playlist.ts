@@ -1,12 +1,12 @@
 #!/usr/bin/env node
 // pc-playlist: media paths/URLs (args, or one a line on stdin; .m3u/.pls expanded) in, an Alluvium RSS 1.0 playlist out.
 import { dirname, resolve } from 'node:path'
-import { run, sizeOption, UsageError, type CommandInfo, type OptionTable, type Opts } from '../lib/cli.js'
-import { buildPlaylist, writeFileAtomic } from '../lib/playlist-build.js'
-import { writeAll } from '../lib/ndjson.js'
-import { readSecretKey, sign } from '../lib/sign.js'
-import { parseTime } from '../lib/units.js'
-import { MAX_CHUNK_BYTES, MIN_CHUNK_BYTES } from '../lib/hashtree.js'
+import { run, sizeOption, UsageError, type CommandInfo, type OptionTable, type Opts } from '../lib/core/cli.js'
+import { buildPlaylist, writeFileAtomic } from '../lib/playlist/build.js'
+import { writeAll } from '../lib/core/ndjson.js'
+import { readSecretKey, sign } from '../lib/hashing/sign.js'
+import { parseTime } from '../lib/core/units.js'
+import { MAX_CHUNK_BYTES, MIN_CHUNK_BYTES } from '../lib/hashing/hashtree.js'
 
 const OPTIONS: OptionTable = {
   output: { alias: 'o', type: 'string', arg: 'FILE', help: 'write the playlist to FILE (atomically) instead of stdout' },

@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 // pc-reorder: a frame stream in any order in (pc-frames.5), in-order frames or (--raw) plain bytes out.
-import { run, openInput, sizeOption, durationOption, refuseBinaryToTTY, UsageError, type OptionTable, type CommandInfo } from '../lib/cli.js'
-import { pipeReordered } from '../lib/reorder.js'
+import { run, openInput, sizeOption, durationOption, refuseBinaryToTTY, UsageError, type OptionTable, type CommandInfo } from '../lib/core/cli.js'
+import { pipeReordered } from '../lib/frames/reorder.js'
 
 const OPTIONS: OptionTable = {
   window: { alias: 'w', type: 'string', default: '8M', arg: 'SIZE', help: 'most bytes held back waiting for a missing earlier byte; when full, the missing range is skipped' },

@@ -1,10 +1,10 @@
 #!/usr/bin/env node
 // pc-schedule: an Alluvium playlist (path, URL or stdin) in, NDJSON schedule records out.
-import { run, intOption, durationOption, UsageError, type OptionTable, type CommandInfo } from '../lib/cli.js'
-import { parseZonedTime } from '../lib/zone-time.js'
-import { writeRecord } from '../lib/ndjson.js'
-import { PlaylistSource, SchedulePoller } from '../lib/poll.js'
-import { follow, recordsAt, systemClock } from '../lib/schedule.js'
+import { run, intOption, durationOption, UsageError, type OptionTable, type CommandInfo } from '../lib/core/cli.js'
+import { parseZonedTime } from '../lib/core/zone-time.js'
+import { writeRecord } from '../lib/core/ndjson.js'
+import { PlaylistSource, SchedulePoller } from '../lib/playlist/poll.js'
+import { follow, recordsAt, systemClock } from '../lib/playlist/schedule.js'
 
 const OPTIONS: OptionTable = {
   at: { alias: 'a', type: 'string', default: 'now', arg: 'TIME', help: 'start with the item on air at TIME (ISO 8601 with offset or [Zone/Name], now, +10m, --at=-1h); in the past it replays' },
@@ -41,7 +41,7 @@ run('pc-schedule', OPTIONS, INFO, async (opts, io) => {
   const count = opts.count === undefined ? undefined : intOption(opts, 'count', 1, 1_000_000_000)
   const leadMs = durationOption(opts, 'lead')
   const pollMs = Math.max(100, durationOption(opts, 'poll'))
-  const key = opts.key === undefined ? undefined : await (await import('../lib/sign.js')).readPublicKey(String(opts.key))
+  const key = opts.key === undefined ? undefined : await (await import('../lib/hashing/sign.js')).readPublicKey(String(opts.key))
 
   const source = new PlaylistSource(opts._[0] ?? '-', {
     stdin: io.stdin, signal: io.signal, key, sig: opts.sig === undefined ? undefined : String(opts.sig),

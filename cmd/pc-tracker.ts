@@ -1,11 +1,11 @@
 #!/usr/bin/env node
 // pc-tracker: no input; serves the BitTorrent tracker protocol, /stats and a status page (and, with --gateway, hash trees) over HTTP; prints its announce URL.
 import { readFile } from 'node:fs/promises'
-import { run, intOption, durationOption, parseHostPort, NoInputError, UsageError, type OptionTable, type CommandInfo } from '../lib/cli.js'
-import { Swarms, parseWhitelist, EXPIRY_FACTOR } from '../lib/tracker-swarms.js'
-import { createTrackerServer, listenTracker, announceUrlFor } from '../lib/tracker-server.js'
-import { Gateway } from '../lib/gateway.js'
-import { writeAll } from '../lib/ndjson.js'
+import { run, intOption, durationOption, parseHostPort, NoInputError, UsageError, type OptionTable, type CommandInfo } from '../lib/core/cli.js'
+import { Swarms, parseWhitelist, EXPIRY_FACTOR } from '../lib/tracker/swarms.js'
+import { createTrackerServer, listenTracker, announceUrlFor } from '../lib/tracker/server.js'
+import { Gateway } from '../lib/tracker/gateway.js'
+import { writeAll } from '../lib/core/ndjson.js'
 
 const OPTIONS: OptionTable = {
   interval: { alias: 'i', type: 'string', default: '60s', arg: 'DURATION', help: `how often peers re-announce; a peer silent for ${EXPIRY_FACTOR}× this is dropped` },

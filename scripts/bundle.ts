@@ -1,8 +1,9 @@
 // Build step after tsc: each command, and the two worker threads, as one file in dist/bin
 // (what package.json's bin runs). Loaded as ~25 ES modules, pc-fetch's code cost 56 ms
 // of CPU over a bare node start; as one file, 33 ms (bench/startup.ts). Twenty
-// listeners of a flash crowd start at once on two cores. dist/bin sits at the depth of dist/lib, so the paths lib/ resolves from
-// import.meta.url (package.json, ./verify-worker.js, ./hash-worker.js) hold in both.
+// listeners of a flash crowd start at once on two cores. The workers are bundled beside the
+// commands, so lib/hashing's `new URL('./verify-worker.js', import.meta.url)` finds its worker
+// both as dist/lib/hashing/verify-pool.js and inside dist/bin/pc-fetch.js.
 //   node dist/scripts/bundle.js
 import { build } from 'esbuild'
 import { readdirSync } from 'node:fs'
@@ -11,7 +12,7 @@ import { fileURLToPath } from 'node:url'
 
 const DIST = join(dirname(fileURLToPath(import.meta.url)), '..')
 const commands = readdirSync(join(DIST, 'cmd')).filter(f => /^pc-[a-z]+\.js$/.test(f)).map(f => join(DIST, 'cmd', f))
-const workers = ['verify-worker.js', 'hash-worker.js'].map(f => join(DIST, 'lib', f))
+const workers = ['verify-worker.js', 'hash-worker.js'].map(f => join(DIST, 'lib', 'hashing', f))
 
 await build({
   entryPoints: [...commands, ...workers],

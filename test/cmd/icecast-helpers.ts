@@ -6,7 +6,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { spawn, type ChildProcess } from 'node:child_process'
 import { start, waitForOutput, withTimeout } from '../helpers.js'
-import { encodeMagic, encodeFrame, type Frame } from '../../lib/frame.js'
+import { encodeMagic, encodeFrame, type Frame } from '../../lib/frames/frame.js'
 
 export interface Running { c: ChildProcess, port: number, base: string, stderr: () => string }
 

@@ -6,7 +6,7 @@ import { readFile, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { start, killChildren, tempDir, withTimeout, waitForOutput, sleep } from '../helpers.js'
 import { startOrigin, type OriginServer } from '../../scripts/origin.js'
-import { formatTree } from '../../lib/hashtree.js'
+import { formatTree } from '../../lib/hashing/hashtree.js'
 import { makeItem, record, startFetch, decodeAll, fakePeer, allFetch, type TestItem, type FetchProc } from './pc-fetch-helpers.js'
 
 const SIZE = 1024 * 1024 + 777

@@ -7,8 +7,8 @@ import { connect } from 'node:net'
 import { killChildren, tempDir, withTimeout, sleep } from '../helpers.js'
 import { startOrigin, type OriginServer } from '../../scripts/origin.js'
 import { makeItem, record, startFetch, decodeAll, fakePeer, allFetch, type TestItem, type FetchProc } from './pc-fetch-helpers.js'
-import { encodeHandshake, encodeMessage } from '../../lib/wire.js'
-import { infoHash } from '../../lib/hashtree.js'
+import { encodeHandshake, encodeMessage } from '../../lib/swarm/wire.js'
+import { infoHash } from '../../lib/hashing/hashtree.js'
 
 const SIZE = 4 * 1024 * 1024
 let dir: { path: string, remove: () => Promise<void> }

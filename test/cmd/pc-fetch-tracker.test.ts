@@ -8,7 +8,7 @@ import { join } from 'node:path'
 import { spawn, type ChildProcess } from 'node:child_process'
 import { start, killChildren, tempDir, withTimeout, waitForOutput, sleep, ROOT } from '../helpers.js'
 import { startOrigin, type OriginServer } from '../../scripts/origin.js'
-import { infoHash } from '../../lib/hashtree.js'
+import { infoHash } from '../../lib/hashing/hashtree.js'
 import { makeItem, record, startFetch, allFetch, type TestItem, type FetchProc } from './pc-fetch-helpers.js'
 
 const SIZE = 4 * 1024 * 1024

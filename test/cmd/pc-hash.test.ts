@@ -8,7 +8,7 @@ import { createReadStream, readFileSync } from 'node:fs'
 import { execFileSync } from 'node:child_process'
 import { join } from 'node:path'
 import { ROOT, MEDIA, run, start, finish, killChildren, tempDir, withTimeout, sleep } from '../helpers.js'
-import { parseTree, TreeBuilder } from '../../lib/hashtree.js'
+import { parseTree, TreeBuilder } from '../../lib/hashing/hashtree.js'
 
 const SONG = join(MEDIA, 'tone-cbr.mp3')
 let dir: { path: string, remove: () => Promise<void> }

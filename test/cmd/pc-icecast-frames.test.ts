@@ -7,8 +7,8 @@ import { join } from 'node:path'
 import { connect, type Socket } from 'node:net'
 import { MEDIA, killChildren, withTimeout, finish, start } from '../helpers.js'
 import { decodeToPcm, heardPosition } from '../timeline.js'
-import { IcyReader } from '../../lib/icy.js'
-import { encodeMagic, encodeFrame } from '../../lib/frame.js'
+import { IcyReader } from '../../lib/icecast/icy.js'
+import { encodeMagic, encodeFrame } from '../../lib/frames/frame.js'
 import { startIcecast, frameStream, get, tool } from './icecast-helpers.js'
 
 const A = readFileSync(join(MEDIA, 'timeline-a.mp3'))

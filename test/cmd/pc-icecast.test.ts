@@ -7,8 +7,8 @@ import { connect, createServer, type Socket } from 'node:net'
 import { randomBytes } from 'node:crypto'
 import { request } from 'node:http'
 import { MEDIA, start, finish, killChildren, withTimeout, waitForOutput, sleep } from '../helpers.js'
-import { encodeMagic } from '../../lib/frame.js'
-import { MediaParser } from '../../lib/media.js'
+import { encodeMagic } from '../../lib/frames/frame.js'
+import { MediaParser } from '../../lib/media/media.js'
 import { startIcecast, get, rawRequest, tool } from './icecast-helpers.js'
 
 const MP3 = readFileSync(join(MEDIA, 'tone-cbr.mp3'))

@@ -4,8 +4,8 @@ import { copyFileSync, readFileSync, statSync, writeFileSync, existsSync } from 
 import { execFileSync, spawnSync } from 'node:child_process'
 import { join } from 'node:path'
 import { run, start, finish, killChildren, tempDir, withTimeout, waitForOutput, MEDIA, FIXTURES, ROOT } from '../helpers.js'
-import { parseTree, infoHash } from '../../lib/hashtree.js'
-import { generateKeyPair, writeKeyPair, verify, parseSignature } from '../../lib/sign.js'
+import { parseTree, infoHash } from '../../lib/hashing/hashtree.js'
+import { generateKeyPair, writeKeyPair, verify, parseSignature } from '../../lib/hashing/sign.js'
 import { startNginx, freePort, type Nginx } from '../../scripts/nginx.js'
 
 const PL = join(FIXTURES, 'playlist')
@@ -257,7 +257,7 @@ test('URL inputs are probed over HTTP and kept as given; --hash takes the root o
   const dir = await temp()
   for (const f of ['tone-cbr.mp3', 'tone.opus']) copyFileSync(join(MEDIA, f), join(dir, f))
   execFileSync(process.execPath, ['-e', `
-    import('${join(ROOT, 'dist', 'lib', 'hashtree.js')}').then(async h => {
+    import('${join(ROOT, 'dist', 'lib', 'hashing', 'hashtree.js')}').then(async h => {
       const fs = await import('node:fs')
       const t = await h.hashStream(fs.createReadStream('${join(dir, 'tone-cbr.mp3')}'))
       fs.writeFileSync('${join(dir, 'tone-cbr.mp3.hashtree')}', h.formatTree(t))

@@ -4,7 +4,7 @@ import { readFileSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { execFile } from 'node:child_process'
 import { promisify } from 'node:util'
-import { encodeFrame, encodeMagic, FrameDecoder, type Frame, type ItemHeader } from '../../lib/frame.js'
+import { encodeFrame, encodeMagic, FrameDecoder, type Frame, type ItemHeader } from '../../lib/frames/frame.js'
 import { startNginx } from '../../scripts/nginx.js'
 import { MEDIA, run, start, finish, killChildren, withTimeout, waitForOutput, tempDir, bin, sleep } from '../helpers.js'
 

@@ -7,8 +7,8 @@ import { join } from 'node:path'
 import type { AddressInfo } from 'node:net'
 import { createHash } from 'node:crypto'
 import { run, start, finish, killChildren, tempDir, waitForOutput, withTimeout, sleep, FIXTURES, MEDIA } from '../helpers.js'
-import { generateKeyPair, writeKeyPair, sign } from '../../lib/sign.js'
-import type { ScheduleRecord } from '../../lib/records.js'
+import { generateKeyPair, writeKeyPair, sign } from '../../lib/hashing/sign.js'
+import type { ScheduleRecord } from '../../lib/core/records.js'
 
 const FIX = join(FIXTURES, 'schedule')
 const ACTLAB = join(FIX, 'actlab-guide.rss')

@@ -1,7 +1,7 @@
 import { test } from 'uvu'
 import * as assert from 'uvu/assert'
-import { encode, decode, getInt, getBytes, MAX_DEPTH, type BValue } from '../../lib/bencode.js'
-import { DataError } from '../../lib/cli.js'
+import { encode, decode, getInt, getBytes, MAX_DEPTH, type BValue } from '../../lib/tracker/bencode.js'
+import { DataError } from '../../lib/core/cli.js'
 
 test('encodes integers, strings, lists and dictionaries with keys sorted as bytes', () => {
   assert.is(encode(42).toString(), 'i42e')

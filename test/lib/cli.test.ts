@@ -1,7 +1,7 @@
 import { test } from 'uvu'
 import * as assert from 'uvu/assert'
-import { parseHostPort, parseArgs, UsageError } from '../../lib/cli.js'
-import { parseDuration, parseSize, parseTime, formatTime } from '../../lib/units.js'
+import { parseHostPort, parseArgs, UsageError } from '../../lib/core/cli.js'
+import { parseDuration, parseSize, parseTime, formatTime } from '../../lib/core/units.js'
 
 test('parseHostPort reads PORT, :PORT, HOST:PORT and [IPv6]:PORT', () => {
   assert.equal(parseHostPort('6969'), { host: '127.0.0.1', port: 6969 })

@@ -1,7 +1,7 @@
 import { test } from 'uvu'
 import * as assert from 'uvu/assert'
-import { encodeMagic, encodeFrame, FrameDecoder, type Frame, MAX_BODY_BYTES } from '../../lib/frame.js'
-import { DataError } from '../../lib/cli.js'
+import { encodeMagic, encodeFrame, FrameDecoder, type Frame, MAX_BODY_BYTES } from '../../lib/frames/frame.js'
+import { DataError } from '../../lib/core/cli.js'
 
 const frames: Frame[] = [
   { type: 'start', item: 0, header: { url: 'http://o/a.mp3', start: '2026-01-01T00:00:00Z', offset: 0, size: 10, chunkSize: 4096, title: 'Ä' } },

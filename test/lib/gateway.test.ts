@@ -1,6 +1,6 @@
 import { test } from 'uvu'
 import * as assert from 'uvu/assert'
-import { allowedBy, Gateway, GatewayError } from '../../lib/gateway.js'
+import { allowedBy, Gateway, GatewayError } from '../../lib/tracker/gateway.js'
 
 test('a prefix admits only its own scheme, host, port and path below it', () => {
   const allow = ['https://radio.example/media/', 'http://127.0.0.1:8080']

@@ -2,8 +2,8 @@ import { test } from 'uvu'
 import * as assert from 'uvu/assert'
 import { createServer, type Server } from 'node:http'
 import type { AddressInfo } from 'node:net'
-import { fetchUrl } from '../../lib/http.js'
-import { NoInputError, UnavailableError } from '../../lib/cli.js'
+import { fetchUrl } from '../../lib/core/http.js'
+import { NoInputError, UnavailableError } from '../../lib/core/cli.js'
 
 let server: Server | undefined
 test.after.each(() => { server?.closeAllConnections(); server?.close(); server = undefined })

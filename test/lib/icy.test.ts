@@ -1,6 +1,6 @@
 import { test } from 'uvu'
 import * as assert from 'uvu/assert'
-import { encodeIcyMetadata, parseIcyMetadata, titleBlock, IcyInterleaver, IcyReader, MAX_ICY_BYTES, ICY_UNIT_BYTES } from '../../lib/icy.js'
+import { encodeIcyMetadata, parseIcyMetadata, titleBlock, IcyInterleaver, IcyReader, MAX_ICY_BYTES, ICY_UNIT_BYTES } from '../../lib/icecast/icy.js'
 
 test('a title block is 16-byte units with the length byte first, NUL padded', () => {
   const b = titleBlock('Hello')

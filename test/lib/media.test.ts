@@ -4,9 +4,9 @@ import { execFile } from 'node:child_process'
 import { readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { promisify } from 'node:util'
-import { MediaParser, detectKind, mimeOf, OTHER_SLICE_BYTES, type MediaKind, type MediaUnit } from '../../lib/media.js'
-import { parseMpegHeader } from '../../lib/mpeg.js'
-import { oggCrc, readOggPage } from '../../lib/ogg.js'
+import { MediaParser, detectKind, mimeOf, OTHER_SLICE_BYTES, type MediaKind, type MediaUnit } from '../../lib/media/media.js'
+import { parseMpegHeader } from '../../lib/media/mpeg.js'
+import { oggCrc, readOggPage } from '../../lib/media/ogg.js'
 import { MEDIA, withTimeout, tempDir } from '../helpers.js'
 
 const run = promisify(execFile)

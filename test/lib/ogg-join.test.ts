@@ -3,9 +3,9 @@ import * as assert from 'uvu/assert'
 import { readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { MEDIA } from '../helpers.js'
-import { MediaParser } from '../../lib/media.js'
-import { readOggPage } from '../../lib/ogg.js'
-import { trimOggPage, oggPageUs } from '../../lib/ogg-join.js'
+import { MediaParser } from '../../lib/media/media.js'
+import { readOggPage } from '../../lib/media/ogg.js'
+import { trimOggPage, oggPageUs } from '../../lib/media/ogg-join.js'
 
 const units = new MediaParser('ogg').push(readFileSync(join(MEDIA, 'timeline-a.opus'))).filter(u => !u.header && u.durationUs > 0)
 

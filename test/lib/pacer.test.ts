@@ -3,8 +3,8 @@ import * as assert from 'uvu/assert'
 import { readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { MEDIA } from '../helpers.js'
-import { Timeline, SEGMENT_MS, type Segment } from '../../lib/pacer.js'
-import { FrameDecoder } from '../../lib/frame.js'
+import { Timeline, SEGMENT_MS, type Segment } from '../../lib/icecast/pacer.js'
+import { FrameDecoder } from '../../lib/frames/frame.js'
 import { frameStream } from '../cmd/icecast-helpers.js'
 
 const MP3 = readFileSync(join(MEDIA, 'timeline-a.mp3'))

@@ -1,6 +1,6 @@
 import { test } from 'uvu'
 import * as assert from 'uvu/assert'
-import { playOrder, pickForPeer, designated, peerKey, type PickState } from '../../lib/picker.js'
+import { playOrder, pickForPeer, designated, peerKey, type PickState } from '../../lib/swarm/picker.js'
 
 function state (count: number, opts: { play?: number, window?: number, held?: number[], busy?: number[], avail?: Record<number, number> } = {}): PickState {
   const { order, originLimit } = playOrder(count, opts.play ?? 0)

@@ -2,8 +2,8 @@ import { test } from 'uvu'
 import * as assert from 'uvu/assert'
 import { readFileSync } from 'node:fs'
 import { join } from 'node:path'
-import { parsePlaylist, decodePlaylist, parsePlaylistTime } from '../../lib/playlist-read.js'
-import { DataError } from '../../lib/cli.js'
+import { parsePlaylist, decodePlaylist, parsePlaylistTime } from '../../lib/playlist/read.js'
+import { DataError } from '../../lib/core/cli.js'
 import { FIXTURES } from '../helpers.js'
 
 const fixture = (name: string): string => readFileSync(join(FIXTURES, 'schedule', name), 'utf8')

@@ -1,7 +1,7 @@
 import { test } from 'uvu'
 import * as assert from 'uvu/assert'
-import { Reorderer, reorderStream, GAP_COST_BYTES } from '../../lib/reorder.js'
-import type { Frame, ItemHeader } from '../../lib/frame.js'
+import { Reorderer, reorderStream, GAP_COST_BYTES } from '../../lib/frames/reorder.js'
+import type { Frame, ItemHeader } from '../../lib/frames/frame.js'
 import { withTimeout } from '../helpers.js'
 
 const header = (size: number | null, extra: Partial<ItemHeader> = {}): ItemHeader =>

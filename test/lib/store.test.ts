@@ -4,9 +4,9 @@ import { randomBytes } from 'node:crypto'
 import { readFile, writeFile, stat } from 'node:fs/promises'
 import { join } from 'node:path'
 import { openSync, closeSync, readSync } from 'node:fs'
-import { ChunkStore, outputFile } from '../../lib/store.js'
-import { VerifyPool } from '../../lib/verify-pool.js'
-import { TreeBuilder, type HashTree } from '../../lib/hashtree.js'
+import { ChunkStore, outputFile } from '../../lib/swarm/store.js'
+import { VerifyPool } from '../../lib/hashing/verify-pool.js'
+import { TreeBuilder, type HashTree } from '../../lib/hashing/hashtree.js'
 import { tempDir, withTimeout } from '../helpers.js'
 
 const CS = 4096

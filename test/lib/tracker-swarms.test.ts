@@ -1,7 +1,7 @@
 import { test } from 'uvu'
 import * as assert from 'uvu/assert'
-import { PeerSet, Swarms, parseWhitelist, compactAddress } from '../../lib/tracker-swarms.js'
-import { DataError } from '../../lib/cli.js'
+import { PeerSet, Swarms, parseWhitelist, compactAddress } from '../../lib/tracker/swarms.js'
+import { DataError } from '../../lib/core/cli.js'
 
 const entry = (key: string, left: number, expiresAt = 1e15): Parameters<PeerSet['set']>[0] => ({ key, ip: '10.0.0.1', port: 1, v4: 0x0a000001, left, uploaded: 0, downloaded: 0, expiresAt })
 

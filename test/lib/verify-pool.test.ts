@@ -6,8 +6,8 @@ import * as assert from 'uvu/assert'
 import { randomBytes } from 'node:crypto'
 import { openSync, closeSync, readFileSync } from 'node:fs'
 import { join } from 'node:path'
-import { VerifyPool } from '../../lib/verify-pool.js'
-import { leafHash } from '../../lib/hashtree.js'
+import { VerifyPool } from '../../lib/hashing/verify-pool.js'
+import { leafHash } from '../../lib/hashing/hashtree.js'
 import { tempDir, withTimeout, sleep } from '../helpers.js'
 
 const CS = 8192

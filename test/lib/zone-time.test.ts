@@ -1,6 +1,6 @@
 import { test } from 'uvu'
 import * as assert from 'uvu/assert'
-import { parseZonedTime } from '../../lib/zone-time.js'
+import { parseZonedTime } from '../../lib/core/zone-time.js'
 
 const T = (s: string): number => Date.parse(s)
 

@@ -1,0 +1,460 @@
+// Turns the input (ordered frames, or plain media bytes) into a timeline of segments:
+// runs of whole media units (MPEG/ADTS frames, Ogg pages) each stamped with the wall
+// time it plays. With frames the clock is the schedule's (an item's unit plays at
+// item.start + its media time); with plain bytes it starts at the first byte.
+// The server sends a segment when it is due; nothing here touches a socket.
+import { FRAME_MAGIC, looksLikeFrames, decodeFrames, type Frame, type ItemHeader } from '../frames/frame.js'
+import { reorderStream } from '../frames/reorder.js'
+import { oggPageUs } from '../media/ogg-join.js'
+import { MediaParser, detectKind, mimeOf, type MediaKind, type MediaUnit, type StreamInfo } from '../media/media.js'
+
+/** a segment closes at this many bytes… */
+export const SEGMENT_BYTES = 4096
+/** …or this much play time: a listener gets about four writes a second, as from icecast2 */
+export const SEGMENT_MS = 250
+/** bytes sniffed before deciding what an item is */
+export const SNIFF_BYTES = 4096
+/** plain input that falls behind its own clock by more than this moves the clock */
+export const REBASE_MS = 500
+/** warnings kept for the status page */
+export const MAX_WARNINGS = 20
+
+export interface ItemMeta {
+  item: number
+  title?: string
+  url?: string
+  mime?: string
+  /** ms epoch when the item's media time 0 plays */
+  startMs: number
+  durationMs?: number
+  size?: number | null
+  kind?: MediaKind
+  info?: StreamInfo
+  /** Ogg codec-header pages: a listener joining mid-item gets these first */
+  headers: Buffer[]
+  /** the START record as given, for /next.json */
+  header?: ItemHeader
+}
+
+export interface Segment {
+  seq: number
+  meta: ItemMeta
+  /** when its first audio byte plays / its last one ends (ms epoch) */
+  atMs: number
+  endMs: number
+  bytes: Buffer
+  /** leading bytes that are Ogg header pages */
+  headerBytes: number
+  /** byte offsets (in bytes) where each audio unit starts, and when each plays */
+  units: number[]
+  unitAt: number[]
+}
+
+export interface TimelineOptions {
+  now: () => number
+  warn: (m: string) => void
+  /** overrides detection (plain bytes or every item) */
+  contentType?: string
+  /** pace 'other' plain bytes at this rate */
+  bitrateKbps: number
+  /** title for plain input */
+  title?: string
+  verbose?: (m: string) => void
+}
+
+interface Open {
+  meta: ItemMeta
+  parts: Buffer[]
+  size: number
+  headerBytes: number
+  atMs: number
+  endMs: number
+  units: number[]
+  unitAt: number[]
+}
+
+interface ItemRun {
+  meta: ItemMeta
+  parser?: MediaParser
+  sniff: Buffer[]
+  sniffBytes: number
+  sniffOffset: number
+  /** media time of the next unit (µs) */
+  mediaUs: number
+  /** after a GAP: estimate the next unit's time from its byte offset */
+  estimate: boolean
+  dropped: number
+  lastWasHeader: boolean
+  heldOgg?: MediaUnit
+}
+
+export class Timeline {
+  /** segments still held; segments[0] has seq `baseSeq` */
+  private segs: Segment[] = []
+  private baseSeq = 0
+  private open: Open | undefined
+  private pendingHeaders: Buffer[] = []
+  private run: ItemRun | undefined
+  private prevInfo: { meta: ItemMeta } | undefined
+  /** items announced by START and not yet over: for now playing and /next.json */
+  readonly items = new Map<number, ItemMeta>()
+  readonly warnings: string[] = []
+  ended = false
+  /** the first item's kind and info, which fix the mount's Content-Type */
+  first: ItemMeta | undefined
+  private readonly listeners = new Set<() => void>()
+  private plainT0: number | undefined
+
+  /** plain bytes: no schedule, the clock starts at the first byte (set by pumpInput) */
+  plain = true
+
+  constructor (readonly opts: TimelineOptions) {}
+
+  get nextSeq (): number { return this.baseSeq + this.segs.length }
+  get firstSeq (): number { return this.baseSeq }
+  get (seq: number): Segment | undefined { return this.segs[seq - this.baseSeq] }
+  get last (): Segment | undefined { return this.segs[this.segs.length - 1] }
+
+  /** called whenever segments are added or the timeline ends */
+  onChange (f: () => void): () => void { this.listeners.add(f); return () => this.listeners.delete(f) }
+
+  /** how far ahead of `now` the timeline reaches (ms); negative when dry */
+  aheadMs (now: number): number {
+    const l = this.open ? this.open.endMs : this.last?.endMs
+    return l === undefined ? -Infinity : l - now
+  }
+
+  /** The Content-Type of the mount (undefined until the first item's kind is known). */
+  contentType (): string | undefined {
+    if (this.opts.contentType) return this.opts.contentType
+    if (!this.first?.kind) return undefined
+    return mimeOf(this.first.kind, this.first.info)
+  }
+
+  /** Where a listener connecting at `now` starts: the audio unit whose time covers now. */
+  find (now: number): { seq: number, off: number, unit: number } {
+    for (let i = 0; i < this.segs.length; i++) {
+      const s = this.segs[i]
+      if (s.endMs <= now) continue
+      let u = 0
+      while (u + 1 < s.units.length && s.unitAt[u + 1] <= now) u++
+      const off = u === 0 && s.headerBytes > 0 ? 0 : s.units[u]
+      return { seq: s.seq, off, unit: u }
+    }
+    return { seq: this.nextSeq, off: 0, unit: -1 }
+  }
+
+  /** Forget segments before `seq` (no listener needs them). */
+  trimBefore (seq: number): void {
+    const n = Math.min(seq - this.baseSeq, this.segs.length)
+    if (n > 0) { this.segs.splice(0, n); this.baseSeq += n }
+  }
+
+  /** Items whose start is after `now`, in order (for /next.json and the page). */
+  upcoming (now: number): ItemMeta[] {
+    return [...this.items.values()].filter(m => m.startMs > now).sort((a, b) => a.item - b.item)
+  }
+
+  private warnOnce (m: string): void {
+    this.opts.warn(m)
+    this.warnings.push(m)
+    if (this.warnings.length > MAX_WARNINGS) this.warnings.shift()
+  }
+
+  // ---- input: frames ----
+
+  pushFrame (f: Frame): void {
+    switch (f.type) {
+      case 'start': {
+        const h = f.header
+        const startMs = Date.parse(h.start)
+        const meta: ItemMeta = {
+          item: f.item, title: h.title, url: h.url, mime: h.mime, startMs: Number.isNaN(startMs) ? this.opts.now() : startMs,
+          durationMs: h.duration, size: h.size, headers: [], header: h,
+        }
+        this.items.set(f.item, meta)
+        break
+      }
+      case 'data': {
+        const run = this.runFor(f.item)
+        if (run) this.feed(run, f.data, f.offset)
+        break
+      }
+      case 'gap': {
+        const run = this.runFor(f.item)
+        if (!run) break
+        // still sniffing: what we have is the item's head; keep it, resync after the gap
+        if (!run.parser) this.decide(run)
+        ;(run.parser as MediaParser | undefined)?.resyncAt(f.end)
+        run.estimate = true
+        break
+      }
+      case 'end': {
+        const run = this.run
+        if (run && run.meta.item === f.item) this.finishRun(run)
+        this.items.delete(f.item)
+        break
+      }
+    }
+    this.flush()
+  }
+
+  private runFor (item: number): ItemRun | undefined {
+    if (this.run?.meta.item === item) return this.run
+    const meta = this.items.get(item)
+    if (!meta) return undefined
+    if (this.run) this.finishRun(this.run)
+    // items before this one are over
+    for (const k of this.items.keys()) if (k < item) this.items.delete(k)
+    this.run = { meta, sniff: [], sniffBytes: 0, sniffOffset: -1, mediaUs: 0, estimate: false, dropped: 0, lastWasHeader: false }
+    return this.run
+  }
+
+  // ---- input: plain bytes ----
+
+  private plainOffset = 0
+  pushPlain (buf: Buffer): void {
+    if (!this.run) {
+      const meta: ItemMeta = { item: 0, title: this.opts.title, startMs: this.opts.now(), headers: [], size: null }
+      this.items.set(0, meta)
+      this.run = { meta, sniff: [], sniffBytes: 0, sniffOffset: -1, mediaUs: 0, estimate: false, dropped: 0, lastWasHeader: false }
+    }
+    this.feed(this.run, buf, this.plainOffset)
+    this.plainOffset += buf.length
+    this.flush()
+  }
+
+  /** Input ended: emit what is held, close the timeline. */
+  end (): void {
+    if (this.run) this.finishRun(this.run)
+    this.run = undefined
+    this.closeOpen()
+    this.ended = true
+    this.changed()
+  }
+
+  // ---- parsing and timing ----
+
+  private feed (run: ItemRun, data: Buffer, offset: number): void {
+    if (!run.parser) {
+      if (run.sniffOffset < 0) run.sniffOffset = offset
+      run.sniff.push(data)
+      run.sniffBytes += data.length
+      if (run.sniffBytes < SNIFF_BYTES) return
+      this.decide(run)
+      return
+    }
+    this.units(run, run.parser.push(data))
+  }
+
+  /** Settle the item's kind from its first bytes and start its parser. */
+  private decide (run: ItemRun): void {
+    if (run.parser) return
+    const head = Buffer.concat(run.sniff)
+    const meta = run.meta
+    meta.kind = detectKind(head, this.opts.contentType ?? meta.mime)
+    run.parser = new MediaParser(meta.kind, { warn: (m) => this.opts.warn(this.where(meta) + m) })
+    if (!this.first) this.first = meta
+    run.sniff = []
+    if (head.length) this.units(run, run.parser.push(head))
+  }
+
+  private where (meta: ItemMeta): string {
+    return this.plain ? 'stdin: ' : `item ${meta.item}${meta.title ? ` (${meta.title})` : ''}: `
+  }
+
+  private finishRun (run: ItemRun): void {
+    if (!run.parser && run.sniffBytes > 0) this.decide(run)
+    if (run.parser) this.units(run, run.parser.end())
+    if (run.dropped > 0) this.opts.verbose?.(`${this.where(run.meta)}${run.dropped} units were late for the schedule and not sent`)
+    if (this.run === run) this.run = undefined
+  }
+
+  private units (run: ItemRun, parsed: MediaUnit[]): void {
+    let units = parsed
+    const meta = run.meta
+    if (!meta.info && run.parser) {
+      const info = run.parser.info()
+      if (info) { meta.info = info; this.checkChain(meta) }
+    }
+    const now = this.opts.now()
+    if (meta.kind === 'ogg') units = this.timeOggPages(run, units)
+    for (const u of units) {
+      if (u.header) {
+        // a new run of header pages (a chained stream's next part) replaces the old one
+        if (!run.lastWasHeader) meta.headers = []
+        meta.headers.push(u.bytes)
+        run.lastWasHeader = true
+        this.closeOpen()
+        this.pendingHeaders.push(u.bytes)
+        continue
+      }
+      run.lastWasHeader = false
+      let durUs = u.durationUs
+      let tUs: number
+      if (durUs === 0 && meta.size && meta.durationMs) {
+        // nothing in the bytes says their time: the schedule's duration over size
+        tUs = u.offset / meta.size * meta.durationMs * 1000
+        durUs = u.bytes.length / meta.size * meta.durationMs * 1000
+      } else if (durUs === 0) {
+        durUs = u.bytes.length * 8000 / this.opts.bitrateKbps
+        tUs = this.plain ? run.mediaUs : (meta.size && meta.durationMs ? u.offset / meta.size * meta.durationMs * 1000 : run.mediaUs)
+      } else if (u.timeUs !== undefined) {
+        tUs = u.timeUs
+      } else if (run.estimate && meta.size && meta.durationMs) {
+        tUs = u.offset / meta.size * meta.durationMs * 1000
+      } else {
+        tUs = run.mediaUs
+      }
+      run.estimate = false
+      run.mediaUs = tUs + durUs
+      let atMs: number
+      if (this.plain) {
+        if (this.plainT0 === undefined) this.plainT0 = now - tUs / 1000
+        atMs = this.plainT0 + tUs / 1000
+        if (atMs < now - REBASE_MS) {
+          // live input fell behind: move the clock instead of bursting to catch up
+          this.plainT0 += now - atMs
+          atMs = now
+        }
+      } else {
+        atMs = meta.startMs + tUs / 1000
+        if (atMs + durUs / 1000 < now) { run.dropped++; continue }
+      }
+      this.addUnit(meta, u.bytes, atMs, durUs / 1000)
+    }
+  }
+
+  /**
+   * The first Ogg page after a GAP has no known start (its granule says only where
+   * it ends): hold it until the next page, whose start is its end, and take its
+   * length from its packets (Opus) or from that next page.
+   */
+  private timeOggPages (run: ItemRun, units: MediaUnit[]): MediaUnit[] {
+    const out: MediaUnit[] = []
+    for (const u of units) {
+      if (!u.header && u.durationUs === 0 && u.timeUs === undefined) { run.heldOgg = u; continue }
+      const held = run.heldOgg
+      if (held && !u.header && u.timeUs !== undefined) {
+        const dur = oggPageUs(held.bytes, run.meta.info?.codec) ?? u.durationUs
+        if (dur > 0 && dur <= u.timeUs) out.push({ ...held, timeUs: u.timeUs - dur, durationUs: dur })
+        run.heldOgg = undefined
+      }
+      out.push(u)
+    }
+    return out
+  }
+
+  /** Warn when this item cannot follow the previous one in one stream without a decoder reset. */
+  private checkChain (meta: ItemMeta): void {
+    const prev = this.prevInfo?.meta
+    this.prevInfo = { meta }
+    if (!prev?.info || !meta.info) return
+    const a = prev.info; const b = meta.info
+    const diffs: string[] = []
+    if (a.kind !== b.kind || (a.codec ?? '') !== (b.codec ?? '')) diffs.push(`codec ${a.codec ?? a.kind} → ${b.codec ?? b.kind}`)
+    else if (b.kind === 'mp3' || b.kind === 'aac') {
+      if (a.sampleRate && b.sampleRate && a.sampleRate !== b.sampleRate) diffs.push(`sample rate ${a.sampleRate} → ${b.sampleRate} Hz`)
+      if (a.channels && b.channels && a.channels !== b.channels) diffs.push(`channels ${a.channels} → ${b.channels}`)
+    }
+    if (diffs.length) this.warnOnce(`${this.where(meta)}${diffs.join(', ')} after the previous item; some players will stop or garble here`)
+  }
+
+  private addUnit (meta: ItemMeta, bytes: Buffer, atMs: number, durMs: number): void {
+    let o = this.open
+    if (o && (o.meta !== meta || o.size >= SEGMENT_BYTES || atMs - o.atMs >= SEGMENT_MS)) { this.closeOpen(); o = undefined }
+    if (!o) {
+      o = { meta, parts: [], size: 0, headerBytes: 0, atMs, endMs: atMs, units: [], unitAt: [] }
+      for (const h of this.pendingHeaders) { o.parts.push(h); o.size += h.length; o.headerBytes += h.length }
+      this.pendingHeaders = []
+      this.open = o
+    }
+    o.units.push(o.size)
+    o.unitAt.push(atMs)
+    o.parts.push(bytes)
+    o.size += bytes.length
+    o.endMs = Math.max(o.endMs, atMs + durMs)
+  }
+
+  private closeOpen (): void {
+    const o = this.open
+    if (!o) return
+    this.open = undefined
+    const bytes = o.parts.length === 1 ? o.parts[0] : Buffer.concat(o.parts, o.size)
+    this.segs.push({ seq: this.nextSeq, meta: o.meta, atMs: o.atMs, endMs: o.endMs, bytes, headerBytes: o.headerBytes, units: o.units, unitAt: o.unitAt })
+  }
+
+  /** After each input push: what is parsed goes out now, so a quiet input does not hold it back. */
+  private flush (): void {
+    this.closeOpen()
+    this.changed()
+  }
+
+  private changed (): void { for (const f of this.listeners) f() }
+}
+
+/**
+ * Drive a timeline from an async source, never reading further while the timeline
+ * already reaches `readAheadMs` past now (backpressure to the writer upstream).
+ */
+export async function feedTimeline<T> (input: AsyncIterable<T>, push: (x: T) => void, timeline: Timeline,
+  opts: { readAheadMs: number, now: () => number, signal?: AbortSignal }): Promise<void> {
+  for await (const x of input) {
+    push(x)
+    for (;;) {
+      if (opts.signal?.aborted) return
+      const ahead = timeline.aheadMs(opts.now())
+      if (!(ahead > opts.readAheadMs)) break
+      await sleepFor(Math.min(ahead - opts.readAheadMs + 5, 1000), opts.signal)
+    }
+  }
+}
+
+function sleepFor (ms: number, signal?: AbortSignal): Promise<void> {
+  return new Promise(resolve => {
+    const t = setTimeout(done, ms)
+    function done (): void { clearTimeout(t); signal?.removeEventListener('abort', done); resolve() }
+    signal?.addEventListener('abort', done, { once: true })
+  })
+}
+
+export interface InputOptions {
+  readAheadMs: number
+  /** reorder window for frame input */
+  windowBytes: number
+  now: () => number
+  warn: (m: string) => void
+  signal?: AbortSignal
+  where?: string
+}
+
+/**
+ * Read the input into the timeline: the frame magic means a frame stream (ordered by
+ * the shared Reorderer, which gives up a missing range once its scheduled time has
+ * passed); anything else is plain media bytes. Ends the timeline at end of input.
+ */
+export async function pumpInput (input: AsyncIterable<Buffer>, timeline: Timeline, opts: InputOptions): Promise<void> {
+  const it = input[Symbol.asyncIterator]()
+  const pre: Buffer[] = []
+  let got = 0
+  while (got < FRAME_MAGIC.length) {
+    const r = await it.next()
+    if (r.done) break
+    pre.push(r.value); got += r.value.length
+  }
+  const head = Buffer.concat(pre)
+  async function * rest (): AsyncGenerator<Buffer> {
+    if (head.length) yield head
+    for (;;) { const r = await it.next(); if (r.done) return; yield r.value }
+  }
+  const feed = { readAheadMs: opts.readAheadMs, now: opts.now, signal: opts.signal }
+  if (head.length >= FRAME_MAGIC.length && looksLikeFrames(head)) {
+    timeline.plain = false
+    const frames = reorderStream(decodeFrames(rest(), opts.where ?? 'stdin'), { windowBytes: opts.windowBytes, deadlineMs: 0, now: opts.now, warn: opts.warn })
+    await feedTimeline(frames, f => timeline.pushFrame(f), timeline, feed)
+  } else {
+    timeline.plain = true
+    await feedTimeline(rest(), b => timeline.pushPlain(b), timeline, feed)
+  }
+  timeline.end()
+}

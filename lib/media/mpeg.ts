@@ -1,0 +1,155 @@
+// MPEG audio frame headers (ISO/IEC 11172-3 §2.4.1.3, 13818-3 and the unofficial
+// MPEG 2.5 extension): Layers I, II and III, CBR and VBR. From a 4-byte header we get
+// the frame's length and play time, which is all a pacing sink needs.
+//
+//   bits  field
+//   11    sync, all ones
+//   2     version: 00 MPEG 2.5, 01 reserved, 10 MPEG 2, 11 MPEG 1
+//   2     layer: 01 III, 10 II, 11 I, 00 reserved
+//   1     protection bit (0: a 16-bit CRC follows the header)
+//   4     bitrate index (0 free format: refused, 15 invalid)
+//   2     sample-rate index (3 reserved)
+//   1     padding, 1 private
+//   2     channel mode (3 mono), 2 mode extension, 1 copyright, 1 original
+//   2     emphasis (2 reserved)
+//
+// The Xing/Info/VBRI frame a VBR encoder puts first holds no audio (a table of
+// contents for seeking): it is dropped, not emitted, since mid-stream in a chained
+// radio stream it would describe the wrong file and only add a frame of silence.
+
+import type { Step, StreamInfo, UnitFormat } from './format.js'
+import { tagStep, id3v2Length, isId3v1 } from './id3.js'
+
+export const MPEG_HEADER_BYTES = 4
+
+const BITRATE_KBPS: Record<string, readonly number[]> = {
+  '1-1': [0, 32, 64, 96, 128, 160, 192, 224, 256, 288, 320, 352, 384, 416, 448],
+  '1-2': [0, 32, 48, 56, 64, 80, 96, 112, 128, 160, 192, 224, 256, 320, 384],
+  '1-3': [0, 32, 40, 48, 56, 64, 80, 96, 112, 128, 160, 192, 224, 256, 320],
+  '2-1': [0, 32, 48, 56, 64, 80, 96, 112, 128, 144, 160, 176, 192, 224, 256],
+  '2-2': [0, 8, 16, 24, 32, 40, 48, 56, 64, 80, 96, 112, 128, 144, 160],
+  '2-3': [0, 8, 16, 24, 32, 40, 48, 56, 64, 80, 96, 112, 128, 144, 160],
+}
+const SAMPLE_RATE: Record<number, readonly number[]> = {
+  3: [44100, 48000, 32000], // MPEG 1
+  2: [22050, 24000, 16000], // MPEG 2
+  0: [11025, 12000, 8000], // MPEG 2.5
+}
+
+export interface MpegHeader {
+  /** 1, 2 or 2.5 */
+  version: number
+  layer: 1 | 2 | 3
+  bitrateKbps: number
+  sampleRate: number
+  channels: 1 | 2
+  samples: number
+  frameBytes: number
+  crc: boolean
+}
+
+/** Parse a frame header at buf[0]; null when the 4 bytes are not a valid header (or fewer than 4). */
+export function parseMpegHeader (buf: Buffer): MpegHeader | null {
+  if (buf.length < 4 || buf[0] !== 0xff || (buf[1] & 0xe0) !== 0xe0) return null
+  const v = (buf[1] >> 3) & 3
+  const l = (buf[1] >> 1) & 3
+  if (v === 1 || l === 0) return null
+  const layer = (4 - l) as 1 | 2 | 3
+  const bi = buf[2] >> 4
+  const si = (buf[2] >> 2) & 3
+  if (bi === 0 || bi === 15 || si === 3 || (buf[3] & 3) === 2) return null
+  const bitrateKbps = BITRATE_KBPS[`${v === 3 ? 1 : 2}-${layer}`][bi]
+  const sampleRate = SAMPLE_RATE[v][si]
+  const pad = (buf[2] >> 1) & 1
+  let frameBytes: number
+  let samples: number
+  if (layer === 1) { samples = 384; frameBytes = (Math.floor(12000 * bitrateKbps / sampleRate) + pad) * 4 } else if (layer === 2 || v === 3) { samples = 1152; frameBytes = Math.floor(144000 * bitrateKbps / sampleRate) + pad } else { samples = 576; frameBytes = Math.floor(72000 * bitrateKbps / sampleRate) + pad }
+  return {
+    version: v === 3 ? 1 : v === 2 ? 2 : 2.5,
+    layer,
+    bitrateKbps,
+    sampleRate,
+    channels: (buf[3] >> 6) === 3 ? 1 : 2,
+    samples,
+    frameBytes,
+    crc: (buf[1] & 1) === 0,
+  }
+}
+
+/** Whether two headers can belong to one stream (what a decoder needs unchanged). */
+export function sameMpegStream (a: MpegHeader, b: MpegHeader): boolean {
+  return a.version === b.version && a.layer === b.layer && a.sampleRate === b.sampleRate
+}
+
+/** Whether a whole Layer III frame is a Xing/Info (LAME) or VBRI (Fraunhofer) header frame. */
+export function isVbrInfoFrame (frame: Buffer, h: MpegHeader): boolean {
+  if (h.layer !== 3) return false
+  const side = h.version === 1 ? (h.channels === 1 ? 17 : 32) : (h.channels === 1 ? 9 : 17)
+  const at = MPEG_HEADER_BYTES + side
+  const tag = frame.subarray(at, at + 4).toString('latin1')
+  return tag === 'Xing' || tag === 'Info' || frame.subarray(36, 40).toString('latin1') === 'VBRI'
+}
+
+/**
+ * MPEG audio frames as media units. Out of sync (at the start, after garbage or a
+ * gap) a header is only believed when the next one checks out too; in sync, a
+ * header like the previous one is enough. ID3 tags and the Xing/Info frame are left out.
+ */
+export class MpegFormat implements UnitFormat {
+  private ref?: MpegHeader
+
+  step (buf: Buffer, atEnd: boolean, synced: boolean): Step {
+    const tag = tagStep(buf, atEnd, b => parseMpegHeader(b) !== null)
+    if (tag) return tag
+    if (buf.length < MPEG_HEADER_BYTES) return atEnd || buf[0] !== 0xff ? { t: 'bad', why: 'no MPEG audio frame sync' } : { t: 'need', bytes: MPEG_HEADER_BYTES }
+    const h = parseMpegHeader(buf)
+    if (!h) return { t: 'bad', why: 'no MPEG audio frame sync' }
+    if (buf.length < h.frameBytes) return { t: 'need', bytes: h.frameBytes }
+    if (!(synced && this.ref && sameMpegStream(this.ref, h))) {
+      const c = confirmSync(buf, atEnd, h, MPEG_HEADER_BYTES, parseMpegHeader, sameMpegStream)
+      if (c !== true) return c.t === 'bad' ? { t: 'bad', why: 'no MPEG audio frame sync' } : c
+    }
+    this.ref = h
+    if (isVbrInfoFrame(buf.subarray(0, h.frameBytes), h)) return { t: 'skip', len: h.frameBytes }
+    return { t: 'unit', len: h.frameBytes, durationUs: h.samples / h.sampleRate * 1e6 }
+  }
+
+  resync (buf: Buffer, from: number): number { return nextCandidate(buf, from) }
+  desync (): void {}
+
+  info (): StreamInfo | undefined {
+    const h = this.ref
+    if (!h) return undefined
+    return { kind: 'mp3', codec: h.layer === 3 ? 'mp3' : `mp${h.layer}`, sampleRate: h.sampleRate, channels: h.channels, bitrateKbps: h.bitrateKbps }
+  }
+}
+
+/** the next place a frame or tag could start: 0xFF, 'I' or 'T' */
+export function nextCandidate (buf: Buffer, from: number): number {
+  for (let i = from; i < buf.length; i++) {
+    const b = buf[i]
+    if (b === 0xff || b === 0x49 || b === 0x54) return i
+  }
+  return buf.length
+}
+
+/** out of sync, a frame header is believed only when this many headers after it check out */
+export const CONFIRM_FRAMES = 2
+
+/**
+ * Whether the frame at buf[0] (header h) starts a run of CONFIRM_FRAMES more frames
+ * of the same stream (or the input ends, or a tag follows, exactly at a frame boundary).
+ */
+export function confirmSync<H extends { frameBytes: number }> (buf: Buffer, atEnd: boolean, h: H, headerBytes: number, parse: (b: Buffer) => H | null, same: (a: H, b: H) => boolean): true | Step {
+  let at = h.frameBytes
+  for (let k = 0; k < CONFIRM_FRAMES; k++) {
+    if (atEnd && buf.length === at) return true
+    if (buf.length < at + headerBytes) return atEnd ? { t: 'bad', why: '' } : { t: 'need', bytes: at + headerBytes }
+    const after = buf.subarray(at)
+    if (id3v2Length(after) || isId3v1(after)) return true
+    const next = parse(after)
+    if (!next || !same(h, next)) return { t: 'bad', why: '' }
+    at += next.frameBytes
+  }
+  return true
+}

@@ -1,0 +1,183 @@
+// pc-playlist's work, short of writing: expand the inputs, probe each medium (a few
+// at a time, order kept), map local paths to the URLs listeners will fetch, hash
+// when asked, lay the items out in time and format the document.
+import { randomBytes } from 'node:crypto'
+import { readFile, rename, stat, unlink, writeFile } from 'node:fs/promises'
+import { basename, dirname, isAbsolute, join, relative, sep } from 'node:path'
+import type { Readable } from 'node:stream'
+import { DataError, IOError, NoInputError, PcError, UsageError } from '../core/errors.js'
+import { formatTree, infoHash, parseTree } from '../hashing/hashtree.js'
+import { hashFile } from '../hashing/hash-parallel.js'
+import { fetchAll, isUrl } from '../core/byte-source.js'
+import { expandInputs, type MediaEntry } from './media-list.js'
+import { probeMedia } from '../media/probe.js'
+import { formatPlaylist, layout, MAX_ITEMS, type Medium, type ScheduledItem } from './write.js'
+import { formatTime } from '../core/units.js'
+
+/** Probes in flight at once: enough to hide URL round trips, few enough to be polite. */
+export const PROBE_CONCURRENCY = 4
+/** A published tree for a 1 TiB item at 128 KiB chunks is about 530 MB; far beyond this is not one. */
+export const MAX_TREE_BYTES = 64 * 1024 * 1024
+
+export interface BuildOptions {
+  args: string[]
+  stdin: Readable
+  cwd: string
+  /** what local paths map to: a URL ending in '/' */
+  baseUrl?: string
+  /** the local directory baseUrl stands for */
+  root: string
+  title: string
+  link?: string
+  description?: string
+  start: number
+  until?: number
+  shuffle?: boolean
+  random?: () => number
+  /** write/reuse FILE.hashtree and put roots in dc:identifier */
+  hash?: boolean
+  chunkSize?: number
+  signal?: AbortSignal
+  /** progress lines (-v) */
+  log?: (msg: string) => void
+  /** warnings (silenced by -q) */
+  warn?: (msg: string) => void
+}
+
+export interface Built {
+  xml: string
+  items: ScheduledItem[]
+  /** hex BitTorrent info-hashes of the hashed media, each once, in order */
+  infoHashes: string[]
+}
+
+export async function buildPlaylist (o: BuildOptions): Promise<Built> {
+  const entries = await expandInputs(o.args, o.stdin, { cwd: o.cwd, signal: o.signal, log: o.log })
+  if (entries.length === 0) throw new DataError('no items', o.args.length === 0 || o.args.includes('-') ? 'stdin' : 'arguments')
+  const cache = new Map<string, Promise<Medium>>()
+  const media = await mapLimit(entries, PROBE_CONCURRENCY, async (e) => {
+    let p = cache.get(e.spec)
+    if (!p) { p = describe(e, o); cache.set(e.spec, p) }
+    const m = await p
+    return e.title !== undefined ? { ...m, title: e.title } : m
+  })
+  let items: ScheduledItem[]
+  try {
+    items = layout(media, { start: o.start, until: o.until, shuffle: o.shuffle, random: o.random })
+  } catch (e) {
+    if (!/^more than/.test((e as Error).message)) throw e
+    throw new UsageError(`--until: the schedule would have more than ${MAX_ITEMS} items`)
+  }
+  if (items.length < media.length) o.warn?.(`--until comes before the list ends: ${media.length - items.length} of ${media.length} items left out`)
+  const end = items[items.length - 1].start + items[items.length - 1].duration
+  const xml = formatPlaylist({
+    title: o.title,
+    // never an item's own URL: the channel and an item would be one RDF resource
+    link: o.link ?? o.baseUrl ?? new URL('./', items[0].url).href,
+    description: o.description ?? `${items.length} item${items.length === 1 ? '' : 's'} from ${formatTime(o.start)} to ${formatTime(end)}`,
+    date: o.start,
+  }, items)
+  const infoHashes = [...new Set(media.filter(m => m.root).map(m => infoHash(Buffer.from(m.root as string, 'hex')).toString('hex')))]
+  return { xml, items, infoHashes }
+}
+
+/** Probe one entry (and hash it with --hash) into what the playlist says of it. */
+async function describe (e: MediaEntry, o: BuildOptions): Promise<Medium> {
+  try {
+    return await describeMedium(e, o)
+  } catch (err) {
+    // Name the list line too when the medium came from a list or stdin.
+    if (!(err instanceof PcError) || e.where.startsWith('argument')) throw err
+    const Class = err.constructor as new (m: string, w?: string) => PcError
+    throw new Class(err.message, e.where)
+  }
+}
+
+async function describeMedium (e: MediaEntry, o: BuildOptions): Promise<Medium> {
+  const info = await probeMedia(e.spec, { signal: o.signal, name: e.name })
+  const url = isUrl(e.spec) ? e.spec : localUrl(e.spec, o, e.name)
+  let root: string | undefined
+  if (o.hash) root = isUrl(e.spec) ? await publishedRoot(e.spec, info.size, o.signal) : await localRoot(e.spec, o.chunkSize, o.signal, o.log)
+  o.log?.(`${e.name}: ${info.format}, ${info.mime}, ${info.duration} ms${root ? `, root ${root}` : ''}`)
+  return { url, title: info.title ?? fallbackTitle(e.spec), mime: info.mime, duration: info.duration, ...(root ? { root } : {}) }
+}
+
+/** Where a local file will be on the web: its path below `root`, under `baseUrl`. */
+export function localUrl (path: string, o: { baseUrl?: string, root: string }, name = path): string {
+  if (!o.baseUrl) throw new UsageError(`${name}: a local file needs --base-url (the URL listeners fetch it from)`)
+  const rel = relative(o.root, path)
+  if (rel === '' || rel.startsWith('..' + sep) || rel === '..' || isAbsolute(rel)) {
+    throw new UsageError(`${name} is outside ${o.root}, the directory --base-url stands for (see --root)`)
+  }
+  return new URL(rel.split(sep).map(encodeURIComponent).join('/'), o.baseUrl).href
+}
+
+function fallbackTitle (spec: string): string {
+  let name = isUrl(spec) ? new URL(spec).pathname.split('/').pop() ?? '' : basename(spec)
+  try { name = isUrl(spec) ? decodeURIComponent(name) : name } catch { /* keep it encoded */ }
+  return name.replace(/\.[A-Za-z0-9]{1,5}$/, '') || spec
+}
+
+/**
+ * The root of FILE.hashtree (built as pc-hash builds it, on worker threads when big): reused when it is no older than FILE and matches its size
+ * and the chunk size asked for (a nightly cron job then hashes only new media), else
+ * built and written beside the file.
+ */
+async function localRoot (path: string, chunkSize: number | undefined, signal?: AbortSignal, log?: (msg: string) => void): Promise<string> {
+  const treePath = path + '.hashtree'
+  const media = await stat(path)
+  try {
+    const ts = await stat(treePath)
+    if (ts.mtimeMs >= media.mtimeMs) {
+      const t = parseTree(await readFile(treePath, 'utf8'), treePath)
+      if (t.size === media.size && (chunkSize === undefined || t.chunkSize === chunkSize)) return t.root.toString('hex')
+    }
+  } catch { /* absent, stale or unreadable: build it again */ }
+  const tree = await hashFile(path, { chunkSize, signal })
+  await writeFileAtomic(treePath, formatTree(tree))
+  log?.(`wrote ${treePath}`)
+  return tree.root.toString('hex')
+}
+
+/** For a URL, the tree must already be published at URL.hashtree (pc-hash on the origin). */
+async function publishedRoot (url: string, size: number, signal?: AbortSignal): Promise<string> {
+  const treeUrl = url + '.hashtree'
+  let text: string
+  try {
+    text = (await fetchAll(treeUrl, MAX_TREE_BYTES, signal)).toString('utf8')
+  } catch (e) {
+    if (e instanceof NoInputError) throw new NoInputError(`${e.message}; --hash needs the tree published beside each URL (pc-hash)`)
+    throw e
+  }
+  const t = parseTree(text, treeUrl)
+  if (t.size !== size) throw new DataError(`tree is for ${t.size} bytes, the medium has ${size}`, treeUrl)
+  return t.root.toString('hex')
+}
+
+/** Write beside the target and rename over it, so a reader never sees half a file. */
+export async function writeFileAtomic (path: string, data: string | Uint8Array): Promise<void> {
+  const tmp = join(dirname(path), `.${basename(path)}.${randomBytes(6).toString('hex')}.tmp`)
+  try {
+    await writeFile(tmp, data)
+    await rename(tmp, path)
+  } catch (e) {
+    await unlink(tmp).catch(() => {})
+    throw new IOError(`cannot write: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`, path)
+  }
+}
+
+async function mapLimit<T, R> (xs: T[], limit: number, f: (x: T) => Promise<R>): Promise<R[]> {
+  const out: R[] = new Array(xs.length)
+  let next = 0
+  const failed: Array<{ e: unknown, i: number }> = []
+  const worker = async (): Promise<void> => {
+    while (next < xs.length && failed.length === 0) {
+      const i = next++
+      try { out[i] = await f(xs[i]) } catch (e) { failed.push({ e, i }) }
+    }
+  }
+  await Promise.all(Array.from({ length: Math.min(limit, xs.length) }, worker))
+  // The error of the earliest failing entry among those tried, whatever order probes end in.
+  if (failed.length > 0) throw failed.sort((a, b) => a.i - b.i)[0].e
+  return out
+}

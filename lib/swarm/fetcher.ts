@@ -1,0 +1,470 @@
+// pc-fetch's engine: reads schedule records in order, opens a swarm per item (hash
+// tree from the record, URL.hashtree, peers or the tracker gateway), announces it to
+// the trackers, accepts peer connections on one port for every swarm it holds, writes
+// each item in turn while the next one is already being fetched, and keeps serving an
+// item for a while after it has been written.
+import { createServer, type Server, type Socket } from 'node:net'
+import { randomBytes } from 'node:crypto'
+import { mkdtemp, rm, mkdir, appendFile, rename, open } from 'node:fs/promises'
+import { tmpdir, availableParallelism } from 'node:os'
+import { join } from 'node:path'
+import type { Writable } from 'node:stream'
+import { announce, fetchGatewayTree } from '../tracker/client.js'
+import { type HashTree, parseTree, infoHash, TreeBuilder, CHUNK_BYTES } from '../hashing/hashtree.js'
+import { getBody } from './origin.js'
+import { encodeMagic, encodeFrame } from '../frames/frame.js'
+import { writeAll } from '../core/ndjson.js'
+import type { ScheduleRecord } from '../core/records.js'
+import { Swarm, type SwarmStats } from './swarm.js'
+import type { OutputFile } from './store.js'
+import { Peer } from './peer.js'
+import { RateLimiter } from './ratelimit.js'
+import type { PeerAddress } from './wire.js'
+import { emitItem } from './emit.js'
+import { VerifyPool, VERIFY_MIN_BYTES } from '../hashing/verify-pool.js'
+import { UnavailableError, PcError, DataError } from '../core/errors.js'
+
+/** verifier threads for a --raw download into a file, given 2+ cores (-j auto) */
+export const AUTO_WORKERS = 2
+/** how long a new swarm looks for peers before it may use the origin */
+export const DISCOVERY_MS = 800
+/** how long to wait for a hash tree from peers before asking the tracker gateway */
+export const TREE_FROM_PEERS_MS = 3000
+export const MAX_TREE_TEXT_BYTES = 128 * 1024 * 1024
+/** incoming connections held at once, over all swarms */
+export const MAX_CONNECTIONS = 256
+export const LEAVE_GRACE_MS = 2000
+/** how long an incoming connection for a swarm we do not (yet) hold is kept waiting */
+export const UNKNOWN_SWARM_WAIT_MS = 3000
+
+export interface FetcherOptions {
+  trackers: string[]
+  peers: PeerAddress[]
+  host: string
+  port: number
+  raw: boolean
+  cacheDir?: string
+  keepMs: number
+  uploadLimit: number
+  statsFile?: string
+  window: number
+  deadlineMs: number
+  progress: boolean
+  /** stdout as a regular file: a one-off --raw fetch writes chunks straight into it (see ChunkStore) */
+  output?: OutputFile
+  /** threads verifying chunks: 0 none (main thread); undefined auto: one for a one-off download into an output file of VERIFY_MIN_BYTES and more, given 2+ cores */
+  workers?: number
+}
+
+export interface FetcherIo {
+  warn: (msg: string) => void
+  info: (msg: string) => void
+  debug: (msg: string) => void
+  progress: (line: string) => void
+  signal: AbortSignal
+}
+
+interface Item { rec: ScheduleRecord, ready: Promise<Swarm>, swarm?: Swarm }
+
+/** Wake every waiter at once. */
+class Bell {
+  private waiters: Array<() => void> = []
+  wait (): Promise<void> { return new Promise(resolve => this.waiters.push(resolve)) }
+  ring (): void { const w = this.waiters; this.waiters = []; for (const f of w) f() }
+}
+
+const sleep = (ms: number, signal?: AbortSignal): Promise<void> => new Promise(resolve => {
+  const t = setTimeout(done, ms)
+  function done (): void { clearTimeout(t); signal?.removeEventListener('abort', done); resolve() }
+  signal?.addEventListener('abort', done, { once: true })
+})
+
+/** Wait for `p`, at most `ms`: the timer goes when p settles first (a pending one would hold the process open). */
+async function within (p: Promise<unknown>, ms: number, signal?: AbortSignal): Promise<void> {
+  const ac = new AbortController()
+  const off = (): void => ac.abort()
+  signal?.addEventListener('abort', off, { once: true })
+  try { await Promise.race([p, sleep(ms, ac.signal)]) } finally { ac.abort(); signal?.removeEventListener('abort', off) }
+}
+
+class Announcer {
+  private timer?: NodeJS.Timeout
+  private failures = 0
+  private stopped = false
+  constructor (readonly url: string, readonly swarm: Swarm, readonly f: Fetcher) {}
+
+  /** First announce; resolves when it answered or failed. */
+  async start (): Promise<void> { await this.once('started') }
+
+  private async once (event?: 'started' | 'completed' | 'stopped'): Promise<void> {
+    const s = this.swarm
+    try {
+      const r = await announce({
+        announceUrl: this.url, infoHash: s.opts.infoHash, peerId: s.opts.peerId, port: this.f.port,
+        uploaded: s.stats.bytesUploaded, downloaded: s.stats.bytesFromOrigin + s.stats.bytesFromPeers,
+        left: s.left, event, numwant: 50, signal: event === 'stopped' ? AbortSignal.timeout(LEAVE_GRACE_MS) : undefined,
+      })
+      if (this.failures) this.f.io.info(`tracker ${this.url}: answering again`)
+      this.failures = 0
+      if (!s.closed) for (const p of r.peers) s.addAddress(p)
+      this.next(r.interval * 1000)
+    } catch (e) {
+      if (event === 'stopped') return
+      if (this.failures++ === 0) this.f.io.warn(`tracker ${this.url}: ${(e as Error).message}; retrying`)
+      this.next(Math.min(60_000, 1000 * 2 ** Math.min(6, this.failures - 1)))
+    }
+  }
+
+  private next (ms: number): void {
+    if (this.stopped || this.swarm.closed) return
+    clearTimeout(this.timer)
+    this.timer = setTimeout(() => { void this.once() }, ms)
+  }
+
+  completed (): void { clearTimeout(this.timer); void this.once('completed') }
+  async stop (): Promise<void> {
+    this.stopped = true
+    clearTimeout(this.timer)
+    await this.once('stopped')
+  }
+}
+
+export class Fetcher {
+  readonly peerId = Buffer.concat([Buffer.from('-PC0001-'), randomBytes(12)])
+  port = 0
+  private server?: Server
+  private readonly swarms = new Map<string, Swarm>()
+  private readonly announcers = new Map<Swarm, Announcer[]>()
+  private readonly keepTimers = new Map<Swarm, NodeJS.Timeout>()
+  private readonly users = new Map<Swarm, number>()
+  private readonly limiter: RateLimiter
+  private readonly sockets = new Set<Socket>()
+  private cacheDir = ''
+  private tempCache = false
+  private readonly totals: Omit<SwarmStats, 'peersSeen'> & { peersSeen: Set<string> } =
+    { bytesFromOrigin: 0, bytesFromPeers: 0, bytesUploaded: 0, chunksRejected: 0, peersSeen: new Set() }
+  private readonly idle = new Bell()
+  private readonly registered = new Bell()
+  private itemsDone = 0
+  private listening?: Promise<{ host: string, port: number }>
+
+  private readonly verifier?: VerifyPool
+  private readonly verifyMinBytes: number
+
+  constructor (readonly opts: FetcherOptions, readonly io: FetcherIo) {
+    this.limiter = new RateLimiter(opts.uploadLimit)
+    // two threads beside the main one, even on two cores: BLAKE2b at ~580 MB/s a core is
+    // the bottleneck of a download into a file (256 MiB: medians 0.98 s with one, 0.78 s with two)
+    const workers = opts.workers ?? (availableParallelism() >= 2 ? AUTO_WORKERS : 0)
+    // its threads start with the first item big enough to need them
+    if (workers > 0) this.verifier = new VerifyPool(workers, CHUNK_BYTES, io.warn)
+    this.verifyMinBytes = opts.workers === undefined ? VERIFY_MIN_BYTES : 0
+  }
+
+  /**
+   * Create the cache and listen for peers; resolves to the bound address. run() may be
+   * called at once: it fetches the first item's hash tree meanwhile (start-up is on the
+   * path to the first byte) and waits for this before it needs the port or the cache.
+   */
+  start (): Promise<{ host: string, port: number }> {
+    this.listening ??= Promise.all([this.makeCache(), this.listen()]).then(() => ({ host: this.opts.host, port: this.port }))
+    return this.listening
+  }
+
+  private async makeCache (): Promise<void> {
+    if (this.opts.cacheDir) { await mkdir(this.opts.cacheDir, { recursive: true }); this.cacheDir = this.opts.cacheDir } else {
+      this.cacheDir = await mkdtemp(join(tmpdir(), 'pc-fetch-'))
+      this.tempCache = true
+    }
+  }
+
+  private async listen (): Promise<void> {
+    const server = createServer((s) => this.incoming(s))
+    this.server = server
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', (e: NodeJS.ErrnoException) => reject(new UnavailableError(`cannot listen: ${e.code ?? e.message}`, `${this.opts.host}:${this.opts.port}`)))
+      server.listen(this.opts.port, this.opts.host, () => resolve())
+    })
+    server.on('error', (e) => this.io.warn(`peer port: ${e.message}`))
+    const a = server.address()
+    this.port = typeof a === 'object' && a ? a.port : this.opts.port
+  }
+
+  private incoming (s: Socket): void {
+    if (this.sockets.size >= MAX_CONNECTIONS) { s.destroy(); return }
+    this.sockets.add(s)
+    s.on('close', () => this.sockets.delete(s))
+    const p = new Peer(s, false, `${(s.remoteAddress ?? '?').replace(/^::ffff:/, '')}:${s.remotePort ?? 0}`)
+    p.on('dropped', (why: string) => { if (!p.remote) this.io.debug(`peer ${p.address}: ${why}`) })
+    p.once('handshake', () => { void this.route(p) })
+  }
+
+  /**
+   * Hand an incoming connection to its swarm. A swarm we are about to join (its record
+   * is on its way, as at an item boundary) is waited for a little before the peer is dropped.
+   */
+  private async route (p: Peer): Promise<void> {
+    const key = p.remote!.infoHash.toString('hex')
+    const until = Date.now() + UNKNOWN_SWARM_WAIT_MS
+    let sw = this.swarms.get(key)
+    while (!sw && !p.closed && Date.now() < until && !this.io.signal.aborted) {
+      await within(this.registered.wait(), Math.max(1, until - Date.now()))
+      sw = this.swarms.get(key)
+    }
+    if (!sw || sw.closed) { p.drop('unknown swarm'); return }
+    if (!p.closed) sw.attach(p)
+  }
+
+  /** Fetch and write every record in order; resolves when all are written and kept. */
+  async run (records: AsyncIterable<ScheduleRecord>, out: Writable, oneOff = false): Promise<void> {
+    const items: Item[] = []
+    const bell = new Bell()
+    let inputDone = false
+    let inputError: unknown
+    const signal = this.io.signal
+    signal.addEventListener('abort', () => { bell.ring(); this.idle.ring() }, { once: true })
+    const producer = (async () => {
+      for await (const rec of records) {
+        while (items.length >= 2 && !signal.aborted) await bell.wait()
+        if (signal.aborted) return
+        const it: Item = { rec, ready: this.openSwarm(rec, oneOff).then(sw => this.use(sw)) }
+        it.ready.then(sw => { it.swarm = sw }, () => {})
+        items.push(it)
+        bell.ring()
+      }
+    })().then(() => { inputDone = true }, (e: unknown) => { inputError = e }).finally(() => bell.ring())
+    // a download into a file is likely big: have the verifier thread load meanwhile
+    if (oneOff && this.opts.raw && this.opts.output && this.opts.workers === undefined) this.verifier?.warm()
+    await this.start()
+    if (!this.opts.raw) await writeAll(out, encodeMagic())
+    let n = 0
+    // the next item's START goes out as soon as its swarm is ready, between frames of the
+    // current one (pc-frames(5) allows it): a sink knows what is coming (pc-icecast /next.json)
+    let announced = -1
+    const startOf = (it: Item, sw: Swarm, item: number): Buffer =>
+      encodeFrame({ type: 'start', item, header: { ...it.rec, size: sw.tree!.size, chunkSize: sw.tree!.chunkSize } })
+    const ahead = (): Buffer | undefined => {
+      const next = items[1]
+      if (this.opts.raw || announced === n + 1 || !next?.swarm?.tree) return undefined
+      announced = n + 1
+      return startOf(next, next.swarm, n + 1)
+    }
+    for (;;) {
+      while (!items.length && !inputDone && inputError === undefined && !signal.aborted) await bell.wait()
+      if (signal.aborted) break
+      if (inputError !== undefined) throw inputError
+      const it = items[0]
+      if (!it) break
+      let swarm: Swarm
+      try { swarm = await it.ready } catch (e) {
+        if (oneOff || !(e instanceof PcError) || e instanceof DataError) throw e
+        this.io.warn(`${e.message}; skipping this item`)
+        items.shift(); bell.ring()
+        continue
+      }
+      const tree = swarm.tree!
+      const progress = this.opts.progress ? setInterval(() => this.showProgress(swarm, n), 1000) : undefined
+      try {
+        await emitItem(swarm, out, { item: n, start: announced === n ? undefined : startOf(it, swarm, n), raw: this.opts.raw, window: this.opts.window, signal, between: ahead })
+      } finally { clearInterval(progress) }
+      await this.writeStats({ type: 'item', item: n, url: it.rec.url, root: tree.root.toString('hex'), size: tree.size, gaps: swarm.gaveUp.size, ...this.statsOf(swarm) })
+      n++
+      this.itemsDone++
+      items.shift()
+      bell.ring()
+      this.release(swarm)
+    }
+    await producer
+    // serve what we hold for --keep, then leave
+    while (this.swarms.size > 0 && !signal.aborted) await this.idle.wait()
+  }
+
+  private statsOf (s: Swarm): Record<string, number> {
+    const { bytesFromOrigin, bytesFromPeers, bytesUploaded, chunksRejected } = s.stats
+    return { bytesFromOrigin, bytesFromPeers, bytesUploaded, chunksRejected, peersSeen: s.stats.peersSeen.size }
+  }
+
+  private showProgress (s: Swarm, n: number): void {
+    const st = s.store
+    if (!st) return
+    const f = (b: number): string => (b / 1048576).toFixed(1) + 'M'
+    this.io.progress(`item ${n}: ${st.held}/${st.count} chunks, origin ${f(s.stats.bytesFromOrigin)}, peers ${f(s.stats.bytesFromPeers)}, up ${f(s.stats.bytesUploaded)}, ${s.peers.size} peers`)
+  }
+
+  private async writeStats (rec: object): Promise<void> {
+    if (!this.opts.statsFile) return
+    try { await appendFile(this.opts.statsFile, JSON.stringify(rec) + '\n') } catch (e) { this.io.warn(`--stats ${this.opts.statsFile}: ${(e as Error).message}`) }
+  }
+
+  /** An item about to be written holds its swarm: no --keep timer may close it meanwhile. */
+  private use (s: Swarm): Swarm {
+    this.users.set(s, (this.users.get(s) ?? 0) + 1)
+    clearTimeout(this.keepTimers.get(s))
+    this.keepTimers.delete(s)
+    return s
+  }
+
+  /** The item is written; once no queued item uses the swarm, it is kept for --keep. */
+  private release (s: Swarm): void {
+    const n = (this.users.get(s) ?? 1) - 1
+    if (n > 0) { this.users.set(s, n); return }
+    this.users.delete(s)
+    this.keep(s)
+  }
+
+  private keep (s: Swarm): void {
+    clearTimeout(this.keepTimers.get(s))
+    this.keepTimers.set(s, setTimeout(() => { void this.closeSwarm(s, true) }, this.opts.keepMs))
+  }
+
+  private async closeSwarm (s: Swarm, polite: boolean): Promise<void> {
+    clearTimeout(this.keepTimers.get(s))
+    this.keepTimers.delete(s)
+    if (this.swarms.get(s.infoHashHex) === s) this.swarms.delete(s.infoHashHex)
+    const ann = this.announcers.get(s) ?? []
+    this.announcers.delete(s)
+    await Promise.all([s.close(polite, polite ? LEAVE_GRACE_MS : 0), ...ann.map(a => a.stop())])
+    this.totals.bytesFromOrigin += s.stats.bytesFromOrigin
+    this.totals.bytesFromPeers += s.stats.bytesFromPeers
+    this.totals.bytesUploaded += s.stats.bytesUploaded
+    this.totals.chunksRejected += s.stats.chunksRejected
+    for (const id of s.stats.peersSeen) this.totals.peersSeen.add(id)
+    this.idle.ring()
+  }
+
+  /** Leave every swarm (politely: goodbye, announce stopped, uploads finish) and stop listening. */
+  async close (polite: boolean): Promise<void> {
+    await Promise.all([...this.keepTimers.keys(), ...this.swarms.values()].filter((s, i, a) => a.indexOf(s) === i).map(s => this.closeSwarm(s, polite)))
+    this.server?.close()
+    for (const s of this.sockets) s.destroy()
+    await this.verifier?.close()
+    const t = this.totals
+    await this.writeStats({ type: 'exit', items: this.itemsDone, bytesFromOrigin: t.bytesFromOrigin, bytesFromPeers: t.bytesFromPeers, bytesUploaded: t.bytesUploaded, chunksRejected: t.chunksRejected, peersSeen: t.peersSeen.size })
+    if (this.tempCache) await rm(this.cacheDir, { recursive: true, force: true })
+  }
+
+  // ---- opening an item's swarm ------------------------------------------------
+
+  private async openSwarm (rec: ScheduleRecord, oneOff: boolean): Promise<Swarm> {
+    if (!/^https?:\/\//i.test(rec.url)) throw new DataError(`not an http(s) URL: ${rec.url}`, oneOff ? undefined : rec.url)
+    if (rec.root) {
+      // the swarm is known at once: join it as soon as the port is open, while the tree is on its way
+      const root = Buffer.from(rec.root, 'hex')
+      const fetching = this.swarms.get(infoHash(root).toString('hex'))?.tree ? undefined : this.treeFromUrls(rec, root)
+      await this.start()
+      const s = this.reuse(root) ?? this.createSwarm(rec, root, oneOff)
+      if (!s.tree) {
+        const tree = await (fetching ?? this.treeFromUrls(rec, root))
+        if (tree && !s.tree) await s.setTree(tree)
+      }
+      return await this.withTree(s, rec)
+    }
+    let originBytes = 0
+    let tree = await this.treeFromUrls(rec) ?? await this.treeFromGateway(rec, undefined)
+    await this.start()
+    if (!tree) {
+      const r = await this.treeFromOrigin(rec)
+      tree = r.tree
+      originBytes = r.bytes
+    }
+    const s = this.reuse(tree.root) ?? this.createSwarm(rec, tree.root, oneOff)
+    s.stats.bytesFromOrigin += originBytes
+    if (!s.tree) await s.setTree(tree)
+    return s
+  }
+
+  private reuse (root: Buffer): Swarm | undefined {
+    const s = this.swarms.get(infoHash(root).toString('hex'))
+    if (s) { clearTimeout(this.keepTimers.get(s)); this.keepTimers.delete(s) }
+    return s
+  }
+
+  private createSwarm (rec: ScheduleRecord, root: Buffer, oneOff: boolean): Swarm {
+    const output = oneOff && this.opts.raw ? this.opts.output : undefined
+    // by default threads verify only downloads into a file, where speed is the point; a
+    // stream is paced by its consumer, and a thread costs ~20 MB (a long-running listener's memory)
+    const swarm = new Swarm({
+      url: rec.url, root, infoHash: infoHash(root), peerId: this.peerId, port: this.port, cacheDir: this.cacheDir,
+      removeCache: this.tempCache, window: this.opts.window, deadlineMs: this.opts.deadlineMs,
+      playFraction: !this.opts.raw && rec.duration && rec.offset ? Math.min(1, rec.offset / rec.duration) : 0,
+      limiter: this.limiter, output, verifier: this.opts.workers !== undefined || output ? this.verifier : undefined, verifyMinBytes: this.verifyMinBytes, warn: this.io.warn, debug: this.io.debug,
+    })
+    swarm.on('error', (e: Error) => this.io.warn(`${rec.url}: ${e.message}`))
+    swarm.on('complete', () => { for (const a of this.announcers.get(swarm) ?? []) a.completed() })
+    this.swarms.set(swarm.infoHashHex, swarm)
+    this.registered.ring()
+    const anns = this.opts.trackers.map(u => new Announcer(u, swarm, this))
+    this.announcers.set(swarm, anns)
+    const announced = Promise.all(anns.map(a => a.start()))
+    for (const p of this.opts.peers) swarm.addAddress(p, true)
+    void this.originAfterDiscovery(swarm, announced)
+    return swarm
+  }
+
+  private async originAfterDiscovery (s: Swarm, announced: Promise<unknown>): Promise<void> {
+    const t0 = Date.now()
+    await within(announced, DISCOVERY_MS, this.io.signal)
+    while (s.dialling && Date.now() - t0 < DISCOVERY_MS && !this.io.signal.aborted) await sleep(20)
+    s.allowOrigin()
+  }
+
+  /** Wait for a swarm opened by root alone to get its tree from peers, else the gateway. */
+  private async withTree (s: Swarm, rec: ScheduleRecord): Promise<Swarm> {
+    if (s.tree) return s
+    const got = new Promise<void>(resolve => s.once('tree', () => resolve()))
+    await within(got, TREE_FROM_PEERS_MS, this.io.signal)
+    if (!s.tree && !this.io.signal.aborted) {
+      const t = await this.treeFromGateway(rec, s.opts.root)
+      if (t) await s.setTree(t)
+    }
+    if (!s.tree) await within(got, TREE_FROM_PEERS_MS, this.io.signal)
+    if (!s.tree) await this.closeSwarm(s, false)
+    if (!s.tree) throw new UnavailableError('no hash tree: not published, no peer has it and no gateway gave it', rec.url)
+    return s
+  }
+
+  private async treeFromUrls (rec: ScheduleRecord, root?: Buffer): Promise<HashTree | undefined> {
+    const urls = rec.hashtree ? [rec.hashtree] : []
+    if (!rec.hashtree || rec.hashtree !== rec.url + '.hashtree') urls.push(rec.url + '.hashtree')
+    for (const u of urls) {
+      let text: string
+      try { text = await fetchText(u, this.io.signal) } catch (e) {
+        if (u === rec.hashtree) this.io.warn(`${(e as Error).message}`)
+        continue
+      }
+      try { return parseTree(text, u, root) } catch (e) { this.io.warn(`${(e as Error).message}; not used`) }
+    }
+    return undefined
+  }
+
+  private async treeFromGateway (rec: ScheduleRecord, root?: Buffer): Promise<HashTree | undefined> {
+    for (const t of this.opts.trackers) {
+      try {
+        const text = await fetchGatewayTree(t, rec.url, { signal: this.io.signal })
+        return parseTree(text, `gateway ${t}`, root)
+      } catch (e) { this.io.debug(`gateway ${t}: ${(e as Error).message}`) }
+    }
+    return undefined
+  }
+
+  /** No root, no tree anywhere: read the item once from the origin and hash it ourselves. */
+  private async treeFromOrigin (rec: ScheduleRecord): Promise<{ tree: HashTree, bytes: number }> {
+    this.io.warn(`${rec.url}: no hash tree published and no root given; reading it whole from the origin (unauthenticated)`)
+    const part = join(this.cacheDir, `partial-${randomBytes(6).toString('hex')}`)
+    const b = new TreeBuilder(CHUNK_BYTES)
+    const fh = await open(part, 'w')
+    let bytes = 0
+    try {
+      for await (const d of getBody(rec.url, this.io.signal)) { b.update(d); await fh.write(d); bytes += d.length }
+    } finally { await fh.close() }
+    const tree = b.finish()
+    await rename(part, join(this.cacheDir, tree.root.toString('hex')))
+    return { tree, bytes }
+  }
+}
+
+async function fetchText (url: string, signal: AbortSignal): Promise<string> {
+  const parts: Buffer[] = []
+  for await (const d of getBody(url, signal, MAX_TREE_TEXT_BYTES)) parts.push(d)
+  return Buffer.concat(parts).toString('utf8')
+}

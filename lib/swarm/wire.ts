@@ -1,0 +1,264 @@
+// The peer wire protocol (man pc-wire.7): a fixed handshake, then length-prefixed
+// messages. Every length is checked against a named bound before a byte is buffered
+// for it, so a peer can make us hold at most one bounded message.
+//
+// Handshake (52 bytes, both sides; the connecting side speaks first):
+//   offset  width  field
+//   0       8      magic "PCWIRE" 0x00 0x01 (name, u16 version)
+//   8       20     info-hash of the swarm (lib/hashtree.ts infoHash(root))
+//   28      20     peer id
+//   48      2      listen port of the sender, 0 when it accepts no connections
+//   50      2      flags, 0 (ignored on receipt)
+// Message:
+//   0       4      length L of what follows (0: keep-alive, no type byte)
+//   4       1      type
+//   5       L-1    payload:
+//     1 BITFIELD  u32 chunk count | ceil(count/8) bytes, chunk 0 in the high bit of byte 0
+//     2 HAVE      u32 index
+//     3 REQUEST   u32 index
+//     4 CANCEL    u32 index
+//     5 PIECE     u32 index | chunk bytes (≤ the swarm's chunk size)
+//     6 REJECT    u32 index          (will not send it: not held, or too busy)
+//     7 TREE?     (empty)            ask for the hash tree
+//     8 TREE      pc-hashtree(5) text, empty when the sender has none
+//     9 PEX       u16 n | n × (u8 family 4|6, 4|16 address bytes, u16 port)
+//    10 GOODBYE   (empty)            the sender is leaving; finish nothing more
+//   others: ignored (a later version's message)
+import { isIPv4, isIPv6 } from 'node:net'
+import { MAX_CHUNK_BYTES, MAX_LEAVES, INFO_HASH_BYTES } from '../hashing/hashtree.js'
+
+export const WIRE_MAGIC = Buffer.from([0x50, 0x43, 0x57, 0x49, 0x52, 0x45, 0x00, 0x01])
+export const HANDSHAKE_BYTES = 52
+export const PEER_ID_BYTES = 20
+/** a hash tree of MAX_TREE_LEAVES leaves is about this big in text; larger ones are refused on the wire */
+export const MAX_TREE_BYTES = 4 * 1024 * 1024
+/** up to this many addresses in one PEX message (BEP 11 suggests 50 per minute) */
+export const MAX_PEX_PEERS = 200
+/** one PIECE of the largest chunk size, or the largest tree, whichever is larger */
+export const MAX_MESSAGE_BYTES = Math.max(5 + MAX_CHUNK_BYTES, 1 + MAX_TREE_BYTES)
+export const MAX_BITFIELD_CHUNKS = MAX_LEAVES
+
+export const M_BITFIELD = 1
+export const M_HAVE = 2
+export const M_REQUEST = 3
+export const M_CANCEL = 4
+export const M_PIECE = 5
+export const M_REJECT = 6
+export const M_TREE_REQUEST = 7
+export const M_TREE = 8
+export const M_PEX = 9
+export const M_GOODBYE = 10
+
+export interface Handshake { infoHash: Buffer, peerId: Buffer, port: number }
+export interface PeerAddress { host: string, port: number }
+
+export type Message =
+  | { type: 'keepalive' }
+  | { type: 'bitfield', count: number, bits: Buffer }
+  | { type: 'have' | 'request' | 'cancel' | 'reject', index: number }
+  | { type: 'piece', index: number, data: Buffer }
+  | { type: 'tree-request' }
+  | { type: 'tree', text: string }
+  | { type: 'pex', peers: PeerAddress[] }
+  | { type: 'goodbye' }
+
+/** A protocol violation by the remote side: the connection is dropped. */
+export class WireError extends Error {}
+
+export function encodeHandshake (h: Handshake): Buffer {
+  const b = Buffer.alloc(HANDSHAKE_BYTES)
+  WIRE_MAGIC.copy(b, 0)
+  h.infoHash.copy(b, 8, 0, INFO_HASH_BYTES)
+  h.peerId.copy(b, 28, 0, PEER_ID_BYTES)
+  b.writeUInt16BE(h.port, 48)
+  return b
+}
+
+export function decodeHandshake (b: Buffer): Handshake {
+  if (b.length !== HANDSHAKE_BYTES) throw new WireError('short handshake')
+  if (!b.subarray(0, 8).equals(WIRE_MAGIC)) throw new WireError('bad handshake magic')
+  return { infoHash: Buffer.from(b.subarray(8, 28)), peerId: Buffer.from(b.subarray(28, 48)), port: b.readUInt16BE(48) }
+}
+
+function header (type: number, payload: number): Buffer {
+  const b = Buffer.allocUnsafe(5 + payload)
+  b.writeUInt32BE(1 + payload, 0)
+  b[4] = type
+  return b
+}
+
+const INDEX_TYPES = { have: M_HAVE, request: M_REQUEST, cancel: M_CANCEL, reject: M_REJECT } as const
+
+export function encodeMessage (m: Message): Buffer {
+  switch (m.type) {
+    case 'keepalive': return Buffer.alloc(4)
+    case 'bitfield': {
+      const b = header(M_BITFIELD, 4 + m.bits.length)
+      b.writeUInt32BE(m.count, 5); m.bits.copy(b, 9)
+      return b
+    }
+    case 'have': case 'request': case 'cancel': case 'reject': {
+      const b = header(INDEX_TYPES[m.type], 4)
+      b.writeUInt32BE(m.index, 5)
+      return b
+    }
+    case 'piece': {
+      const b = encodePieceHeader(m.index, m.data.length)
+      return Buffer.concat([b, m.data])
+    }
+    case 'tree-request': return header(M_TREE_REQUEST, 0)
+    case 'tree': {
+      const t = Buffer.from(m.text)
+      if (t.length > MAX_TREE_BYTES) throw new RangeError(`tree longer than ${MAX_TREE_BYTES} bytes`)
+      const b = header(M_TREE, t.length); t.copy(b, 5)
+      return b
+    }
+    case 'pex': {
+      const list = m.peers.filter(p => isIPv4(p.host) || isIPv6(p.host)).slice(0, MAX_PEX_PEERS)
+      const parts: Buffer[] = []
+      for (const p of list) {
+        const v4 = isIPv4(p.host)
+        const e = Buffer.alloc(v4 ? 7 : 19)
+        e[0] = v4 ? 4 : 6
+        if (v4) p.host.split('.').forEach((o, i) => { e[1 + i] = Number(o) })
+        else ipv6Bytes(p.host).copy(e, 1)
+        e.writeUInt16BE(p.port, e.length - 2)
+        parts.push(e)
+      }
+      const body = Buffer.concat(parts)
+      const b = header(M_PEX, 2 + body.length)
+      b.writeUInt16BE(list.length, 5); body.copy(b, 7)
+      return b
+    }
+    case 'goodbye': return header(M_GOODBYE, 0)
+  }
+}
+
+/** The 9 bytes before a PIECE's chunk, for senders that write the chunk separately. */
+export function encodePieceHeader (index: number, length: number): Buffer {
+  const b = header(M_PIECE, 4)
+  b.writeUInt32BE(5 + length, 0)
+  b.writeUInt32BE(index, 5)
+  return b
+}
+
+function ipv6Bytes (host: string): Buffer {
+  const out = Buffer.alloc(16)
+  const [l, r] = host.includes('::') ? host.split('::') : [host, undefined]
+  const left = l ? l.split(':') : []
+  const right = r ? r.split(':') : []
+  const groups = r === undefined ? left : [...left, ...Array(8 - left.length - right.length).fill('0'), ...right]
+  groups.slice(0, 8).forEach((g, i) => out.writeUInt16BE(parseInt(g, 16) || 0, i * 2))
+  return out
+}
+
+function ipv6Text (b: Buffer): string {
+  const g: string[] = []
+  for (let i = 0; i < 16; i += 2) g.push(b.readUInt16BE(i).toString(16))
+  return g.join(':')
+}
+
+/**
+ * Incremental decoder: push bytes in any split; returns the handshake once and then
+ * whole messages. `maxMessage` bounds a message's length (a swarm lowers it to its
+ * chunk size once it knows the tree). Throws WireError on any violation.
+ */
+export class WireDecoder {
+  private parts: Buffer[] = []
+  private bytes = 0
+  handshake?: Handshake
+  constructor (public maxMessage = MAX_MESSAGE_BYTES) {}
+
+  private take (n: number): Buffer {
+    if (this.parts[0].length >= n) {
+      const head = this.parts[0]
+      const out = head.subarray(0, n)
+      if (head.length === n) this.parts.shift(); else this.parts[0] = head.subarray(n)
+      this.bytes -= n
+      return out
+    }
+    const all = Buffer.concat(this.parts, this.bytes)
+    this.parts = all.length > n ? [all.subarray(n)] : []
+    this.bytes -= n
+    return all.subarray(0, n)
+  }
+
+  private peekU32 (): number {
+    if (this.parts[0].length >= 4) return this.parts[0].readUInt32BE(0)
+    return Buffer.concat(this.parts, this.bytes).readUInt32BE(0)
+  }
+
+  /** Feed bytes; returns what became complete. A handshake is returned as the first item. */
+  push (chunk: Buffer): Array<Message | { type: 'handshake', handshake: Handshake }> {
+    if (chunk.length) { this.parts.push(chunk); this.bytes += chunk.length }
+    const out: Array<Message | { type: 'handshake', handshake: Handshake }> = []
+    if (!this.handshake) {
+      // check the magic as soon as bytes arrive, so garbage is refused at once
+      const head = this.bytes >= 8 ? WIRE_MAGIC : WIRE_MAGIC.subarray(0, this.bytes)
+      const have = Buffer.concat(this.parts, this.bytes).subarray(0, head.length)
+      if (!have.equals(head)) throw new WireError('bad handshake magic')
+      if (this.bytes < HANDSHAKE_BYTES) return out
+      this.handshake = decodeHandshake(Buffer.from(this.take(HANDSHAKE_BYTES)))
+      out.push({ type: 'handshake', handshake: this.handshake })
+    }
+    while (this.bytes >= 4) {
+      const len = this.peekU32()
+      if (len > this.maxMessage) throw new WireError(`message length ${len} exceeds ${this.maxMessage}`)
+      if (this.bytes < 4 + len) break
+      this.take(4)
+      if (len === 0) { out.push({ type: 'keepalive' }); continue }
+      const body = this.take(len)
+      const m = decodeBody(body[0], body.subarray(1))
+      if (m) out.push(m)
+    }
+    return out
+  }
+}
+
+function decodeBody (type: number, p: Buffer): Message | undefined {
+  const exactly = (n: number, name: string): void => { if (p.length !== n) throw new WireError(`${name} of ${p.length} bytes, expected ${n}`) }
+  switch (type) {
+    case M_BITFIELD: {
+      if (p.length < 4) throw new WireError('short BITFIELD')
+      const count = p.readUInt32BE(0)
+      if (count > MAX_BITFIELD_CHUNKS) throw new WireError(`BITFIELD of ${count} chunks`)
+      exactly(4 + Math.ceil(count / 8), 'BITFIELD')
+      return { type: 'bitfield', count, bits: Buffer.from(p.subarray(4)) }
+    }
+    case M_HAVE: exactly(4, 'HAVE'); return { type: 'have', index: p.readUInt32BE(0) }
+    case M_REQUEST: exactly(4, 'REQUEST'); return { type: 'request', index: p.readUInt32BE(0) }
+    case M_CANCEL: exactly(4, 'CANCEL'); return { type: 'cancel', index: p.readUInt32BE(0) }
+    case M_REJECT: exactly(4, 'REJECT'); return { type: 'reject', index: p.readUInt32BE(0) }
+    case M_PIECE:
+      if (p.length < 4) throw new WireError('short PIECE')
+      return { type: 'piece', index: p.readUInt32BE(0), data: p.subarray(4) }
+    case M_TREE_REQUEST: exactly(0, 'TREE?'); return { type: 'tree-request' }
+    case M_TREE:
+      if (p.length > MAX_TREE_BYTES) throw new WireError('TREE too long')
+      return { type: 'tree', text: p.toString('utf8') }
+    case M_PEX: {
+      if (p.length < 2) throw new WireError('short PEX')
+      const n = p.readUInt16BE(0)
+      if (n > MAX_PEX_PEERS) throw new WireError(`PEX of ${n} peers`)
+      const peers: PeerAddress[] = []
+      let o = 2
+      for (let i = 0; i < n; i++) {
+        const fam = p[o]
+        const alen = fam === 4 ? 4 : fam === 6 ? 16 : -1
+        if (alen < 0 || o + 1 + alen + 2 > p.length) throw new WireError('bad PEX entry')
+        const a = p.subarray(o + 1, o + 1 + alen)
+        const host = fam === 4 ? [...a].join('.') : ipv6Text(a)
+        const port = p.readUInt16BE(o + 1 + alen)
+        if (port > 0) peers.push({ host, port })
+        o += 3 + alen
+      }
+      if (o !== p.length) throw new WireError('trailing bytes in PEX')
+      return { type: 'pex', peers }
+    }
+    case M_GOODBYE: exactly(0, 'GOODBYE'); return { type: 'goodbye' }
+    default: return undefined
+  }
+}
+
+export function setBit (bits: Uint8Array, i: number): void { bits[i >> 3] |= 0x80 >> (i & 7) }
+export function getBit (bits: Uint8Array, i: number): boolean { return (bits[i >> 3] & (0x80 >> (i & 7))) !== 0 }
