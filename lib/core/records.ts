@@ -14,6 +14,8 @@ export interface ScheduleRecord {
   duration?: number
   /** ms into the item at the time the record was made (0 for later items) */
   offset: number
+  /** a live show: url is a pc-live mount, the item has no size and no hash tree */
+  live?: boolean
   /** hash-tree root, lowercase hex (from dc:identifier urn:blake2b:…) */
   root?: string
   /** URL of the published hash tree */
@@ -35,6 +37,7 @@ export function validateRecord (v: Record<string, unknown>, where: string): Sche
   if (!(Number.isInteger(v.offset) && (v.offset as number) >= 0)) bad('"offset" must be a non-negative integer (ms)')
   if (v.root !== undefined && (typeof v.root !== 'string' || !HEX64.test(v.root))) bad('"root" must be 64 lowercase hex digits')
   if (v.hashtree !== undefined && typeof v.hashtree !== 'string') bad('"hashtree" must be a URL string')
+  if (v.live !== undefined && typeof v.live !== 'boolean') bad('"live" must be true or false')
   for (const k of ['title', 'mime'] as const) if (v[k] !== undefined && typeof v[k] !== 'string') bad(`"${k}" must be a string`)
   return v as ScheduleRecord
 }

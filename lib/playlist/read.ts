@@ -29,6 +29,9 @@ export interface PlaylistItem {
   duration?: number
   /** hash-tree root, lowercase hex, from dc:identifier urn:blake2b:… */
   root?: string
+  /** a live show (dc:type Event, the DCMI type for a non-persistent, time-based
+   *  occurrence): its link is a pc-live mount, it has no file, size or hash tree */
+  live?: boolean
   /** file:line:column of the <item>, for messages */
   where: string
 }
@@ -63,7 +66,7 @@ function kindOf (uri: string): Kind {
 }
 
 /** An open element; position and text kept as cheaply as possible (a week of items is 300k elements). */
-interface Open { kind: Kind, local: string, line: number, column: number, text: string, keepText: boolean, url?: string }
+interface Open { kind: Kind, local: string, line: number, column: number, text: string, keepText: boolean, url?: string, resource?: string }
 interface RawItem { fields: Map<string, Open[]>, about?: string, where: string }
 
 /** Decode the bytes as UTF-8, or as the Latin-1 family when the XML declaration says so. */
@@ -161,6 +164,8 @@ export function parsePlaylist (text: string, opts: ReadOptions): Playlist {
       itemDepth = stack.length
     } else if (current !== undefined && keepText && kind === 'rss' && local === 'enclosure') {
       el.url = attr(tag, 'url')
+    } else if (current !== undefined && keepText && kind === 'dc' && local === 'type') {
+      el.resource = attr(tag, 'resource')
     } else if (current === undefined && kind === 'rdf' && local === 'li' && stack.some(s => s.kind === 'rdf' && s.local === 'seq')) {
       const r = attr(tag, 'resource') ?? attr(tag, 'about')
       if (r !== undefined) seq.push(r)
@@ -208,7 +213,7 @@ export function parsePlaylist (text: string, opts: ReadOptions): Playlist {
   }
 }
 
-const WANTED = new Set(['rss:link', 'rss:enclosure', 'rss:title', 'dc:title', 'dc:format', 'dc:identifier', 'ev:startdate', 'ev:enddate', 'mm:duration'])
+const WANTED = new Set(['rss:link', 'rss:enclosure', 'rss:title', 'dc:title', 'dc:format', 'dc:identifier', 'dc:type', 'ev:startdate', 'ev:enddate', 'mm:duration'])
 
 function toItem (r: RawItem, opts: ReadOptions): PlaylistItem {
   const where = opts.where
@@ -237,7 +242,14 @@ function toItem (r: RawItem, opts: ReadOptions): PlaylistItem {
     if (!/^[0-9a-f]{64}$/i.test(hex)) throw new DataError(`dc:identifier: urn:blake2b: needs 64 hex digits, got '${hex}'`, at(id))
     item.root = hex.toLowerCase()
   }
+  if ((r.fields.get('dc:type') ?? []).some(isLiveType)) item.live = true
   return item
+}
+
+/** dc:type Event, as a literal or the DCMI Type Vocabulary URI (rdf:resource). */
+const LIVE_TYPE = /^(?:https?:\/\/purl\.org\/dc\/dcmitype\/)?event$/i
+function isLiveType (el: Open): boolean {
+  return LIVE_TYPE.test(el.text.trim()) || (el.resource !== undefined && LIVE_TYPE.test(el.resource.trim()))
 }
 
 /** RSS 1.0 orders items by the channel's rdf:Seq; without one, document order. */

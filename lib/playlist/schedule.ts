@@ -107,13 +107,14 @@ export function passLength (s: Schedule): number {
 /** A schedule record (man pc-records.5) for a slot, played from `from` on. */
 export function toRecord (slot: Slot, from: number): ScheduleRecord {
   const { item } = slot
-  // field order as documented: url, title, mime, start, end, duration, offset, root, hashtree
+  // field order as documented: url, title, mime, start, end, duration, offset, live, root, hashtree
   const rec: Record<string, unknown> = { url: item.url }
   if (item.title !== undefined) rec.title = item.title
   if (item.mime !== undefined) rec.mime = item.mime
   rec.start = formatTime(slot.start)
   if (slot.end !== undefined) { rec.end = formatTime(slot.end); rec.duration = slot.end - slot.start }
   rec.offset = Math.max(0, from - slot.start)
+  if (item.live) rec.live = true
   if (item.root !== undefined) {
     rec.root = item.root
     // dc:identifier says a tree was made; pc-playlist --hash publishes it beside the media

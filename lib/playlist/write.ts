@@ -12,6 +12,9 @@ export const NS = {
   mm: 'http://musicbrainz.org/mm/mm-2.1#',
 } as const
 
+/** The DCMI Type for a non-persistent, time-based occurrence: what marks a live item. */
+export const DCMI_EVENT = 'http://purl.org/dc/dcmitype/Event'
+
 /** A cron job laying out a day of one-second jingles should not build a gigabyte. */
 export const MAX_ITEMS = 100_000
 
@@ -23,6 +26,8 @@ export interface Medium {
   duration: number
   /** hash-tree root, lowercase hex */
   root?: string
+  /** a live show (a pc-live mount): written as dc:type Event, with no mm:duration */
+  live?: boolean
 }
 
 export interface ScheduledItem extends Medium {
@@ -30,6 +35,19 @@ export interface ScheduledItem extends Medium {
   about: string
   /** ms since the epoch */
   start: number
+  /** ms since the epoch, when a live slot cuts the item short (else start + duration) */
+  end?: number
+}
+
+/** A live show's slot (pc-playlist --live URL@START/DURATION). */
+export interface LiveSlot {
+  url: string
+  title?: string
+  mime?: string
+  /** ms since the epoch */
+  start: number
+  /** ms, > 0 */
+  duration: number
 }
 
 export interface Channel {
@@ -47,6 +65,9 @@ export interface LayoutOptions {
   shuffle?: boolean
   /** [0, 1), for --shuffle; Math.random by default */
   random?: () => number
+  /** live shows: the item on air when one begins is cut short, and the music resumes
+   *  with the next item when it ends */
+  live?: LiveSlot[]
 }
 
 /**
@@ -60,22 +81,43 @@ export function layout (media: Medium[], opts: LayoutOptions): ScheduledItem[] {
   const random = opts.random ?? Math.random
   const out: ScheduledItem[] = []
   const seen = new Map<string, number>()
+  const about = (url: string): string => {
+    const n = (seen.get(url) ?? 0) + 1
+    seen.set(url, n)
+    return n === 1 || url.includes('#') ? url : `${url}#${n}`
+  }
+  const live = [...(opts.live ?? [])].sort((a, b) => a.start - b.start)
+  for (let i = 1; i < live.length; i++) {
+    if (live[i].start < live[i - 1].start + live[i - 1].duration) throw new RangeError(`live slots overlap: ${live[i - 1].url} and ${live[i].url}`)
+  }
   let t = opts.start
+  // a live slot that begins before t (or at it) goes on air now, cut to what is left of it
+  const airLive = (): void => {
+    const s = live.shift() as LiveSlot
+    const end = s.start + s.duration
+    if (end <= t) return
+    const start = Math.max(s.start, t)
+    out.push({ url: s.url, title: s.title ?? s.url, mime: s.mime ?? 'audio/mpeg', duration: end - start, live: true, about: about(s.url), start })
+    t = end
+  }
   let last: Medium | undefined
   do {
     const pass = opts.shuffle ? shuffled(media, random) : media
     // Do not play the same item twice in a row where a pass begins.
     if (opts.shuffle && pass.length > 1 && pass[0] === last) [pass[0], pass[1]] = [pass[1], pass[0]]
     for (const m of pass) {
+      while (live.length > 0 && live[0].start <= t) airLive()
       if (opts.until !== undefined && t >= opts.until) break
       if (out.length >= MAX_ITEMS) throw new RangeError(`more than ${MAX_ITEMS} items`)
-      const n = (seen.get(m.url) ?? 0) + 1
-      seen.set(m.url, n)
-      out.push({ ...m, about: n === 1 || m.url.includes('#') ? m.url : `${m.url}#${n}`, start: t })
+      const item: ScheduledItem = { ...m, about: about(m.url), start: t }
+      out.push(item)
       t += m.duration
       last = m
+      if (live.length > 0 && live[0].start < t) { item.end = live[0].start; t = live[0].start }
     }
   } while (opts.until !== undefined && t < opts.until)
+  // live shows after the music has run out still air, at their own times
+  while (live.length > 0) { t = Math.max(t, live[0].start); airLive() }
   return out
 }
 
@@ -121,9 +163,11 @@ export function formatPlaylist (channel: Channel, items: ScheduledItem[]): strin
     s += el('    ', 'dc:title', it.title)
     s += el('    ', 'dc:format', it.mime)
     if (it.root) s += el('    ', 'dc:identifier', `urn:blake2b:${it.root}`)
+    if (it.live) s += `    <dc:type rdf:resource="${DCMI_EVENT}"/>\n`
     s += el('    ', 'ev:startdate', formatTime(it.start))
-    s += el('    ', 'ev:enddate', formatTime(it.start + it.duration))
-    s += el('    ', 'mm:duration', String(it.duration))
+    s += el('    ', 'ev:enddate', formatTime(it.end ?? it.start + it.duration))
+    // mm:duration is the length of a recording; a live slot has none
+    if (!it.live) s += el('    ', 'mm:duration', String(it.duration))
     s += '  </item>\n'
   }
   s += '</rdf:RDF>\n'
