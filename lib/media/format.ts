@@ -34,6 +34,9 @@ export interface MediaUnit {
    * all after it can decode (TS random_access_indicator, a Matroska Cluster that opens
    * with a keyframe, an fMP4 fragment that opens with a sync sample) */
   key?: boolean
+  /** for a header unit, the bytes to give a joining listener instead of `bytes` (same
+   * length): a Matroska Segment head with its size made unknown */
+  joinBytes?: Buffer
   /** media time at the start of this unit when the format says it exactly (Ogg granule,
    * TS DTS from the first seen, Matroska block timecode, fMP4 tfdt) */
   timeUs?: number
@@ -41,7 +44,7 @@ export interface MediaUnit {
 
 /** What a format says about the bytes at a unit boundary (buf[0]). */
 export type Step =
-  | { t: 'unit', len: number, durationUs: number, header?: boolean, key?: boolean, timeUs?: number }
+  | { t: 'unit', len: number, durationUs: number, header?: boolean, key?: boolean, timeUs?: number, joinBytes?: Buffer }
   /** bytes to leave out quietly (tags, the Xing frame); len may run past buf */
   | { t: 'skip', len: number }
   /** buf must hold this many bytes before the format can tell */

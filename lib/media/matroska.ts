@@ -52,6 +52,16 @@ export function readElementHead (b: Buffer, at = 0): ElementHead | 'need' | null
   return { id, size: ones ? UNKNOWN_SIZE : size, headBytes: idLen + sizeLen }
 }
 
+/** An element head with its size field set to 'unknown' (all value bits one), same length. */
+export function unknownSize (head: Buffer): Buffer {
+  const out = Buffer.from(head)
+  const sizeAt = out[0] >= 0x80 ? 1 : out[0] >= 0x40 ? 2 : out[0] >= 0x20 ? 3 : 4
+  const len = out.length - sizeAt
+  out[sizeAt] = 0xff >> (len - 1)
+  out.fill(0xff, sizeAt + 1)
+  return out
+}
+
 export function readUint (b: Buffer, at: number, n: number): number {
   let v = 0
   for (let i = 0; i < n; i++) v = v * 256 + b[at + i]
@@ -150,7 +160,11 @@ export class MatroskaFormat implements UnitFormat {
       return { t: 'unit', len: whole, durationUs: 0, header: true }
     }
     if (this.where === 'start') return { t: 'bad', why: 'no EBML header' }
-    if (h.id === ID.Segment) { this.where = 'segment'; return { t: 'unit', len: h.headBytes, durationUs: 0, header: true } }
+    if (h.id === ID.Segment) {
+      // a joining viewer gets the Segment head with its size unknown: it no longer ends where the file says
+      this.where = 'segment'
+      return { t: 'unit', len: h.headBytes, durationUs: 0, header: true, joinBytes: unknownSize(buf.subarray(0, h.headBytes)) }
+    }
     if (this.where === 'cluster' && !TOP_LEVEL.has(h.id)) return this.inCluster(buf, h, whole, atEnd)
     if (!synced && h.id !== ID.Cluster) return { t: 'bad', why: 'no Matroska Cluster' }
     if (h.id === ID.Cluster) return this.clusterHead(buf, h, atEnd)
@@ -170,7 +184,11 @@ export class MatroskaFormat implements UnitFormat {
     let at = h.headBytes
     let tc = 0
     let key = false
+    /** where the head unit ends: the first block */
+    let first: number | undefined
+    const video = this.tracks.find(t => t.type === TRACK_VIDEO)
     const end = h.size === UNKNOWN_SIZE ? Infinity : h.headBytes + h.size
+    // the Cluster is key when its first video block (audio blocks may come before it) is a keyframe
     for (;;) {
       if (at >= end) break
       const c = readElementHead(buf, at)
@@ -179,19 +197,23 @@ export class MatroskaFormat implements UnitFormat {
       if (TOP_LEVEL.has(c.id) || c.id === ID.EBML) break
       const cEnd = at + c.headBytes + c.size
       if (c.id === ID.SimpleBlock || c.id === ID.BlockGroup) {
-        const need = c.id === ID.SimpleBlock ? at + c.headBytes + 12 : cEnd
-        if (buf.length < Math.min(need, cEnd)) return atEnd ? { t: 'bad', why: 'truncated Matroska block' } : { t: 'need', bytes: Math.min(need, cEnd) }
-        const data = buf.subarray(at + c.headBytes, Math.min(need, cEnd))
+        first ??= at
+        const need = c.id === ID.SimpleBlock ? Math.min(cEnd, at + c.headBytes + 12) : cEnd
+        if (buf.length < need) return atEnd ? { t: 'bad', why: 'truncated Matroska block' } : { t: 'need', bytes: need }
+        const data = buf.subarray(at + c.headBytes, need)
         const groupKids = c.id === ID.BlockGroup ? children(data) : []
         const b = blockHead(c.id === ID.SimpleBlock ? data : groupKids.find(([i]) => i === ID.Block)?.[1] ?? Buffer.alloc(0))
-        const video = this.tracks.find(t => t.type === TRACK_VIDEO)
-        if (b) key = (c.id === ID.SimpleBlock ? b.key : !groupKids.some(([i]) => i === ID.ReferenceBlock)) && (!video || video.number === b.track)
-        break
+        if (b && (!video || video.number === b.track)) {
+          key = c.id === ID.SimpleBlock ? b.key : !groupKids.some(([i]) => i === ID.ReferenceBlock)
+          break
+        }
+      } else if (first === undefined) {
+        if (buf.length < cEnd) return atEnd ? { t: 'bad', why: 'truncated Matroska Cluster' } : { t: 'need', bytes: cEnd }
+        if (c.id === ID.Timecode) tc = readUint(buf, at + c.headBytes, Math.min(8, c.size))
       }
-      if (buf.length < cEnd) return atEnd ? { t: 'bad', why: 'truncated Matroska Cluster' } : { t: 'need', bytes: cEnd }
-      if (c.id === ID.Timecode) tc = readUint(buf, at + c.headBytes, Math.min(8, c.size))
       at = cEnd
     }
+    at = first ?? Math.min(at, end)
     this.where = 'cluster'; this.sawCluster = true
     this.clusterTc = tc
     this.left = h.size === UNKNOWN_SIZE ? UNKNOWN_SIZE : h.headBytes + h.size - at

@@ -210,6 +210,7 @@ export class MediaParser {
           const u: MediaUnit = { offset: this.at, bytes: this.buf.subarray(0, s.len), durationUs: s.durationUs }
           if (s.header) u.header = true
           if (s.key) u.key = true
+          if (s.joinBytes) u.joinBytes = s.joinBytes
           if (s.timeUs !== undefined) u.timeUs = s.timeUs
           out.push(u)
           this.advance(s.len)
