@@ -10,8 +10,10 @@ import { parseMoof, readBoxHead, type Mp4Track } from './mp4.js'
 export interface VideoInfo { format: string, mime: string, seconds: number }
 
 /** How far from the end to look for the last timestamps or fragment. */
-export const VIDEO_TAIL_BYTES = [256 * 1024, 4 * 1024 * 1024]
+export const VIDEO_TAIL_BYTES = [64 * 1024, 1024 * 1024, 8 * 1024 * 1024]
 const MAX_TOP_ELEMENTS = 10_000
+/** the fragments walked one box head at a time when the last one is not in the tail */
+const MAX_FRAGMENT_BOXES = 100_000
 
 /** Read a tail window that grows until `found` returns a value. */
 async function fromTail<T> (src: ByteSource, found: (tail: Buffer, at: number) => T | undefined): Promise<T | undefined> {
@@ -114,7 +116,7 @@ export async function probeFragments (src: ByteSource, tracks: Mp4Track[], first
     const h = readBoxHead(await src.read(firstMoofAt, 16))
     if (h && h !== 'need' && h.size < 64 * 1024 * 1024) start = seconds(parseMoof((await src.read(firstMoofAt, h.size)).subarray(h.headBytes), tracks), false) ?? 0
   }
-  const end = await fromTail(src, (tail) => {
+  let end = await fromTail(src, (tail) => {
     // the last 'moof' whose 'mdat' follows it and runs to the end or to another box
     for (let i = tail.lastIndexOf('moof'); i >= 4; i = tail.lastIndexOf('moof', i - 1)) {
       const h = readBoxHead(tail, i - 4)
@@ -126,6 +128,20 @@ export async function probeFragments (src: ByteSource, tracks: Mp4Track[], first
     }
     return undefined
   })
+  if (end === undefined && firstMoofAt !== undefined) {
+    // a last fragment bigger than the tail: walk the box heads to the last 'moof'
+    let last: number | undefined
+    for (let at = firstMoofAt, n = 0; at + 8 <= src.size && n < MAX_FRAGMENT_BOXES; n++) {
+      const h = readBoxHead(await src.read(at, 16))
+      if (h === null || h === 'need' || !Number.isFinite(h.size)) break
+      if (h.type === 'moof') last = at
+      at += h.size
+    }
+    if (last !== undefined) {
+      const h = readBoxHead(await src.read(last, 16))
+      if (h && h !== 'need' && h.size < 64 * 1024 * 1024) end = seconds(parseMoof((await src.read(last, h.size)).subarray(h.headBytes), tracks), true)
+    }
+  }
   if (end === undefined) return fail("no complete 'moof' near the end of the fragmented MP4")
   return end - start
 }

@@ -5,7 +5,9 @@ import { join } from 'node:path'
 import { probeMedia, probeSource } from '../../lib/media/probe.js'
 import { HEAD_BYTES, type ByteSource } from '../../lib/core/byte-source.js'
 import { DataError } from '../../lib/core/errors.js'
-import { tempDir } from '../helpers.js'
+import { execFileSync } from 'node:child_process'
+import { tempDir, withTimeout } from '../helpers.js'
+import { startNginx } from '../../scripts/nginx.js'
 import { CLIPS, FRAME_MS, ffprobeSeconds, makeClip, noise } from './media-video-fixtures.js'
 
 let dir: { path: string, remove: () => Promise<void> }
@@ -84,6 +86,40 @@ test('a WebM written live, with no Duration in Info, takes its length from the l
   writeFileSync(path, b)
   const m = await probeMedia(path)
   assert.ok(Math.abs(m.duration - ffprobeSeconds(paths.get('vp8-opus.webm') as string) * 1000) <= 2 * FRAME_MS, `${m.duration} ms`)
+})
+
+test('probes long clips over HTTP with Range requests: the same answer as the file, a small part of its bytes', async () => {
+  const long = join(dir.path, 'long')
+  execFileSync('mkdir', ['-p', long])
+  const SRC = ['-f', 'lavfi', '-i', 'testsrc=size=320x240:rate=25:duration=40', '-f', 'lavfi', '-i', 'sine=frequency=440:duration=40']
+  const enc = ['-c:v', 'libx264', '-preset', 'ultrafast', '-b:v', '800k', '-g', '50', '-c:a', 'aac']
+  const made: Array<[string, string[]]> = [
+    ['long.ts', enc], ['long.webm', ['-c:v', 'libvpx', '-b:v', '800k', '-deadline', 'realtime', '-cpu-used', '8', '-c:a', 'libopus']],
+    ['long.mp4', [...enc, '-movflags', 'frag_keyframe+empty_moov+default_base_moof']],
+  ]
+  for (const [name, args] of made) execFileSync('ffmpeg', ['-hide_banner', '-loglevel', 'error', '-y', ...SRC, ...args, join(long, name)])
+  const nginx = await startNginx({ root: long })
+  try {
+    for (const [name] of made) {
+      const before = await nginx.bytesSent()
+      const fromUrl = await withTimeout(probeMedia(nginx.url + name), 10_000, name)
+      const fromFile = await probeMedia(join(long, name))
+      assert.equal({ ...fromUrl }, { ...fromFile })
+      let sent = 0
+      for (let i = 0; i < 100 && sent === 0; i++) { await new Promise(resolve => setTimeout(resolve, 50)); sent = (await nginx.bytesSent()) - before }
+      assert.ok(sent > 0 && sent <= 64 * 1024 + 1024 * 1024 + 64 * 1024 && sent < fromFile.size / 2, `${name}: nginx sent ${sent} of ${fromFile.size} bytes`)
+    }
+  } finally { await nginx.stop() }
+})
+
+test('a fragmented MP4 whose last fragment is bigger than the tail read is walked box by box', async () => {
+  const path = join(dir.path, 'one-fragment.mp4')
+  execFileSync('ffmpeg', ['-hide_banner', '-loglevel', 'error', '-y', '-f', 'lavfi', '-i', 'nullsrc=size=320x240:rate=25:duration=4,geq=lum=random(1)*255:cb=128:cr=128', // noise: lossless frames stay big
+    '-c:v', 'libx264', '-preset', 'ultrafast', '-qp', '0', '-g', '1000', '-movflags', 'frag_keyframe+empty_moov+default_base_moof', path])
+  const size = readFileSync(path).length
+  assert.ok(size > 9 * 1024 * 1024, `${size} bytes: more than the largest tail read`)
+  const m = await probeMedia(path)
+  assert.ok(Math.abs(m.duration - ffprobeSeconds(path) * 1000) <= FRAME_MS, `${m.duration} ms`)
 })
 
 test.run()
