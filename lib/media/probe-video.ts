@@ -3,7 +3,10 @@
 // Cluster's blocks), fragmented MP4 (mehd, else the last fragment's tfdt and samples).
 import { DataError } from '../core/errors.js'
 import type { ByteSource } from '../core/byte-source.js'
-import { parsePat, parsePmt, readTsPacket, tsAlign, tsPts, TS_CLOCK_HZ, TS_PACKET_BYTES, TS_WRAP } from './ts.js'
+import { lastPes, parsePat, parsePmt, readTsPacket, tsAlign, tsPts, TS_CLOCK_HZ, TS_PACKET_BYTES, TS_WRAP } from './ts.js'
+import { MPEG_FRAMES } from './mpeg.js'
+import { ADTS_FRAMES } from './adts.js'
+import { framesUs } from './sync-frames.js'
 import { children, clusterEnd, ID, parseDocType, parseInfo, parseTracks, readElementHead, TRACK_VIDEO, UNKNOWN_SIZE, type SegmentInfo, type Track } from './matroska.js'
 import { parseMoof, readBoxHead, type Mp4Track } from './mp4.js'
 
@@ -31,20 +34,36 @@ export async function probeTs (src: ByteSource, head: Buffer): Promise<VideoInfo
   // the video streams end it: an audio PES holds several frames, so its last timestamp says less
   const pmtPids = new Set<number>()
   const videoPids = new Set<number>()
+  const audio = new Map<number, (es: Buffer) => number>()
   for (let i = 0; i + TS_PACKET_BYTES <= head.length; i += TS_PACKET_BYTES) {
     const p = readTsPacket(head.subarray(i))
     if (!p) break
     if (p.pid === 0) for (const x of parsePat(p)) pmtPids.add(x)
-    else if (pmtPids.has(p.pid)) for (const st of parsePmt(p) ?? []) if (st.video) videoPids.add(st.pid)
+    else if (pmtPids.has(p.pid)) {
+      for (const st of parsePmt(p) ?? []) {
+        if (st.video) videoPids.add(st.pid)
+        if (st.codec === 'mp2') audio.set(st.pid, es => framesUs(es, MPEG_FRAMES))
+        if (st.codec === 'aac') audio.set(st.pid, es => framesUs(es, ADTS_FRAMES))
+      }
+    }
   }
   const first = tsPts(head, 0)
   if (first.size === 0) throw new DataError('no timestamps in the first packets of the transport stream', src.name)
   const start = Math.min(...[...first.values()].flat())
-  const last = await fromTail(src, (tail) => { const m = tsPts(tail, tsAlign(tail, 0)); return m.size ? m : undefined })
+  let tail: Buffer = Buffer.alloc(0)
+  const last = await fromTail(src, (t) => { tail = t; const m = tsPts(t, tsAlign(t, 0)); return m.size ? m : undefined })
   if (!last) throw new DataError('no timestamps near the end of the transport stream', src.name)
   let end = -Infinity
   for (const [pid, pts] of last) {
     if (videoPids.size && !videoPids.has(pid)) continue
+    const count = audio.get(pid)
+    const pes = count && lastPes(tail, pid)
+    if (count && pes) {
+      // audio without video: the frames of its last PES, counted, end it
+      const us = count(pes.es)
+      end = Math.max(end, (pes.pts < start - TS_WRAP / 2 ? pes.pts + TS_WRAP : pes.pts) + us * TS_CLOCK_HZ / 1e6)
+      continue
+    }
     const t = pts.map(x => x < start - TS_WRAP / 2 ? x + TS_WRAP : x)
     // the stream's last frame lasts as long as the smallest step between its timestamps
     const sorted = [...new Set(t)].sort((a, b) => a - b)

@@ -66,6 +66,13 @@ export function findFrameRun<H extends FrameHeader> (buf: Buffer, from: number, 
   return undefined
 }
 
+/** Play time of the whole frames that follow one another from b[0]. */
+export function framesUs<H extends FrameHeader> (b: Buffer, spec: FrameSpec<H>): number {
+  let us = 0
+  for (let i = 0, h = spec.parse(b); h && i + h.frameBytes <= b.length; i += h.frameBytes, h = spec.parse(b.subarray(i))) us += spec.durationUs(h)
+  return us
+}
+
 /** Frames as media units; see the file comment. */
 export class SyncFrameFormat<H extends FrameHeader> implements UnitFormat {
   private ref?: H

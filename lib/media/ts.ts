@@ -141,6 +141,23 @@ export function tsPts (b: Buffer, from: number): Map<number, number[]> {
   return out
 }
 
+/** The last PES of `pid` that starts in the whole packets of b: its PTS and the ES bytes after its header. */
+export function lastPes (b: Buffer, pid: number): { pts: number, es: Buffer } | undefined {
+  let parts: Buffer[] | undefined
+  let pts: number | undefined
+  for (let i = tsAlign(b, 0); i + TS_PACKET_BYTES <= b.length; i += TS_PACKET_BYTES) {
+    const p = readTsPacket(b.subarray(i))
+    if (!p || p.pid !== pid) continue
+    if (p.pusi) {
+      const t = pesTimes(p.payload)
+      if (t?.pts === undefined || p.payload.length < 9) { parts = undefined; continue }
+      pts = t.pts
+      parts = [p.payload.subarray(9 + p.payload[8])]
+    } else parts?.push(p.payload)
+  }
+  return parts && pts !== undefined ? { pts, es: Buffer.concat(parts) } : undefined
+}
+
 /**
  * Transport stream packets as media units (see the file comment). Header units: the
  * first PAT and PMT, and any later one whose content changes; repeats travel inside

@@ -52,6 +52,17 @@ for (const c of CLIPS) {
   })
 }
 
+test('an audio-only transport stream ends where the frames of its last PES end (ffprobe -count_packets), MP2 and AAC', async () => {
+  for (const [codec, samples] of [['mp2', 1152], ['aac', 1024]] as Array<[string, number]>) {
+    const path = join(dir.path, `audio-${codec}.ts`)
+    execFileSync('ffmpeg', ['-hide_banner', '-loglevel', 'error', '-y', '-f', 'lavfi', '-i', 'sine=frequency=440:duration=7', '-c:a', codec, '-f', 'mpegts', path])
+    const [rate, packets] = execFileSync('ffprobe', ['-v', 'error', '-count_packets', '-show_entries', 'stream=sample_rate,nb_read_packets', '-of', 'csv=p=0', path], { encoding: 'utf8' }).trim().split('\n')[0].split(',').map(Number)
+    const m = await probeMedia(path)
+    assert.is(m.mime, 'video/mp2t')
+    assert.ok(Math.abs(m.duration - packets * samples / rate * 1000) <= 1, `${codec}: ours ${m.duration} ms, ${packets} frames of ${samples} at ${rate} Hz`)
+  }
+})
+
 test('random bytes are refused as an unknown format, never given a duration', async () => {
   for (let seed = 1; seed <= 20; seed++) {
     const e = await refusal(probeSource(counted(`noise-${seed}`, noise(256 * 1024, seed))))
