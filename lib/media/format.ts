@@ -6,7 +6,9 @@ export type MediaKind = 'mp3' | 'aac' | 'ogg' | 'ts' | 'matroska' | 'fmp4' | 'ot
 
 export interface StreamInfo {
   kind: MediaKind
-  /** mp3 (mp1, mp2 for Layers I and II), aac, vorbis, opus */
+  /** mp3 (mp1, mp2 for Layers I and II), aac, vorbis, opus; for containers the
+   * streams joined by '+': TS codec names (h264+aac), Matroska CodecIDs (V_VP8+A_OPUS),
+   * fMP4 handler types (vide+soun) */
   codec?: string
   sampleRate?: number
   channels?: number
