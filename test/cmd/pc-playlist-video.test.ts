@@ -4,6 +4,7 @@ import { existsSync, statSync, writeFileSync } from 'node:fs'
 import { execSync, spawnSync } from 'node:child_process'
 import { join } from 'node:path'
 import { run, tempDir } from '../helpers.js'
+import { startNginx } from '../../scripts/nginx.js'
 import { CLIPS, makeClip, noise } from '../lib/media-video-fixtures.js'
 
 let dir: { path: string, remove: () => Promise<void> }
@@ -44,6 +45,18 @@ test('refuses a plain MP4 or MOV with video, naming the ffmpeg command that conv
     assert.is(p.code, 0, p.stderr)
     assert.match(p.stderr, /fmp4, video\/mp4/)
   }
+})
+
+test('a plain MP4 at a URL is refused even with --remux, with the command to run on its server', async () => {
+  const sub = join(dir.path, 'web')
+  execSync(`mkdir -p '${sub}'`)
+  makeClip(sub, CLIPS.find(c => c.name === 'faststart.mp4') as typeof CLIPS[number])
+  const nginx = await startNginx({ root: sub })
+  try {
+    const r = await run('pc-playlist', ['--remux', nginx.url + 'faststart.mp4'])
+    assert.is(r.code, 65, r.stderr)
+    assert.match(r.stderr, `pc-playlist: ${nginx.url}faststart.mp4: a plain MP4 with video cannot be joined mid-item; on its server, copy it into fragmented MP4 without re-encoding: ffmpeg -i faststart.mp4 -map 0 -c copy -movflags frag_keyframe+empty_moov+default_base_moof faststart.frag.mp4\n`)
+  } finally { await nginx.stop() }
 })
 
 test('--remux copies it into NAME.frag.mp4 beside it, lists that, and reuses the copy next time', async () => {
