@@ -12,9 +12,7 @@
 //   2     number_of_raw_data_blocks_in_frame, minus one
 //   (16   CRC, when protection_absent is 0)
 
-import type { Step, StreamInfo, UnitFormat } from './format.js'
-import { tagStep } from './id3.js'
-import { nextCandidate, confirmSync } from './mpeg.js'
+import { SyncFrameFormat, type FrameSpec } from './sync-frames.js'
 
 export const ADTS_HEADER_BYTES = 7
 export const SAMPLES_PER_BLOCK = 1024
@@ -53,31 +51,16 @@ export function sameAdtsStream (a: AdtsHeader, b: AdtsHeader): boolean {
   return a.sampleRate === b.sampleRate && a.profile === b.profile && a.channels === b.channels
 }
 
+export const ADTS_FRAMES: FrameSpec<AdtsHeader> = {
+  name: 'ADTS',
+  headerBytes: ADTS_HEADER_BYTES,
+  parse: parseAdtsHeader,
+  same: sameAdtsStream,
+  durationUs: h => h.blocks * SAMPLES_PER_BLOCK / h.sampleRate * 1e6,
+  info: h => ({ kind: 'aac', codec: 'aac', sampleRate: h.sampleRate, channels: h.channels === 7 ? 8 : h.channels || undefined }),
+}
+
 /** ADTS frames as media units, with the same sync rules as MpegFormat. */
-export class AdtsFormat implements UnitFormat {
-  private ref?: AdtsHeader
-
-  step (buf: Buffer, atEnd: boolean, synced: boolean): Step {
-    const tag = tagStep(buf, atEnd, b => parseAdtsHeader(b) !== null)
-    if (tag) return tag
-    if (buf.length < ADTS_HEADER_BYTES) return atEnd || buf[0] !== 0xff ? { t: 'bad', why: 'no ADTS frame sync' } : { t: 'need', bytes: ADTS_HEADER_BYTES }
-    const h = parseAdtsHeader(buf)
-    if (!h) return { t: 'bad', why: 'no ADTS frame sync' }
-    if (buf.length < h.frameBytes) return { t: 'need', bytes: h.frameBytes }
-    if (!(synced && this.ref && sameAdtsStream(this.ref, h))) {
-      const c = confirmSync(buf, atEnd, h, ADTS_HEADER_BYTES, parseAdtsHeader, sameAdtsStream)
-      if (c !== true) return c.t === 'bad' ? { t: 'bad', why: 'no ADTS frame sync' } : c
-    }
-    this.ref = h
-    return { t: 'unit', len: h.frameBytes, durationUs: h.blocks * SAMPLES_PER_BLOCK / h.sampleRate * 1e6 }
-  }
-
-  resync (buf: Buffer, from: number): number { return nextCandidate(buf, from) }
-  desync (): void {}
-
-  info (): StreamInfo | undefined {
-    const h = this.ref
-    if (!h) return undefined
-    return { kind: 'aac', codec: 'aac', sampleRate: h.sampleRate, channels: h.channels === 7 ? 8 : h.channels || undefined }
-  }
+export class AdtsFormat extends SyncFrameFormat<AdtsHeader> {
+  constructor () { super(ADTS_FRAMES) }
 }

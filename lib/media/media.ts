@@ -1,10 +1,14 @@
 // Media timing for a pacing sink: cut a byte stream into units (MPEG audio frames,
-// ADTS frames, Ogg pages, or plain slices) that each know their play time. Any input
+// ADTS frames, Ogg pages, TS packet groups, Matroska elements, fMP4 fragments, or plain
+// slices) that each know their play time. Any input
 // split gives the same units; corrupt bytes are skipped to the next sync point with
 // one warning per bad run; a GAP (resyncAt) resyncs quietly.
 import { parseMpegHeader, MpegFormat, sameMpegStream } from './mpeg.js'
 import { parseAdtsHeader, AdtsFormat } from './adts.js'
 import { OggFormat } from './ogg.js'
+import { isTsStart, TsFormat } from './ts.js'
+import { ID, MatroskaFormat } from './matroska.js'
+import { Fmp4Format, parseMoov, readBoxHead } from './mp4.js'
 import { id3v2Length } from './id3.js'
 
 export type { MediaKind, StreamInfo, MediaUnit, Step, UnitFormat } from './format.js'
@@ -16,6 +20,7 @@ export const OTHER_SLICE_BYTES = 16 * 1024
 const MIME_KIND: Record<string, MediaKind> = {
   'audio/mpeg': 'mp3', 'audio/mp3': 'mp3', 'audio/mpeg3': 'mp3', 'audio/x-mpeg': 'mp3', 'audio/mpa': 'mp3',
   'audio/aac': 'aac', 'audio/aacp': 'aac', 'audio/x-aac': 'aac', 'audio/x-hx-aac-adts': 'aac',
+  'video/mp2t': 'ts', 'video/webm': 'matroska', 'audio/webm': 'matroska', 'video/x-matroska': 'matroska', 'audio/x-matroska': 'matroska', 'video/ogg': 'ogg',
   'audio/ogg': 'ogg', 'application/ogg': 'ogg', 'audio/opus': 'ogg', 'audio/vorbis': 'ogg', 'audio/x-vorbis+ogg': 'ogg', 'audio/x-ogg': 'ogg',
 }
 
@@ -49,6 +54,10 @@ function framesAt (buf: Buffer, i: number): MediaKind | undefined {
 export function detectKind (head: Buffer, mimeHint?: string): MediaKind {
   const hint = mimeKind(mimeHint)
   if (head.length >= 4 && head.readUInt32BE(0) === 0x4f676753) return 'ogg'
+  // containers before any frame search: their payloads hold bytes that look like audio frames
+  if (isTsStart(head)) return 'ts'
+  if (head.length >= 4 && head.readUInt32BE(0) === ID.EBML) return 'matroska'
+  if (isFragmentedMp4(head)) return 'fmp4'
   let at = 0
   const tag = id3v2Length(head)
   if (tag) {
@@ -70,8 +79,23 @@ export function detectKind (head: Buffer, mimeHint?: string): MediaKind {
   return 'other'
 }
 
-export function mimeOf (kind: MediaKind, _info?: StreamInfo): string {
+/** An MP4 whose 'moov' (in the head) holds 'mvex': fragments follow. */
+function isFragmentedMp4 (head: Buffer): boolean {
+  if (head.toString('latin1', 4, 8) !== 'ftyp') return false
+  for (let at = 0; at < head.length;) {
+    const h = readBoxHead(head, at)
+    if (h === null || h === 'need' || at + h.size > head.length) return false
+    if (h.type === 'moov') return parseMoov(head.subarray(at + h.headBytes, at + h.size)).fragmented
+    at += h.size
+  }
+  return false
+}
+
+export function mimeOf (kind: MediaKind, info?: StreamInfo): string {
   switch (kind) {
+    case 'ts': return 'video/mp2t'
+    case 'matroska': return `${info?.video === false ? 'audio' : 'video'}/${info?.docType === 'matroska' ? 'x-matroska' : 'webm'}`
+    case 'fmp4': return info?.video === false ? 'audio/mp4' : 'video/mp4'
     case 'mp3': return 'audio/mpeg'
     case 'aac': return 'audio/aac'
     case 'ogg': return 'audio/ogg' // Opus in Ogg too: players sniff the codec
@@ -104,6 +128,9 @@ export class MediaParser {
     if (kind === 'mp3') this.fmt = new MpegFormat()
     else if (kind === 'aac') this.fmt = new AdtsFormat()
     else if (kind === 'ogg') this.fmt = new OggFormat()
+    else if (kind === 'ts') this.fmt = new TsFormat()
+    else if (kind === 'matroska') this.fmt = new MatroskaFormat()
+    else if (kind === 'fmp4') this.fmt = new Fmp4Format()
   }
 
   push (data: Buffer): MediaUnit[] {
@@ -182,6 +209,8 @@ export class MediaParser {
           this.quiet = false
           const u: MediaUnit = { offset: this.at, bytes: this.buf.subarray(0, s.len), durationUs: s.durationUs }
           if (s.header) u.header = true
+          if (s.key) u.key = true
+          if (s.joinBytes) u.joinBytes = s.joinBytes
           if (s.timeUs !== undefined) u.timeUs = s.timeUs
           out.push(u)
           this.advance(s.len)

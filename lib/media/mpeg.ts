@@ -17,8 +17,7 @@
 // contents for seeking): it is dropped, not emitted, since mid-stream in a chained
 // radio stream it would describe the wrong file and only add a frame of silence.
 
-import type { Step, StreamInfo, UnitFormat } from './format.js'
-import { tagStep, id3v2Length, isId3v1 } from './id3.js'
+import { SyncFrameFormat, type FrameSpec } from './sync-frames.js'
 
 export const MPEG_HEADER_BYTES = 4
 
@@ -90,66 +89,17 @@ export function isVbrInfoFrame (frame: Buffer, h: MpegHeader): boolean {
   return tag === 'Xing' || tag === 'Info' || frame.subarray(36, 40).toString('latin1') === 'VBRI'
 }
 
-/**
- * MPEG audio frames as media units. Out of sync (at the start, after garbage or a
- * gap) a header is only believed when the next one checks out too; in sync, a
- * header like the previous one is enough. ID3 tags and the Xing/Info frame are left out.
- */
-export class MpegFormat implements UnitFormat {
-  private ref?: MpegHeader
-
-  step (buf: Buffer, atEnd: boolean, synced: boolean): Step {
-    const tag = tagStep(buf, atEnd, b => parseMpegHeader(b) !== null)
-    if (tag) return tag
-    if (buf.length < MPEG_HEADER_BYTES) return atEnd || buf[0] !== 0xff ? { t: 'bad', why: 'no MPEG audio frame sync' } : { t: 'need', bytes: MPEG_HEADER_BYTES }
-    const h = parseMpegHeader(buf)
-    if (!h) return { t: 'bad', why: 'no MPEG audio frame sync' }
-    if (buf.length < h.frameBytes) return { t: 'need', bytes: h.frameBytes }
-    if (!(synced && this.ref && sameMpegStream(this.ref, h))) {
-      const c = confirmSync(buf, atEnd, h, MPEG_HEADER_BYTES, parseMpegHeader, sameMpegStream)
-      if (c !== true) return c.t === 'bad' ? { t: 'bad', why: 'no MPEG audio frame sync' } : c
-    }
-    this.ref = h
-    if (isVbrInfoFrame(buf.subarray(0, h.frameBytes), h)) return { t: 'skip', len: h.frameBytes }
-    return { t: 'unit', len: h.frameBytes, durationUs: h.samples / h.sampleRate * 1e6 }
-  }
-
-  resync (buf: Buffer, from: number): number { return nextCandidate(buf, from) }
-  desync (): void {}
-
-  info (): StreamInfo | undefined {
-    const h = this.ref
-    if (!h) return undefined
-    return { kind: 'mp3', codec: h.layer === 3 ? 'mp3' : `mp${h.layer}`, sampleRate: h.sampleRate, channels: h.channels, bitrateKbps: h.bitrateKbps }
-  }
+export const MPEG_FRAMES: FrameSpec<MpegHeader> = {
+  name: 'MPEG audio',
+  headerBytes: MPEG_HEADER_BYTES,
+  parse: parseMpegHeader,
+  same: sameMpegStream,
+  durationUs: h => h.samples / h.sampleRate * 1e6,
+  skip: isVbrInfoFrame,
+  info: h => ({ kind: 'mp3', codec: h.layer === 3 ? 'mp3' : `mp${h.layer}`, sampleRate: h.sampleRate, channels: h.channels, bitrateKbps: h.bitrateKbps }),
 }
 
-/** the next place a frame or tag could start: 0xFF, 'I' or 'T' */
-export function nextCandidate (buf: Buffer, from: number): number {
-  for (let i = from; i < buf.length; i++) {
-    const b = buf[i]
-    if (b === 0xff || b === 0x49 || b === 0x54) return i
-  }
-  return buf.length
-}
-
-/** out of sync, a frame header is believed only when this many headers after it check out */
-export const CONFIRM_FRAMES = 2
-
-/**
- * Whether the frame at buf[0] (header h) starts a run of CONFIRM_FRAMES more frames
- * of the same stream (or the input ends, or a tag follows, exactly at a frame boundary).
- */
-export function confirmSync<H extends { frameBytes: number }> (buf: Buffer, atEnd: boolean, h: H, headerBytes: number, parse: (b: Buffer) => H | null, same: (a: H, b: H) => boolean): true | Step {
-  let at = h.frameBytes
-  for (let k = 0; k < CONFIRM_FRAMES; k++) {
-    if (atEnd && buf.length === at) return true
-    if (buf.length < at + headerBytes) return atEnd ? { t: 'bad', why: '' } : { t: 'need', bytes: at + headerBytes }
-    const after = buf.subarray(at)
-    if (id3v2Length(after) || isId3v1(after)) return true
-    const next = parse(after)
-    if (!next || !same(h, next)) return { t: 'bad', why: '' }
-    at += next.frameBytes
-  }
-  return true
+/** MPEG audio frames as media units; the Xing/Info frame is left out. */
+export class MpegFormat extends SyncFrameFormat<MpegHeader> {
+  constructor () { super(MPEG_FRAMES) }
 }

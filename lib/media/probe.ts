@@ -5,6 +5,13 @@
 // Titles come from the tags through music-metadata, best effort.
 import { DataError, PcError } from '../core/errors.js'
 import { type ByteSource, HEAD_BYTES, openSource, type SourceOptions } from '../core/byte-source.js'
+import { MPEG_FRAMES } from './mpeg.js'
+import { ADTS_FRAMES, ADTS_HEADER_BYTES, parseAdtsHeader, sameAdtsStream, SAMPLES_PER_BLOCK, type AdtsHeader } from './adts.js'
+import { findFrameRun } from './sync-frames.js'
+import { isTsStart, TS_PACKET_BYTES, TS_SYNC } from './ts.js'
+import { ID } from './matroska.js'
+import { parseMoov } from './mp4.js'
+import { probeFragments, probeMatroska, probeTs, type VideoInfo } from './probe-video.js'
 
 export interface MediaInfo {
   /** the format, e.g. 'mp3', 'adts', 'vorbis', 'opus', 'mp4', 'wav' */
@@ -44,16 +51,27 @@ export async function probeSource (src: ByteSource): Promise<MediaInfo> {
   const head = await src.read(0, HEAD_BYTES)
   const ascii = (b: Buffer, at: number, n: number): string => b.toString('latin1', at, at + n)
   if (ascii(head, 0, 4) === 'RIFF' && ascii(head, 8, 4) === 'WAVE') return await probeWav(src, head)
-  if (ascii(head, 4, 4) === 'ftyp') return await probeMp4(src)
+  if (['ftyp', 'moov', 'wide', 'free', 'mdat'].includes(ascii(head, 4, 4))) return await probeMp4(src)
   if (ascii(head, 0, 4) === 'OggS') return await probeOgg(src, head)
+  // containers come before any search for audio frames: their payloads hold bytes that look like frame headers
+  if (isTsStart(head) || (src.size < 2 * TS_PACKET_BYTES && src.size % TS_PACKET_BYTES === 0 && head[0] === TS_SYNC)) return video(src, await probeTs(src, head))
+  if (head.length >= 4 && head.readUInt32BE(0) === ID.EBML) return video(src, await probeMatroska(src, head))
   const audioStart = id3v2Length(head)
   if (head.toString('latin1', audioStart, audioStart + 4) === 'fLaC') return await probeFlac(src, head, audioStart)
   // The audio after any ID3v2 tag: from the head when enough of it is there, else one more read.
   const at = audioStart + 16 * 1024 <= head.length || head.length === src.size ? head.subarray(audioStart) : await src.read(audioStart, HEAD_BYTES)
-  if (at.length >= 7 && at[0] === 0xff && (at[1] & 0xf6) === 0xf0) return await probeAdts(src, head, audioStart)
+  const whole = audioStart + at.length >= src.size
+  if (findFrameRun(at, 0, 1, ADTS_FRAMES, PROBE_CONFIRM_FRAMES, whole)) return await probeAdts(src, head, audioStart)
   const mp3 = await probeMp3(src, head, audioStart, at)
   if (mp3) return mp3
-  return fail('unknown media format (not MP3, AAC ADTS, Ogg Vorbis or Opus, MP4/M4A, WAV or FLAC)')
+  return fail(`unknown media format (not MP3 or AAC ADTS with ${PROBE_CONFIRM_FRAMES + 1} frames in a row that agree, Ogg Vorbis, Opus or Theora, MP4/M4A/MOV, fragmented MP4, MPEG-TS, Matroska/WebM, WAV or FLAC)`)
+}
+
+/** Audio frames are believed only when this many more follow the first, each where the one before ends, all alike. */
+export const PROBE_CONFIRM_FRAMES = 3
+
+function video (src: ByteSource, v: VideoInfo): MediaInfo {
+  return { format: v.format, mime: v.mime, duration: ms(v.seconds), size: src.size }
 }
 
 /** Bytes taken by an ID3v2 tag at the start (header, syncsafe size, footer), else 0. */
@@ -77,50 +95,16 @@ async function tagTitle (bytes: Uint8Array, mimeType: string): Promise<string | 
 
 const ms = (seconds: number): number => Math.round(seconds * 1000)
 
-// ---- MP3 (ISO 11172-3 / 13818-3 frame header; Xing/Info and VBRI headers) ----
-
-const MP3_KBPS: Record<string, number[]> = {
-  // [version 1 | 2 (also 2.5)][layer] → bitrate index 1..14
-  '1-1': [32, 64, 96, 128, 160, 192, 224, 256, 288, 320, 352, 384, 416, 448],
-  '1-2': [32, 48, 56, 64, 80, 96, 112, 128, 160, 192, 224, 256, 320, 384],
-  '1-3': [32, 40, 48, 56, 64, 80, 96, 112, 128, 160, 192, 224, 256, 320],
-  '2-1': [32, 48, 56, 64, 80, 96, 112, 128, 144, 160, 176, 192, 224, 256],
-  '2-2': [8, 16, 24, 32, 40, 48, 56, 64, 80, 96, 112, 128, 144, 160],
-  '2-3': [8, 16, 24, 32, 40, 48, 56, 64, 80, 96, 112, 128, 144, 160],
-}
-const MP3_RATES: Record<number, number[]> = { 3: [44100, 48000, 32000], 2: [22050, 24000, 16000], 0: [11025, 12000, 8000] }
-
-interface Mp3Frame { bytes: number, samples: number, rate: number, kbps: number, v1: boolean, mono: boolean }
-
-export function mp3Frame (b: Buffer, i: number): Mp3Frame | undefined {
-  if (i + 4 > b.length || b[i] !== 0xff || (b[i + 1] & 0xe0) !== 0xe0) return undefined
-  const version = (b[i + 1] >> 3) & 3 // 0 = 2.5, 2 = 2, 3 = 1
-  const layerBits = (b[i + 1] >> 1) & 3 // 1 = III, 2 = II, 3 = I
-  const brIndex = b[i + 2] >> 4
-  const srIndex = (b[i + 2] >> 2) & 3
-  if (version === 1 || layerBits === 0 || brIndex === 0 || brIndex === 15 || srIndex === 3) return undefined
-  const layer = 4 - layerBits
-  const v1 = version === 3
-  const kbps = MP3_KBPS[`${v1 ? 1 : 2}-${layer}`][brIndex - 1]
-  const rate = MP3_RATES[version][srIndex]
-  const pad = (b[i + 2] >> 1) & 1
-  const samples = layer === 1 ? 384 : layer === 3 && !v1 ? 576 : 1152
-  const bytes = layer === 1 ? (Math.floor(12000 * kbps / rate) + pad) * 4 : Math.floor(samples / 8 * 1000 * kbps / rate) + pad
-  return { bytes, samples, rate, kbps, v1, mono: (b[i + 3] >> 6) === 3 }
-}
+// ---- MP3 (ISO 11172-3 / 13818-3 frame header, mpeg.ts; Xing/Info and VBRI headers) ----
 
 async function probeMp3 (src: ByteSource, head: Buffer, audioStart: number, at: Buffer): Promise<MediaInfo | undefined> {
-  // The first frame is where a header is followed by another header right after it
-  // (or by the end of the file): one lone 0xFFE pattern in junk proves nothing.
-  let first = -1
-  let f: Mp3Frame | undefined
-  for (let i = 0; i + 4 <= at.length && i < 64 * 1024; i++) {
-    f = mp3Frame(at, i)
-    if (!f) continue
-    const next = i + f.bytes
-    if (audioStart + next >= src.size || next + 4 > at.length || mp3Frame(at, next)) { first = i; break }
-  }
-  if (first < 0 || !f) return undefined
+  // The first frame is where a run of frames that agree begins (or the file ends within
+  // it): lone 0xFFE patterns in junk or video prove nothing.
+  const run = findFrameRun(at, 0, 64 * 1024, MPEG_FRAMES, PROBE_CONFIRM_FRAMES, audioStart + at.length >= src.size)
+  if (!run) return undefined
+  const first = run.at
+  const h = run.h
+  const f = { samples: h.samples, rate: h.sampleRate, kbps: h.bitrateKbps, v1: h.version === 1, mono: h.channels === 1 }
   const start = audioStart + first
   let seconds: number | undefined
   let v1Title: string | undefined
@@ -148,8 +132,6 @@ async function probeMp3 (src: ByteSource, head: Buffer, audioStart: number, at: 
 
 // ---- AAC ADTS (ISO 14496-3 1.A.2): 7-byte headers, each giving its frame length ----
 
-const ADTS_RATES = [96000, 88200, 64000, 48000, 44100, 32000, 24000, 22050, 16000, 12000, 11025, 8000, 7350]
-
 async function probeAdts (src: ByteSource, head: Buffer, audioStart: number): Promise<MediaInfo> {
   const hdr = Buffer.alloc(7)
   let fill = 0
@@ -157,7 +139,7 @@ async function probeAdts (src: ByteSource, head: Buffer, audioStart: number): Pr
   let pos = 0 // absolute offset of the next byte
   let frameAt = 0
   let samples = 0
-  let rate = 0
+  let ref: AdtsHeader | undefined
   for await (const chunk of src.stream()) {
     let i = 0
     while (i < chunk.length) {
@@ -172,54 +154,68 @@ async function probeAdts (src: ByteSource, head: Buffer, audioStart: number): Pr
       fill += n; i += n; pos += n
       if (fill < 7) continue
       fill = 0
-      if (hdr[0] !== 0xff || (hdr[1] & 0xf6) !== 0xf0) {
+      const h = parseAdtsHeader(hdr)
+      if (!h) {
         if (src.size - frameAt === 128 && hdr.toString('latin1', 0, 3) === 'TAG') { skip = 121; continue } // ID3v1
         throw new DataError(`lost ADTS frame sync at byte ${frameAt}`, src.name)
       }
-      const len = ((hdr[3] & 3) << 11) | (hdr[4] << 3) | (hdr[5] >> 5)
-      const r = ADTS_RATES[(hdr[2] >> 2) & 0xf]
-      if (len < 7 || r === undefined) throw new DataError(`bad ADTS header at byte ${frameAt}`, src.name)
-      if (rate === 0) rate = r
-      samples += 1024 * ((hdr[6] & 3) + 1)
-      skip = len - 7
+      if (!ref) ref = h
+      else if (!sameAdtsStream(ref, h)) throw new DataError(`ADTS frame at byte ${frameAt} does not match the first one`, src.name)
+      samples += SAMPLES_PER_BLOCK * h.blocks
+      skip = h.frameBytes - ADTS_HEADER_BYTES
     }
   }
-  if (rate === 0) throw new DataError('no ADTS frame', src.name)
-  return { format: 'adts', mime: 'audio/aac', duration: ms(samples / rate), size: src.size, title: await tagTitle(head, 'audio/aac') }
+  if (!ref) throw new DataError('no ADTS frame', src.name)
+  return { format: 'adts', mime: 'audio/aac', duration: ms(samples / ref.sampleRate), size: src.size, title: await tagTitle(head, 'audio/aac') }
 }
 
 // ---- Ogg (RFC 3533) carrying Vorbis or Opus (RFC 7845) ----
 
+interface OggStream { codec: string, rate: number, preSkip: number, shift: number, frameDen: number }
+
+/** The codec of a BOS page's first packet: Vorbis and Opus give a sample rate; Theora a frame rate and the granule shift. */
+function oggStream (p: Buffer): OggStream | undefined {
+  if (p.toString('latin1', 0, 7) === '\x01vorbis' && p.length >= 16) return { codec: 'vorbis', rate: p.readUInt32LE(12), preSkip: 0, shift: 0, frameDen: 1 }
+  if (p.toString('latin1', 0, 8) === 'OpusHead' && p.length >= 12) return { codec: 'opus', rate: 48000, preSkip: p.readUInt16LE(10), shift: 0, frameDen: 1 }
+  // Theora I §6.2: FRN u32 at 22, FRD u32 at 26, KFGSHIFT in the 5 bits after QUAL at byte 40
+  if (p.toString('latin1', 0, 7) === '\x80theora' && p.length >= 42) return { codec: 'theora', rate: p.readUInt32BE(22), preSkip: 0, shift: ((p[40] & 3) << 3) | (p[41] >> 5), frameDen: p.readUInt32BE(26) }
+  return undefined
+}
+
 async function probeOgg (src: ByteSource, head: Buffer): Promise<MediaInfo> {
   const fail = (what: string): never => { throw new DataError(what, src.name) }
   if (head.length < 28) fail('truncated Ogg page')
-  const serial = head.readUInt32LE(14)
-  const p = 27 + head[26]
-  let format: string
-  let rate: number
-  let preSkip = 0
-  if (head.toString('latin1', p, p + 7) === '\x01vorbis' && p + 16 <= head.length) {
-    format = 'vorbis'; rate = head.readUInt32LE(p + 12)
-  } else if (head.toString('latin1', p, p + 8) === 'OpusHead' && p + 12 <= head.length) {
-    format = 'opus'; rate = 48000; preSkip = head.readUInt16LE(p + 10)
-  } else {
-    return fail('Ogg stream is neither Vorbis nor Opus')
+  // the BOS pages of every logical stream come first (RFC 3533 §4)
+  const streams = new Map<number, OggStream>()
+  for (let at = 0; at + 27 <= head.length && head.toString('latin1', at, at + 4) === 'OggS' && (head[at + 5] & 2); ) {
+    const n = head[at + 26]
+    let body = 0
+    for (let i = 0; i < n; i++) body += head[at + 27 + i] ?? 0
+    const s = oggStream(head.subarray(at + 27 + n, at + 27 + n + body))
+    if (s && s.rate > 0 && s.frameDen > 0) streams.set(head.readUInt32LE(at + 14), s)
+    at += 27 + n + body
   }
-  if (rate === 0) fail('Ogg Vorbis header with a zero sample rate')
-  let granule = -1n
+  if (streams.size === 0) fail('Ogg stream is neither Vorbis, Opus nor Theora')
+  const ends = new Map<number, number>()
   for (const want of OGG_TAIL_BYTES) {
     const n = Math.min(src.size, want)
     const tail = await src.read(src.size - n, n)
-    for (let i = tail.lastIndexOf('OggS'); i >= 0; i = i > 0 ? tail.lastIndexOf('OggS', i - 1) : -1) {
-      if (i + 27 > tail.length || tail[i + 4] !== 0 || tail.readUInt32LE(i + 14) !== serial) continue
+    for (let i = tail.lastIndexOf('OggS'); i >= 0 && ends.size < streams.size; i = i > 0 ? tail.lastIndexOf('OggS', i - 1) : -1) {
+      if (i + 27 > tail.length || tail[i + 4] !== 0) continue
+      const serial = tail.readUInt32LE(i + 14)
+      const s = streams.get(serial)
       const g = tail.readBigInt64LE(i + 6)
-      if (g >= 0n) { granule = g; break }
+      if (!s || ends.has(serial) || g < 0n) continue
+      // Theora: keyframe number above the shift plus frames since it below; the granule counts frames shown
+      const units = s.codec === 'theora' ? Number(g >> BigInt(s.shift)) + Number(g & ((1n << BigInt(s.shift)) - 1n)) : Number(g)
+      ends.set(serial, Math.max(0, units - s.preSkip) * s.frameDen / s.rate)
     }
-    if (granule >= 0n || n === src.size) break
+    if (ends.size === streams.size || n === src.size) break
   }
-  if (granule < 0n) fail('no last Ogg page of the first stream near the end (a chained Ogg file?)')
-  const seconds = Math.max(0, Number(granule) - preSkip) / rate
-  return { format, mime: 'audio/ogg', duration: ms(seconds), size: src.size, title: await tagTitle(head, 'audio/ogg') }
+  if (ends.size === 0) fail('no last Ogg page of its streams near the end (a chained Ogg file?)')
+  const video = [...streams.values()].some(s => s.codec === 'theora')
+  const format = video ? 'theora' : [...streams.values()][0].codec
+  return { format, mime: video ? 'video/ogg' : 'audio/ogg', duration: ms(Math.max(...ends.values())), size: src.size, title: video ? undefined : await tagTitle(head, 'audio/ogg') }
 }
 
 // ---- MP4 / M4A (ISO 14496-12): top-level boxes walked to 'moov', then 'mvhd' ----
@@ -257,14 +253,22 @@ async function probeMp4 (src: ByteSource): Promise<MediaInfo> {
     i += len
   }
   if (!mvhd || mvhd.length < 32) return fail("no 'mvhd' box in 'moov'")
+  const hasVideo = hasVideoTrack(moov)
+  const qt = !ftyp || ftyp.toString('latin1', 8, 12) === 'qt  '
+  const m = parseMoov(moov.subarray(8))
+  if (m.fragmented) {
+    // the samples are in the fragments; 'mvhd' says only what 'moov' itself holds
+    const seconds = await probeFragments(src, m.tracks, off, m.timescale && m.fragmentDuration ? m.fragmentDuration / m.timescale : undefined)
+    return { format: 'fmp4', mime: hasVideo ? 'video/mp4' : 'audio/mp4', duration: ms(seconds), size: src.size }
+  }
   const v1 = mvhd[8] === 1
   if (v1 && mvhd.length < 44) fail("truncated 'mvhd' box")
   const timescale = mvhd.readUInt32BE(v1 ? 28 : 20)
   const duration = v1 ? Number(mvhd.readBigUInt64BE(32)) : mvhd.readUInt32BE(24)
-  if (timescale === 0 || duration === 0 || (!v1 && duration === 0xffffffff)) fail("no duration in 'mvhd' (a fragmented MP4?)")
-  const mime = hasVideoTrack(moov) ? 'video/mp4' : 'audio/mp4'
+  if (timescale === 0 || duration === 0 || (!v1 && duration === 0xffffffff)) fail("no duration in 'mvhd'")
+  const mime = qt ? 'video/quicktime' : hasVideo ? 'video/mp4' : 'audio/mp4'
   const title = await tagTitle(Buffer.concat([ftyp ?? Buffer.alloc(0), moov]), mime)
-  return { format: 'mp4', mime, duration: ms(duration / timescale), size: src.size, title }
+  return { format: qt ? 'mov' : 'mp4', mime, duration: ms(duration / timescale), size: src.size, title }
 }
 
 /** Whether any 'hdlr' box names the 'vide' handler (size, type, version+flags, pre_defined, handler). */

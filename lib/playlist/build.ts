@@ -11,6 +11,7 @@ import { hashFile } from '../hashing/hash-parallel.js'
 import { fetchAll, isUrl } from '../core/byte-source.js'
 import { expandInputs, type MediaEntry } from './media-list.js'
 import { probeMedia } from '../media/probe.js'
+import { needsRemux, remux, remuxCommand } from '../media/remux.js'
 import { formatPlaylist, layout, MAX_ITEMS, type Medium, type ScheduledItem } from './write.js'
 import { formatTime } from '../core/units.js'
 
@@ -34,6 +35,8 @@ export interface BuildOptions {
   until?: number
   shuffle?: boolean
   random?: () => number
+  /** copy a plain MP4/MOV with video into fragmented MP4 beside it (ffmpeg -c copy) and list the copy */
+  remux?: boolean
   /** write/reuse FILE.hashtree and put roots in dc:identifier */
   hash?: boolean
   chunkSize?: number
@@ -93,13 +96,25 @@ async function describe (e: MediaEntry, o: BuildOptions): Promise<Medium> {
   }
 }
 
-async function describeMedium (e: MediaEntry, o: BuildOptions): Promise<Medium> {
-  const info = await probeMedia(e.spec, { signal: o.signal, name: e.name })
+async function describeMedium (entry: MediaEntry, o: BuildOptions): Promise<Medium> {
+  let e = entry
+  let info = await probeMedia(e.spec, { signal: o.signal, name: e.name })
+  if (needsRemux(info)) {
+    // a viewer tuning in mid-item could not decode it: only a fragmented copy goes on air
+    const kind = info.format === 'mov' ? 'MOV' : 'MP4'
+    if (isUrl(e.spec)) throw new DataError(`a plain ${kind} with video cannot be joined mid-item; on its server, copy it into fragmented MP4 without re-encoding: ${remuxCommand(basename(new URL(e.spec).pathname))}`, e.name)
+    if (!o.remux) throw new DataError(`a plain ${kind} with video cannot be joined mid-item; copy it into fragmented MP4 without re-encoding: ${remuxCommand(e.spec)} (or pass --remux)`, e.name)
+    const r = await remux(e.spec, o.signal)
+    o.log?.(`${e.name}: ${r.written ? 'remuxed into' : 'reusing'} ${r.path}`)
+    const title = info.title
+    e = { ...e, spec: r.path, name: r.path }
+    info = { ...await probeMedia(e.spec, { signal: o.signal, name: e.name }), ...(title !== undefined ? { title } : {}) }
+  }
   const url = isUrl(e.spec) ? e.spec : localUrl(e.spec, o, e.name)
   let root: string | undefined
   if (o.hash) root = isUrl(e.spec) ? await publishedRoot(e.spec, info.size, o.signal) : await localRoot(e.spec, o.chunkSize, o.signal, o.log)
   o.log?.(`${e.name}: ${info.format}, ${info.mime}, ${info.duration} ms${root ? `, root ${root}` : ''}`)
-  return { url, title: info.title ?? fallbackTitle(e.spec), mime: info.mime, duration: info.duration, ...(root ? { root } : {}) }
+  return { url, title: info.title ?? fallbackTitle(entry.spec), mime: info.mime, duration: info.duration, ...(root ? { root } : {}) }
 }
 
 /** Where a local file will be on the web: its path below `root`, under `baseUrl`. */

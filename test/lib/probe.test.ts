@@ -25,7 +25,7 @@ const EXPECT: Array<[string, Partial<MediaInfo>]> = [
   [join(MEDIA, 'tone.wav'), { format: 'wav', mime: 'audio/wav', duration: 5000, title: 'A 220 Hz tone (WAV)' }],
   [join(PL, 'cbr-noxing.mp3'), { format: 'mp3', mime: 'audio/mpeg', duration: 6061, title: 'No header' }],
   [join(PL, 'fast.m4a'), { format: 'mp4', mime: 'audio/mp4', duration: 3000, title: 'Fast start' }],
-  [join(PL, 'clip.mp4'), { format: 'mp4', mime: 'video/mp4', duration: 2000 }],
+  [join(PL, 'clip.mp4'), { format: 'fmp4', mime: 'video/mp4', duration: 2000 }],
 ]
 
 async function rejects (p: Promise<unknown>, ok: (e: Error) => boolean): Promise<void> {
