@@ -3,7 +3,7 @@ import * as assert from 'uvu/assert'
 import { readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { MEDIA } from '../helpers.js'
-import { Timeline, SEGMENT_MS, type Segment } from '../../lib/icecast/pacer.js'
+import { Timeline, SEGMENT_MS, type Segment } from '../../lib/icecast/timeline.js'
 import { FrameDecoder } from '../../lib/frames/frame.js'
 import { frameStream } from '../cmd/icecast-helpers.js'
 

@@ -2,10 +2,11 @@
 // runs of whole media units (MPEG/ADTS frames, Ogg pages) each stamped with the wall
 // time it plays. With frames the clock is the schedule's (an item's unit plays at
 // item.start + its media time); with plain bytes it starts at the first byte.
-// The server sends a segment when it is due; nothing here touches a socket.
-import { FRAME_MAGIC, looksLikeFrames, decodeFrames, type Frame, type ItemHeader } from '../frames/frame.js'
-import { reorderStream } from '../frames/reorder.js'
+// The server sends a segment when it is due; nothing here touches a socket, and
+// nothing here reads the input (pump.ts does).
+import type { Frame, ItemHeader } from '../frames/frame.js'
 import { oggPageUs } from '../media/ogg-join.js'
+import { joinRule, type JoinRule } from './join.js'
 import { MediaParser, detectKind, mimeOf, type MediaKind, type MediaUnit, type StreamInfo } from '../media/media.js'
 
 /** a segment closes at this many bytes… */
@@ -30,8 +31,8 @@ export interface ItemMeta {
   size?: number | null
   kind?: MediaKind
   info?: StreamInfo
-  /** Ogg codec-header pages: a listener joining mid-item gets these first */
-  headers: Buffer[]
+  /** what a listener joining mid-item gets first (set once the kind is known) */
+  join?: JoinRule
   /** the START record as given, for /next.json */
   header?: ItemHeader
 }
@@ -84,7 +85,6 @@ interface ItemRun {
   /** after a GAP: estimate the next unit's time from its byte offset */
   estimate: boolean
   dropped: number
-  lastWasHeader: boolean
   heldOgg?: MediaUnit
 }
 
@@ -105,7 +105,7 @@ export class Timeline {
   private readonly listeners = new Set<() => void>()
   private plainT0: number | undefined
 
-  /** plain bytes: no schedule, the clock starts at the first byte (set by pumpInput) */
+  /** plain bytes: no schedule, the clock starts at the first byte (set by pumpInput in pump.ts) */
   plain = true
 
   constructor (readonly opts: TimelineOptions) {}
@@ -170,7 +170,7 @@ export class Timeline {
         const startMs = Date.parse(h.start)
         const meta: ItemMeta = {
           item: f.item, title: h.title, url: h.url, mime: h.mime, startMs: Number.isNaN(startMs) ? this.opts.now() : startMs,
-          durationMs: h.duration, size: h.size, headers: [], header: h,
+          durationMs: h.duration, size: h.size, header: h,
         }
         this.items.set(f.item, meta)
         break
@@ -206,7 +206,7 @@ export class Timeline {
     if (this.run) this.finishRun(this.run)
     // items before this one are over
     for (const k of this.items.keys()) if (k < item) this.items.delete(k)
-    this.run = { meta, sniff: [], sniffBytes: 0, sniffOffset: -1, mediaUs: 0, estimate: false, dropped: 0, lastWasHeader: false }
+    this.run = { meta, sniff: [], sniffBytes: 0, sniffOffset: -1, mediaUs: 0, estimate: false, dropped: 0 }
     return this.run
   }
 
@@ -215,9 +215,9 @@ export class Timeline {
   private plainOffset = 0
   pushPlain (buf: Buffer): void {
     if (!this.run) {
-      const meta: ItemMeta = { item: 0, title: this.opts.title, startMs: this.opts.now(), headers: [], size: null }
+      const meta: ItemMeta = { item: 0, title: this.opts.title, startMs: this.opts.now(), size: null }
       this.items.set(0, meta)
-      this.run = { meta, sniff: [], sniffBytes: 0, sniffOffset: -1, mediaUs: 0, estimate: false, dropped: 0, lastWasHeader: false }
+      this.run = { meta, sniff: [], sniffBytes: 0, sniffOffset: -1, mediaUs: 0, estimate: false, dropped: 0 }
     }
     this.feed(this.run, buf, this.plainOffset)
     this.plainOffset += buf.length
@@ -254,6 +254,7 @@ export class Timeline {
     const meta = run.meta
     meta.kind = detectKind(head, this.opts.contentType ?? meta.mime)
     run.parser = new MediaParser(meta.kind, { warn: (m) => this.opts.warn(this.where(meta) + m) })
+    meta.join = joinRule(meta.kind)
     if (!this.first) this.first = meta
     run.sniff = []
     if (head.length) this.units(run, run.parser.push(head))
@@ -281,15 +282,12 @@ export class Timeline {
     if (meta.kind === 'ogg') units = this.timeOggPages(run, units)
     for (const u of units) {
       if (u.header) {
-        // a new run of header pages (a chained stream's next part) replaces the old one
-        if (!run.lastWasHeader) meta.headers = []
-        meta.headers.push(u.bytes)
-        run.lastWasHeader = true
+        meta.join?.header(u.bytes)
         this.closeOpen()
         this.pendingHeaders.push(u.bytes)
         continue
       }
-      run.lastWasHeader = false
+      meta.join?.media()
       let durUs = u.durationUs
       let tUs: number
       if (durUs === 0 && meta.size && meta.durationMs) {
@@ -391,70 +389,4 @@ export class Timeline {
   }
 
   private changed (): void { for (const f of this.listeners) f() }
-}
-
-/**
- * Drive a timeline from an async source, never reading further while the timeline
- * already reaches `readAheadMs` past now (backpressure to the writer upstream).
- */
-export async function feedTimeline<T> (input: AsyncIterable<T>, push: (x: T) => void, timeline: Timeline,
-  opts: { readAheadMs: number, now: () => number, signal?: AbortSignal }): Promise<void> {
-  for await (const x of input) {
-    push(x)
-    for (;;) {
-      if (opts.signal?.aborted) return
-      const ahead = timeline.aheadMs(opts.now())
-      if (!(ahead > opts.readAheadMs)) break
-      await sleepFor(Math.min(ahead - opts.readAheadMs + 5, 1000), opts.signal)
-    }
-  }
-}
-
-function sleepFor (ms: number, signal?: AbortSignal): Promise<void> {
-  return new Promise(resolve => {
-    const t = setTimeout(done, ms)
-    function done (): void { clearTimeout(t); signal?.removeEventListener('abort', done); resolve() }
-    signal?.addEventListener('abort', done, { once: true })
-  })
-}
-
-export interface InputOptions {
-  readAheadMs: number
-  /** reorder window for frame input */
-  windowBytes: number
-  now: () => number
-  warn: (m: string) => void
-  signal?: AbortSignal
-  where?: string
-}
-
-/**
- * Read the input into the timeline: the frame magic means a frame stream (ordered by
- * the shared Reorderer, which gives up a missing range once its scheduled time has
- * passed); anything else is plain media bytes. Ends the timeline at end of input.
- */
-export async function pumpInput (input: AsyncIterable<Buffer>, timeline: Timeline, opts: InputOptions): Promise<void> {
-  const it = input[Symbol.asyncIterator]()
-  const pre: Buffer[] = []
-  let got = 0
-  while (got < FRAME_MAGIC.length) {
-    const r = await it.next()
-    if (r.done) break
-    pre.push(r.value); got += r.value.length
-  }
-  const head = Buffer.concat(pre)
-  async function * rest (): AsyncGenerator<Buffer> {
-    if (head.length) yield head
-    for (;;) { const r = await it.next(); if (r.done) return; yield r.value }
-  }
-  const feed = { readAheadMs: opts.readAheadMs, now: opts.now, signal: opts.signal }
-  if (head.length >= FRAME_MAGIC.length && looksLikeFrames(head)) {
-    timeline.plain = false
-    const frames = reorderStream(decodeFrames(rest(), opts.where ?? 'stdin'), { windowBytes: opts.windowBytes, deadlineMs: 0, now: opts.now, warn: opts.warn })
-    await feedTimeline(frames, f => timeline.pushFrame(f), timeline, feed)
-  } else {
-    timeline.plain = true
-    await feedTimeline(rest(), b => timeline.pushPlain(b), timeline, feed)
-  }
-  timeline.end()
 }
