@@ -90,8 +90,8 @@ export class Fanout {
     // the headers the decoder needs first (Ogg: the link's header pages), then the
     // unit that covers now without what is already over
     const join = seg.meta.join
-    if (join?.headers.length && start.unit >= 0) {
-      for (const h of join.headers) this.send(l, h, seg.meta.title)
+    if (join && seg.headers.length && start.unit >= 0) {
+      for (const h of seg.headers) this.send(l, h, seg.meta.title)
       const u = start.unit
       l.off = seg.units[u]
       const end = u + 1 < seg.units.length ? seg.units[u + 1] : seg.bytes.length

@@ -46,6 +46,8 @@ export interface Segment {
   bytes: Buffer
   /** leading bytes that are Ogg header pages */
   headerBytes: number
+  /** what a player joining in this segment gets first: the headers in force for it (Ogg: its link's header pages) */
+  headers: readonly Buffer[]
   /** byte offsets (in bytes) where each audio unit starts, and when each plays */
   units: number[]
   unitAt: number[]
@@ -65,6 +67,7 @@ export interface TimelineOptions {
 
 interface Open {
   meta: ItemMeta
+  headers: readonly Buffer[]
   parts: Buffer[]
   size: number
   headerBytes: number
@@ -281,13 +284,12 @@ export class Timeline {
     const now = this.opts.now()
     if (meta.kind === 'ogg') units = this.timeOggPages(run, units)
     for (const u of units) {
+      const bytes = meta.join?.take(u) ?? u.bytes
       if (u.header) {
-        meta.join?.header(u.bytes)
         this.closeOpen()
-        this.pendingHeaders.push(u.bytes)
+        this.pendingHeaders.push(bytes)
         continue
       }
-      meta.join?.media()
       let durUs = u.durationUs
       let tUs: number
       if (durUs === 0 && meta.size && meta.durationMs) {
@@ -319,7 +321,7 @@ export class Timeline {
         atMs = meta.startMs + tUs / 1000
         if (atMs + durUs / 1000 < now) { run.dropped++; continue }
       }
-      this.addUnit(meta, u.bytes, atMs, durUs / 1000)
+      this.addUnit(meta, bytes, atMs, durUs / 1000)
     }
   }
 
@@ -362,7 +364,7 @@ export class Timeline {
     let o = this.open
     if (o && (o.meta !== meta || o.size >= SEGMENT_BYTES || atMs - o.atMs >= SEGMENT_MS)) { this.closeOpen(); o = undefined }
     if (!o) {
-      o = { meta, parts: [], size: 0, headerBytes: 0, atMs, endMs: atMs, units: [], unitAt: [] }
+      o = { meta, headers: meta.join?.headers ?? [], parts: [], size: 0, headerBytes: 0, atMs, endMs: atMs, units: [], unitAt: [] }
       for (const h of this.pendingHeaders) { o.parts.push(h); o.size += h.length; o.headerBytes += h.length }
       this.pendingHeaders = []
       this.open = o
@@ -379,7 +381,7 @@ export class Timeline {
     if (!o) return
     this.open = undefined
     const bytes = o.parts.length === 1 ? o.parts[0] : Buffer.concat(o.parts, o.size)
-    this.segs.push({ seq: this.nextSeq, meta: o.meta, atMs: o.atMs, endMs: o.endMs, bytes, headerBytes: o.headerBytes, units: o.units, unitAt: o.unitAt })
+    this.segs.push({ seq: this.nextSeq, meta: o.meta, atMs: o.atMs, endMs: o.endMs, bytes, headerBytes: o.headerBytes, headers: o.headers, units: o.units, unitAt: o.unitAt })
   }
 
   /** After each input push: what is parsed goes out now, so a quiet input does not hold it back. */
