@@ -16,6 +16,8 @@ export const TICK_MS = 50
 export const SOURCE_WAIT_MS = 10_000
 /** past segments kept after they are due, for nobody in particular (a little slack) */
 const KEEP_MS = 1000
+/** icecast2's 404 page */
+const NOT_FOUND = '<html><head><title>Error 404</title></head><body><b>404 - The file you requested could not be found</b></body></html>'
 
 export interface IcecastOptions extends StationInfo {
   host: string
@@ -115,7 +117,9 @@ export class IcecastServer {
     else if (p === `${mount}.pls` || p === '/listen.pls') this.http.reply(socket, 200, 'audio/x-scpls', pls(listenUrl, st), [], head)
     else if (p === '/next.json') this.http.reply(socket, 200, 'application/json; charset=utf-8', nextJson(st), [], head)
     else if (p === '/' || p === '/index.html') this.http.reply(socket, 200, 'text/html; charset=utf-8', htmlPage(st, mount), [], head)
-    else this.http.reply(socket, 404, 'text/html; charset=utf-8', '<html><head><title>Error 404</title></head><body><b>404 - The file you requested could not be found</b></body></html>', [], head)
+    // browsers ask for it with every page: no icon, rather than an error in their console
+    else if (p === '/favicon.ico') this.http.reply(socket, 204, undefined, '', [], head)
+    else this.http.reply(socket, 404, 'text/html; charset=utf-8', NOT_FOUND, [], head)
   }
 
   private listenUrl (req: Request): string {
@@ -130,7 +134,7 @@ export class IcecastServer {
     if (type === undefined) {
       type = await this.waitForSource(socket)
       if (type === undefined) {
-        this.http.reply(socket, 404, 'text/html; charset=utf-8', '<html><head><title>Error 404</title></head><body><b>404 - The file you requested could not be found</b></body></html>', [], headOnly)
+        this.http.reply(socket, 404, 'text/html; charset=utf-8', NOT_FOUND, [], headOnly)
         return
       }
     }

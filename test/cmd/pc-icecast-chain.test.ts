@@ -127,8 +127,9 @@ async function chain (codec: 'opus' | 'vorbis', n: number, sameSerial: boolean):
     const cat = start('cat', files, { stdio: ['ignore', 'pipe', 'pipe'] })
     void pipeline(cat.stdout!, ic.c.stdin!).catch(() => {})
     const t0 = Date.now()
-    // then one player in the middle of each link, and one just before each boundary
-    const joins = [...lengths.map((_, k) => (k + 0.5) * LINK_S), ...lengths.slice(1).map((_, k) => (k + 1) * LINK_S - 0.3)].sort((a, b) => a - b)
+    // then one player early in each link (not near the end: a player that comes after
+    // the last byte gets nothing), and one just before each boundary
+    const joins = [...lengths.map((_, k) => (k + 0.3) * LINK_S), ...lengths.slice(1).map((_, k) => (k + 1) * LINK_S - 0.3)].sort((a, b) => a - b)
     for (const at of joins) {
       await sleep(Math.max(0, t0 + at * 1000 - Date.now()))
       players.push(player(ic.port))
@@ -140,7 +141,7 @@ async function chain (codec: 'opus' | 'vorbis', n: number, sameSerial: boolean):
     const joinedLinks = new Set<number>()
     results.forEach((r, i) => {
       const what = `player ${i} of ${results.length}`
-      assert.is(r.code, 0, `${what}: ffmpeg exit`)
+      assert.is(r.code, 0, `${what}: ffmpeg exit after ${r.stream.length} bytes: ${r.errors}`)
       assert.is(r.errors, '', `${what}: decoder errors`)
       const v = view(r.stream)
       assert.ok(v.links >= 1 && v.links <= n, `${what}: ${v.links} links`)
