@@ -31,7 +31,7 @@ export interface ItemMeta {
   size?: number | null
   kind?: MediaKind
   info?: StreamInfo
-  /** what a listener joining mid-item gets first (set once the kind is known) */
+  /** what a listener joining mid-item gets first (set once the kind is known; shared by the items of one kind) */
   join?: JoinRule
   /** the START record as given, for /next.json */
   header?: ItemHeader
@@ -107,6 +107,7 @@ export class Timeline {
   first: ItemMeta | undefined
   private readonly listeners = new Set<() => void>()
   private plainT0: number | undefined
+  private readonly joinRules = new Map<MediaKind, JoinRule>()
 
   /** plain bytes: no schedule, the clock starts at the first byte (set by pumpInput in pump.ts) */
   plain = true
@@ -257,7 +258,11 @@ export class Timeline {
     const meta = run.meta
     meta.kind = detectKind(head, this.opts.contentType ?? meta.mime)
     run.parser = new MediaParser(meta.kind, { warn: (m) => this.opts.warn(this.where(meta) + m) })
-    meta.join = joinRule(meta.kind)
+    // one rule per kind for the whole stream: the items follow each other in one
+    // stream (Ogg items as links of one chain), so the next must not reuse the serial
+    // numbers of the one before
+    meta.join = this.joinRules.get(meta.kind) ?? joinRule(meta.kind)
+    this.joinRules.set(meta.kind, meta.join)
     if (!this.first) this.first = meta
     run.sniff = []
     if (head.length) this.units(run, run.parser.push(head))

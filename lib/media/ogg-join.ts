@@ -4,7 +4,7 @@
 // rewrite the page (same granule, serial and sequence; not continued; new CRC).
 // And joining the links of a chained stream: a link that reuses a serial number of
 // the link before gets another one, which players need to see that a new link begins.
-import { readOggPage, oggCrc, OGG_HEADER_BYTES, OGG_CONTINUED, OGG_BOS, OGG_EOS } from './ogg.js'
+import { readOggPage, oggCrc, OGG_HEADER_BYTES, OGG_CONTINUED, OGG_BOS } from './ogg.js'
 
 /** Play time of one Opus packet from its TOC byte (RFC 6716 §3.1), µs; 0 if unreadable. */
 export function opusPacketUs (p: Buffer): number {
@@ -100,31 +100,31 @@ function countComplete (lacing: Buffer): number {
  * no change are returned as they are.
  */
 export class OggSerials {
-  /** input serial → output serial, and whether it ended, for the current link */
-  private link = new Map<number, { out: number, ended: boolean }>()
+  /** input serial → output serial, for the current link */
+  private link = new Map<number, number>()
   /** output serials of the link before */
   private before = new Set<number>()
+  /** the BOS pages of a link come first, together: a BOS after any other page starts a new link */
+  private inBos = false
 
   page (page: Buffer): Buffer {
     if (page.length < OGG_HEADER_BYTES) return page
     const serial = page.readUInt32LE(14)
     const flags = page[5]
     if (flags & OGG_BOS) {
-      if (this.link.size && [...this.link.values()].every(s => s.ended)) {
-        this.before = new Set([...this.link.values()].map(s => s.out))
+      if (!this.inBos) {
+        this.before = new Set(this.link.values())
         this.link.clear()
       }
-      const taken = new Set([...this.before, ...[...this.link.values()].map(s => s.out)])
       let out = serial
-      while (taken.has(out)) out = (out + 1) >>> 0
-      this.link.set(serial, { out, ended: false })
+      while (this.before.has(out) || [...this.link.values()].includes(out)) out = (out + 1) >>> 0
+      this.link.set(serial, out)
     }
-    const s = this.link.get(serial)
-    if (!s) return page
-    if (flags & OGG_EOS) s.ended = true
-    if (s.out === serial) return page
+    this.inBos = (flags & OGG_BOS) !== 0
+    const out = this.link.get(serial)
+    if (out === undefined || out === serial) return page
     const copy = Buffer.from(page)
-    copy.writeUInt32LE(s.out, 14)
+    copy.writeUInt32LE(out, 14)
     copy.writeUInt32LE(oggCrc(copy), 22)
     return copy
   }

@@ -11,7 +11,7 @@ import { spawn } from 'node:child_process'
 import { pipeline } from 'node:stream/promises'
 import { start, finish, killChildren, tempDir, withTimeout, sleep } from '../helpers.js'
 import { readOggPage, OGG_BOS } from '../../lib/media/ogg.js'
-import { startIcecast, tool } from './icecast-helpers.js'
+import { startIcecast, tool, frameStream } from './icecast-helpers.js'
 
 /** each link's length (s); pages of 250 ms bound how far a joiner's first page reaches back */
 const LINK_S = 2
@@ -184,6 +184,30 @@ test('three Vorbis links', async () => {
 
 test('four Vorbis links that reuse one serial number', async () => {
   await chain('vorbis', 4, true)
+})
+
+test('frames: the same Ogg file as two items back to back plays as two links a player decodes across', async () => {
+  const dir = await tempDir('pc-chain-')
+  try {
+    const [file] = await makeLinks(dir.path, 'opus', 1, true)
+    const data = await readFile(file)
+    const length = (await decodeFile(file)).seconds
+    const startMs = Date.now() + 1500
+    const ms = Math.round(length * 1000)
+    const ic = await startIcecast([], frameStream([
+      { data, title: 'one', startMs, durationMs: ms, mime: 'audio/ogg' },
+      { data, title: 'two', startMs: startMs + ms, durationMs: ms, mime: 'audio/ogg' },
+    ], startMs))
+    const r = await player(ic.port)
+    assert.is(r.errors, '')
+    assert.is(r.code, 0)
+    const v = view(r.stream)
+    assert.is(v.links, 2)
+    assert.is.not(v.serials[1], v.serials[0])
+    assert.ok(Math.abs(r.seconds - 2 * length) < 0.3, `decoded ${r.seconds.toFixed(3)} s of ${(2 * length).toFixed(3)} s`)
+  } finally {
+    await dir.remove()
+  }
 })
 
 test.run()
