@@ -1,7 +1,8 @@
 #!/usr/bin/env node
 // pc-icecast: frame stream or plain media bytes in; an Icecast 2 compatible stream out, over HTTP.
 import { run, openInput, intOption, sizeOption, durationOption, parseHostPort, packageVersion, UsageError, type OptionTable, type CommandInfo } from '../lib/core/cli.js'
-import { Timeline, pumpInput } from '../lib/icecast/pacer.js'
+import { Timeline } from '../lib/icecast/timeline.js'
+import { pumpInput } from '../lib/icecast/pump.js'
 import { IcecastServer } from '../lib/icecast/server.js'
 import { Relay, parseRelayUrl } from '../lib/icecast/relay.js'
 

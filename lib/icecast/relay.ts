@@ -5,7 +5,7 @@
 import { connect, type Socket } from 'node:net'
 import { request } from 'node:http'
 import { UsageError } from '../core/errors.js'
-import type { Segment } from './pacer.js'
+import type { Segment } from './timeline.js'
 import type { StreamSink } from './server.js'
 
 export const BACKOFF_MIN_MS = 1000
@@ -80,7 +80,7 @@ export class Relay implements StreamSink {
     if (this.state === 'waiting' && !this.retry) this.connect()
     if (this.state !== 'streaming' || !this.socket) return
     // a relay joining mid-item needs the Ogg headers first
-    if (this.needHeaders && seg.meta.headers.length && seg.headerBytes === 0) for (const h of seg.meta.headers) this.socket.write(h)
+    if (this.needHeaders && seg.headers.length && seg.headerBytes === 0) for (const h of seg.headers) this.socket.write(h)
     this.needHeaders = false
     this.socket.write(seg.bytes)
     if (this.socket.writableLength > RELAY_QUEUE_BYTES) this.fail('server too slow, queue full')

@@ -2,7 +2,9 @@
 // so "start at the page that covers now" can start a listener up to a second early.
 // For the first page a listener gets, drop the packets that are already over and
 // rewrite the page (same granule, serial and sequence; not continued; new CRC).
-import { readOggPage, oggCrc, OGG_HEADER_BYTES, OGG_CONTINUED } from './ogg.js'
+// And joining the links of a chained stream: a link that reuses a serial number of
+// the link before gets another one, which players need to see that a new link begins.
+import { readOggPage, oggCrc, OGG_HEADER_BYTES, OGG_CONTINUED, OGG_BOS } from './ogg.js'
 
 /** Play time of one Opus packet from its TOC byte (RFC 6716 §3.1), µs; 0 if unreadable. */
 export function opusPacketUs (p: Buffer): number {
@@ -89,4 +91,41 @@ function countComplete (lacing: Buffer): number {
   let n = 0
   for (const v of lacing) if (v < 255) n++
   return n
+}
+
+/**
+ * Renumbers the logical streams of a chained Ogg stream, page by page in input
+ * order, so that no link reuses a serial number of the link before (ffmpeg, for
+ * one, takes the second link's header packets for audio otherwise). Pages that need
+ * no change are returned as they are.
+ */
+export class OggSerials {
+  /** input serial → output serial, for the current link */
+  private link = new Map<number, number>()
+  /** output serials of the link before */
+  private before = new Set<number>()
+  /** the BOS pages of a link come first, together: a BOS after any other page starts a new link */
+  private inBos = false
+
+  page (page: Buffer): Buffer {
+    if (page.length < OGG_HEADER_BYTES) return page
+    const serial = page.readUInt32LE(14)
+    const flags = page[5]
+    if (flags & OGG_BOS) {
+      if (!this.inBos) {
+        this.before = new Set(this.link.values())
+        this.link.clear()
+      }
+      let out = serial
+      while (this.before.has(out) || [...this.link.values()].includes(out)) out = (out + 1) >>> 0
+      this.link.set(serial, out)
+    }
+    this.inBos = (flags & OGG_BOS) !== 0
+    const out = this.link.get(serial)
+    if (out === undefined || out === serial) return page
+    const copy = Buffer.from(page)
+    copy.writeUInt32LE(out, 14)
+    copy.writeUInt32LE(oggCrc(copy), 22)
+    return copy
+  }
 }

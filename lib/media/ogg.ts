@@ -110,11 +110,18 @@ function identify (packet: Buffer): Omit<LogicalStream, 'ended' | 'granule'> {
   return { base: 0, headersLeft: 1 }
 }
 
-/** Ogg pages as media units; keeps per-stream state across pages and chain links. */
+/**
+ * Ogg pages as media units; keeps per-stream state across pages and chain links. The
+ * media time runs on across the links of a chained stream (each link's granules
+ * start again from zero): a link starts where the one before ended.
+ */
 export class OggFormat implements UnitFormat {
   private streams = new Map<number, LogicalStream>()
   /** the stream whose granules pace the output: the first Vorbis/Opus stream of the chain link */
   private primary?: number
+  /** media time where the current link starts, and the end of the last timed page (µs) */
+  private linkUs = 0
+  private endUs = 0
 
   step (buf: Buffer): Step {
     const p = readOggPage(buf)
@@ -123,7 +130,7 @@ export class OggFormat implements UnitFormat {
     let st = this.streams.get(p.serial)
     if (p.flags & OGG_BOS) {
       // a BOS after every stream has ended starts a new link of a chained stream
-      if ([...this.streams.values()].every(s => s.ended)) { this.streams.clear(); this.primary = undefined }
+      if ([...this.streams.values()].every(s => s.ended)) { this.streams.clear(); this.primary = undefined; this.linkUs = this.endUs }
       let first = 0
       for (const v of p.lacing) { first += v; if (v < 255) break }
       st = { ...identify(p.body.subarray(0, first)), ended: false }
@@ -142,7 +149,7 @@ export class OggFormat implements UnitFormat {
       return { t: 'unit', len: p.length, durationUs: 0, header }
     }
     if (p.granule < 0) {
-      return { t: 'unit', len: p.length, durationUs: 0, timeUs: st.granule === undefined ? undefined : (st.granule - st.base) / st.rate * 1e6 }
+      return { t: 'unit', len: p.length, durationUs: 0, timeUs: st.granule === undefined ? undefined : this.linkUs + (st.granule - st.base) / st.rate * 1e6 }
     }
     const prev = st.granule
     st.granule = p.granule
@@ -150,7 +157,10 @@ export class OggFormat implements UnitFormat {
     // duration 0 and no time, which a sink recognises and times from the next page
     if (prev === undefined) return { t: 'unit', len: p.length, durationUs: 0 }
     const from = Math.max(prev, st.base)
-    return { t: 'unit', len: p.length, durationUs: Math.max(0, p.granule - from) / st.rate * 1e6, timeUs: (from - st.base) / st.rate * 1e6 }
+    const timeUs = this.linkUs + (from - st.base) / st.rate * 1e6
+    const durationUs = Math.max(0, p.granule - from) / st.rate * 1e6
+    this.endUs = Math.max(this.endUs, timeUs + durationUs)
+    return { t: 'unit', len: p.length, durationUs, timeUs }
   }
 
   resync (buf: Buffer, from: number): number {

@@ -3,11 +3,14 @@ import * as assert from 'uvu/assert'
 import { readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { MEDIA } from '../helpers.js'
-import { Timeline, SEGMENT_MS, type Segment } from '../../lib/icecast/pacer.js'
+import { Timeline, SEGMENT_MS, type Segment } from '../../lib/icecast/timeline.js'
 import { FrameDecoder } from '../../lib/frames/frame.js'
+import { MediaParser } from '../../lib/media/media.js'
+import { readOggPage } from '../../lib/media/ogg.js'
 import { frameStream } from '../cmd/icecast-helpers.js'
 
 const MP3 = readFileSync(join(MEDIA, 'timeline-a.mp3'))
+const OPUS = [readFileSync(join(MEDIA, 'tone.opus')), readFileSync(join(MEDIA, 'timeline-a.opus'))]
 const T0 = Date.parse('2026-11-22T12:00:00Z')
 
 function all (t: Timeline): Segment[] {
@@ -59,6 +62,33 @@ test('frames: the schedule\'s clock; units already over are not kept; find() giv
   assert.ok(seg.unitAt[pos.unit] <= now && now - seg.unitAt[pos.unit] < 27, 'the MPEG frame covering now')
   assert.is(seg.bytes[pos.off], 0xff)
   assert.is(seg.meta.title, 'A')
+})
+
+/** media seconds of an Ogg file: its last granule less the pre-skip, at 48 kHz */
+function opusSeconds (file: Buffer): number {
+  const pages = new MediaParser('ogg').push(file)
+  const head = readOggPage(pages[0].bytes)
+  const last = readOggPage(pages[pages.length - 1].bytes)
+  if (!('body' in head) || !('body' in last)) throw new Error('not Ogg')
+  return (last.granule - head.body.readUInt16LE(10)) / 48000
+}
+
+function serialOf (page: Buffer): number { return page.readUInt32LE(14) }
+
+test('a chained Ogg stream: each link is timed from the end of the one before, and each segment keeps its own link\'s header pages', () => {
+  const t = plain([Buffer.concat([OPUS[0], OPUS[1], OPUS[0]])])
+  const segs = all(t)
+  const total = (segs[segs.length - 1].endMs - T0) / 1000
+  const expected = opusSeconds(OPUS[0]) * 2 + opusSeconds(OPUS[1])
+  assert.ok(Math.abs(total - expected) < 0.05, `${total} s of ${expected} s`)
+  for (let i = 1; i < segs.length; i++) assert.ok(segs[i].atMs >= segs[i - 1].atMs, `segment ${i} goes back in time`)
+  const links = new Set<readonly Buffer[]>()
+  for (const s of segs) {
+    links.add(s.headers)
+    const media = s.bytes.subarray(s.units[0])
+    assert.is(serialOf(media), serialOf(s.headers[0]), `segment ${s.seq}: headers of its own link`)
+  }
+  assert.is(links.size, 3)
 })
 
 test.run()

@@ -2,10 +2,11 @@
 // runs of whole media units (MPEG/ADTS frames, Ogg pages) each stamped with the wall
 // time it plays. With frames the clock is the schedule's (an item's unit plays at
 // item.start + its media time); with plain bytes it starts at the first byte.
-// The server sends a segment when it is due; nothing here touches a socket.
-import { FRAME_MAGIC, looksLikeFrames, decodeFrames, type Frame, type ItemHeader } from '../frames/frame.js'
-import { reorderStream } from '../frames/reorder.js'
+// The server sends a segment when it is due; nothing here touches a socket, and
+// nothing here reads the input (pump.ts does).
+import type { Frame, ItemHeader } from '../frames/frame.js'
 import { oggPageUs } from '../media/ogg-join.js'
+import { joinRule, type JoinRule } from './join.js'
 import { MediaParser, detectKind, mimeOf, type MediaKind, type MediaUnit, type StreamInfo } from '../media/media.js'
 
 /** a segment closes at this many bytes… */
@@ -30,8 +31,8 @@ export interface ItemMeta {
   size?: number | null
   kind?: MediaKind
   info?: StreamInfo
-  /** Ogg codec-header pages: a listener joining mid-item gets these first */
-  headers: Buffer[]
+  /** what a listener joining mid-item gets first (set once the kind is known; shared by the items of one kind) */
+  join?: JoinRule
   /** the START record as given, for /next.json */
   header?: ItemHeader
 }
@@ -45,6 +46,8 @@ export interface Segment {
   bytes: Buffer
   /** leading bytes that are Ogg header pages */
   headerBytes: number
+  /** what a player joining in this segment gets first: the headers in force for it (Ogg: its link's header pages) */
+  headers: readonly Buffer[]
   /** byte offsets (in bytes) where each audio unit starts, and when each plays */
   units: number[]
   unitAt: number[]
@@ -64,6 +67,7 @@ export interface TimelineOptions {
 
 interface Open {
   meta: ItemMeta
+  headers: readonly Buffer[]
   parts: Buffer[]
   size: number
   headerBytes: number
@@ -84,7 +88,6 @@ interface ItemRun {
   /** after a GAP: estimate the next unit's time from its byte offset */
   estimate: boolean
   dropped: number
-  lastWasHeader: boolean
   heldOgg?: MediaUnit
 }
 
@@ -104,8 +107,9 @@ export class Timeline {
   first: ItemMeta | undefined
   private readonly listeners = new Set<() => void>()
   private plainT0: number | undefined
+  private readonly joinRules = new Map<MediaKind, JoinRule>()
 
-  /** plain bytes: no schedule, the clock starts at the first byte (set by pumpInput) */
+  /** plain bytes: no schedule, the clock starts at the first byte (set by pumpInput in pump.ts) */
   plain = true
 
   constructor (readonly opts: TimelineOptions) {}
@@ -170,7 +174,7 @@ export class Timeline {
         const startMs = Date.parse(h.start)
         const meta: ItemMeta = {
           item: f.item, title: h.title, url: h.url, mime: h.mime, startMs: Number.isNaN(startMs) ? this.opts.now() : startMs,
-          durationMs: h.duration, size: h.size, headers: [], header: h,
+          durationMs: h.duration, size: h.size, header: h,
         }
         this.items.set(f.item, meta)
         break
@@ -206,7 +210,7 @@ export class Timeline {
     if (this.run) this.finishRun(this.run)
     // items before this one are over
     for (const k of this.items.keys()) if (k < item) this.items.delete(k)
-    this.run = { meta, sniff: [], sniffBytes: 0, sniffOffset: -1, mediaUs: 0, estimate: false, dropped: 0, lastWasHeader: false }
+    this.run = { meta, sniff: [], sniffBytes: 0, sniffOffset: -1, mediaUs: 0, estimate: false, dropped: 0 }
     return this.run
   }
 
@@ -215,9 +219,9 @@ export class Timeline {
   private plainOffset = 0
   pushPlain (buf: Buffer): void {
     if (!this.run) {
-      const meta: ItemMeta = { item: 0, title: this.opts.title, startMs: this.opts.now(), headers: [], size: null }
+      const meta: ItemMeta = { item: 0, title: this.opts.title, startMs: this.opts.now(), size: null }
       this.items.set(0, meta)
-      this.run = { meta, sniff: [], sniffBytes: 0, sniffOffset: -1, mediaUs: 0, estimate: false, dropped: 0, lastWasHeader: false }
+      this.run = { meta, sniff: [], sniffBytes: 0, sniffOffset: -1, mediaUs: 0, estimate: false, dropped: 0 }
     }
     this.feed(this.run, buf, this.plainOffset)
     this.plainOffset += buf.length
@@ -254,6 +258,11 @@ export class Timeline {
     const meta = run.meta
     meta.kind = detectKind(head, this.opts.contentType ?? meta.mime)
     run.parser = new MediaParser(meta.kind, { warn: (m) => this.opts.warn(this.where(meta) + m) })
+    // one rule per kind for the whole stream: the items follow each other in one
+    // stream (Ogg items as links of one chain), so the next must not reuse the serial
+    // numbers of the one before
+    meta.join = this.joinRules.get(meta.kind) ?? joinRule(meta.kind)
+    this.joinRules.set(meta.kind, meta.join)
     if (!this.first) this.first = meta
     run.sniff = []
     if (head.length) this.units(run, run.parser.push(head))
@@ -280,16 +289,12 @@ export class Timeline {
     const now = this.opts.now()
     if (meta.kind === 'ogg') units = this.timeOggPages(run, units)
     for (const u of units) {
+      const bytes = meta.join?.take(u) ?? u.bytes
       if (u.header) {
-        // a new run of header pages (a chained stream's next part) replaces the old one
-        if (!run.lastWasHeader) meta.headers = []
-        meta.headers.push(u.bytes)
-        run.lastWasHeader = true
         this.closeOpen()
-        this.pendingHeaders.push(u.bytes)
+        this.pendingHeaders.push(bytes)
         continue
       }
-      run.lastWasHeader = false
       let durUs = u.durationUs
       let tUs: number
       if (durUs === 0 && meta.size && meta.durationMs) {
@@ -321,7 +326,7 @@ export class Timeline {
         atMs = meta.startMs + tUs / 1000
         if (atMs + durUs / 1000 < now) { run.dropped++; continue }
       }
-      this.addUnit(meta, u.bytes, atMs, durUs / 1000)
+      this.addUnit(meta, bytes, atMs, durUs / 1000)
     }
   }
 
@@ -364,7 +369,7 @@ export class Timeline {
     let o = this.open
     if (o && (o.meta !== meta || o.size >= SEGMENT_BYTES || atMs - o.atMs >= SEGMENT_MS)) { this.closeOpen(); o = undefined }
     if (!o) {
-      o = { meta, parts: [], size: 0, headerBytes: 0, atMs, endMs: atMs, units: [], unitAt: [] }
+      o = { meta, headers: meta.join?.headers ?? [], parts: [], size: 0, headerBytes: 0, atMs, endMs: atMs, units: [], unitAt: [] }
       for (const h of this.pendingHeaders) { o.parts.push(h); o.size += h.length; o.headerBytes += h.length }
       this.pendingHeaders = []
       this.open = o
@@ -381,7 +386,7 @@ export class Timeline {
     if (!o) return
     this.open = undefined
     const bytes = o.parts.length === 1 ? o.parts[0] : Buffer.concat(o.parts, o.size)
-    this.segs.push({ seq: this.nextSeq, meta: o.meta, atMs: o.atMs, endMs: o.endMs, bytes, headerBytes: o.headerBytes, units: o.units, unitAt: o.unitAt })
+    this.segs.push({ seq: this.nextSeq, meta: o.meta, atMs: o.atMs, endMs: o.endMs, bytes, headerBytes: o.headerBytes, headers: o.headers, units: o.units, unitAt: o.unitAt })
   }
 
   /** After each input push: what is parsed goes out now, so a quiet input does not hold it back. */
@@ -391,70 +396,4 @@ export class Timeline {
   }
 
   private changed (): void { for (const f of this.listeners) f() }
-}
-
-/**
- * Drive a timeline from an async source, never reading further while the timeline
- * already reaches `readAheadMs` past now (backpressure to the writer upstream).
- */
-export async function feedTimeline<T> (input: AsyncIterable<T>, push: (x: T) => void, timeline: Timeline,
-  opts: { readAheadMs: number, now: () => number, signal?: AbortSignal }): Promise<void> {
-  for await (const x of input) {
-    push(x)
-    for (;;) {
-      if (opts.signal?.aborted) return
-      const ahead = timeline.aheadMs(opts.now())
-      if (!(ahead > opts.readAheadMs)) break
-      await sleepFor(Math.min(ahead - opts.readAheadMs + 5, 1000), opts.signal)
-    }
-  }
-}
-
-function sleepFor (ms: number, signal?: AbortSignal): Promise<void> {
-  return new Promise(resolve => {
-    const t = setTimeout(done, ms)
-    function done (): void { clearTimeout(t); signal?.removeEventListener('abort', done); resolve() }
-    signal?.addEventListener('abort', done, { once: true })
-  })
-}
-
-export interface InputOptions {
-  readAheadMs: number
-  /** reorder window for frame input */
-  windowBytes: number
-  now: () => number
-  warn: (m: string) => void
-  signal?: AbortSignal
-  where?: string
-}
-
-/**
- * Read the input into the timeline: the frame magic means a frame stream (ordered by
- * the shared Reorderer, which gives up a missing range once its scheduled time has
- * passed); anything else is plain media bytes. Ends the timeline at end of input.
- */
-export async function pumpInput (input: AsyncIterable<Buffer>, timeline: Timeline, opts: InputOptions): Promise<void> {
-  const it = input[Symbol.asyncIterator]()
-  const pre: Buffer[] = []
-  let got = 0
-  while (got < FRAME_MAGIC.length) {
-    const r = await it.next()
-    if (r.done) break
-    pre.push(r.value); got += r.value.length
-  }
-  const head = Buffer.concat(pre)
-  async function * rest (): AsyncGenerator<Buffer> {
-    if (head.length) yield head
-    for (;;) { const r = await it.next(); if (r.done) return; yield r.value }
-  }
-  const feed = { readAheadMs: opts.readAheadMs, now: opts.now, signal: opts.signal }
-  if (head.length >= FRAME_MAGIC.length && looksLikeFrames(head)) {
-    timeline.plain = false
-    const frames = reorderStream(decodeFrames(rest(), opts.where ?? 'stdin'), { windowBytes: opts.windowBytes, deadlineMs: 0, now: opts.now, warn: opts.warn })
-    await feedTimeline(frames, f => timeline.pushFrame(f), timeline, feed)
-  } else {
-    timeline.plain = true
-    await feedTimeline(rest(), b => timeline.pushPlain(b), timeline, feed)
-  }
-  timeline.end()
 }

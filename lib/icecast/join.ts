@@ -1,0 +1,50 @@
+// How a player joins the stream mid-item: the container-specific part of pacing.
+// A joining player first needs the headers that set up its decoder (Ogg: the codec
+// header pages of the link being played), then the unit that covers now, cut where
+// the container allows (Ogg: the page without its packets already over). The
+// timeline gives a JoinRule each unit in input order and keeps, with each segment,
+// the headers in force for it; the server sends those to a player joining there.
+// A new container (WebM, MPEG-TS, fMP4) implements JoinRule and is picked in joinRule().
+import type { MediaKind, MediaUnit, StreamInfo } from '../media/media.js'
+import { trimOggPage, OggSerials } from '../media/ogg-join.js'
+
+export interface JoinRule {
+  /**
+   * Take each unit of the item, in input order (headers are flagged `header`);
+   * returns the bytes to send for it, which may differ from the input's (Ogg: a link
+   * reusing the serial number of the link before gets another).
+   */
+  take: (u: MediaUnit) => Buffer
+  /**
+   * The headers a player joining at the last unit taken must get first. The array
+   * is replaced, never changed, when the set changes, so a segment can keep it.
+   */
+  readonly headers: readonly Buffer[]
+  /** what to send of the unit a player joins `skipUs` into (it lasts `unitUs`); undefined: the whole unit */
+  entry: (unit: Buffer, skipUs: number, unitUs: number, info?: StreamInfo) => Buffer | undefined
+}
+
+/**
+ * Headers come in runs: a run after media units replaces the set before (the next
+ * link of a chained Ogg stream). Media with no headers (MP3, ADTS) keeps an empty set.
+ */
+class HeaderRuns implements JoinRule {
+  headers: readonly Buffer[] = []
+  private inRun = false
+  constructor (readonly entry: JoinRule['entry'], private readonly rewrite: (b: Buffer) => Buffer = b => b) {}
+
+  take (u: MediaUnit): Buffer {
+    const bytes = this.rewrite(u.bytes)
+    if (u.header) this.headers = this.inRun ? [...this.headers, bytes] : [bytes]
+    this.inRun = u.header === true
+    return bytes
+  }
+}
+
+export function joinRule (kind: MediaKind | undefined): JoinRule {
+  if (kind === 'ogg') {
+    const serials = new OggSerials()
+    return new HeaderRuns((page, skipUs, pageUs, info) => trimOggPage(page, skipUs, pageUs, info?.codec), p => serials.page(p))
+  }
+  return new HeaderRuns(() => undefined)
+}
