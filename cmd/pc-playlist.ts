@@ -2,7 +2,7 @@
 // pc-playlist: media paths/URLs (args, or one a line on stdin; .m3u/.pls expanded) in, an Alluvium RSS 1.0 playlist out.
 import { dirname, resolve } from 'node:path'
 import { run, sizeOption, UsageError, type CommandInfo, type OptionTable, type Opts } from '../lib/core/cli.js'
-import { buildPlaylist, writeFileAtomic } from '../lib/playlist/build.js'
+import { buildPlaylist, parseLiveSlot, writeFileAtomic } from '../lib/playlist/build.js'
 import { writeAll } from '../lib/core/ndjson.js'
 import { readSecretKey, sign } from '../lib/hashing/sign.js'
 import { parseTime } from '../lib/core/units.js'
@@ -18,6 +18,7 @@ const OPTIONS: OptionTable = {
   start: { alias: 's', type: 'string', default: 'now', arg: 'TIME', help: 'when the first item starts (ISO 8601 with offset, now, +10m)' },
   until: { alias: 'u', type: 'string', arg: 'TIME', help: 'repeat the list until TIME (+24h counts from --start)' },
   shuffle: { type: 'boolean', help: 'shuffle the items (anew on each repetition)' },
+  live: { type: 'string', repeat: true, arg: 'URL@START/DURATION[/TITLE]', help: 'a live show (a pc-live mount) on air from START for DURATION; the music around it is cut and resumed' },
   remux: { type: 'boolean', help: 'copy a plain MP4/MOV with video into NAME.frag.mp4 beside it (ffmpeg -c copy) and list that' },
   hash: { type: 'boolean', help: 'write FILE.hashtree beside each local file, roots in dc:identifier' },
   'chunk-size': { type: 'string', default: '128k', arg: 'SIZE', help: 'hash-tree chunk size for --hash' },
@@ -35,6 +36,7 @@ const INFO: CommandInfo = {
     "find /srv/www/music -name '*.mp3' | pc-playlist -b https://radio.example/ --root /srv/www -o /srv/www/list.rss",
     'pc-playlist -b https://radio.example/ --start 2026-12-01T00:00:00+01:00 --until +24h --shuffle --hash show.m3u > day.rss',
     'pc-playlist --sign station.key -o list.rss -b https://radio.example/ *.ogg',
+    "pc-playlist -b https://radio.example/ --until +24h --live 'http://radio.example:8000/live@2026-12-04T20:00:00+01:00/2h/Friday Mix' *.mp3 > day.rss",
   ],
 }
 
@@ -82,6 +84,7 @@ run('pc-playlist', OPTIONS, INFO, async (opts, io) => {
     start,
     until,
     shuffle: !!opts.shuffle,
+    live: (opts.live as string[]).map(s => parseLiveSlot(s, start)), // +3h counts from --start
     remux: !!opts.remux,
     hash: !!opts.hash,
     chunkSize,

@@ -3,7 +3,7 @@
 // when asked, lay the items out in time and format the document.
 import { randomBytes } from 'node:crypto'
 import { readFile, rename, stat, unlink, writeFile } from 'node:fs/promises'
-import { basename, dirname, isAbsolute, join, relative, sep } from 'node:path'
+import { basename, dirname, extname, isAbsolute, join, relative, sep } from 'node:path'
 import type { Readable } from 'node:stream'
 import { DataError, IOError, NoInputError, PcError, UsageError } from '../core/errors.js'
 import { formatTree, infoHash, parseTree } from '../hashing/hashtree.js'
@@ -12,8 +12,8 @@ import { fetchAll, isUrl } from '../core/byte-source.js'
 import { expandInputs, type MediaEntry } from './media-list.js'
 import { probeMedia } from '../media/probe.js'
 import { needsRemux, remux, remuxCommand } from '../media/remux.js'
-import { formatPlaylist, layout, MAX_ITEMS, type Medium, type ScheduledItem } from './write.js'
-import { formatTime } from '../core/units.js'
+import { formatPlaylist, layout, MAX_ITEMS, type LiveSlot, type Medium, type ScheduledItem } from './write.js'
+import { formatTime, parseDuration, parseTime } from '../core/units.js'
 
 /** Probes in flight at once: enough to hide URL round trips, few enough to be polite. */
 export const PROBE_CONCURRENCY = 4
@@ -37,6 +37,8 @@ export interface BuildOptions {
   random?: () => number
   /** copy a plain MP4/MOV with video into fragmented MP4 beside it (ffmpeg -c copy) and list the copy */
   remux?: boolean
+  /** live shows to put on air between the media (--live) */
+  live?: LiveSlot[]
   /** write/reuse FILE.hashtree and put roots in dc:identifier */
   hash?: boolean
   chunkSize?: number
@@ -55,8 +57,10 @@ export interface Built {
 }
 
 export async function buildPlaylist (o: BuildOptions): Promise<Built> {
-  const entries = await expandInputs(o.args, o.stdin, { cwd: o.cwd, signal: o.signal, log: o.log })
-  if (entries.length === 0) throw new DataError('no items', o.args.length === 0 || o.args.includes('-') ? 'stdin' : 'arguments')
+  // a schedule of live shows alone reads no list from stdin unless told to with '-'
+  const liveOnly = o.args.length === 0 && (o.live?.length ?? 0) > 0
+  const entries = liveOnly ? [] : await expandInputs(o.args, o.stdin, { cwd: o.cwd, signal: o.signal, log: o.log })
+  if (entries.length === 0 && !liveOnly) throw new DataError('no items', o.args.length === 0 || o.args.includes('-') ? 'stdin' : 'arguments')
   const cache = new Map<string, Promise<Medium>>()
   const media = await mapLimit(entries, PROBE_CONCURRENCY, async (e) => {
     let p = cache.get(e.spec)
@@ -66,13 +70,14 @@ export async function buildPlaylist (o: BuildOptions): Promise<Built> {
   })
   let items: ScheduledItem[]
   try {
-    items = layout(media, { start: o.start, until: o.until, shuffle: o.shuffle, random: o.random })
+    items = liveOnly ? layout([], { start: o.start, live: o.live }) : layout(media, { start: o.start, until: o.until, shuffle: o.shuffle, random: o.random, live: o.live })
   } catch (e) {
     if (!/^more than/.test((e as Error).message)) throw e
     throw new UsageError(`--until: the schedule would have more than ${MAX_ITEMS} items`)
   }
-  if (items.length < media.length) o.warn?.(`--until comes before the list ends: ${media.length - items.length} of ${media.length} items left out`)
-  const end = items[items.length - 1].start + items[items.length - 1].duration
+  const recorded = items.filter(i => !i.live).length
+  if (recorded < media.length) o.warn?.(`--until comes before the list ends: ${media.length - recorded} of ${media.length} items left out`)
+  const end = Math.max(...items.map(i => i.end ?? i.start + i.duration))
   const xml = formatPlaylist({
     title: o.title,
     // never an item's own URL: the channel and an item would be one RDF resource
@@ -195,4 +200,31 @@ async function mapLimit<T, R> (xs: T[], limit: number, f: (x: T) => Promise<R>):
   // The error of the earliest failing entry among those tried, whatever order probes end in.
   if (failed.length > 0) throw failed.sort((a, b) => a.i - b.i)[0].e
   return out
+}
+
+/**
+ * --live URL@START/DURATION[/TITLE]: a pc-live mount on air from START for DURATION.
+ * START and DURATION as every option takes them (ISO 8601 with an offset, now, +2h; 2h, 90m).
+ * The MIME type follows the mount's extension (.ogg, .opus, .aac, .webm, .ts), else MP3.
+ */
+export function parseLiveSlot (spec: string, now: number): LiveSlot {
+  const at = spec.lastIndexOf('@')
+  if (at <= 0) throw new UsageError(`--live: expected URL@START/DURATION, got '${spec}'`)
+  const url = spec.slice(0, at)
+  const [start, duration, ...title] = spec.slice(at + 1).split('/')
+  let u: URL
+  try { u = new URL(url) } catch { throw new UsageError(`--live: not an absolute URL: '${url}'`) }
+  if (!/^https?:$/.test(u.protocol)) throw new UsageError(`--live: listeners reach a mount over http or https, not '${u.protocol}'`)
+  if (duration === undefined) throw new UsageError(`--live: expected URL@START/DURATION, got '${spec}'`)
+  let slot: LiveSlot
+  try {
+    slot = { url: u.href, start: parseTime(start, now), duration: parseDuration(duration), mime: LIVE_MIME[extname(u.pathname).toLowerCase()] ?? 'audio/mpeg' }
+  } catch (e) { throw new UsageError(`--live: ${(e as Error).message} in '${spec}'`) }
+  if (!(slot.duration > 0)) throw new UsageError(`--live: the duration must be positive in '${spec}'`)
+  if (title.length > 0 && title.join('/') !== '') slot.title = title.join('/')
+  return slot
+}
+
+const LIVE_MIME: Record<string, string> = {
+  '.ogg': 'audio/ogg', '.opus': 'audio/ogg', '.oga': 'audio/ogg', '.aac': 'audio/aac', '.webm': 'video/webm', '.ts': 'video/mp2t', '.mp3': 'audio/mpeg',
 }

@@ -76,7 +76,7 @@ export interface LayoutOptions {
  * the last item may run past it, so the air is covered up to `until`.
  */
 export function layout (media: Medium[], opts: LayoutOptions): ScheduledItem[] {
-  if (media.length === 0) return []
+  if (media.length === 0 && (opts.live?.length ?? 0) === 0) return []
   for (const m of media) if (!(m.duration > 0)) throw new RangeError(`${m.url}: duration must be positive`)
   const random = opts.random ?? Math.random
   const out: ScheduledItem[] = []
@@ -101,7 +101,7 @@ export function layout (media: Medium[], opts: LayoutOptions): ScheduledItem[] {
     t = end
   }
   let last: Medium | undefined
-  do {
+  if (media.length > 0) do {
     const pass = opts.shuffle ? shuffled(media, random) : media
     // Do not play the same item twice in a row where a pass begins.
     if (opts.shuffle && pass.length > 1 && pass[0] === last) [pass[0], pass[1]] = [pass[1], pass[0]]

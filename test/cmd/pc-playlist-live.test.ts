@@ -1,0 +1,42 @@
+// pc-playlist --live: a DJ's show between the music, through pc-schedule as a listener sees it.
+import { test } from 'uvu'
+import * as assert from 'uvu/assert'
+import { join } from 'node:path'
+import { MEDIA, run } from '../helpers.js'
+
+const A = join(MEDIA, 'timeline-a.mp3')
+const B = join(MEDIA, 'tone.ogg')
+const SHOW = 'http://radio.example:8000/live'
+
+test('a live show cuts the music, airs as a live record, and the music resumes after it', async () => {
+  const pl = await run('pc-playlist', ['-b', 'https://radio.example/', '--root', MEDIA, '--start', '2026-12-04T19:00:00Z', '--until', '+40m',
+    '--live', `${SHOW}@2026-12-04T20:15:00+01:00/10m/Friday Mix`, A, B])
+  assert.is(pl.code, 0, pl.stderr)
+  const xml = pl.stdout.toString()
+  assert.match(xml, /<link>http:\/\/radio\.example:8000\/live<\/link>\s*<dc:title>Friday Mix<\/dc:title>\s*<dc:format>audio\/mpeg<\/dc:format>\s*<dc:type rdf:resource="http:\/\/purl\.org\/dc\/dcmitype\/Event"\/>/)
+  const sc = await run('pc-schedule', ['--at', '2026-12-04T19:17:00Z', '-n', '3', '-'], xml)
+  assert.is(sc.code, 0, sc.stderr)
+  const recs = sc.stdout.toString().trim().split('\n').map(l => JSON.parse(l) as Record<string, unknown>)
+  assert.equal(recs[0], { url: SHOW, title: 'Friday Mix', mime: 'audio/mpeg', start: '2026-12-04T19:15:00Z', end: '2026-12-04T19:25:00Z', duration: 600_000, offset: 120_000, live: true })
+  assert.is(recs[1].start, '2026-12-04T19:25:00Z')
+  assert.is(recs[1].live, undefined)
+  assert.match(String(recs[1].url), /^https:\/\/radio\.example\//)
+})
+
+test('shows alone make a playlist without reading standard input', async () => {
+  const pl = await run('pc-playlist', ['--start', '2026-12-04T19:00:00Z', '--live', `${SHOW}.ogg@+1h/30m`], undefined, { stdio: ['pipe', 'pipe', 'pipe'] })
+  assert.is(pl.code, 0, pl.stderr)
+  const sc = await run('pc-schedule', ['--at', '2026-12-04T19:00:00Z', '-'], pl.stdout)
+  const rec = JSON.parse(sc.stdout.toString()) as Record<string, unknown>
+  assert.equal([rec.url, rec.mime, rec.start, rec.duration, rec.live], [`${SHOW}.ogg`, 'audio/ogg', '2026-12-04T20:00:00Z', 1_800_000, true])
+})
+
+test('a malformed --live is a usage error naming the option', async () => {
+  for (const bad of [`${SHOW}@+1h`, `${SHOW}@tomorrow/1h`, `ftp://x/live@+1h/1h`, `${SHOW}@+1h/0s`]) {
+    const r = await run('pc-playlist', ['--live', bad])
+    assert.is(r.code, 64, bad)
+    assert.match(r.stderr, /^pc-playlist: --live: /, bad)
+  }
+})
+
+test.run()
