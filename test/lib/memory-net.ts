@@ -123,7 +123,7 @@ export class MemoryLink extends PeerLink {
   private deliver (m: Incoming, extraMs: number): void {
     const o = this.other
     if (!o) return
-    this.net.clock.setTimeout(() => { if (!this.destroyed) o.take(m) }, extraMs + this.opts.latencyMs)
+    this.net.clock.setTimeout(() => { if (!this.destroyed) { this.net.onDeliver?.(o, m); o.take(m) } }, extraMs + this.opts.latencyMs)
   }
 
   take (m: Incoming): void { this.received(m) }
@@ -135,6 +135,8 @@ export class MemoryNet {
   private readonly listeners = new Map<string, Swarm>()
   private nextPort = 40000
   readonly links: MemoryLink[] = []
+  /** sees every message as it reaches the end `to` */
+  onDeliver?: (to: MemoryLink, m: Incoming) => void
 
   constructor (readonly clock: VirtualClock, readonly link: LinkOptions) {}
 

@@ -14,7 +14,7 @@ import { RateLimiter } from '../../lib/swarm/ratelimit.js'
 import type { PeerAddress } from '../../lib/swarm/wire.js'
 import { designated, peerKey } from '../../lib/swarm/picker.js'
 import { OVERDUE_OTHERS } from '../../lib/swarm/scheduler.js'
-import { VirtualClock, MemoryNet, MemoryServer } from './memory-net.js'
+import { VirtualClock, MemoryNet, MemoryServer, type MemoryLink } from './memory-net.js'
 
 // the item of pc-fetch-swarm's eight-listener test: 4 MiB in 128 KiB chunks
 const CHUNK = 128 * 1024
@@ -154,6 +154,27 @@ test('an overdue chunk goes to the origin after two deadlines from a peer not de
   const { asked } = await withheld(saltFor(false))
   const after = OVERDUE_OTHERS * DEADLINE_MS
   assert.ok(asked >= after && asked <= after + TICK_MS, `chunk 3 asked of the origin at ${asked} ms (${after} ms expected)`)
+})
+
+test('newcomers are told to the others in batches (PEX_BATCH_MS), and every listener meets every other', async () => {
+  const w = world()
+  const hub = await listener(w, '10.0.0.1', 'p')
+  const joiners: Swarm[] = []
+  for (let k = 2; k <= 7; k++) joiners.push(await listener(w, `10.0.0.${k}`, 'p'))
+  // six listeners given only the hub's address, 20 ms apart
+  joiners.forEach((sw, k) => w.clock.setTimeout(() => sw.addAddress({ host: '10.0.0.1', port: PORT }, true), 20 * k))
+  // PEX messages from the hub, by the joiner's end of the connection
+  const fromHub = new Map<MemoryLink, number>()
+  w.net.onDeliver = (to, m) => {
+    if (m.type === 'pex' && to.outgoing && to.address === `10.0.0.1:${PORT}`) fromHub.set(to, (fromHub.get(to) ?? 0) + 1)
+  }
+  await w.clock.run(3000)
+  assert.is(hub.peers.size, 6)
+  for (const sw of joiners) assert.is(sw.peers.size, 6, 'connected to the hub and the five other joiners')
+  // one PEX on connecting (who is here already), then one per batch: one newcomer each would be up to five
+  for (const n of fromHub.values()) assert.ok(n <= 2, `the hub sent ${[...fromHub.values()].join(', ')} PEX messages to the joiners`)
+  // the first joiner found no one on connecting: it hears of the others only from a batch
+  assert.is(fromHub.size, 6, 'every joiner was told of others by the hub')
 })
 
 test.run()
