@@ -1,17 +1,15 @@
 // pc-fetch's engine: reads schedule records in order, opens a swarm per item (hash
-// tree from the record, URL.hashtree, peers or the tracker gateway), announces it to
-// the trackers, accepts peer connections on one port for every swarm it holds, writes
-// each item in turn while the next one is already being fetched, and keeps serving an
-// item for a while after it has been written.
+// tree from tree-fetch.ts or from peers), announces it to the trackers (announce.ts),
+// accepts peer connections on one port for every swarm it holds, writes each item in
+// turn while the next one is already being fetched, and keeps serving an item for a
+// while after it has been written.
 import { createServer, type Server, type Socket } from 'node:net'
 import { randomBytes } from 'node:crypto'
-import { mkdtemp, rm, mkdir, appendFile, rename, open } from 'node:fs/promises'
+import { mkdtemp, rm, mkdir, appendFile } from 'node:fs/promises'
 import { tmpdir, availableParallelism } from 'node:os'
 import { join } from 'node:path'
 import type { Writable } from 'node:stream'
-import { announce, fetchGatewayTree } from '../tracker/client.js'
-import { type HashTree, parseTree, infoHash, TreeBuilder, CHUNK_BYTES } from '../hashing/hashtree.js'
-import { getBody } from './origin.js'
+import { infoHash, CHUNK_BYTES } from '../hashing/hashtree.js'
 import { encodeMagic, encodeFrame } from '../frames/frame.js'
 import { writeAll } from '../core/ndjson.js'
 import type { ScheduleRecord } from '../core/records.js'
@@ -21,19 +19,18 @@ import { Peer } from './peer.js'
 import { RateLimiter } from './ratelimit.js'
 import type { PeerAddress } from './wire.js'
 import { emitItem } from './emit.js'
+import { realClock, within } from './clock.js'
+import { Announcer, LEAVE_GRACE_MS } from './announce.js'
+import { treeFromUrls, treeFromGateway, treeFromOrigin } from './tree-fetch.js'
 import { VerifyPool, VERIFY_MIN_BYTES } from '../hashing/verify-pool.js'
 import { UnavailableError, PcError, DataError } from '../core/errors.js'
 
 /** verifier threads for a --raw download into a file, given 2+ cores (-j auto) */
 export const AUTO_WORKERS = 2
-/** how long a new swarm looks for peers before it may use the origin */
-export const DISCOVERY_MS = 800
 /** how long to wait for a hash tree from peers before asking the tracker gateway */
 export const TREE_FROM_PEERS_MS = 3000
-export const MAX_TREE_TEXT_BYTES = 128 * 1024 * 1024
 /** incoming connections held at once, over all swarms */
 export const MAX_CONNECTIONS = 256
-export const LEAVE_GRACE_MS = 2000
 /** how long an incoming connection for a swarm we do not (yet) hold is kept waiting */
 export const UNKNOWN_SWARM_WAIT_MS = 3000
 
@@ -71,62 +68,6 @@ class Bell {
   private waiters: Array<() => void> = []
   wait (): Promise<void> { return new Promise(resolve => this.waiters.push(resolve)) }
   ring (): void { const w = this.waiters; this.waiters = []; for (const f of w) f() }
-}
-
-const sleep = (ms: number, signal?: AbortSignal): Promise<void> => new Promise(resolve => {
-  const t = setTimeout(done, ms)
-  function done (): void { clearTimeout(t); signal?.removeEventListener('abort', done); resolve() }
-  signal?.addEventListener('abort', done, { once: true })
-})
-
-/** Wait for `p`, at most `ms`: the timer goes when p settles first (a pending one would hold the process open). */
-async function within (p: Promise<unknown>, ms: number, signal?: AbortSignal): Promise<void> {
-  const ac = new AbortController()
-  const off = (): void => ac.abort()
-  signal?.addEventListener('abort', off, { once: true })
-  try { await Promise.race([p, sleep(ms, ac.signal)]) } finally { ac.abort(); signal?.removeEventListener('abort', off) }
-}
-
-class Announcer {
-  private timer?: NodeJS.Timeout
-  private failures = 0
-  private stopped = false
-  constructor (readonly url: string, readonly swarm: Swarm, readonly f: Fetcher) {}
-
-  /** First announce; resolves when it answered or failed. */
-  async start (): Promise<void> { await this.once('started') }
-
-  private async once (event?: 'started' | 'completed' | 'stopped'): Promise<void> {
-    const s = this.swarm
-    try {
-      const r = await announce({
-        announceUrl: this.url, infoHash: s.opts.infoHash, peerId: s.opts.peerId, port: this.f.port,
-        uploaded: s.stats.bytesUploaded, downloaded: s.stats.bytesFromOrigin + s.stats.bytesFromPeers,
-        left: s.left, event, numwant: 50, signal: event === 'stopped' ? AbortSignal.timeout(LEAVE_GRACE_MS) : undefined,
-      })
-      if (this.failures) this.f.io.info(`tracker ${this.url}: answering again`)
-      this.failures = 0
-      if (!s.closed) for (const p of r.peers) s.addAddress(p)
-      this.next(r.interval * 1000)
-    } catch (e) {
-      if (event === 'stopped') return
-      if (this.failures++ === 0) this.f.io.warn(`tracker ${this.url}: ${(e as Error).message}; retrying`)
-      this.next(Math.min(60_000, 1000 * 2 ** Math.min(6, this.failures - 1)))
-    }
-  }
-
-  private next (ms: number): void {
-    if (this.stopped || this.swarm.closed) return
-    clearTimeout(this.timer)
-    this.timer = setTimeout(() => { void this.once() }, ms)
-  }
-
-  completed (): void { clearTimeout(this.timer); void this.once('completed') }
-  async stop (): Promise<void> {
-    this.stopped = true
-    clearTimeout(this.timer)
-    await this.once('stopped')
-  }
 }
 
 export class Fetcher {
@@ -208,7 +149,7 @@ export class Fetcher {
     const until = Date.now() + UNKNOWN_SWARM_WAIT_MS
     let sw = this.swarms.get(key)
     while (!sw && !p.closed && Date.now() < until && !this.io.signal.aborted) {
-      await within(this.registered.wait(), Math.max(1, until - Date.now()))
+      await within(realClock, this.registered.wait(), Math.max(1, until - Date.now()))
       sw = this.swarms.get(key)
     }
     if (!sw || sw.closed) { p.drop('unknown swarm'); return }
@@ -350,20 +291,20 @@ export class Fetcher {
     if (rec.root) {
       // the swarm is known at once: join it as soon as the port is open, while the tree is on its way
       const root = Buffer.from(rec.root, 'hex')
-      const fetching = this.swarms.get(infoHash(root).toString('hex'))?.tree ? undefined : this.treeFromUrls(rec, root)
+      const fetching = this.swarms.get(infoHash(root).toString('hex'))?.tree ? undefined : treeFromUrls(rec, this.io, root)
       await this.start()
       const s = this.reuse(root) ?? this.createSwarm(rec, root, oneOff)
       if (!s.tree) {
-        const tree = await (fetching ?? this.treeFromUrls(rec, root))
+        const tree = await (fetching ?? treeFromUrls(rec, this.io, root))
         if (tree && !s.tree) await s.setTree(tree)
       }
       return await this.withTree(s, rec)
     }
     let originBytes = 0
-    let tree = await this.treeFromUrls(rec) ?? await this.treeFromGateway(rec, undefined)
+    let tree = await treeFromUrls(rec, this.io) ?? await treeFromGateway(rec, this.opts.trackers, this.io)
     await this.start()
     if (!tree) {
-      const r = await this.treeFromOrigin(rec)
+      const r = await treeFromOrigin(rec, this.cacheDir, this.io)
       tree = r.tree
       originBytes = r.bytes
     }
@@ -397,74 +338,22 @@ export class Fetcher {
     this.announcers.set(swarm, anns)
     const announced = Promise.all(anns.map(a => a.start()))
     for (const p of this.opts.peers) swarm.addAddress(p, true)
-    void this.originAfterDiscovery(swarm, announced)
+    void swarm.discover(announced, this.io.signal)
     return swarm
-  }
-
-  private async originAfterDiscovery (s: Swarm, announced: Promise<unknown>): Promise<void> {
-    const t0 = Date.now()
-    await within(announced, DISCOVERY_MS, this.io.signal)
-    while (s.dialling && Date.now() - t0 < DISCOVERY_MS && !this.io.signal.aborted) await sleep(20)
-    s.allowOrigin()
   }
 
   /** Wait for a swarm opened by root alone to get its tree from peers, else the gateway. */
   private async withTree (s: Swarm, rec: ScheduleRecord): Promise<Swarm> {
     if (s.tree) return s
     const got = new Promise<void>(resolve => s.once('tree', () => resolve()))
-    await within(got, TREE_FROM_PEERS_MS, this.io.signal)
+    await within(realClock, got, TREE_FROM_PEERS_MS, this.io.signal)
     if (!s.tree && !this.io.signal.aborted) {
-      const t = await this.treeFromGateway(rec, s.opts.root)
+      const t = await treeFromGateway(rec, this.opts.trackers, this.io, s.opts.root)
       if (t) await s.setTree(t)
     }
-    if (!s.tree) await within(got, TREE_FROM_PEERS_MS, this.io.signal)
+    if (!s.tree) await within(realClock, got, TREE_FROM_PEERS_MS, this.io.signal)
     if (!s.tree) await this.closeSwarm(s, false)
     if (!s.tree) throw new UnavailableError('no hash tree: not published, no peer has it and no gateway gave it', rec.url)
     return s
   }
-
-  private async treeFromUrls (rec: ScheduleRecord, root?: Buffer): Promise<HashTree | undefined> {
-    const urls = rec.hashtree ? [rec.hashtree] : []
-    if (!rec.hashtree || rec.hashtree !== rec.url + '.hashtree') urls.push(rec.url + '.hashtree')
-    for (const u of urls) {
-      let text: string
-      try { text = await fetchText(u, this.io.signal) } catch (e) {
-        if (u === rec.hashtree) this.io.warn(`${(e as Error).message}`)
-        continue
-      }
-      try { return parseTree(text, u, root) } catch (e) { this.io.warn(`${(e as Error).message}; not used`) }
-    }
-    return undefined
-  }
-
-  private async treeFromGateway (rec: ScheduleRecord, root?: Buffer): Promise<HashTree | undefined> {
-    for (const t of this.opts.trackers) {
-      try {
-        const text = await fetchGatewayTree(t, rec.url, { signal: this.io.signal })
-        return parseTree(text, `gateway ${t}`, root)
-      } catch (e) { this.io.debug(`gateway ${t}: ${(e as Error).message}`) }
-    }
-    return undefined
-  }
-
-  /** No root, no tree anywhere: read the item once from the origin and hash it ourselves. */
-  private async treeFromOrigin (rec: ScheduleRecord): Promise<{ tree: HashTree, bytes: number }> {
-    this.io.warn(`${rec.url}: no hash tree published and no root given; reading it whole from the origin (unauthenticated)`)
-    const part = join(this.cacheDir, `partial-${randomBytes(6).toString('hex')}`)
-    const b = new TreeBuilder(CHUNK_BYTES)
-    const fh = await open(part, 'w')
-    let bytes = 0
-    try {
-      for await (const d of getBody(rec.url, this.io.signal)) { b.update(d); await fh.write(d); bytes += d.length }
-    } finally { await fh.close() }
-    const tree = b.finish()
-    await rename(part, join(this.cacheDir, tree.root.toString('hex')))
-    return { tree, bytes }
-  }
-}
-
-async function fetchText (url: string, signal: AbortSignal): Promise<string> {
-  const parts: Buffer[] = []
-  for await (const d of getBody(url, signal, MAX_TREE_TEXT_BYTES)) parts.push(d)
-  return Buffer.concat(parts).toString('utf8')
 }

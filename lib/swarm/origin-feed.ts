@@ -6,7 +6,8 @@ import type { IncomingMessage } from 'node:http'
 import type { HashTree } from '../hashing/hashtree.js'
 import type { PutResult } from './store.js'
 import type { BufferPool } from '../core/buffer-pool.js'
-import { Origin, NoRangeError, OriginError } from './origin.js'
+import { NoRangeError, OriginError, type OriginSource } from './origin.js'
+import type { SwarmClock } from './clock.js'
 
 /** tries per chunk at the origin before it is given up (with backoff between) */
 export const ORIGIN_TRIES = 6
@@ -37,28 +38,24 @@ export class OriginFeed {
   private pausedUntil = 0
   private failures = new Uint8Array(0)
   private warnedRange = false
-  private readonly origin: Origin
-
-  constructor (readonly url: string, private readonly host: FeedHost) {
-    this.origin = new Origin(url)
-  }
+  constructor (readonly url: string, private readonly origin: OriginSource, private readonly clock: SwarmClock, private readonly host: FeedHost) {}
 
   size (count: number): void { this.failures = new Uint8Array(count) }
 
   /** receive chunks into these buffers (the verifier's shared ones) */
-  useBuffers (pool: BufferPool): void { this.origin.useBuffers(pool) }
+  useBuffers (pool: BufferPool): void { this.origin.useBuffers?.(pool) }
 
   allow (): void {
     if (this.allowed) return
     this.allowed = true
-    this.since = Date.now()
+    this.since = this.clock.now()
     this.host.kick()
   }
 
   /** whether a new request may start now */
   ready (now: number): boolean { return this.allowed && !this.dead && now >= this.pausedUntil }
   /** requests in flight, or a backoff that will end: the swarm keeps its timer */
-  get busy (): boolean { return this.jobs > 0 || this.pausedUntil > Date.now() }
+  get busy (): boolean { return this.jobs > 0 || this.pausedUntil > this.clock.now() }
   /** the origin will not give chunk i (gone, or it failed too often) */
   exhausted (i: number): boolean { return this.dead || this.failures[i] >= ORIGIN_TRIES }
 
@@ -124,7 +121,7 @@ export class OriginFeed {
 
   private pause (): void {
     this.backoffMs = Math.min(ORIGIN_MAX_BACKOFF_MS, this.backoffMs ? this.backoffMs * 2 : ORIGIN_BACKOFF_MS)
-    this.pausedUntil = Date.now() + this.backoffMs
+    this.pausedUntil = this.clock.now() + this.backoffMs
   }
 
   private failed (e: Error, first: number, n: number, got: Set<number>): void {

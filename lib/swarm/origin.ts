@@ -25,7 +25,23 @@ export class NoRangeError extends Error {
   constructor (message: string, readonly response?: IncomingMessage) { super(message) }
 }
 
-export class Origin {
+/**
+ * Where a swarm's origin chunks come from: Origin (HTTP Range requests) or a simulated
+ * server. Each chunk goes to `sink` whole, `counter.bytes` grows with every byte
+ * received, `received` is called once the body is in (the request no longer counts
+ * against the swarm's limit); the promise settles after the sink's last call. Failures
+ * throw OriginError (permanent: the item is gone) or NoRangeError (read it sequentially).
+ */
+export interface OriginSource {
+  fetchChunks: (first: number, count: number, chunkSize: number, size: number, sink: ChunkSink, counter: { bytes: number }, signal?: AbortSignal, received?: () => void) => Promise<void>
+  /** the whole body from byte 0; `res` is the body a NoRangeError carried, when it did */
+  fetchSequential: (chunkSize: number, size: number, sink: ChunkSink, counter: { bytes: number }, signal?: AbortSignal, res?: IncomingMessage) => Promise<void>
+  /** receive into these buffers (the verifier's shared ones), when the source reads bytes itself */
+  useBuffers?: (pool: BufferPool) => void
+  close: () => void
+}
+
+export class Origin implements OriginSource {
   private readonly agent: http.Agent
   private readonly mod: typeof http | typeof https
   /** plain http goes through RangeConnection (no per-read allocations); https through node:https */

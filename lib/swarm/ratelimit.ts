@@ -1,11 +1,16 @@
 // A token bucket shared by every upload of a pc-fetch (--upload-limit). Waiting takes
 // one timer per waiter; with no limit, take() resolves at once and costs nothing.
+import { realClock, sleepOn, type SwarmClock } from './clock.js'
+
 export class RateLimiter {
   private tokens: number
-  private last = Date.now()
+  private last: number
   private queue: Promise<void> = Promise.resolve()
   /** `bytesPerSecond` 0 means unlimited; the burst is one second's worth */
-  constructor (readonly bytesPerSecond: number) { this.tokens = bytesPerSecond }
+  constructor (readonly bytesPerSecond: number, private readonly clock: SwarmClock = realClock) {
+    this.tokens = bytesPerSecond
+    this.last = clock.now()
+  }
 
   take (n: number): Promise<void> {
     if (this.bytesPerSecond <= 0) return Promise.resolve()
@@ -15,10 +20,10 @@ export class RateLimiter {
   }
 
   private async wait (n: number): Promise<void> {
-    const now = Date.now()
+    const now = this.clock.now()
     this.tokens = Math.min(this.bytesPerSecond, this.tokens + (now - this.last) * this.bytesPerSecond / 1000)
     this.last = now
     this.tokens -= n
-    if (this.tokens < 0) await new Promise(resolve => setTimeout(resolve, Math.ceil(-this.tokens * 1000 / this.bytesPerSecond)))
+    if (this.tokens < 0) await sleepOn(this.clock, Math.ceil(-this.tokens * 1000 / this.bytesPerSecond))
   }
 }

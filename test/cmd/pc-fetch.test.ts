@@ -9,7 +9,7 @@ import { run, start, finish, killChildren, tempDir, withTimeout } from '../helpe
 import { startOrigin, type OriginServer, type OriginMode } from '../../scripts/origin.js'
 import { makeItem, record, decodeAll, assemble, type TestItem } from './pc-fetch-helpers.js'
 import { BLOCK_CHUNKS } from '../../lib/swarm/picker.js'
-import { ORIGIN_RUN_CHUNKS } from '../../lib/swarm/swarm.js'
+import { ORIGIN_RUN_CHUNKS } from '../../lib/swarm/scheduler.js'
 
 const SIZE = 2 * 1024 * 1024 + 12345
 const CHUNK = 128 * 1024

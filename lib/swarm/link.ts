@@ -1,0 +1,121 @@
+// One peer as the swarm sees it: a message-level link (handshake, then BITFIELD, HAVE,
+// REQUEST, CANCEL, PIECE, … as in pc-wire(7)) plus what the swarm keeps about the peer
+// (its bitfield, our requests in flight to it, its requests to us, its rate). The
+// transport is the subclass: Peer (wire.ts over a TCP socket) or a simulated link.
+//
+// A transport implements the abstract members and, for everything it receives, calls
+// received() (which emits 'handshake' or 'message'); when the connection ends it calls
+// ended() (which emits 'close' once). drop() closes with a reason ('dropped' is emitted first).
+import { EventEmitter } from 'node:events'
+import { getBit, setBit, type Handshake, type Message, type PeerAddress } from './wire.js'
+
+/** requests a peer may have outstanding with us; more is a flood and drops it */
+export const MAX_PEER_REQUESTS = 64
+
+/** what a link can receive: a handshake or a message */
+export type Incoming = { type: 'handshake', handshake: Handshake } | Message
+
+export abstract class PeerLink extends EventEmitter {
+  remote?: Handshake
+  /** the remote's bitfield, sized once the swarm knows the chunk count */
+  bits: Uint8Array = new Uint8Array(0)
+  held = 0
+  /** our requests to it: index → time sent (on the swarm's clock) */
+  readonly inflight = new Map<number, number>()
+  /** its requests to us, in order */
+  readonly wanted: number[] = []
+  bytesDelivered = 0
+  /** delivered bytes per ms, smoothed */
+  rate = 0
+  /** requests that ran past the deadline, less one per chunk delivered */
+  strikes = 0
+  /** chunks it did not deliver in time: not asked of it again */
+  readonly missed = new Set<number>()
+  /** a serve loop is running for its requests */
+  serving = false
+  closed = false
+  goodbye = false
+
+  /** whether we opened the connection */
+  abstract readonly outgoing: boolean
+  /** host:port of the connection, for messages and bans */
+  abstract readonly address: string
+  /** the host:port it accepts connections on, when it told us one */
+  abstract get listenAddress (): PeerAddress | undefined
+  /** sent once; later calls do nothing */
+  abstract sendHandshake (h: Handshake): void
+  /** false when the link is closed or its buffer is full */
+  abstract send (m: Message): boolean
+  /** Send a chunk; resolves when the link can take more (or has closed). */
+  abstract sendPiece (index: number, data: Buffer): Promise<void>
+  /** Close after what was sent has gone out (leaving politely). */
+  abstract end (): void
+  /** Close at once; ends with ended(). */
+  protected abstract destroy (): void
+  /** the largest message accepted from now on (a transport with no limit ignores it) */
+  setMaxMessage (_n: number): void {}
+
+  get id (): string { return this.remote ? this.remote.peerId.toString('hex') : '' }
+
+  has (i: number): boolean { return i < this.bits.length * 8 && getBit(this.bits, i) }
+
+  /** Size the remote bitfield for `count` chunks (keeping what a BITFIELD already said). */
+  sizeFor (count: number): void {
+    const n = Math.ceil(count / 8)
+    if (this.bits.length === n) return
+    const b = new Uint8Array(n)
+    b.set(this.bits.subarray(0, n))
+    this.bits = b
+    this.held = 0
+    for (let i = 0; i < count; i++) if (getBit(b, i)) this.held++
+  }
+
+  markHave (i: number): boolean {
+    if (i >= this.bits.length * 8 || getBit(this.bits, i)) return false
+    setBit(this.bits, i)
+    this.held++
+    return true
+  }
+
+  /** Record a delivery of `bytes` that took `ms` since its request. */
+  credit (bytes: number, ms: number): void {
+    this.bytesDelivered += bytes
+    if (this.strikes > 0) this.strikes--
+    const r = bytes / Math.max(1, ms)
+    this.rate = this.rate === 0 ? r : this.rate * 0.7 + r * 0.3
+  }
+
+  drop (why: string): void {
+    if (this.closed) return
+    this.emit('dropped', why)
+    this.destroy()
+    this.ended()
+  }
+
+  /** The transport's connection ended. */
+  protected ended (): void {
+    if (this.closed) return
+    this.closed = true
+    this.emit('close')
+  }
+
+  /** The transport received `m`: keep the remote's requests, then tell the swarm. */
+  protected received (m: Incoming): void {
+    if (this.closed) return
+    if (m.type === 'handshake') {
+      this.remote = m.handshake
+      this.emit('handshake', m.handshake)
+      return
+    }
+    if (m.type === 'request') {
+      if (this.wanted.length >= MAX_PEER_REQUESTS) { this.drop(`more than ${MAX_PEER_REQUESTS} requests outstanding`); return }
+      this.wanted.push(m.index)
+    } else if (m.type === 'cancel') {
+      const k = this.wanted.indexOf(m.index)
+      if (k >= 0) this.wanted.splice(k, 1)
+    } else if (m.type === 'goodbye') {
+      this.goodbye = true
+    }
+    this.emit('message', m)
+  }
+}

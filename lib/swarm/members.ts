@@ -1,0 +1,175 @@
+// Who is in one item's swarm: the addresses we know and dial (with backoff), the
+// connections that handshook into it (one per peer), peer exchange, and the bans of
+// peers that lied. Connections come through the swarm's `connect` (TCP by default), so
+// a test or a simulator can join swarms with links of its own.
+import type { PeerLink } from './link.js'
+import type { PeerAddress } from './wire.js'
+import type { TimerHandle } from './clock.js'
+import type { Swarm } from './swarm.js'
+import { peerKey } from './picker.js'
+
+export const MAX_PEERS = 50
+/**
+ * Newcomers are told to the other peers in one PEX message per peer per this interval,
+ * not one per newcomer: a listener tuning in to a swarm of 20 otherwise set off 380 PEX
+ * messages, which woke every process at once and delayed its own first chunk by
+ * ~100 ms on two cores. (BEP 11 asks for at most one a minute; a flash crowd wants its
+ * peers to meet sooner, and the tracker is not asked again for a minute.)
+ */
+export const PEX_BATCH_MS = 250
+export const DIAL_RETRIES = 4
+
+interface Dial { addr: PeerAddress, tries: number, sticky: boolean, timer?: TimerHandle, connected: boolean, connecting: boolean }
+
+const keyOf = (a: PeerAddress): string => `${a.host}:${a.port}`
+
+export class Members {
+  readonly peers = new Set<PeerLink>()
+  /** when the last peer joined (for the view-quiet rule) */
+  lastJoinAt = 0
+  private readonly dials = new Map<string, Dial>()
+  private readonly banned = new Set<string>()
+  private readonly selfAddrs = new Set<string>()
+  /** newcomers not yet told to the other peers */
+  private pexQueue: PeerAddress[] = []
+  private pexTimer?: TimerHandle
+
+  constructor (private readonly sw: Swarm) {}
+
+  /** Known address (tracker, --peer, PEX); `sticky` ones are redialled while we run. */
+  addAddress (addr: PeerAddress, sticky = false): void {
+    const key = keyOf(addr)
+    if (this.sw.closed || this.banned.has(key) || this.selfAddrs.has(key)) return
+    const d = this.dials.get(key)
+    if (d) { d.sticky ||= sticky; return }
+    if (!sticky && this.dials.size >= 4 * MAX_PEERS) return
+    const dial: Dial = { addr, tries: 0, sticky, connected: false, connecting: false }
+    this.dials.set(key, dial)
+    this.dial(dial)
+  }
+
+  /** Whether connections to known addresses are still being attempted (for the start-up grace). */
+  get dialling (): boolean {
+    for (const d of this.dials.values()) if (d.connecting) return true
+    return false
+  }
+
+  private dial (d: Dial): void {
+    const sw = this.sw
+    if (sw.closed || d.connected || this.peers.size >= MAX_PEERS) return
+    const key = keyOf(d.addr)
+    const p = sw.connect(d.addr)
+    p.sendHandshake({ infoHash: sw.opts.infoHash, peerId: sw.opts.peerId, port: sw.opts.port })
+    d.connected = true
+    d.connecting = true
+    let ok = false
+    let duplicate = false
+    p.once('handshake', () => { ok = true; d.tries = 0; d.connecting = false; this.attach(p) })
+    p.once('dropped', (why: string) => { duplicate = why === 'duplicate' })
+    p.once('close', () => {
+      d.connecting = false
+      // the peer is connected the other way round: that connection's end redials (detach)
+      if (duplicate) return
+      d.connected = false
+      if (sw.closed || this.banned.has(key) || this.selfAddrs.has(key)) { this.dials.delete(key); return }
+      if (!ok) d.tries++
+      if (p.goodbye && !d.sticky) { this.dials.delete(key); return }
+      if (!d.sticky && d.tries >= DIAL_RETRIES) { this.dials.delete(key); sw.kick(); return }
+      const wait = Math.min(30_000, 500 * 2 ** Math.min(6, d.tries))
+      d.timer = sw.clock.setTimeout(() => { d.timer = undefined; this.dial(d) }, wait)
+      sw.kick()
+    })
+  }
+
+  /** A connection whose remote handshake arrived (either direction). */
+  attach (p: PeerLink): void {
+    const sw = this.sw
+    const h = p.remote
+    if (!h || sw.closed) { p.drop('swarm closed'); return }
+    if (!h.infoHash.equals(sw.opts.infoHash)) { p.drop('wrong swarm'); return }
+    if (h.peerId.equals(sw.opts.peerId)) { this.selfAddrs.add(p.address); p.drop('connected to myself'); return }
+    const id = p.id
+    const la = p.listenAddress
+    if (this.banned.has(id) || (la && this.banned.has(keyOf(la)))) { p.drop('avoided'); return }
+    for (const q of this.peers) {
+      if (q.id !== id) continue
+      // two connections to one peer: keep the one opened by the smaller peer id, on both sides
+      const by = (x: PeerLink): string => x.outgoing ? sw.opts.peerId.toString('hex') : x.id
+      // drop() runs detach(), which frees the requests in flight on it
+      if (by(p) < by(q)) q.drop('duplicate'); else { p.drop('duplicate'); return }
+    }
+    p.sendHandshake({ infoHash: sw.opts.infoHash, peerId: sw.opts.peerId, port: sw.opts.port })
+    this.peers.add(p)
+    this.lastJoinAt = sw.clock.now()
+    sw.stats.peersSeen.add(id)
+    p.on('message', (m) => sw.onMessage(p, m))
+    p.on('dropped', (why: string) => sw.opts.debug(`peer ${p.address}: ${why}`))
+    p.on('close', () => this.detach(p))
+    if (la) {
+      const d = this.dials.get(keyOf(la))
+      if (!d) this.dials.set(keyOf(la), { addr: la, tries: 0, sticky: false, connected: true, connecting: false })
+    }
+    sw.greet(p)
+    // peer exchange: tell it who else is here, and tell the others about it
+    const others = [...this.peers].filter(q => q !== p).map(q => q.listenAddress).filter((a): a is PeerAddress => !!a)
+    if (others.length) p.send({ type: 'pex', peers: others.slice(0, 100) })
+    if (la) this.tellOthers(la)
+    sw.kick()
+  }
+
+  private tellOthers (la: PeerAddress): void {
+    this.pexQueue.push(la)
+    this.pexTimer ??= this.sw.clock.setTimeout(() => {
+      this.pexTimer = undefined
+      const fresh = this.pexQueue.splice(0)
+      for (const q of this.peers) {
+        const own = q.listenAddress
+        const list = fresh.filter(a => !(own && a.host === own.host && a.port === own.port))
+        if (list.length && !q.goodbye) q.send({ type: 'pex', peers: list.slice(0, 100) })
+      }
+    }, PEX_BATCH_MS)
+  }
+
+  private detach (p: PeerLink): void {
+    const sw = this.sw
+    if (!this.peers.delete(p)) return
+    sw.scheduler.forget(p)
+    const la = p.listenAddress
+    if (la && !p.outgoing && !sw.closed) {
+      const d = this.dials.get(keyOf(la))
+      if (d && !d.sticky) this.dials.delete(keyOf(la))
+      else if (d && !d.connecting && d.timer === undefined) {
+        d.connected = false
+        d.timer = sw.clock.setTimeout(() => { d.timer = undefined; this.dial(d) }, 500)
+      }
+    }
+    sw.kick()
+  }
+
+  ban (p: PeerLink, why: string): void {
+    this.sw.opts.warn(`peer ${p.address}: ${why}; disconnected and avoided`)
+    this.banned.add(p.id)
+    if (p.outgoing) this.banned.add(p.address)
+    const la = p.listenAddress
+    if (la) { this.banned.add(keyOf(la)); this.dials.delete(keyOf(la)) }
+    p.drop(why)
+  }
+
+  /** the designation keys of the peers that count (handshook, not leaving) */
+  otherKeys (): number[] {
+    const out: number[] = []
+    for (const p of this.peers) if (p.remote && !p.goodbye) out.push(peerKey(p.remote.peerId))
+    return out
+  }
+
+  /** Stop dialling; with `goodbye`, tell every peer we leave. */
+  close (goodbye: boolean): void {
+    const c = this.sw.clock
+    c.clearTimeout(this.pexTimer)
+    for (const d of this.dials.values()) c.clearTimeout(d.timer)
+    if (goodbye) for (const p of this.peers) p.send({ type: 'goodbye' })
+  }
+
+  /** Close every connection (after what was sent has gone out). */
+  end (): void { for (const p of this.peers) p.end() }
+}

@@ -1,0 +1,278 @@
+// Who is asked for which chunk, and when: requests to peers (deadline-first, then
+// rarest, picker.ts), their deadlines, end-game, and the origin rule (designated
+// blocks, the view-settling wait, overdue chunks, giving up). It owns no socket and no
+// global timer: it reads the swarm's clock and talks to peers through PeerLink, so it
+// runs as well under a virtual clock with simulated links. Scheduling runs on events
+// (a chunk arrived, a peer came or went) and on a timer that exists only while requests
+// are in flight, so an idle swarm costs no CPU.
+import type { PeerLink } from './link.js'
+import type { TimerHandle } from './clock.js'
+import type { Swarm } from './swarm.js'
+import type { ChunkStore } from './store.js'
+import { playOrder, pickForPeer, designated, BLOCK_CHUNKS, type PickState } from './picker.js'
+
+/** requests in flight to one peer, of which URGENT_SLOTS only for the urgent window */
+export const PIPELINE = 10
+export const URGENT_SLOTS = 2
+/** after the origin is first allowed, a peer that is not alone uses one origin request at a time while the swarm's view settles */
+export const SETTLE_MS = 1000
+/**
+ * While peers are still joining, each peer's view of the swarm is partial and the
+ * designated origin fetchers of a block overlap (measured: duplicated blocks were taken
+ * by peers that saw 4, 6 and 11 of 19 others). So non-overdue origin fetches wait until
+ * no peer has joined for VIEW_QUIET_MS, for at most VIEW_WAIT_MAX_MS after the origin is allowed,
+ * except for the next OVERDUE_POSITIONS positions to be written: the output waits for those now.
+ */
+export const VIEW_QUIET_MS = 300
+export const VIEW_WAIT_MAX_MS = 2000
+/**
+ * The next OVERDUE_POSITIONS positions do not wait for a quiet view, only until they have
+ * been wanted this long: a peer that joined a moment earlier may be reading them from the
+ * origin, where no bitfield shows it. Run in-process (test/lib/swarm-schedule.test.ts:
+ * eight listeners joined in a chain 3 ms apart, 30 ms between peers, a 4 MiB item), with no
+ * wait the origin sent 1.25 to 1.75× the item, as the eight-process test sometimes saw
+ * (each joiner saw two peers, and three or four of them took block 0 from the origin);
+ * with this wait 1.00 to 1.13×, at the cost of the joiners' first chunk (median 137 →
+ * 307 ms there; unchanged at 5 ms between peers, and for a listener alone).
+ */
+export const NEAR_WAIT_MS = VIEW_QUIET_MS
+/**
+ * Only a chunk within this many play positions of the first one missing can be overdue
+ * (go to the origin out of turn): one further ahead holds up no output yet. Measured at
+ * N = 20 on two cores, where every process is short of CPU: chunks 7 to 15 positions
+ * ahead went past the deadline while the peer designated for them was still reading
+ * them from the origin, and up to seven peers fetched each of them again.
+ */
+export const OVERDUE_POSITIONS = 4
+/**
+ * An overdue chunk goes to the origin from the peer designated for its block after the
+ * deadline, from any other peer after this many deadlines. Measured at N = 20 on two
+ * cores: a designated peer short of CPU took 0.7 s to get its block from the origin and
+ * announce it, and four peers whose deadline fell in between fetched it again.
+ */
+export const OVERDUE_OTHERS = 2
+/** origin requests in flight at once, alone / with peers around */
+export const ORIGIN_JOBS_ALONE = 3
+export const ORIGIN_JOBS = 2
+export const ORIGIN_RUN_CHUNKS = 16
+/** end-game: when this few chunks are missing, ask a second peer for chunks in flight */
+export const ENDGAME_CHUNKS = 8
+/** a peer that has answered nothing and let this many requests pass their deadline is dropped */
+export const MAX_STRIKES = 6
+export const MAX_MISSED = 4096
+
+export class Scheduler {
+  state?: PickState
+  readonly gaveUp = new Set<number>()
+  /** chunk → the peers asked for it */
+  readonly pendingPeers = new Map<number, Set<PeerLink>>()
+  /** verified, being written to the store */
+  readonly writing = new Set<number>()
+  private readonly urgentSince = new Map<number, number>()
+  private kickQueued = false
+  private quietTimer?: TimerHandle
+  private tick?: TimerHandle
+
+  constructor (private readonly sw: Swarm) {}
+
+  /** The store is open: work out the play order (joined at `playFraction` of the item). */
+  start (store: ChunkStore, playFraction: number): void {
+    const n = store.count
+    const tree = store.tree
+    const play = Math.min(n - 1, Math.max(0, Math.floor(playFraction * tree.size / tree.chunkSize) - 1))
+    const { order, originLimit } = playOrder(n, play)
+    this.state = {
+      count: n, order, originLimit, cursor: 0, window: this.sw.opts.window, avail: new Uint16Array(n),
+      has: (i) => store.has(i),
+      busy: (i) => this.pendingPeers.has(i) || this.sw.feed.pending.has(i) || this.writing.has(i),
+    }
+  }
+
+  kick (): void {
+    if (this.kickQueued || this.sw.closed) return
+    this.kickQueued = true
+    this.sw.clock.defer(() => { this.kickQueued = false; this.schedule() })
+  }
+
+  /** Chunk i is stored: no one else need send it. */
+  stored (i: number): void {
+    const s = this.pendingPeers.get(i)
+    if (s) for (const q of s) { q.inflight.delete(i); q.send({ type: 'cancel', index: i }) }
+    this.pendingPeers.delete(i)
+    this.urgentSince.delete(i)
+  }
+
+  /** Peer p is gone: what it held is no longer available, what it was asked for is free. */
+  forget (p: PeerLink): void {
+    const st = this.state
+    if (st) for (let i = 0; i < st.count; i++) if (p.has(i) && !p.missed.has(i) && st.avail[i] > 0) st.avail[i]--
+    this.release(p)
+  }
+
+  /** Requests in flight to p are not coming (it left or said goodbye). */
+  release (p: PeerLink): void {
+    for (const i of p.inflight.keys()) this.unpend(i, p)
+    p.inflight.clear()
+  }
+
+  unpend (i: number, p: PeerLink): void {
+    const s = this.pendingPeers.get(i)
+    if (s) { s.delete(p); if (s.size === 0) this.pendingPeers.delete(i) }
+  }
+
+  private schedule (): void {
+    const sw = this.sw
+    const st = this.state
+    const store = sw.store
+    if (sw.closed || !st || !store) return
+    const now = sw.clock.now()
+    while (st.cursor < st.order.length && (store.has(st.order[st.cursor]) || this.gaveUp.has(st.order[st.cursor]))) st.cursor++
+    if (!sw.complete && this.neededDone()) { sw.complete = true; sw.emit('complete') }
+    const dl = sw.opts.deadlineMs
+    // no request may stay pending on a connection that is gone
+    for (const [i, set] of this.pendingPeers) for (const q of set) if (q.closed || !sw.peers.has(q)) { q.inflight.delete(i); this.unpend(i, q) }
+    // requests past their deadline go elsewhere; the slow peer ranks lower
+    for (const p of sw.peers) {
+      for (const [i, t] of p.inflight) {
+        if (now - t <= dl) continue
+        p.inflight.delete(i)
+        this.unpend(i, p)
+        p.send({ type: 'cancel', index: i })
+        p.rate *= 0.5
+        p.strikes++
+        // not asked of it again, and no longer counted as available from it
+        if (!p.missed.has(i) && p.missed.size < MAX_MISSED) {
+          p.missed.add(i)
+          if (p.has(i) && st.avail[i] > 0) st.avail[i]--
+        }
+      }
+      if (p.strikes >= MAX_STRIKES && p.bytesDelivered === 0) p.drop(`${p.strikes} requests unanswered within ${dl} ms, none ever answered`)
+    }
+    // the urgent window: when each chunk started being waited for
+    let seen = 0
+    for (let k = st.cursor; k < st.order.length && seen < st.window; k++) {
+      const i = st.order[k]
+      if (store.has(i) || this.gaveUp.has(i)) continue
+      seen++
+      if (!this.urgentSince.has(i)) this.urgentSince.set(i, now)
+    }
+    const ranked = [...sw.peers].filter(p => p.remote && !p.goodbye && p.bits.length > 0).sort((a, b) => b.rate - a.rate)
+    // until the first position is held, only the urgent window is asked for: a listener
+    // tuning in to 20 peers asked them for the whole item at once, and on two cores its
+    // first chunk queued behind the others' uploads (first byte ~50 ms later)
+    const windowOnly = st.cursor === 0
+    for (const p of ranked) {
+      const picks = pickForPeer(st, (i) => p.has(i) && !p.missed.has(i), PIPELINE - p.inflight.size, URGENT_SLOTS, windowOnly)
+      for (const i of picks) this.request(p, i, now)
+    }
+    const missing = st.count - store.held - this.gaveUp.size
+    if (missing > 0 && missing <= ENDGAME_CHUNKS) {
+      for (const p of ranked) {
+        for (const [i, s] of this.pendingPeers) {
+          if (p.inflight.size >= PIPELINE) break
+          if (s.size < 2 && !s.has(p) && p.has(i) && !p.missed.has(i)) this.request(p, i, now)
+        }
+      }
+    }
+    this.scheduleOrigin(now)
+    this.giveUpHopeless(now)
+    this.armTick()
+  }
+
+  private request (p: PeerLink, i: number, now: number): void {
+    p.inflight.set(i, now)
+    let s = this.pendingPeers.get(i)
+    if (!s) { s = new Set(); this.pendingPeers.set(i, s) }
+    s.add(p)
+    p.send({ type: 'request', index: i })
+  }
+
+  private neededDone (): boolean {
+    const st = this.state!
+    for (let k = st.cursor; k < st.originLimit; k++) {
+      const i = st.order[k]
+      if (!this.sw.store!.has(i) && !this.gaveUp.has(i)) return false
+    }
+    return true
+  }
+
+  /**
+   * Chunk i, at play position k, holds up the output and has been waited for past the
+   * deadline: once for the peer designated for its block, twice for the others, who give
+   * that peer's origin fetch time to arrive (see OVERDUE_OTHERS).
+   */
+  private overdue (i: number, k: number, now: number, others: number[]): boolean {
+    const since = this.urgentSince.get(i)
+    if (since === undefined || k - this.state!.cursor >= OVERDUE_POSITIONS) return false
+    const waited = now - since
+    if (waited < this.sw.opts.deadlineMs) return false
+    return waited >= OVERDUE_OTHERS * this.sw.opts.deadlineMs || designated(this.sw.myKey, others, Math.floor(i / BLOCK_CHUNKS))
+  }
+
+  /** Whether chunk i, at play position k, may be fetched from the origin now. */
+  private originEligible (i: number, k: number, now: number, others: number[]): boolean {
+    const st = this.state!
+    if (this.sw.store!.has(i) || st.busy(i) || this.gaveUp.has(i) || this.sw.feed.exhausted(i)) return false
+    if (this.overdue(i, k, now, others)) return true
+    return st.avail[i] === 0 && designated(this.sw.myKey, others, Math.floor(i / BLOCK_CHUNKS))
+  }
+
+  private scheduleOrigin (now: number): void {
+    const sw = this.sw
+    const st = this.state!
+    const f = sw.feed
+    if (!f.ready(now)) return
+    const others = sw.members.otherKeys()
+    const settling = now - f.since < SETTLE_MS
+    const maxJobs = f.sequential ? 1 : others.length === 0 ? ORIGIN_JOBS_ALONE : settling ? 1 : ORIGIN_JOBS
+    // alone, runs grow with what is held (a slow start): when others join a moment later, little
+    // is in flight at the origin where they cannot see it, so their designated blocks do not repeat it
+    const runMax = others.length ? BLOCK_CHUNKS : Math.min(ORIGIN_RUN_CHUNKS, Math.max(BLOCK_CHUNKS, sw.store!.held))
+    const quietAt = Math.min(sw.members.lastJoinAt + VIEW_QUIET_MS, f.since + VIEW_WAIT_MAX_MS)
+    const viewSettling = others.length > 0 && now < quietAt
+    // the next few positions hold up the output: while the view settles they wait only until
+    // they have been wanted for NEAR_WAIT_MS, not for the view to be quiet
+    const nearAt = (this.urgentSince.get(st.order[st.cursor]) ?? now) + NEAR_WAIT_MS
+    if (viewSettling && this.quietTimer === undefined) this.quietTimer = sw.clock.setTimeout(() => { this.quietTimer = undefined; this.kick() }, (nearAt > now ? Math.min(nearAt, quietAt) : quietAt) - now)
+    let k = st.cursor
+    while (f.jobs < maxJobs && k < st.originLimit) {
+      const at = k
+      const i = st.order[k++]
+      const late = this.overdue(i, at, now, others)
+      if (viewSettling && !late && (at - st.cursor >= OVERDUE_POSITIONS || now - (this.urgentSince.get(i) ?? now) < NEAR_WAIT_MS)) continue
+      if (!this.originEligible(i, at, now, others)) continue
+      if (f.sequential) { f.startSequential(); return }
+      let n = 1
+      while (n < runMax && k < st.originLimit && st.order[k] === i + n && this.originEligible(i + n, k, now, others) &&
+        (others.length === 0 || Math.floor((i + n) / BLOCK_CHUNKS) === Math.floor(i / BLOCK_CHUNKS))) { n++; k++ }
+      sw.opts.debug(`${sw.opts.url}: origin chunks ${i}..${i + n - 1}${late ? ' (overdue)' : ''}, ${others.length} peers`)
+      f.startRange(i, n)
+    }
+  }
+
+  /** Urgent chunks that no peer holds and the origin cannot give are given up (a GAP). */
+  private giveUpHopeless (now: number): void {
+    const st = this.state!
+    for (const [i, since] of this.urgentSince) {
+      if (this.sw.store!.has(i) || st.busy(i) || st.avail[i] > 0) continue
+      const originGone = this.sw.feed.exhausted(i)
+      if (!originGone || now - since < this.sw.opts.deadlineMs) continue
+      this.urgentSince.delete(i)
+      this.gaveUp.add(i)
+      this.sw.emit('gaveup', i)
+    }
+  }
+
+  private armTick (): void {
+    if (this.tick !== undefined || this.sw.closed) return
+    const work = this.pendingPeers.size > 0 || this.sw.feed.busy || (this.urgentSince.size > 0 && !this.sw.complete)
+    if (!work) return
+    const ms = Math.max(50, Math.min(500, this.sw.opts.deadlineMs / 4))
+    this.tick = this.sw.clock.setTimeout(() => { this.tick = undefined; this.schedule() }, ms)
+  }
+
+  close (): void {
+    this.sw.clock.clearTimeout(this.tick)
+    this.sw.clock.clearTimeout(this.quietTimer)
+  }
+}
