@@ -6,7 +6,7 @@ import { join } from 'node:path'
 import { connect, createServer, type Socket } from 'node:net'
 import { randomBytes } from 'node:crypto'
 import { request } from 'node:http'
-import { MEDIA, start, finish, killChildren, withTimeout, waitForOutput, sleep } from '../helpers.js'
+import { MEDIA, start, finish, killChildren, withTimeout, waitForOutput, sleep, waitUntil } from '../helpers.js'
 import { encodeMagic } from '../../lib/frames/frame.js'
 import { MediaParser } from '../../lib/media/media.js'
 import { startIcecast, get, rawRequest, tool } from './icecast-helpers.js'
@@ -237,7 +237,7 @@ test('when the input runs dry listeners stay connected and are served when data 
   const dry = got
   assert.not.ok(closed, 'still connected while the input is dry')
   ic.c.stdin?.end(MP3.subarray(cut, units[200].offset))
-  await withTimeout((async () => { while (got < dry + 30_000) await sleep(50) })(), 10_000, 'data after the input came back')
+  await waitUntil(() => got >= dry + 30_000, 10_000, 'data after the input came back', 50)
   assert.not.ok(closed)
 })
 
