@@ -9,7 +9,7 @@ import { fileURLToPath } from 'node:url'
 import { dirname, join } from 'node:path'
 import { parseDuration, parseSize } from './units.js'
 
-export { EX, PcError, UsageError, DataError, NoInputError, UnavailableError, IOError, CheckFailed } from './errors.js'
+export { EX, PcError, UsageError, DataError, NoInputError, UnavailableError, IOError } from './errors.js'
 import { EX, PcError, UsageError, DataError, NoInputError, UnavailableError, IOError } from './errors.js'
 
 export interface OptionSpec {
