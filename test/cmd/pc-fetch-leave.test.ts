@@ -84,6 +84,9 @@ test('peer exchange: a peer that knows only one other learns the rest of the swa
   assert.is(st.peersSeen, 2, 'it met the peer it was not told about')
 })
 
+// Time is the measure here, on purpose: CPU ticks (10 ms each) over a 3 s window of wall
+// time. An idle peer that polls or spins uses hundreds; the bound of 3 leaves room for a
+// loaded machine, and a fast broken machine still spins for the whole window.
 test('holding an item and serving nobody, pc-fetch uses no measurable CPU', async () => {
   origin = await startOrigin({ dir: dir.path })
   const a = await startFetch(['--keep', '60s'], record(origin.url + 'item.bin', { root: item.root, hashtree: origin.url + 'elsewhere.tree' }))
