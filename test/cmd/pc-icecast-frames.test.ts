@@ -23,7 +23,8 @@ test.after.each(() => {
 })
 
 /** Read a listener's bytes for `ms` (the burst plus what is paced), stamped with when the request went out. */
-/** The first audio heard is within 250 ms of the schedule, and ffmpeg decodes the mount with no error. */
+/** The first audio heard is within 250 ms of the schedule, and ffmpeg decodes the mount with no error.
+ *  Time is the behaviour here (sync): what a listener hears is measured against the wall clock. */
 async function assertHeardOnScheduleAndDecodes (base: string, r: { sentAt: number, body: Buffer }, startMs: number): Promise<void> {
   const expected = (r.sentAt - startMs) / 1000
   const heard = heardPosition(await decodeToPcm(r.body))
