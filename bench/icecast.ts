@@ -12,7 +12,8 @@ import minimist from 'minimist'
 import { MediaParser } from '../lib/media/media.js'
 import { parseDuration } from '../lib/core/units.js'
 import { cpuSeconds, median } from './proc.js'
-import { startIcecast2, freePort, get } from '../test/cmd/icecast-helpers.js'
+import { startIcecast2, get } from '../test/cmd/icecast-helpers.js'
+import { freePort } from '../scripts/free-port.js'
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..')
 const RATE_BYTES = 16000 // 128 kbit/s

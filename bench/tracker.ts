@@ -6,7 +6,6 @@
 //   node dist/bench/tracker.js [--swarms 20] [--peers 1000] [--requests 4000]
 //        [--concurrency 16] [--rounds 5] [--write]
 import { spawn, type ChildProcess } from 'node:child_process'
-import { createServer } from 'node:net'
 import { readFileSync } from 'node:fs'
 import { mkdtemp, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
@@ -20,6 +19,7 @@ import { announce } from '../lib/tracker/client.js'
 import { Swarms } from '../lib/tracker/swarms.js'
 import { median, cpuSeconds } from './proc.js'
 import { table, writeSection } from './report.js'
+import { freePort } from '../scripts/free-port.js'
 
 const HERE = dirname(fileURLToPath(import.meta.url))
 const ROOT = join(HERE, '..', '..')
@@ -40,14 +40,6 @@ const PEERS = Number(args.peers)
 const REQUESTS = Number(args.requests)
 const CONCURRENCY = Number(args.concurrency)
 const ROUNDS = Number(args.rounds)
-
-function freePort (): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createServer()
-    s.on('error', reject)
-    s.listen(0, '127.0.0.1', () => { const p = (s.address() as { port: number }).port; s.close(() => resolve(p)) })
-  })
-}
 
 function rssBytes (pid: number): number {
   const m = /^VmRSS:\s+(\d+) kB/m.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))

@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 // pc-hash: media (file, URL or stdin) in, its hash tree (pc-hashtree.5) out; checks media against a tree, makes and uses ed25519 keys.
-import { run, intOption, sizeOption, UsageError, IOError, CheckFailed, type OptionTable, type CommandInfo } from '../lib/core/cli.js'
+import { run, intOption, sizeOption, UsageError, IOError, DataError, type OptionTable, type CommandInfo } from '../lib/core/cli.js'
 import { CHUNK_BYTES, MIN_CHUNK_BYTES, MAX_CHUNK_BYTES, formatTree, infoHash } from '../lib/hashing/hashtree.js'
 import { hashSource, MAX_WORKERS, PARALLEL_MIN_BYTES } from '../lib/hashing/hash-parallel.js'
 import { compareTrees, describeBadChunk, keyFileWarning, loadTree, signTree, treeSignatureProblem, writeTreeFile } from '../lib/hashing/tree-check.js'
@@ -13,7 +13,7 @@ const OPTIONS: OptionTable = {
   root: { alias: 'r', type: 'boolean', help: 'print only the root hash' },
   'info-hash': { type: 'boolean', help: 'print only the 20-byte BitTorrent info-hash (for tracker whitelists)' },
   output: { alias: 'o', type: 'string', arg: 'FILE', help: 'write the output to FILE, atomically, instead of stdout' },
-  check: { type: 'string', arg: 'TREE', help: 'check the input against the tree file TREE; exit 1 naming the first bad chunk' },
+  check: { type: 'string', arg: 'TREE', help: 'check the input against the tree file TREE; exit 65 naming the first bad chunk' },
   sign: { type: 'string', arg: 'KEYFILE', help: 'sign the root with the secret key read from KEYFILE' },
   verify: { type: 'string', arg: 'PUBKEY', help: 'require a good signature by PUBKEY (file or hex) on TREE, or on the tree given as input' },
   keygen: { type: 'string', arg: 'NAME', help: 'write a new key pair: secret key NAME (mode 0600), public key NAME.pub' },
@@ -62,7 +62,7 @@ run('pc-hash', OPTIONS, INFO, async (opts, io) => {
   const publicKey = opts.verify !== undefined ? await readPublicKey(String(opts.verify)) : undefined
   const requireSignature = (tree: Parameters<typeof treeSignatureProblem>[0], where: string): void => {
     const problem = publicKey && treeSignatureProblem(tree, publicKey, where)
-    if (problem) throw new CheckFailed(problem, where)
+    if (problem) throw new DataError(problem, where)
   }
   const started = performance.now()
   const timing = (bytes: number): string => {
@@ -82,7 +82,7 @@ run('pc-hash', OPTIONS, INFO, async (opts, io) => {
     if (io.verbose) for (const b of bad) io.warn(`${where}: ${describeBadChunk(b)}`)
     if (bad.length > 0) {
       const sizes = got.size === tree.size ? '' : `; input has ${got.size} bytes, the tree ${tree.size}`
-      throw new CheckFailed(`${describeBadChunk(bad[0])} of ${treeSpec}${bad.length > 1 ? ` (${bad.length} bad chunks)` : ''}${sizes}`, where)
+      throw new DataError(`${describeBadChunk(bad[0])} of ${treeSpec}${bad.length > 1 ? ` (${bad.length} bad chunks)` : ''}${sizes}`, where)
     }
     if (io.verbose) io.warn(`${where}: all ${tree.leaves.length} chunks match ${treeSpec}; ${timing(got.size)}`)
     return

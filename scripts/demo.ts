@@ -5,25 +5,17 @@
 // all and removes the temporary station directory.
 import { spawn, type ChildProcess } from 'node:child_process'
 import { copyFile, mkdtemp, readdir, rm, readFile } from 'node:fs/promises'
-import { createServer } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join, dirname } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { startOrigin } from './origin.js'
+import { freePort } from './free-port.js'
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..')
 const BIN = (name: string): string => join(ROOT, 'dist', 'bin', `${name}.js`)
 const MEDIA = ['timeline-a.mp3', 'tone-cbr.mp3', 'timeline-b.mp3', 'chirp-vbr.mp3']
 const LISTENERS = 2
 const HOST = '127.0.0.1'
-
-function freePort (): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createServer()
-    s.once('error', reject)
-    s.listen(0, HOST, () => { const a = s.address(); s.close(() => resolve(typeof a === 'object' && a ? a.port : 0)) })
-  })
-}
 
 const children: ChildProcess[] = []
 const q = (s: string): string => `'${s.replace(/'/g, "'\\''")}'`

@@ -46,6 +46,22 @@ export async function run (name: string, args: string[] = [], input?: string | B
   return await done
 }
 
+/**
+ * Run a command whose stdout is a pipe to a reader that sleeps `delayMs` before it
+ * reads anything: what a slow consumer downstream (`| (sleep 5; cat)`) receives.
+ */
+export async function runIntoSlowReader (name: string, args: string[], input?: string | Buffer, delayMs = 5000): Promise<Result> {
+  const reader = start('sh', ['-c', `sleep ${delayMs / 1000}; exec cat`])
+  const received = finish(reader, delayMs + 60_000)
+  const c = start(name, args, { stdio: ['pipe', reader.stdin!, 'pipe'] })
+  reader.stdin!.destroy() // the command holds the pipe's only write end: EOF when it exits
+  const done = finish(c, delayMs + 60_000)
+  c.stdin?.on('error', () => {})
+  c.stdin?.end(input)
+  const [w, r] = await Promise.all([done, received])
+  return { ...w, stdout: r.stdout }
+}
+
 export function killChildren (): void {
   for (const c of children) { try { c.kill('SIGKILL') } catch { /* gone */ } }
   children.clear()
@@ -70,6 +86,14 @@ export function waitForOutput (stream: NodeJS.ReadableStream, pred: (text: strin
     stream.on('data', on)
     stream.on('end', () => reject(new Error(`stream ended before ${what}; got: ${text.slice(-500)}`)))
   }), ms, what)
+}
+
+/** Resolve once `pred` holds (it may be async), looking every `everyMs`; reject after `ms`, naming `what`. */
+export async function waitUntil (pred: () => boolean | Promise<boolean>, ms: number, what: string, everyMs = 20): Promise<void> {
+  let stop = false
+  try {
+    await withTimeout((async () => { while (!stop && !await pred()) await sleep(everyMs) })(), ms, what)
+  } finally { stop = true }
 }
 
 export const sleep = (ms: number): Promise<void> => new Promise(resolve => setTimeout(resolve, ms))

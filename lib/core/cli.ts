@@ -9,7 +9,7 @@ import { fileURLToPath } from 'node:url'
 import { dirname, join } from 'node:path'
 import { parseDuration, parseSize } from './units.js'
 
-export { EX, PcError, UsageError, DataError, NoInputError, UnavailableError, IOError, CheckFailed } from './errors.js'
+export { EX, PcError, UsageError, DataError, NoInputError, UnavailableError, IOError } from './errors.js'
 import { EX, PcError, UsageError, DataError, NoInputError, UnavailableError, IOError } from './errors.js'
 
 export interface OptionSpec {
@@ -183,9 +183,19 @@ export function refuseBinaryToTTY (io: Io): void {
   if (io.isTTY.stdout) throw new UsageError('refusing to write binary data to a terminal; pipe or redirect stdout')
 }
 
+/** how long a process whose output is all written may linger for open sockets (peers' goodbyes) */
+const LINGER_MS = 2000
+
+/** Resolve once everything written to `out` so far has left our buffers (or `out` is gone). */
+function flushed (out: Writable): Promise<void> {
+  if (out.destroyed || out.writableFinished || out.writableLength === 0) return Promise.resolve()
+  if (out.writableEnded) return new Promise(resolve => { out.once('finish', resolve); out.once('close', resolve) })
+  return new Promise(resolve => { out.write('', () => resolve()) })
+}
+
 /**
  * Run a command: parse options, handle --help/--version, call main, map errors to
- * exit codes. Sets process.exitCode and lets output drain; never process.exit().
+ * exit codes. Sets process.exitCode and lets output drain; process.exit() only once it has.
  */
 export function run (name: string, table: OptionTable, info: CommandInfo, main: (opts: Opts, io: Io) => Promise<void>): void {
   const ac = new AbortController()
@@ -250,9 +260,13 @@ export function run (name: string, table: OptionTable, info: CommandInfo, main: 
   }).finally(() => {
     process.off('SIGINT', onSignal)
     process.off('SIGTERM', onSignal)
-    // Once stdout has drained, nothing should keep us alive; a stuck socket must not hang exit.
-    const code = process.exitCode
-    const t = setTimeout(() => process.exit(typeof code === 'number' ? code : 0), 2000)
-    t.unref()
+    // Exit only once stdout and stderr have handed every byte to the OS, however long
+    // a slow reader takes (pipe writes are asynchronous on POSIX). After that nothing of
+    // ours is queued, and a socket left open must not keep us alive: leave at once when
+    // the event loop empties, or after LINGER_MS at the latest.
+    void Promise.all([flushed(process.stdout), flushed(process.stderr)]).then(() => {
+      const code = process.exitCode
+      setTimeout(() => process.exit(typeof code === 'number' ? code : 0), LINGER_MS).unref()
+    })
   })
 }

@@ -2,7 +2,7 @@
 // only run() in cli.ts turns them into an exit status.
 
 export const EX = {
-  OK: 0, FAIL: 1, USAGE: 64, DATAERR: 65, NOINPUT: 66, UNAVAILABLE: 69, SOFTWARE: 70, IOERR: 74,
+  OK: 0, USAGE: 64, DATAERR: 65, NOINPUT: 66, UNAVAILABLE: 69, SOFTWARE: 70, IOERR: 74,
 } as const
 
 /** Base of the errors lib/ throws; `where` names the file:line or peer it concerns. */
@@ -15,5 +15,3 @@ export class DataError extends PcError { override readonly code = EX.DATAERR }
 export class NoInputError extends PcError { override readonly code = EX.NOINPUT }
 export class UnavailableError extends PcError { override readonly code = EX.UNAVAILABLE }
 export class IOError extends PcError { override readonly code = EX.IOERR }
-/** A check that failed on purpose (pc-hash --check): exit 1, message on stderr. */
-export class CheckFailed extends PcError { override readonly code = EX.FAIL }

@@ -8,7 +8,7 @@ import { IcyInterleaver, ICY_METAINT } from './icy.js'
 import { statusJson, m3u, pls, xspf, nextJson, htmlPage, type StationStatus, type StationInfo, type ItemSummary } from './status-page.js'
 import { Responder, SERVER_ID, type Request } from './request.js'
 import { Fanout } from './fanout.js'
-import { UnavailableError } from '../core/errors.js'
+import { listenOn } from '../core/listen.js'
 
 /** how often due segments are sent */
 export const TICK_MS = 50
@@ -69,10 +69,7 @@ export class IcecastServer {
   async listen (): Promise<{ host: string, port: number }> {
     const server = createServer({ noDelay: true }, (s) => this.accept(s))
     this.server = server
-    await new Promise<void>((resolve, reject) => {
-      server.once('error', (e: NodeJS.ErrnoException) => reject(new UnavailableError(`cannot listen: ${e.code ?? e.message}`, `${this.opts.host}:${this.opts.port}`)))
-      server.listen(this.opts.port, this.opts.host, () => resolve())
-    })
+    await listenOn(server, this.opts.port, this.opts.host)
     server.on('error', (e) => this.opts.warn(`server: ${e.message}`))
     this.timer = setInterval(() => this.tick(), TICK_MS)
     const a = server.address()

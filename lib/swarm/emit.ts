@@ -5,7 +5,7 @@
 // before they were stored; they are not hashed a second time on the way to stdout.
 import type { Writable } from 'node:stream'
 import { encodeFrame, encodeDataHeader } from '../frames/frame.js'
-import { writeAll } from '../core/ndjson.js'
+import { writeAll, drained } from '../core/ndjson.js'
 import type { Swarm } from './swarm.js'
 import { UnavailableError } from '../core/errors.js'
 import { BufferPool } from '../core/buffer-pool.js'
@@ -37,14 +37,7 @@ async function writeThen (out: Writable, data: Buffer, written: () => void): Pro
   const onClose = (): void => once()
   const once = (): void => { if (!called) { called = true; out.off('close', onClose); written() } }
   out.on('close', onClose)
-  if (out.write(data, once)) return
-  await new Promise<void>((resolve, reject) => {
-    const done = (err?: Error): void => { out.off('drain', onDrain); out.off('error', onErr); out.off('close', onGone); err ? reject(err) : resolve() }
-    const onDrain = (): void => done()
-    const onErr = (e: Error): void => done(e)
-    const onGone = (): void => done(epipe())
-    out.once('drain', onDrain); out.once('error', onErr); out.once('close', onGone)
-  })
+  if (!out.write(data, once)) await drained(out)
 }
 
 /** Resolve on the swarm's next 'have' or 'gaveup' (or abort). */

@@ -24,6 +24,7 @@ import { Announcer, LEAVE_GRACE_MS } from './announce.js'
 import { treeFromUrls, treeFromGateway, treeFromOrigin } from './tree-fetch.js'
 import { VerifyPool, VERIFY_MIN_BYTES } from '../hashing/verify-pool.js'
 import { UnavailableError, PcError, DataError } from '../core/errors.js'
+import { listenOn } from '../core/listen.js'
 
 /** verifier threads for a --raw download into a file, given 2+ cores (-j auto) */
 export const AUTO_WORKERS = 2
@@ -122,10 +123,7 @@ export class Fetcher {
   private async listen (): Promise<void> {
     const server = createServer((s) => this.incoming(s))
     this.server = server
-    await new Promise<void>((resolve, reject) => {
-      server.once('error', (e: NodeJS.ErrnoException) => reject(new UnavailableError(`cannot listen: ${e.code ?? e.message}`, `${this.opts.host}:${this.opts.port}`)))
-      server.listen(this.opts.port, this.opts.host, () => resolve())
-    })
+    await listenOn(server, this.opts.port, this.opts.host)
     server.on('error', (e) => this.io.warn(`peer port: ${e.message}`))
     const a = server.address()
     this.port = typeof a === 'object' && a ? a.port : this.opts.port

@@ -3,8 +3,8 @@
 // bounded (URL length, header size, time); a malformed announce gets a bencoded
 // `failure reason` with HTTP 200, as BitTorrent clients expect, never a crash.
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http'
-import { isIP, type AddressInfo } from 'node:net'
-import { UnavailableError } from '../core/errors.js'
+import { isIP } from 'node:net'
+import { listenOn } from '../core/listen.js'
 import { encode } from './bencode.js'
 import { Swarms, TrackerFailure, DEFAULT_NUMWANT, MAX_NUMWANT, type Announce, type AnnounceEvent } from './swarms.js'
 import { GatewayError, type Gateway } from './gateway.js'
@@ -263,27 +263,12 @@ ${gw}
  * where the system allows it, else IPv4 only. EADDRINUSE and the like → UnavailableError.
  */
 export async function listenTracker (server: Server, host: string, port: number): Promise<{ host: string, port: number }> {
-  const attempt = (h: string): Promise<void> => new Promise((resolve, reject) => {
-    const onError = (e: Error): void => { server.off('listening', onListening); reject(e) }
-    const onListening = (): void => { server.off('error', onError); resolve() }
-    server.once('error', onError)
-    server.once('listening', onListening)
-    server.listen(port, h)
-  })
-  try {
-    if (host === '') {
-      try { await attempt('::') } catch (e) {
-        const code = (e as NodeJS.ErrnoException).code
-        if (code !== 'EAFNOSUPPORT' && code !== 'EADDRNOTAVAIL') throw e
-        await attempt('0.0.0.0')
-      }
-    } else await attempt(host)
-  } catch (e) {
-    const code = (e as NodeJS.ErrnoException).code ?? (e as Error).message
-    throw new UnavailableError(`cannot listen: ${code}`, `${host || '*'}:${port}`)
+  if (host !== '') return await listenOn(server, port, host)
+  try { return await listenOn(server, port, '::', `*:${port}`) } catch (e) {
+    const code = ((e as Error).cause as NodeJS.ErrnoException | undefined)?.code
+    if (code !== 'EAFNOSUPPORT' && code !== 'EADDRNOTAVAIL') throw e
+    return await listenOn(server, port, '0.0.0.0', `*:${port}`)
   }
-  const a = server.address() as AddressInfo
-  return { host: a.address, port: a.port }
 }
 
 /** The announce URL to print: the bound address, or loopback for a wildcard bind. */

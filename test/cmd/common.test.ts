@@ -4,7 +4,7 @@ import { test } from 'uvu'
 import * as assert from 'uvu/assert'
 import { readFileSync, existsSync } from 'node:fs'
 import { join } from 'node:path'
-import { execFileSync } from 'node:child_process'
+import { spawnSync } from 'node:child_process'
 import { ROOT, run, killChildren } from '../helpers.js'
 
 const pkg = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { version: string, bin: Record<string, string>, man: string[] }
@@ -56,6 +56,9 @@ for (const name of Object.keys(pkg.bin)) {
     const r = await run(name, ['--help'])
     const fromHelp = helpOptions(r.stdout.toString())
     const fromMan = manOptions(readFileSync(page, 'utf8'))
+    // both parsed, or two empty sets would be equal
+    assert.ok(fromHelp.has('help') && fromHelp.has('version'), `no options parsed from --help: ${r.stdout.toString()}`)
+    assert.ok(fromMan.size > 0, `no options parsed from the OPTIONS section of ${page}`)
     assert.equal([...fromMan].sort(), [...fromHelp].sort())
   })
 }
@@ -64,13 +67,11 @@ test('every man page exists and mandoc finds no warning or error in it', () => {
   for (const p of pkg.man) {
     const path = join(ROOT, p)
     assert.ok(existsSync(path), `missing ${p}`)
-    let out = ''
-    try {
-      out = execFileSync('mandoc', ['-Tlint', '-W', 'warning', path], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] })
-    } catch (e) {
-      out = ((e as { stdout?: string }).stdout ?? '') + ((e as { stderr?: string }).stderr ?? '')
-    }
+    const r = spawnSync('mandoc', ['-Tlint', '-W', 'warning', path], { encoding: 'utf8' })
+    if (r.error) throw new Error(`cannot run mandoc (scripts/provision.sh installs it): ${r.error.message}`)
+    const out = r.stdout + r.stderr
     assert.is(out.trim(), '', `${p}: ${out}`)
+    assert.is(r.status, 0, `${p}: mandoc exited ${String(r.status)}`)
   }
 })
 

@@ -1,12 +1,13 @@
 // Shared by the pc-icecast tests: start the server on a free port, talk raw HTTP,
 // build frame streams the way pc-fetch writes them.
-import { connect, createServer, type AddressInfo } from 'node:net'
+import { connect } from 'node:net'
 import { mkdtemp, mkdir, writeFile, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { spawn, type ChildProcess } from 'node:child_process'
 import { start, waitForOutput, withTimeout } from '../helpers.js'
 import { encodeMagic, encodeFrame, type Frame } from '../../lib/frames/frame.js'
+import { freePort } from '../../scripts/free-port.js'
 
 export interface Running { c: ChildProcess, port: number, base: string, stderr: () => string }
 
@@ -106,15 +107,6 @@ export function frameStream (items: ItemSpec[], nowMs: number, chunkSize = 16384
     out.push(...frames.map(encodeFrame))
   })
   return Buffer.concat(out)
-}
-
-/** A port free right now on 127.0.0.1 (for programs that cannot be told to take port 0). */
-export function freePort (): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createServer()
-    s.on('error', reject)
-    s.listen(0, '127.0.0.1', () => { const p = (s.address() as AddressInfo).port; s.close(() => resolve(p)) })
-  })
 }
 
 export interface Icecast2 { proc: ChildProcess, port: number, dir: string, stop: () => Promise<void> }

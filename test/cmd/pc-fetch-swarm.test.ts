@@ -4,7 +4,7 @@
 import { test } from 'uvu'
 import * as assert from 'uvu/assert'
 import { connect } from 'node:net'
-import { killChildren, tempDir, withTimeout, sleep } from '../helpers.js'
+import { killChildren, tempDir, withTimeout, waitUntil } from '../helpers.js'
 import { startOrigin, type OriginServer } from '../../scripts/origin.js'
 import { makeItem, record, startFetch, decodeAll, fakePeer, allFetch, type TestItem, type FetchProc } from './pc-fetch-helpers.js'
 import { encodeHandshake, encodeMessage } from '../../lib/swarm/wire.js'
@@ -44,7 +44,7 @@ test('a late joiner gets the whole item from a peer, the origin sending nothing 
   origin = await startOrigin({ dir: dir.path })
   const a = await startFetch(['--raw', '--keep', '30s'], record(origin.url + 'item.bin', { root: item.root }))
   procs.push(a)
-  await withTimeout((async () => { while (a.stdout().length < SIZE) await sleep(20) })(), 20_000, 'the first peer to finish')
+  await waitUntil(() => a.stdout().length >= SIZE, 20_000, 'the first peer to finish')
   const sentBefore = origin.bytesSent('/item.bin')
   const b = await startFetch(['--raw', '--keep', '0', '--peer', `127.0.0.1:${a.port}`], record(origin.url + 'item.bin', { root: item.root }))
   procs.push(b)
@@ -92,7 +92,7 @@ test('peers killed with SIGKILL mid-item: the others finish', async () => {
   const rec = record(origin.url + 'item.bin', { root: item.root })
   for (const p of peers) p.child.stdin!.end(rec)
   // wait until the swarm is under way, then kill two of them
-  await withTimeout((async () => { while (peers[4].stdout().length < 512 * 1024) await sleep(20) })(), 30_000, 'the swarm to get going')
+  await waitUntil(() => peers[4].stdout().length >= 512 * 1024, 30_000, 'the swarm to get going')
   peers[1].child.kill('SIGKILL')
   peers[2].child.kill('SIGKILL')
   const rest = [peers[0], peers[3], peers[4]]
@@ -107,7 +107,7 @@ test('the origin stopped once the swarm holds every chunk: a newcomer still gets
   origin = await startOrigin({ dir: dir.path })
   const a = await startFetch(['--raw', '--keep', '30s'], record(origin.url + 'item.bin', { root: item.root }))
   procs.push(a)
-  await withTimeout((async () => { while (a.stdout().length < SIZE) await sleep(20) })(), 20_000, 'the first peer to finish')
+  await waitUntil(() => a.stdout().length >= SIZE, 20_000, 'the first peer to finish')
   const url = origin.url
   await origin.close()
   origin = undefined
@@ -121,7 +121,7 @@ test('garbage handshakes, oversized lengths and request floods drop the connecti
   origin = await startOrigin({ dir: dir.path })
   const a = await startFetch(['--keep', '30s'], record(origin.url + 'item.bin', { root: item.root }))
   procs.push(a)
-  await withTimeout((async () => { while (!done(a)) await sleep(20) })(), 20_000, 'the peer to hold the item')
+  await waitUntil(() => done(a), 20_000, 'the peer to hold the item')
   const ih = infoHash(item.tree.root)
   const hs = encodeHandshake({ infoHash: ih, peerId: Buffer.alloc(20, 9), port: 0 })
   const closes = (payload: Buffer[]): Promise<void> => withTimeout(new Promise<void>((resolve) => {

@@ -2,14 +2,14 @@
 // restarted mid-item, and Debian's opentracker with a whitelist, unchanged.
 import { test } from 'uvu'
 import * as assert from 'uvu/assert'
-import { createServer } from 'node:net'
 import { writeFile, readFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { spawn, type ChildProcess } from 'node:child_process'
-import { start, killChildren, tempDir, withTimeout, waitForOutput, sleep, ROOT } from '../helpers.js'
+import { start, killChildren, tempDir, withTimeout, waitForOutput, sleep, ROOT, waitUntil } from '../helpers.js'
 import { startOrigin, type OriginServer } from '../../scripts/origin.js'
 import { infoHash } from '../../lib/hashing/hashtree.js'
 import { makeItem, record, startFetch, allFetch, type TestItem, type FetchProc } from './pc-fetch-helpers.js'
+import { freePort } from '../../scripts/free-port.js'
 
 const SIZE = 4 * 1024 * 1024
 let dir: { path: string, remove: () => Promise<void> }
@@ -35,14 +35,6 @@ async function startTracker (hostPort: string, args: string[] = []): Promise<{ c
   const text = await waitForOutput(child.stderr!, t => /listening on [^:]+:\d+/.test(t), 15_000, 'pc-tracker to listen')
   const port = Number(/listening on [^:]+:(\d+)/.exec(text)![1])
   return { child, url: `http://127.0.0.1:${port}/announce` }
-}
-
-async function freePort (): Promise<number> {
-  const s = createServer()
-  await new Promise<void>(resolve => s.listen(0, '127.0.0.1', resolve))
-  const port = (s.address() as { port: number }).port
-  await new Promise(resolve => s.close(resolve))
-  return port
 }
 
 async function swarmOf (n: number, tracker: string, stats = false): Promise<FetchProc[]> {
@@ -72,7 +64,7 @@ test('the tracker restarted mid-item: peers re-announce and a newcomer still fin
   const rec = record(origin.url + 'item.bin', { root: item.root })
   const first = await swarmOf(2, tr.url)
   for (const p of first) p.child.stdin!.end(rec)
-  await withTimeout((async () => { while (first[0].stdout().length < 256 * 1024) await sleep(20) })(), 30_000, 'the swarm to get going')
+  await waitUntil(() => first[0].stdout().length >= 256 * 1024, 30_000, 'the swarm to get going')
   tr.child.kill('SIGKILL')
   await new Promise(resolve => tr.child.once('close', resolve))
   await sleep(300)

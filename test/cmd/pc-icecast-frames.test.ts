@@ -5,7 +5,7 @@ import * as assert from 'uvu/assert'
 import { readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { connect, type Socket } from 'node:net'
-import { MEDIA, killChildren, withTimeout, finish, start } from '../helpers.js'
+import { MEDIA, killChildren, withTimeout, finish, start, waitUntil } from '../helpers.js'
 import { decodeToPcm, heardPosition } from '../timeline.js'
 import { IcyReader } from '../../lib/icecast/icy.js'
 import { encodeMagic, encodeFrame } from '../../lib/frames/frame.js'
@@ -23,7 +23,8 @@ test.after.each(() => {
 })
 
 /** Read a listener's bytes for `ms` (the burst plus what is paced), stamped with when the request went out. */
-/** The first audio heard is within 250 ms of the schedule, and ffmpeg decodes the mount with no error. */
+/** The first audio heard is within 250 ms of the schedule, and ffmpeg decodes the mount with no error.
+ *  Time is the behaviour here (sync): what a listener hears is measured against the wall clock. */
 async function assertHeardOnScheduleAndDecodes (base: string, r: { sentAt: number, body: Buffer }, startMs: number): Promise<void> {
   const expected = (r.sentAt - startMs) / 1000
   const heard = heardPosition(await decodeToPcm(r.body))
@@ -153,7 +154,7 @@ test('consecutive items that break decoders (MP3 then Opus) are reported on stde
     { data: A_OPUS, title: 'Opus item', startMs: now + 3000, durationMs: 20_006, mime: 'audio/ogg' },
   ], now)
   const ic = await startIcecast([], frames)
-  await withTimeout((async () => { while (!/Opus item.*codec mp3 → opus/.test(ic.stderr())) await new Promise(resolve => setTimeout(resolve, 50)) })(), 10_000, 'the warning')
+  await waitUntil(() => /Opus item.*codec mp3 → opus/.test(ic.stderr()), 10_000, 'the warning', 50)
   const page = (await get(ic.port, '/')).body.toString()
   assert.match(page, /codec mp3 → opus after the previous item/)
 })

@@ -5,21 +5,12 @@ import * as assert from 'uvu/assert'
 import { readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { createServer, type AddressInfo } from 'node:net'
-import { MEDIA, killChildren, waitForOutput, sleep } from '../helpers.js'
+import { MEDIA, killChildren, waitForOutput, sleep, waitUntil } from '../helpers.js'
 import { startIcecast, startIcecast2, get, tool, type Icecast2 } from './icecast-helpers.js'
 
 const MP3 = readFileSync(join(MEDIA, 'tone-cbr.mp3'))
 const SECRET = 'pw-s3cret-XYZ'
 let ice: Icecast2 | undefined
-
-/** Poll a condition on output already collected. */
-async function until (pred: () => boolean, ms: number, what: string): Promise<void> {
-  const t0 = Date.now()
-  while (!pred()) {
-    if (Date.now() - t0 > ms) throw new Error(`timed out after ${ms} ms waiting for ${what}`)
-    await sleep(50)
-  }
-}
 
 test.after.each(async () => {
   killChildren()
@@ -66,10 +57,10 @@ test('when icecast2 goes away and comes back the relay reconnects', async () => 
   const ic = await startIcecast(['--relay', `icecast://source:${SECRET}@127.0.0.1:${port}/relayed`], Buffer.concat([MP3, MP3, MP3]))
   await waitForOutput(ic.c.stderr!, t => /relay: streaming/.test(t), 15_000, 'the relay to connect')
   await ice.stop()
-  await until(() => /connection closed; reconnecting/.test(ic.stderr()), 15_000, 'the relay to notice')
+  await waitUntil(() => /connection closed; reconnecting/.test(ic.stderr()), 15_000, 'the relay to notice', 50)
   const before = ic.stderr().length
   ice = await startIcecast2({ sourcePassword: SECRET, port })
-  await until(() => /relay: streaming/.test(ic.stderr().slice(before)), 20_000, 'the relay to reconnect')
+  await waitUntil(() => /relay: streaming/.test(ic.stderr().slice(before)), 20_000, 'the relay to reconnect', 50)
   const ff = await tool('ffmpeg', ['-nostdin', '-v', 'error', '-t', '2', '-i', `http://127.0.0.1:${port}/relayed`, '-f', 'null', '-'])
   assert.is(ff.code, 0, ff.stderr)
   assert.not.ok(ic.stderr().includes(SECRET))
@@ -98,7 +89,7 @@ test('a server that refuses PUT (an Icecast before 2.4) gets the older SOURCE me
   const port = (server.address() as AddressInfo).port
   try {
     const ic = await startIcecast(['--relay', `icecast://source:${SECRET}@127.0.0.1:${port}/old`], MP3)
-    await until(() => body > 20_000, 20_000, 'stream bytes over SOURCE')
+    await waitUntil(() => body > 20_000, 20_000, 'stream bytes over SOURCE', 50)
     assert.match(heads[0], /^PUT \/old HTTP\/1\.1/)
     const source = heads.find(h => h.startsWith('SOURCE /old HTTP/1.0'))
     assert.ok(source, heads.join('\n---\n'))

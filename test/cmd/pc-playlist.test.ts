@@ -6,7 +6,8 @@ import { join } from 'node:path'
 import { run, start, finish, killChildren, tempDir, withTimeout, waitForOutput, MEDIA, FIXTURES, ROOT } from '../helpers.js'
 import { parseTree, infoHash } from '../../lib/hashing/hashtree.js'
 import { generateKeyPair, writeKeyPair, verify, parseSignature } from '../../lib/hashing/sign.js'
-import { startNginx, freePort, type Nginx } from '../../scripts/nginx.js'
+import { startNginx, type Nginx } from '../../scripts/nginx.js'
+import { freePort } from '../../scripts/free-port.js'
 
 const PL = join(FIXTURES, 'playlist')
 const RSS = 'http://purl.org/rss/1.0/'

@@ -6,7 +6,7 @@ import { writeFile, rename, copyFile, readFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import type { AddressInfo } from 'node:net'
 import { createHash } from 'node:crypto'
-import { run, start, finish, killChildren, tempDir, waitForOutput, withTimeout, sleep, FIXTURES, MEDIA } from '../helpers.js'
+import { run, start, finish, killChildren, tempDir, waitForOutput, sleep, FIXTURES, MEDIA, waitUntil } from '../helpers.js'
 import { generateKeyPair, writeKeyPair, sign } from '../../lib/hashing/sign.js'
 import type { ScheduleRecord } from '../../lib/core/records.js'
 
@@ -49,11 +49,6 @@ async function origin (): Promise<Origin> {
 function timed (name: string, t0: number, n: number, ms: number): string {
   const items = Array.from({ length: n }, (_, i) => `<item rdf:about="http://m/${name}${i}.mp3"><link>http://m/${name}${i}.mp3</link><ev:startdate>${new Date(t0 + i * ms).toISOString()}</ev:startdate><mm:duration>${ms}</mm:duration></item>`)
   return `<?xml version="1.0"?>\n<rdf:RDF xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#" xmlns="http://purl.org/rss/1.0/" xmlns:ev="http://purl.org/rss/1.0/modules/event/" xmlns:mm="http://musicbrainz.org/mm/mm-2.0#">\n<channel rdf:about="http://m/"><title>${name}</title></channel>\n${items.join('\n')}\n</rdf:RDF>\n`
-}
-
-/** Resolve once `pred` holds, looking every 20 ms. */
-async function until (pred: () => boolean, ms: number, what: string): Promise<void> {
-  await withTimeout((async () => { while (!pred()) await sleep(20) })(), ms, what)
 }
 
 const cleanups: Array<() => Promise<void>> = []
@@ -217,7 +212,7 @@ test('--follow over HTTP: conditional GET, picks up a replaced playlist, keeps t
   const out = finish(c, 60_000)
   const lines = (t: string, re: RegExp): number => t.split('\n').filter(l => re.test(l)).length
   let text = await waitForOutput(c.stdout!, t => lines(t, /"http:\/\/m\/a\d+\.mp3"/) >= 2, 20_000, 'two items to be printed')
-  await until(() => o.requests.some(r => r.status === 304 && r.headers['if-none-match'] !== undefined && r.headers['if-modified-since'] !== undefined), 15_000, 'a conditional GET answered 304')
+  await waitUntil(() => o.requests.some(r => r.status === 304 && r.headers['if-none-match'] !== undefined && r.headers['if-modified-since'] !== undefined), 15_000, 'a conditional GET answered 304')
 
   o.set('/list.rss', timed('b', t0, 100, 1500))
   text = await waitForOutput(c.stdout!, t => /b\d+\.mp3/.test(t), 15_000, 'an item of the replaced playlist')

@@ -1,7 +1,7 @@
 import { test } from 'uvu'
 import * as assert from 'uvu/assert'
 import { createServer, request, type Server } from 'node:http'
-import { connect, createServer as createNetServer } from 'node:net'
+import { connect } from 'node:net'
 import { createReadStream } from 'node:fs'
 import { writeFile, readdir } from 'node:fs/promises'
 import { join } from 'node:path'
@@ -11,7 +11,8 @@ import { announce, scrape, fetchGatewayTree, escapeBytes } from '../../lib/track
 import { decode, getBytes, getInt } from '../../lib/tracker/bencode.js'
 import { hashStream, formatTree, infoHash, parseTree } from '../../lib/hashing/hashtree.js'
 import { NoInputError } from '../../lib/core/cli.js'
-import { start, run, finish, killChildren, tempDir, withTimeout, waitForOutput, sleep, MEDIA, ROOT } from '../helpers.js'
+import { start, run, finish, killChildren, tempDir, withTimeout, waitForOutput, MEDIA, ROOT, waitUntil } from '../helpers.js'
+import { freePort } from '../../scripts/free-port.js'
 
 const cleanups: (() => unknown)[] = []
 test.after.each(async () => {
@@ -169,7 +170,7 @@ test('peers expire after a missed interval', async () => {
   const r = await announce({ announceUrl: url, infoHash: ih, peerId: randomBytes(20), port: 7400, uploaded: 0, downloaded: 0, left: 1 })
   assert.is(r.interval, 1)
   assert.is((await stats(base)).peers, 1)
-  await withTimeout((async () => { while ((await stats(base)).peers !== 0) await sleep(200) })(), 10_000, 'the peer to expire')
+  await waitUntil(async () => (await stats(base)).peers === 0, 10_000, 'the peer to expire', 200)
   assert.is((await stats(base)).swarms.length, 0)
 })
 
@@ -189,9 +190,7 @@ test('--whitelist: listed info-hashes only, reread on SIGHUP; bad file exits 65 
   const other = randomBytes(20)
   await writeFile(list, `${other.toString('hex')}\n`)
   proc.kill('SIGHUP')
-  await withTimeout((async () => {
-    for (;;) { try { await announce({ ...p, infoHash: other }); return } catch { await sleep(100) } }
-  })(), 10_000, 'the reread whitelist to admit the new info-hash')
+  await waitUntil(() => announce({ ...p, infoHash: other }).then(() => true, () => false), 10_000, 'the reread whitelist to admit the new info-hash', 100)
   try { await announce({ ...p, infoHash: Buffer.from(ih, 'hex') }); assert.unreachable() } catch (e) { assert.match((e as Error).message, /not on this tracker's whitelist/) }
   await writeFile(list, `${ih}\nnot-a-hash\n`)
   proc.kill('SIGHUP')
@@ -294,15 +293,6 @@ test('without --gateway, /hashtree is 404 (NoInputError for pc-fetch)', async ()
   try { await fetchGatewayTree(url, 'http://127.0.0.1:1/a.mp3'); assert.unreachable() } catch (e) { assert.ok(e instanceof NoInputError, String(e)); assert.match((e as Error).message, /404: this tracker is not a gateway/) }
 })
 
-/** A port that was free a moment ago (opentracker cannot be told to pick one itself). */
-function freePort (): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createNetServer()
-    s.on('error', reject)
-    s.listen(0, '127.0.0.1', () => { const p = (s.address() as { port: number }).port; s.close(() => resolve(p)) })
-  })
-}
-
 test('opentracker with a whitelist from pc-hash --info-hash: peers of a media file see each other', async () => {
   const dir = await tempDir()
   cleanups.push(dir.remove)
@@ -318,9 +308,7 @@ test('opentracker with a whitelist from pc-hash --info-hash: peers of a media fi
   await waitForOutput(ot.stderr as NodeJS.ReadableStream, t => /announce http/.test(t), 10_000, 'opentracker.sh to start')
   const url = `http://127.0.0.1:${port}/announce`
   const p = { announceUrl: url, infoHash: ih, uploaded: 0, downloaded: 0, left: tree.size }
-  await withTimeout((async () => {
-    for (;;) { try { await announce({ ...p, peerId: randomBytes(20), port: 7601, event: 'started' }); return } catch { await sleep(100) } }
-  })(), 10_000, 'opentracker to answer')
+  await waitUntil(() => announce({ ...p, peerId: randomBytes(20), port: 7601, event: 'started' }).then(() => true, () => false), 10_000, 'opentracker to answer', 100)
   const r = await announce({ ...p, peerId: randomBytes(20), port: 7602, event: 'started' })
   assert.ok(r.peers.some(x => x.port === 7601), JSON.stringify(r.peers))
   const s = await scrape(url, [ih])

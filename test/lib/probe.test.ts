@@ -8,8 +8,9 @@ import { join } from 'node:path'
 import { probeMedia, probeSource, type MediaInfo } from '../../lib/media/probe.js'
 import { getBody, type ByteSource } from '../../lib/core/byte-source.js'
 import { DataError, NoInputError, UnavailableError } from '../../lib/core/cli.js'
-import { MEDIA, FIXTURES, tempDir, withTimeout } from '../helpers.js'
-import { startNginx, freePort, type Nginx } from '../../scripts/nginx.js'
+import { MEDIA, FIXTURES, tempDir, withTimeout, waitUntil } from '../helpers.js'
+import { startNginx, type Nginx } from '../../scripts/nginx.js'
+import { freePort } from '../../scripts/free-port.js'
 
 const PL = join(FIXTURES, 'playlist')
 
@@ -205,13 +206,13 @@ test('probes URLs with Range requests: same answers as the files, fewer bytes th
 async function waitForLog (n: Nginx, before: number): Promise<number> {
   let last = -1
   let still = 0
-  for (;;) {
+  await waitUntil(async () => {
     const now = await n.bytesSent()
     still = now === last ? still + 1 : 0
     last = now
-    if (now > before && still >= 3) return now - before
-    await new Promise(resolve => setTimeout(resolve, 50))
-  }
+    return now > before && still >= 3
+  }, 10_000, 'nginx to log the request', 50)
+  return last - before
 }
 
 test.run()

@@ -54,8 +54,8 @@ test('restores byte order within an item and item order across items, START at o
   const a = bytes(16, 1); const b = bytes(12, 2)
   const [a0, a1, a2, a3] = chunks(0, a, 4)
   const [b0, b1, b2] = chunks(1, b, 4)
-  const r = new Reorderer({ windowBytes: 100 })
   const warnings: string[] = []
+  const r = new Reorderer({ windowBytes: 100, warn: m => warnings.push(m) })
   const got: Frame[] = []
   const push = (f: Frame): Frame[] => { const o = r.push(f); got.push(...o); return o }
   assert.equal(push({ type: 'start', item: 0, header: header(16) }).map(f => f.type), ['start'])

@@ -11,7 +11,8 @@ import { encode } from '../../lib/tracker/bencode.js'
 import { Swarms } from '../../lib/tracker/swarms.js'
 import { createTrackerServer, listenTracker, announceUrlFor } from '../../lib/tracker/server.js'
 import { DataError, NoInputError, UnavailableError } from '../../lib/core/cli.js'
-import { start, killChildren, tempDir, withTimeout, sleep, ROOT } from '../helpers.js'
+import { start, killChildren, tempDir, ROOT, waitUntil } from '../helpers.js'
+import { freePort } from '../../scripts/free-port.js'
 
 const cleanups: (() => unknown)[] = []
 test.after.each(async () => {
@@ -19,26 +20,11 @@ test.after.each(async () => {
   for (const c of cleanups.splice(0)) await c()
 })
 
-/** A port that was free a moment ago (opentracker cannot be told to pick one itself). */
-function freePort (): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createNetServer()
-    s.on('error', reject)
-    s.listen(0, '127.0.0.1', () => { const p = (s.address() as { port: number }).port; s.close(() => resolve(p)) })
-  })
-}
-
 async function waitListening (port: number): Promise<void> {
-  await withTimeout((async () => {
-    for (;;) {
-      const ok = await new Promise<boolean>(resolve => {
-        const c = connect(port, '127.0.0.1', () => { c.destroy(); resolve(true) })
-        c.on('error', () => resolve(false))
-      })
-      if (ok) return
-      await sleep(50)
-    }
-  })(), 10_000, `a listener on port ${port}`)
+  await waitUntil(() => new Promise<boolean>(resolve => {
+    const c = connect(port, '127.0.0.1', () => { c.destroy(); resolve(true) })
+    c.on('error', () => resolve(false))
+  }), 10_000, `a listener on port ${port}`, 50)
 }
 
 /** An HTTP server answering every request with `answer`; records the request URLs. */

@@ -8,7 +8,7 @@ import { openSync, closeSync, readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { VerifyPool } from '../../lib/hashing/verify-pool.js'
 import { leafHash } from '../../lib/hashing/hashtree.js'
-import { tempDir, withTimeout, sleep } from '../helpers.js'
+import { tempDir, withTimeout, waitUntil } from '../helpers.js'
 
 const CS = 8192
 
@@ -62,7 +62,7 @@ test('a verifier thread that dies: a warning, and chunks are checked on the main
     await ready(pool)
     const running = (pool as unknown as { running: Array<{ worker: { terminate: () => Promise<number> } }> }).running
     await running[0].worker.terminate()
-    await withTimeout((async () => { while (!warnings.length) await sleep(10) })(), 5000, 'the warning')
+    await waitUntil(() => warnings.length > 0, 5000, 'the warning', 10)
     assert.match(warnings[0], /verification thread failed/)
     const a = randomBytes(CS)
     const slot = await pool.buffers.take()
