@@ -94,6 +94,12 @@ async function main (): Promise<void> {
     start(['sh', '-c', pipeline])
     sinks.push({ port, stats })
   }
+  // the banner promises pages and streams that answer: wait for each listener's server (20 s at most)
+  for (let waited = 0; waited < 20_000 && !stopping; waited += 250) {
+    const up = await Promise.all(sinks.map(s => getJson(`http://${HOST}:${s.port}/status-json.xsl`)))
+    if (up.every(u => u !== undefined)) break
+    await new Promise(resolve => setTimeout(resolve, 250))
+  }
   const files = (await readdir(dir)).filter(f => f.endsWith('.mp3'))
   const tty = process.stdout.isTTY
   process.stdout.write([
