@@ -4,16 +4,15 @@
 // Prints medians and ratios. The file is made once in /tmp and reused (page cache warm).
 //
 //   node dist/bench/hash.js [--size 1G] [--rounds 7] [--sweep-size 256M] [--no-compare] [--no-crossover] [--no-sweep]
-import { spawn } from 'node:child_process'
 import { open, stat } from 'node:fs/promises'
 import { randomFillSync } from 'node:crypto'
 import { parseArgs } from 'node:util'
 import { join, dirname } from 'node:path'
 import { fileURLToPath } from 'node:url'
-import { availableParallelism, tmpdir, loadavg } from 'node:os'
-import { readFileSync, rmSync } from 'node:fs'
+import { availableParallelism, loadavg } from 'node:os'
 import { parseSize, formatSize } from '../lib/core/units.js'
 import { hashLeaves } from '../lib/hashing/hash-parallel.js'
+import { median, timed } from './proc.js'
 
 const PC_HASH = join(dirname(fileURLToPath(import.meta.url)), '..', 'bin', 'pc-hash.js')
 
@@ -44,26 +43,10 @@ async function ensureFile (bytes: number): Promise<string> {
 
 interface Timing { seconds: number, cpu: number, rssKiB: number }
 
-/** Wall-clock and CPU (user + system) seconds and peak RSS of one run, via /usr/bin/time; throws unless it exits 0. */
-function timeRun (cmd: string, argv: string[]): Promise<Timing> {
-  const cpuFile = join(tmpdir(), `pc-bench-hash-time-${process.pid}`)
-  return new Promise((resolve, reject) => {
-    const t0 = process.hrtime.bigint()
-    const c = spawn('/usr/bin/time', ['-o', cpuFile, '-f', '%U %S %M', cmd, ...argv], { stdio: ['ignore', 'ignore', 'inherit'] })
-    c.on('error', reject)
-    c.on('close', (code) => {
-      const seconds = Number(process.hrtime.bigint() - t0) / 1e9
-      if (code !== 0) { reject(new Error(`${cmd} ${argv.join(' ')} exited ${code}`)); return }
-      const [user, sys, rss] = readFileSync(cpuFile, 'utf8').trim().split('\n').pop()?.split(' ').map(Number) ?? [NaN, NaN, NaN]
-      rmSync(cpuFile, { force: true })
-      resolve({ seconds, cpu: user + sys, rssKiB: rss })
-    })
-  })
-}
-
-function median (xs: number[]): number {
-  const s = [...xs].sort((a, b) => a - b)
-  return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2
+/** One run to exit: wall and CPU (user + system) seconds, peak RSS; throws unless it exits 0. */
+async function timeRun (cmd: string, argv: string[]): Promise<Timing> {
+  const t = await timed(cmd, argv)
+  return { seconds: t.wallMs / 1000, cpu: t.cpuMs / 1000, rssKiB: t.rssBytes / 1024 }
 }
 
 const mibs = (bytes: number, s: number): string => (bytes / 1048576 / s).toFixed(0).padStart(6)
