@@ -1,19 +1,21 @@
 // Benchmark: pc-hash against b2sum (GNU coreutils) on the same file in the same run,
 // rounds interleaved so both see the same machine load; then the input size from which
 // worker threads pay (PARALLEL_MIN_BYTES); then pc-hash over chunk sizes.
+// Before those, one thread's BLAKE2b in memory: ours, libsodium's and OpenSSL's.
 // Prints medians and ratios. The file is made once in /tmp and reused (page cache warm).
 //
 //   node dist/bench/hash.js [--size 1G] [--rounds 7] [--sweep-size 256M] [--no-compare] [--no-crossover] [--no-sweep]
-import { spawn } from 'node:child_process'
 import { open, stat } from 'node:fs/promises'
-import { randomFillSync } from 'node:crypto'
+import { createHash, randomFillSync } from 'node:crypto'
 import { parseArgs } from 'node:util'
 import { join, dirname } from 'node:path'
 import { fileURLToPath } from 'node:url'
-import { availableParallelism, tmpdir, loadavg } from 'node:os'
-import { readFileSync, rmSync } from 'node:fs'
+import { availableParallelism, loadavg } from 'node:os'
 import { parseSize, formatSize } from '../lib/core/units.js'
 import { hashLeaves } from '../lib/hashing/hash-parallel.js'
+import { CHUNK_BYTES, HASH_BYTES, leafHashInto } from '../lib/hashing/hashtree.js'
+import { sodium } from '../lib/hashing/sodium.js'
+import { median, timed } from './proc.js'
 
 const PC_HASH = join(dirname(fileURLToPath(import.meta.url)), '..', 'bin', 'pc-hash.js')
 
@@ -44,26 +46,10 @@ async function ensureFile (bytes: number): Promise<string> {
 
 interface Timing { seconds: number, cpu: number, rssKiB: number }
 
-/** Wall-clock and CPU (user + system) seconds and peak RSS of one run, via /usr/bin/time; throws unless it exits 0. */
-function timeRun (cmd: string, argv: string[]): Promise<Timing> {
-  const cpuFile = join(tmpdir(), `pc-bench-hash-time-${process.pid}`)
-  return new Promise((resolve, reject) => {
-    const t0 = process.hrtime.bigint()
-    const c = spawn('/usr/bin/time', ['-o', cpuFile, '-f', '%U %S %M', cmd, ...argv], { stdio: ['ignore', 'ignore', 'inherit'] })
-    c.on('error', reject)
-    c.on('close', (code) => {
-      const seconds = Number(process.hrtime.bigint() - t0) / 1e9
-      if (code !== 0) { reject(new Error(`${cmd} ${argv.join(' ')} exited ${code}`)); return }
-      const [user, sys, rss] = readFileSync(cpuFile, 'utf8').trim().split('\n').pop()?.split(' ').map(Number) ?? [NaN, NaN, NaN]
-      rmSync(cpuFile, { force: true })
-      resolve({ seconds, cpu: user + sys, rssKiB: rss })
-    })
-  })
-}
-
-function median (xs: number[]): number {
-  const s = [...xs].sort((a, b) => a - b)
-  return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2
+/** One run to exit: wall and CPU (user + system) seconds, peak RSS; throws unless it exits 0. */
+async function timeRun (cmd: string, argv: string[]): Promise<Timing> {
+  const t = await timed(cmd, argv)
+  return { seconds: t.wallMs / 1000, cpu: t.cpuMs / 1000, rssKiB: t.rssBytes / 1024 }
 }
 
 const mibs = (bytes: number, s: number): string => (bytes / 1048576 / s).toFixed(0).padStart(6)
@@ -169,6 +155,39 @@ async function crossover (): Promise<void> {
   for (const r of rows) console.log(r)
 }
 
-if (!args['no-compare']) await compare()
+/**
+ * One thread's BLAKE2b over 128 KiB chunks in this process, in MiB per CPU second
+ * (process.cpuUsage: the load of other processes blurs it little), implementations
+ * interleaved: ours (WebAssembly, BLAKE2b-256 leaves as the tree hashes them),
+ * libsodium's crypto_generichash (BLAKE2b-256, the one pc used before), and OpenSSL's
+ * BLAKE2b-512 through node:crypto (the only length it offers, so not usable for trees).
+ */
+function perThread (): void {
+  const rounds = Number(args.rounds)
+  const chunk = Buffer.alloc(CHUNK_BYTES, 0x5a)
+  const pre = Buffer.alloc(5)
+  const out = Buffer.alloc(HASH_BYTES)
+  const ways: Record<string, () => void> = {
+    'BLAKE2b-256, ours (WebAssembly)': () => { leafHashInto(out, chunk) },
+    'BLAKE2b-256, libsodium crypto_generichash': () => { sodium.crypto_generichash_batch(out, [pre, chunk]) },
+    'BLAKE2b-512, OpenSSL (node:crypto)': () => { createHash('blake2b512').update(chunk).digest() },
+  }
+  const rate: Record<string, number[]> = {}
+  const n = 512 // 64 MiB a round
+  for (let r = 0; r < rounds; r++) {
+    for (const [name, f] of Object.entries(ways)) {
+      const c0 = process.cpuUsage()
+      for (let i = 0; i < n; i++) f()
+      const c = process.cpuUsage(c0)
+      ;(rate[name] ??= []).push(n * CHUNK_BYTES / 1048576 / ((c.user + c.system) / 1e6))
+    }
+  }
+  console.log(`\n# one thread, 128 KiB chunks in memory, ${rounds} rounds of 64 MiB interleaved (median MiB per CPU s)`)
+  console.log('| implementation | MiB per CPU s |')
+  console.log('|---|---|')
+  for (const name of Object.keys(ways)) console.log(`| ${name} | ${median(rate[name]).toFixed(0)} |`)
+}
+
+if (!args['no-compare']) { perThread(); await compare() }
 if (!args['no-crossover']) await crossover()
 if (!args['no-sweep']) await sweep()

@@ -11,6 +11,7 @@ import { join, dirname } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { startNginx, type Nginx } from '../scripts/nginx.js'
 import { table, ms, ratio, mib, writeSection } from './report.js'
+import { median } from './proc.js'
 
 const HERE = dirname(fileURLToPath(import.meta.url))
 const PC_PLAYLIST = join(HERE, '..', 'bin', 'pc-playlist.js')
@@ -102,7 +103,6 @@ async function sentDuring (n: Nginx, f: () => Promise<unknown>): Promise<number>
   return last - before
 }
 
-const median = (xs: number[]): number => { const s = [...xs].sort((a, b) => a - b); return s[Math.floor(s.length / 2)] }
 
 async function main (): Promise<void> {
   const { dir, files } = makeMedia()

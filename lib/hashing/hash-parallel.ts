@@ -15,7 +15,7 @@ import { DataError, IOError, NoInputError } from '../core/errors.js'
 export const STRIPE_BYTES = 8 << 20
 /**
  * Inputs smaller than this stay on the main thread unless workers are asked for:
- * starting a worker costs about 0.1 s of CPU (it loads its modules and libsodium),
+ * starting a worker costs about 0.1 s of CPU (Node's worker bootstrap and our modules),
  * as much as hashing 100 MiB, and bench/hash.ts found the break-even near 128 MiB.
  */
 export const PARALLEL_MIN_BYTES = 128 << 20

@@ -11,7 +11,7 @@
 // has one leaf over the empty chunk.
 import type { Readable } from 'node:stream'
 import { DataError } from '../core/errors.js'
-import { sodium } from './sodium.js'
+import { blake2b } from './blake2b.js'
 
 export const HASH_BYTES = 32
 /** Default chunk size; see pc-hashtree(5) for the measurement behind it. */
@@ -52,12 +52,12 @@ export function leafHashInto (out: Buffer, chunk: Uint8Array): void {
   const pre = Buffer.allocUnsafe(5)
   pre[0] = LEAF
   pre.writeUInt32BE(chunk.length, 1)
-  sodium.crypto_generichash_batch(out, [pre, Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength)])
+  blake2b(out, [pre, Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength)])
 }
 
 export function parentHash (left: Buffer, right: Buffer): Buffer {
   const out = Buffer.allocUnsafe(HASH_BYTES)
-  sodium.crypto_generichash_batch(out, [Buffer.of(PARENT), left, right])
+  blake2b(out, [Buffer.of(PARENT), left, right])
   return out
 }
 
@@ -75,14 +75,14 @@ export function rootOf (leaves: Buffer[], size: number, chunkSize: number): Buff
   pre.writeBigUInt64BE(BigInt(size), 1)
   pre.writeUInt32BE(chunkSize, 9)
   const out = Buffer.allocUnsafe(HASH_BYTES)
-  sodium.crypto_generichash_batch(out, [pre, level[0]])
+  blake2b(out, [pre, level[0]])
   return out
 }
 
 /** The 20-byte BitTorrent info-hash a swarm is announced under. */
 export function infoHash (root: Buffer): Buffer {
   const out = Buffer.allocUnsafe(INFO_HASH_BYTES)
-  sodium.crypto_generichash_batch(out, [Buffer.of(INFO), root])
+  blake2b(out, [Buffer.of(INFO), root])
   return out
 }
 

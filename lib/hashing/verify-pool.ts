@@ -8,7 +8,7 @@
 // The slots are one SharedArrayBuffer; a BufferPool hands them out (a receiver that
 // finds none free waits). Jobs and results pass through rings of slot numbers in shared
 // memory, signalled with Atomics (postMessage cost ~80 µs a chunk, as much as the copy
-// it saves). Until a worker is running (~0.1 s to load libsodium), and for trees of
+// it saves). Until a worker is running (~0.1 s to start), and for trees of
 // another chunk size, checks run on the main thread.
 import { Worker } from 'node:worker_threads'
 import { writeSync } from 'node:fs'

@@ -128,12 +128,18 @@ export function scheduleOf (bytes: Buffer, source: { where: string, base?: strin
   return layOut(pl, layout)
 }
 
+const digestOf = (bytes: Buffer): string => createHash('sha256').update(bytes).digest('hex')
+
 /**
  * The schedule, kept up to date: `reload` returns a newer schedule, or undefined to keep
  * the last good one (unchanged, or broken: then it warns once per distinct problem).
  */
 export class SchedulePoller {
   private lastProblem?: string
+  /** of the bytes the current schedule came from: an origin without ETag or
+   * Last-Modified sends the same playlist whole at every poll, and parsing 7,200 items
+   * anew each time churns megabytes of heap for nothing */
+  private lastDigest?: string
   private readonly layout: LayoutOptions
   constructor (private readonly source: PlaylistSource, private readonly o: { layout: LayoutOptions, warn: (m: string) => void, note?: (m: string) => void }) {
     // a playlist re-read every minute should not repeat the same remark every minute
@@ -143,8 +149,10 @@ export class SchedulePoller {
   }
 
   async first (): Promise<Schedule> {
-    const bytes = await this.source.load()
-    return scheduleOf(bytes as Buffer, this.source, this.layout)
+    const bytes = await this.source.load() as Buffer
+    const s = scheduleOf(bytes, this.source, this.layout)
+    this.lastDigest = digestOf(bytes)
+    return s
   }
 
   async reload (): Promise<Schedule | undefined> {
@@ -153,7 +161,10 @@ export class SchedulePoller {
     try {
       bytes = await this.source.load()
       if (bytes === undefined) return undefined
+      const digest = digestOf(bytes)
+      if (digest === this.lastDigest) { this.lastProblem = undefined; return undefined }
       const s = scheduleOf(bytes, this.source, this.layout)
+      this.lastDigest = digest
       this.lastProblem = undefined
       this.o.note?.(`${this.source.where}: new playlist loaded`)
       return s
@@ -161,8 +172,7 @@ export class SchedulePoller {
       if (!(e instanceof PcError) || e instanceof UsageError) throw e
       // read it whole next time: a half-written file or a stale .sig may be fixed by then
       this.source.forget()
-      const digest = bytes ? createHash('sha256').update(bytes).digest('hex') : ''
-      const problem = `${e.message}\0${digest}`
+      const problem = `${e.message}\0${bytes ? digestOf(bytes) : ''}`
       if (problem !== this.lastProblem) this.o.warn(`${e.message}; keeping the last good schedule`)
       this.lastProblem = problem
       return undefined

@@ -180,30 +180,41 @@ export async function follow (o: FollowOptions): Promise<void> {
   let nextPoll = o.clock.now() + o.pollMs
   let reloading: Promise<void> | undefined
   let failed: { error: unknown } | undefined
-  while (!o.signal.aborted && (o.count === undefined || printed < o.count)) {
-    if (failed) throw failed.error
-    const now = o.clock.now()
-    // after a stall (suspend, slow reload) never print what has already ended
-    const from = printed === 0 ? o.at : Math.max(cursor, now)
-    const slot = cursor === Infinity ? undefined : slotsFrom(schedule, from).next().value as Slot | undefined
-    const playAt = slot ? Math.max(slot.start, from) : Infinity
-    if (slot && now >= playAt - o.leadMs) {
-      await o.emit(toRecord(slot, from))
-      printed++
-      cursor = slot.end ?? Infinity
-      continue
+  // One listener on the caller's signal for the whole run, waking whichever wait is
+  // current. An AbortSignal.any() per wait would leave a WeakRef in the caller's
+  // signal for every item (Node 20 keeps them until that signal aborts): a day of
+  // one-second items is 86,400 of them.
+  let wake = new AbortController()
+  const stop = (): void => wake.abort()
+  o.signal.addEventListener('abort', stop, { once: true })
+  try {
+    while (!o.signal.aborted && (o.count === undefined || printed < o.count)) {
+      if (failed) throw failed.error
+      const now = o.clock.now()
+      // after a stall (suspend, slow reload) never print what has already ended
+      const from = printed === 0 ? o.at : Math.max(cursor, now)
+      const slot = cursor === Infinity ? undefined : slotsFrom(schedule, from).next().value as Slot | undefined
+      const playAt = slot ? Math.max(slot.start, from) : Infinity
+      if (slot && now >= playAt - o.leadMs) {
+        await o.emit(toRecord(slot, from))
+        printed++
+        cursor = slot.end ?? Infinity
+        continue
+      }
+      if (reloading === undefined && now >= nextPoll) {
+        reloading = o.reload().then((s) => { if (s) schedule = s }, (e: unknown) => { if (!o.signal.aborted) failed = { error: e } })
+          .finally(() => { reloading = undefined; nextPoll = o.clock.now() + o.pollMs })
+        continue
+      }
+      // wake for the next item, the next poll, or a reload that has finished
+      const wait = Math.min(playAt - o.leadMs, reloading ? Infinity : nextPoll) - now
+      const waits: Array<Promise<void>> = reloading ? [reloading] : []
+      if (Number.isFinite(wait)) waits.push(o.clock.sleep(wait, wake.signal))
+      await Promise.race(waits)
+      wake.abort()
+      wake = new AbortController()
     }
-    if (reloading === undefined && now >= nextPoll) {
-      reloading = o.reload().then((s) => { if (s) schedule = s }, (e: unknown) => { if (!o.signal.aborted) failed = { error: e } })
-        .finally(() => { reloading = undefined; nextPoll = o.clock.now() + o.pollMs })
-      continue
-    }
-    // wake for the next item, the next poll, or a reload that has finished
-    const wake = new AbortController()
-    const wait = Math.min(playAt - o.leadMs, reloading ? Infinity : nextPoll) - now
-    const waits: Array<Promise<void>> = reloading ? [reloading] : []
-    if (Number.isFinite(wait)) waits.push(o.clock.sleep(wait, AbortSignal.any([o.signal, wake.signal])))
-    await Promise.race(waits)
-    wake.abort()
+  } finally {
+    o.signal.removeEventListener('abort', stop)
   }
 }

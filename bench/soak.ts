@@ -1,0 +1,215 @@
+// Soak benchmark: a day on air compressed into minutes. A station of one- and two-second
+// MP3 items laid out for hours on an origin without ETag, pc-tracker, and listener
+// pipelines `pc-schedule --follow | pc-fetch | pc-icecast`; players connect and leave
+// all along and one is recorded whole. Prints each process's resident memory at the
+// start, middle and end and its slope per thousand item changes, then checks the
+// recording for gaps and decoder errors.
+//   node dist/bench/soak.js [--minutes 20] [--listeners 3] [--poll 30s] [--write]
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process'
+import { readFileSync, statSync } from 'node:fs'
+import { mkdtemp, rm } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join, dirname } from 'node:path'
+import { fileURLToPath } from 'node:url'
+import { parseArgs, helpText, intOption, durationOption, type OptionTable, type CommandInfo } from '../lib/core/cli.js'
+import { startOrigin } from '../scripts/origin.js'
+import { freePort } from '../scripts/nginx.js'
+import { median } from './proc.js'
+import { table, writeSection } from './report.js'
+
+const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..')
+const BIN = (name: string): string => join(ROOT, 'dist', 'bin', `${name}.js`)
+const HOST = '127.0.0.1'
+/** [seconds, tone Hz]: the items, played in this order again and again */
+const ITEMS: Array<[number, number]> = [[1, 440], [1, 550], [2, 660], [1, 330], [1, 880]]
+const SAMPLE_MS = 10_000
+/** samples before this are start-up (node's heap and pools growing to their working size) */
+const WARMUP_MS = 60_000
+/** a silence this long in the recording is a gap (items are tones; MP3 padding is ~50 ms) */
+const GAP_S = 0.25
+
+const OPTIONS: OptionTable = {
+  minutes: { type: 'string', default: '20', arg: 'N', help: 'how long the station runs' },
+  listeners: { type: 'string', default: '3', arg: 'N', help: 'listener pipelines' },
+  poll: { type: 'string', default: '30s', arg: 'DURATION', help: 'pc-schedule --poll' },
+  hours: { type: 'string', default: '2', arg: 'N', help: 'how long the playlist is laid out for' },
+  churn: { type: 'string', default: '10s', arg: 'DURATION', help: 'a player connects this often, for 5 to 40 s' },
+  write: { type: 'boolean', help: 'replace the soak section of BENCHMARKS.md' },
+  help: { alias: 'h', type: 'boolean', help: 'print this help and exit' },
+}
+const INFO: CommandInfo = {
+  usage: '[--minutes 20] [--listeners 3] [--poll 30s] [--write]',
+  summary: 'Soak benchmark: memory of every command over thousands of item changes, and a recorded stream checked for gaps.',
+  examples: ['node dist/bench/soak.js --minutes 5', 'node dist/bench/soak.js --minutes 30 --write'],
+  maxArgs: 0,
+}
+
+const sleep = (ms: number): Promise<void> => new Promise(resolve => setTimeout(resolve, ms))
+
+/** Resident set of a live process in bytes; undefined once it is gone. */
+function rssBytes (pid: number | undefined): number | undefined {
+  try { const m = /^VmRSS:\s+(\d+) kB/m.exec(readFileSync(`/proc/${pid ?? 0}/status`, 'utf8')); return m ? Number(m[1]) * 1024 : undefined } catch { return undefined }
+}
+
+/** Least-squares slope of y over x. */
+function slope (xs: number[], ys: number[]): number {
+  const mx = xs.reduce((a, b) => a + b, 0) / xs.length
+  const my = ys.reduce((a, b) => a + b, 0) / ys.length
+  let num = 0; let den = 0
+  for (let i = 0; i < xs.length; i++) { num += (xs[i] - mx) * (ys[i] - my); den += (xs[i] - mx) ** 2 }
+  return den === 0 ? NaN : num / den
+}
+
+interface Proc { name: string, child: ChildProcess, stderr: string }
+const procs: Proc[] = []
+function startProc (name: string, args: string[], stdin: 'ignore' | NodeJS.ReadableStream = 'ignore'): Proc {
+  const child = spawn(process.execPath, [BIN(name.replace(/#.*/, '')), ...args], { stdio: [stdin as 'ignore', 'pipe', 'pipe'] })
+  const p: Proc = { name, child, stderr: '' }
+  child.stderr?.on('data', (d: Buffer) => { p.stderr = (p.stderr + d.toString()).slice(-2000) })
+  procs.push(p)
+  return p
+}
+
+async function waitHttp (url: string, ms: number): Promise<void> {
+  const until = Date.now() + ms
+  while (Date.now() < until) {
+    try { if ((await fetch(url, { signal: AbortSignal.timeout(1000) })).ok) return } catch { /* not yet */ }
+    await sleep(200)
+  }
+  throw new Error(`${url} did not answer within ${ms} ms`)
+}
+
+/** Item records pc-fetch --stats has appended so far: one per item change. */
+function itemsFetched (stats: string): number {
+  try { return readFileSync(stats, 'utf8').split('\n').filter(l => l.includes('"type":"item"')).length } catch { return 0 }
+}
+
+interface Check { decodedS: number, warnings: string[], gaps: number[] }
+/** Decode the recording whole: its length, anything the decoder said, and silences ≥ GAP_S. */
+function checkRecording (file: string): Check {
+  const loud = spawnSync('ffmpeg', ['-nostdin', '-hide_banner', '-v', 'warning', '-i', file, '-f', 'null', '-'], { encoding: 'utf8' })
+  const warnings = loud.stderr.split('\n').filter(l => l.trim())
+  const r = spawnSync('ffmpeg', ['-nostdin', '-hide_banner', '-i', file, '-af', `silencedetect=n=-40dB:d=${GAP_S}`, '-f', 'null', '-'], { encoding: 'utf8' })
+  const gaps = [...r.stderr.matchAll(/silence_duration: ([\d.]+)/g)].map(m => Number(m[1]))
+  const times = [...r.stderr.matchAll(/time=(\d+):(\d+):([\d.]+)/g)]
+  const last = times[times.length - 1]
+  const decodedS = last ? Number(last[1]) * 3600 + Number(last[2]) * 60 + Number(last[3]) : 0
+  return { decodedS, warnings, gaps }
+}
+
+async function main (): Promise<void> {
+  let opts: ReturnType<typeof parseArgs>
+  try { opts = parseArgs(process.argv.slice(2), OPTIONS, INFO) } catch (e) {
+    process.stderr.write(`soak: ${(e as Error).message}\n${helpText('soak.js', INFO, OPTIONS)}`)
+    process.exitCode = 64
+    return
+  }
+  if (opts.help) { process.stdout.write(helpText('soak.js', INFO, OPTIONS)); return }
+  const minutes = intOption(opts, 'minutes', 1, 24 * 60)
+  const listeners = intOption(opts, 'listeners', 1, 20)
+  const hours = intOption(opts, 'hours', 1, 48)
+  const churnMs = durationOption(opts, 'churn')
+  const poll = String(opts.poll)
+
+  const dir = await mkdtemp(join(tmpdir(), 'pc-soak-'))
+  const log = (s: string): void => { process.stderr.write(`soak: ${s}\n`) }
+  const names: string[] = []
+  for (const [i, [s, hz]] of ITEMS.entries()) {
+    const name = `item${i}-${s}s.mp3`
+    const r = spawnSync('ffmpeg', ['-nostdin', '-v', 'error', '-f', 'lavfi', '-i', `sine=f=${hz}:d=${s}`, '-ac', '2', '-ar', '44100', '-c:a', 'libmp3lame', '-b:a', '128k', join(dir, name)])
+    if (r.status !== 0) throw new Error(`ffmpeg could not make ${name}`)
+    names.push(name)
+  }
+  // scripts/origin.ts sends no ETag or Last-Modified: every poll gets the playlist whole
+  const origin = await startOrigin({ dir, host: HOST, port: 0 })
+  const base = origin.url.replace(/\/$/, '') + '/'
+  const pl = spawnSync(process.execPath, [BIN('pc-playlist'), '-q', '-b', base, '--root', dir, '--start', 'now', '--until', `+${hours}h`, '--hash', '-o', join(dir, 'list.rss'), ...names.map(n => join(dir, n))], { encoding: 'utf8' })
+  if (pl.status !== 0) throw new Error(`pc-playlist: ${pl.stderr}`)
+  const playlistItems = (readFileSync(join(dir, 'list.rss'), 'utf8').match(/<item[ >]/g) ?? []).length
+
+  const trackerPort = await freePort()
+  startProc('pc-tracker', [`${HOST}:${trackerPort}`])
+  const pipes: Array<{ port: number, stats: string }> = []
+  for (let i = 1; i <= listeners; i++) {
+    const port = await freePort()
+    const stats = join(dir, `fetch-${i}.ndjson`)
+    const sched = startProc(`pc-schedule#${i}`, ['--follow', '--lead', '5s', '--poll', poll, base + 'list.rss'])
+    const fetch = startProc(`pc-fetch#${i}`, ['-q', '-t', `http://${HOST}:${trackerPort}/announce`, '--host', HOST, '--stats', stats], sched.child.stdout as NodeJS.ReadableStream)
+    startProc(`pc-icecast#${i}`, ['-q', `${HOST}:${port}`], fetch.child.stdout as NodeJS.ReadableStream)
+    pipes.push({ port, stats })
+  }
+  for (const p of pipes) await waitHttp(`http://${HOST}:${p.port}/status-json.xsl`, 30_000)
+
+  // one player recorded from start to end, the others come and go
+  const recording = join(dir, 'listener-1.mp3')
+  const recorder = spawn('ffmpeg', ['-nostdin', '-v', 'error', '-i', `http://${HOST}:${pipes[0].port}/stream`, '-c', 'copy', '-f', 'mp3', recording], { stdio: ['ignore', 'ignore', 'pipe'] })
+  let recorderErr = ''
+  recorder.stderr?.on('data', (d: Buffer) => { recorderErr = (recorderErr + d.toString()).slice(-2000) })
+  // recorded time counts from the first bytes on disk: before them pc-icecast had nothing yet
+  const size = (): number => { try { return statSync(recording).size } catch { return 0 } }
+  for (let i = 0; i < 300 && size() === 0; i++) await sleep(100)
+  const recordStart = Date.now()
+  const players = { started: 0, failed: 0, live: new Set<ChildProcess>() }
+  const t0 = Date.now()
+  const end = t0 + minutes * 60_000
+  const churn = setInterval(() => {
+    const p = pipes[Math.floor(Math.random() * pipes.length)]
+    const s = 5 + Math.floor(Math.random() * 36)
+    const c = spawn('ffmpeg', ['-nostdin', '-v', 'error', '-t', String(s), '-i', `http://${HOST}:${p.port}/stream`, '-f', 'null', '-'], { stdio: 'ignore' })
+    players.started++
+    players.live.add(c)
+    c.once('exit', (code, signal) => { players.live.delete(c); if (code !== 0 && signal === null) players.failed++ })
+  }, churnMs)
+
+  // memory samples: [ms since start, item changes per listener (median), rss per process]
+  const samples: Array<{ t: number, changes: number, rss: Array<number | undefined> }> = []
+  log(`${listeners} listeners, ${playlistItems} playlist items, ${minutes} min; a sample every ${SAMPLE_MS / 1000} s`)
+  while (Date.now() < end) {
+    await sleep(Math.min(SAMPLE_MS, end - Date.now()))
+    const changes = median(pipes.map(p => itemsFetched(p.stats)))
+    samples.push({ t: Date.now() - t0, changes, rss: procs.map(p => rssBytes(p.child.pid)) })
+    const dead = procs.filter(p => p.child.exitCode !== null || p.child.signalCode !== null)
+    if (dead.length) { log(`exited early: ${dead.map(p => `${p.name} (${p.child.exitCode ?? p.child.signalCode}): ${p.stderr.trim()}`).join('; ')}`); break }
+    if (samples.length % 6 === 0) log(`${Math.round((Date.now() - t0) / 1000)} s, ${changes} item changes per listener`)
+  }
+  clearInterval(churn)
+  recorder.kill('SIGINT')
+  await new Promise(resolve => recorder.once('exit', resolve))
+  const recordedS = (Date.now() - recordStart) / 1000
+  for (const c of players.live) c.kill('SIGKILL')
+  for (const p of procs) p.child.kill('SIGTERM')
+  await Promise.all(procs.map(p => p.child.exitCode !== null ? undefined : new Promise(resolve => p.child.once('exit', resolve))))
+  await origin.close()
+
+  const check = checkRecording(recording)
+  const steady = samples.filter(s => s.t >= WARMUP_MS)
+  const mb = (b: number | undefined): string => b === undefined ? '–' : (b / 1e6).toFixed(1)
+  const rows = procs.map((p, i) => {
+    const pts = steady.filter(s => s.rss[i] !== undefined)
+    const at = (k: number): number | undefined => pts[k]?.rss[i]
+    const ys = pts.map(s => (s.rss[i] as number) / 1e6)
+    const per1000 = slope(pts.map(s => s.changes / 1000), ys)
+    return [p.name, mb(at(0)), mb(at(pts.length >> 1)), mb(at(pts.length - 1)), ys.length ? `${Math.min(...ys).toFixed(1)}–${Math.max(...ys).toFixed(1)}` : '–', Number.isFinite(per1000) ? per1000.toFixed(2) : '–']
+  })
+  const first = steady[0]
+  const last = samples[samples.length - 1]
+  const changes = last?.changes ?? 0
+  const text = [
+    `Command: \`node dist/bench/soak.js --minutes ${minutes} --listeners ${listeners} --poll ${poll}\`: ${ITEMS.length} MP3 items of ${ITEMS.map(i => i[0]).join(', ')} s played in turn, laid out for ${hours} h (${playlistItems} playlist items) on scripts/origin.ts (no ETag, so every poll sends the playlist whole), pc-tracker, ${listeners} pipelines \`pc-schedule --follow --poll ${poll} | pc-fetch | pc-icecast\`; a player connected every ${churnMs / 1000} s for 5–40 s (${players.started} in all, ${players.failed} failed), one recorded from start to end. ${changes} item changes per listener (${changes * listeners} in all) in ${Math.round((last?.t ?? 0) / 1000)} s.`,
+    '',
+    `Resident memory (MB) from the first sample after ${WARMUP_MS / 1000} s (${first ? `${first.changes} item changes` : '–'}) to the end, sampled every ${SAMPLE_MS / 1000} s; the slope is the least-squares fit of RSS over item changes in that span.`,
+    '',
+    table(['process', 'start', 'middle', 'end', 'range', 'MB per 1000 item changes'], rows),
+    '',
+    `Recording of listener 1: ${recordedS.toFixed(1)} s recorded, ${check.decodedS.toFixed(1)} s decoded, ${check.warnings.length} decoder message${check.warnings.length === 1 ? '' : 's'}${check.warnings.length ? ` (first: \`${check.warnings[0]}\`)` : ''}, ${check.gaps.length} silence${check.gaps.length === 1 ? '' : 's'} of ${GAP_S} s or more${check.gaps.length ? ` (longest ${Math.max(...check.gaps).toFixed(2)} s)` : ''}.${recorderErr.trim() ? ` The recorder said: \`${recorderErr.trim().split('\n')[0]}\`.` : ''}`,
+  ].join('\n')
+  process.stdout.write(text + '\n')
+  if (opts.write) await writeSection(join(ROOT, 'BENCHMARKS.md'), 'soak', text)
+  await rm(dir, { recursive: true, force: true })
+}
+
+main().catch((e: unknown) => {
+  for (const p of procs) p.child.kill('SIGKILL')
+  process.stderr.write(`soak: ${(e as Error).stack ?? String(e)}\n`)
+  process.exitCode = 70
+})
