@@ -163,8 +163,13 @@ export class Chunker {
       const info = unitInfo(parser.kind, u)
       if (info) this.noteFormat(info, out)
       if (parser.kind === 'other') {
-        this.add(u)
-        if (this.partBytes >= OTHER_BYTES_PER_S * this.opts.chunkMs / 1000) this.cut(out)
+        const max = Math.round(OTHER_BYTES_PER_S * this.opts.chunkMs / 1000)
+        for (let b = u.bytes; b.length;) {
+          const n = Math.min(b.length, max - this.partBytes)
+          this.add({ ...u, bytes: b.subarray(0, n) })
+          b = b.subarray(n)
+          if (this.partBytes >= max) this.cut(out)
+        }
         continue
       }
       if (this.partBytes && this.mediaUs + u.durationUs / 2 >= this.boundaryUs) {
