@@ -6,10 +6,10 @@ import * as assert from 'uvu/assert'
 import { connect, type Socket } from 'node:net'
 import { readFileSync } from 'node:fs'
 import { join } from 'node:path'
-import { killChildren, start, sleep, waitForOutput, withTimeout, MEDIA } from '../helpers.js'
+import { killChildren, run, start, sleep, withTimeout, MEDIA } from '../helpers.js'
 import { get, rawRequest } from './icecast-helpers.js'
-import { startLive, ffmpegSource, exited, manifest, waitManifest, decode, PASSWORD, type Live } from './pc-live-helpers.js'
-import { readFile, writeFile } from 'node:fs/promises'
+import { startLive, ffmpegSource, exited, waitManifest, PASSWORD, type Live } from './pc-live-helpers.js'
+import { readFile } from 'node:fs/promises'
 
 let live: Live | undefined
 const sockets: Socket[] = []
@@ -35,6 +35,20 @@ function rawSource (port: number, head: string): Promise<{ s: Socket, answer: st
     s.write(head)
   }), 10_000, 'a source answer')
 }
+
+test('usage errors exit 64, a missing password file 66, an unwritable directory 74', async () => {
+  assert.is((await run('pc-live', [])).code, 64)
+  const nopw = await run('pc-live', ['127.0.0.1:0'])
+  assert.is(nopw.code, 64)
+  assert.match(nopw.stderr, /--password-file/)
+  assert.is((await run('pc-live', ['--chunk', '10ms', '-'])).code, 64)
+  assert.is((await run('pc-live', ['--mount', '/a b', '-'])).code, 64)
+  const missing = await run('pc-live', ['127.0.0.1:0', '--password-file', '/nonexistent/pw'])
+  assert.is(missing.code, 66)
+  assert.match(missing.stderr, /\/nonexistent\/pw: cannot read/)
+  const unwritable = await run('pc-live', ['--dir', '/etc/passwd/pc-live-test', '-'], MP3.subarray(0, 1000))
+  assert.is(unwritable.code, 74, unwritable.stderr)
+})
 
 test('ffmpeg icecast:// (PUT, Expect: 100-continue) goes on air; chunks and manifest follow', async () => {
   live = await startLive()
