@@ -120,6 +120,7 @@ export class LiveServer {
   private route (socket: Socket, req: LiveRequest, rest: Buffer): void {
     const mount = this.opts.mount
     const m = req.method
+    this.opts.verbose?.(`${socket.remoteAddress}:${socket.remotePort} ${m} ${req.path}${req.headers.has('authorization') ? ' (with credentials)' : ''}`)
     if (m === 'OPTIONS') {
       // libshout's TLS upgrade probe: icecast 2.4 answers 400, and libshout goes on in plain HTTP
       if (req.path === '*') this.reply(socket, 400, 'Bad Request\n')

@@ -30,10 +30,10 @@ export async function startLive (args: string[] = [], opts: { input?: boolean, p
 }
 
 /** ffmpeg pushing a sine as MP3 (or Ogg Vorbis) for `seconds`, in real time. */
-export function ffmpegSource (port: number, opts: { seconds?: number, legacy?: boolean, ogg?: boolean, password?: string, rate?: number } = {}): ChildProcess {
+export function ffmpegSource (port: number, opts: { seconds?: number, legacy?: boolean, ogg?: boolean, password?: string, rate?: number, kbps?: number } = {}): ChildProcess {
   const args = ['-nostdin', '-hide_banner', '-loglevel', 'error', '-re', '-f', 'lavfi', '-i', `sine=frequency=440:sample_rate=${opts.rate ?? 44100}`, '-t', String(opts.seconds ?? 4)]
   if (opts.ogg) args.push('-c:a', 'libvorbis', '-content_type', 'application/ogg', '-f', 'ogg')
-  else args.push('-c:a', 'libmp3lame', '-b:a', '64k', '-f', 'mp3')
+  else args.push('-c:a', 'libmp3lame', '-b:a', `${opts.kbps ?? 64}k`, '-f', 'mp3')
   if (opts.legacy) args.push('-legacy_icecast', '1')
   args.push(`icecast://source:${opts.password ?? PASSWORD}@127.0.0.1:${port}/live`)
   const c = start('ffmpeg', args)
@@ -56,15 +56,24 @@ export async function manifest (port: number): Promise<LiveManifest> {
   return JSON.parse(r.body.toString()) as LiveManifest
 }
 
+/** Poll a Live's stderr until `re` matches it. */
+export async function waitLog (l: Live, re: RegExp, ms: number, what: string): Promise<void> {
+  const end = Date.now() + ms
+  while (!re.test(l.stderr())) {
+    if (Date.now() > end) throw new Error(`timed out after ${ms} ms waiting for ${what}; stderr: ${l.stderr().slice(-800)}`)
+    await sleep(100)
+  }
+}
+
 /** Poll the manifest until `pred` holds. */
 export async function waitManifest (port: number, pred: (m: LiveManifest) => boolean, ms: number, what: string): Promise<LiveManifest> {
-  return await withTimeout((async () => {
-    for (;;) {
-      const m = await manifest(port).catch(() => undefined)
-      if (m && pred(m)) return m
-      await sleep(100)
-    }
-  })(), ms, what)
+  const end = Date.now() + ms
+  for (;;) {
+    const m = await manifest(port).catch(() => undefined)
+    if (m && pred(m)) return m
+    if (Date.now() > end) throw new Error(`timed out after ${ms} ms waiting for ${what}`)
+    await sleep(100)
+  }
 }
 
 /** Run ffmpeg over a file or URL as a decoder; its exit code and error output. */

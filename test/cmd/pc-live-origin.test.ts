@@ -6,9 +6,10 @@ import * as assert from 'uvu/assert'
 import { readFile, readdir, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { spawn } from 'node:child_process'
+import { randomBytes } from 'node:crypto'
 import { killChildren, run, start, tempDir, waitForOutput, withTimeout, sleep } from '../helpers.js'
 import { get, startIcecast2, type Icecast2 } from './icecast-helpers.js'
-import { startLive, ffmpegSource, exited, manifest, waitManifest, decode, type Live } from './pc-live-helpers.js'
+import { startLive, ffmpegSource, exited, manifest, waitManifest, waitLog, decode, type Live } from './pc-live-helpers.js'
 import { startNginx, type Nginx } from '../../scripts/nginx.js'
 import { verifyLiveChunk, verifyLiveHeader } from '../../lib/live/chunk-sign.js'
 import { parseManifest, claimOf, type LiveManifest } from '../../lib/live/manifest.js'
@@ -92,6 +93,31 @@ test('ffmpeg decodes the mount stream, and the chunk files joined, without an er
   const r = await decode(joined)
   assert.is(r.code, 0)
   assert.is(r.stderr, '')
+})
+
+test('players: beyond --max-listeners 403; one that stops reading is dropped, the other keeps up', async () => {
+  // a fast source (bytes from stdin, unpaced) fills a stalled player's kernel buffers at once
+  live = await startLive(['--max-listeners', '2', '--queue-size', '64k', '-'])
+  const { connect } = await import('node:net')
+  const stalled = connect({ host: '127.0.0.1', port: live.port })
+  stalled.write('GET /live HTTP/1.0\r\n\r\n')
+  stalled.pause()
+  const reader = connect({ host: '127.0.0.1', port: live.port })
+  reader.write('GET /live HTTP/1.0\r\n\r\n')
+  let read = 0
+  reader.on('data', (d: Buffer) => { read += d.length })
+  cleanups.push(async () => { stalled.destroy(); reader.destroy() })
+  live.c.stdin!.write(randomBytes(64_000))
+  await waitLog(live, /joined \(2 now\)/, 15_000, 'two players')
+  assert.is((await get(live.port, '/live')).status, 403)
+  const chunk = randomBytes(1 << 20)
+  for (let i = 0; i < 40 && !/dropped/.test(live.stderr()); i++) {
+    if (!live.c.stdin!.write(chunk)) await new Promise(resolve => live!.c.stdin!.once('drain', resolve))
+  }
+  await waitLog(live, /listener .* dropped: more than 65536 bytes queued/, 20_000, 'the stalled player to be dropped')
+  assert.ok(read > 1 << 20, `the reading player got ${read} bytes`)
+  assert.not.ok(reader.destroyed, 'the reading player is still connected')
+  assert.is((live.stderr().match(/dropped/g) ?? []).length, 1, 'only the stalled one was dropped')
 })
 
 test('Ogg: a player joining at a later chunk decodes it after the header blob', async () => {

@@ -94,7 +94,8 @@ test('libshout (shout, TLS mode auto): the OPTIONS probe and the 401 challenge, 
   assert.is(r.code, 0, r.stderr)
   const m = await waitManifest(live.port, m => m.chunks.length >= 1 && !m.source, 10_000, 'chunks from shout')
   assert.is(m.kind, 'ogg')
-  assert.match(live.stderr(), /connected \(SOURCE, application\/ogg, libshout/)
+  // what libshout sent, in order: the upgrade probe, the challenge, then with credentials
+  assert.match(live.stderr(), /\d OPTIONS \*\n[\s\S]*\d SOURCE \/live\n[\s\S]*\d SOURCE \/live \(with credentials\)\n[\s\S]*connected \(SOURCE, application\/ogg, libshout/)
 })
 
 test('the challenge flow by hand: OPTIONS * is 400, SOURCE without credentials 401 with the Icecast realm', async () => {
@@ -106,6 +107,18 @@ test('the challenge flow by hand: OPTIONS * is 400, SOURCE without credentials 4
   assert.is(a.headers.get('www-authenticate'), 'Basic realm="Icecast2 Server"')
   const { answer } = await rawSource(live.port, `SOURCE /live HTTP/1.0\r\nAuthorization: ${auth()}\r\nContent-Type: audio/mpeg\r\nice-audio-info: bitrate=128;samplerate=44100;channels=2\r\n\r\n`)
   assert.match(answer, /^HTTP\/1\.0 200 OK\r\n/)
+})
+
+test('SIGTERM: the manifest says the show ended, exit 143', async () => {
+  live = await startLive()
+  ffmpegSource(live.port, { seconds: 30 })
+  await waitManifest(live.port, m => m.chunks.length >= 1, 15_000, 'the source')
+  const done = exited(live.c)
+  live.c.kill('SIGTERM')
+  assert.is((await done).code, 143)
+  const m = JSON.parse(await readFile(join(live.dir, 'live.json'), 'utf8')) as { ended: boolean, source: boolean }
+  assert.ok(m.ended)
+  assert.not.ok(m.source)
 })
 
 test('a chunked body (Transfer-Encoding: chunked) is decoded', async () => {
