@@ -13,7 +13,7 @@ import { join, dirname } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { parseArgs, helpText, intOption, durationOption, type OptionTable, type CommandInfo } from '../lib/core/cli.js'
 import { startOrigin } from '../scripts/origin.js'
-import { freePort } from '../scripts/nginx.js'
+import { freePort } from '../scripts/free-port.js'
 import { median } from './proc.js'
 import { table, writeSection } from './report.js'
 
