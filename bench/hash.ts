@@ -1,7 +1,7 @@
 // Benchmark: pc-hash against b2sum (GNU coreutils) on the same file in the same run,
 // rounds interleaved so both see the same machine load; then the input size from which
 // worker threads pay (PARALLEL_MIN_BYTES); then pc-hash over chunk sizes.
-// Before those, one thread's BLAKE2b in memory: ours, libsodium's and OpenSSL's.
+// Before those, one thread's BLAKE2b in memory: hash-wasm's (the trees'), libsodium's and OpenSSL's.
 // Prints medians and ratios. The file is made once in /tmp and reused (page cache warm).
 //
 //   node dist/bench/hash.js [--size 1G] [--rounds 7] [--sweep-size 256M] [--no-compare] [--no-crossover] [--no-sweep]
@@ -158,7 +158,7 @@ async function crossover (): Promise<void> {
 /**
  * One thread's BLAKE2b over 128 KiB chunks in this process, in MiB per CPU second
  * (process.cpuUsage: the load of other processes blurs it little), implementations
- * interleaved: ours (WebAssembly, BLAKE2b-256 leaves as the tree hashes them),
+ * interleaved: the trees' (hash-wasm, BLAKE2b-256 leaves as the tree hashes them),
  * libsodium's crypto_generichash (BLAKE2b-256, the one pc used before), and OpenSSL's
  * BLAKE2b-512 through node:crypto (the only length it offers, so not usable for trees).
  */
@@ -168,7 +168,7 @@ function perThread (): void {
   const pre = Buffer.alloc(5)
   const out = Buffer.alloc(HASH_BYTES)
   const ways: Record<string, () => void> = {
-    'BLAKE2b-256, ours (WebAssembly)': () => { leafHashInto(out, chunk) },
+    'BLAKE2b-256, hash-wasm (the trees)': () => { leafHashInto(out, chunk) },
     'BLAKE2b-256, libsodium crypto_generichash': () => { sodium.crypto_generichash_batch(out, [pre, chunk]) },
     'BLAKE2b-512, OpenSSL (node:crypto)': () => { createHash('blake2b512').update(chunk).digest() },
   }
