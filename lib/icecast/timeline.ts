@@ -51,6 +51,8 @@ export interface Segment {
   /** byte offsets (in bytes) where each audio unit starts, and when each plays */
   units: number[]
   unitAt: number[]
+  /** which units are random-access points (video) */
+  keys: boolean[]
 }
 
 export interface TimelineOptions {
@@ -75,6 +77,7 @@ interface Open {
   endMs: number
   units: number[]
   unitAt: number[]
+  keys: boolean[]
 }
 
 interface ItemRun {
@@ -135,15 +138,34 @@ export class Timeline {
     return mimeOf(this.first.kind, this.first.info)
   }
 
-  /** Where a listener connecting at `now` starts: the audio unit whose time covers now. */
+  /**
+   * Where a listener connecting at `now` starts: the unit whose time covers now; for
+   * video, the last random-access unit at or before it (else the next one to come).
+   */
   find (now: number): { seq: number, off: number, unit: number } {
     for (let i = 0; i < this.segs.length; i++) {
       const s = this.segs[i]
       if (s.endMs <= now) continue
       let u = 0
       while (u + 1 < s.units.length && s.unitAt[u + 1] <= now) u++
-      const off = u === 0 && s.headerBytes > 0 ? 0 : s.units[u]
-      return { seq: s.seq, off, unit: u }
+      if (s.meta.join?.keyed) return this.keyNear(i, u)
+      return this.at(s, u)
+    }
+    return { seq: this.nextSeq, off: 0, unit: -1 }
+  }
+
+  private at (s: Segment, u: number): { seq: number, off: number, unit: number } {
+    return { seq: s.seq, off: u === 0 && s.headerBytes > 0 ? 0 : s.units[u], unit: u }
+  }
+
+  private keyNear (i: number, u: number): { seq: number, off: number, unit: number } {
+    for (let k = i; k >= 0; k--) {
+      const s = this.segs[k]
+      for (let v = k === i ? u : s.units.length - 1; v >= 0; v--) if (s.keys[v]) return this.at(s, v)
+    }
+    for (let k = i; k < this.segs.length; k++) {
+      const s = this.segs[k]
+      for (let v = k === i ? u + 1 : 0; v < s.units.length; v++) if (s.keys[v]) return this.at(s, v)
     }
     return { seq: this.nextSeq, off: 0, unit: -1 }
   }
@@ -263,6 +285,7 @@ export class Timeline {
     // numbers of the one before
     meta.join = this.joinRules.get(meta.kind) ?? joinRule(meta.kind)
     this.joinRules.set(meta.kind, meta.join)
+    meta.join.newItem?.()
     if (!this.first) this.first = meta
     run.sniff = []
     if (head.length) this.units(run, run.parser.push(head))
@@ -288,8 +311,12 @@ export class Timeline {
     }
     const now = this.opts.now()
     if (meta.kind === 'ogg') units = this.timeOggPages(run, units)
+    // containers with their own clock: every unit at its time (headers and gaps have none)
+    const clocked = meta.kind === 'ts' || meta.kind === 'matroska' || meta.kind === 'fmp4'
     for (const u of units) {
       const bytes = meta.join?.take(u) ?? u.bytes
+      const note = meta.join?.takeNote?.()
+      if (note) this.warnOnce(this.where(meta) + note)
       if (u.header) {
         this.closeOpen()
         this.pendingHeaders.push(bytes)
@@ -297,7 +324,9 @@ export class Timeline {
       }
       let durUs = u.durationUs
       let tUs: number
-      if (durUs === 0 && meta.size && meta.durationMs) {
+      if (clocked) {
+        tUs = u.timeUs ?? run.mediaUs
+      } else if (durUs === 0 && meta.size && meta.durationMs) {
         // nothing in the bytes says their time: the schedule's duration over size
         tUs = u.offset / meta.size * meta.durationMs * 1000
         durUs = u.bytes.length / meta.size * meta.durationMs * 1000
@@ -312,7 +341,7 @@ export class Timeline {
         tUs = run.mediaUs
       }
       run.estimate = false
-      run.mediaUs = tUs + durUs
+      run.mediaUs = clocked ? Math.max(run.mediaUs, tUs + durUs) : tUs + durUs
       let atMs: number
       if (this.plain) {
         if (this.plainT0 === undefined) this.plainT0 = now - tUs / 1000
@@ -326,7 +355,7 @@ export class Timeline {
         atMs = meta.startMs + tUs / 1000
         if (atMs + durUs / 1000 < now) { run.dropped++; continue }
       }
-      this.addUnit(meta, bytes, atMs, durUs / 1000)
+      this.addUnit(meta, bytes, atMs, durUs / 1000, u.key === true)
     }
   }
 
@@ -365,17 +394,18 @@ export class Timeline {
     if (diffs.length) this.warnOnce(`${this.where(meta)}${diffs.join(', ')} after the previous item; some players will stop or garble here`)
   }
 
-  private addUnit (meta: ItemMeta, bytes: Buffer, atMs: number, durMs: number): void {
+  private addUnit (meta: ItemMeta, bytes: Buffer, atMs: number, durMs: number, key: boolean): void {
     let o = this.open
     if (o && (o.meta !== meta || o.size >= SEGMENT_BYTES || atMs - o.atMs >= SEGMENT_MS)) { this.closeOpen(); o = undefined }
     if (!o) {
-      o = { meta, headers: meta.join?.headers ?? [], parts: [], size: 0, headerBytes: 0, atMs, endMs: atMs, units: [], unitAt: [] }
+      o = { meta, headers: meta.join?.headers ?? [], parts: [], size: 0, headerBytes: 0, atMs, endMs: atMs, units: [], unitAt: [], keys: [] }
       for (const h of this.pendingHeaders) { o.parts.push(h); o.size += h.length; o.headerBytes += h.length }
       this.pendingHeaders = []
       this.open = o
     }
     o.units.push(o.size)
     o.unitAt.push(atMs)
+    o.keys.push(key)
     o.parts.push(bytes)
     o.size += bytes.length
     o.endMs = Math.max(o.endMs, atMs + durMs)
@@ -386,7 +416,7 @@ export class Timeline {
     if (!o) return
     this.open = undefined
     const bytes = o.parts.length === 1 ? o.parts[0] : Buffer.concat(o.parts, o.size)
-    this.segs.push({ seq: this.nextSeq, meta: o.meta, atMs: o.atMs, endMs: o.endMs, bytes, headerBytes: o.headerBytes, headers: o.headers, units: o.units, unitAt: o.unitAt })
+    this.segs.push({ seq: this.nextSeq, meta: o.meta, atMs: o.atMs, endMs: o.endMs, bytes, headerBytes: o.headerBytes, headers: o.headers, units: o.units, unitAt: o.unitAt, keys: o.keys })
   }
 
   /** After each input push: what is parsed goes out now, so a quiet input does not hold it back. */
