@@ -17,6 +17,8 @@ export const SEGMENT_MS = 250
 export const SNIFF_BYTES = 4096
 /** plain input that falls behind its own clock by more than this moves the clock */
 export const REBASE_MS = 500
+/** a container clock going back by more than this starts the next concatenated file */
+export const LINK_JUMP_US = 1_000_000
 /** warnings kept for the status page */
 export const MAX_WARNINGS = 20
 
@@ -88,6 +90,8 @@ interface ItemRun {
   sniffOffset: number
   /** media time of the next unit (µs) */
   mediaUs: number
+  /** plain video input: added to the container's clock, which starts again with each concatenated file */
+  linkUs: number
   /** after a GAP: estimate the next unit's time from its byte offset */
   estimate: boolean
   dropped: number
@@ -232,7 +236,7 @@ export class Timeline {
     if (this.run) this.finishRun(this.run)
     // items before this one are over
     for (const k of this.items.keys()) if (k < item) this.items.delete(k)
-    this.run = { meta, sniff: [], sniffBytes: 0, sniffOffset: -1, mediaUs: 0, estimate: false, dropped: 0 }
+    this.run = { meta, sniff: [], sniffBytes: 0, sniffOffset: -1, mediaUs: 0, linkUs: 0, estimate: false, dropped: 0 }
     return this.run
   }
 
@@ -243,7 +247,7 @@ export class Timeline {
     if (!this.run) {
       const meta: ItemMeta = { item: 0, title: this.opts.title, startMs: this.opts.now(), size: null }
       this.items.set(0, meta)
-      this.run = { meta, sniff: [], sniffBytes: 0, sniffOffset: -1, mediaUs: 0, estimate: false, dropped: 0 }
+      this.run = { meta, sniff: [], sniffBytes: 0, sniffOffset: -1, mediaUs: 0, linkUs: 0, estimate: false, dropped: 0 }
     }
     this.feed(this.run, buf, this.plainOffset)
     this.plainOffset += buf.length
@@ -325,7 +329,9 @@ export class Timeline {
       let durUs = u.durationUs
       let tUs: number
       if (clocked) {
-        tUs = u.timeUs ?? run.mediaUs
+        // plain input: a clock that jumps back is the next file of a concatenation; it plays on from here
+        if (this.plain && u.timeUs !== undefined && u.timeUs + run.linkUs < run.mediaUs - LINK_JUMP_US) run.linkUs = run.mediaUs - u.timeUs
+        tUs = u.timeUs === undefined ? run.mediaUs : u.timeUs + run.linkUs
       } else if (durUs === 0 && meta.size && meta.durationMs) {
         // nothing in the bytes says their time: the schedule's duration over size
         tUs = u.offset / meta.size * meta.durationMs * 1000

@@ -76,6 +76,14 @@ for (const [name, k, magic] of [['H.264/AAC in MPEG-TS', TS, (b: Buffer) => b[0]
   })
 }
 
+test('plain WebM files back to back on stdin (cat a.webm a.webm | pc-icecast) decode as one stream across the join', async () => {
+  const ic = await startIcecast([], Buffer.concat([VP8.data, VP8.data]))
+  const d = await decode(`${ic.base}/stream`)
+  assert.is(d.errors, '', 'ffmpeg said nothing at level error')
+  assert.ok(d.lastVideoS > VP8.ms / 1000 + 0.5, `video ran to ${d.lastVideoS} s, past the first file's ${VP8.ms / 1000} s`)
+  assert.ok(d.video >= (DECODE_S - 1) * FPS, `${d.video} video frames`)
+})
+
 for (const [name, k, stop] of [['MPEG-TS', TS, '--length=3'], ['WebM', VP8, '--length=3'],
   // mpv counts --length from 0 for MP4, and a viewer who tuned in has later timestamps: stop by frames
   ['fragmented MP4', FMP4, '--frames=75']] as const) {
