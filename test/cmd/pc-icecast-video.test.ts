@@ -25,6 +25,7 @@ const TS = clip('h264-aac.ts')
 const VP8 = clip('vp8-opus.webm')
 const VP9 = clip('vp9-opus.webm')
 const FMP4 = clip('frag.mp4')
+const THEORA = clip('theora.ogv')
 
 test.after.each(() => { killChildren() })
 test.after(async () => { await dir.remove() })
@@ -75,6 +76,15 @@ for (const [name, k, magic] of [['H.264/AAC in MPEG-TS', TS, (b: Buffer) => b[0]
     assert.ok(d.audio > DECODE_S * 10, `${d.audio} audio frames`)
   })
 }
+
+test('Ogg Theora with Vorbis is served as video/ogg, and a viewer tuning in mid-item gets all three Theora headers and decodes', async () => {
+  const ic = await startIcecast([], station([THEORA]))
+  assert.is((await get(ic.port, '/stream', {}, { maxBody: 8 })).headers.get('content-type'), 'video/ogg')
+  const d = await decode(`${ic.base}/stream`)
+  assert.is(d.errors, '', 'ffmpeg said nothing at level error')
+  assert.ok(d.video > FPS, `${d.video} video frames`)
+  assert.ok(d.audio > 10, `${d.audio} audio frames`)
+})
 
 test('plain WebM files back to back on stdin (cat a.webm a.webm | pc-icecast) decode as one stream across the join', async () => {
   const ic = await startIcecast([], Buffer.concat([VP8.data, VP8.data]))
