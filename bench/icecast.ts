@@ -1,8 +1,9 @@
 // pc-icecast against Debian's icecast2, same stream, same run: N listeners at
 // 128 kbit/s each (one load-generator process holding N sockets), how many are held
 // at the real-time rate, server CPU and memory per listener, time to first byte.
-//   node dist/bench/icecast.js [--n 100,1000,3000] [--hold 15s] [--warm 8s] [--ramp 500]
-import { spawn, type ChildProcess } from 'node:child_process'
+// --media FILE streams that file (a WebM, say) looped instead, held at its own rate.
+//   node dist/bench/icecast.js [--n 100,1000,3000] [--hold 15s] [--warm 8s] [--ramp 500] [--media FILE]
+import { spawn, execFileSync, type ChildProcess } from 'node:child_process'
 import { readFileSync, readdirSync } from 'node:fs'
 import { mkdtemp, writeFile, rm } from 'node:fs/promises'
 import { tmpdir, loadavg } from 'node:os'
@@ -16,7 +17,8 @@ import { startIcecast2, get } from '../test/cmd/icecast-helpers.js'
 import { freePort } from '../scripts/free-port.js'
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..')
-const RATE_BYTES = 16000 // 128 kbit/s
+/** the stream's rate: 128 kbit/s for the MP3, else the media file's size over its duration */
+let rateBytes = 16000
 const FD_LIMIT = 20000
 
 interface Result {
@@ -66,7 +68,7 @@ async function load (pid: number, port: number, path: string, n: number, ramp: n
 function summarize (server: string, n: number, r: Awaited<ReturnType<typeof load>>, rssBase: number): Result {
   return {
     server, n,
-    held: r.out.rates.filter(x => x >= 0.9 * RATE_BYTES).length,
+    held: r.out.rates.filter(x => x >= 0.9 * rateBytes).length,
     refused: r.out.refused,
     ttfbMedianMs: median(r.out.ttfbMs.filter(x => x >= 0)),
     ttfbP95Ms: pct(r.out.ttfbMs, 0.95),
@@ -86,18 +88,27 @@ function stop (c: ChildProcess): Promise<void> {
 }
 
 async function main (): Promise<void> {
-  const argv = minimist(process.argv.slice(2), { string: ['n', 'hold', 'ramp', 'warm'] })
+  const argv = minimist(process.argv.slice(2), { string: ['n', 'hold', 'ramp', 'warm', 'media'] })
   const ns = String(argv.n ?? '100,1000,3000').split(',').map(Number)
   const holdMs = parseDuration(String(argv.hold ?? '15s'))
   const warmMs = parseDuration(String(argv.warm ?? '8s'))
   const ramp = Number(argv.ramp ?? 500)
   const dir = await mkdtemp(join(tmpdir(), 'pc-bench-icecast-'))
-  // the same 128 kbit/s CBR MP3 for both: media/tone-cbr.mp3's frames, tags left out, looped
-  const units = new MediaParser('mp3').push(readFileSync(join(ROOT, 'media', 'tone-cbr.mp3')))
-  const one = Buffer.concat(units.map(u => u.bytes))
+  // the same stream for both: media/tone-cbr.mp3's frames (128 kbit/s CBR, tags left
+  // out) or the --media file, looped (WebM files back to back are items of one stream)
+  const media = argv.media === undefined ? undefined : String(argv.media)
+  let one: Buffer
+  let oneMs = 20_000
+  if (media) {
+    one = readFileSync(media)
+    oneMs = Number(execFileSync('ffprobe', ['-v', 'error', '-show_entries', 'format=duration', '-of', 'csv=p=0', media], { encoding: 'utf8' })) * 1000
+    rateBytes = one.length / (oneMs / 1000)
+  } else {
+    one = Buffer.concat(new MediaParser('mp3').push(readFileSync(join(ROOT, 'media', 'tone-cbr.mp3'))).map(u => u.bytes))
+  }
   const longest = Math.max(...ns) / ramp * 1000 + warmMs + holdMs + 30_000
-  const reps = Math.ceil(longest / 20_000)
-  const stream = join(dir, 'stream.mp3')
+  const reps = Math.ceil(longest / oneMs)
+  const stream = join(dir, media ? `stream${media.slice(media.lastIndexOf('.'))}` : 'stream.mp3')
   await writeFile(stream, Buffer.concat(Array.from({ length: reps }, () => one)))
   const results: Result[] = []
   try {
@@ -141,7 +152,7 @@ async function main (): Promise<void> {
 }
 
 function printTable (rs: Result[]): void {
-  const lines = ['', '| N | server | held at 128 kbit/s | refused | TTFB median | TTFB p95 | CPU % of a core | CPU per 1000 listeners | RSS MiB (idle → loaded) | RSS per listener | CPU ratio | RSS/listener ratio |', '|---|---|---|---|---|---|---|---|---|---|---|---|']
+  const lines = ['', `| N | server | held at ${Math.round(rateBytes * 8 / 1000)} kbit/s | refused | TTFB median | TTFB p95 | CPU % of a core | CPU per 1000 listeners | RSS MiB (idle → loaded) | RSS per listener | CPU ratio | RSS/listener ratio |`, '|---|---|---|---|---|---|---|---|---|---|---|---|']
   for (const r of rs) {
     const ref = rs.find(x => x.server === 'icecast2' && x.n === r.n)
     const perL = (r.rssMiB - r.rssBaseMiB) * 1024 / r.n

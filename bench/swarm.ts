@@ -4,11 +4,11 @@
 //   node dist/bench/swarm.js [--n 1,5,10,20] [--size 20M] [--write]
 import { spawn, spawnSync } from 'node:child_process'
 import { createHash, randomBytes } from 'node:crypto'
-import { createReadStream, createWriteStream, existsSync, openSync, closeSync } from 'node:fs'
+import { createReadStream, createWriteStream, existsSync, openSync, closeSync, statSync } from 'node:fs'
 import { cp, mkdir, mkdtemp, readFile, rm, symlink, truncate, unlink, writeFile } from 'node:fs/promises'
 import { connect } from 'node:net'
 import { cpus, loadavg, tmpdir } from 'node:os'
-import { join, dirname } from 'node:path'
+import { join, dirname, basename } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { parseArgs, helpText, intOption, sizeOption, durationOption, type OptionTable, type CommandInfo } from '../lib/core/cli.js'
 import { CHUNK_BYTES, TreeBuilder, formatTree, hashStream, infoHash } from '../lib/hashing/hashtree.js'
@@ -36,6 +36,7 @@ let STARTED = ''
 const OPTIONS: OptionTable = {
   n: { type: 'string', default: '1,5,10,20', arg: 'LIST', help: 'listener counts, comma-separated' },
   size: { type: 'string', default: '20M', arg: 'SIZE', help: 'swarmed item (random bytes)' },
+  media: { type: 'string', arg: 'FILE', help: 'swarm this media file instead of --size random bytes' },
   'throughput-size': { type: 'string', default: '256M', arg: 'SIZE', help: 'item for pc-fetch against curl' },
   rounds: { type: 'string', default: '5', arg: 'N', help: 'rounds of pc-fetch against curl' },
   big: { type: 'string', default: '2G', arg: 'SIZE', help: 'item for peak memory (a sparse file)' },
@@ -112,13 +113,14 @@ async function waitPort (port: number, ms: number, alive: () => boolean): Promis
   throw new Error(`nothing listening on port ${port} after ${ms} ms`)
 }
 
-/** Random bytes to `path`, with its sha256 and hash tree (written as PATH.hashtree). */
-async function makeItem (path: string, size: number): Promise<{ sha256: string, root: string }> {
+/** Random bytes (or the bytes of `from`) to `path`, with its sha256 and hash tree (written as PATH.hashtree). */
+async function makeItem (path: string, size: number, from?: Buffer): Promise<{ sha256: string, root: string }> {
   const out = createWriteStream(path)
   const sha = createHash('sha256')
   const tree = new TreeBuilder(CHUNK_BYTES)
   for (let left = size; left > 0;) {
-    const b = randomBytes(Math.min(left, 4 * MIB))
+    const n = Math.min(left, 4 * MIB)
+    const b = from ? from.subarray(size - left, size - left + n) : randomBytes(n)
     left -= b.length
     sha.update(b); tree.update(b)
     if (!out.write(b)) await new Promise<void>(resolve => out.once('drain', () => resolve()))
@@ -467,7 +469,7 @@ async function main (): Promise<void> {
     const unknown = [...parts].filter(p => !['swarm', 'webtorrent', 'curl', 'memory'].includes(p))
     if (unknown.length) throw new Error(`--only: unknown part '${unknown[0]}' (swarm, webtorrent, curl, memory)`)
     if (!['pc', 'opentracker'].includes(String(opts.tracker))) throw new Error(`--tracker: pc or opentracker, not '${String(opts.tracker)}'`)
-    size = sizeOption(opts, 'size')
+    size = opts.media === undefined ? sizeOption(opts, 'size') : statSync(String(opts.media)).size
     for (const k of ['throughputSize', 'big']) sizeOption(opts, k)
     for (const k of ['timeout', 'idle']) durationOption(opts, k)
     intOption(opts, 'rounds', 1, 100)
@@ -494,9 +496,9 @@ async function main (): Promise<void> {
   let tracker: { name: string, stop: () => Promise<void> } | undefined
   try {
     ngx = await startNginx({ root: www })
-    const itemName = 'item.bin'
+    const itemName = opts.media === undefined ? 'item.bin' : basename(String(opts.media))
     log(`generating ${mib(size)} item`)
-    const made = await makeItem(join(www, itemName), size)
+    const made = await makeItem(join(www, itemName), size, opts.media === undefined ? undefined : await readFile(String(opts.media)))
     const item = { name: itemName, size, ...made, url: ngx.url + itemName }
     const trackerPort = await freePort()
     const trackerUrl = `http://127.0.0.1:${trackerPort}/announce`
@@ -517,7 +519,7 @@ async function main (): Promise<void> {
     const cmdline = 'node dist/bench/swarm.js ' + process.argv.slice(2).join(' ')
     out.push(`\`${cmdline.trim()}\``, '',
       `Run ${formatTime(started.getTime())} on ${cpus().length} CPUs (${cpus()[0]?.model ?? '?'}), Node ${process.version}, ${nginxVersion()} origin on 127.0.0.1, ${tracker.name} as the tracker of both swarms. ` +
-      `Item: ${mib(size)} of random bytes; pc chunk and WebTorrent piece both ${CHUNK_BYTES / 1024} KiB; WebTorrent ${wtVersion()} as a library with the origin as its web seed (BEP 19), TCP peers only. ` +
+      `Item: ${mib(size)} of ${opts.media === undefined ? 'random bytes' : `media (${itemName})`}; pc chunk and WebTorrent piece both ${CHUNK_BYTES / 1024} KiB; WebTorrent ${wtVersion()} as a library with the origin as its web seed (BEP 19), TCP peers only. ` +
       'Every listener is its own process, all started together; each stays and serves the others until the run ends. Times are from each listener\'s spawn unless a column says otherwise; CPU is utime+stime of all listeners from /proc; plain HTTP would make the origin send N × the item. ' +
       `For scale, a bare \`node -e 0\` takes ${ms(median(nodeStart))} to start and exit here. Load average at the start: ${load0.toFixed(1)} (other work on the machine skews every figure; the ratios less than the times).`, '')
 

@@ -4,9 +4,10 @@
 // the container allows (Ogg: the page without its packets already over). The
 // timeline gives a JoinRule each unit in input order and keeps, with each segment,
 // the headers in force for it; the server sends those to a player joining there.
-// A new container (WebM, MPEG-TS, fMP4) implements JoinRule and is picked in joinRule().
+// The video containers (join-video.ts) start a joiner at a random-access unit instead.
 import type { MediaKind, MediaUnit, StreamInfo } from '../media/media.js'
 import { trimOggPage, OggSerials } from '../media/ogg-join.js'
+import { TsJoin, MatroskaJoin, Fmp4Join } from './join-video.js'
 
 export interface JoinRule {
   /**
@@ -22,6 +23,12 @@ export interface JoinRule {
   readonly headers: readonly Buffer[]
   /** what to send of the unit a player joins `skipUs` into (it lasts `unitUs`); undefined: the whole unit */
   entry: (unit: Buffer, skipUs: number, unitUs: number, info?: StreamInfo) => Buffer | undefined
+  /** a joiner starts at the last unit flagged `key` at or before now (video), not at the unit that covers now */
+  readonly keyed?: boolean
+  /** the next item of the stream begins (its units follow) */
+  newItem?: () => void
+  /** what the last take() found worth a warning (a setup that cannot continue the stream), once */
+  takeNote?: () => string | undefined
 }
 
 /**
@@ -46,5 +53,8 @@ export function joinRule (kind: MediaKind | undefined): JoinRule {
     const serials = new OggSerials()
     return new HeaderRuns((page, skipUs, pageUs, info) => trimOggPage(page, skipUs, pageUs, info?.codec), p => serials.page(p))
   }
+  if (kind === 'ts') return new TsJoin()
+  if (kind === 'matroska') return new MatroskaJoin()
+  if (kind === 'fmp4') return new Fmp4Join()
   return new HeaderRuns(() => undefined)
 }

@@ -79,10 +79,17 @@ export class Relay implements StreamSink {
     if (this.closed) return
     if (this.state === 'waiting' && !this.retry) this.connect()
     if (this.state !== 'streaming' || !this.socket) return
-    // a relay joining mid-item needs the Ogg headers first
-    if (this.needHeaders && seg.headers.length && seg.headerBytes === 0) for (const h of seg.headers) this.socket.write(h)
+    // a relay joining mid-item needs the headers first (Ogg header pages, a video
+    // container's header), and for video then a random-access unit: until one comes, nothing
+    let bytes = seg.bytes
+    if (this.needHeaders && seg.meta.join?.keyed) {
+      const k = seg.keys.indexOf(true)
+      if (k < 0) return
+      if (k > 0 || seg.headerBytes === 0) bytes = bytes.subarray(seg.units[k])
+    }
+    if (this.needHeaders && seg.headers.length && (seg.headerBytes === 0 || bytes !== seg.bytes)) for (const h of seg.headers) this.socket.write(h)
     this.needHeaders = false
-    this.socket.write(seg.bytes)
+    this.socket.write(bytes)
     if (this.socket.writableLength > RELAY_QUEUE_BYTES) this.fail('server too slow, queue full')
     if (seg.meta.title !== this.title) { this.title = seg.meta.title; this.sendTitle() }
   }

@@ -188,7 +188,8 @@ export class IcecastServer {
       }
     }
     // forget what every reader is past
-    const min = this.listeners.minSeq(this.sink ? this.sinkSeq : nextSeq)
+    // and keep what a joiner needs: video back to the last random-access unit
+    const min = Math.min(this.listeners.minSeq(this.sink ? this.sinkSeq : nextSeq), this.timeline.find(now).seq)
     let k = this.timeline.firstSeq
     while (k < min) { const s = this.timeline.get(k); if (!s || s.endMs > now - KEEP_MS) break; k++ }
     this.timeline.trimBefore(k)

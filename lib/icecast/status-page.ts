@@ -124,7 +124,7 @@ export function formatUptime (ms: number): string {
   return (d ? `${d}d ` : '') + `${h}h ${String(m).padStart(2, '0')}m ${String(s % 60).padStart(2, '0')}s`
 }
 
-/** The page at /: now playing, up next, listeners, uptime, a player; no external assets. */
+/** The page at /: now playing, up next, listeners, uptime, a player (video for a video mount); no external assets. */
 export function htmlPage (s: StationStatus, mountPath: string): string {
   const next = s.next.slice(0, 10).map(i => `<li><time>${html(i.start?.slice(11, 19) ?? '')}</time> ${html(i.title ?? i.url)}</li>`).join('') || '<li>nothing announced yet</li>'
   const warn = s.warnings.length ? `<h2>Warnings</h2><ul class="warn">${s.warnings.map(w => `<li>${html(w)}</li>`).join('')}</ul>` : ''
@@ -132,11 +132,11 @@ export function htmlPage (s: StationStatus, mountPath: string): string {
   return `<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width,initial-scale=1">
 <title>${html(s.name || 'pc-icecast')}</title>
-<style>body{font:16px/1.4 system-ui,sans-serif;max-width:40em;margin:2em auto;padding:0 1em}audio{width:100%}time{color:#666;font-variant-numeric:tabular-nums}.warn{color:#a00}</style>
+<style>body{font:16px/1.4 system-ui,sans-serif;max-width:40em;margin:2em auto;padding:0 1em}audio,video{width:100%}time{color:#666;font-variant-numeric:tabular-nums}.warn{color:#a00}</style>
 </head><body>
 <h1>${html(s.name || 'pc-icecast')}</h1>
 ${s.description ? `<p>${html(s.description)}</p>` : ''}
-<audio controls preload="none" src="${html(mountPath)}"></audio>
+${/^video\//.test(s.contentType ?? '') ? `<video controls preload="none" src="${html(mountPath)}"></video>` : `<audio controls preload="none" src="${html(mountPath)}"></audio>`}
 <h2>Now playing</h2><p id="now">${html(s.title ?? '—')}</p>
 <h2>Up next</h2><ul id="next">${next}</ul>
 <p>Listeners: <span id="listeners">${s.listeners}</span> (peak ${s.peak}) · Uptime: <span id="uptime">${formatUptime(s.nowMs - s.serverStartMs)}</span></p>

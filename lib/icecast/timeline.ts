@@ -17,6 +17,8 @@ export const SEGMENT_MS = 250
 export const SNIFF_BYTES = 4096
 /** plain input that falls behind its own clock by more than this moves the clock */
 export const REBASE_MS = 500
+/** a container clock going back by more than this starts the next concatenated file */
+export const LINK_JUMP_US = 1_000_000
 /** warnings kept for the status page */
 export const MAX_WARNINGS = 20
 
@@ -51,6 +53,8 @@ export interface Segment {
   /** byte offsets (in bytes) where each audio unit starts, and when each plays */
   units: number[]
   unitAt: number[]
+  /** which units are random-access points (video) */
+  keys: boolean[]
 }
 
 export interface TimelineOptions {
@@ -75,6 +79,7 @@ interface Open {
   endMs: number
   units: number[]
   unitAt: number[]
+  keys: boolean[]
 }
 
 interface ItemRun {
@@ -85,6 +90,8 @@ interface ItemRun {
   sniffOffset: number
   /** media time of the next unit (µs) */
   mediaUs: number
+  /** plain video input: added to the container's clock, which starts again with each concatenated file */
+  linkUs: number
   /** after a GAP: estimate the next unit's time from its byte offset */
   estimate: boolean
   dropped: number
@@ -135,15 +142,34 @@ export class Timeline {
     return mimeOf(this.first.kind, this.first.info)
   }
 
-  /** Where a listener connecting at `now` starts: the audio unit whose time covers now. */
+  /**
+   * Where a listener connecting at `now` starts: the unit whose time covers now; for
+   * video, the last random-access unit at or before it (else the next one to come).
+   */
   find (now: number): { seq: number, off: number, unit: number } {
     for (let i = 0; i < this.segs.length; i++) {
       const s = this.segs[i]
       if (s.endMs <= now) continue
       let u = 0
       while (u + 1 < s.units.length && s.unitAt[u + 1] <= now) u++
-      const off = u === 0 && s.headerBytes > 0 ? 0 : s.units[u]
-      return { seq: s.seq, off, unit: u }
+      if (s.meta.join?.keyed) return this.keyNear(i, u)
+      return this.at(s, u)
+    }
+    return { seq: this.nextSeq, off: 0, unit: -1 }
+  }
+
+  private at (s: Segment, u: number): { seq: number, off: number, unit: number } {
+    return { seq: s.seq, off: u === 0 && s.headerBytes > 0 ? 0 : s.units[u], unit: u }
+  }
+
+  private keyNear (i: number, u: number): { seq: number, off: number, unit: number } {
+    for (let k = i; k >= 0; k--) {
+      const s = this.segs[k]
+      for (let v = k === i ? u : s.units.length - 1; v >= 0; v--) if (s.keys[v]) return this.at(s, v)
+    }
+    for (let k = i; k < this.segs.length; k++) {
+      const s = this.segs[k]
+      for (let v = k === i ? u + 1 : 0; v < s.units.length; v++) if (s.keys[v]) return this.at(s, v)
     }
     return { seq: this.nextSeq, off: 0, unit: -1 }
   }
@@ -210,7 +236,7 @@ export class Timeline {
     if (this.run) this.finishRun(this.run)
     // items before this one are over
     for (const k of this.items.keys()) if (k < item) this.items.delete(k)
-    this.run = { meta, sniff: [], sniffBytes: 0, sniffOffset: -1, mediaUs: 0, estimate: false, dropped: 0 }
+    this.run = { meta, sniff: [], sniffBytes: 0, sniffOffset: -1, mediaUs: 0, linkUs: 0, estimate: false, dropped: 0 }
     return this.run
   }
 
@@ -221,7 +247,7 @@ export class Timeline {
     if (!this.run) {
       const meta: ItemMeta = { item: 0, title: this.opts.title, startMs: this.opts.now(), size: null }
       this.items.set(0, meta)
-      this.run = { meta, sniff: [], sniffBytes: 0, sniffOffset: -1, mediaUs: 0, estimate: false, dropped: 0 }
+      this.run = { meta, sniff: [], sniffBytes: 0, sniffOffset: -1, mediaUs: 0, linkUs: 0, estimate: false, dropped: 0 }
     }
     this.feed(this.run, buf, this.plainOffset)
     this.plainOffset += buf.length
@@ -263,6 +289,7 @@ export class Timeline {
     // numbers of the one before
     meta.join = this.joinRules.get(meta.kind) ?? joinRule(meta.kind)
     this.joinRules.set(meta.kind, meta.join)
+    meta.join.newItem?.()
     if (!this.first) this.first = meta
     run.sniff = []
     if (head.length) this.units(run, run.parser.push(head))
@@ -288,8 +315,12 @@ export class Timeline {
     }
     const now = this.opts.now()
     if (meta.kind === 'ogg') units = this.timeOggPages(run, units)
+    // containers with their own clock: every unit at its time (headers and gaps have none)
+    const clocked = meta.kind === 'ts' || meta.kind === 'matroska' || meta.kind === 'fmp4'
     for (const u of units) {
       const bytes = meta.join?.take(u) ?? u.bytes
+      const note = meta.join?.takeNote?.()
+      if (note) this.warnOnce(this.where(meta) + note)
       if (u.header) {
         this.closeOpen()
         this.pendingHeaders.push(bytes)
@@ -297,7 +328,11 @@ export class Timeline {
       }
       let durUs = u.durationUs
       let tUs: number
-      if (durUs === 0 && meta.size && meta.durationMs) {
+      if (clocked) {
+        // plain input: a clock that jumps back is the next file of a concatenation; it plays on from here
+        if (this.plain && u.timeUs !== undefined && u.timeUs + run.linkUs < run.mediaUs - LINK_JUMP_US) run.linkUs = run.mediaUs - u.timeUs
+        tUs = u.timeUs === undefined ? run.mediaUs : u.timeUs + run.linkUs
+      } else if (durUs === 0 && meta.size && meta.durationMs) {
         // nothing in the bytes says their time: the schedule's duration over size
         tUs = u.offset / meta.size * meta.durationMs * 1000
         durUs = u.bytes.length / meta.size * meta.durationMs * 1000
@@ -312,7 +347,7 @@ export class Timeline {
         tUs = run.mediaUs
       }
       run.estimate = false
-      run.mediaUs = tUs + durUs
+      run.mediaUs = clocked ? Math.max(run.mediaUs, tUs + durUs) : tUs + durUs
       let atMs: number
       if (this.plain) {
         if (this.plainT0 === undefined) this.plainT0 = now - tUs / 1000
@@ -326,7 +361,7 @@ export class Timeline {
         atMs = meta.startMs + tUs / 1000
         if (atMs + durUs / 1000 < now) { run.dropped++; continue }
       }
-      this.addUnit(meta, bytes, atMs, durUs / 1000)
+      this.addUnit(meta, bytes, atMs, durUs / 1000, u.key === true)
     }
   }
 
@@ -365,17 +400,18 @@ export class Timeline {
     if (diffs.length) this.warnOnce(`${this.where(meta)}${diffs.join(', ')} after the previous item; some players will stop or garble here`)
   }
 
-  private addUnit (meta: ItemMeta, bytes: Buffer, atMs: number, durMs: number): void {
+  private addUnit (meta: ItemMeta, bytes: Buffer, atMs: number, durMs: number, key: boolean): void {
     let o = this.open
     if (o && (o.meta !== meta || o.size >= SEGMENT_BYTES || atMs - o.atMs >= SEGMENT_MS)) { this.closeOpen(); o = undefined }
     if (!o) {
-      o = { meta, headers: meta.join?.headers ?? [], parts: [], size: 0, headerBytes: 0, atMs, endMs: atMs, units: [], unitAt: [] }
+      o = { meta, headers: meta.join?.headers ?? [], parts: [], size: 0, headerBytes: 0, atMs, endMs: atMs, units: [], unitAt: [], keys: [] }
       for (const h of this.pendingHeaders) { o.parts.push(h); o.size += h.length; o.headerBytes += h.length }
       this.pendingHeaders = []
       this.open = o
     }
     o.units.push(o.size)
     o.unitAt.push(atMs)
+    o.keys.push(key)
     o.parts.push(bytes)
     o.size += bytes.length
     o.endMs = Math.max(o.endMs, atMs + durMs)
@@ -386,7 +422,7 @@ export class Timeline {
     if (!o) return
     this.open = undefined
     const bytes = o.parts.length === 1 ? o.parts[0] : Buffer.concat(o.parts, o.size)
-    this.segs.push({ seq: this.nextSeq, meta: o.meta, atMs: o.atMs, endMs: o.endMs, bytes, headerBytes: o.headerBytes, headers: o.headers, units: o.units, unitAt: o.unitAt })
+    this.segs.push({ seq: this.nextSeq, meta: o.meta, atMs: o.atMs, endMs: o.endMs, bytes, headerBytes: o.headerBytes, headers: o.headers, units: o.units, unitAt: o.unitAt, keys: o.keys })
   }
 
   /** After each input push: what is parsed goes out now, so a quiet input does not hold it back. */

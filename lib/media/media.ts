@@ -98,7 +98,7 @@ export function mimeOf (kind: MediaKind, info?: StreamInfo): string {
     case 'fmp4': return info?.video === false ? 'audio/mp4' : 'video/mp4'
     case 'mp3': return 'audio/mpeg'
     case 'aac': return 'audio/aac'
-    case 'ogg': return 'audio/ogg' // Opus in Ogg too: players sniff the codec
+    case 'ogg': return info?.video ? 'video/ogg' : 'audio/ogg' // Opus in Ogg too: players sniff the codec
     default: return 'application/octet-stream'
   }
 }

@@ -107,6 +107,8 @@ function identify (packet: Buffer): Omit<LogicalStream, 'ended' | 'granule'> {
   if (packet.length >= 19 && packet.subarray(0, 8).toString('latin1') === 'OpusHead') {
     return { codec: 'opus', channels: packet[9], rate: OPUS_RATE, base: packet.readUInt16LE(10), headersLeft: 2 }
   }
+  // Theora I spec §6.1: identification, comment and setup headers, the first 0x80 'theora'
+  if (packet.length >= 7 && packet[0] === 0x80 && packet.subarray(1, 7).toString('latin1') === 'theora') return { codec: 'theora', base: 0, headersLeft: 3 }
   return { base: 0, headersLeft: 1 }
 }
 
@@ -135,7 +137,8 @@ export class OggFormat implements UnitFormat {
       for (const v of p.lacing) { first += v; if (v < 255) break }
       st = { ...identify(p.body.subarray(0, first)), ended: false }
       this.streams.set(p.serial, st)
-      if (this.primary === undefined && st.codec) this.primary = p.serial
+      // Theora granules count frames from keyframes, not time: an audio stream paces
+      if (this.primary === undefined && st.codec && st.rate) this.primary = p.serial
     }
     if (!st) return { t: 'unit', len: p.length, durationUs: 0 }
     const header = st.headersLeft > 0
@@ -146,6 +149,8 @@ export class OggFormat implements UnitFormat {
     if (p.flags & OGG_EOS) st.ended = true
     if (header || p.serial !== this.primary || !st.rate) {
       if (!header && p.granule >= 0) st.granule = p.granule
+      // another stream's page (Theora beside Vorbis) plays with the primary's latest
+      if (!header && p.serial !== this.primary) return { t: 'unit', len: p.length, durationUs: 0, timeUs: this.endUs }
       return { t: 'unit', len: p.length, durationUs: 0, header }
     }
     if (p.granule < 0) {
@@ -176,6 +181,7 @@ export class OggFormat implements UnitFormat {
   info (): StreamInfo | undefined {
     const s = this.primary === undefined ? undefined : this.streams.get(this.primary)
     if (!s) return undefined
-    return { kind: 'ogg', codec: s.codec, sampleRate: s.rate, channels: s.channels, bitrateKbps: s.bitrateKbps }
+    const video = [...this.streams.values()].some(x => x.codec === 'theora')
+    return { kind: 'ogg', codec: s.codec, sampleRate: s.rate, channels: s.channels, bitrateKbps: s.bitrateKbps, ...(video ? { video } : {}) }
   }
 }
