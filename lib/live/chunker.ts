@@ -135,6 +135,8 @@ export class Chunker {
     if (!head.length) return []
     const kind = detectKind(head, this.contentType)
     this.parser = new MediaParser(kind, { warn: this.opts.warn })
+    // a connection may begin mid-frame (a pulled Icecast mount starts its burst anywhere): finding the first frame is no fault
+    this.parser.resyncAt(0)
     this.anchorMs = Math.max(this.opts.now(), this.lastEndMs)
     this.mediaUs = 0
     this.boundaryUs = this.opts.chunkMs * 1000

@@ -89,7 +89,7 @@ async function pullOnce (spec: string, opts: PullOptions): Promise<void> {
   const station = opts.station
   const metaint = Number(r.headers.get('icy-metaint'))
   const icy = Number.isInteger(metaint) && metaint > 0 ? new IcyReader(metaint, m => { if ('StreamTitle' in m) station.setTitle(m.StreamTitle) }) : undefined
-  opts.warn(`pull ${spec}: connected (${r.headers.get('content-type') ?? 'no content type'})`)
+  opts.verbose?.(`pull ${spec}: connected (${r.headers.get('content-type') ?? 'no content type'})`)
   station.sourceBegin(r.headers.get('content-type'))
   let last = Date.now()
   await new Promise<void>((resolve) => {

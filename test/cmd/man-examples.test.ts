@@ -49,13 +49,14 @@ let dir: { path: string, remove: () => Promise<void> }
 let nginx: Nginx | undefined
 let trackerPort = 0
 let icecast2: Icecast2 | undefined
+let radio: ChildProcess | undefined
 const work = (...p: string[]): string => join(dir.path, 'work', ...p)
 const www = (...p: string[]): string => join(dir.path, 'srv', 'www', ...p)
 
 test.before(async () => {
   dir = await tempDir('pc-man-examples-')
   for (const d of [work('media'), www('music'), www('media'), join(dir.path, 'bin'), join(dir.path, 'etc', 'pc'), join(dir.path, 'var', 'lib', 'opentracker'), join(dir.path, 'var', 'cache')]) await mkdir(d, { recursive: true })
-  for (const name of ['pc-playlist', 'pc-schedule', 'pc-hash', 'pc-fetch', 'pc-reorder', 'pc-icecast', 'pc-tracker']) {
+  for (const name of ['pc-playlist', 'pc-schedule', 'pc-hash', 'pc-fetch', 'pc-reorder', 'pc-icecast', 'pc-tracker', 'pc-live']) {
     await writeFile(join(dir.path, 'bin', name), `#!/bin/sh\nexec "${process.execPath}" "${join(ROOT, 'dist', 'bin', name + '.js')}" "$@"\n`)
     await chmod(join(dir.path, 'bin', name), 0o755)
   }
@@ -70,6 +71,9 @@ test.before(async () => {
   await copyFile(join(MEDIA, 'timeline-a.mp3'), www('media', 'a.mp3'))
   await copyFile(join(MEDIA, 'tone.ogg'), www('a.ogg'))
   await copyFile(join(MEDIA, 'tone.ogg'), www('b.ogg'))
+  // pc-live(1): the source password file and a DJ's recording
+  await writeFile(work('pw'), 'secret\n')
+  await copyFile(join(MEDIA, 'tone.wav'), work('show.wav'))
   for (const f of [...mp3s.map(m => www('music', m)), www('song.mp3')]) {
     const r = await run('pc-hash', ['-o', f + '.hashtree', f])
     assert.is(r.code, 0, r.stderr)
@@ -104,9 +108,12 @@ ${urls.map((u, k) => `<item rdf:about="${u}"><title>${mp3s[k]}</title><link>${u}
   const text = await waitForOutput(tracker.stderr!, t => /listening on [^:]+:\d+/.test(t), 15_000, 'pc-tracker')
   trackerPort = Number(/listening on [^:]+:(\d+)/.exec(text)![1])
   icecast2 = await startIcecast2({ sourcePassword: 'secret' }) // the real Icecast server of pc-icecast(1)'s relay example
+  // and a station already on it, for pc-live(1)'s --pull example
+  radio = spawn('ffmpeg', ['-nostdin', '-v', 'error', '-re', '-stream_loop', '-1', '-i', join(MEDIA, 'tone-cbr.mp3'), '-c', 'copy', '-f', 'mp3', `icecast://source:secret@127.0.0.1:${icecast2.port}/stream`], { stdio: 'ignore' })
 })
 
 test.after(async () => {
+  radio?.kill('SIGKILL')
   killChildren()
   await nginx?.stop()
   await icecast2?.stop()
@@ -131,10 +138,12 @@ async function localize (cmd: string, ports: Map<string, number>, ownTracker: bo
     .replace(/(opentracker\.sh .*) 6969 /, (_m, a: string) => `${a} ${tracker} `)
     .replace(/(^|\s)(scripts|test\/fixtures)\//g, (_m, a: string, d: string) => `${a}${join(ROOT, d)}/`)
     .replace(/icecast\.example:8000/g, `127.0.0.1:${icecast2!.port}`)
+    .replace(/@127\.0\.0\.1:8000\//g, `@127.0.0.1:${ports.get('8000') ?? 0}/`)
     .replace(/(^|[\s|])((?:0\.0\.0\.0)?):8000\b/g, (_m, a: string, h: string) => `${a}${h || '127.0.0.1'}:${ports.get('8000') ?? 0}`)
     .replace(/\bmpv -$/, 'mpv --no-config --really-quiet --ao=null --vo=null -') // no sound card here
     .replace(/10\.0\.0\.7:6881/g, `127.0.0.1:${await port('peer')}`)
     .replace(/\/srv\/www/g, srv)
+    .replace(/\/var\/www\//g, join(dir.path, 'var', 'www') + '/')
     .replace(/\/etc\/pc\//g, join(dir.path, 'etc', 'pc') + '/')
     .replace(/\/var\/lib\/opentracker\//g, join(dir.path, 'var', 'lib', 'opentracker') + '/')
     .replace(/\/var\/cache\/pc-tracker/g, join(dir.path, 'var', 'cache', 'pc-tracker'))
