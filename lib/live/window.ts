@@ -1,0 +1,150 @@
+// The origin's moving window: chunk files and the live manifest in a directory that
+// any static web server can serve. Every file is written to a temporary name and
+// renamed, so a reader never sees half a chunk or half a manifest; chunks that fell
+// out of the window are deleted after the manifest stops naming them.
+//
+//   DIR/NAME.json          the manifest (mount /NAME → NAME.json, /a/b → a/b.json)
+//   DIR/NAME/SEQ.EXT       chunk SEQ (decimal); EXT mp3, aac, ogg or bin
+//   DIR/NAME/header-SEQ.ogg  Ogg codec headers first used by chunk SEQ
+import { mkdir, rename, rm, writeFile } from 'node:fs/promises'
+import { dirname, join, posix } from 'node:path'
+import { IOError } from '../core/errors.js'
+import { formatTime } from '../core/units.js'
+import type { LiveChunk } from './chunker.js'
+import { encodeManifest, isoMs, MANIFEST_SUFFIX, MANIFEST_VERSION, type ChunkEntry, type FormatChange, type HeaderEntry, type LiveManifest } from './manifest.js'
+
+const EXT: Record<string, string> = { mp3: 'mp3', aac: 'aac', ogg: 'ogg', other: 'bin' }
+
+export function chunkFileName (seq: number, kind: string): string { return `${seq}.${EXT[kind] ?? 'bin'}` }
+export function headerFileName (firstSeq: number): string { return `header-${firstSeq}.ogg` }
+
+export interface WindowOptions {
+  dir: string
+  mount: string
+  windowMs: number
+  chunkMs: number
+  /** absolute base URL for the chunks (a CDN); default: relative, next to the manifest */
+  chunkBase?: string
+  stream: { id: Buffer, nonce: Buffer, publicKey?: Buffer, infoHash: Buffer }
+  now: () => number
+}
+
+export class LiveWindow {
+  readonly manifestPath: string
+  readonly chunkDir: string
+  private readonly entries: ChunkEntry[] = []
+  private readonly headers: HeaderEntry[] = []
+  private readonly changes: FormatChange[] = []
+  private format: Pick<LiveManifest, 'mime' | 'kind' | 'codec' | 'sampleRate' | 'channels' | 'bitrateKbps'> = { mime: 'application/octet-stream', kind: 'other' }
+  private source = false
+  private ended = false
+  private title?: string
+  private queue: Promise<void> = Promise.resolve()
+  private failed?: Error
+
+  constructor (readonly opts: WindowOptions) {
+    const rel = opts.mount.replace(/^\/+/, '')
+    this.manifestPath = join(opts.dir, rel + MANIFEST_SUFFIX)
+    this.chunkDir = join(opts.dir, rel)
+  }
+
+  /** base URL written in the manifest: the chunk directory relative to the manifest's URL */
+  get base (): string { return this.opts.chunkBase ?? posix.basename(this.opts.mount) + '/' }
+
+  async init (): Promise<void> {
+    try {
+      await mkdir(this.chunkDir, { recursive: true })
+      await mkdir(dirname(this.manifestPath), { recursive: true })
+    } catch (e) { throw new IOError(`cannot create: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`, this.chunkDir) }
+    await this.writeManifest()
+  }
+
+  /** chunks named by the manifest now, oldest first */
+  get chunks (): readonly ChunkEntry[] { return this.entries }
+
+  /** `hash`: BLAKE2b-256 of the bytes (the signer computed it already) */
+  add (c: LiveChunk, hash: Buffer, sig?: Buffer): Promise<void> {
+    const name = chunkFileName(c.seq, c.kind)
+    const e: ChunkEntry = { seq: c.seq, name, start: isoMs(c.startMs), duration: c.durationMs, size: c.bytes.length, hash: '' }
+    return this.enqueue(async () => {
+      e.hash = hash.toString('hex')
+      if (c.header) {
+        e.header = c.header.hash.toString('hex')
+        if (!this.headers.some(h => h.hash === e.header)) {
+          const hname = headerFileName(c.header.firstSeq)
+          await this.atomic(join(this.chunkDir, hname), c.header.bytes)
+          this.headers.push({ name: hname, hash: e.header })
+        }
+      }
+      if (c.title) e.title = c.title
+      if (sig) e.sig = sig.toString('hex')
+      const i = c.info
+      this.format = { mime: c.mime, kind: c.kind }
+      if (i.codec) this.format.codec = i.codec
+      if (i.sampleRate) this.format.sampleRate = i.sampleRate
+      if (i.channels) this.format.channels = i.channels
+      if (i.bitrateKbps) this.format.bitrateKbps = i.bitrateKbps
+      if (c.change || !this.changes.length) this.changes.push({ seq: c.seq, start: e.start, kind: c.kind, codec: i.codec, sampleRate: i.sampleRate, channels: i.channels })
+      await this.atomic(join(this.chunkDir, name), c.bytes)
+      this.entries.push(e)
+      const gone = this.prune()
+      await this.writeManifest()
+      for (const f of gone) await rm(join(this.chunkDir, f), { force: true })
+    })
+  }
+
+  setSource (connected: boolean): Promise<void> { this.source = connected; return this.enqueue(() => this.writeManifest()) }
+  setTitle (title: string | undefined): Promise<void> { this.title = title; return this.enqueue(() => this.writeManifest()) }
+  end (): Promise<void> { this.ended = true; this.source = false; return this.enqueue(() => this.writeManifest()) }
+
+  /** resolves when every write so far is on disk */
+  flushed (): Promise<void> { return this.queue }
+  /** writes not yet done */
+  pending = 0
+
+  manifest (): LiveManifest {
+    const s = this.opts.stream
+    const m: LiveManifest = {
+      pcLive: MANIFEST_VERSION, stream: s.id.toString('hex'), nonce: s.nonce.toString('hex'),
+      infoHash: s.infoHash.toString('hex'), mount: this.opts.mount, ...this.format,
+      chunkMs: this.opts.chunkMs, windowMs: this.opts.windowMs, base: this.base,
+      source: this.source, ended: this.ended, updated: formatTime(this.opts.now()),
+      headers: this.headers, changes: this.changes.slice(-16), chunks: this.entries,
+    }
+    if (s.publicKey) m.publicKey = s.publicKey.toString('hex')
+    if (this.title) m.title = this.title
+    return m
+  }
+
+  private enqueue (f: () => Promise<void>): Promise<void> {
+    this.pending++
+    this.queue = this.queue.then(async () => {
+      if (this.failed) throw this.failed
+      try { await f() } catch (e) { this.failed = e instanceof IOError ? e : new IOError(`write failed: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`, this.opts.dir); throw this.failed }
+    }).finally(() => { this.pending-- })
+    return this.queue
+  }
+
+  /** drop entries older than the window; returns the files to delete once the manifest no longer names them */
+  private prune (): string[] {
+    const newest = this.entries[this.entries.length - 1]
+    const horizon = Date.parse(newest.start) + newest.duration - this.opts.windowMs
+    const gone: string[] = []
+    while (this.entries.length > 1 && Date.parse(this.entries[0].start) + this.entries[0].duration <= horizon) gone.push((this.entries.shift() as ChunkEntry).name)
+    const used = new Set(this.entries.map(e => e.header))
+    for (let i = this.headers.length - 1; i >= 0; i--) {
+      if (!used.has(this.headers[i].hash)) { gone.push(this.headers[i].name); this.headers.splice(i, 1) }
+    }
+    return gone
+  }
+
+  private async writeManifest (): Promise<void> {
+    await this.atomic(this.manifestPath, Buffer.from(encodeManifest(this.manifest())))
+  }
+
+  private async atomic (path: string, data: Buffer): Promise<void> {
+    const tmp = `${path}.tmp`
+    await writeFile(tmp, data)
+    await rename(tmp, path)
+  }
+}
