@@ -2,7 +2,7 @@
 // header lines and the time it may take; the bytes after the head (a source's first
 // body bytes) come back with it, never lost.
 import type { Socket } from 'node:net'
-import { parseRequestHead } from '../icecast/server.js'
+import { parseRequestHead } from '../icecast/request.js'
 
 /** a head longer than this is refused (431), as icecast2 refuses past its 8 KiB buffer */
 export const MAX_HEAD_BYTES = 8192
