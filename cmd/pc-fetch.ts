@@ -9,6 +9,7 @@ import { readPublicKey } from '../lib/hashing/sign.js'
 import { outputFile } from '../lib/swarm/store.js'
 import { formatTime } from '../lib/core/units.js'
 import { setFlagsFromString } from 'node:v8'
+import { appendFile } from 'node:fs/promises'
 
 // V8's young generation otherwise doubles to 32 MB over a long item although little of
 // it survives: kept at its first size, peak RSS on a 2 GiB item drops by ~15 MB (read at
@@ -57,10 +58,11 @@ run('pc-fetch', OPTIONS, INFO, async (opts, io) => {
   // a mount URL (no file extension) may be a live show: its manifest says so
   const live = url !== undefined && mayBeLive({ url, start: '', offset: 0 }) ? await findLiveManifest(url, io.signal) : undefined
   if (url !== undefined && live) {
-    await fetchLive({ url, start: formatTime(Date.now()), offset: 0, live: true }, live, io.stdout, {
+    const st = await fetchLive({ url, start: formatTime(Date.now()), offset: 0, live: true }, live, io.stdout, {
       trackers, peers, host: String(opts.host), port: intOption(opts, 'port', 0, 65535), raw: !!opts.raw, publicKey,
       deadlineMs: Math.max(durationOption(opts, 'deadline'), 2 * live.manifest.chunkMs), magic: true, item: 0,
     }, lio)
+    if (opts.stats !== undefined) await appendFile(String(opts.stats), JSON.stringify({ type: 'item', item: 0, url, live: true, ...st, peersSeen: st.peersSeen.size }) + '\n')
     return
   }
   const fetcher = new Fetcher({
