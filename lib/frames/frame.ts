@@ -5,13 +5,15 @@
 // known size (live, later) is just a START whose size is null.
 //
 //   offset  width  field
-//   0       1      type: 1 START, 2 DATA, 3 END, 4 GAP (others: skipped, for later versions)
+//   0       1      type: 1 START, 2 DATA, 3 END, 4 GAP, 5 MARK, 6 NEXT (others: skipped, for later versions)
 //   1       4      body length L (≤ MAX_BODY_BYTES)
 //   5       L      body:
 //     START  u32 item | UTF-8 JSON: the schedule record plus "size" (bytes or null) and "chunkSize"
 //     DATA   u32 item | u64 byte offset | payload bytes
 //     END    u32 item
 //     GAP    u32 item | u64 start | u64 end      (half-open byte range given up on)
+//     MARK   u32 item | u64 byte offset | UTF-8 JSON {"time", "seq", "title"?}: a live chunk starts here
+//     NEXT   u32 item (0) | UTF-8 JSON: a schedule record announced ahead, not being fetched
 import type { Readable } from 'node:stream'
 import { DataError } from '../core/errors.js'
 import type { ScheduleRecord } from '../core/records.js'
@@ -28,29 +30,37 @@ export const T_START = 1
 export const T_DATA = 2
 export const T_END = 3
 export const T_GAP = 4
+export const T_MARK = 5
+export const T_NEXT = 6
 
 export interface ItemHeader extends ScheduleRecord {
   /** bytes; null when the item has no known end */
   size: number | null
   chunkSize: number
 }
+/** A MARK's JSON: when the byte at its offset left the source (source clock), the chunk number, the title from there on. */
+export interface LiveMark {
+  /** ISO 8601 UTC with ms, ending in Z */
+  time: string
+  seq: number
+  title?: string
+  [extra: string]: unknown
+}
 export type Frame =
   | { type: 'start', item: number, header: ItemHeader }
   | { type: 'data', item: number, offset: number, data: Buffer }
   | { type: 'end', item: number }
   | { type: 'gap', item: number, start: number, end: number }
+  | { type: 'mark', item: number, offset: number, mark: LiveMark }
+  | { type: 'next', item: number, record: ScheduleRecord }
 
 export function encodeMagic (): Buffer { return Buffer.from(MAGIC) }
 
 export function encodeFrame (f: Frame): Buffer {
   switch (f.type) {
-    case 'start': {
-      const json = Buffer.from(JSON.stringify(f.header))
-      if (json.length > MAX_JSON_BYTES) throw new RangeError(`item header longer than ${MAX_JSON_BYTES} bytes`)
-      const b = Buffer.allocUnsafe(HEADER_BYTES + 4 + json.length)
-      b[0] = T_START; b.writeUInt32BE(4 + json.length, 1); b.writeUInt32BE(f.item, 5); json.copy(b, 9)
-      return b
-    }
+    case 'start': return jsonFrame(T_START, f.item, undefined, f.header)
+    case 'mark': return jsonFrame(T_MARK, f.item, f.offset, f.mark)
+    case 'next': return jsonFrame(T_NEXT, f.item, undefined, f.record)
     case 'data': {
       const b = Buffer.allocUnsafe(HEADER_BYTES + 12 + f.data.length)
       b[0] = T_DATA; b.writeUInt32BE(12 + f.data.length, 1); b.writeUInt32BE(f.item, 5)
@@ -69,6 +79,18 @@ export function encodeFrame (f: Frame): Buffer {
       return b
     }
   }
+}
+
+/** START, MARK, NEXT: u32 item | (MARK: u64 offset) | JSON of at most MAX_JSON_BYTES */
+function jsonFrame (type: number, item: number, offset: number | undefined, value: object): Buffer {
+  const json = Buffer.from(JSON.stringify(value))
+  if (json.length > MAX_JSON_BYTES) throw new RangeError(`frame JSON longer than ${MAX_JSON_BYTES} bytes`)
+  const pre = offset === undefined ? 4 : 12
+  const b = Buffer.allocUnsafe(HEADER_BYTES + pre + json.length)
+  b[0] = type; b.writeUInt32BE(pre + json.length, 1); b.writeUInt32BE(item, 5)
+  if (offset !== undefined) b.writeBigUInt64BE(BigInt(offset), 9)
+  json.copy(b, HEADER_BYTES + pre)
+  return b
 }
 
 /**
@@ -155,10 +177,8 @@ export class FrameDecoder {
     switch (type) {
       case T_START: {
         need(5, 'START')
-        if (body.length - 4 > MAX_JSON_BYTES) this.fail(`START header longer than ${MAX_JSON_BYTES} bytes`, at)
-        let header: ItemHeader
-        try { header = JSON.parse(body.subarray(4).toString('utf8')) } catch { this.fail('START frame with bad JSON', at) }
-        if (header === null || typeof header !== 'object' || typeof header.url !== 'string') this.fail('START frame without a url', at)
+        const header = this.json(body.subarray(4), 'START', at) as ItemHeader
+        if (typeof header.url !== 'string') this.fail('START frame without a url', at)
         if (!(header.size === null || (Number.isSafeInteger(header.size) && header.size >= 0))) this.fail('START frame with a bad size', at)
         if (!(Number.isInteger(header.chunkSize) && header.chunkSize > 0 && header.chunkSize <= MAX_CHUNK_BYTES)) this.fail('START frame with a bad chunkSize', at)
         return { type: 'start', item: body.readUInt32BE(0), header }
@@ -178,9 +198,34 @@ export class FrameDecoder {
         if (e < s || e > BigInt(Number.MAX_SAFE_INTEGER)) this.fail('GAP frame with a bad range', at)
         return { type: 'gap', item: body.readUInt32BE(0), start: Number(s), end: Number(e) }
       }
+      case T_MARK: {
+        need(13, 'MARK')
+        const off = body.readBigUInt64BE(4)
+        if (off > BigInt(Number.MAX_SAFE_INTEGER)) this.fail('MARK offset too large', at)
+        const mark = this.json(body.subarray(12), 'MARK', at) as LiveMark
+        if (typeof mark.time !== 'string' || Number.isNaN(Date.parse(mark.time))) this.fail('MARK frame without a valid "time"', at)
+        if (!Number.isSafeInteger(mark.seq) || mark.seq < 0) this.fail('MARK frame without a valid "seq"', at)
+        if (mark.title !== undefined && typeof mark.title !== 'string') this.fail('MARK frame with a "title" that is not a string', at)
+        return { type: 'mark', item: body.readUInt32BE(0), offset: Number(off), mark }
+      }
+      case T_NEXT: {
+        need(5, 'NEXT')
+        const record = this.json(body.subarray(4), 'NEXT', at) as ScheduleRecord
+        if (typeof record.url !== 'string' || typeof record.start !== 'string') this.fail('NEXT frame without a url and start', at)
+        return { type: 'next', item: body.readUInt32BE(0), record }
+      }
       default:
         return undefined // a later version's record type: skip it
     }
+  }
+
+  /** The JSON object of a START, MARK or NEXT body. */
+  private json (b: Buffer, name: string, at: number): Record<string, unknown> {
+    if (b.length > MAX_JSON_BYTES) this.fail(`${name} JSON longer than ${MAX_JSON_BYTES} bytes`, at)
+    let v: unknown
+    try { v = JSON.parse(b.toString('utf8')) } catch { this.fail(`${name} frame with bad JSON`, at) }
+    if (v === null || typeof v !== 'object' || Array.isArray(v)) this.fail(`${name} frame JSON is not an object`, at)
+    return v as Record<string, unknown>
   }
 
   /** Call at end of input: a partial record left over is a truncated stream. */
