@@ -67,6 +67,7 @@ test('live: listeners share the MARKs\' bytes, the title changes at its MARK, a 
   const chunks = chunksOf(A)
   assert.ok(chunks.length >= 12)
   const ic = await startIcecast(['--live-delay', `${DELAY_MS}ms`, '--metaint', String(METAINT)])
+  const exited = new Promise<number | null>(resolve => ic.c.on('exit', resolve))
   const t0 = Date.now()
   const write = (b: Buffer): void => { ic.c.stdin!.write(b) }
   write(encodeMagic())
@@ -79,6 +80,8 @@ test('live: listeners share the MARKs\' bytes, the title changes at its MARK, a 
   const listeners: Array<ReturnType<typeof icyListener>> = []
   const players: Array<Promise<{ code: number | null, stdout: Buffer, stderr: string }>> = []
   let offset = 0
+  let mpv: ReturnType<typeof tool> | undefined
+  let mpvGone = false
   const offsets = new Map<number, number>()
   for (const { seq, c, late } of plan) {
     // a chunk reaches pc-icecast 1.1 s after its first byte left the source (cut at its end, fetched); the late one 2.6 s
@@ -86,6 +89,8 @@ test('live: listeners share the MARKs\' bytes, the title changes at its MARK, a 
     if (seq === 1) {
       listeners.push(icyListener(ic.port))
       players.push(player(ic.base, 8))
+      mpv = tool('mpv', ['--no-config', '--no-video', '--ao=null', '--msg-level=all=error', `${ic.base}/stream`], 60_000)
+      void mpv.then(() => { mpvGone = true })
     }
     if (seq === 2) listeners.push(icyListener(ic.port))
     if (seq === 5) players.push(player(ic.base, 5))
@@ -95,11 +100,14 @@ test('live: listeners share the MARKs\' bytes, the title changes at its MARK, a 
     write(encodeFrame({ type: 'data', item: 0, offset, data: chunks[c] }))
     offset += chunks[c].length
   }
+  assert.not.ok(mpvGone, 'mpv still playing after the drop, when the last chunk is written')
   write(encodeFrame({ type: 'end', item: 0 }))
   ic.c.stdin!.end()
   await withTimeout(Promise.all(listeners.map(l => l.closed)), 20_000, 'listeners to be ended')
+  const m = await mpv!
+  assert.is(m.code, 0, `mpv: ${m.stderr}`)
   const decoded = await Promise.all(players)
-  const exit = await withTimeout(new Promise<number | null>(resolve => ic.c.on('exit', resolve)), 10_000, 'pc-icecast to exit')
+  const exit = await withTimeout(exited, 10_000, 'pc-icecast to exit')
   assert.is(exit, 0, ic.stderr())
 
   for (const [i, l] of listeners.entries()) {
