@@ -13,6 +13,13 @@ const MAX_TIMERS_AT_ONCE = 1_000_000
 interface Timer { at: number, seq: number, fn: () => void, cancelled: boolean }
 
 export class SimClock implements SwarmClock {
+  /**
+   * Timers fire on multiples of `quantumMs`: what arrives within one quantum is handled
+   * together, and the swarm's deferred scheduling runs once after all of it, as a busy
+   * process reads several sockets' data in one turn of its event loop before its
+   * setImmediate work. 0 keeps every time exact.
+   */
+  constructor (readonly quantumMs = 0) {}
   private t = 0
   private seq = 0
   private readonly heap: Timer[] = []
@@ -22,7 +29,10 @@ export class SimClock implements SwarmClock {
   now (): number { return this.t }
 
   setTimeout (fn: () => void, ms: number): TimerHandle {
-    const x: Timer = { at: this.t + (ms > 0 ? ms : 0), seq: this.seq++, fn, cancelled: false }
+    let at = this.t + (ms > 0 ? ms : 0)
+    const q = this.quantumMs
+    if (q > 0 && at > this.t) at = Math.ceil(at / q) * q
+    const x: Timer = { at, seq: this.seq++, fn, cancelled: false }
     this.push(x)
     return x
   }

@@ -125,6 +125,9 @@ export class SimLink extends PeerLink {
     const o = this.other
     if (!o || this.dead) return
     if (at < this.lastArrival) at = this.lastArrival
+    // what arrives within one quantum of the clock is one batch (one timer)
+    const q = this.net.clock.quantumMs
+    if (q > 0) at = Math.ceil(at / q) * q
     this.lastArrival = at
     if (this.tail && this.tail.at === at) { this.tail.msgs.push(m); if (pieceBytes) this.net.pieceBytesInFlight += pieceBytes; return }
     const b: Batch = { at, msgs: [m] }

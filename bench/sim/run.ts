@@ -16,10 +16,10 @@ const SCENARIOS: Record<string, Partial<ScenarioOptions>> = {
   /** a 4-minute 2 Mbit/s video item, a flash crowd */
   video: { bitrate: 2_000_000, durationMs: 240_000, arrival: 'flash' },
   /** the loopback bench of BENCHMARKS.md "swarm": 20 MiB, N listeners starting as N processes do on two cores, no latency, no upload limit, nobody leaves; then 5 joiners one after another */
-  loopback: { bitrate: 20 * 1024 * 1024 * 8 / 240, durationMs: 240_000, arrival: 'together', population: 'loopback', originRateFactor: Infinity, churn: false, tailMs: 0, joiners: 5 },
+  loopback: { bitrate: 20 * 1024 * 1024 * 8 / 240, durationMs: 240_000, arrival: 'together', population: 'loopback', originRateFactor: Infinity, churn: false, tailMs: 0, joiners: 5, quantumMs: 1 },
 }
 
-const argv = minimist(process.argv.slice(2), { string: ['scenario', 'listeners', 'sweep', 'modes', 'mode', 'seed', 'origin-rate', 'plot', 'until'], boolean: ['no-churn', 'help'] })
+const argv = minimist(process.argv.slice(2), { string: ['scenario', 'listeners', 'sweep', 'modes', 'mode', 'seed', 'origin-rate', 'plot', 'until', 'quantum'], boolean: ['no-churn', 'help'] })
 if (argv.help) {
   process.stdout.write(`Usage: node dist/bench/sim/run.js --scenario ${Object.keys(SCENARIOS).join('|')} [--listeners N | --sweep N,N,…] [--modes pc,bt,http] [--origin-rate X] [--seed S] [--no-churn] [--plot FILE.svg]\n`)
   process.exit(0)
@@ -37,6 +37,7 @@ for (const n of sizes) {
   const base: ScenarioOptions = { ...DEFAULTS, ...sc, listeners: n, seed: Number(argv.seed ?? 1) }
   if (argv['origin-rate'] !== undefined) base.originRateFactor = Number(argv['origin-rate'])
   if (argv['no-churn']) base.churn = false
+  if (argv.quantum !== undefined) base.quantumMs = Number(argv.quantum)
   const item = makeItem(Math.round(base.bitrate / 8 * base.durationMs / 1000), base.chunkBytes)
   for (const mode of modes) {
     const r = await runScenario({ ...base, mode, progress: (l) => process.stderr.write(`sim: ${l}\n`) }, item)

@@ -37,6 +37,8 @@ export interface ScenarioOptions {
   tailMs: number
   /** (the loopback validation) every listener is given the address of the one before, as the bench's chain does */
   chain: boolean
+  /** the clock's time quantum (SimClock) */
+  quantumMs: number
   /** (the loopback validation) listeners who tune in one after another once the first N hold the item, JOINER_GAP_MS apart */
   joiners: number
   progress?: (line: string) => void
@@ -45,7 +47,7 @@ export interface ScenarioOptions {
 export const DEFAULTS: ScenarioOptions = {
   mode: 'pc', listeners: 1000, bitrate: 128_000, durationMs: 240_000, chunkBytes: CHUNK_BYTES, arrival: 'flash',
   originRateFactor: 10, population: 'home', churn: true, seed: 1, deadlineMs: 2000, window: 16, numwant: 50,
-  tailMs: 30_000, chain: false, joiners: 0,
+  tailMs: 30_000, chain: false, joiners: 0, quantumMs: 10,
 }
 
 export interface Listener {
@@ -115,7 +117,7 @@ export async function runScenario (o: ScenarioOptions, item?: Item, keepListener
   const { chunks, tree } = it
   const count = chunks.length
   const byteRate = o.bitrate / 8 / 1000 // bytes per ms of play
-  const clock = new SimClock()
+  const clock = new SimClock(o.quantumMs)
   const net = new SimNet(clock, rng)
   const streamBytesPerMs = o.bitrate / 8 / 1000
   const origin = new SimOrigin(clock, net, chunks, Number.isFinite(o.originRateFactor) ? o.originRateFactor * streamBytesPerMs : Infinity, o.population === 'home' ? 20 : 2)
