@@ -6,6 +6,7 @@ import minimist from 'minimist'
 import { writeFileSync } from 'node:fs'
 import { runScenario, makeItem, DEFAULTS, type ScenarioOptions, type Result, type Mode } from './scenario.js'
 import { plot } from './plot.js'
+import { HOME } from './population.js'
 
 /** the named scenarios of issue 13 */
 const SCENARIOS: Record<string, Partial<ScenarioOptions>> = {
@@ -19,14 +20,20 @@ const SCENARIOS: Record<string, Partial<ScenarioOptions>> = {
   loopback: { bitrate: 20 * 1024 * 1024 * 8 / 240, durationMs: 240_000, arrival: 'together', population: 'loopback', originRateFactor: Infinity, churn: false, tailMs: 0, joiners: 5, quantumMs: 1 },
 }
 
-const argv = minimist(process.argv.slice(2), { string: ['scenario', 'listeners', 'sweep', 'modes', 'mode', 'seed', 'origin-rate', 'plot', 'until', 'quantum'], boolean: ['no-churn', 'help'] })
+const argv = minimist(process.argv.slice(2), { string: ['scenario', 'listeners', 'sweep', 'modes', 'mode', 'seed', 'origin-rate', 'plot', 'until', 'quantum', 'nat', 'up-sigma', 'loss', 'rtt', 'deadline', 'duration'], boolean: ['no-churn', 'help'] })
 if (argv.help) {
-  process.stdout.write(`Usage: node dist/bench/sim/run.js --scenario ${Object.keys(SCENARIOS).join('|')} [--listeners N | --sweep N,N,…] [--modes pc,bt,http] [--origin-rate X] [--seed S] [--no-churn] [--plot FILE.svg]\n`)
+  process.stdout.write(`Usage: node dist/bench/sim/run.js --scenario ${Object.keys(SCENARIOS).join('|')} [--listeners N | --sweep N,N,…] [--modes pc,bt,http] [--origin-rate X] [--seed S] [--no-churn] [--plot FILE.svg]\n` +
+    '  population and item (to see what a figure depends on): [--nat SHARE] [--up-sigma S (0: every line the median)] [--loss P] [--rtt MS (every path)] [--deadline MS] [--duration MS] [--quantum MS]\n')
   process.exit(0)
 }
 const name = String(argv.scenario ?? 'audio')
 const sc = SCENARIOS[name]
 if (!sc) { process.stderr.write(`sim: unknown scenario '${name}'\n`); process.exit(64) }
+// population overrides (population.ts HOME), for experiments on what a figure depends on
+if (argv.nat !== undefined) HOME.natShare = Number(argv.nat)
+if (argv['up-sigma'] !== undefined) HOME.upSigma = Number(argv['up-sigma'])
+if (argv.loss !== undefined) { HOME.loss = Number(argv.loss); HOME.lossyLoss = Number(argv.loss) }
+if (argv.rtt !== undefined) { HOME.rttMedianMs = Number(argv.rtt); HOME.rttSigma = 0 }
 const sizes = String(argv.sweep ?? argv.listeners ?? '1000').split(',').map(Number)
 const modes = String(argv.modes ?? argv.mode ?? 'pc').split(',') as Mode[]
 const results: Result[] = []
@@ -38,6 +45,8 @@ for (const n of sizes) {
   if (argv['origin-rate'] !== undefined) base.originRateFactor = Number(argv['origin-rate'])
   if (argv['no-churn']) base.churn = false
   if (argv.quantum !== undefined) base.quantumMs = Number(argv.quantum)
+  if (argv.deadline !== undefined) base.deadlineMs = Number(argv.deadline)
+  if (argv.duration !== undefined) base.durationMs = Number(argv.duration)
   const item = makeItem(Math.round(base.bitrate / 8 * base.durationMs / 1000), base.chunkBytes)
   for (const mode of modes) {
     const r = await runScenario({ ...base, mode, progress: (l) => process.stderr.write(`sim: ${l}\n`) }, item)
