@@ -75,6 +75,7 @@ export class SimLink extends PeerLink {
   send (m: Message): boolean {
     if (this.closed) return false
     // a bitfield is encoded when sent, as on the wire: the store's changes afterwards
+    this.net.sent[m.type] = (this.net.sent[m.type] ?? 0) + 1
     this.deliver(m.type === 'bitfield' ? { ...m, bits: Buffer.from(m.bits) } : m, this.net.clock.now() + this.oneWayMs)
     return true
   }
@@ -138,7 +139,12 @@ export class SimLink extends PeerLink {
       for (const x of b.msgs) {
         if (x.type === 'piece') { this.net.pieceBytesInFlight -= x.data.length }
         if (this.dead || o.closed || o.local.vanished) continue
-        if (x.type === 'piece') { this.net.pieceBytesDelivered += x.data.length; o.local.bytesReceived += x.data.length }
+        if (x.type === 'piece') {
+          this.net.pieceBytesDelivered += x.data.length
+          o.local.bytesReceived += x.data.length
+          // still asked for when it arrives, or come after its request was cancelled (or never made)
+          if (o.inflight.has(x.index)) this.net.piecesWanted++; else this.net.piecesUnwanted++
+        }
         o.take(x)
       }
     }, at - this.net.clock.now())
@@ -155,6 +161,10 @@ export class SimNet {
   pieceBytesSent = 0
   pieceBytesDelivered = 0
   pieceBytesInFlight = 0
+  /** messages sent, by type; pieces that arrived still asked for, and after their request was gone */
+  readonly sent: Record<string, number> = {}
+  piecesWanted = 0
+  piecesUnwanted = 0
   private nextPort = 40000
 
   constructor (readonly clock: SimClock, readonly rng: Rng) {}

@@ -14,7 +14,7 @@ function panel (results: Result[], x0: number, title: string, value: (r: Result)
   const ns = [...new Set(results.map(r => r.options.listeners))].sort((a, b) => a - b)
   const vs = results.map(value).filter(v => v > 0)
   const lo = Math.pow(10, Math.floor(Math.log10(Math.min(...vs, 1))))
-  const hi = Math.pow(10, Math.ceil(Math.log10(Math.max(...vs, 1) * 1.01)))
+  const hi = Math.pow(10, Math.ceil(Math.log10(Math.max(...vs, 1))))
   const nlo = Math.log10(ns[0]) - 0.2
   const nhi = Math.log10(ns[ns.length - 1]) + 0.2
   const x = (n: number): number => x0 + M.l + (Math.log10(n) - nlo) / (nhi - nlo) * (W - M.l - M.r)

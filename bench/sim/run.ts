@@ -3,7 +3,7 @@
 //   node dist/bench/sim/run.js --scenario audio --listeners 1000
 //   node dist/bench/sim/run.js --scenario audio --sweep 1000,10000 --modes pc,bt,http --plot sim.svg
 import minimist from 'minimist'
-import { writeFileSync } from 'node:fs'
+import { writeFileSync, readFileSync } from 'node:fs'
 import { runScenario, makeItem, DEFAULTS, type ScenarioOptions, type Result, type Mode } from './scenario.js'
 import { plot } from './plot.js'
 import { HOME } from './population.js'
@@ -20,10 +20,17 @@ const SCENARIOS: Record<string, Partial<ScenarioOptions>> = {
   loopback: { bitrate: 20 * 1024 * 1024 * 8 / 240, durationMs: 240_000, arrival: 'together', population: 'loopback', originRateFactor: Infinity, churn: false, tailMs: 0, joiners: 5, quantumMs: 1 },
 }
 
-const argv = minimist(process.argv.slice(2), { string: ['scenario', 'listeners', 'sweep', 'modes', 'mode', 'seed', 'origin-rate', 'plot', 'until', 'quantum', 'nat', 'up-sigma', 'loss', 'rtt', 'deadline', 'duration'], boolean: ['no-churn', 'help'] })
+const argv = minimist(process.argv.slice(2), { string: ['scenario', 'listeners', 'sweep', 'modes', 'mode', 'seed', 'origin-rate', 'plot', 'until', 'quantum', 'nat', 'up-sigma', 'loss', 'rtt', 'deadline', 'duration', 'from'], boolean: ['churn', 'help'], default: { churn: true } })
 if (argv.help) {
-  process.stdout.write(`Usage: node dist/bench/sim/run.js --scenario ${Object.keys(SCENARIOS).join('|')} [--listeners N | --sweep N,N,…] [--modes pc,bt,http] [--origin-rate X] [--seed S] [--no-churn] [--plot FILE.svg]\n` +
+  process.stdout.write(`Usage: node dist/bench/sim/run.js --scenario ${Object.keys(SCENARIOS).join('|')} [--listeners N | --sweep N,N,…] [--modes pc,bt,http] [--origin-rate X] [--seed S] [--no-churn] [--plot FILE.svg] [--from RUN.json --plot FILE.svg]\n` +
     '  population and item (to see what a figure depends on): [--nat SHARE] [--up-sigma S (0: every line the median)] [--loss P] [--rtt MS (every path)] [--deadline MS] [--duration MS] [--quantum MS]\n')
+  process.exit(0)
+}
+// --from FILE: only draw the plot again from a run's JSON lines
+if (argv.from !== undefined) {
+  const rs = readFileSync(String(argv.from), 'utf8').split('\n').filter(Boolean).map(l => JSON.parse(l) as Result & { scenario: string })
+  const o = rs[0].options
+  writeFileSync(String(argv.plot ?? 'scale.svg'), plot(rs, `${rs[0].scenario}: ${o.bitrate / 1000} kbit/s, ${o.durationMs / 60000} min, origin upload ${o.originRateFactor}× the stream`))
   process.exit(0)
 }
 const name = String(argv.scenario ?? 'audio')
@@ -43,7 +50,7 @@ process.stderr.write('| scenario | mode | N | origin ÷ item | listeners with a 
 for (const n of sizes) {
   const base: ScenarioOptions = { ...DEFAULTS, ...sc, listeners: n, seed: Number(argv.seed ?? 1) }
   if (argv['origin-rate'] !== undefined) base.originRateFactor = Number(argv['origin-rate'])
-  if (argv['no-churn']) base.churn = false
+  if (argv.churn === false) base.churn = false // --no-churn
   if (argv.quantum !== undefined) base.quantumMs = Number(argv.quantum)
   if (argv.deadline !== undefined) base.deadlineMs = Number(argv.deadline)
   if (argv.duration !== undefined) base.durationMs = Number(argv.duration)
@@ -52,6 +59,8 @@ for (const n of sizes) {
     const r = await runScenario({ ...base, mode, progress: (l) => process.stderr.write(`sim: ${l}\n`) }, item)
     results.push(r)
     process.stdout.write(JSON.stringify({ scenario: name, ...r }) + '\n')
+    const m = r.messages
+    process.stderr.write(`sim: peer messages ${JSON.stringify(m.sent)}; pieces arriving still wanted ${m.piecesWanted}, after their request was cancelled ${m.piecesUnwanted}\n`)
     if (r.joiners) process.stderr.write(`sim: joiners: first audio ${r.joiners.firstAudioMs.map(fmt).join(', ')}; origin for them ${r.joiners.originRatio.toFixed(2)}× the item\n`)
     process.stderr.write(`| ${name} | ${mode} | ${n} | ${r.originRatio.toFixed(2)} | ${(100 * r.stalledShare).toFixed(2)} % | ${r.stallSeconds.toFixed(0)} s | ${fmt(r.firstAudioMs.median)} / ${fmt(r.firstAudioMs.p95)} / ${fmt(r.firstAudioMs.p99)} | ${r.uploadRatio.mean.toFixed(2)} / ${r.uploadRatio.max.toFixed(2)} | ${(100 * r.completedShare).toFixed(1)} % | ${r.simPerWall.toFixed(2)} | ${r.wallSeconds.toFixed(0)} s | ${r.peakRssMiB.toFixed(0)} MiB |\n`)
   }

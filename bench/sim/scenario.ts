@@ -81,6 +81,8 @@ export interface Result {
   peakRssMiB: number
   timersFired: number
   /** bytes counted by listeners, what the network delivered, what peers and the origin sent */
+  /** peer messages sent by type, and pieces that arrived still wanted / after their request was cancelled */
+  messages: { sent: Record<string, number>, piecesWanted: number, piecesUnwanted: number }
   conservation: { receivedFromPeers: number, deliveredByNet: number, sentByPeers: number, uploadedBySwarms: number, receivedFromOrigin: number, sentByOrigin: number }
   /** per listener, for the test: held every chunk from its first one on by its leaving time */
   listeners?: Listener[]
@@ -277,6 +279,7 @@ export async function runScenario (o: ScenarioOptions, item?: Item, keepListener
     simPerWall: end / 1000 / wall,
     peakRssMiB: process.resourceUsage().maxRSS / 1024,
     timersFired: clock.fired,
+    messages: { sent: net.sent, piecesWanted: net.piecesWanted, piecesUnwanted: net.piecesUnwanted },
     conservation: { receivedFromPeers, deliveredByNet: net.pieceBytesDelivered, sentByPeers, uploadedBySwarms, receivedFromOrigin, sentByOrigin: origin.bytesSent },
     joiners: o.joiners ? { firstAudioMs: listeners.slice(o.listeners).map(l => l.haveAt[l.firstChunk] - l.joinAt), originRatio: (origin.bytesSent - originAtJoiners) / itemBytes } : undefined,
     listeners: keepListeners ? listeners : undefined,
