@@ -84,4 +84,3 @@ export function loopbackHost (): HostSpec {
   return { upBytesPerMs: 10_000, downBytesPerMs: 100_000, rttMs: 2, loss: 0, nat: false }
 }
 
-export { MBIT_PER_S }

@@ -9,7 +9,8 @@ import { EXPIRY_FACTOR } from '../../lib/tracker/swarms.js'
 import { DEFAULT_INTERVAL_S } from '../../lib/tracker/client.js'
 import { SimClock } from './clock.js'
 import { Host, SimNet, SimOrigin, SimTracker } from './net.js'
-import { Rng, homeHost, loopbackHost, HOME, MBIT_PER_S } from './population.js'
+import { Rng, homeHost, loopbackHost, HOME } from './population.js'
+import type { PeerAddress } from '../../lib/swarm/wire.js'
 import { BtClient } from './bt.js'
 
 export type Mode = 'pc' | 'bt' | 'http'
@@ -121,8 +122,7 @@ export async function runScenario (o: ScenarioOptions, item?: Item, keepListener
   const byteRate = o.bitrate / 8 / 1000 // bytes per ms of play
   const clock = new SimClock(o.quantumMs)
   const net = new SimNet(clock, rng)
-  const streamBytesPerMs = o.bitrate / 8 / 1000
-  const origin = new SimOrigin(clock, net, chunks, Number.isFinite(o.originRateFactor) ? o.originRateFactor * streamBytesPerMs : Infinity, o.population === 'home' ? 20 : 2)
+  const origin = new SimOrigin(clock, net, chunks, Number.isFinite(o.originRateFactor) ? o.originRateFactor * byteRate : Infinity, o.population === 'home' ? 20 : 2)
   const tracker = new SimTracker(rng, o.numwant)
   const ih = infoHash(tree.root)
   // the item goes on air at T0; the run starts a little before so early comers can look for peers
@@ -162,7 +162,7 @@ export async function runScenario (o: ScenarioOptions, item?: Item, keepListener
       if (l.leaveAt < end) clock.setTimeout(() => { h.online = false }, l.leaveAt - clock.now())
       return
     }
-    const announce = (): PeerAddressList => tracker.announce(h.addr)
+    const announce = (): PeerAddress[] => tracker.announce(h.addr)
     const trackerRtt = h.spec.rttMs
     if (o.mode === 'bt') {
       const c = new BtClient({ clock, net, host: h, tree, chunks, peerId, infoHash: ih, origin: origin.source(h), firstChunk: l.firstChunk, deadlineMs: o.deadlineMs, got })
@@ -286,5 +286,3 @@ export async function runScenario (o: ScenarioOptions, item?: Item, keepListener
   }
 }
 
-type PeerAddressList = Array<{ host: string, port: number }>
-export { MBIT_PER_S }
