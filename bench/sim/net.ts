@@ -90,12 +90,15 @@ export class SimLink extends PeerLink {
     const sent = Math.max(now, src.upBusy) + len / src.spec.upBytesPerMs
     src.upBusy = sent
     src.bytesSent += len
-    const ow = this.oneWayMs
-    let at = Math.max(sent + ow, Math.max(now + ow, dst.downBusy) + len / dst.spec.downBytesPerMs)
-    dst.downBusy = at
-    at += this.net.lossDelay(len, 2 * ow, Math.max(src.spec.loss, dst.spec.loss))
     this.net.pieceBytesSent += len
-    this.deliver({ type: 'piece', index, data }, at, len)
+    const ow = this.oneWayMs
+    const loss = Math.max(src.spec.loss, dst.spec.loss)
+    this.net.pieceBytesInFlight += len
+    // the receiver's downlink is taken when the first byte reaches it, not before (see SimNet.receive)
+    this.net.receive(dst, sent - len / src.spec.upBytesPerMs + ow, sent + ow, len, 2 * ow, loss, (at) => {
+      this.net.pieceBytesInFlight -= len
+      this.deliver({ type: 'piece', index, data }, at, len)
+    })
     if (sent > now) await new Promise<void>(resolve => { c.setTimeout(resolve, sent - now) })
   }
 
@@ -171,6 +174,22 @@ export class SimNet {
 
   add (h: Host): void { this.hosts.set(`${h.addr.host}:${h.addr.port}`, h) }
 
+  /**
+   * A transfer of `len` bytes reaches `dst` from `firstAt` (its first byte) to no earlier
+   * than `lastAt` (its last byte, at the sender's pace); the receiver's downlink takes
+   * the bytes in the order they start arriving (a FIFO share of its capacity), so the
+   * accounting waits until the first byte is there: a transfer still queued at a busy
+   * sender holds no place at the receiver meanwhile. `done(at)`: when it is all in.
+   */
+  receive (dst: Host, firstAt: number, lastAt: number, len: number, rttMs: number, loss: number, done: (at: number) => void): void {
+    this.clock.setTimeout(() => {
+      const now = this.clock.now()
+      const at = Math.max(lastAt, Math.max(now, dst.downBusy) + len / dst.spec.downBytesPerMs)
+      dst.downBusy = at
+      done(at + this.lossDelay(len, rttMs, loss))
+    }, firstAt - this.clock.now())
+  }
+
   /** Extra delay of a transfer of `bytes` when each segment is lost with `p`: one RTT per loss. */
   lossDelay (bytes: number, rttMs: number, p: number): number {
     if (p <= 0) return 0
@@ -214,16 +233,17 @@ export class SimOrigin {
   private busy = 0
   constructor (readonly clock: SimClock, readonly net: SimNet, readonly chunks: Buffer[], readonly upBytesPerMs: number, readonly rttMs: number) {}
 
-  /** Send `len` bytes to `to` from now: when they arrive. */
-  private transfer (to: Host, len: number): number {
+  /** Send `len` bytes to `to`, queued behind what the origin is already sending; resolves when they are all in. */
+  private transfer (to: Host, len: number): Promise<void> {
     const now = this.clock.now()
     const ow = (this.rttMs + to.spec.rttMs) / 4
     const sent = Math.max(now, this.busy) + len / this.upBytesPerMs
     this.busy = sent
-    let at = Math.max(sent + ow, Math.max(now + ow, to.downBusy) + len / to.spec.downBytesPerMs)
-    to.downBusy = at
-    at += this.net.lossDelay(len, 2 * ow, to.spec.loss)
-    return at - now
+    return new Promise(resolve => {
+      this.net.receive(to, sent - len / this.upBytesPerMs + ow, sent + ow, len, 2 * ow, to.spec.loss, (at) => {
+        this.clock.setTimeout(resolve, at - this.clock.now())
+      })
+    })
   }
 
   source (h: Host): OriginSource {
@@ -235,7 +255,7 @@ export class SimOrigin {
         await sleep((this.rttMs + h.spec.rttMs) / 4)
         for (let i = first; i < first + count && i < this.chunks.length; i++) {
           const chunk = this.chunks[i]
-          await sleep(this.transfer(h, chunk.length))
+          await this.transfer(h, chunk.length)
           if (!h.online) return
           this.bytesSent += chunk.length
           h.bytesReceived += chunk.length
@@ -255,7 +275,7 @@ export class SimOrigin {
     this.requests++
     await sleep((this.rttMs + h.spec.rttMs) / 2)
     for (let i = from; i < this.chunks.length; i++) {
-      await sleep(this.transfer(h, this.chunks[i].length))
+      await this.transfer(h, this.chunks[i].length)
       if (!h.online) return
       this.bytesSent += this.chunks[i].length
       h.bytesReceived += this.chunks[i].length
