@@ -8,7 +8,7 @@
 import type { PeerLink } from './link.js'
 import type { TimerHandle } from './clock.js'
 import type { Swarm } from './swarm.js'
-import type { ChunkStore } from './store.js'
+import type { Store } from './store.js'
 import { playOrder, pickForPeer, designated, BLOCK_CHUNKS, type PickState } from './picker.js'
 
 /** requests in flight to one peer, of which URGENT_SLOTS only for the urgent window */
@@ -76,7 +76,7 @@ export class Scheduler {
   constructor (private readonly sw: Swarm) {}
 
   /** The store is open: work out the play order (joined at `playFraction` of the item). */
-  start (store: ChunkStore, playFraction: number): void {
+  start (store: Store, playFraction: number): void {
     const n = store.count
     const tree = store.tree
     const play = Math.min(n - 1, Math.max(0, Math.floor(playFraction * tree.size / tree.chunkSize) - 1))

@@ -49,7 +49,27 @@ export function outputFile (fd: number): OutputFile | undefined {
   }
 }
 
-export class ChunkStore extends EventEmitter {
+/**
+ * What a swarm needs of its store: ChunkStore (a file) or MemoryStore (memory, for a
+ * simulator running thousands of swarms in one process). Emits 'have' (i) when a chunk is
+ * stored and 'lost' (i) when a held chunk no longer verifies.
+ */
+export interface Store extends EventEmitter {
+  readonly tree: HashTree
+  readonly count: number
+  readonly bits: Buffer
+  readonly held: number
+  readonly complete: boolean
+  readonly isOutput: boolean
+  readonly buffers: BufferPool | undefined
+  has: (i: number) => boolean
+  length: (i: number) => number
+  putChecked: (i: number, data: Buffer) => Promise<PutResult>
+  get: (i: number, into?: Buffer, verify?: boolean) => Promise<Buffer>
+  close: (remove: boolean) => Promise<void>
+}
+
+export class ChunkStore extends EventEmitter implements Store {
   readonly count: number
   readonly bits: Buffer
   held = 0
@@ -182,4 +202,57 @@ export class ChunkStore extends EventEmitter {
 function usable (pool: VerifyPool | undefined, tree: HashTree): VerifyPool | undefined {
   // the pool's slots are of one chunk size; a tree of another is verified on the main thread
   return pool?.slotBytes === tree.chunkSize ? pool : undefined
+}
+
+export interface MemoryStoreOptions {
+  /** whether chunk i is `data` (default: its leaf hash matches the tree) */
+  check?: (i: number, data: Buffer) => boolean
+  /** keep the caller's buffer instead of a copy: only when no caller reuses it (a simulator's shared chunks) */
+  keepBuffers?: boolean
+}
+
+/**
+ * A store in memory: the chunks held, by index. For simulations of many swarms in one
+ * process, where the chunk buffers can be shared (keepBuffers) and checked against
+ * known bytes rather than hashed again per listener (check).
+ */
+export class MemoryStore extends EventEmitter implements Store {
+  readonly count: number
+  readonly bits: Buffer
+  held = 0
+  readonly isOutput = false
+  readonly buffers = undefined
+  private readonly chunks: Array<Buffer | undefined>
+  private closed = false
+  constructor (readonly tree: HashTree, private readonly opts: MemoryStoreOptions = {}) {
+    super()
+    this.count = tree.leaves.length
+    this.bits = Buffer.alloc(Math.ceil(this.count / 8))
+    this.chunks = new Array<Buffer | undefined>(this.count)
+  }
+
+  length (i: number): number { return Math.max(0, Math.min(this.tree.chunkSize, this.tree.size - i * this.tree.chunkSize)) }
+  has (i: number): boolean { return i >= 0 && i < this.count && getBit(this.bits, i) }
+  get complete (): boolean { return this.held === this.count }
+
+  async putChecked (i: number, data: Buffer): Promise<PutResult> {
+    if (this.closed || this.has(i)) return 'held'
+    if (i < 0 || i >= this.count || data.length !== this.length(i)) return 'bad'
+    const ok = this.opts.check ? this.opts.check(i, data) : leafHash(data).equals(this.tree.leaves[i])
+    if (!ok) return 'bad'
+    this.chunks[i] = this.opts.keepBuffers ? data : Buffer.from(data)
+    setBit(this.bits, i)
+    this.held++
+    this.emit('have', i)
+    return 'stored'
+  }
+
+  async get (i: number, into?: Buffer): Promise<Buffer> {
+    const c = this.has(i) ? this.chunks[i] : undefined
+    if (!c) throw new Error(`chunk ${i} not held`)
+    if (into && into.length >= c.length) { c.copy(into); return into.subarray(0, c.length) }
+    return c
+  }
+
+  async close (): Promise<void> { this.closed = true; this.chunks.fill(undefined) }
 }

@@ -8,7 +8,7 @@
 import { connect as tcpConnect } from 'node:net'
 import { EventEmitter } from 'node:events'
 import { type HashTree, parseTree, formatTree } from '../hashing/hashtree.js'
-import { ChunkStore, type PutResult, type OutputFile } from './store.js'
+import { ChunkStore, type PutResult, type OutputFile, type Store } from './store.js'
 import type { VerifyPool } from '../hashing/verify-pool.js'
 import { OriginFeed } from './origin-feed.js'
 import { Origin, type OriginSource } from './origin.js'
@@ -59,11 +59,13 @@ export interface SwarmOptions {
   connect?: (addr: PeerAddress) => PeerLink
   /** where origin chunks come from (default: HTTP Range requests to `url`) */
   origin?: OriginSource
+  /** the chunk store (default: a file in cacheDir, or `output`) */
+  store?: (tree: HashTree) => Store
 }
 
 export class Swarm extends EventEmitter {
   tree?: HashTree
-  store?: ChunkStore
+  store?: Store
   readonly stats: SwarmStats = { bytesFromOrigin: 0, bytesFromPeers: 0, bytesUploaded: 0, chunksRejected: 0, peersSeen: new Set() }
   closed = false
   complete = false
@@ -116,7 +118,7 @@ export class Swarm extends EventEmitter {
   private async open (tree: HashTree): Promise<void> {
     if (this.opts.root && !tree.root.equals(this.opts.root)) throw new Error('tree root differs from the record root')
     const pool = this.opts.verifier && tree.size >= (this.opts.verifyMinBytes ?? 0) ? this.opts.verifier : undefined
-    const store = this.opts.output ? ChunkStore.onOutput(this.opts.output, tree, pool) : await ChunkStore.open(this.opts.cacheDir, tree, pool)
+    const store = this.opts.store ? this.opts.store(tree) : this.opts.output ? ChunkStore.onOutput(this.opts.output, tree, pool) : await ChunkStore.open(this.opts.cacheDir, tree, pool)
     if (this.closed) { await store.close(this.opts.removeCache); return }
     // origin bytes are received straight into the verifier's shared buffers
     const buffers = store.buffers

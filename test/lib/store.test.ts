@@ -4,7 +4,7 @@ import { randomBytes } from 'node:crypto'
 import { readFile, writeFile, stat } from 'node:fs/promises'
 import { join } from 'node:path'
 import { openSync, closeSync, readSync } from 'node:fs'
-import { ChunkStore, outputFile } from '../../lib/swarm/store.js'
+import { ChunkStore, MemoryStore, outputFile } from '../../lib/swarm/store.js'
 import { VerifyPool } from '../../lib/hashing/verify-pool.js'
 import { TreeBuilder, type HashTree } from '../../lib/hashing/hashtree.js'
 import { tempDir, withTimeout } from '../helpers.js'
@@ -140,6 +140,31 @@ test('an output opened for appending, or not a regular file, is not used as the 
   try {
     assert.is(outputFile((c.stdin as unknown as { _handle: { fd: number } })._handle.fd), undefined, 'a pipe')
   } finally { c.kill() }
+})
+
+test('the memory store: verifies against the tree (or the given check), keeps chunks in memory, refuses bad ones', async () => {
+  const s = new MemoryStore(tree)
+  const seen: number[] = []
+  s.on('have', (i: number) => seen.push(i))
+  const bad = Buffer.from(chunk(2))
+  bad[0] ^= 1
+  assert.is(await s.putChecked(2, bad), 'bad', 'a chunk that fails its leaf hash')
+  assert.is(await s.putChecked(2, chunk(2).subarray(1)), 'bad', 'a chunk of the wrong length')
+  for (const i of [5, 0, 3, 1, 4, 2]) assert.is(await s.putChecked(i, chunk(i)), 'stored')
+  assert.is(await s.putChecked(3, chunk(3)), 'held')
+  assert.equal(seen, [5, 0, 3, 1, 4, 2])
+  assert.ok(s.complete)
+  for (let i = 0; i < 6; i++) assert.ok((await s.get(i)).equals(chunk(i)))
+  // a caller's check replaces hashing (a simulator's shared buffers): only those very buffers pass
+  const shared = new MemoryStore(tree, { keepBuffers: true, check: (i, d) => d === chunk(i) || d.equals(data.subarray(i * CS, i * CS + d.length)) })
+  const c0 = chunk(0)
+  assert.is(await shared.putChecked(0, c0), 'stored')
+  assert.is(await shared.get(0), c0, 'kept by reference')
+  assert.is(await shared.putChecked(1, Buffer.alloc(CS)), 'bad')
+  await s.close()
+  let gone = false
+  try { await s.get(0) } catch { gone = true }
+  assert.ok(gone, 'nothing is held once closed')
 })
 
 test.run()

@@ -1,0 +1,106 @@
+// The simulator's clock: a binary heap of timers fired in (time, creation) order, virtual
+// time jumping from one to the next. Between two timers the promises a callback started
+// are let run (a few microtask turns, and a full event-loop turn every DRAIN_EVERY
+// timers), so the swarm's async code sees the time of the event that woke it.
+import type { SwarmClock, TimerHandle } from '../../lib/swarm/clock.js'
+
+/** microtask turns after each timer: the swarm's await chains (put, serve) are this deep */
+const MICRO_TURNS = 6
+/** timers between two full turns of the event loop (setImmediate), which drain every chain */
+const DRAIN_EVERY = 256
+const MAX_TIMERS_AT_ONCE = 1_000_000
+
+interface Timer { at: number, seq: number, fn: () => void, cancelled: boolean }
+
+export class SimClock implements SwarmClock {
+  /**
+   * Timers fire on multiples of `quantumMs`: what arrives within one quantum is handled
+   * together, and the swarm's deferred scheduling runs once after all of it, as a busy
+   * process reads several sockets' data in one turn of its event loop before its
+   * setImmediate work. 0 keeps every time exact.
+   */
+  constructor (readonly quantumMs = 0) {}
+  private t = 0
+  private seq = 0
+  private readonly heap: Timer[] = []
+  /** timers fired so far */
+  fired = 0
+
+  now (): number { return this.t }
+
+  setTimeout (fn: () => void, ms: number): TimerHandle {
+    let at = this.t + (ms > 0 ? ms : 0)
+    const q = this.quantumMs
+    if (q > 0 && at > this.t) at = Math.ceil(at / q) * q
+    const x: Timer = { at, seq: this.seq++, fn, cancelled: false }
+    this.push(x)
+    return x
+  }
+
+  clearTimeout (t: TimerHandle | undefined): void { if (t) (t as Timer).cancelled = true }
+  defer (fn: () => void): void { this.setTimeout(fn, 0) }
+  get pending (): number { return this.heap.length }
+
+  /** Fire timers in order until virtual time `until` (or `stop()` says so). */
+  async run (until: number, stop?: () => boolean): Promise<void> {
+    let n = 0
+    let sameTime = 0
+    await drain()
+    while (this.heap.length > 0 && this.heap[0].at <= until) {
+      const x = this.pop()
+      if (x.cancelled) continue
+      sameTime = x.at === this.t ? sameTime + 1 : 0
+      // code that keeps re-arming a timer for now would hold virtual time still for ever
+      if (sameTime > MAX_TIMERS_AT_ONCE) throw new Error(`more than ${MAX_TIMERS_AT_ONCE} timers at ${this.t} ms: time no longer moves`)
+      this.t = x.at
+      this.fired++
+      x.fn()
+      if (++n % DRAIN_EVERY === 0) {
+        await drain()
+        if (stop?.()) return
+      } else {
+        for (let k = 0; k < MICRO_TURNS; k++) await undefined
+      }
+    }
+    await drain()
+    if (this.t < until) this.t = until
+  }
+
+  private less (a: Timer, b: Timer): boolean { return a.at < b.at || (a.at === b.at && a.seq < b.seq) }
+
+  private push (x: Timer): void {
+    const h = this.heap
+    let i = h.length
+    h.push(x)
+    while (i > 0) {
+      const p = (i - 1) >> 1
+      if (!this.less(x, h[p])) break
+      h[i] = h[p]
+      i = p
+    }
+    h[i] = x
+  }
+
+  private pop (): Timer {
+    const h = this.heap
+    const top = h[0]
+    const last = h.pop()!
+    if (h.length > 0) {
+      let i = 0
+      const n = h.length
+      for (;;) {
+        const l = 2 * i + 1
+        if (l >= n) break
+        const r = l + 1
+        const c = r < n && this.less(h[r], h[l]) ? r : l
+        if (!this.less(h[c], last)) break
+        h[i] = h[c]
+        i = c
+      }
+      h[i] = last
+    }
+    return top
+  }
+}
+
+function drain (): Promise<void> { return new Promise(resolve => setImmediate(resolve)) }

@@ -1,0 +1,319 @@
+// The simulated network: hosts with an upload and a download capacity, an RTT and a loss
+// rate; links between them that are PeerLinks (the swarm's own transport seam); the
+// origin web server with a bounded upload; the tracker. Capacity is shared per host:
+// every chunk a host sends queues behind what it is already sending (at its upload rate,
+// whichever link it goes on) and behind what the receiver is already receiving (at its
+// download rate). That is FIFO sharing, not TCP's per-flow fairness: the same bytes per
+// second in total, in another order. Messages keep their order on a link, as over TCP.
+import { PeerLink, type Incoming } from '../../lib/swarm/link.js'
+import type { OriginSource, ChunkSink } from '../../lib/swarm/origin.js'
+import type { Handshake, Message, PeerAddress } from '../../lib/swarm/wire.js'
+import type { Swarm } from '../../lib/swarm/swarm.js'
+import { HANDSHAKE_TIMEOUT_MS, PEER_IDLE_MS } from '../../lib/swarm/peer.js'
+import { MAX_CONNECTIONS } from '../../lib/swarm/fetcher.js'
+import type { SimClock } from './clock.js'
+import type { Rng } from './population.js'
+
+/** TCP segment payload, for the loss model */
+const SEGMENT_BYTES = 1448
+
+export interface HostSpec {
+  /** bytes per ms (Infinity: unlimited) */
+  upBytesPerMs: number
+  downBytesPerMs: number
+  /** round trip to a typical other host; a path's RTT is the mean of its two ends' */
+  rttMs: number
+  /** share of packets lost; each lost segment costs one more RTT */
+  loss: number
+  /** behind a NAT: accepts no incoming connection */
+  nat: boolean
+}
+
+export class Host {
+  upBusy = 0
+  downBusy = 0
+  bytesSent = 0
+  bytesReceived = 0
+  incoming = 0
+  online = true
+  /** left without a word: its links go silent, the far ends notice after PEER_IDLE_MS */
+  vanished = false
+  swarm?: Swarm
+  /** the BitTorrent-like reference client, when the host runs that instead */
+  bt?: { attach: (p: PeerLink) => void }
+  readonly links = new Set<SimLink>()
+  constructor (readonly id: number, readonly addr: PeerAddress, readonly spec: HostSpec) {}
+}
+
+interface Batch { at: number, msgs: Incoming[] }
+
+export class SimLink extends PeerLink {
+  other?: SimLink
+  private handshakeSent = false
+  private dead = false
+  private lastArrival = 0
+  private tail?: Batch
+
+  constructor (readonly net: SimNet, readonly outgoing: boolean, readonly address: string, readonly local: Host, readonly far: Host) {
+    super()
+    local.links.add(this)
+    this.once('close', () => { local.links.delete(this); if (!outgoing) local.incoming-- })
+  }
+
+  get listenAddress (): PeerAddress | undefined {
+    return this.remote && this.remote.port ? { host: this.far.addr.host, port: this.remote.port } : undefined
+  }
+
+  private get oneWayMs (): number { return (this.local.spec.rttMs + this.far.spec.rttMs) / 4 }
+
+  sendHandshake (h: Handshake): void {
+    if (this.handshakeSent || this.closed) return
+    this.handshakeSent = true
+    this.deliver({ type: 'handshake', handshake: h }, this.net.clock.now() + this.oneWayMs)
+  }
+
+  send (m: Message): boolean {
+    if (this.closed) return false
+    // a bitfield is encoded when sent, as on the wire: the store's changes afterwards
+    this.net.sent[m.type] = (this.net.sent[m.type] ?? 0) + 1
+    this.deliver(m.type === 'bitfield' ? { ...m, bits: Buffer.from(m.bits) } : m, this.net.clock.now() + this.oneWayMs)
+    return true
+  }
+
+  async sendPiece (index: number, data: Buffer): Promise<void> {
+    if (this.closed) return
+    const c = this.net.clock
+    const now = c.now()
+    const src = this.local
+    const dst = this.far
+    const len = data.length
+    const sent = Math.max(now, src.upBusy) + len / src.spec.upBytesPerMs
+    src.upBusy = sent
+    src.bytesSent += len
+    this.net.pieceBytesSent += len
+    const ow = this.oneWayMs
+    const loss = Math.max(src.spec.loss, dst.spec.loss)
+    this.net.pieceBytesInFlight += len
+    // the receiver's downlink is taken when the first byte reaches it, not before (see SimNet.receive)
+    this.net.receive(dst, sent - len / src.spec.upBytesPerMs + ow, sent + ow, len, 2 * ow, loss, (at) => {
+      this.net.pieceBytesInFlight -= len
+      this.deliver({ type: 'piece', index, data }, at, len)
+    })
+    if (sent > now) await new Promise<void>(resolve => { c.setTimeout(resolve, sent - now) })
+  }
+
+  /** what was sent still arrives, then both ends close */
+  end (): void {
+    if (this.dead) return
+    const c = this.net.clock
+    if (this.local.vanished) { this.silence(); return }
+    c.setTimeout(() => { this.other?.close(); this.close() }, Math.max(0, this.lastArrival - c.now()))
+  }
+
+  /** what is in flight is lost; the far end learns of it a one-way trip later (or, when we vanished, once idle) */
+  protected destroy (): void {
+    if (this.local.vanished) { this.silence(); return }
+    this.dead = true
+    const o = this.other
+    if (o) this.net.clock.setTimeout(() => o.close(), this.oneWayMs)
+  }
+
+  private silence (): void {
+    this.dead = true
+    this.ended()
+    const o = this.other
+    if (o) this.net.clock.setTimeout(() => o.close(), PEER_IDLE_MS)
+  }
+
+  private deliver (m: Incoming, at: number, pieceBytes = 0): void {
+    const o = this.other
+    if (!o || this.dead) return
+    if (at < this.lastArrival) at = this.lastArrival
+    // what arrives within one quantum of the clock is one batch (one timer)
+    const q = this.net.clock.quantumMs
+    if (q > 0) at = Math.ceil(at / q) * q
+    this.lastArrival = at
+    if (this.tail && this.tail.at === at) { this.tail.msgs.push(m); if (pieceBytes) this.net.pieceBytesInFlight += pieceBytes; return }
+    const b: Batch = { at, msgs: [m] }
+    this.tail = b
+    if (pieceBytes) this.net.pieceBytesInFlight += pieceBytes
+    this.net.clock.setTimeout(() => {
+      if (this.tail === b) this.tail = undefined
+      for (const x of b.msgs) {
+        if (x.type === 'piece') { this.net.pieceBytesInFlight -= x.data.length }
+        if (this.dead || o.closed || o.local.vanished) continue
+        if (x.type === 'piece') {
+          this.net.pieceBytesDelivered += x.data.length
+          o.local.bytesReceived += x.data.length
+          // still asked for when it arrives, or come after its request was cancelled (or never made)
+          if (o.inflight.has(x.index)) this.net.piecesWanted++; else this.net.piecesUnwanted++
+        }
+        o.take(x)
+      }
+    }, at - this.net.clock.now())
+  }
+
+  take (m: Incoming): void { this.received(m) }
+  close (): void { this.dead = true; this.ended() }
+}
+
+export class SimNet {
+  readonly hosts = new Map<string, Host>()
+  /** incoming connections a host accepts at once (pc-fetch's limit) */
+  maxIncoming = MAX_CONNECTIONS
+  pieceBytesSent = 0
+  pieceBytesDelivered = 0
+  pieceBytesInFlight = 0
+  /** messages sent, by type; pieces that arrived still asked for, and after their request was gone */
+  readonly sent: Record<string, number> = {}
+  piecesWanted = 0
+  piecesUnwanted = 0
+  private nextPort = 40000
+
+  constructor (readonly clock: SimClock, readonly rng: Rng) {}
+
+  add (h: Host): void { this.hosts.set(`${h.addr.host}:${h.addr.port}`, h) }
+
+  /**
+   * A transfer of `len` bytes reaches `dst` from `firstAt` (its first byte) to no earlier
+   * than `lastAt` (its last byte, at the sender's pace); the receiver's downlink takes
+   * the bytes in the order they start arriving (a FIFO share of its capacity), so the
+   * accounting waits until the first byte is there: a transfer still queued at a busy
+   * sender holds no place at the receiver meanwhile. `done(at)`: when it is all in.
+   */
+  receive (dst: Host, firstAt: number, lastAt: number, len: number, rttMs: number, loss: number, done: (at: number) => void): void {
+    this.clock.setTimeout(() => {
+      const now = this.clock.now()
+      const at = Math.max(lastAt, Math.max(now, dst.downBusy) + len / dst.spec.downBytesPerMs)
+      dst.downBusy = at
+      done(at + this.lossDelay(len, rttMs, loss))
+    }, firstAt - this.clock.now())
+  }
+
+  /** Extra delay of a transfer of `bytes` when each segment is lost with `p`: one RTT per loss. */
+  lossDelay (bytes: number, rttMs: number, p: number): number {
+    if (p <= 0) return 0
+    const lost = this.rng.poisson(p * Math.ceil(bytes / SEGMENT_BYTES))
+    return lost * rttMs
+  }
+
+  /** The `connect` of the swarm on `from`. */
+  connector (from: Host): (to: PeerAddress) => PeerLink {
+    return (to) => {
+      const there = this.hosts.get(`${to.host}:${to.port}`)
+      const a = new SimLink(this, true, `${to.host}:${to.port}`, from, there ?? from)
+      const rtt = (from.spec.rttMs + (there?.spec.rttMs ?? from.spec.rttMs)) / 2
+      // behind a NAT the SYN is dropped: no answer, the handshake times out; gone: refused
+      if (!there || !there.online || (!there.bt && (!there.swarm || there.swarm.closed))) { this.clock.setTimeout(() => a.close(), rtt); return a }
+      if (there.spec.nat) { this.clock.setTimeout(() => a.drop('no handshake'), HANDSHAKE_TIMEOUT_MS); return a }
+      if (there.incoming >= this.maxIncoming) { this.clock.setTimeout(() => a.close(), rtt); return a }
+      there.incoming++
+      const b = new SimLink(this, false, `${from.addr.host}:${this.nextPort++}`, there, from)
+      a.other = b
+      b.other = a
+      const into = there.bt ?? there.swarm!
+      // as pc-fetch does with an incoming connection: to its swarm once the handshake is in
+      b.once('handshake', () => { if (!b.closed) into.attach(b) })
+      return a
+    }
+  }
+
+  /** The host leaves: with `goodbye` (pc-fetch closing), or vanishing (power, network) without a word. */
+  async leave (h: Host, goodbye: boolean): Promise<void> {
+    h.online = false
+    if (!goodbye) h.vanished = true
+    await h.swarm?.close(goodbye, goodbye ? 2000 : 0)
+  }
+}
+
+/** The web server: a bounded upload shared by every request (FIFO), counting what it sends. */
+export class SimOrigin {
+  bytesSent = 0
+  requests = 0
+  private busy = 0
+  constructor (readonly clock: SimClock, readonly net: SimNet, readonly chunks: Buffer[], readonly upBytesPerMs: number, readonly rttMs: number) {}
+
+  /** Send `len` bytes to `to`, queued behind what the origin is already sending; resolves when they are all in. */
+  private transfer (to: Host, len: number): Promise<void> {
+    const now = this.clock.now()
+    const ow = (this.rttMs + to.spec.rttMs) / 4
+    const sent = Math.max(now, this.busy) + len / this.upBytesPerMs
+    this.busy = sent
+    return new Promise(resolve => {
+      this.net.receive(to, sent - len / this.upBytesPerMs + ow, sent + ow, len, 2 * ow, to.spec.loss, (at) => {
+        this.clock.setTimeout(resolve, at - this.clock.now())
+      })
+    })
+  }
+
+  source (h: Host): OriginSource {
+    const sleep = (ms: number): Promise<void> => new Promise(resolve => { this.clock.setTimeout(resolve, ms) })
+    return {
+      fetchChunks: async (first: number, count: number, _cs: number, _size: number, sink: ChunkSink, counter: { bytes: number }, _s?: AbortSignal, received?: () => void): Promise<void> => {
+        this.requests++
+        // the request travels one way before the server starts sending
+        await sleep((this.rttMs + h.spec.rttMs) / 4)
+        for (let i = first; i < first + count && i < this.chunks.length; i++) {
+          const chunk = this.chunks[i]
+          await this.transfer(h, chunk.length)
+          if (!h.online) return
+          this.bytesSent += chunk.length
+          h.bytesReceived += chunk.length
+          counter.bytes += chunk.length
+          await sink(i, chunk)
+        }
+        received?.()
+      },
+      fetchSequential: async () => { throw new Error('the simulated origin answers ranges') },
+      close: () => {},
+    }
+  }
+
+  /** Plain HTTP: one listener reads the whole item from `from` chunk by chunk; `got` as each arrives. */
+  async stream (h: Host, from: number, got: (i: number) => void): Promise<void> {
+    const sleep = (ms: number): Promise<void> => new Promise(resolve => { this.clock.setTimeout(resolve, ms) })
+    this.requests++
+    await sleep((this.rttMs + h.spec.rttMs) / 2)
+    for (let i = from; i < this.chunks.length; i++) {
+      await this.transfer(h, this.chunks[i].length)
+      if (!h.online) return
+      this.bytesSent += this.chunks[i].length
+      h.bytesReceived += this.chunks[i].length
+      got(i)
+    }
+  }
+}
+
+/** The tracker: answers an announce with up to `numwant` random peers of the swarm (BEP 3). */
+export class SimTracker {
+  private readonly addrs: PeerAddress[] = []
+  private readonly where = new Map<string, number>()
+  announces = 0
+  constructor (readonly rng: Rng, readonly numwant = 50) {}
+
+  announce (a: PeerAddress): PeerAddress[] {
+    this.announces++
+    const out: PeerAddress[] = []
+    const n = this.addrs.length
+    if (n <= this.numwant) out.push(...this.addrs)
+    else {
+      const seen = new Set<number>()
+      while (out.length < this.numwant) {
+        const k = Math.floor(this.rng.next() * n)
+        if (!seen.has(k)) { seen.add(k); out.push(this.addrs[k]) }
+      }
+    }
+    const key = `${a.host}:${a.port}`
+    if (!this.where.has(key)) { this.where.set(key, this.addrs.length); this.addrs.push(a) }
+    return out
+  }
+
+  stopped (a: PeerAddress): void {
+    const key = `${a.host}:${a.port}`
+    const k = this.where.get(key)
+    if (k === undefined) return
+    const last = this.addrs.pop()!
+    this.where.delete(key)
+    if (k < this.addrs.length) { this.addrs[k] = last; this.where.set(`${last.host}:${last.port}`, k) }
+  }
+}

@@ -1,0 +1,70 @@
+// The simulator's command line: one scenario, or a sweep over audience sizes and modes
+// with an SVG plot; figures as JSON lines on stdout and a Markdown table on stderr.
+//   node dist/bench/sim/run.js --scenario audio --listeners 1000
+//   node dist/bench/sim/run.js --scenario audio --sweep 1000,10000 --modes pc,bt,http --plot sim.svg
+import minimist from 'minimist'
+import { writeFileSync, readFileSync } from 'node:fs'
+import { runScenario, makeItem, DEFAULTS, type ScenarioOptions, type Result, type Mode } from './scenario.js'
+import { plot } from './plot.js'
+import { HOME } from './population.js'
+
+/** the named scenarios of issue 13 */
+const SCENARIOS: Record<string, Partial<ScenarioOptions>> = {
+  /** a 4-minute 128 kbit/s item, a flash crowd at the top of the hour */
+  audio: { bitrate: 128_000, durationMs: 240_000, arrival: 'flash' },
+  /** the same item, listeners tuning in and out all through it */
+  steady: { bitrate: 128_000, durationMs: 240_000, arrival: 'steady' },
+  /** a 4-minute 2 Mbit/s video item, a flash crowd */
+  video: { bitrate: 2_000_000, durationMs: 240_000, arrival: 'flash' },
+  /** the loopback bench of BENCHMARKS.md "swarm": 20 MiB, N listeners starting as N processes do on two cores, no latency, no upload limit, nobody leaves; then 5 joiners one after another */
+  loopback: { bitrate: 20 * 1024 * 1024 * 8 / 240, durationMs: 240_000, arrival: 'together', population: 'loopback', originRateFactor: Infinity, churn: false, tailMs: 0, joiners: 5, quantumMs: 1 },
+}
+
+const argv = minimist(process.argv.slice(2), { string: ['scenario', 'listeners', 'sweep', 'modes', 'mode', 'seed', 'origin-rate', 'plot', 'until', 'quantum', 'nat', 'up-sigma', 'loss', 'rtt', 'deadline', 'duration', 'from'], boolean: ['churn', 'help'], default: { churn: true } })
+if (argv.help) {
+  process.stdout.write(`Usage: node dist/bench/sim/run.js --scenario ${Object.keys(SCENARIOS).join('|')} [--listeners N | --sweep N,N,…] [--modes pc,bt,http] [--origin-rate X] [--seed S] [--no-churn] [--plot FILE.svg] [--from RUN.json --plot FILE.svg]\n` +
+    '  population and item (to see what a figure depends on): [--nat SHARE] [--up-sigma S (0: every line the median)] [--loss P] [--rtt MS (every path)] [--deadline MS] [--duration MS] [--quantum MS]\n')
+  process.exit(0)
+}
+// --from FILE: only draw the plot again from a run's JSON lines
+if (argv.from !== undefined) {
+  const rs = readFileSync(String(argv.from), 'utf8').split('\n').filter(Boolean).map(l => JSON.parse(l) as Result & { scenario: string })
+  const o = rs[0].options
+  writeFileSync(String(argv.plot ?? 'scale.svg'), plot(rs, `${rs[0].scenario}: ${o.bitrate / 1000} kbit/s, ${o.durationMs / 60000} min, origin upload ${o.originRateFactor}× the stream`))
+  process.exit(0)
+}
+const name = String(argv.scenario ?? 'audio')
+const sc = SCENARIOS[name]
+if (!sc) { process.stderr.write(`sim: unknown scenario '${name}'\n`); process.exit(64) }
+// population overrides (population.ts HOME), for experiments on what a figure depends on
+if (argv.nat !== undefined) HOME.natShare = Number(argv.nat)
+if (argv['up-sigma'] !== undefined) HOME.upSigma = Number(argv['up-sigma'])
+if (argv.loss !== undefined) { HOME.loss = Number(argv.loss); HOME.lossyLoss = Number(argv.loss) }
+if (argv.rtt !== undefined) { HOME.rttMedianMs = Number(argv.rtt); HOME.rttSigma = 0 }
+const sizes = String(argv.sweep ?? argv.listeners ?? '1000').split(',').map(Number)
+const modes = String(argv.modes ?? argv.mode ?? 'pc').split(',') as Mode[]
+const results: Result[] = []
+
+const fmt = (ms: number): string => Number.isNaN(ms) ? '–' : ms >= 10_000 ? `${(ms / 1000).toFixed(1)} s` : `${Math.round(ms)} ms`
+process.stderr.write('| scenario | mode | N | origin ÷ item | listeners with a stall | stall time (total) | first audio median / p95 / p99 | upload ÷ item mean / max | complete | sim s per wall s | wall | peak RSS |\n|---|---|---|---|---|---|---|---|---|---|---|---|\n')
+for (const n of sizes) {
+  const base: ScenarioOptions = { ...DEFAULTS, ...sc, listeners: n, seed: Number(argv.seed ?? 1) }
+  if (argv['origin-rate'] !== undefined) base.originRateFactor = Number(argv['origin-rate'])
+  if (argv.churn === false) base.churn = false // --no-churn
+  if (argv.quantum !== undefined) base.quantumMs = Number(argv.quantum)
+  if (argv.deadline !== undefined) base.deadlineMs = Number(argv.deadline)
+  if (argv.duration !== undefined) base.durationMs = Number(argv.duration)
+  const item = makeItem(Math.round(base.bitrate / 8 * base.durationMs / 1000), base.chunkBytes)
+  for (const mode of modes) {
+    const r = await runScenario({ ...base, mode, progress: (l) => process.stderr.write(`sim: ${l}\n`) }, item)
+    results.push(r)
+    process.stdout.write(JSON.stringify({ scenario: name, ...r }) + '\n')
+    const m = r.messages
+    process.stderr.write(`sim: peer messages ${JSON.stringify(m.sent)}; pieces arriving still wanted ${m.piecesWanted}, after their request was cancelled ${m.piecesUnwanted}\n`)
+    if (r.joiners) process.stderr.write(`sim: joiners: first audio ${r.joiners.firstAudioMs.map(fmt).join(', ')}; origin for them ${r.joiners.originRatio.toFixed(2)}× the item\n`)
+    process.stderr.write(`| ${name} | ${mode} | ${n} | ${r.originRatio.toFixed(2)} | ${(100 * r.stalledShare).toFixed(2)} % | ${r.stallSeconds.toFixed(0)} s | ${fmt(r.firstAudioMs.median)} / ${fmt(r.firstAudioMs.p95)} / ${fmt(r.firstAudioMs.p99)} | ${r.uploadRatio.mean.toFixed(2)} / ${r.uploadRatio.max.toFixed(2)} | ${(100 * r.completedShare).toFixed(1)} % | ${r.simPerWall.toFixed(2)} | ${r.wallSeconds.toFixed(0)} s | ${r.peakRssMiB.toFixed(0)} MiB |\n`)
+  }
+}
+if (argv.plot) writeFileSync(String(argv.plot), plot(results, `${name}: ${sc.bitrate! / 1000} kbit/s, ${sc.durationMs! / 60000} min, origin upload ${base().originRateFactor}× the stream`))
+
+function base (): ScenarioOptions { return { ...DEFAULTS, ...sc, ...(argv['origin-rate'] !== undefined ? { originRateFactor: Number(argv['origin-rate']) } : {}) } }

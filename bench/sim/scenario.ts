@@ -1,0 +1,288 @@
+// One scenario run: an item, an audience, a network, and one way of delivering (pc's
+// real swarm code, the BitTorrent-like reference, or plain HTTP), then the figures.
+import { randomBytes } from 'node:crypto'
+import { TreeBuilder, infoHash, leafHash, CHUNK_BYTES, type HashTree } from '../../lib/hashing/hashtree.js'
+import { Swarm } from '../../lib/swarm/swarm.js'
+import { MemoryStore } from '../../lib/swarm/store.js'
+import { RateLimiter } from '../../lib/swarm/ratelimit.js'
+import { EXPIRY_FACTOR } from '../../lib/tracker/swarms.js'
+import { DEFAULT_INTERVAL_S } from '../../lib/tracker/client.js'
+import { SimClock } from './clock.js'
+import { Host, SimNet, SimOrigin, SimTracker } from './net.js'
+import { Rng, homeHost, loopbackHost, HOME } from './population.js'
+import type { PeerAddress } from '../../lib/swarm/wire.js'
+import { BtClient } from './bt.js'
+
+export type Mode = 'pc' | 'bt' | 'http'
+export type Arrival = 'flash' | 'steady' | 'together'
+
+export interface ScenarioOptions {
+  mode: Mode
+  listeners: number
+  /** the stream's rate, bit/s, and the item's length */
+  bitrate: number
+  durationMs: number
+  chunkBytes: number
+  arrival: Arrival
+  /** the origin's upload as a multiple of the stream rate (Infinity: unbounded) */
+  originRateFactor: number
+  population: 'home' | 'loopback'
+  /** listeners leave (session lengths, HOME.sessionMeanMs) */
+  churn: boolean
+  seed: number
+  /** pc-fetch's --deadline and --window */
+  deadlineMs: number
+  window: number
+  numwant: number
+  /** simulated time after the item's end before the run stops */
+  tailMs: number
+  /** (the loopback validation) every listener is given the address of the one before, as the bench's chain does */
+  chain: boolean
+  /** the clock's time quantum (SimClock) */
+  quantumMs: number
+  /** (the loopback validation) listeners who tune in one after another once the first N hold the item, JOINER_GAP_MS apart */
+  joiners: number
+  progress?: (line: string) => void
+}
+
+export const DEFAULTS: ScenarioOptions = {
+  mode: 'pc', listeners: 1000, bitrate: 128_000, durationMs: 240_000, chunkBytes: CHUNK_BYTES, arrival: 'flash',
+  originRateFactor: 10, population: 'home', churn: true, seed: 1, deadlineMs: 2000, window: 16, numwant: 50,
+  tailMs: 30_000, chain: false, joiners: 0, quantumMs: 10,
+}
+
+export interface Listener {
+  host: Host
+  joinAt: number
+  leaveAt: number
+  /** chunk holding the play position at join */
+  firstChunk: number
+  /** when each chunk was held (NaN: never) */
+  haveAt: Float64Array
+}
+
+export interface Result {
+  options: Omit<ScenarioOptions, 'progress'>
+  itemBytes: number
+  chunks: number
+  originRatio: number
+  originBytes: number
+  stalledShare: number
+  stallSeconds: number
+  firstAudioMs: { median: number, p95: number, p99: number }
+  uploadRatio: { mean: number, max: number }
+  completedShare: number
+  /** the joiners (options.joiners): first audio of each, and what the origin sent from the first joiner on ÷ item */
+  joiners?: { firstAudioMs: number[], originRatio: number }
+  /** of those who stayed to the item's end */
+  stayedToEnd: number
+  simSeconds: number
+  wallSeconds: number
+  simPerWall: number
+  peakRssMiB: number
+  timersFired: number
+  /** bytes counted by listeners, what the network delivered, what peers and the origin sent */
+  /** peer messages sent by type, and pieces that arrived still wanted / after their request was cancelled */
+  messages: { sent: Record<string, number>, piecesWanted: number, piecesUnwanted: number }
+  conservation: { receivedFromPeers: number, deliveredByNet: number, sentByPeers: number, uploadedBySwarms: number, receivedFromOrigin: number, sentByOrigin: number }
+  /** per listener, for the test: held every chunk from its first one on by its leaving time */
+  listeners?: Listener[]
+}
+
+const PORT = 6881
+/** the loopback bench's N processes take this long each to start on two cores (BENCHMARKS.md: node -e 0 ×20, 1287 ms median) */
+const PROCESS_START_MS = 65
+export const JOINER_GAP_MS = 10_000
+
+export interface Item { data: Buffer, chunks: Buffer[], tree: HashTree }
+
+export function makeItem (bytes: number, chunkBytes: number): Item {
+  const data = randomBytes(bytes)
+  const b = new TreeBuilder(chunkBytes)
+  b.update(data)
+  const tree = b.finish()
+  const chunks: Buffer[] = []
+  for (let o = 0; o < bytes; o += chunkBytes) chunks.push(data.subarray(o, Math.min(bytes, o + chunkBytes)))
+  return { data, chunks, tree }
+}
+
+function quantile (xs: number[], q: number): number {
+  if (!xs.length) return NaN
+  const s = [...xs].sort((a, b) => a - b)
+  return s[Math.min(s.length - 1, Math.floor(q * s.length))]
+}
+
+export async function runScenario (o: ScenarioOptions, item?: Item, keepListeners = false): Promise<Result> {
+  const wall0 = performance.now()
+  const rng = new Rng(o.seed)
+  const itemBytes = Math.round(o.bitrate / 8 * o.durationMs / 1000)
+  const it = item ?? makeItem(itemBytes, o.chunkBytes)
+  const { chunks, tree } = it
+  const count = chunks.length
+  const byteRate = o.bitrate / 8 / 1000 // bytes per ms of play
+  const clock = new SimClock(o.quantumMs)
+  const net = new SimNet(clock, rng)
+  const origin = new SimOrigin(clock, net, chunks, Number.isFinite(o.originRateFactor) ? o.originRateFactor * byteRate : Infinity, o.population === 'home' ? 20 : 2)
+  const tracker = new SimTracker(rng, o.numwant)
+  const ih = infoHash(tree.root)
+  // the item goes on air at T0; the run starts a little before so early comers can look for peers
+  const T0 = 1000
+  const listeners: Listener[] = []
+  const check = (i: number, d: Buffer): boolean => d === chunks[i] || leafHash(d).equals(tree.leaves[i])
+
+  // the audience: same draws for every mode
+  const joinersFrom = T0 + PROCESS_START_MS * o.listeners + 30_000
+  for (let k = 0; k < o.listeners + o.joiners; k++) {
+    const spec = o.population === 'home' ? homeHost(rng) : loopbackHost()
+    let joinAt: number
+    if (k >= o.listeners) joinAt = joinersFrom + (k - o.listeners) * JOINER_GAP_MS
+    else if (o.arrival === 'together') joinAt = T0 + rng.next() * PROCESS_START_MS * o.listeners
+    else if (o.arrival === 'flash') joinAt = T0 + rng.exp(10_000) // most within the first half minute of the hour
+    else joinAt = T0 + rng.next() * o.durationMs // tuning in any time during the item
+    if (k < o.listeners) joinAt = Math.min(joinAt, T0 + o.durationMs - 1000)
+    const leaveAt = o.churn ? joinAt + rng.exp(HOME.sessionMeanMs) : Infinity
+    const goodbye = rng.next() < HOME.goodbyeShare
+    const peerId = Buffer.concat([Buffer.from('-PC0001-'), rng.bytes(12)])
+    const host = new Host(k, { host: `10.${(k >> 16) & 255}.${(k >> 8) & 255}.${k & 255}`, port: PORT }, spec)
+    net.add(host)
+    // the loopback bench fetches the whole item from its start (a URL, not a record)
+    const offset = o.arrival === 'together' ? 0 : Math.max(0, joinAt - T0)
+    const firstChunk = Math.min(count - 1, Math.floor(offset * byteRate / o.chunkBytes))
+    const l: Listener = { host, joinAt, leaveAt, firstChunk, haveAt: new Float64Array(count).fill(NaN) }
+    listeners.push(l)
+    const got = (i: number): void => { if (Number.isNaN(l.haveAt[i])) l.haveAt[i] = clock.now() }
+    clock.setTimeout(() => { void join(l, peerId, offset, got, goodbye) }, joinAt)
+  }
+
+  async function join (l: Listener, peerId: Buffer, offset: number, got: (i: number) => void, goodbye: boolean): Promise<void> {
+    const h = l.host
+    const end = T0 + o.durationMs + o.tailMs
+    if (o.mode === 'http') {
+      void origin.stream(h, l.firstChunk, got)
+      if (l.leaveAt < end) clock.setTimeout(() => { h.online = false }, l.leaveAt - clock.now())
+      return
+    }
+    const announce = (): PeerAddress[] => tracker.announce(h.addr)
+    const trackerRtt = h.spec.rttMs
+    if (o.mode === 'bt') {
+      const c = new BtClient({ clock, net, host: h, tree, chunks, peerId, infoHash: ih, origin: origin.source(h), firstChunk: l.firstChunk, deadlineMs: o.deadlineMs, got })
+      clock.setTimeout(() => { for (const a of announce()) c.addAddress(a) }, trackerRtt)
+      if (l.leaveAt < end) clock.setTimeout(() => { h.online = false; h.vanished = !goodbye; c.close(); tracker.stopped(h.addr) }, l.leaveAt - clock.now())
+      return
+    }
+    const sw = new Swarm({
+      url: 'http://origin.test/item', root: tree.root, infoHash: ih, peerId, port: PORT, cacheDir: '', removeCache: false,
+      window: o.window, deadlineMs: o.deadlineMs, playFraction: offset / o.durationMs, limiter: new RateLimiter(0),
+      warn: () => {}, debug: () => {}, clock, connect: net.connector(h), origin: origin.source(h),
+      store: (t) => new MemoryStore(t, { keepBuffers: true, check }),
+    })
+    h.swarm = sw
+    sw.on('have', got)
+    await sw.setTree(tree)
+    if (o.chain && h.id > 0) sw.addAddress({ host: listeners[h.id - 1].host.addr.host, port: PORT }, true)
+    // the announce loop (announce.ts): the answer after one RTT, then again every interval
+    const announced = new Promise<void>(resolve => {
+      const again = (): void => {
+        if (!h.online) return
+        for (const a of announce()) sw.addAddress(a)
+        resolve()
+        clock.setTimeout(again, DEFAULT_INTERVAL_S * 1000)
+      }
+      clock.setTimeout(again, trackerRtt)
+    })
+    void sw.discover(announced)
+    if (l.leaveAt < end) {
+      clock.setTimeout(() => {
+        void net.leave(h, goodbye)
+        // a vanished peer stays in the tracker's list until it expires
+        if (goodbye) tracker.stopped(h.addr); else clock.setTimeout(() => tracker.stopped(h.addr), EXPIRY_FACTOR * DEFAULT_INTERVAL_S * 1000)
+      }, l.leaveAt - clock.now())
+    }
+  }
+
+  const end = Math.max(T0 + o.durationMs + o.tailMs, o.joiners ? joinersFrom + o.joiners * JOINER_GAP_MS : 0)
+  let originAtJoiners = 0
+  if (o.joiners) clock.setTimeout(() => { originAtJoiners = origin.bytesSent }, joinersFrom)
+  let lastShown = 0
+  const stepMs = 5000
+  for (let t = 0; t < end; t += stepMs) {
+    await clock.run(Math.min(end, t + stepMs))
+    if (o.progress && performance.now() - lastShown > 5000) {
+      lastShown = performance.now()
+      o.progress(`${o.mode} N=${o.listeners}: ${(clock.now() / 1000).toFixed(0)} of ${(end / 1000).toFixed(0)} s simulated, ${((performance.now() - wall0) / 1000).toFixed(0)} s wall, origin ${(origin.bytesSent / itemBytes).toFixed(2)}x, ${clock.pending} timers`)
+    }
+  }
+  const wall = (performance.now() - wall0) / 1000
+
+  // playback: from the chunk at the play position, in real time from when it is held;
+  // a chunk not held when its turn comes stalls the player until it is
+  const firstAudio: number[] = []
+  let stalled = 0
+  let stallMs = 0
+  let completed = 0
+  let stayed = 0
+  for (const l of listeners) {
+    const playEnd = Math.min(l.leaveAt, T0 + o.durationMs + o.tailMs)
+    const f = l.haveAt[l.firstChunk]
+    const whole = (() => { for (let i = l.firstChunk; i < count; i++) if (Number.isNaN(l.haveAt[i])) return false; return true })()
+    if (l.leaveAt >= T0 + o.durationMs) stayed++
+    if (whole) completed++
+    if (Number.isNaN(f)) { if (l.leaveAt > l.joinAt + 10_000) stalled++; continue }
+    firstAudio.push(f - l.joinAt)
+    const posBytes = l.firstChunk * o.chunkBytes
+    let t = f
+    let my = 0
+    for (let i = l.firstChunk + 1; i < count; i++) {
+      const due = t + (i * o.chunkBytes - posBytes) / byteRate
+      if (due > playEnd) break
+      const at = l.haveAt[i]
+      if (Number.isNaN(at) || at > due) {
+        const until = Number.isNaN(at) ? playEnd : Math.min(at, playEnd)
+        my += until - due
+        t += until - due
+        if (Number.isNaN(at)) break
+      }
+    }
+    if (my > 0) stalled++
+    stallMs += my
+  }
+  let sentByPeers = 0
+  let uploadedBySwarms = 0
+  let receivedFromPeers = 0
+  let receivedFromOrigin = 0
+  const up: number[] = []
+  for (const l of listeners) {
+    sentByPeers += l.host.bytesSent
+    up.push(l.host.bytesSent / itemBytes)
+    const s = l.host.swarm?.stats
+    if (s) { uploadedBySwarms += s.bytesUploaded; receivedFromPeers += s.bytesFromPeers; receivedFromOrigin += s.bytesFromOrigin }
+  }
+  if (o.mode !== 'pc') { receivedFromPeers = net.pieceBytesDelivered; receivedFromOrigin = origin.bytesSent; uploadedBySwarms = sentByPeers }
+  // every run leaves the swarms closed (their timers go with them)
+  for (const l of listeners) void l.host.swarm?.close(false)
+  const { progress: _p, ...options } = o
+  void _p
+  return {
+    options,
+    itemBytes,
+    chunks: count,
+    originRatio: origin.bytesSent / itemBytes,
+    originBytes: origin.bytesSent,
+    stalledShare: stalled / listeners.length,
+    stallSeconds: stallMs / 1000,
+    firstAudioMs: { median: quantile(firstAudio, 0.5), p95: quantile(firstAudio, 0.95), p99: quantile(firstAudio, 0.99) },
+    uploadRatio: { mean: up.reduce((a, b) => a + b, 0) / Math.max(1, up.length), max: Math.max(0, ...up) },
+    completedShare: completed / listeners.length,
+    stayedToEnd: stayed,
+    simSeconds: end / 1000,
+    wallSeconds: wall,
+    simPerWall: end / 1000 / wall,
+    peakRssMiB: process.resourceUsage().maxRSS / 1024,
+    timersFired: clock.fired,
+    messages: { sent: net.sent, piecesWanted: net.piecesWanted, piecesUnwanted: net.piecesUnwanted },
+    conservation: { receivedFromPeers, deliveredByNet: net.pieceBytesDelivered, sentByPeers, uploadedBySwarms, receivedFromOrigin, sentByOrigin: origin.bytesSent },
+    joiners: o.joiners ? { firstAudioMs: listeners.slice(o.listeners).map(l => l.haveAt[l.firstChunk] - l.joinAt), originRatio: (origin.bytesSent - originAtJoiners) / itemBytes } : undefined,
+    listeners: keepListeners ? listeners : undefined,
+  }
+}
+
