@@ -7,7 +7,7 @@
 // is not repeated in the stream. Where the setup differs the new header is sent, and
 // `takeNote` says so.
 import type { MediaUnit } from '../media/media.js'
-import type { JoinRule } from './join.js'
+import type { JoinRule } from './join-rule.js'
 import { TS_PACKET_BYTES, TS_SYNC, TS_WRAP, TS_CLOCK_HZ, pesTimes } from '../media/ts.js'
 import { ID, readElementHead, unknownSize, children, parseInfo, UNKNOWN_SIZE, DEFAULT_TIMECODE_SCALE } from '../media/matroska.js'
 import { readBoxHead, boxes } from '../media/mp4.js'
