@@ -5,13 +5,15 @@
 // known size (live, later) is just a START whose size is null.
 //
 //   offset  width  field
-//   0       1      type: 1 START, 2 DATA, 3 END, 4 GAP (others: skipped, for later versions)
+//   0       1      type: 1 START, 2 DATA, 3 END, 4 GAP, 5 MARK, 6 NEXT (others: skipped, for later versions)
 //   1       4      body length L (≤ MAX_BODY_BYTES)
 //   5       L      body:
 //     START  u32 item | UTF-8 JSON: the schedule record plus "size" (bytes or null) and "chunkSize"
 //     DATA   u32 item | u64 byte offset | payload bytes
 //     END    u32 item
 //     GAP    u32 item | u64 start | u64 end      (half-open byte range given up on)
+//     MARK   u32 item | u64 byte offset | UTF-8 JSON {time, seq, title?}: a live chunk starts at offset
+//     NEXT   u32 item (0) | UTF-8 JSON: a schedule record announced ahead, not fetched
 import type { Readable } from 'node:stream'
 import { DataError } from '../core/errors.js'
 import type { ScheduleRecord } from '../core/records.js'
@@ -28,6 +30,8 @@ export const T_START = 1
 export const T_DATA = 2
 export const T_END = 3
 export const T_GAP = 4
+export const T_MARK = 5
+export const T_NEXT = 6
 
 export interface ItemHeader extends ScheduleRecord {
   /** bytes; null when the item has no known end */
@@ -39,6 +43,17 @@ export type Frame =
   | { type: 'data', item: number, offset: number, data: Buffer }
   | { type: 'end', item: number }
   | { type: 'gap', item: number, start: number, end: number }
+  | { type: 'mark', item: number, offset: number, mark: LiveMark }
+  | { type: 'next', item: number, record: ScheduleRecord }
+
+/** What a MARK says of the byte at its offset: the start of live chunk `seq`. */
+export interface LiveMark {
+  /** ISO 8601 UTC with ms, ending in Z: when this byte left the source (source clock) */
+  time: string
+  seq: number
+  title?: string
+  [k: string]: unknown
+}
 
 export function encodeMagic (): Buffer { return Buffer.from(MAGIC) }
 
@@ -68,8 +83,29 @@ export function encodeFrame (f: Frame): Buffer {
       b.writeBigUInt64BE(BigInt(f.start), 9); b.writeBigUInt64BE(BigInt(f.end), 17)
       return b
     }
+    case 'mark': {
+      const json = jsonBody(f.mark, 'MARK')
+      const b = Buffer.allocUnsafe(HEADER_BYTES + 12 + json.length)
+      b[0] = T_MARK; b.writeUInt32BE(12 + json.length, 1); b.writeUInt32BE(f.item, 5)
+      b.writeBigUInt64BE(BigInt(f.offset), 9); json.copy(b, 17)
+      return b
+    }
+    case 'next': {
+      const json = jsonBody(f.record, 'NEXT')
+      const b = Buffer.allocUnsafe(HEADER_BYTES + 4 + json.length)
+      b[0] = T_NEXT; b.writeUInt32BE(4 + json.length, 1); b.writeUInt32BE(f.item, 5); json.copy(b, 9)
+      return b
+    }
   }
 }
+
+function jsonBody (o: object, what: string): Buffer {
+  const json = Buffer.from(JSON.stringify(o))
+  if (json.length > MAX_JSON_BYTES) throw new RangeError(`${what} JSON longer than ${MAX_JSON_BYTES} bytes`)
+  return json
+}
+
+const ISO_MS = /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/
 
 /**
  * The 17 bytes that precede `length` payload bytes in a DATA frame, for writers that
@@ -178,9 +214,34 @@ export class FrameDecoder {
         if (e < s || e > BigInt(Number.MAX_SAFE_INTEGER)) this.fail('GAP frame with a bad range', at)
         return { type: 'gap', item: body.readUInt32BE(0), start: Number(s), end: Number(e) }
       }
+      case T_MARK: {
+        need(13, 'MARK')
+        if (body.length - 12 > MAX_JSON_BYTES) this.fail(`MARK JSON longer than ${MAX_JSON_BYTES} bytes`, at)
+        const off = body.readBigUInt64BE(4)
+        if (off > BigInt(Number.MAX_SAFE_INTEGER)) this.fail('MARK offset too large', at)
+        const mark = this.json(body.subarray(12), 'MARK', at) as LiveMark
+        if (typeof mark.time !== 'string' || !ISO_MS.test(mark.time) || !Number.isFinite(Date.parse(mark.time))) this.fail('MARK frame with a bad time', at)
+        if (!Number.isSafeInteger(mark.seq) || mark.seq < 0) this.fail('MARK frame with a bad seq', at)
+        if (mark.title !== undefined && typeof mark.title !== 'string') this.fail('MARK frame with a bad title', at)
+        return { type: 'mark', item: body.readUInt32BE(0), offset: Number(off), mark }
+      }
+      case T_NEXT: {
+        need(5, 'NEXT')
+        if (body.length - 4 > MAX_JSON_BYTES) this.fail(`NEXT JSON longer than ${MAX_JSON_BYTES} bytes`, at)
+        const record = this.json(body.subarray(4), 'NEXT', at) as ScheduleRecord
+        if (typeof record.url !== 'string') this.fail('NEXT frame without a url', at)
+        return { type: 'next', item: body.readUInt32BE(0), record }
+      }
       default:
         return undefined // a later version's record type: skip it
     }
+  }
+
+  private json (b: Buffer, what: string, at: number): Record<string, unknown> {
+    let o: unknown
+    try { o = JSON.parse(b.toString('utf8')) } catch { this.fail(`${what} frame with bad JSON`, at) }
+    if (o === null || typeof o !== 'object' || Array.isArray(o)) this.fail(`${what} frame whose JSON is not an object`, at)
+    return o as Record<string, unknown>
   }
 
   /** Call at end of input: a partial record left over is a truncated stream. */

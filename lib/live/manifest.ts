@@ -109,9 +109,18 @@ export function parseManifest (text: string, where: string): LiveManifest {
   }
   let prev = -1
   for (const c of m.chunks) {
-    const at = `chunk ${String(c?.seq)}`
-    if (!isUint(c?.seq) || c.seq <= prev) fail(`${at}: seq missing or not increasing`, where)
+    if (!isUint(c?.seq) || c.seq <= prev) fail(`chunk ${String(c?.seq)}: seq missing or not increasing`, where)
     prev = c.seq
+    checkChunkEntry(c, where, m.publicKey !== undefined)
+  }
+  return m
+}
+
+/** Check one chunk entry (of a manifest, or alone in its SEQ.json claim file); throws DataError. */
+export function checkChunkEntry (c: ChunkEntry, where: string, signed: boolean): ChunkEntry {
+  const at = `chunk ${String(c?.seq)}`
+  if (typeof c !== 'object' || c === null || !isUint(c.seq)) fail(`${at}: seq missing`, where)
+  {
     if (typeof c.name !== 'string' || !FILE_NAME.test(c.name)) fail(`${at}: bad name`, where)
     if (typeof c.start !== 'string' || Number.isNaN(Date.parse(c.start))) fail(`${at}: bad start`, where)
     if (!isUint(c.duration, 0xffffffff) || !isUint(c.size)) fail(`${at}: bad duration or size`, where)
@@ -119,9 +128,9 @@ export function parseManifest (text: string, where: string): LiveManifest {
     if (c.header !== undefined && (typeof c.header !== 'string' || !HEX32.test(c.header))) fail(`${at}: bad header hash`, where)
     if (c.title !== undefined && typeof c.title !== 'string') fail(`${at}: bad title`, where)
     if (c.sig !== undefined && (typeof c.sig !== 'string' || !HEX_SIG.test(c.sig))) fail(`${at}: bad sig`, where)
-    if (m.publicKey !== undefined && c.sig === undefined) fail(`${at}: unsigned in a signed stream`, where)
+    if (signed && c.sig === undefined) fail(`${at}: unsigned in a signed stream`, where)
   }
-  return m
+  return c
 }
 
 /** The claim verifyLiveChunk checks, from a manifest entry. */

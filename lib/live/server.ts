@@ -20,7 +20,7 @@ export const TAKEOVER_IDLE_MS = 2000
 /** a player asking before the first chunk waits this long for it, then gets 404 */
 export const FIRST_CHUNK_WAIT_MS = 10_000
 const FILE_NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/
-const FILE_TYPES: Record<string, string> = { mp3: 'audio/mpeg', aac: 'audio/aac', ogg: 'audio/ogg', bin: 'application/octet-stream' }
+const FILE_TYPES: Record<string, string> = { mp3: 'audio/mpeg', aac: 'audio/aac', ogg: 'audio/ogg', bin: 'application/octet-stream', json: 'application/json' }
 
 const REASONS: Record<number, string> = {
   200: 'OK', 204: 'No Content', 400: 'Bad Request', 401: 'Authentication Required', 403: 'Forbidden', 404: 'File Not Found',

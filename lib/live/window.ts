@@ -5,6 +5,8 @@
 //
 //   DIR/NAME.json          the manifest (mount /NAME → NAME.json, /a/b → a/b.json)
 //   DIR/NAME/SEQ.EXT       chunk SEQ (decimal); EXT mp3, aac, ogg or bin
+//   DIR/NAME/SEQ.json      chunk SEQ's manifest entry alone (its claim), written after the
+//                          chunk: a listener fetches one chunk without the whole manifest
 //   DIR/NAME/header-SEQ.ogg  Ogg codec headers first used by chunk SEQ
 import { mkdir, rename, rm, writeFile } from 'node:fs/promises'
 import { dirname, join, posix } from 'node:path'
@@ -16,6 +18,7 @@ import { encodeManifest, isoMs, MANIFEST_SUFFIX, MANIFEST_VERSION, type ChunkEnt
 const EXT: Record<string, string> = { mp3: 'mp3', aac: 'aac', ogg: 'ogg', other: 'bin' }
 
 export function chunkFileName (seq: number, kind: string): string { return `${seq}.${EXT[kind] ?? 'bin'}` }
+export function claimFileName (seq: number): string { return `${seq}.json` }
 export function headerFileName (firstSeq: number): string { return `header-${firstSeq}.ogg` }
 
 export interface WindowOptions {
@@ -86,6 +89,7 @@ export class LiveWindow {
       if (i.bitrateKbps) this.format.bitrateKbps = i.bitrateKbps
       if (c.change || !this.changes.length) this.changes.push({ seq: c.seq, start: e.start, kind: c.kind, codec: i.codec, sampleRate: i.sampleRate, channels: i.channels })
       await this.atomic(join(this.chunkDir, name), c.bytes)
+      await this.atomic(join(this.chunkDir, claimFileName(c.seq)), Buffer.from(JSON.stringify(e) + '\n'))
       this.entries.push(e)
       const gone = this.prune()
       await this.writeManifest()
@@ -130,7 +134,10 @@ export class LiveWindow {
     const newest = this.entries[this.entries.length - 1]
     const horizon = Date.parse(newest.start) + newest.duration - this.opts.windowMs
     const gone: string[] = []
-    while (this.entries.length > 1 && Date.parse(this.entries[0].start) + this.entries[0].duration <= horizon) gone.push((this.entries.shift() as ChunkEntry).name)
+    while (this.entries.length > 1 && Date.parse(this.entries[0].start) + this.entries[0].duration <= horizon) {
+      const e = this.entries.shift() as ChunkEntry
+      gone.push(e.name, claimFileName(e.seq))
+    }
     const used = new Set(this.entries.map(e => e.header))
     for (let i = this.headers.length - 1; i >= 0; i--) {
       if (!used.has(this.headers[i].hash)) { gone.push(this.headers[i].name); this.headers.splice(i, 1) }

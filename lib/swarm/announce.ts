@@ -2,7 +2,16 @@
 // the tracker asks for (with backoff while it fails), completed once, stopped on leaving.
 // The peers it answers are handed to the swarm to dial.
 import { announce } from '../tracker/client.js'
-import type { Swarm } from './swarm.js'
+import type { PeerAddress } from './wire.js'
+
+/** What the loop needs of its swarm (an item's Swarm or a LiveSwarm). */
+export interface AnnouncedSwarm {
+  readonly opts: { infoHash: Buffer, peerId: Buffer }
+  readonly stats: { bytesUploaded: number, bytesFromOrigin: number, bytesFromPeers: number }
+  readonly left: number
+  readonly closed: boolean
+  addAddress: (a: PeerAddress) => void
+}
 
 export const LEAVE_GRACE_MS = 2000
 
@@ -16,7 +25,7 @@ export class Announcer {
   private timer?: NodeJS.Timeout
   private failures = 0
   private stopped = false
-  constructor (readonly url: string, readonly swarm: Swarm, readonly f: AnnounceHost) {}
+  constructor (readonly url: string, readonly swarm: AnnouncedSwarm, readonly f: AnnounceHost) {}
 
   /** First announce; resolves when it answered or failed. */
   async start (): Promise<void> { await this.once('started') }

@@ -7,7 +7,7 @@
 // received() (which emits 'handshake' or 'message'); when the connection ends it calls
 // ended() (which emits 'close' once). drop() closes with a reason ('dropped' is emitted first).
 import { EventEmitter } from 'node:events'
-import { getBit, setBit, type Handshake, type Message, type PeerAddress } from './wire.js'
+import { getBit, setBit, type Handshake, type LivePiece, type Message, type PeerAddress } from './wire.js'
 
 /** requests a peer may have outstanding with us; more is a flood and drops it */
 export const MAX_PEER_REQUESTS = 64
@@ -48,6 +48,8 @@ export abstract class PeerLink extends EventEmitter {
   abstract send (m: Message): boolean
   /** Send a chunk; resolves when the link can take more (or has closed). */
   abstract sendPiece (index: number, data: Buffer): Promise<void>
+  /** Send a live chunk with its claim; resolves when the link can take more. */
+  async sendLivePiece (m: LivePiece): Promise<void> { this.send(m) }
   /** Close after what was sent has gone out (leaving politely). */
   abstract end (): void
   /** Close at once; ends with ended(). */

@@ -3,9 +3,8 @@
 // peers that lied. Connections come through the swarm's `connect` (TCP by default), so
 // a test or a simulator can join swarms with links of its own.
 import type { PeerLink } from './link.js'
-import type { PeerAddress } from './wire.js'
-import type { TimerHandle } from './clock.js'
-import type { Swarm } from './swarm.js'
+import { WIRE_VERSION, type Handshake, type Message, type PeerAddress } from './wire.js'
+import type { SwarmClock, TimerHandle } from './clock.js'
 import { peerKey } from './picker.js'
 
 export const MAX_PEERS = 50
@@ -23,6 +22,19 @@ interface Dial { addr: PeerAddress, tries: number, sticky: boolean, timer?: Time
 
 const keyOf = (a: PeerAddress): string => `${a.host}:${a.port}`
 
+/** What Members needs of its swarm (an item's Swarm or a LiveSwarm). */
+export interface MembersHost {
+  readonly opts: { infoHash: Buffer, peerId: Buffer, port: number, warn: (m: string) => void, debug: (m: string) => void }
+  readonly clock: SwarmClock
+  readonly closed: boolean
+  readonly stats: { peersSeen: Set<string> }
+  readonly scheduler: { forget: (p: PeerLink) => void }
+  connect: (to: PeerAddress) => PeerLink
+  greet: (p: PeerLink) => void
+  kick: () => void
+  onMessage: (p: PeerLink, m: Message) => void
+}
+
 export class Members {
   readonly peers = new Set<PeerLink>()
   /** when the last peer joined (for the view-quiet rule) */
@@ -34,7 +46,7 @@ export class Members {
   private pexQueue: PeerAddress[] = []
   private pexTimer?: TimerHandle
 
-  constructor (private readonly sw: Swarm) {}
+  constructor (private readonly sw: MembersHost, readonly version = WIRE_VERSION) {}
 
   /** Known address (tracker, --peer, PEX); `sticky` ones are redialled while we run. */
   addAddress (addr: PeerAddress, sticky = false): void {
@@ -59,7 +71,7 @@ export class Members {
     if (sw.closed || d.connected || this.peers.size >= MAX_PEERS) return
     const key = keyOf(d.addr)
     const p = sw.connect(d.addr)
-    p.sendHandshake({ infoHash: sw.opts.infoHash, peerId: sw.opts.peerId, port: sw.opts.port })
+    p.sendHandshake(this.handshake())
     d.connected = true
     d.connecting = true
     let ok = false
@@ -87,6 +99,7 @@ export class Members {
     const h = p.remote
     if (!h || sw.closed) { p.drop('swarm closed'); return }
     if (!h.infoHash.equals(sw.opts.infoHash)) { p.drop('wrong swarm'); return }
+    if ((h.version ?? WIRE_VERSION) !== this.version) { p.drop(`wire version ${h.version ?? WIRE_VERSION}, this swarm speaks ${this.version}`); return }
     if (h.peerId.equals(sw.opts.peerId)) { this.selfAddrs.add(p.address); p.drop('connected to myself'); return }
     const id = p.id
     const la = p.listenAddress
@@ -98,7 +111,7 @@ export class Members {
       // drop() runs detach(), which frees the requests in flight on it
       if (by(p) < by(q)) q.drop('duplicate'); else { p.drop('duplicate'); return }
     }
-    p.sendHandshake({ infoHash: sw.opts.infoHash, peerId: sw.opts.peerId, port: sw.opts.port })
+    p.sendHandshake(this.handshake())
     this.peers.add(p)
     this.lastJoinAt = sw.clock.now()
     sw.stats.peersSeen.add(id)
@@ -115,6 +128,13 @@ export class Members {
     if (others.length) p.send({ type: 'pex', peers: others.slice(0, 100) })
     if (la) this.tellOthers(la)
     sw.kick()
+  }
+
+  private handshake (): Handshake {
+    const o = this.sw.opts
+    const h: Handshake = { infoHash: o.infoHash, peerId: o.peerId, port: o.port }
+    if (this.version !== WIRE_VERSION) h.version = this.version
+    return h
   }
 
   private tellOthers (la: PeerAddress): void {

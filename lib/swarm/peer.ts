@@ -2,7 +2,7 @@
 // the swarm keeps about the peer). Handshake timeout, keep-alives, framing through
 // WireDecoder (a flood or a malformed message drops the connection). No scheduling here.
 import type { Socket } from 'node:net'
-import { WireDecoder, WireError, encodeHandshake, encodeMessage, encodePieceHeader, type Handshake, type Message, type PeerAddress, MAX_MESSAGE_BYTES } from './wire.js'
+import { WireDecoder, WireError, encodeHandshake, encodeMessage, encodePieceHeader, encodeLivePieceHead, type LivePiece, type Handshake, type Message, type PeerAddress, MAX_MESSAGE_BYTES } from './wire.js'
 import { PeerLink } from './link.js'
 
 export const KEEPALIVE_MS = 60_000
@@ -14,12 +14,13 @@ export const END_GRACE_MS = 500
 
 export class Peer extends PeerLink {
   private lastRecv = Date.now()
-  private readonly decoder = new WireDecoder()
+  private readonly decoder: WireDecoder
   private handshakeSent = false
   private handshakeTimer?: NodeJS.Timeout
 
   constructor (readonly socket: Socket, readonly outgoing: boolean, readonly address: string) {
     super()
+    this.decoder = new WireDecoder()
     socket.setNoDelay(true)
     socket.on('data', (d: Buffer) => this.onData(d))
     socket.on('error', () => {})
@@ -54,6 +55,18 @@ export class Peer extends PeerLink {
     if (this.closed || this.socket.destroyed) return
     this.socket.write(encodePieceHeader(index, data.length))
     if (this.socket.write(data)) return
+    await this.drained()
+  }
+
+  override async sendLivePiece (m: LivePiece): Promise<void> {
+    if (this.closed || this.socket.destroyed) return
+    this.socket.write(encodeLivePieceHead(m))
+    if (m.header) this.socket.write(m.header)
+    if (this.socket.write(m.data)) return
+    await this.drained()
+  }
+
+  private async drained (): Promise<void> {
     await new Promise<void>((resolve) => {
       const done = (): void => { this.socket.off('drain', done); this.socket.off('close', done); resolve() }
       this.socket.once('drain', done); this.socket.once('close', done)

@@ -4,7 +4,7 @@
 //
 // Handshake (52 bytes, both sides; the connecting side speaks first):
 //   offset  width  field
-//   0       8      magic "PCWIRE" 0x00 0x01 (name, u16 version)
+//   0       8      magic "PCWIRE" 0x00 0x01 (name, u16 version: 1 items, 2 live shows)
 //   8       20     info-hash of the swarm (lib/hashtree.ts infoHash(root))
 //   28      20     peer id
 //   48      2      listen port of the sender, 0 when it accepts no connections
@@ -23,11 +23,28 @@
 //     8 TREE      pc-hashtree(5) text, empty when the sender has none
 //     9 PEX       u16 n | n × (u8 family 4|6, 4|16 address bytes, u16 port)
 //    10 GOODBYE   (empty)            the sender is leaving; finish nothing more
+//   live swarms (version 2) use these instead of 1-6 (chunks by sequence number):
+//    11 LHAVE     u32 seq            the sender holds verified live chunk seq
+//    12 LREQUEST  u32 seq
+//    13 LCANCEL   u32 seq
+//    14 LREJECT   u32 seq            not held (any more), or too busy
+//    15 LPIECE    u32 seq | u64 start ms | u32 duration ms | 32 hash | 32 header hash or 0s
+//                 | 64 signature or 0s | u16 T | T title (UTF-8) | u32 H | H header blob
+//                 | chunk bytes: the claim pc-live(5) signs, then what it covers
 //   others: ignored (a later version's message)
 import { isIPv4, isIPv6 } from 'node:net'
 import { MAX_CHUNK_BYTES, MAX_LEAVES, INFO_HASH_BYTES } from '../hashing/hashtree.js'
 
 export const WIRE_MAGIC = Buffer.from([0x50, 0x43, 0x57, 0x49, 0x52, 0x45, 0x00, 0x01])
+/** the wire version of item swarms and of live swarms: each refuses the other's handshake */
+export const WIRE_VERSION = 1
+export const WIRE_VERSION_LIVE = 2
+/** a live chunk is a second or so of media: 8 MiB holds several seconds of HD video */
+export const MAX_LIVE_CHUNK_BYTES = 8 * 1024 * 1024
+/** Ogg codec headers (Vorbis setup with a long comment packet and cover art stays under this) */
+export const MAX_LIVE_HEADER_BYTES = 256 * 1024
+export const MAX_LIVE_TITLE_BYTES = 1024
+const LIVE_PIECE_FIXED = 150
 export const HANDSHAKE_BYTES = 52
 export const PEER_ID_BYTES = 20
 /** a hash tree of MAX_TREE_LEAVES leaves is about this big in text; larger ones are refused on the wire */
@@ -48,8 +65,28 @@ export const M_TREE_REQUEST = 7
 export const M_TREE = 8
 export const M_PEX = 9
 export const M_GOODBYE = 10
+export const M_LHAVE = 11
+export const M_LREQUEST = 12
+export const M_LCANCEL = 13
+export const M_LREJECT = 14
+export const M_LPIECE = 15
 
-export interface Handshake { infoHash: Buffer, peerId: Buffer, port: number }
+export interface Handshake { infoHash: Buffer, peerId: Buffer, port: number, /** WIRE_VERSION unless said */ version?: number }
+
+/** A live chunk on the wire: its claim (what the station signs) and its bytes. */
+export interface LivePiece {
+  type: 'live-piece'
+  seq: number
+  startMs: number
+  durationMs: number
+  hash: Buffer
+  headerHash?: Buffer
+  signature?: Buffer
+  title?: string
+  /** the header blob the chunk needs (Ogg), sent with it */
+  header?: Buffer
+  data: Buffer
+}
 export interface PeerAddress { host: string, port: number }
 
 export type Message =
@@ -61,6 +98,8 @@ export type Message =
   | { type: 'tree', text: string }
   | { type: 'pex', peers: PeerAddress[] }
   | { type: 'goodbye' }
+  | { type: 'live-have' | 'live-request' | 'live-cancel' | 'live-reject', seq: number }
+  | LivePiece
 
 /** A protocol violation by the remote side: the connection is dropped. */
 export class WireError extends Error {}
@@ -68,16 +107,22 @@ export class WireError extends Error {}
 export function encodeHandshake (h: Handshake): Buffer {
   const b = Buffer.alloc(HANDSHAKE_BYTES)
   WIRE_MAGIC.copy(b, 0)
+  b.writeUInt16BE(h.version ?? WIRE_VERSION, 6)
   h.infoHash.copy(b, 8, 0, INFO_HASH_BYTES)
   h.peerId.copy(b, 28, 0, PEER_ID_BYTES)
   b.writeUInt16BE(h.port, 48)
   return b
 }
 
+/** Decode a handshake of a version we speak (1 or 2); the swarm it names checks it is its own. */
 export function decodeHandshake (b: Buffer): Handshake {
   if (b.length !== HANDSHAKE_BYTES) throw new WireError('short handshake')
-  if (!b.subarray(0, 8).equals(WIRE_MAGIC)) throw new WireError('bad handshake magic')
-  return { infoHash: Buffer.from(b.subarray(8, 28)), peerId: Buffer.from(b.subarray(28, 48)), port: b.readUInt16BE(48) }
+  if (!b.subarray(0, 6).equals(WIRE_MAGIC.subarray(0, 6))) throw new WireError('bad handshake magic')
+  const v = b.readUInt16BE(6)
+  if (v !== WIRE_VERSION && v !== WIRE_VERSION_LIVE) throw new WireError(`wire version ${v}, not one this peer speaks`)
+  const h: Handshake = { infoHash: Buffer.from(b.subarray(8, 28)), peerId: Buffer.from(b.subarray(28, 48)), port: b.readUInt16BE(48) }
+  if (v !== WIRE_VERSION) h.version = v
+  return h
 }
 
 function header (type: number, payload: number): Buffer {
@@ -88,6 +133,7 @@ function header (type: number, payload: number): Buffer {
 }
 
 const INDEX_TYPES = { have: M_HAVE, request: M_REQUEST, cancel: M_CANCEL, reject: M_REJECT } as const
+const LIVE_TYPES = { 'live-have': M_LHAVE, 'live-request': M_LREQUEST, 'live-cancel': M_LCANCEL, 'live-reject': M_LREJECT } as const
 
 export function encodeMessage (m: Message): Buffer {
   switch (m.type) {
@@ -131,7 +177,55 @@ export function encodeMessage (m: Message): Buffer {
       return b
     }
     case 'goodbye': return header(M_GOODBYE, 0)
+    case 'live-have': case 'live-request': case 'live-cancel': case 'live-reject': {
+      const b = header(LIVE_TYPES[m.type], 4)
+      b.writeUInt32BE(m.seq, 5)
+      return b
+    }
+    case 'live-piece': return Buffer.concat([encodeLivePieceHead(m), m.header ?? Buffer.alloc(0), m.data])
   }
+}
+
+/** An LPIECE up to its header blob (which follows, then the chunk bytes). */
+export function encodeLivePieceHead (m: LivePiece): Buffer {
+  const title = Buffer.from(m.title ?? '')
+  const hl = m.header?.length ?? 0
+  if (title.length > MAX_LIVE_TITLE_BYTES || hl > MAX_LIVE_HEADER_BYTES || m.data.length > MAX_LIVE_CHUNK_BYTES) throw new RangeError('live piece over its bounds')
+  const h = Buffer.alloc(5 + LIVE_PIECE_FIXED + title.length)
+  h.writeUInt32BE(1 + LIVE_PIECE_FIXED + title.length + hl + m.data.length, 0)
+  h[4] = M_LPIECE
+  h.writeUInt32BE(m.seq, 5)
+  h.writeBigUInt64BE(BigInt(m.startMs), 9)
+  h.writeUInt32BE(m.durationMs, 17)
+  m.hash.copy(h, 21)
+  m.headerHash?.copy(h, 53)
+  m.signature?.copy(h, 85)
+  h.writeUInt16BE(title.length, 149)
+  title.copy(h, 151)
+  h.writeUInt32BE(hl, 151 + title.length)
+  return h
+}
+
+function decodeLivePiece (p: Buffer): LivePiece {
+  if (p.length < LIVE_PIECE_FIXED) throw new WireError('short LPIECE')
+  const t = p.readUInt16BE(144)
+  if (t > MAX_LIVE_TITLE_BYTES || p.length < LIVE_PIECE_FIXED + t) throw new WireError('bad LPIECE title')
+  const hl = p.readUInt32BE(146 + t)
+  if (hl > MAX_LIVE_HEADER_BYTES || p.length < LIVE_PIECE_FIXED + t + hl) throw new WireError('bad LPIECE header blob')
+  const at = LIVE_PIECE_FIXED + t + hl
+  if (p.length - at > MAX_LIVE_CHUNK_BYTES) throw new WireError('LPIECE chunk too long')
+  const start = p.readBigUInt64BE(4)
+  if (start > BigInt(Number.MAX_SAFE_INTEGER)) throw new WireError('bad LPIECE start')
+  const zero = (b: Buffer): boolean => b.every(x => x === 0)
+  const m: LivePiece = {
+    type: 'live-piece', seq: p.readUInt32BE(0), startMs: Number(start), durationMs: p.readUInt32BE(12),
+    hash: Buffer.from(p.subarray(16, 48)), data: p.subarray(at),
+  }
+  if (!zero(p.subarray(48, 80))) m.headerHash = Buffer.from(p.subarray(48, 80))
+  if (!zero(p.subarray(80, 144))) m.signature = Buffer.from(p.subarray(80, 144))
+  if (t) m.title = p.subarray(146, 146 + t).toString('utf8')
+  if (hl) m.header = Buffer.from(p.subarray(150 + t, 150 + t + hl))
+  return m
 }
 
 /** The 9 bytes before a PIECE's chunk, for senders that write the chunk separately. */
@@ -194,7 +288,7 @@ export class WireDecoder {
     const out: Array<Message | { type: 'handshake', handshake: Handshake }> = []
     if (!this.handshake) {
       // check the magic as soon as bytes arrive, so garbage is refused at once
-      const head = this.bytes >= 8 ? WIRE_MAGIC : WIRE_MAGIC.subarray(0, this.bytes)
+      const head = WIRE_MAGIC.subarray(0, Math.min(6, this.bytes))
       const have = Buffer.concat(this.parts, this.bytes).subarray(0, head.length)
       if (!have.equals(head)) throw new WireError('bad handshake magic')
       if (this.bytes < HANDSHAKE_BYTES) return out
@@ -256,6 +350,11 @@ function decodeBody (type: number, p: Buffer): Message | undefined {
       return { type: 'pex', peers }
     }
     case M_GOODBYE: exactly(0, 'GOODBYE'); return { type: 'goodbye' }
+    case M_LHAVE: exactly(4, 'LHAVE'); return { type: 'live-have', seq: p.readUInt32BE(0) }
+    case M_LREQUEST: exactly(4, 'LREQUEST'); return { type: 'live-request', seq: p.readUInt32BE(0) }
+    case M_LCANCEL: exactly(4, 'LCANCEL'); return { type: 'live-cancel', seq: p.readUInt32BE(0) }
+    case M_LREJECT: exactly(4, 'LREJECT'); return { type: 'live-reject', seq: p.readUInt32BE(0) }
+    case M_LPIECE: return decodeLivePiece(p)
     default: return undefined
   }
 }

@@ -48,4 +48,31 @@ test('refuses input that is not a frame stream', () => {
   assert.throws(() => new FrameDecoder('x').push(Buffer.from('ID3\x04')), /not a frame stream/)
 })
 
+test('MARK and NEXT round-trip in any split, between DATA frames', () => {
+  const live: Frame[] = [
+    { type: 'start', item: 1, header: { url: 'http://o/live', live: true, start: '2026-01-01T00:00:00Z', offset: 0, size: null, chunkSize: 65536 } },
+    { type: 'mark', item: 1, offset: 0, mark: { time: '2026-01-01T00:00:00.250Z', seq: 7, title: 'DJ Ä' } },
+    { type: 'data', item: 1, offset: 0, data: Buffer.from('chunk7') },
+    { type: 'mark', item: 1, offset: 6, mark: { time: '2026-01-01T00:00:01.250Z', seq: 9 } },
+    { type: 'data', item: 1, offset: 6, data: Buffer.from('chunk9') },
+    { type: 'next', item: 0, record: { url: 'http://o/next.mp3', start: '2026-01-01T01:00:00Z', offset: 0, title: 'later' } },
+    { type: 'end', item: 1 },
+  ]
+  const s = Buffer.concat([encodeMagic(), ...live.map(encodeFrame)])
+  assert.equal(decodeIn([s]), live)
+  assert.equal(decodeIn([...s].map(b => Buffer.of(b))), live)
+})
+
+test('refuses a MARK with a bad time or seq, or a NEXT without a url, naming the byte offset', () => {
+  const mark = (m: object): Buffer => { const j = Buffer.from(JSON.stringify(m)); const b = Buffer.alloc(17 + j.length); b[0] = 5; b.writeUInt32BE(12 + j.length, 1); j.copy(b, 17); return b }
+  const bad = (b: Buffer, re: RegExp): void => { assert.throws(() => new FrameDecoder('stdin').push(Buffer.concat([encodeMagic(), b])), (e: Error) => e instanceof DataError && re.test(e.message) && /byte 11/.test(e.message)) }
+  bad(mark({ time: '2026-01-01T00:00:00Z', seq: 1 }), /bad time/)
+  bad(mark({ time: '2026-01-01T00:00:00.000Z', seq: -1 }), /bad seq/)
+  bad(mark({ time: '2026-01-01T00:00:00.000Z', seq: 1, title: 3 }), /bad title/)
+  bad(Buffer.concat([Buffer.from([5, 0, 0, 0, 13]), Buffer.alloc(12), Buffer.from('[')]), /bad JSON/)
+  const j = Buffer.from('{"title":"x"}'); const n = Buffer.alloc(9 + j.length); n[0] = 6; n.writeUInt32BE(4 + j.length, 1); j.copy(n, 9)
+  bad(n, /NEXT frame without a url/)
+  assert.throws(() => encodeFrame({ type: 'mark', item: 0, offset: 0, mark: { time: 'x', seq: 0, title: 'a'.repeat(70000) } }), RangeError)
+})
+
 test.run()

@@ -5,8 +5,10 @@
 import type { SwarmClock, TimerHandle } from '../../lib/swarm/clock.js'
 import { PeerLink, type Incoming } from '../../lib/swarm/link.js'
 import type { OriginSource, ChunkSink } from '../../lib/swarm/origin.js'
-import type { Handshake, Message, PeerAddress } from '../../lib/swarm/wire.js'
-import type { Swarm } from '../../lib/swarm/swarm.js'
+import type { Handshake, LivePiece, Message, PeerAddress } from '../../lib/swarm/wire.js'
+
+/** what a listening swarm does with a connection whose handshake came in (Swarm, LiveSwarm) */
+interface Attachable { attach: (l: PeerLink) => void }
 
 const MAX_TIMERS_AT_ONCE = 100_000
 
@@ -106,6 +108,21 @@ export class MemoryLink extends PeerLink {
     await new Promise<void>(resolve => { c.setTimeout(resolve, wait) })
   }
 
+  /** a live chunk is paced by the sender's upload like a PIECE */
+  override async sendLivePiece (m: LivePiece): Promise<void> {
+    if (this.closed) return
+    const c = this.net.clock
+    const bytes = m.data.length + (m.header?.length ?? 0) + 150
+    this.busyUntil = Math.max(c.now(), this.busyUntil) + bytes / this.opts.upBytesPerMs
+    const wait = this.busyUntil - c.now()
+    this.piecesSent.push(m.seq)
+    this.deliver({ ...m, data: this.forge?.(m) ?? Buffer.from(m.data) }, wait)
+    await new Promise<void>(resolve => { c.setTimeout(resolve, wait) })
+  }
+
+  /** a liar: the bytes it sends instead of a live chunk's (undefined: the true ones) */
+  forge?: (m: LivePiece) => Buffer | undefined
+
   /** what was sent still arrives, then both ends close */
   end (): void {
     const c = this.net.clock
@@ -132,7 +149,7 @@ export class MemoryLink extends PeerLink {
 
 /** Swarms reachable by address; connect() pairs two links and hands the far one to its swarm. */
 export class MemoryNet {
-  private readonly listeners = new Map<string, Swarm>()
+  private readonly listeners = new Map<string, Attachable>()
   private nextPort = 40000
   readonly links: MemoryLink[] = []
   /** sees every message as it reaches the end `to` */
@@ -140,7 +157,7 @@ export class MemoryNet {
 
   constructor (readonly clock: VirtualClock, readonly link: LinkOptions) {}
 
-  listen (addr: PeerAddress, swarm: Swarm): void { this.listeners.set(`${addr.host}:${addr.port}`, swarm) }
+  listen (addr: PeerAddress, swarm: Attachable): void { this.listeners.set(`${addr.host}:${addr.port}`, swarm) }
 
   /** The `connect` of the swarm at `from`. */
   connector (from: PeerAddress): (to: PeerAddress) => PeerLink {

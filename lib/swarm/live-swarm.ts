@@ -1,0 +1,407 @@
+// One listener in a live show's swarm (pc-fetch(1) LIVE MODE): a mesh, not a tree. Every
+// verified chunk is announced to every peer at once (LHAVE), each chunk is asked of whoever
+// has it, newest first within the window, and every chunk held is served to peers that ask.
+// The lockstep trap (everyone wants chunk n the moment it exists) is met by designation:
+// per chunk the listeners rank themselves by a rendezvous score of (seq, peer id); the
+// first `fetchers` of them take it from the origin when it is due, the others wait for an
+// LHAVE, and anyone takes it from the origin only when it is about to miss its deadline.
+// Every chunk is verified (station signature, or the origin's claim) before it is kept,
+// played or served; a peer that sends one that does not verify is dropped and avoided.
+// Decisions read time from a SwarmClock and reach peers through PeerLinks and the origin
+// through a LiveOriginSource, so a test runs the same code under a virtual clock.
+import { EventEmitter } from 'node:events'
+import type { SwarmClock, TimerHandle } from './clock.js'
+import type { PeerLink } from './link.js'
+import { Members } from './members.js'
+import { peerKey, score } from './picker.js'
+import type { LiveOriginSource } from './live-origin.js'
+import { WIRE_VERSION_LIVE, type LivePiece, type Message, type PeerAddress } from './wire.js'
+import { verifyLiveChunk, verifyLiveHeader } from '../live/chunk-sign.js'
+import { claimOf, type ChunkEntry } from '../live/manifest.js'
+
+/** requests in flight to one peer */
+export const LIVE_PEER_INFLIGHT = 4
+/** pieces queued for upload at once, over all peers: more requests are refused (LREJECT), so the
+ * first holders of a fresh chunk hand it to a few who then relay it, instead of uploading it N times */
+export const LIVE_MAX_SERVING = 6
+/** an LHAVE this far past the newest chunk we verified is not believed */
+export const LIVE_MAX_AHEAD = 64
+export const TICK_MIN_MS = 20
+export const TICK_MAX_MS = 200
+
+export interface LiveSwarmOptions {
+  infoHash: Buffer
+  peerId: Buffer
+  port: number
+  streamId: Buffer
+  /** the station's key: without it only chunks whose hash the origin lists are taken */
+  publicKey?: Buffer
+  chunkMs: number
+  /** after a chunk is due at the origin, how long it may take to arrive before it is given up */
+  deadlineMs: number
+  /** listeners designated per chunk to take it from the origin */
+  fetchers: number
+  /** chunks kept (to play and to serve) behind the play position */
+  keepChunks: number
+  clock: SwarmClock
+  connect: (to: PeerAddress) => PeerLink
+  origin: LiveOriginSource
+  warn: (m: string) => void
+  debug: (m: string) => void
+}
+
+export interface LiveStats {
+  bytesFromOrigin: number
+  bytesFromPeers: number
+  bytesUploaded: number
+  chunksRejected: number
+  chunksPlayed: number
+  chunksSkipped: number
+  peersSeen: Set<string>
+}
+
+interface Inflight { peer?: PeerLink, at: number }
+
+/** What a chunk is as the swarm keeps it: the wire form, ready to relay. */
+export function pieceOf (e: ChunkEntry, bytes: Buffer, header?: Buffer): LivePiece {
+  const c = claimOf(e)
+  const p: LivePiece = { type: 'live-piece', seq: c.seq, startMs: c.startMs, durationMs: c.durationMs, hash: c.hash, data: bytes }
+  if (c.headerHash) p.headerHash = c.headerHash
+  if (c.signature) p.signature = c.signature
+  if (c.title) p.title = c.title
+  if (header) p.header = header
+  return p
+}
+
+/** The place of `me` among all the listeners for chunk `seq`: 0 is the first designated. */
+export function liveRank (me: number, others: number[], seq: number): number {
+  const mine = score(me, seq)
+  let r = 0
+  for (const o of others) { const s = score(o, seq); if (s > mine || (s === mine && o > me)) r++ }
+  return r
+}
+
+/**
+ * Events: 'chunk' (piece) in sequence order, 'skip' (seq) for a chunk given up,
+ * 'ended' when the origin's manifest says the show is over and everything listed was played.
+ */
+export class LiveSwarm extends EventEmitter {
+  readonly members: Members
+  readonly stats: LiveStats = { bytesFromOrigin: 0, bytesFromPeers: 0, bytesUploaded: 0, chunksRejected: 0, chunksPlayed: 0, chunksSkipped: 0, peersSeen: new Set() }
+  readonly scheduler = { forget: (p: PeerLink) => this.forget(p) }
+  readonly clock: SwarmClock
+  readonly left = 1
+  closed = false
+  /** the next chunk to play */
+  next = -1
+  private readonly held = new Map<number, LivePiece>()
+  private readonly headers = new Map<string, Buffer>()
+  /** the origin's claims (unsigned streams: what a peer's chunk is checked against) */
+  private readonly claims = new Map<number, ChunkEntry | Promise<ChunkEntry | null>>()
+  private readonly peerHas = new WeakMap<PeerLink, Set<number>>()
+  private readonly inflight = new Map<number, Inflight>()
+  /** peers that refused or failed a chunk: not asked for it again */
+  private readonly failed = new Map<number, Set<PeerLink>>()
+  private readonly originTried = new Map<number, number>()
+  private readonly serving = new Map<PeerLink, number[]>()
+  private servingCount = 0
+  /** local time minus the source time at which a chunk ended, at its earliest observation */
+  private offsetMs = Infinity
+  private newest?: LivePiece
+  /** the newest chunk seen, for when the next ones are due: its number and source end time */
+  private ref = { seq: 0, endMs: 0 }
+  private newestAnnounced = -1
+  private timer?: TimerHandle
+  private emitting = false
+  private lastManifestPoll = -Infinity
+  private endedAt?: number
+  readonly key: number
+
+  constructor (readonly opts: LiveSwarmOptions) {
+    super()
+    this.clock = opts.clock
+    this.members = new Members(this, WIRE_VERSION_LIVE)
+    this.key = peerKey(opts.peerId)
+  }
+
+  get peers (): Set<PeerLink> { return this.members.peers }
+  connect (to: PeerAddress): PeerLink { return this.opts.connect(to) }
+  addAddress (a: PeerAddress, sticky = false): void { this.members.addAddress(a, sticky) }
+  attach (p: PeerLink): void { this.members.attach(p) }
+
+  /** Start at chunk `entry` (the newest the manifest lists): it exists now. */
+  start (entry: ChunkEntry): void {
+    this.next = entry.seq
+    this.ref = { seq: entry.seq, endMs: Date.parse(entry.start) + entry.duration }
+    this.offsetMs = this.clock.now() - this.ref.endMs
+    this.newestAnnounced = entry.seq
+    this.tick()
+  }
+
+  private get tickMs (): number { return Math.max(TICK_MIN_MS, Math.min(TICK_MAX_MS, this.opts.chunkMs / 10)) }
+
+  /** When chunk `seq` should be at the origin, on our clock. */
+  dueAt (seq: number): number {
+    return this.ref.endMs + (seq - this.ref.seq) * this.opts.chunkMs + this.offsetMs
+  }
+
+  kick (): void { this.clock.defer(() => this.tick()) }
+
+  private tick (): void {
+    if (this.closed) return
+    this.clock.clearTimeout(this.timer)
+    this.timer = this.clock.setTimeout(() => this.tick(), this.tickMs)
+    const now = this.clock.now()
+    this.play(now)
+    // newest first, from what should exist now down to the play position
+    let top = Math.max(this.newestAnnounced, this.next)
+    while (this.dueAt(top + 1) <= now && top < this.next + LIVE_MAX_AHEAD) top++
+    const others = this.members.otherKeys()
+    // still connecting to the peers we were told of: not yet the one to ask the origin
+    const alone = others.length === 0 && this.members.dialling
+    for (let seq = top; seq >= this.next; seq--) {
+      if (this.held.has(seq)) continue
+      const f = this.inflight.get(seq)
+      if (f) {
+        if (f.peer && now - f.at > Math.max(this.opts.chunkMs, 500) * 2) this.failPeer(seq, f.peer, true)
+        else continue
+      }
+      if (this.askPeer(seq)) continue
+      const due = this.dueAt(seq)
+      const designated = !alone && liveRank(this.key, others, seq) < this.opts.fetchers
+      const pollMs = designated ? Math.max(50, this.opts.chunkMs / 5) : this.opts.chunkMs
+      const tried = this.originTried.get(seq) ?? -Infinity
+      const fallback = due + this.opts.deadlineMs - Math.max(this.opts.chunkMs, 500)
+      if (now - tried >= pollMs && ((designated && now >= due) || now >= fallback)) void this.fromOrigin(seq)
+    }
+    if (now > this.dueAt(this.next) + this.opts.deadlineMs + 2 * this.opts.chunkMs) void this.pollManifest(now)
+  }
+
+  /** Play what is in order; give a chunk up when its deadline passed and a later one exists. */
+  private play (now: number): void {
+    if (this.emitting) return
+    const p = this.held.get(this.next)
+    if (p) {
+      this.emitting = true
+      this.next++
+      this.stats.chunksPlayed++
+      const done = (): void => { this.emitting = false; this.prune(); this.kick() }
+      const r = this.listeners('chunk').map(l => (l as (p: LivePiece) => unknown)(p))
+      void Promise.all(r).then(done, done)
+      return
+    }
+    const later = this.newest && this.newest.seq > this.next
+    if (later && now > this.dueAt(this.next) + this.opts.deadlineMs) {
+      this.opts.debug(`live chunk ${this.next}: not here by its deadline, given up`)
+      this.emit('skip', this.next)
+      this.stats.chunksSkipped++
+      this.inflight.delete(this.next)
+      this.next++
+      this.kick()
+    } else if (this.endedAt !== undefined && this.next > this.endedAt) this.emit('ended')
+  }
+
+  /** Ask the least busy peer that announced `seq`; false when none can be asked. */
+  private askPeer (seq: number): boolean {
+    let best: PeerLink | undefined
+    let bestLoad = Infinity
+    const failed = this.failed.get(seq)
+    for (const p of this.peers) {
+      if (p.goodbye || !this.peerHas.get(p)?.has(seq) || failed?.has(p)) continue
+      let load = 0
+      for (const f of this.inflight.values()) if (f.peer === p) load++
+      if (load >= LIVE_PEER_INFLIGHT) continue
+      const l = load + Math.random() * 0.5
+      if (l < bestLoad) { best = p; bestLoad = l }
+    }
+    if (!best) return false
+    this.inflight.set(seq, { peer: best, at: this.clock.now() })
+    best.send({ type: 'live-request', seq })
+    return true
+  }
+
+  private failPeer (seq: number, p: PeerLink, cancel: boolean): void {
+    if (this.inflight.get(seq)?.peer === p) this.inflight.delete(seq)
+    let s = this.failed.get(seq)
+    if (!s) this.failed.set(seq, s = new Set())
+    s.add(p)
+    if (cancel) p.send({ type: 'live-cancel', seq })
+  }
+
+  private async fromOrigin (seq: number): Promise<void> {
+    this.originTried.set(seq, this.clock.now())
+    this.inflight.set(seq, { at: this.clock.now() })
+    const o = this.opts.origin
+    const before = o.counter.bytes
+    try {
+      const e = await this.originClaim(seq)
+      if (!e || this.held.has(seq)) return
+      const bytes = await o.fetchChunk(e)
+      if (!bytes || this.held.has(seq)) return
+      const header = e.header && !this.headers.has(e.header) ? await o.fetchHeader(e.header) ?? undefined : undefined
+      const p = pieceOf(e, bytes, header ?? (e.header ? this.headers.get(e.header) : undefined))
+      if (!this.verify(p)) { this.opts.warn(`live chunk ${seq} from the origin does not verify; not played`); return }
+      this.accept(p)
+    } catch (e) {
+      this.opts.debug(`live chunk ${seq} from the origin: ${(e as Error).message}`)
+    } finally {
+      this.stats.bytesFromOrigin += o.counter.bytes - before
+      if (this.inflight.get(seq)?.peer === undefined) this.inflight.delete(seq)
+      this.kick()
+    }
+  }
+
+  /** The origin's claim for `seq`, fetched once (also while a request for it is on its way). */
+  private async originClaim (seq: number): Promise<ChunkEntry | null> {
+    const c = this.claims.get(seq)
+    if (c) return await c
+    const p = this.opts.origin.fetchClaim(seq).then(e => { if (e) this.claims.set(seq, e); else this.claims.delete(seq); return e }, (err: unknown) => { this.claims.delete(seq); throw err })
+    this.claims.set(seq, p)
+    return await p
+  }
+
+  /** Signature (with the station's key) or the origin's hash; and the header blob it names. */
+  private verify (p: LivePiece): boolean {
+    const o = this.opts
+    if (!verifyLiveChunk(p.data, p, { streamId: o.streamId, publicKey: o.publicKey })) return false
+    if (p.headerHash) {
+      const h = p.header ?? this.headers.get(p.headerHash.toString('hex'))
+      if (!h || !verifyLiveHeader(h, p.headerHash)) return false
+      p.header = h
+    } else if (p.header) return false
+    return true
+  }
+
+  private accept (p: LivePiece): void {
+    if (this.held.has(p.seq) || p.seq < this.next) return
+    this.held.set(p.seq, p)
+    if (p.headerHash && p.header) this.headers.set(p.headerHash.toString('hex'), p.header)
+    this.inflight.delete(p.seq)
+    this.offsetMs = Math.min(this.offsetMs, this.clock.now() - (p.startMs + p.durationMs))
+    if (!this.newest || p.seq > this.newest.seq) this.newest = p
+    if (p.seq >= this.ref.seq) this.ref = { seq: p.seq, endMs: p.startMs + p.durationMs }
+    this.newestAnnounced = Math.max(this.newestAnnounced, p.seq)
+    for (const q of this.peers) {
+      if (this.peerHas.get(q)?.has(p.seq)) continue
+      q.send({ type: 'live-have', seq: p.seq })
+    }
+    this.kick()
+  }
+
+  private prune (): void {
+    const floor = this.next - this.opts.keepChunks
+    for (const k of this.held.keys()) if (k < floor) this.held.delete(k)
+    for (const m of [this.claims, this.failed, this.originTried] as Array<Map<number, unknown>>) for (const k of m.keys()) if (k < floor) m.delete(k)
+    for (const p of this.peers) { const s = this.peerHas.get(p); if (s) for (const k of s) if (k < floor) s.delete(k) }
+    for (const [k, f] of this.inflight) if (k < this.next) { this.inflight.delete(k); f.peer?.send({ type: 'live-cancel', seq: k }) }
+    const used = new Set([...this.held.values()].map(p => p.headerHash?.toString('hex')))
+    for (const k of this.headers.keys()) if (!used.has(k)) this.headers.delete(k)
+  }
+
+  /** The show seems stalled: ask the manifest whether it ended (rare: only while no chunk comes). */
+  private async pollManifest (now: number): Promise<void> {
+    if (now - this.lastManifestPoll < Math.max(2000, 2 * this.opts.chunkMs)) return
+    this.lastManifestPoll = now
+    const o = this.opts.origin
+    const before = o.counter.bytes
+    try {
+      const m = await o.fetchManifest()
+      if (m.ended) this.endedAt = m.chunks.length ? m.chunks[m.chunks.length - 1].seq : this.next - 1
+      this.kick()
+    } catch (e) {
+      this.opts.debug(`live manifest: ${(e as Error).message}`)
+    } finally { this.stats.bytesFromOrigin += o.counter.bytes - before }
+  }
+
+  // ---- peers ----
+
+  greet (p: PeerLink): void {
+    this.peerHas.set(p, new Set())
+    for (const seq of this.held.keys()) if (seq >= this.next - 2) p.send({ type: 'live-have', seq })
+  }
+
+  onMessage (p: PeerLink, m: Message): void {
+    if (this.closed) return
+    switch (m.type) {
+      case 'live-have': {
+        const top = Math.max(this.newest?.seq ?? this.next, this.next)
+        if (m.seq < this.next - this.opts.keepChunks || m.seq > top + LIVE_MAX_AHEAD) return
+        this.peerHas.get(p)?.add(m.seq)
+        if (m.seq > this.newestAnnounced) this.newestAnnounced = m.seq
+        if (!this.held.has(m.seq) && !this.inflight.has(m.seq) && m.seq >= this.next) this.askPeer(m.seq)
+        break
+      }
+      case 'live-request': this.serve(p, m.seq); break
+      case 'live-cancel': {
+        const q = this.serving.get(p)
+        const k = q?.indexOf(m.seq) ?? -1
+        if (q && k >= 0) { q.splice(k, 1); this.servingCount-- }
+        break
+      }
+      case 'live-reject': if (this.inflight.get(m.seq)?.peer === p) { this.failPeer(m.seq, p, false); this.kick() } break
+      case 'live-piece': void this.onPiece(p, m); break
+      case 'pex': for (const a of m.peers) this.addAddress(a); break
+      default: break // item-swarm messages mean nothing here
+    }
+  }
+
+  private async onPiece (p: PeerLink, m: LivePiece): Promise<void> {
+    const f = this.inflight.get(m.seq)
+    if (f?.peer === p) this.inflight.delete(m.seq)
+    if (this.held.has(m.seq) || m.seq < this.next) return
+    let ok: boolean
+    if (this.opts.publicKey) ok = this.verify(m)
+    else {
+      // no station key: the origin's claim decides (one claim file per chunk, fetched once)
+      let e: ChunkEntry | null = null
+      try { e = await this.originClaim(m.seq) } catch {}
+      if (!e) { this.failPeer(m.seq, p, false); return }
+      ok = Buffer.from(e.hash, 'hex').equals(m.hash) && (e.header ?? '') === (m.headerHash?.toString('hex') ?? '') && this.verify(m)
+    }
+    if (!ok) {
+      this.stats.chunksRejected++
+      this.members.ban(p, `live chunk ${m.seq} does not verify`)
+      this.kick()
+      return
+    }
+    this.stats.bytesFromPeers += m.data.length
+    this.accept(m)
+  }
+
+  private serve (p: PeerLink, seq: number): void {
+    if (!this.held.has(seq) || this.servingCount >= LIVE_MAX_SERVING) { p.send({ type: 'live-reject', seq }); return }
+    let q = this.serving.get(p)
+    if (!q) this.serving.set(p, q = [])
+    q.push(seq)
+    this.servingCount++
+    if (q.length === 1) void this.serveLoop(p, q)
+  }
+
+  private async serveLoop (p: PeerLink, q: number[]): Promise<void> {
+    while (q.length && !p.closed) {
+      const seq = q[0]
+      const piece = this.held.get(seq)
+      if (piece) {
+        await p.sendLivePiece(piece)
+        this.stats.bytesUploaded += piece.data.length
+      } else p.send({ type: 'live-reject', seq })
+      if (q[0] === seq) { q.shift(); this.servingCount-- }
+    }
+    if (p.closed) { this.servingCount -= q.length; q.length = 0 }
+  }
+
+  private forget (p: PeerLink): void {
+    for (const [k, f] of this.inflight) if (f.peer === p) this.inflight.delete(k)
+    const q = this.serving.get(p)
+    if (q) { this.servingCount -= q.length; q.length = 0; this.serving.delete(p) }
+    this.kick()
+  }
+
+  close (goodbye: boolean): void {
+    if (this.closed) return
+    this.members.close(goodbye)
+    this.closed = true
+    this.clock.clearTimeout(this.timer)
+    this.members.end()
+  }
+}

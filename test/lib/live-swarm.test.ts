@@ -1,0 +1,195 @@
+// The live mesh in one process under a virtual clock: one origin with a source that
+// makes a chunk a second, twenty listeners joined by in-memory links (PEX from a few
+// addresses each). What the origin sends, what each listener plays and when.
+import { test } from 'uvu'
+import * as assert from 'uvu/assert'
+import { randomBytes } from 'node:crypto'
+import { VirtualClock, MemoryNet, type MemoryLink } from './memory-net.js'
+import { LiveSwarm, type LiveSwarmOptions } from '../../lib/swarm/live-swarm.js'
+import type { LiveOriginSource } from '../../lib/swarm/live-origin.js'
+import { blake2b, liveInfoHash, signChunk, streamIdOf } from '../../lib/live/chunk-sign.js'
+import { isoMs, type ChunkEntry, type LiveManifest } from '../../lib/live/manifest.js'
+import { generateKeyPair } from '../../lib/hashing/sign.js'
+import type { LivePiece } from '../../lib/swarm/wire.js'
+
+const CHUNK_MS = 1000
+const CHUNK_BYTES = 16_000 // 128 kbit/s
+const DEADLINE_MS = 3000
+
+/** A pc-live directory behind a web server: chunk SEQ appears when its second is over. */
+class MemoryLiveOrigin {
+  readonly chunks: Array<{ entry: ChunkEntry, bytes: Buffer, at: number }> = []
+  bytesSent = 0
+  requests = 0
+  chunkFetches = 0
+  readonly kp = generateKeyPair()
+  readonly nonce = randomBytes(16)
+  readonly streamId = streamIdOf(this.nonce, this.kp.publicKey)
+  private timer?: unknown
+  constructor (readonly clock: VirtualClock, readonly latencyMs: number, readonly bytesPerMs: number) {}
+
+  start (): void {
+    const make = (): void => {
+      const seq = this.chunks.length
+      const bytes = randomBytes(CHUNK_BYTES)
+      const claim = { seq, startMs: seq * CHUNK_MS, durationMs: CHUNK_MS, hash: blake2b(bytes) }
+      const entry: ChunkEntry = { seq, name: `${seq}.mp3`, start: isoMs(claim.startMs), duration: CHUNK_MS, size: bytes.length, hash: claim.hash.toString('hex'), sig: signChunk(this.streamId, claim, this.kp.secretKey).toString('hex') }
+      this.chunks.push({ entry, bytes, at: this.clock.now() })
+      this.timer = this.clock.setTimeout(make, CHUNK_MS)
+    }
+    this.timer = this.clock.setTimeout(make, CHUNK_MS)
+  }
+
+  stop (): void { this.clock.clearTimeout(this.timer) }
+
+  /** which listeners took each chunk from the origin */
+  readonly fetchedBy = new Map<number, number[]>()
+
+  source (who: number): LiveOriginSource {
+    const counter = { bytes: 0, requests: 0 }
+    const send = async (n: number): Promise<void> => {
+      this.requests++; counter.requests++
+      await new Promise<void>(resolve => { this.clock.setTimeout(resolve, this.latencyMs + n / this.bytesPerMs) })
+      this.bytesSent += n; counter.bytes += n
+    }
+    return {
+      counter,
+      fetchClaim: async (seq) => {
+        const c = this.chunks[seq]
+        const text = c ? JSON.stringify(c.entry) : 'not found'
+        await send(text.length)
+        return c ? { ...c.entry } : null
+      },
+      fetchChunk: async (e) => { const c = this.chunks[e.seq]; this.chunkFetches++; this.fetchedBy.set(e.seq, [...this.fetchedBy.get(e.seq) ?? [], who]); await send(c.bytes.length); return Buffer.from(c.bytes) },
+      fetchHeader: async () => null,
+      fetchManifest: async () => { await send(2000); return { ended: false, chunks: [] } as unknown as LiveManifest },
+    }
+  }
+}
+
+interface Listener { sw: LiveSwarm, played: Array<{ seq: number, at: number, bytes: Buffer }>, skipped: number[], first: number }
+
+function setup (n: number, opts: { fetchers?: number } = {}): { clock: VirtualClock, net: MemoryNet, origin: MemoryLiveOrigin, listeners: Listener[], join: () => void } {
+  const clock = new VirtualClock()
+  const net = new MemoryNet(clock, { latencyMs: 20, upBytesPerMs: 250 }) // 2 Mbit/s up each
+  const origin = new MemoryLiveOrigin(clock, 20, 1250)
+  const listeners: Listener[] = []
+  const infoHash = liveInfoHash(origin.streamId)
+  for (let i = 0; i < n; i++) {
+    const addr = { host: `10.0.0.${i + 1}`, port: 6881 }
+    const o: LiveSwarmOptions = {
+      infoHash, peerId: randomBytes(20), port: 6881, streamId: origin.streamId, publicKey: origin.kp.publicKey,
+      chunkMs: CHUNK_MS, deadlineMs: DEADLINE_MS, fetchers: opts.fetchers ?? 1, keepChunks: 16,
+      clock, connect: net.connector(addr), origin: origin.source(i), warn: () => {}, debug: () => {},
+    }
+    const sw = new LiveSwarm(o)
+    net.listen(addr, sw)
+    const l: Listener = { sw, played: [], skipped: [], first: -1 }
+    sw.on('chunk', (p: LivePiece) => { l.played.push({ seq: p.seq, at: clock.now(), bytes: p.data }) })
+    sw.on('skip', (seq: number) => l.skipped.push(seq))
+    listeners.push(l)
+  }
+  // each joins a little after the one before, knowing the first three (a tracker's answer), at the newest chunk listed
+  const join = (): void => {
+    listeners.forEach((l, i) => {
+      clock.setTimeout(() => {
+        for (let k = 0; k < Math.min(i, 3); k++) l.sw.addAddress({ host: `10.0.0.${k + 1}`, port: 6881 })
+        const newest = origin.chunks[origin.chunks.length - 1]
+        l.first = newest.entry.seq
+        l.sw.start(newest.entry)
+      }, i * 50)
+    })
+  }
+  return { clock, net, origin, listeners, join }
+}
+
+/** The show on air for 3.5 s, then the listeners joining. */
+async function onAir (n: number): Promise<ReturnType<typeof setup>> {
+  const s = setup(n)
+  s.origin.start()
+  await s.clock.run(3500)
+  s.join()
+  return s
+}
+
+function offAir (s: ReturnType<typeof setup>): void {
+  for (const l of s.listeners) l.sw.close(false)
+  s.origin.stop()
+}
+
+function checkPlayed (l: Listener, origin: MemoryLiveOrigin, maxSkipped: number): void {
+  assert.ok(l.skipped.length <= maxSkipped, `listener skipped ${l.skipped.join(', ')}`)
+  let expect = l.first
+  for (const p of l.played) {
+    while (l.skipped.includes(expect)) expect++
+    assert.is(p.seq, expect, 'chunks in order, none missing')
+    const c = origin.chunks[p.seq]
+    assert.ok(p.bytes.equals(c.bytes), `chunk ${p.seq} is the origin's`)
+    assert.ok(p.at <= c.at + DEADLINE_MS, `chunk ${p.seq} played ${p.at - c.at} ms after it was published`)
+    expect++
+  }
+}
+
+test('20 listeners: the origin sends at most 1.5 times the stream; everyone plays every chunk before its deadline', async () => {
+  const s = await onAir(20)
+  const { clock, origin, listeners } = s
+  await clock.run(63_500)
+  const firstSeq = Math.min(...listeners.map(l => l.first))
+  const lastSeq = origin.chunks.length - 1
+  const stream = (lastSeq - firstSeq + 1) * CHUNK_BYTES
+  for (const l of listeners) {
+    checkPlayed(l, origin, 0)
+    assert.ok(l.played.length >= 55, `played ${l.played.length} chunks`)
+  }
+  const ratio = origin.bytesSent / stream
+  console.log(`  origin sent ${origin.bytesSent} bytes in ${origin.requests} requests (${origin.chunkFetches} chunks) for a stream of ${stream}: ${ratio.toFixed(2)}x; peers per listener ${listeners.map(l => l.sw.peers.size).join(',')}`)
+  assert.ok(ratio <= 1.5, `origin sent ${ratio.toFixed(2)}x the stream`)
+  offAir(s)
+})
+
+test('a relay killed mid-show costs no listener more than one chunk', async () => {
+  const s = await onAir(20)
+  const { clock, origin, listeners } = s
+  await clock.run(30_000)
+  let t = 30_000
+  while (!origin.fetchedBy.has(29) && t < 32_000) await clock.run(t += 10)
+  await clock.run(t + 150)
+  // the listener that took chunk 29 from the origin goes away without a word while relaying it
+  const by = origin.fetchedBy.get(29) ?? []
+  assert.is(by.length, 1)
+  const victim = listeners[by[0]]
+  assert.ok(victim.sw.stats.bytesUploaded > 0)
+  for (const p of [...victim.sw.peers]) p.drop('killed')
+  victim.sw.close(false)
+  await clock.run(60_000)
+  let lost = 0
+  for (const l of listeners) {
+    if (l === victim) continue
+    checkPlayed(l, origin, 1)
+    lost += l.skipped.length
+    assert.ok(l.played[l.played.length - 1].seq >= origin.chunks.length - 4, 'still playing at the end')
+  }
+  console.log(`  after the kill: ${lost} chunks lost over ${listeners.length - 1} listeners`)
+  offAir(s)
+})
+
+test('a peer that sends a forged chunk is dropped and the chunk comes from elsewhere', async () => {
+  const s = await onAir(6)
+  const { clock, origin, listeners } = s
+  await clock.run(10_000)
+  // listener 0 starts lying: every chunk it relays has one byte changed
+  const liar = listeners[0]
+  let forged = 0
+  for (const p of liar.sw.peers) (p as MemoryLink).forge = (m) => { forged++; const b = Buffer.from(m.data); b[100] ^= 1; return b }
+  await clock.run(25_000)
+  assert.ok(forged > 0, 'the liar sent forged chunks')
+  const rejected = listeners.slice(1).reduce((n, l) => n + l.sw.stats.chunksRejected, 0)
+  assert.ok(rejected > 0)
+  for (const l of listeners.slice(1)) {
+    checkPlayed(l, origin, 0)
+    for (const p of l.sw.peers) assert.ok(!p.remote?.peerId.equals(liar.sw.opts.peerId), 'the liar is dropped')
+  }
+  offAir(s)
+})
+
+test.run()
