@@ -20,6 +20,7 @@ const OPTIONS: OptionTable = {
   'queue-size': { type: 'string', default: '512k', arg: 'SIZE', help: 'a listener with more queued is dropped' },
   'max-listeners': { type: 'string', default: '1000', arg: 'N', help: 'listeners beyond this are refused (403)' },
   metaint: { type: 'string', default: '16000', arg: 'BYTES', help: 'audio bytes between ICY metadata blocks' },
+  'live-delay': { type: 'string', default: '1500ms', arg: 'DURATION', help: 'a live item plays this long behind the source clock' },
   'read-ahead': { type: 'string', default: '10s', arg: 'DURATION', help: 'media held ahead of the schedule' },
   window: { alias: 'w', type: 'string', default: '8M', arg: 'SIZE', help: 'reorder window for frame input' },
   relay: { type: 'string', default: '', arg: 'URL', help: 'also push to icecast://USER:PASS@HOST:PORT/MOUNT' },
@@ -51,7 +52,8 @@ run('pc-icecast', OPTIONS, INFO, async (opts, io) => {
   const now = Date.now
   const version = packageVersion()
 
-  const timeline = new Timeline({ now, warn: io.warn, verbose, contentType, bitrateKbps, title: String(opts.title) || undefined })
+  const liveDelayMs = durationOption(opts, 'liveDelay')
+  const timeline = new Timeline({ now, warn: io.warn, verbose, contentType, bitrateKbps, liveDelayMs, title: String(opts.title) || undefined })
   const server = new IcecastServer(timeline, {
     host, port, mount, version, now, warn: io.warn, verbose,
     name: String(opts.name), description: String(opts.description), genre: String(opts.genre), url: String(opts.url), public: !!opts.public,

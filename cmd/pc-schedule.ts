@@ -5,15 +5,18 @@ import { parseZonedTime } from '../lib/core/zone-time.js'
 import { writeRecord } from '../lib/core/ndjson.js'
 import { PlaylistSource, SchedulePoller } from '../lib/playlist/poll.js'
 import { follow, recordsAt, systemClock } from '../lib/playlist/schedule.js'
+import { Announcer } from '../lib/playlist/announce.js'
+import type { ScheduleRecord } from '../lib/core/records.js'
 
 const OPTIONS: OptionTable = {
   at: { alias: 'a', type: 'string', default: 'now', arg: 'TIME', help: 'start with the item on air at TIME (ISO 8601 with offset or [Zone/Name], now, +10m, --at=-1h); in the past it replays' },
   count: { alias: 'n', type: 'string', arg: 'N', help: 'print N records, then exit' },
   follow: { alias: 'f', type: 'boolean', help: 'keep running: print each next item ahead of its start, re-reading the playlist' },
   lead: { type: 'string', default: '10s', arg: 'DURATION', help: 'with --follow, print each item this long before it starts' },
+  announce: { type: 'string', default: '24h', arg: 'DURATION', help: 'with --follow, also announce the slots coming this far ahead ("announce": true; 0: none)' },
   poll: { type: 'string', default: '60s', arg: 'DURATION', help: 'with --follow, look for a new playlist this often' },
   start: { type: 'string', arg: 'TIME', help: 'play a playlist that names no time once from TIME, not as a loop from the epoch' },
-  key: { alias: 'k', type: 'string', arg: 'PUBKEY', help: 'refuse a playlist whose signature does not verify with this key (hex or file)' },
+  key: { alias: 'k', type: 'string', arg: 'PUBKEY', help: 'refuse a playlist whose signature does not verify with this key (hex or file); live records carry it as "publicKey"' },
   sig: { type: 'string', arg: 'FILE|URL', help: 'the detached signature (default: PLAYLIST.sig)' },
   verbose: { alias: 'v', type: 'boolean', help: 'say on stderr when a new playlist is loaded' },
   quiet: { alias: 'q', type: 'boolean', help: 'no warnings' },
@@ -51,8 +54,10 @@ run('pc-schedule', OPTIONS, INFO, async (opts, io) => {
     warn: io.warn,
     note: io.verbose ? io.warn : undefined,
   })
-  const schedule = await poller.first()
-  const emit = (rec: object): Promise<void> => writeRecord(io.stdout, rec)
+  let schedule = await poller.first()
+  // a live show's chunks are signed with the station key: pc-fetch takes it from the record
+  const publicKey = key?.toString('hex')
+  const emit = (rec: ScheduleRecord): Promise<void> => writeRecord(io.stdout, rec.live && publicKey ? { ...rec, publicKey } : rec)
 
   if (!opts.follow) {
     let n = 0
@@ -61,8 +66,14 @@ run('pc-schedule', OPTIONS, INFO, async (opts, io) => {
     return
   }
   // --at in the past (or future) runs the whole schedule shifted by that much
+  const clock = systemClock(at - realNow)
+  const announcer = new Announcer(durationOption(opts, 'announce'))
+  let cursor = at
+  const announce = async (): Promise<void> => { for (const rec of announcer.update(schedule, cursor, clock.now())) await emit(rec) }
   await follow({
-    schedule, at, clock: systemClock(at - realNow), leadMs, pollMs, count, signal: io.signal,
-    reload: () => poller.reload(), emit,
+    schedule, at, clock, leadMs, pollMs, count, signal: io.signal,
+    // each poll moves the horizon on and announces what the new playlist changed
+    reload: async () => { const s = await poller.reload(); if (s) schedule = s; await announce(); return s },
+    emit: async (rec) => { await emit(rec); cursor = rec.end ? Date.parse(rec.end) : Infinity; await announce() },
   })
 })

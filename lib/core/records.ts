@@ -16,6 +16,8 @@ export interface ScheduleRecord {
   offset: number
   /** a live show: url is a pc-live mount, the item has no size and no hash tree */
   live?: boolean
+  /** announced ahead for "up next" (pc-schedule --follow --announce): not to be fetched now */
+  announce?: boolean
   /** hash-tree root, lowercase hex (from dc:identifier urn:blake2b:…) */
   root?: string
   /** URL of the published hash tree */
@@ -38,6 +40,7 @@ export function validateRecord (v: Record<string, unknown>, where: string): Sche
   if (v.root !== undefined && (typeof v.root !== 'string' || !HEX64.test(v.root))) bad('"root" must be 64 lowercase hex digits')
   if (v.hashtree !== undefined && typeof v.hashtree !== 'string') bad('"hashtree" must be a URL string')
   if (v.live !== undefined && typeof v.live !== 'boolean') bad('"live" must be true or false')
+  if (v.announce !== undefined && typeof v.announce !== 'boolean') bad('"announce" must be true or false')
   for (const k of ['title', 'mime'] as const) if (v[k] !== undefined && typeof v[k] !== 'string') bad(`"${k}" must be a string`)
   return v as ScheduleRecord
 }

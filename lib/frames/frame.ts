@@ -229,7 +229,9 @@ export class FrameDecoder {
         need(5, 'NEXT')
         if (body.length - 4 > MAX_JSON_BYTES) this.fail(`NEXT JSON longer than ${MAX_JSON_BYTES} bytes`, at)
         const record = this.json(body.subarray(4), 'NEXT', at) as ScheduleRecord
+        // a schedule record: url and start at least (pc-records(5))
         if (typeof record.url !== 'string') this.fail('NEXT frame without a url', at)
+        if (typeof record.start !== 'string') this.fail('NEXT frame without a start', at)
         return { type: 'next', item: body.readUInt32BE(0), record }
       }
       default:

@@ -1,6 +1,7 @@
 // Puts a frame stream (man pc-frames.5) back in order: STARTs pass at once, each
 // item's bytes come out in byte order, items in item order, within a bounded window
-// and, with a deadline, without waiting forever for a chunk that never comes.
+// and, with a deadline, without waiting forever for a chunk that never comes. A MARK
+// stays just before the byte at its offset; a NEXT passes at once.
 // Shared by pc-reorder and pc-icecast.
 import type { Writable } from 'node:stream'
 import { FrameDecoder, encodeDataHeader, encodeFrame, encodeMagic, type Frame, type ItemHeader } from './frame.js'
@@ -28,6 +29,8 @@ interface Item {
   next: number
   /** held ranges beyond `next`, sorted, not overlapping */
   segs: Segment[]
+  /** MARKs at or beyond `next`, sorted by offset: each goes out just before its byte */
+  marks: Array<{ frame: Frame & { type: 'mark' }, cost: number }>
   ended: boolean
 }
 
@@ -73,9 +76,22 @@ export class Reorderer {
       case 'start':
         if (f.item <= this.lastStarted) { this.warnOnce(f.item, 'start', `item ${f.item}: START out of order or repeated, dropped`); return out }
         this.lastStarted = f.item
-        this.items.push({ n: f.item, header: f.header, next: 0, segs: [], ended: false })
+        this.items.push({ n: f.item, header: f.header, next: 0, segs: [], marks: [], ended: false })
         out.push(f)
         break
+      case 'next':
+        out.push(f)
+        break
+      case 'mark': {
+        const it = this.find(f.item, 'MARK')
+        if (!it) return out
+        if (it.ended || f.offset < it.next) { this.warnOnce(it.n, 'mark', `item ${it.n}: MARK at byte ${f.offset} after its bytes went out, dropped`); return out }
+        const cost = GAP_COST_BYTES + (f.mark.title?.length ?? 0)
+        const i = it.marks.findIndex(m => m.frame.offset >= f.offset)
+        if (i >= 0 && it.marks[i].frame.offset === f.offset) { this.held -= it.marks[i].cost; it.marks.splice(i, 1, { frame: f, cost }) } else it.marks.splice(i < 0 ? it.marks.length : i, 0, { frame: f, cost })
+        this.held += cost
+        break
+      }
       case 'data':
       case 'gap': {
         const what = f.type === 'data' ? 'DATA' : 'GAP'
@@ -209,6 +225,7 @@ export class Reorderer {
         this.giveUpHead(it, out, 'missing at END')
         continue
       }
+      this.dropMarks(it, Infinity)
       out.push({ type: 'end', item: it.n })
       this.items.shift()
       this.closedUpTo = it.n
@@ -217,12 +234,25 @@ export class Reorderer {
 
   private emitSeg (it: Item, s: Segment, out: Frame[]): void {
     this.held -= s.cost
-    if (s.data) {
-      out.push({ type: 'data', item: it.n, offset: s.start, data: s.data })
-    } else {
-      out.push({ type: 'gap', item: it.n, start: s.start, end: s.end })
+    const part = (a: number, b: number): void => {
+      if (s.data) out.push({ type: 'data', item: it.n, offset: a, data: a === s.start && b === s.end ? s.data : s.data.subarray(a - s.start, b - s.start) })
+      else out.push({ type: 'gap', item: it.n, start: a, end: b })
     }
+    // a MARK inside the range splits it: the MARK goes out just before its byte
+    let from = s.start
+    while (it.marks.length && it.marks[0].frame.offset < s.end) {
+      const m = it.marks.shift() as Item['marks'][number]
+      if (m.frame.offset > from) { part(from, m.frame.offset); from = m.frame.offset }
+      this.held -= m.cost
+      out.push(m.frame)
+    }
+    if (from < s.end) part(from, s.end)
     it.next = s.end
+  }
+
+  /** MARKs whose bytes were given up (or of an item that closes) go with them. */
+  private dropMarks (it: Item, before: number): void {
+    while (it.marks.length && it.marks[0].frame.offset < before) this.held -= (it.marks.shift() as Item['marks'][number]).cost
   }
 
   /**
@@ -233,6 +263,7 @@ export class Reorderer {
     if (it.segs.length) {
       const to = it.segs[0].start
       if (to > it.next) {
+        this.dropMarks(it, to)
         this.warn(`item ${it.n}: bytes ${it.next}-${to} ${why}, skipped`)
         out.push({ type: 'gap', item: it.n, start: it.next, end: to })
         it.next = to
@@ -241,6 +272,7 @@ export class Reorderer {
       return
     }
     if (!mayClose) return
+    this.dropMarks(it, Infinity)
     const size = it.header.size
     if (size !== null && it.next < size) {
       this.warn(`item ${it.n}: bytes ${it.next}-${size} ${why}, skipped`)

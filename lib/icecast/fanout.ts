@@ -91,14 +91,14 @@ export class Fanout {
     // unit that covers now without what is already over
     const join = seg.meta.join
     if (join && seg.headers.length && start.unit >= 0) {
-      for (const h of seg.headers) this.send(l, h, seg.meta.title)
+      for (const h of seg.headers) this.send(l, h, seg.title)
       const u = start.unit
       l.off = seg.units[u]
       const end = u + 1 < seg.units.length ? seg.units[u + 1] : seg.bytes.length
       const endMs = u + 1 < seg.units.length ? seg.unitAt[u + 1] : seg.endMs
       const trimmed = join.entry(seg.bytes.subarray(seg.units[u], end), (now - seg.unitAt[u]) * 1000, (endMs - seg.unitAt[u]) * 1000, seg.meta.info)
       if (trimmed) {
-        this.send(l, trimmed, seg.meta.title)
+        this.send(l, trimmed, seg.title)
         if (end < seg.bytes.length) l.off = end; else { l.seq++; l.off = 0 }
       }
     }
@@ -133,7 +133,7 @@ export class Fanout {
     const b = l.off ? s.bytes.subarray(l.off) : s.bytes
     l.seq = s.seq + 1
     l.off = 0
-    this.send(l, b, s.meta.title)
+    this.send(l, b, s.title)
     return b.length
   }
 

@@ -84,7 +84,7 @@ export class Relay implements StreamSink {
     this.needHeaders = false
     this.socket.write(seg.bytes)
     if (this.socket.writableLength > RELAY_QUEUE_BYTES) this.fail('server too slow, queue full')
-    if (seg.meta.title !== this.title) { this.title = seg.meta.title; this.sendTitle() }
+    if (seg.title !== this.title) { this.title = seg.title; this.sendTitle() }
   }
 
   private needHeaders = true

@@ -204,14 +204,15 @@ export class IcecastServer {
 
   // ---- status ----
 
-  private current (now: number): ItemMeta | undefined {
+  private current (now: number): Segment | undefined {
     const pos = this.timeline.find(now)
-    return this.timeline.get(pos.seq)?.meta ?? this.timeline.get(pos.seq - 1)?.meta
+    return this.timeline.get(pos.seq) ?? this.timeline.get(pos.seq - 1)
   }
 
   status (): StationStatus {
     const now = this.opts.now()
-    const cur = this.current(now)
+    const seg = this.current(now)
+    const cur = seg?.meta
     const first = this.timeline.first
     const info = first?.info
     const bitrate = info?.bitrateKbps ?? this.opts.bitrateKbps
@@ -237,8 +238,8 @@ export class IcecastServer {
       listeners: this.listeners.size,
       peak: this.listeners.peak,
       maxListeners: this.opts.maxListeners,
-      title: cur?.title,
-      now: cur ? summary(cur) : undefined,
+      title: seg?.title,
+      now: cur ? { ...summary(cur), title: seg?.title } : undefined,
       next: this.timeline.upcoming(now).map(summary),
       warnings: [...this.timeline.warnings],
       relay: this.sink?.describe(),

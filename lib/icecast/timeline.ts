@@ -1,10 +1,12 @@
 // Turns the input (ordered frames, or plain media bytes) into a timeline of segments:
 // runs of whole media units (MPEG/ADTS frames, Ogg pages) each stamped with the wall
 // time it plays. With frames the clock is the schedule's (an item's unit plays at
-// item.start + its media time); with plain bytes it starts at the first byte.
+// item.start + its media time; a live item's at its last MARK's source time + the live
+// delay + the media time since that MARK); with plain bytes it starts at the first byte.
 // The server sends a segment when it is due; nothing here touches a socket, and
 // nothing here reads the input (pump.ts does).
 import type { Frame, ItemHeader } from '../frames/frame.js'
+import type { ScheduleRecord } from '../core/records.js'
 import { oggPageUs } from '../media/ogg-join.js'
 import { joinRule, type JoinRule } from './join.js'
 import { MediaParser, detectKind, mimeOf, type MediaKind, type MediaUnit, type StreamInfo } from '../media/media.js'
@@ -19,6 +21,8 @@ export const SNIFF_BYTES = 4096
 export const REBASE_MS = 500
 /** warnings kept for the status page */
 export const MAX_WARNINGS = 20
+/** announced slots (NEXT frames) kept for /next.json; the earliest are kept */
+export const MAX_ANNOUNCED = 2000
 
 export interface ItemMeta {
   item: number
@@ -35,7 +39,12 @@ export interface ItemMeta {
   join?: JoinRule
   /** the START record as given, for /next.json */
   header?: ItemHeader
+  /** a live item: timed by its MARKs */
+  live?: boolean
 }
+
+/** A MARK as the timeline keeps it until the unit at its offset is parsed. */
+interface PendingMark { offset: number, playMs: number, seq: number, title?: string }
 
 export interface Segment {
   seq: number
@@ -44,6 +53,8 @@ export interface Segment {
   atMs: number
   endMs: number
   bytes: Buffer
+  /** the title of these bytes (ICY StreamTitle): the item's, or a live item's MARK title in force */
+  title?: string
   /** leading bytes that are Ogg header pages */
   headerBytes: number
   /** what a player joining in this segment gets first: the headers in force for it (Ogg: its link's header pages) */
@@ -62,11 +73,14 @@ export interface TimelineOptions {
   bitrateKbps: number
   /** title for plain input */
   title?: string
+  /** a live item's byte at a MARK plays this long after the MARK's source time */
+  liveDelayMs?: number
   verbose?: (m: string) => void
 }
 
 interface Open {
   meta: ItemMeta
+  title?: string
   headers: readonly Buffer[]
   parts: Buffer[]
   size: number
@@ -89,6 +103,16 @@ interface ItemRun {
   estimate: boolean
   dropped: number
   heldOgg?: MediaUnit
+  /** live: MARKs not yet reached by the parser, in offset order */
+  marks: PendingMark[]
+  /** live: the last MARK reached, anchoring media time to the wall clock */
+  anchor?: { playMs: number, mediaUs: number, seq: number, late: number }
+  /** live: the title in force (the last MARK's, else the item's) */
+  title?: string
+  /** live: the stream's codec, rate and channels as last seen, to say when they change */
+  info?: StreamInfo
+  /** live: the next DATA starts a chunk: check its kind */
+  chunkStart: boolean
 }
 
 export class Timeline {
@@ -108,6 +132,8 @@ export class Timeline {
   private readonly listeners = new Set<() => void>()
   private plainT0: number | undefined
   private readonly joinRules = new Map<MediaKind, JoinRule>()
+  /** slots announced ahead by NEXT frames, by start time and URL */
+  private readonly announced = new Map<string, ItemMeta>()
 
   /** plain bytes: no schedule, the clock starts at the first byte (set by pumpInput in pump.ts) */
   plain = true
@@ -154,9 +180,29 @@ export class Timeline {
     if (n > 0) { this.segs.splice(0, n); this.baseSeq += n }
   }
 
-  /** Items whose start is after `now`, in order (for /next.json and the page). */
+  /** Items whose start is after `now`, in order, then the slots announced after them (for /next.json and the page). */
   upcoming (now: number): ItemMeta[] {
-    return [...this.items.values()].filter(m => m.startMs > now).sort((a, b) => a.item - b.item)
+    const items = [...this.items.values()].filter(m => m.startMs > now).sort((a, b) => a.item - b.item)
+    const last = items.length ? items[items.length - 1].startMs : now
+    for (const [k, a] of this.announced) if (a.startMs <= now) this.announced.delete(k)
+    const later = [...this.announced.values()].filter(a => a.startMs > last).sort((a, b) => a.startMs - b.startMs)
+    return [...items, ...later]
+  }
+
+  /** A NEXT frame: a slot announced ahead; a later announcement of the same slot replaces it. */
+  private announce (rec: ScheduleRecord): void {
+    const startMs = Date.parse(rec.start)
+    if (Number.isNaN(startMs)) return
+    const key = `${rec.start} ${rec.url}`
+    this.announced.delete(key)
+    // a slot that starts at the same time as another replaces it (the playlist changed)
+    for (const [k, a] of this.announced) if (a.startMs === startMs) this.announced.delete(k)
+    if (this.announced.size >= MAX_ANNOUNCED) {
+      const latest = [...this.announced].reduce((x, y) => y[1].startMs > x[1].startMs ? y : x)
+      if (latest[1].startMs <= startMs) return
+      this.announced.delete(latest[0])
+    }
+    this.announced.set(key, { item: -1, title: rec.title, url: rec.url, mime: rec.mime, startMs, durationMs: rec.duration, header: { ...rec, size: null, chunkSize: 1 } })
   }
 
   private warnOnce (m: string): void {
@@ -174,14 +220,30 @@ export class Timeline {
         const startMs = Date.parse(h.start)
         const meta: ItemMeta = {
           item: f.item, title: h.title, url: h.url, mime: h.mime, startMs: Number.isNaN(startMs) ? this.opts.now() : startMs,
-          durationMs: h.duration, size: h.size, header: h,
+          durationMs: h.duration, size: h.size, header: h, live: h.live === true,
         }
         this.items.set(f.item, meta)
+        // what is announced for this slot is now this item
+        const until = meta.durationMs !== undefined ? meta.startMs + meta.durationMs : meta.startMs + 1
+        for (const [k, a] of this.announced) if (a.startMs < until) this.announced.delete(k)
+        break
+      }
+      case 'next':
+        this.announce(f.record)
+        return
+      case 'mark': {
+        const run = this.runFor(f.item)
+        if (!run || !run.meta.live) break
+        const playMs = Date.parse(f.mark.time) + (this.opts.liveDelayMs ?? 0)
+        run.marks.push({ offset: f.offset, playMs, seq: f.mark.seq, title: f.mark.title })
+        run.chunkStart = true
         break
       }
       case 'data': {
         const run = this.runFor(f.item)
-        if (run) this.feed(run, f.data, f.offset)
+        if (!run) break
+        if (run.chunkStart) { run.chunkStart = false; this.checkKind(run, f.data) }
+        this.feed(run, f.data, f.offset)
         break
       }
       case 'gap': {
@@ -210,7 +272,7 @@ export class Timeline {
     if (this.run) this.finishRun(this.run)
     // items before this one are over
     for (const k of this.items.keys()) if (k < item) this.items.delete(k)
-    this.run = { meta, sniff: [], sniffBytes: 0, sniffOffset: -1, mediaUs: 0, estimate: false, dropped: 0 }
+    this.run = newRun(meta)
     return this.run
   }
 
@@ -221,7 +283,7 @@ export class Timeline {
     if (!this.run) {
       const meta: ItemMeta = { item: 0, title: this.opts.title, startMs: this.opts.now(), size: null }
       this.items.set(0, meta)
-      this.run = { meta, sniff: [], sniffBytes: 0, sniffOffset: -1, mediaUs: 0, estimate: false, dropped: 0 }
+      this.run = newRun(meta)
     }
     this.feed(this.run, buf, this.plainOffset)
     this.plainOffset += buf.length
@@ -275,6 +337,7 @@ export class Timeline {
   private finishRun (run: ItemRun): void {
     if (!run.parser && run.sniffBytes > 0) this.decide(run)
     if (run.parser) this.units(run, run.parser.end())
+    this.lateChunk(run)
     if (run.dropped > 0) this.opts.verbose?.(`${this.where(run.meta)}${run.dropped} units were late for the schedule and not sent`)
     if (this.run === run) this.run = undefined
   }
@@ -286,6 +349,7 @@ export class Timeline {
       const info = run.parser.info()
       if (info) { meta.info = info; this.checkChain(meta) }
     }
+    if (meta.live) this.checkLiveInfo(run)
     const now = this.opts.now()
     if (meta.kind === 'ogg') units = this.timeOggPages(run, units)
     for (const u of units) {
@@ -297,6 +361,15 @@ export class Timeline {
       }
       let durUs = u.durationUs
       let tUs: number
+      if (meta.live) {
+        const at = this.liveTime(run, u)
+        if (at === undefined) continue
+        if (durUs === 0) durUs = u.bytes.length * 8000 / this.opts.bitrateKbps
+        run.mediaUs += durUs
+        if (at + durUs / 1000 < now) { run.dropped++; (run.anchor as { late: number }).late++; continue }
+        this.addUnit(meta, bytes, at, durUs / 1000, run.title)
+        continue
+      }
       if (durUs === 0 && meta.size && meta.durationMs) {
         // nothing in the bytes says their time: the schedule's duration over size
         tUs = u.offset / meta.size * meta.durationMs * 1000
@@ -326,8 +399,54 @@ export class Timeline {
         atMs = meta.startMs + tUs / 1000
         if (atMs + durUs / 1000 < now) { run.dropped++; continue }
       }
-      this.addUnit(meta, bytes, atMs, durUs / 1000)
+      this.addUnit(meta, bytes, atMs, durUs / 1000, meta.title)
     }
+  }
+
+  /**
+   * A live unit's play time: the last MARK at or before its offset fixes when the
+   * byte there plays (source time + delay); media time runs on from there. Units
+   * before the first MARK have no time and are not sent.
+   */
+  private liveTime (run: ItemRun, u: MediaUnit): number | undefined {
+    while (run.marks.length && run.marks[0].offset <= u.offset) {
+      const m = run.marks.shift() as PendingMark
+      this.lateChunk(run)
+      run.anchor = { playMs: m.playMs, mediaUs: run.mediaUs, seq: m.seq, late: 0 }
+      if (m.title !== undefined) run.title = m.title
+    }
+    if (!run.anchor) { run.dropped++; return undefined }
+    return run.anchor.playMs + (run.mediaUs - run.anchor.mediaUs) / 1000
+  }
+
+  /** -v: say when a live chunk came (partly) after its play time and was skipped. */
+  private lateChunk (run: ItemRun): void {
+    const a = run.anchor
+    if (a && a.late > 0) this.opts.verbose?.(`${this.where(run.meta)}live chunk ${a.seq}: ${a.late} units arrived after their play time, skipped`)
+    if (a) a.late = 0
+  }
+
+  /** A live chunk starts with a frame of another kind than the show's so far: say so and parse it as that. */
+  private checkKind (run: ItemRun, head: Buffer): void {
+    if (!run.parser || !run.meta.live) return
+    const kind = detectKind(head)
+    if (kind === 'other' || kind === run.meta.kind) return
+    this.units(run, run.parser.end())
+    this.warnOnce(`${this.where(run.meta)}the source changed from ${run.meta.kind} to ${kind} mid-show; some players will stop or garble here`)
+    run.meta.kind = kind
+    run.parser = new MediaParser(kind, { warn: (m) => this.opts.warn(this.where(run.meta) + m) })
+    run.info = undefined
+  }
+
+  /** Sample rate or channels changing within a live show: said on stderr and the status page. */
+  private checkLiveInfo (run: ItemRun): void {
+    const info = run.parser?.info()
+    if (!info || (!info.sampleRate && !info.channels && !info.codec)) return
+    const before = run.info
+    run.info = info
+    if (!before) return
+    const diffs = infoDiffs(before, info)
+    if (diffs.length) this.warnOnce(`${this.where(run.meta)}the source changed mid-show: ${diffs.join(', ')}; some players will stop or garble here`)
   }
 
   /**
@@ -355,21 +474,16 @@ export class Timeline {
     const prev = this.prevInfo?.meta
     this.prevInfo = { meta }
     if (!prev?.info || !meta.info) return
-    const a = prev.info; const b = meta.info
-    const diffs: string[] = []
-    if (a.kind !== b.kind || (a.codec ?? '') !== (b.codec ?? '')) diffs.push(`codec ${a.codec ?? a.kind} → ${b.codec ?? b.kind}`)
-    else if (b.kind === 'mp3' || b.kind === 'aac') {
-      if (a.sampleRate && b.sampleRate && a.sampleRate !== b.sampleRate) diffs.push(`sample rate ${a.sampleRate} → ${b.sampleRate} Hz`)
-      if (a.channels && b.channels && a.channels !== b.channels) diffs.push(`channels ${a.channels} → ${b.channels}`)
-    }
+    const diffs = infoDiffs(prev.info, meta.info)
     if (diffs.length) this.warnOnce(`${this.where(meta)}${diffs.join(', ')} after the previous item; some players will stop or garble here`)
   }
 
-  private addUnit (meta: ItemMeta, bytes: Buffer, atMs: number, durMs: number): void {
+  private addUnit (meta: ItemMeta, bytes: Buffer, atMs: number, durMs: number, title: string | undefined): void {
     let o = this.open
-    if (o && (o.meta !== meta || o.size >= SEGMENT_BYTES || atMs - o.atMs >= SEGMENT_MS)) { this.closeOpen(); o = undefined }
+    // a new title starts a new segment, so the ICY title changes at its byte
+    if (o && (o.meta !== meta || o.title !== title || o.size >= SEGMENT_BYTES || atMs - o.atMs >= SEGMENT_MS)) { this.closeOpen(); o = undefined }
     if (!o) {
-      o = { meta, headers: meta.join?.headers ?? [], parts: [], size: 0, headerBytes: 0, atMs, endMs: atMs, units: [], unitAt: [] }
+      o = { meta, title, headers: meta.join?.headers ?? [], parts: [], size: 0, headerBytes: 0, atMs, endMs: atMs, units: [], unitAt: [] }
       for (const h of this.pendingHeaders) { o.parts.push(h); o.size += h.length; o.headerBytes += h.length }
       this.pendingHeaders = []
       this.open = o
@@ -386,7 +500,7 @@ export class Timeline {
     if (!o) return
     this.open = undefined
     const bytes = o.parts.length === 1 ? o.parts[0] : Buffer.concat(o.parts, o.size)
-    this.segs.push({ seq: this.nextSeq, meta: o.meta, atMs: o.atMs, endMs: o.endMs, bytes, headerBytes: o.headerBytes, headers: o.headers, units: o.units, unitAt: o.unitAt })
+    this.segs.push({ seq: this.nextSeq, meta: o.meta, title: o.title, atMs: o.atMs, endMs: o.endMs, bytes, headerBytes: o.headerBytes, headers: o.headers, units: o.units, unitAt: o.unitAt })
   }
 
   /** After each input push: what is parsed goes out now, so a quiet input does not hold it back. */
@@ -396,4 +510,19 @@ export class Timeline {
   }
 
   private changed (): void { for (const f of this.listeners) f() }
+}
+
+function newRun (meta: ItemMeta): ItemRun {
+  return { meta, sniff: [], sniffBytes: 0, sniffOffset: -1, mediaUs: 0, estimate: false, dropped: 0, marks: [], title: meta.title, chunkStart: false }
+}
+
+/** What differs between two streams that a decoder cannot follow without a reset. */
+function infoDiffs (a: StreamInfo, b: StreamInfo): string[] {
+  const diffs: string[] = []
+  if (a.kind !== b.kind || (a.codec ?? '') !== (b.codec ?? '')) diffs.push(`codec ${a.codec ?? a.kind} → ${b.codec ?? b.kind}`)
+  else if (b.kind === 'mp3' || b.kind === 'aac') {
+    if (a.sampleRate && b.sampleRate && a.sampleRate !== b.sampleRate) diffs.push(`sample rate ${a.sampleRate} → ${b.sampleRate} Hz`)
+    if (a.channels && b.channels && a.channels !== b.channels) diffs.push(`channels ${a.channels} → ${b.channels}`)
+  }
+  return diffs
 }

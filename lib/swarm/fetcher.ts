@@ -26,6 +26,9 @@ import { VerifyPool, VERIFY_MIN_BYTES } from '../hashing/verify-pool.js'
 import { UnavailableError, PcError, DataError } from '../core/errors.js'
 import { listenOn } from '../core/listen.js'
 
+/** NEXT frames waiting for a place between frames of the item being written */
+const MAX_NEXT_QUEUED = 4096
+
 /** verifier threads for a --raw download into a file, given 2+ cores (-j auto) */
 export const AUTO_WORKERS = 2
 /** how long to wait for a hash tree from peers before asking the tracker gateway */
@@ -157,6 +160,7 @@ export class Fetcher {
   /** Fetch and write every record in order; resolves when all are written and kept. */
   async run (records: AsyncIterable<ScheduleRecord>, out: Writable, oneOff = false): Promise<void> {
     const items: Item[] = []
+    const nexts: Buffer[] = []
     const bell = new Bell()
     let inputDone = false
     let inputError: unknown
@@ -164,6 +168,8 @@ export class Fetcher {
     signal.addEventListener('abort', () => { bell.ring(); this.idle.ring() }, { once: true })
     const producer = (async () => {
       for await (const rec of records) {
+        // "up next" (pc-schedule --announce): passed on as a NEXT frame, not fetched
+        if (rec.announce === true) { if (!this.opts.raw && nexts.length < MAX_NEXT_QUEUED) nexts.push(encodeFrame({ type: 'next', item: 0, record: rec })); continue }
         while (items.length >= 2 && !signal.aborted) await bell.wait()
         if (signal.aborted) return
         const it: Item = { rec, ready: this.openSwarm(rec, oneOff).then(sw => this.use(sw)) }
@@ -183,6 +189,7 @@ export class Fetcher {
     const startOf = (it: Item, sw: Swarm, item: number): Buffer =>
       encodeFrame({ type: 'start', item, header: { ...it.rec, size: sw.tree!.size, chunkSize: sw.tree!.chunkSize } })
     const ahead = (): Buffer | undefined => {
+      if (nexts.length) return Buffer.concat(nexts.splice(0))
       const next = items[1]
       if (this.opts.raw || announced === n + 1 || !next?.swarm?.tree) return undefined
       announced = n + 1

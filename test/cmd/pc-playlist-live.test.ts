@@ -2,7 +2,8 @@
 import { test } from 'uvu'
 import * as assert from 'uvu/assert'
 import { join } from 'node:path'
-import { MEDIA, run } from '../helpers.js'
+import { readFile } from 'node:fs/promises'
+import { MEDIA, run, tempDir } from '../helpers.js'
 
 const A = join(MEDIA, 'timeline-a.mp3')
 const B = join(MEDIA, 'tone.ogg')
@@ -29,6 +30,25 @@ test('shows alone make a playlist without reading standard input', async () => {
   const sc = await run('pc-schedule', ['--at', '2026-12-04T19:00:00Z', '-'], pl.stdout)
   const rec = JSON.parse(sc.stdout.toString()) as Record<string, unknown>
   assert.equal([rec.url, rec.mime, rec.start, rec.duration, rec.live], [`${SHOW}.ogg`, 'audio/ogg', '2026-12-04T20:00:00Z', 1_800_000, true])
+})
+
+test('pc-schedule --key STATION.pub: live records carry the station key as "publicKey", other records do not', async () => {
+  const dir = await tempDir()
+  try {
+    const key = join(dir.path, 'station')
+    assert.is((await run('pc-hash', ['--keygen', key])).code, 0)
+    const list = join(dir.path, 'list.rss')
+    const pl = await run('pc-playlist', ['-b', 'https://radio.example/', '--root', MEDIA, '--start', '2026-12-04T19:00:00Z', '--until', '+40m',
+      '--live', `${SHOW}@2026-12-04T19:10:00Z/10m/Friday Mix`, '--sign', key, '-o', list, A])
+    assert.is(pl.code, 0, pl.stderr)
+    const sc = await run('pc-schedule', ['--at', '2026-12-04T19:09:59Z', '-n', '3', '--key', `${key}.pub`, list])
+    assert.is(sc.code, 0, sc.stderr)
+    const recs = sc.stdout.toString().trim().split('\n').map(l => JSON.parse(l) as Record<string, unknown>)
+    const pub = (await readFile(`${key}.pub`, 'utf8')).trim()
+    assert.match(pub, /^[0-9a-f]{64}$/)
+    assert.equal(recs.map(r => r.publicKey), [undefined, pub, undefined])
+    assert.is(recs[1].live, true)
+  } finally { await dir.remove() }
 })
 
 test('a malformed --live is a usage error naming the option', async () => {

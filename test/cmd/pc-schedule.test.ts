@@ -208,7 +208,7 @@ test('--follow over HTTP: conditional GET, picks up a replaced playlist, keeps t
   const o = await origin(); cleanups.push(o.close)
   const t0 = Date.now() - 500
   o.set('/list.rss', timed('a', t0, 100, 1500))
-  const c = start('pc-schedule', ['--follow', '--lead', '400ms', '--poll', '150ms', `${o.url}/list.rss`])
+  const c = start('pc-schedule', ['--follow', '--lead', '400ms', '--poll', '150ms', '--announce', '0', `${o.url}/list.rss`])
   const out = finish(c, 60_000)
   const lines = (t: string, re: RegExp): number => t.split('\n').filter(l => re.test(l)).length
   let text = await waitForOutput(c.stdout!, t => lines(t, /"http:\/\/m\/a\d+\.mp3"/) >= 2, 20_000, 'two items to be printed')
@@ -226,6 +226,7 @@ test('--follow over HTTP: conditional GET, picks up a replaced playlist, keeps t
   const r = await out
   assert.is(r.code, 143, r.stderr)
   const recs = records(r.stdout)
+  assert.not.ok(recs.some(x => x.announce), '--announce 0: none')
   const urls = recs.map(x => x.url.split('/').pop() as string)
   const firstB = urls.findIndex(u => u.startsWith('b'))
   assert.ok(firstB > 0 && urls.slice(0, firstB).every(u => u.startsWith('a')) && urls.slice(firstB).every(u => u.startsWith('b')), urls.join(' '))
@@ -236,6 +237,38 @@ test('--follow over HTTP: conditional GET, picks up a replaced playlist, keeps t
     assert.is(recs[i].start, recs[i - 1].end, 'items follow one another without gaps')
     assert.ok(recs[i].offset < (recs[i].duration as number), `offset ${recs[i].offset} within the item`)
   }
+})
+
+test('--follow announces the slots within --announce once each, marked "announce", and again only what a new playlist changed', async () => {
+  const dir = await tempDir(); cleanups.push(dir.remove)
+  const list = join(dir.path, 'list.rss')
+  const t0 = Date.now() - 500
+  await writeFile(list, timed('a', t0, 40, 1000))
+  const c = start('pc-schedule', ['-f', '--lead', '300ms', '--poll', '100ms', '--announce', '20s', list])
+  const out = finish(c, 60_000)
+  await waitForOutput(c.stdout!, t => /a3\.mp3"(?![^\n]*announce)/.test(t), 20_000, 'the fourth item printed for fetching')
+  await writeFile(list + '.tmp', timed('a', t0, 40, 1000).replace('http://m/a30.mp3</link>', 'http://m/x30.mp3</link>'))
+  await rename(list + '.tmp', list)
+  await waitForOutput(c.stdout!, t => /x30\.mp3/.test(t), 15_000, 'the changed slot announced')
+  await sleep(500) // several more polls
+  c.kill('SIGTERM')
+  const r = await out
+  assert.is(r.code, 143, r.stderr)
+  const recs = records(r.stdout)
+  const fetched = recs.filter(x => !x.announce)
+  const announced = recs.filter(x => x.announce === true)
+  const urlsOf = (rs: ScheduleRecord[]): string[] => rs.map(x => x.url.split('/').pop() as string)
+  // announced ahead: everything after the item on air within 20 s, each slot once (x30 replaces a30 in its slot)
+  const bySlot = new Map<string, string[]>()
+  for (const a of announced) bySlot.set(a.start, [...(bySlot.get(a.start) ?? []), a.url.split('/').pop() as string])
+  for (const [start, urls] of bySlot) assert.ok(urls.length === 1 || (urls.join() === 'a30.mp3,x30.mp3'), `${start}: ${urls.join()}`)
+  assert.ok(announced.every(a => a.offset === 0 && Date.parse(a.start) >= Date.parse(fetched[0].end as string)))
+  // right after the item on air: the whole horizon (20 s of 1 s slots), from the next slot on
+  assert.is(recs[1].announce, true)
+  assert.is(recs[1].start, recs[0].end)
+  const before = recs.slice(1, recs.indexOf(fetched[1]))
+  assert.ok(before.length >= 18 && before.every(x => x.announce), `${before.length} announced before the second item`)
+  assert.ok(urlsOf(fetched).every(u => u.startsWith('a')), 'announcements are not fetched')
 })
 
 test('--follow on a file: a replacement renamed into place is picked up', async () => {

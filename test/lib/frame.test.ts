@@ -9,6 +9,11 @@ const frames: Frame[] = [
   { type: 'gap', item: 0, start: 5, end: 8 },
   { type: 'data', item: 0, offset: 8, data: Buffer.from('xy') },
   { type: 'end', item: 0 },
+  { type: 'next', item: 0, record: { url: 'http://o/b.mp3', start: '2026-01-01T01:00:00Z', offset: 0, announce: true } },
+  { type: 'start', item: 1, header: { url: 'http://o/live', start: '2026-01-01T00:00:01Z', offset: 0, live: true, size: null, chunkSize: 65536 } },
+  { type: 'mark', item: 1, offset: 0, mark: { time: '2026-01-01T00:00:01.250Z', seq: 7, title: 'DJ Ö' } },
+  { type: 'data', item: 1, offset: 0, data: Buffer.from('live') },
+  { type: 'mark', item: 1, offset: 4, mark: { time: '2026-01-01T00:00:02.250Z', seq: 8 } },
 ]
 const stream = Buffer.concat([encodeMagic(), ...frames.map(encodeFrame)])
 
@@ -36,6 +41,32 @@ test('refuses a length field over the maximum before allocating, naming the byte
   const d = new FrameDecoder('stdin')
   assert.throws(() => d.push(bad), (e: Error) => e instanceof DataError && /exceeds/.test(e.message) && /byte 11/.test(e.message))
   assert.ok(MAX_BODY_BYTES < 0xffffffff)
+})
+
+test('MARK and NEXT have the layout of pc-frames(5)', () => {
+  const m = encodeFrame({ type: 'mark', item: 3, offset: 2 ** 40, mark: { time: '2026-01-01T00:00:00.000Z', seq: 1 } })
+  assert.is(m[0], 5)
+  assert.is(m.readUInt32BE(1), m.length - 5)
+  assert.is(m.readUInt32BE(5), 3)
+  assert.is(m.readBigUInt64BE(9), 2n ** 40n)
+  assert.equal(JSON.parse(m.subarray(17).toString()), { time: '2026-01-01T00:00:00.000Z', seq: 1 })
+  const n = encodeFrame({ type: 'next', item: 0, record: { url: 'u', start: '2026-01-01T00:00:00Z', offset: 0 } })
+  assert.is(n[0], 6)
+  assert.is(n.readUInt32BE(5), 0)
+  assert.equal(JSON.parse(n.subarray(9).toString()).url, 'u')
+})
+
+test('refuses a MARK without a valid time or seq, and a NEXT without url and start, naming the byte', () => {
+  const bad = (type: number, body: Buffer): Buffer => {
+    const h = Buffer.alloc(5); h[0] = type; h.writeUInt32BE(body.length, 1)
+    return Buffer.concat([encodeMagic(), h, body])
+  }
+  const markBody = (json: string): Buffer => { const b = Buffer.alloc(12); b.writeUInt32BE(0, 0); return Buffer.concat([b, Buffer.from(json)]) }
+  for (const json of ['{"seq":1}', '{"time":"yesterday","seq":1}', '{"time":"2026-01-01T00:00:00Z","seq":-1}', '{"time":"2026-01-01T00:00:00Z","seq":1,"title":3}', '[1]', 'nope']) {
+    assert.throws(() => new FrameDecoder('stdin').push(bad(5, markBody(json))), (e: Error) => e instanceof DataError && /MARK/.test(e.message) && /byte 11/.test(e.message), json)
+  }
+  assert.throws(() => new FrameDecoder('stdin').push(bad(5, Buffer.alloc(12))), (e: Error) => e instanceof DataError && /MARK frame too short/.test(e.message))
+  assert.throws(() => new FrameDecoder('stdin').push(bad(6, Buffer.concat([Buffer.alloc(4), Buffer.from('{"url":"u"}')]))), (e: Error) => e instanceof DataError && /NEXT frame without/.test(e.message))
 })
 
 test('reports a truncated stream at end of input', () => {

@@ -50,6 +50,36 @@ test('passes an in-order stream through unchanged', () => {
   assert.is(r.bufferedBytes, 0)
 })
 
+test('a MARK stays just before the byte at its offset, whatever the arrival order; NEXT passes at once', () => {
+  const a = bytes(16, 3)
+  const mark = (offset: number, seq: number): Frame => ({ type: 'mark', item: 0, offset, mark: { time: new Date(Date.UTC(2026, 0, 1, 0, 0, seq)).toISOString(), seq, title: `t${seq}` } })
+  const next: Frame = { type: 'next', item: 0, record: { url: 'http://o/b.mp3', start: '2026-01-01T01:00:00Z', offset: 0 } }
+  const [d0, d1, d2, d3] = chunks(0, a, 4)
+  const r = new Reorderer({ windowBytes: 1000 })
+  const out = [{ type: 'start', item: 0, header: header(null, { live: true }) } as Frame, mark(8, 2), d2, mark(12, 3), d3, next, mark(4, 1), d1, mark(0, 0), d0, { type: 'end', item: 0 } as Frame].flatMap(f => r.push(f))
+  // NEXT is not held behind the missing bytes
+  assert.ok(out.indexOf(next) < out.findIndex(f => f.type === 'data'))
+  const seen = out.filter(f => f.type === 'mark' || f.type === 'data').map(f => f.type === 'mark' ? `M${f.offset}` : `D${(f as { offset: number }).offset}`)
+  assert.equal(seen, ['M0', 'D0', 'M4', 'D4', 'M8', 'D8', 'M12', 'D12'])
+  assert.equal(check(out).get(0)?.bytes, a)
+  assert.is(r.bufferedBytes, 0)
+  // a MARK inside a DATA range splits it there
+  const r2 = new Reorderer({ windowBytes: 1000 })
+  const out2 = [{ type: 'start', item: 0, header: header(null) } as Frame, mark(6, 1), { type: 'data', item: 0, offset: 0, data: a } as Frame].flatMap(f => r2.push(f))
+  assert.equal(out2.slice(1).map(f => f.type === 'data' ? `D${f.offset}+${f.data.length}` : f.type), ['D0+6', 'mark', 'D6+10'])
+  // a MARK for bytes already out is dropped with a warning; one for bytes given up goes with them
+  const warnings: string[] = []
+  const r3 = new Reorderer({ windowBytes: 1000, warn: m => warnings.push(m) })
+  r3.push({ type: 'start', item: 0, header: header(null) }); r3.push(d0)
+  assert.equal(r3.push(mark(2, 9)), [])
+  assert.match(warnings.join('\n'), /MARK at byte 2 after its bytes went out/)
+  r3.push(mark(4, 1)); r3.push(d2)
+  assert.ok(r3.bufferedBytes > 0)
+  const closed = r3.push({ type: 'end', item: 0 })
+  assert.not.ok(closed.some(f => f.type === 'mark'))
+  assert.is(r3.bufferedBytes, 0)
+})
+
 test('restores byte order within an item and item order across items, START at once', () => {
   const a = bytes(16, 1); const b = bytes(12, 2)
   const [a0, a1, a2, a3] = chunks(0, a, 4)
