@@ -4,9 +4,12 @@ import { run, intOption, durationOption, sizeOption, parseHostPort, refuseBinary
 import { readNdjson } from '../lib/core/ndjson.js'
 import { validateRecord, type ScheduleRecord } from '../lib/core/records.js'
 import { Fetcher } from '../lib/swarm/fetcher.js'
+import { fetchLive, findLiveManifest, mayBeLive } from '../lib/swarm/live-fetch.js'
+import { readPublicKey } from '../lib/hashing/sign.js'
 import { outputFile } from '../lib/swarm/store.js'
 import { formatTime } from '../lib/core/units.js'
 import { setFlagsFromString } from 'node:v8'
+import { appendFile } from 'node:fs/promises'
 
 // V8's young generation otherwise doubles to 32 MB over a long item although little of
 // it survives: kept at its first size, peak RSS on a 2 GiB item drops by ~15 MB (read at
@@ -26,6 +29,7 @@ const OPTIONS: OptionTable = {
   window: { alias: 'w', type: 'string', default: '16', arg: 'N', help: 'write at most N chunks ahead of the first one not yet written' },
   deadline: { alias: 'd', type: 'string', default: '2s', arg: 'DURATION', help: 'time a request may take before it goes to another peer or the origin' },
   workers: { alias: 'j', type: 'string', default: 'auto', arg: 'N', help: 'threads that verify and store chunks, 0..16 (0: the main thread; auto: two for a --raw download of 64M and more into a file, given 2+ cores)' },
+  key: { alias: 'k', type: 'string', arg: 'FILE', help: "the station's public key (.pub file of pc-hash --keygen, or 64 hex) for live shows; a record's publicKey wins" },
   verbose: { alias: 'v', type: 'boolean', help: 'say what happens on stderr (the peer port, trackers, peers dropped)' },
   quiet: { alias: 'q', type: 'boolean', help: 'print no warnings' },
 }
@@ -37,6 +41,7 @@ const INFO: CommandInfo = {
     'pc-schedule --follow https://radio.example/list.rss | pc-fetch -t http://tracker.example:6969/announce | pc-icecast :8000',
     'pc-fetch --raw https://radio.example/song.mp3 > song.mp3',
     'pc-fetch --peer 10.0.0.7:6881 < records.ndjson | pc-reorder --raw | mpv -',
+    'pc-fetch --raw --key station.pub http://radio.example:8001/live | mpv -',
   ],
   maxArgs: 1,
 }
@@ -48,6 +53,18 @@ run('pc-fetch', OPTIONS, INFO, async (opts, io) => {
   for (const t of trackers) if (!/^https?:\/\//i.test(t)) throw new UsageError(`--tracker: not an http(s) URL: '${t}'`)
   const peers = (opts.peer as string[]).map(p => parseHostPort(p))
   if (url !== undefined && !/^https?:\/\//i.test(url)) throw new UsageError(`not an http(s) URL: '${url}'`)
+  const publicKey = opts.key !== undefined ? await readPublicKey(String(opts.key)) : undefined
+  const lio = { warn: io.warn, info: (m: string) => { if (io.verbose) io.stderr.write(`pc-fetch: ${m}\n`) }, debug: (m: string) => { if (io.verbose) io.stderr.write(`pc-fetch: ${m}\n`) }, signal: io.signal }
+  // a mount URL (no file extension) may be a live show: its manifest says so
+  const live = url !== undefined && mayBeLive({ url, start: '', offset: 0 }) ? await findLiveManifest(url, io.signal) : undefined
+  if (url !== undefined && live) {
+    const st = await fetchLive({ url, start: formatTime(Date.now()), offset: 0, live: true }, live, io.stdout, {
+      trackers, peers, host: String(opts.host), port: intOption(opts, 'port', 0, 65535), raw: !!opts.raw, publicKey,
+      deadlineMs: Math.max(durationOption(opts, 'deadline'), 2 * live.manifest.chunkMs), magic: true, item: 0,
+    }, lio)
+    if (opts.stats !== undefined) await appendFile(String(opts.stats), JSON.stringify({ type: 'item', item: 0, url, live: true, ...st, peersSeen: st.peersSeen.size }) + '\n')
+    return
+  }
   const fetcher = new Fetcher({
     trackers, peers,
     host: String(opts.host),
@@ -63,12 +80,10 @@ run('pc-fetch', OPTIONS, INFO, async (opts, io) => {
     deadlineMs: Math.max(1, durationOption(opts, 'deadline')),
     progress: io.isTTY.stderr && !io.quiet,
     workers: opts.workers === 'auto' ? undefined : intOption(opts, 'workers', 0, 16),
+    publicKey,
   }, {
-    warn: io.warn,
-    info: (m) => { if (io.verbose) io.stderr.write(`pc-fetch: ${m}\n`) },
-    debug: (m) => { if (io.verbose) io.stderr.write(`pc-fetch: ${m}\n`) },
+    ...lio,
     progress: (line) => io.stderr.write(`\rpc-fetch: ${line}\x1b[K`),
-    signal: io.signal,
   })
   // not awaited: run() fetches the first hash tree while the port opens, and throws what start() throws
   const listening = fetcher.start()

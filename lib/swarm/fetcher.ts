@@ -11,6 +11,7 @@ import { join } from 'node:path'
 import type { Writable } from 'node:stream'
 import { infoHash, CHUNK_BYTES } from '../hashing/hashtree.js'
 import { encodeMagic, encodeFrame } from '../frames/frame.js'
+import { fetchLive, findLiveManifest } from './live-fetch.js'
 import { writeAll } from '../core/ndjson.js'
 import type { ScheduleRecord } from '../core/records.js'
 import { Swarm, type SwarmStats } from './swarm.js'
@@ -55,6 +56,8 @@ export interface FetcherOptions {
   output?: OutputFile
   /** threads verifying chunks: 0 none (main thread); undefined auto: one for a one-off download into an output file of VERIFY_MIN_BYTES and more, given 2+ cores */
   workers?: number
+  /** the station key for live items (--key); a record's "publicKey" wins */
+  publicKey?: Buffer
 }
 
 export interface FetcherIo {
@@ -66,6 +69,9 @@ export interface FetcherIo {
 }
 
 interface Item { rec: ScheduleRecord, ready: Promise<Swarm>, swarm?: Swarm }
+
+/** a live item has no item swarm: it is followed when its turn comes (fetchLive) */
+const LIVE_ITEM = new Promise<Swarm>(() => {})
 
 /** Wake every waiter at once. */
 class Bell {
@@ -172,7 +178,7 @@ export class Fetcher {
         if (rec.announce === true) { if (!this.opts.raw && nexts.length < MAX_NEXT_QUEUED) nexts.push(encodeFrame({ type: 'next', item: 0, record: rec })); continue }
         while (items.length >= 2 && !signal.aborted) await bell.wait()
         if (signal.aborted) return
-        const it: Item = { rec, ready: this.openSwarm(rec, oneOff).then(sw => this.use(sw)) }
+        const it: Item = { rec, ready: rec.live ? LIVE_ITEM : this.openSwarm(rec, oneOff).then(sw => this.use(sw)) }
         it.ready.then(sw => { it.swarm = sw }, () => {})
         items.push(it)
         bell.ring()
@@ -201,6 +207,14 @@ export class Fetcher {
       if (inputError !== undefined) throw inputError
       const it = items[0]
       if (!it) break
+      if (it.ready === LIVE_ITEM) {
+        try { await this.followLive(it.rec, out, n) } catch (e) {
+          if (oneOff || !(e instanceof PcError)) throw e
+          this.io.warn(`${e.message}; skipping this live item`)
+        }
+        n++; this.itemsDone++; items.shift(); bell.ring()
+        continue
+      }
       let swarm: Swarm
       try { swarm = await it.ready } catch (e) {
         if (oneOff || !(e instanceof PcError) || e instanceof DataError) throw e
@@ -223,6 +237,22 @@ export class Fetcher {
     await producer
     // serve what we hold for --keep, then leave
     while (this.swarms.size > 0 && !signal.aborted) await this.idle.wait()
+  }
+
+  /**
+   * A live item: its manifest, then its swarm until the slot or the show ends (pc-fetch(1)
+   * LIVE MODE). Its peers connect to a port of its own, not --port.
+   */
+  private async followLive (rec: ScheduleRecord, out: Writable, item: number): Promise<void> {
+    const found = await findLiveManifest(rec.url, this.io.signal)
+    if (!found) throw new DataError('a live item, but no live manifest at its URL', rec.url)
+    const o = this.opts
+    const st = await fetchLive(rec, found, out, {
+      trackers: o.trackers, peers: o.peers, host: o.host, port: 0, raw: o.raw, publicKey: o.publicKey,
+      deadlineMs: Math.max(o.deadlineMs, 2 * found.manifest.chunkMs), magic: false, item,
+    }, this.io)
+    const { peersSeen, ...counts } = st
+    await this.writeStats({ type: 'item', item, url: rec.url, live: true, ...counts, peersSeen: peersSeen.size })
   }
 
   private statsOf (s: Swarm): Record<string, number> {
