@@ -10,7 +10,7 @@ import { MEDIA, killChildren, withTimeout, sleep } from '../helpers.js'
 import { IcyReader } from '../../lib/icecast/icy.js'
 import { encodeMagic, encodeFrame } from '../../lib/frames/frame.js'
 import { MediaParser } from '../../lib/media/media.js'
-import { startIcecast, tool } from './icecast-helpers.js'
+import { startIcecast, tool, get } from './icecast-helpers.js'
 
 const A = readFileSync(join(MEDIA, 'timeline-a.mp3'))
 const METAINT = 1000
@@ -22,9 +22,9 @@ test.after.each(() => {
   for (const s of sockets.splice(0)) s.destroy()
 })
 
-/** The MP3 cut at frame boundaries into chunks of about 1 s, as pc-live cuts a show. */
-function chunksOf (mp3: Buffer): Buffer[] {
-  const p = new MediaParser('mp3', { warn: () => {} })
+/** The MP3 (or ADTS) cut at frame boundaries into chunks of about 1 s, as pc-live cuts a show. */
+function chunksOf (mp3: Buffer, kind: 'mp3' | 'aac' = 'mp3'): Buffer[] {
+  const p = new MediaParser(kind, { warn: () => {} })
   const out: Buffer[] = []
   let cur: Buffer[] = []; let us = 0
   for (const u of [...p.push(mp3), ...p.end()]) {
@@ -128,6 +128,41 @@ test('live: listeners share the MARKs\' bytes, the title changes at its MARK, a 
   }
   // -v: the late chunk is said on stderr
   assert.match(ic.stderr(), /live chunk 3: \d+ units arrived after their play time, skipped/)
+})
+
+/** Write a live item's chunks as pc-fetch would, each 1.1 s after its source time. */
+async function feedLive (ic: { c: { stdin: NodeJS.WritableStream | null } }, chunks: Buffer[], t0: number): Promise<void> {
+  const write = (b: Buffer): void => { ic.c.stdin!.write(b) }
+  write(encodeMagic())
+  write(encodeFrame({ type: 'start', item: 0, header: { url: 'http://127.0.0.1:1/live', start: new Date(t0).toISOString(), offset: 0, live: true, size: null, chunkSize: 65536 } }))
+  let offset = 0
+  for (const [seq, data] of chunks.entries()) {
+    await sleep(Math.max(0, t0 + seq * 1000 + 1100 - Date.now()))
+    write(encodeFrame({ type: 'mark', item: 0, offset, mark: { time: new Date(t0 + seq * 1000).toISOString(), seq } }))
+    write(encodeFrame({ type: 'data', item: 0, offset, data }))
+    offset += data.length
+  }
+}
+
+test('live: a source that changes sample rate and channels, then codec, mid-show is said on stderr and the status page', async () => {
+  const enc = async (args: string[]): Promise<Buffer> => {
+    const r = await tool('ffmpeg', ['-nostdin', '-v', 'error', '-f', 'lavfi', '-i', 'sine=f=440:d=3', ...args, '-'])
+    assert.is(r.code, 0, r.stderr)
+    return r.stdout
+  }
+  const stereo = chunksOf(await enc(['-ar', '44100', '-ac', '2', '-c:a', 'libmp3lame', '-b:a', '128k', '-f', 'mp3']))
+  const mono = chunksOf(await enc(['-ar', '22050', '-ac', '1', '-c:a', 'libmp3lame', '-b:a', '64k', '-f', 'mp3']))
+  const aac = chunksOf(await enc(['-ar', '44100', '-ac', '2', '-c:a', 'aac', '-f', 'adts']), 'aac')
+  const ic = await startIcecast(['--live-delay', `${DELAY_MS}ms`])
+  const t0 = Date.now()
+  await feedLive(ic, [...stereo.slice(0, 2), ...mono.slice(0, 2), ...aac.slice(0, 2)], t0)
+  await sleep(300)
+  const page = (await get(ic.port, '/')).body.toString()
+  ic.c.stdin!.end()
+  assert.match(ic.stderr(), /item 0: the source changed mid-show: sample rate 44100 → 22050 Hz, channels 2 → 1/)
+  assert.match(ic.stderr(), /item 0: the source changed from mp3 to aac mid-show/)
+  assert.match(page, /the source changed mid-show: sample rate 44100 → 22050 Hz/)
+  assert.match(page, /the source changed from mp3 to aac mid-show/)
 })
 
 test.run()
