@@ -7,7 +7,9 @@ import { readFile, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { createServer, type Server } from 'node:net'
 import type { ChildProcess } from 'node:child_process'
-import { killChildren, run, start, tempDir, waitForOutput, withTimeout } from '../helpers.js'
+import { killChildren, run, start, tempDir, waitForOutput, withTimeout, ROOT } from '../helpers.js'
+import { spawn } from 'node:child_process'
+import { freePort } from '../../scripts/nginx.js'
 import { startNginx, type Nginx } from '../../scripts/nginx.js'
 import { startFetch, type FetchProc } from './pc-fetch-helpers.js'
 import { decode } from './pc-live-helpers.js'
@@ -173,6 +175,23 @@ test('a listener SIGKILLed mid-show: the others lose at most one chunk', async (
   await new Promise(resolve => setTimeout(resolve, 5000))
   ps[0].child.kill('SIGKILL')
   for (let k = 1; k < 4; k++) await checkListener(show, ps[k], k, 1)
+})
+
+test('a live record on stdin (its publicKey from the record), listeners meeting through Debian opentracker with a whitelist', async () => {
+  const show = await onAir(12)
+  const m = parseManifest(await readFile(join(show.dir, 'live.json'), 'utf8'), 'live.json')
+  const hashes = join(show.dir, 'whitelist.hashes')
+  await writeFile(hashes, m.infoHash + '\n')
+  const port = await freePort()
+  const ot = spawn('sh', [join(ROOT, 'scripts', 'opentracker.sh'), String(port), hashes], { stdio: ['ignore', 'ignore', 'pipe'], env: { ...process.env, TMPDIR: show.dir } })
+  cleanups.push(() => ot.kill('SIGKILL'))
+  await waitForOutput(ot.stderr!, t => /announce http/.test(t), 10_000, 'opentracker to start')
+  const rec = JSON.stringify({ url: show.url, live: true, title: 'the show', start: new Date().toISOString(), offset: 0, publicKey: m.publicKey }) + '\n'
+  const ps: FetchProc[] = []
+  for (let k = 0; k < 3; k++) ps.push(await startFetch(['--tracker', `http://127.0.0.1:${port}/announce`, '--stats', join(show.dir, `stats-${k}`)], rec))
+  for (let k = 0; k < 3; k++) await checkListener(show, ps[k], k, 0)
+  const stats = await Promise.all(ps.map(async (_p, k) => JSON.parse((await readFile(join(show.dir, `stats-${k}`), 'utf8')).split('\n')[0]) as { peersSeen: number, live: boolean }))
+  assert.ok(stats.every(s => s.live && s.peersSeen >= 1), `every listener met a peer: ${JSON.stringify(stats)}`)
 })
 
 test.run()

@@ -2,7 +2,7 @@ import { test } from 'uvu'
 import * as assert from 'uvu/assert'
 import {
   encodeHandshake, decodeHandshake, encodeMessage, WireDecoder, WireError, WIRE_MAGIC, HANDSHAKE_BYTES,
-  MAX_PEX_PEERS, type Message,
+  MAX_PEX_PEERS, WIRE_VERSION_LIVE, MAX_LIVE_CHUNK_BYTES, type Message, type LivePiece,
 } from '../../lib/swarm/wire.js'
 
 const hs = { infoHash: Buffer.alloc(20, 0xab), peerId: Buffer.from('-PC0001-abcdefghijkl'), port: 6881 }
@@ -93,6 +93,31 @@ test('skips message types it does not know', () => {
   d.push(encodeHandshake(hs))
   const m = Buffer.from([0, 0, 0, 3, 99, 1, 2])
   assert.equal(d.push(Buffer.concat([m, encodeMessage({ type: 'have', index: 1 })])), [{ type: 'have', index: 1 }])
+})
+
+test('live messages round-trip in any split; a version-2 handshake says so and a v1-only magic check refuses it', () => {
+  const hs = encodeHandshake({ infoHash: Buffer.alloc(20, 1), peerId: Buffer.alloc(20, 2), port: 7, version: WIRE_VERSION_LIVE })
+  assert.ok(!hs.subarray(0, 8).equals(WIRE_MAGIC), 'an old reader, comparing all 8 magic bytes, refuses it')
+  const piece: LivePiece = { type: 'live-piece', seq: 9, startMs: 1_700_000_000_123, durationMs: 1000, hash: Buffer.alloc(32, 3), headerHash: Buffer.alloc(32, 4), signature: Buffer.alloc(64, 5), title: 'Ä title', header: Buffer.from('OggS-head'), data: Buffer.from('chunk bytes') }
+  const msgs: Message[] = [{ type: 'live-have', seq: 1 }, { type: 'live-request', seq: 2 }, { type: 'live-cancel', seq: 3 }, { type: 'live-reject', seq: 4 }, piece, { type: 'live-piece', seq: 10, startMs: 5, durationMs: 6, hash: Buffer.alloc(32, 7), data: Buffer.from('x') }]
+  const bytes = Buffer.concat([hs, ...msgs.map(encodeMessage)])
+  for (const step of [bytes.length, 1, 7]) {
+    const d = new WireDecoder()
+    const out: unknown[] = []
+    for (let i = 0; i < bytes.length; i += step) out.push(...d.push(bytes.subarray(i, i + step)))
+    assert.equal((out[0] as { handshake: { version: number } }).handshake.version, WIRE_VERSION_LIVE)
+    assert.equal(out.slice(1), msgs)
+  }
+})
+
+test('refuses a handshake of an unknown version and an LPIECE over its bounds', () => {
+  const hs = encodeHandshake({ infoHash: Buffer.alloc(20), peerId: Buffer.alloc(20), port: 0, version: 3 })
+  assert.throws(() => new WireDecoder().push(hs), /wire version 3/)
+  const ok = encodeHandshake({ infoHash: Buffer.alloc(20), peerId: Buffer.alloc(20), port: 0, version: WIRE_VERSION_LIVE })
+  const body = Buffer.alloc(1 + 150); body[0] = 15; body.writeUInt16BE(2000, 1 + 144)
+  const msg = Buffer.concat([Buffer.from([0, 0, 0, body.length]), body])
+  assert.throws(() => new WireDecoder().push(Buffer.concat([ok, msg])), /bad LPIECE title/)
+  assert.throws(() => encodeMessage({ type: 'live-piece', seq: 0, startMs: 0, durationMs: 0, hash: Buffer.alloc(32), data: Buffer.alloc(MAX_LIVE_CHUNK_BYTES + 1) }), RangeError)
 })
 
 test.run()
