@@ -367,6 +367,8 @@ export class Timeline {
         if (durUs === 0) durUs = u.bytes.length * 8000 / this.opts.bitrateKbps
         run.mediaUs += durUs
         if (at + durUs / 1000 < now) { run.dropped++; (run.anchor as { late: number }).late++; continue }
+        // the slot's end cuts the show as heard, so the next item starts on time
+        if (meta.durationMs !== undefined && at >= meta.startMs + meta.durationMs) continue
         this.addUnit(meta, bytes, at, durUs / 1000, run.title)
         continue
       }

@@ -6,6 +6,7 @@ import * as assert from 'uvu/assert'
 import { readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { connect, type Socket } from 'node:net'
+import { spawn } from 'node:child_process'
 import { MEDIA, killChildren, withTimeout, sleep } from '../helpers.js'
 import { IcyReader } from '../../lib/icecast/icy.js'
 import { encodeMagic, encodeFrame } from '../../lib/frames/frame.js'
@@ -66,6 +67,7 @@ test('live: listeners share the MARKs\' bytes, the title changes at its MARK, a 
   const chunks = chunksOf(A)
   assert.ok(chunks.length >= 12)
   const ic = await startIcecast(['--live-delay', `${DELAY_MS}ms`, '--metaint', String(METAINT)])
+  const exited = new Promise<number | null>(resolve => ic.c.on('exit', resolve))
   const t0 = Date.now()
   const write = (b: Buffer): void => { ic.c.stdin!.write(b) }
   write(encodeMagic())
@@ -78,6 +80,8 @@ test('live: listeners share the MARKs\' bytes, the title changes at its MARK, a 
   const listeners: Array<ReturnType<typeof icyListener>> = []
   const players: Array<Promise<{ code: number | null, stdout: Buffer, stderr: string }>> = []
   let offset = 0
+  let mpv: ReturnType<typeof tool> | undefined
+  let mpvGone = false
   const offsets = new Map<number, number>()
   for (const { seq, c, late } of plan) {
     // a chunk reaches pc-icecast 1.1 s after its first byte left the source (cut at its end, fetched); the late one 2.6 s
@@ -85,6 +89,8 @@ test('live: listeners share the MARKs\' bytes, the title changes at its MARK, a 
     if (seq === 1) {
       listeners.push(icyListener(ic.port))
       players.push(player(ic.base, 8))
+      mpv = tool('mpv', ['--no-config', '--no-video', '--ao=null', '--msg-level=all=error', `${ic.base}/stream`], 60_000)
+      void mpv.then(() => { mpvGone = true })
     }
     if (seq === 2) listeners.push(icyListener(ic.port))
     if (seq === 5) players.push(player(ic.base, 5))
@@ -94,11 +100,14 @@ test('live: listeners share the MARKs\' bytes, the title changes at its MARK, a 
     write(encodeFrame({ type: 'data', item: 0, offset, data: chunks[c] }))
     offset += chunks[c].length
   }
+  assert.not.ok(mpvGone, 'mpv still playing after the drop, when the last chunk is written')
   write(encodeFrame({ type: 'end', item: 0 }))
   ic.c.stdin!.end()
   await withTimeout(Promise.all(listeners.map(l => l.closed)), 20_000, 'listeners to be ended')
+  const m = await mpv!
+  assert.is(m.code, 0, `mpv: ${m.stderr}`)
   const decoded = await Promise.all(players)
-  const exit = await withTimeout(new Promise<number | null>(resolve => ic.c.on('exit', resolve)), 10_000, 'pc-icecast to exit')
+  const exit = await withTimeout(exited, 10_000, 'pc-icecast to exit')
   assert.is(exit, 0, ic.stderr())
 
   for (const [i, l] of listeners.entries()) {
@@ -163,6 +172,56 @@ test('live: a source that changes sample rate and channels, then codec, mid-show
   assert.match(ic.stderr(), /item 0: the source changed from mp3 to aac mid-show/)
   assert.match(page, /the source changed mid-show: sample rate 44100 → 22050 Hz/)
   assert.match(page, /the source changed from mp3 to aac mid-show/)
+})
+
+test('live between scheduled items: the music before it plays to its end, the show is cut at its slot end, the next item follows; one stream that decodes cleanly', async () => {
+  const B = readFileSync(join(MEDIA, 'timeline-b.mp3'))
+  const show = chunksOf(B)
+  const ic = await startIcecast(['--live-delay', `${DELAY_MS}ms`, '--metaint', String(METAINT)])
+  const t0 = Date.now()
+  const write = (b: Buffer): void => { ic.c.stdin!.write(b) }
+  const iso = (ms: number): string => new Date(ms).toISOString()
+  const DUR = 20_036
+  // item 0: the last 3 s of timeline A; item 1: the show from t0 + 3 s to t0 + 7 s; item 2: timeline A again
+  write(encodeMagic())
+  write(encodeFrame({ type: 'start', item: 0, header: { url: 'http://o/a.mp3', title: 'Music', start: iso(t0 + 3000 - DUR), end: iso(t0 + 3000), duration: DUR, offset: DUR - 3000, size: A.length, chunkSize: A.length } }))
+  write(encodeFrame({ type: 'data', item: 0, offset: 0, data: A }))
+  write(encodeFrame({ type: 'end', item: 0 }))
+  write(encodeFrame({ type: 'start', item: 1, header: { url: 'http://127.0.0.1:1/live', title: 'Show', start: iso(t0 + 3000), end: iso(t0 + 7000), duration: 4000, offset: 0, live: true, size: null, chunkSize: 65536 } }))
+  const capture = icyListener(ic.port)
+  let offset = 0
+  for (let k = 0; k < 4; k++) {
+    await sleep(Math.max(0, t0 + 3000 + k * 1000 + 1100 - Date.now()))
+    write(encodeFrame({ type: 'mark', item: 1, offset, mark: { time: iso(t0 + 3000 + k * 1000), seq: 100 + k, title: 'Show' } }))
+    write(encodeFrame({ type: 'data', item: 1, offset, data: show[k] }))
+    offset += show[k].length
+  }
+  write(encodeFrame({ type: 'end', item: 1 }))
+  write(encodeFrame({ type: 'start', item: 2, header: { url: 'http://o/a2.mp3', title: 'Music again', start: iso(t0 + 7000), end: iso(t0 + 7000 + DUR), duration: DUR, offset: 0, size: A.length, chunkSize: A.length } }))
+  write(encodeFrame({ type: 'data', item: 2, offset: 0, data: A }))
+  await sleep(Math.max(0, t0 + 10_000 - Date.now()))
+  ic.c.stdin!.end()
+  const audio = capture.audio()
+  const at = (b: Buffer): number => audio.indexOf(b)
+  // show chunks 0–1 play whole (source t0+3..5 s, heard t0+4.5..6.5 s); chunk 2 is cut at the slot's end (t0 + 7 s), chunk 3 never plays
+  assert.ok(at(show[0]) > 0 && at(show[1]) === at(show[0]) + show[0].length, 'the show after the music')
+  assert.is(at(show[2]), -1, 'cut at the slot end')
+  assert.ok(at(show[2].subarray(0, 1000)) === at(show[1]) + show[1].length, 'the start of chunk 2 plays')
+  assert.not.ok(audio.includes(show[3].subarray(0, 1000)))
+  // the music again after the cut, on its schedule: its second second (its first units came
+  // a little after their time here, written after the show's END, and were skipped)
+  const aSecond = chunksOf(A)[1]
+  assert.ok(at(aSecond) > at(show[1]), 'the next item follows the show')
+  assert.equal(capture.titles.map(t => t.title).filter((t, i, all) => all.indexOf(t) === i), ['Music', 'Show', 'Music again'])
+  const dec = await new Promise<string>((resolve) => {
+    const ff = spawn('ffmpeg', ['-v', 'error', '-i', 'pipe:0', '-f', 'null', '-'])
+    let err = ''
+    ff.stderr.on('data', (d: Buffer) => { err += d.toString() })
+    ff.stdin.on('error', () => {})
+    ff.on('close', () => resolve(err))
+    ff.stdin.end(audio)
+  })
+  assert.is(dec, '', 'decodes with no error')
 })
 
 test.run()
