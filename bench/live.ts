@@ -114,7 +114,7 @@ async function main (): Promise<void> {
   await new Promise(resolve => node('pc-hash', ['--keygen', key]).once('exit', resolve))
 
   // the origin: pc-live on stdin, nginx on its dir, a tracker
-  const live = node('pc-live', ['--dir', dir, '--window', `${minutes + 2}m`, '--key', key, '-'], 'pipe')
+  const live = node('pc-live', ['--dir', dir, '--window', `${minutes + 10}m`, '--key', key, '-'], 'pipe')
   live.stdin!.on('error', () => {})
   const nginx = await startNginx({ root: dir })
   const tr = node('pc-tracker', ['-v', '127.0.0.1:0'])
@@ -122,6 +122,7 @@ async function main (): Promise<void> {
   const tracker = `http://127.0.0.1:${trPort}/announce`
   // the reference
   const ice = await startIcecast2({ sourcePassword: PASSWORD, clients: n + 10 })
+  children.push(ice.proc) // gone with us if the run fails
   const put = httpRequest({ host: '127.0.0.1', port: ice.port, path: '/ref', method: 'PUT', agent: false, headers: { Authorization: 'Basic ' + Buffer.from(`source:${PASSWORD}`).toString('base64'), 'Content-Type': 'audio/mpeg', 'Ice-Public': '0' } })
   put.on('error', e => process.stderr.write(`icecast2 source: ${e.message}\n`))
   put.flushHeaders()
@@ -138,7 +139,6 @@ async function main (): Promise<void> {
   })
   await waitFor('the first chunk', 20_000, async () => { try { return parseManifest(await readFile(join(dir, 'live.json'), 'utf8'), 'm').chunks.length > 0 } catch { return false } })
   const url = nginx.url + 'live'
-  const t0 = performance.now()
 
   // listeners, started a little apart (as people tune in)
   const listeners: Listener[] = []
@@ -148,7 +148,7 @@ async function main (): Promise<void> {
     const icecast = spawn(process.execPath, [bin('pc-icecast'), '--live-delay', delay, `127.0.0.1:${port}`], { stdio: [fetch.stdout!, 'ignore', 'pipe'] })
     children.push(icecast)
     icecast.stderr!.on('data', () => {})
-    await waitFor(`listener ${k}'s pc-icecast`, 20_000, async () => await new Promise<boolean>(resolve => {
+    await waitFor(`listener ${k}'s pc-icecast`, 90_000, async () => await new Promise<boolean>(resolve => {
       const r = httpRequest({ host: '127.0.0.1', port, path: '/status-json.xsl', agent: false }, res => { res.resume(); resolve(res.statusCode === 200) })
       r.on('error', () => resolve(false)); r.end()
     }))
@@ -157,6 +157,7 @@ async function main (): Promise<void> {
   }
   const refs = Array.from({ length: n }, () => reader(ice.port, '/ref').rec)
   const srcAtRefs = source.length // icecast2's copies are counted from here
+  const t0 = performance.now() // everyone is on: the run (and its warm-up) starts
   const cpu0 = { f: cpuSeconds(listeners[0].fetch.pid!) ?? 0, i: cpuSeconds(listeners[0].icecast.pid!) ?? 0, t: performance.now() }
   process.stderr.write(`live.js: ${n} listeners and ${n} icecast2 readers on; running ${minutes} min, killing ${kills}\n`)
 
