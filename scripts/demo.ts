@@ -138,7 +138,7 @@ async function main (): Promise<void> {
   process.stdout.write([
     `pc demo station: ${files.length} items laid out from now, hash trees beside them, the playlist signed`,
     `  origin     ${origin.url}   (playlist ${playlistUrl})`,
-    `  tracker    http://${HOST}:${trackerPort}/`,
+    `  tracker    http://${HOST}:${trackerPort}/   (station directory ${dir})`,
     `  live       ${liveUrl} (pc-live, fed by ffmpeg) on air ${clock(liveStart)}–${clock(liveStart + liveMs)}, "${LIVE_TITLE}"`,
     ...sinks.map((s, i) => `  listener ${i + 1} http://${HOST}:${s.port}/   play: mpv http://${HOST}:${s.port}/stream`),
     'Open a listener page in a browser, or the stream in mpv or VLC. Ctrl-C stops everything.',

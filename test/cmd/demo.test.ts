@@ -15,7 +15,9 @@ test('the demo station serves two listeners its live show and stops cleanly on S
   // its own process group: if the test fails, the demo and every pipeline it started go together
   const demo = spawn(process.execPath, [join(ROOT, 'dist', 'scripts', 'demo.js'), '--live-at', 'now', '--live-for', '10m'], { stdio: ['ignore', 'pipe', 'pipe'], detached: true })
   let err = ''
+  let out = ''
   demo.stderr.on('data', (d: Buffer) => { err += d.toString() })
+  demo.stdout.on('data', (d: Buffer) => { out += d.toString() })
   try {
     const banner = await waitForOutput(demo.stdout, t => /listener 2 http:\/\/\S+/.test(t) && /origin sent/.test(t), 30_000, 'the demo to come up')
     const sinks = [...banner.matchAll(/listener \d http:\/\/(\S+?)\//g)].map(m => m[1])
@@ -65,6 +67,13 @@ test('the demo station serves two listeners its live show and stops cleanly on S
   } finally {
     // a failed run must not leave its tracker and listeners behind (one did, for 40 minutes)
     try { process.kill(-demo.pid!, 'SIGKILL') } catch { /* the group is gone: it stopped cleanly */ }
+    // its pipelines run in groups of their own: find them by the station directory and the ports they name
+    const names = [/station directory (\S+)\)/.exec(out)?.[1], ...[...out.matchAll(/(?:tracker|listener \d) +http:\/\/(127\.0\.0\.1:\d+)\//g)].map(m => m[1])]
+    for (const name of names.filter((n): n is string => n !== undefined)) {
+      let pids = ''
+      try { pids = execFileSync('pgrep', ['-f', name], { encoding: 'utf8' }) } catch { /* none */ }
+      for (const pid of pids.split('\n').filter(Boolean)) try { process.kill(Number(pid), 'SIGKILL') } catch { /* gone */ }
+    }
   }
   assert.not.match(err, /internal error|Error:/)
 })
