@@ -1,13 +1,20 @@
 // `npm start`: a complete local station on the shipped sample media — a static origin
 // (scripts/origin.ts, counting what it sends), a playlist laid out from now with hash
 // trees, pc-tracker, and two listener pipelines `pc-schedule | pc-fetch | pc-icecast`
-// on two ports — with a live display of who fetched what from whom. Ctrl-C stops it
-// all and removes the temporary station directory.
+// on two ports — with a live display of who fetched what from whom. A live show is on
+// the playlist too: ffmpeg plays a beeping tone into `pc-live --key`, which writes its
+// signed chunks into the origin's directory, and `pc-playlist --live` gives it a slot
+// (in a minute, for two minutes) that the listeners play as they play the music.
+// Ctrl-C stops it all and removes the temporary station directory.
+//   node dist/scripts/demo.js [--live-at START] [--live-for DURATION]   (START: now, +1m, ISO 8601)
 import { spawn, type ChildProcess } from 'node:child_process'
 import { copyFile, mkdtemp, readdir, rm, readFile } from 'node:fs/promises'
+import { existsSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join, dirname } from 'node:path'
 import { fileURLToPath } from 'node:url'
+import minimist from 'minimist'
+import { parseDuration, parseTime } from '../lib/core/units.js'
 import { startOrigin } from './origin.js'
 import { freePort } from './free-port.js'
 
@@ -16,6 +23,9 @@ const BIN = (name: string): string => join(ROOT, 'dist', 'bin', `${name}.js`)
 const MEDIA = ['timeline-a.mp3', 'tone-cbr.mp3', 'timeline-b.mp3', 'chirp-vbr.mp3']
 const LISTENERS = 2
 const HOST = '127.0.0.1'
+const LIVE_MOUNT = 'live'
+const LIVE_TITLE = 'pc demo live show'
+const LIVE_START_TIMEOUT_MS = 20_000
 
 const children: ChildProcess[] = []
 const q = (s: string): string => `'${s.replace(/'/g, "'\\''")}'`
@@ -46,9 +56,18 @@ async function itemStats (file: string): Promise<ItemStats[]> {
   } catch { return [] }
 }
 
+const clock = (ms: number): string => new Date(ms).toTimeString().slice(0, 8)
 const kb = (n: number | undefined): string => n === undefined ? '-' : `${(n / 1024).toFixed(0)} KiB`
 
+/** Run a command to its end; its exit code. */
+async function finished (argv: string[]): Promise<number | null> {
+  return await new Promise<number | null>(resolve => start(argv).on('exit', resolve))
+}
+
 async function main (): Promise<void> {
+  const argv = minimist(process.argv.slice(2), { string: ['live-at', 'live-for'], default: { 'live-at': '+1m', 'live-for': '2m' } })
+  const liveStart = parseTime(argv['live-at'])
+  const liveMs = parseDuration(argv['live-for'])
   const dir = await mkdtemp(join(tmpdir(), 'pc-station-'))
   let stopping = false
   const origin = await startOrigin({ dir, host: HOST, port: 0 })
@@ -72,10 +91,24 @@ async function main (): Promise<void> {
   process.on('SIGTERM', () => { void stop(143) })
 
   for (const f of MEDIA) await copyFile(join(ROOT, 'media', f), join(dir, f))
+  // the live show: a station key, a DJ (ffmpeg, a tone beeping once a second) into
+  // pc-live, its signed chunks and manifest in the origin's directory
+  const key = join(dir, 'station')
+  const keyCode = await finished([process.execPath, BIN('pc-hash'), '--keygen', key])
+  if (keyCode !== 0) { process.stderr.write(`demo: pc-hash --keygen failed (exit ${keyCode}): ${log.join('\n')}\n`); await stop(70); return }
+  start(['sh', '-c', [
+    ['ffmpeg', '-nostdin', '-v', 'error', '-re', '-f', 'lavfi', '-i', 'sine=frequency=660:beep_factor=4', '-b:a', '128k', '-f', 'mp3', '-'].map(q).join(' '),
+    cmdline('pc-live', ['--mount', `/${LIVE_MOUNT}`, '--dir', dir, '--key', key, '-']),
+  ].join(' | ')])
+  const liveUrl = origin.url.replace(/\/$/, '') + `/${LIVE_MOUNT}`
+  for (let waited = 0; !existsSync(join(dir, `${LIVE_MOUNT}.json`)); waited += 100) {
+    if (waited > LIVE_START_TIMEOUT_MS || stopping) { process.stderr.write(`demo: pc-live wrote no manifest: ${log.join('\n')}\n`); await stop(70); return }
+    await new Promise(resolve => setTimeout(resolve, 100))
+  }
   const list = join(dir, 'list.rss')
-  const pl = start([process.execPath, BIN('pc-playlist'), '-b', origin.url.replace(/\/$/, '') + '/', '--root', dir, '--title', 'pc demo station',
-    '--start', 'now', '--until', '+2h', '--hash', '-o', list, ...MEDIA.map(f => join(dir, f))])
-  const plCode = await new Promise<number | null>(resolve => pl.on('exit', resolve))
+  const plCode = await finished([process.execPath, BIN('pc-playlist'), '-b', origin.url.replace(/\/$/, '') + '/', '--root', dir, '--title', 'pc demo station',
+    '--start', 'now', '--until', '+2h', '--hash', '--sign', key, '--live', `${liveUrl}@${new Date(liveStart).toISOString()}/${liveMs / 1000}s/${LIVE_TITLE}`,
+    '-o', list, ...MEDIA.map(f => join(dir, f))])
   if (plCode !== 0) { process.stderr.write(`demo: pc-playlist failed (exit ${plCode}): ${log.join('\n')}\n`); await stop(70); return }
 
   const trackerPort = await freePort()
@@ -87,7 +120,7 @@ async function main (): Promise<void> {
     const port = await freePort()
     const stats = join(dir, `fetch-${i}.ndjson`)
     const pipeline = [
-      cmdline('pc-schedule', ['--follow', '--lead', '15s', '--poll', '30s', playlistUrl]),
+      cmdline('pc-schedule', ['--follow', '--lead', '15s', '--poll', '30s', '--key', `${key}.pub`, playlistUrl]),
       cmdline('pc-fetch', ['-t', announce, '--host', HOST, '--stats', stats]),
       cmdline('pc-icecast', [`${HOST}:${port}`, '--name', `pc demo, listener ${i}`]),
     ].join(' | ')
@@ -103,9 +136,10 @@ async function main (): Promise<void> {
   const files = (await readdir(dir)).filter(f => f.endsWith('.mp3'))
   const tty = process.stdout.isTTY
   process.stdout.write([
-    `pc demo station: ${files.length} items laid out from now, hash trees beside them`,
+    `pc demo station: ${files.length} items laid out from now, hash trees beside them, the playlist signed`,
     `  origin     ${origin.url}   (playlist ${playlistUrl})`,
-    `  tracker    http://${HOST}:${trackerPort}/`,
+    `  tracker    http://${HOST}:${trackerPort}/   (station directory ${dir})`,
+    `  live       ${liveUrl} (pc-live, fed by ffmpeg) on air ${clock(liveStart)}–${clock(liveStart + liveMs)}, "${LIVE_TITLE}"`,
     ...sinks.map((s, i) => `  listener ${i + 1} http://${HOST}:${s.port}/   play: mpv http://${HOST}:${s.port}/stream`),
     'Open a listener page in a browser, or the stream in mpv or VLC. Ctrl-C stops everything.',
     '',

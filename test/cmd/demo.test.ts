@@ -1,5 +1,6 @@
-// `npm start`: the demo station comes up, a listener's stream plays, and Ctrl-C leaves
-// nothing running and nothing behind.
+// `npm start`: the demo station comes up, its live show is in the playlist and a
+// listener's stream plays it (the slot placed from now here, not in a minute), and
+// Ctrl-C leaves nothing running and nothing behind.
 import { test } from 'uvu'
 import * as assert from 'uvu/assert'
 import { spawn } from 'node:child_process'
@@ -10,27 +11,44 @@ import { ROOT, waitForOutput, withTimeout, killChildren } from '../helpers.js'
 
 test.after.each(() => killChildren())
 
-test('the demo station serves two listeners and stops cleanly on SIGINT', async () => {
+test('the demo station serves two listeners its live show and stops cleanly on SIGINT', async () => {
   // its own process group: if the test fails, the demo and every pipeline it started go together
-  const demo = spawn(process.execPath, [join(ROOT, 'dist', 'scripts', 'demo.js')], { stdio: ['ignore', 'pipe', 'pipe'], detached: true })
+  const demo = spawn(process.execPath, [join(ROOT, 'dist', 'scripts', 'demo.js'), '--live-at', 'now', '--live-for', '10m'], { stdio: ['ignore', 'pipe', 'pipe'], detached: true })
   let err = ''
+  let out = ''
   demo.stderr.on('data', (d: Buffer) => { err += d.toString() })
+  demo.stdout.on('data', (d: Buffer) => { out += d.toString() })
   try {
     const banner = await waitForOutput(demo.stdout, t => /listener 2 http:\/\/\S+/.test(t) && /origin sent/.test(t), 30_000, 'the demo to come up')
     const sinks = [...banner.matchAll(/listener \d http:\/\/(\S+?)\//g)].map(m => m[1])
     assert.is(sinks.length, 2)
-    const dir = /playlist (http:\/\/\S+)\)/.exec(banner)
-    assert.ok(dir, banner)
-    // each listener's stream gives audio, and its page has a player
+    const list = /playlist (http:\/\/\S+)\)/.exec(banner)
+    assert.ok(list, banner)
+    const live = /live +(http:\/\/\S+) .*on air/.exec(banner)
+    assert.ok(live, banner)
+    // the live slot is in the playlist, as a live event at the mount
+    const rss = await (await fetch(list[1])).text()
+    assert.ok(rss.includes(live[1]), rss)
+    assert.match(rss, /<dc:type rdf:resource="[^"]*Event"\/>/)
+    // each listener's stream gives the live show's audio, and its page has a player
     for (const s of sinks) {
       const ctl = new AbortController()
       const res = await fetch(`http://${s}/stream`, { signal: ctl.signal })
       assert.is(res.status, 200)
       const reader = res.body!.getReader()
-      let got = 0
-      while (got < 16_384) { const r = await withTimeout(reader.read(), 20_000, `audio from ${s}`); if (r.done) break; got += r.value.length }
+      const got: Uint8Array[] = []
+      let n = 0
+      while (n < 65_536) { const r = await withTimeout(reader.read(), 30_000, `audio from ${s}`); if (r.done) break; got.push(r.value); n += r.value.length }
       ctl.abort()
-      assert.ok(got >= 16_384, `only ${got} bytes from ${s}`)
+      assert.ok(n >= 65_536, `only ${n} bytes from ${s}`)
+      const heard = Buffer.concat(got)
+      // the bytes are pc-live's chunks: one of the chunks still in its window begins in them
+      const manifestUrl = `${live[1]}.json`
+      const m = await (await fetch(manifestUrl)).json() as { base: string, chunks: Array<{ name: string }> }
+      const chunks = await Promise.all(m.chunks.map(async c => Buffer.from(await (await fetch(new URL(m.base + c.name, manifestUrl))).arrayBuffer())))
+      assert.ok(chunks.some(c => c.length > 64 && heard.includes(c.subarray(0, 64))), `no live chunk in what ${s} played`)
+      const status = await (await fetch(`http://${s}/status-json.xsl`)).json() as { icestats: { source: { title?: string } } }
+      assert.is(status.icestats.source.title, 'pc demo live show')
       const page = await (await fetch(`http://${s}/`)).text()
       assert.match(page, /<audio[^>]+src=/)
     }
@@ -49,6 +67,13 @@ test('the demo station serves two listeners and stops cleanly on SIGINT', async 
   } finally {
     // a failed run must not leave its tracker and listeners behind (one did, for 40 minutes)
     try { process.kill(-demo.pid!, 'SIGKILL') } catch { /* the group is gone: it stopped cleanly */ }
+    // its pipelines run in groups of their own: find them by the station directory and the ports they name
+    const names = [/station directory (\S+)\)/.exec(out)?.[1], ...[...out.matchAll(/(?:tracker|listener \d) +http:\/\/(127\.0\.0\.1:\d+)\//g)].map(m => m[1])]
+    for (const name of names.filter((n): n is string => n !== undefined)) {
+      let pids = ''
+      try { pids = execFileSync('pgrep', ['-f', name], { encoding: 'utf8' }) } catch { /* none */ }
+      for (const pid of pids.split('\n').filter(Boolean)) try { process.kill(Number(pid), 'SIGKILL') } catch { /* gone */ }
+    }
   }
   assert.not.match(err, /internal error|Error:/)
 })
