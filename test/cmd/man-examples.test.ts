@@ -11,6 +11,7 @@ import { spawn, type ChildProcess } from 'node:child_process'
 import { startNginx, type Nginx } from '../../scripts/nginx.js'
 import { freePort } from '../../scripts/free-port.js'
 import { startIcecast2, type Icecast2 } from './icecast-helpers.js'
+import { startLive, ffmpegSource, type Live } from './pc-live-helpers.js'
 import { generateKeyPair, writeKeyPair, sign } from '../../lib/hashing/sign.js'
 import { ROOT, MEDIA, run, start, killChildren, tempDir, waitForOutput, sleep } from '../helpers.js'
 
@@ -50,6 +51,8 @@ let nginx: Nginx | undefined
 let trackerPort = 0
 let icecast2: Icecast2 | undefined
 let radio: ChildProcess | undefined
+let live: Live | undefined
+let dj: ChildProcess | undefined
 const work = (...p: string[]): string => join(dir.path, 'work', ...p)
 const www = (...p: string[]): string => join(dir.path, 'srv', 'www', ...p)
 
@@ -109,11 +112,16 @@ ${urls.map((u, k) => `<item rdf:about="${u}"><title>${mp3s[k]}</title><link>${u}
   trackerPort = Number(/listening on [^:]+:(\d+)/.exec(text)![1])
   icecast2 = await startIcecast2({ sourcePassword: 'secret' }) // the real Icecast server of pc-icecast(1)'s relay example
   // and a station already on it, for pc-live(1)'s --pull example
+  // a live show signed with the station's key, for pc-fetch(1)'s live example
+  live = await startLive(['--key', work('station')])
+  dj = ffmpegSource(live.port, { seconds: 3600 })
   radio = spawn('ffmpeg', ['-nostdin', '-v', 'error', '-re', '-stream_loop', '-1', '-i', join(MEDIA, 'tone-cbr.mp3'), '-c', 'copy', '-f', 'mp3', `icecast://source:secret@127.0.0.1:${icecast2.port}/stream`], { stdio: 'ignore' })
 })
 
 test.after(async () => {
   radio?.kill('SIGKILL')
+  dj?.kill('SIGKILL')
+  await live?.remove()
   killChildren()
   await nginx?.stop()
   await icecast2?.stop()
@@ -143,6 +151,7 @@ async function localize (cmd: string, ports: Map<string, number>, ownTracker: bo
     .replace(/\bmpv -$/, 'mpv --no-config --really-quiet --ao=null --vo=null -') // no sound card here
     .replace(/10\.0\.0\.7:6881/g, `127.0.0.1:${await port('peer')}`)
     .replace(/\/srv\/www/g, srv)
+    .replace(/http:\/\/radio\.example:8001\/live/g, `http://127.0.0.1:${live!.port}/live`)
     .replace(/\/var\/www\//g, join(dir.path, 'var', 'www') + '/')
     .replace(/\/etc\/pc\//g, join(dir.path, 'etc', 'pc') + '/')
     .replace(/\/var\/lib\/opentracker\//g, join(dir.path, 'var', 'lib', 'opentracker') + '/')
