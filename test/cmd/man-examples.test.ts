@@ -121,7 +121,12 @@ ${urls.map((u, k) => `<item rdf:about="${u}"><title>${mp3s[k]}</title><link>${u}
 test.after(async () => {
   radio?.kill('SIGKILL')
   dj?.kill('SIGKILL')
-  await live?.remove()
+  if (live) {
+    // pc-live writes into its directory until it is gone: stop it before removing that
+    const c = live.c
+    if (c.exitCode === null && c.signalCode === null) await new Promise(resolve => { c.once('exit', resolve); c.kill('SIGKILL') })
+    await live.remove()
+  }
   killChildren()
   await nginx?.stop()
   await icecast2?.stop()
