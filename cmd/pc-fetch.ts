@@ -54,13 +54,20 @@ run('pc-fetch', OPTIONS, INFO, async (opts, io) => {
   const peers = (opts.peer as string[]).map(p => parseHostPort(p))
   if (url !== undefined && !/^https?:\/\//i.test(url)) throw new UsageError(`not an http(s) URL: '${url}'`)
   const publicKey = opts.key !== undefined ? await readPublicKey(String(opts.key)) : undefined
+  // every option is checked before anything goes over the network
+  const port = intOption(opts, 'port', 0, 65535)
+  const deadlineMs = Math.max(1, durationOption(opts, 'deadline'))
+  const window = intOption(opts, 'window', 1, 65536)
+  const workers = opts.workers === 'auto' ? undefined : intOption(opts, 'workers', 0, 16)
+  const uploadLimit = sizeOption(opts, 'uploadLimit')
+  const keepMs = opts.keep !== undefined ? durationOption(opts, 'keep') : url !== undefined ? 0 : 300_000
   const lio = { warn: io.warn, info: (m: string) => { if (io.verbose) io.stderr.write(`pc-fetch: ${m}\n`) }, debug: (m: string) => { if (io.verbose) io.stderr.write(`pc-fetch: ${m}\n`) }, signal: io.signal }
   // a mount URL (no file extension) may be a live show: its manifest says so
   const live = url !== undefined && mayBeLive({ url, start: '', offset: 0 }) ? await findLiveManifest(url, io.signal) : undefined
   if (url !== undefined && live) {
     const st = await fetchLive({ url, start: formatTime(Date.now()), offset: 0, live: true }, live, io.stdout, {
-      trackers, peers, host: String(opts.host), port: intOption(opts, 'port', 0, 65535), raw: !!opts.raw, publicKey,
-      deadlineMs: Math.max(durationOption(opts, 'deadline'), 2 * live.manifest.chunkMs), magic: true, item: 0,
+      trackers, peers, host: String(opts.host), port, raw: !!opts.raw, publicKey,
+      deadlineMs: Math.max(deadlineMs, 2 * live.manifest.chunkMs), magic: true, item: 0,
     }, lio)
     if (opts.stats !== undefined) await appendFile(String(opts.stats), JSON.stringify({ type: 'item', item: 0, url, live: true, ...st, peersSeen: st.peersSeen.size }) + '\n')
     return
@@ -68,18 +75,18 @@ run('pc-fetch', OPTIONS, INFO, async (opts, io) => {
   const fetcher = new Fetcher({
     trackers, peers,
     host: String(opts.host),
-    port: intOption(opts, 'port', 0, 65535),
+    port,
     raw: !!opts.raw,
     // a one-off --raw fetch into a regular file writes chunks straight into it
     output: url !== undefined && opts.raw ? outputFile(1) : undefined,
     cacheDir: opts.cache as string | undefined,
-    keepMs: opts.keep !== undefined ? durationOption(opts, 'keep') : url !== undefined ? 0 : 300_000,
-    uploadLimit: sizeOption(opts, 'uploadLimit'),
+    keepMs,
+    uploadLimit,
     statsFile: opts.stats as string | undefined,
-    window: intOption(opts, 'window', 1, 65536),
-    deadlineMs: Math.max(1, durationOption(opts, 'deadline')),
+    window,
+    deadlineMs,
     progress: io.isTTY.stderr && !io.quiet,
-    workers: opts.workers === 'auto' ? undefined : intOption(opts, 'workers', 0, 16),
+    workers,
     publicKey,
   }, {
     ...lio,
