@@ -13,6 +13,7 @@ import { startLive, ffmpegSource, exited, manifest, waitManifest, waitLog, decod
 import { startNginx, type Nginx } from '../../scripts/nginx.js'
 import { verifyLiveChunk, verifyLiveHeader } from '../../lib/live/chunk-sign.js'
 import { parseManifest, claimOf, type LiveManifest } from '../../lib/live/manifest.js'
+import { claimFileName } from '../../lib/live/window.js'
 import { readPublicKey } from '../../lib/hashing/sign.js'
 import { scrape } from '../../lib/tracker/client.js'
 
@@ -154,7 +155,8 @@ test('stdin (-): a moving --window in the directory, the whole show in --record,
   assert.ok(m.chunks[0].seq >= 7, `old chunks left the window (first is ${m.chunks[0].seq})`)
   assert.ok(m.chunks.length <= 4, `${m.chunks.length} chunks in a 3 s window`)
   const files = (await readdir(join(dir, 'live'))).sort()
-  assert.equal(files, m.chunks.map(e => e.name).sort(), 'the directory holds exactly what the manifest names')
+  // each chunk with its claim file (pc-live(5)), and nothing that left the window
+  assert.equal(files, m.chunks.flatMap(e => [e.name, claimFileName(e.seq)]).sort(), 'the directory holds exactly what the manifest names, with their claims')
   const show = await readFile(rec)
   assert.ok(show.length > input.length - 2000 && show.length <= input.length, `${show.length} of ${input.length} bytes recorded`)
   const last = await readFile(join(dir, 'live', m.chunks.at(-1)!.name))
