@@ -75,7 +75,7 @@ export async function withTimeout<T> (p: Promise<T>, ms: number, what: string): 
 
 export async function tempDir (prefix = 'pc-test-'): Promise<{ path: string, remove: () => Promise<void> }> {
   const path = await mkdtemp(join(tmpdir(), prefix))
-  return { path, remove: () => rm(path, { recursive: true, force: true }) }
+  return { path, remove: () => rm(path, { recursive: true, force: true, maxRetries: 5, retryDelay: 200 }) }
 }
 
 /** Resolve when `pred` holds for the text a stream has produced so far. */
