@@ -62,6 +62,35 @@ export async function runIntoSlowReader (name: string, args: string[], input?: s
   return { ...w, stdout: r.stdout }
 }
 
+const groups = new Set<ChildProcess>()
+
+/**
+ * Start a process in a process group of its own (a shell pipeline, a browser with its
+ * renderer and GPU helpers); killGroups() kills the whole group.
+ */
+export function startGroup (cmd: string, args: string[], opts: SpawnOptions = {}): ChildProcess {
+  const c = spawn(cmd, args, { stdio: 'ignore', ...opts, detached: true })
+  groups.add(c)
+  return c
+}
+
+/**
+ * Kill every group startGroup() started and wait until each is gone: its leader has
+ * exited and no process is left in it (helpers outlive their leader by a moment, and
+ * may still write to files a test is about to remove).
+ */
+export async function killGroups (): Promise<void> {
+  const all = [...groups]
+  groups.clear()
+  await Promise.all(all.map(async (g) => {
+    if (g.pid === undefined) return
+    const exited = g.exitCode !== null || g.signalCode !== null ? Promise.resolve() : new Promise<void>(resolve => g.once('exit', () => resolve()))
+    try { process.kill(-g.pid, 'SIGKILL') } catch { /* already gone */ }
+    await withTimeout(exited, 10_000, `process group ${g.pid} to exit`)
+    await waitUntil(() => { try { process.kill(-g.pid!, 0); return false } catch { return true } }, 5_000, `every process of group ${g.pid} to exit`)
+  }))
+}
+
 export function killChildren (): void {
   for (const c of children) { try { c.kill('SIGKILL') } catch { /* gone */ } }
   children.clear()

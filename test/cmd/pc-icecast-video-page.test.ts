@@ -7,8 +7,7 @@ import * as assert from 'uvu/assert'
 import { readFileSync } from 'node:fs'
 import { createServer, request, type Server } from 'node:http'
 import type { AddressInfo } from 'node:net'
-import { spawn, type ChildProcess } from 'node:child_process'
-import { killChildren, tempDir, withTimeout } from '../helpers.js'
+import { killChildren, killGroups, startGroup, tempDir, withTimeout } from '../helpers.js'
 import { startIcecast, frameStream, get } from './icecast-helpers.js'
 import { CLIPS, makeClip, ffprobeSeconds, type VideoClip } from '../lib/media-video-fixtures.js'
 
@@ -22,30 +21,13 @@ const WEBM = readFileSync(path)
 const WEBM_MS = Math.round(ffprobeSeconds(path) * 1000)
 
 let proxy: Server | undefined
-let browser: ChildProcess | undefined
 test.after.each(async () => {
   killChildren()
-  await stopBrowser()
+  await killGroups()
   proxy?.close(); proxy = undefined
 })
 
-/**
- * Kill Chromium with its renderer, GPU and zygote processes (it runs in a process group of
- * its own) and wait until it has gone: its helpers write to the profile after the main
- * process dies, and removing the profile under them fails with ENOTEMPTY.
- */
-async function stopBrowser (): Promise<void> {
-  const b = browser
-  browser = undefined
-  if (b === undefined || b.pid === undefined) return
-  const gone = b.exitCode !== null || b.signalCode !== null ? Promise.resolve() : new Promise<void>(resolve => b.once('exit', () => resolve()))
-  try { process.kill(-b.pid, 'SIGKILL') } catch { /* already gone */ }
-  await withTimeout(gone, 10_000, 'chromium to exit')
-  for (let i = 0; i < 50; i++) { // the group's other processes die just after the leader
-    try { process.kill(-b.pid, 0) } catch { return }
-    await new Promise(resolve => setTimeout(resolve, 100))
-  }
-}
+
 test.after(async () => { await dir.remove() })
 
 const PROBE = `<!doctype html><html><body><iframe id="f" src="/" width="400" height="400"></iframe><script>
@@ -94,15 +76,15 @@ test('chromium plays the WebM station from the page at /: <video>, currentTime a
   const px = await probeProxy(ic.port)
   const profile = await tempDir('pc-chromium-')
   try {
-    browser = spawn('chromium', ['--headless=new', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking',
+    startGroup('chromium', ['--headless=new', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking',
       '--disable-component-update', '--disable-sync', `--user-data-dir=${profile.path}`, '--autoplay-policy=no-user-gesture-required',
-      `http://127.0.0.1:${px.port}/probe.html`], { stdio: 'ignore', detached: true })
+      `http://127.0.0.1:${px.port}/probe.html`])
     const r = await withTimeout(px.report, 60_000, 'the probe page to report')
     assert.equal(r.errors, [])
     assert.ok(r.width > 0, `a picture (videoWidth ${r.width})`)
     assert.ok(r.t1 - r.t0 > WATCH_MS / 1000 / 2, `currentTime went from ${r.t0} to ${r.t1} in ${WATCH_MS} ms`)
   } finally {
-    await stopBrowser()
+    await killGroups() // Chromium's helpers write to the profile until the whole group is gone
     await profile.remove()
   }
 })

@@ -7,13 +7,13 @@
 // access log says how much the origin sent.
 import { test } from 'uvu'
 import * as assert from 'uvu/assert'
-import { spawn, type ChildProcess } from 'node:child_process'
+import { spawn } from 'node:child_process'
 import { copyFile, readFile, stat } from 'node:fs/promises'
 import { request } from 'node:http'
 import { join } from 'node:path'
 import { startNginx, type Nginx } from '../../scripts/nginx.js'
 import { freePort } from '../../scripts/free-port.js'
-import { MEDIA, bin, run, tempDir, withTimeout, sleep, killChildren } from '../helpers.js'
+import { MEDIA, bin, run, tempDir, withTimeout, sleep, killChildren, killGroups, startGroup } from '../helpers.js'
 import { decodeToPcm, heardPosition, toneAt, SAMPLE_RATE } from '../timeline.js'
 
 const ITEM_S = 20
@@ -51,11 +51,9 @@ async function decodeErrors (media: Buffer): Promise<string> {
 
 let nginx: Nginx | undefined
 let cleanup: (() => Promise<void>) | undefined
-const groups: ChildProcess[] = []
 
 test.after.each(async () => {
-  for (const g of groups) { try { process.kill(-(g.pid ?? 0), 'SIGKILL') } catch { /* gone */ } }
-  groups.length = 0
+  await killGroups()
   killChildren()
   await nginx?.stop()
   nginx = undefined
@@ -83,8 +81,7 @@ test('five staggered listeners hear the scheduled moment, decode across items, f
   assert.match(rssType, /application\/x-alluvium/)
 
   const trackerPort = await freePort()
-  const tracker = spawn(process.execPath, [bin('pc-tracker'), `127.0.0.1:${trackerPort}`], { stdio: 'ignore', detached: true })
-  groups.push(tracker)
+  const tracker = startGroup(process.execPath, [bin('pc-tracker'), `127.0.0.1:${trackerPort}`], { stdio: 'ignore' })
   await sleep(300)
 
   // join times relative to t0 (ms): before the start, just after, and 60 % into item A
@@ -100,8 +97,7 @@ test('five staggered listeners hear the scheduled moment, decode across items, f
       node('pc-fetch', ['-t', `http://127.0.0.1:${trackerPort}/announce`, '--host', '127.0.0.1']),
       node('pc-icecast', [`127.0.0.1:${port}`, '--name', `listener ${i + 1}`]),
     ].join(' | ')
-    const g = spawn('sh', ['-c', pipeline], { stdio: ['ignore', 'ignore', 'pipe'], detached: true })
-    groups.push(g)
+    const g = startGroup('sh', ['-c', pipeline], { stdio: ['ignore', 'ignore', 'pipe'] })
     logs[i] = ''
     g.stderr?.on('data', (d: Buffer) => { logs[i] += d.toString() })
     await sleep(Math.max(0, t0 + at - Date.now()))

@@ -3,12 +3,11 @@
 // in /next.json and on its page, from the first item on — not only the item being fetched.
 import { test } from 'uvu'
 import * as assert from 'uvu/assert'
-import { spawn, type ChildProcess } from 'node:child_process'
 import { copyFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { startOrigin, type OriginServer } from '../../scripts/origin.js'
 import { freePort } from '../../scripts/free-port.js'
-import { MEDIA, bin, run, tempDir, withTimeout, sleep, killChildren } from '../helpers.js'
+import { MEDIA, bin, run, tempDir, withTimeout, sleep, killChildren, killGroups, startGroup } from '../helpers.js'
 import { get } from './icecast-helpers.js'
 
 const q = (s: string): string => `'${s.replace(/'/g, "'\\''")}'`
@@ -16,11 +15,9 @@ const node = (name: string, args: string[]): string => [process.execPath, bin(na
 
 let origin: OriginServer | undefined
 let cleanup: (() => Promise<void>) | undefined
-const groups: ChildProcess[] = []
 
 test.after.each(async () => {
-  for (const g of groups) { try { process.kill(-(g.pid ?? 0), 'SIGKILL') } catch { /* gone */ } }
-  groups.length = 0
+  await killGroups()
   killChildren()
   await origin?.close()
   origin = undefined
@@ -46,8 +43,7 @@ test('pc-schedule --follow | pc-fetch | pc-icecast: /next.json lists the rest of
     node('pc-fetch', ['--host', '127.0.0.1']),
     node('pc-icecast', [`127.0.0.1:${port}`]),
   ].join(' | ')
-  const g = spawn('sh', ['-c', pipeline], { stdio: ['ignore', 'ignore', 'pipe'], detached: true })
-  groups.push(g)
+  const g = startGroup('sh', ['-c', pipeline], { stdio: ['ignore', 'ignore', 'pipe'] })
   let log = ''
   g.stderr?.on('data', (d: Buffer) => { log += d.toString() })
 
