@@ -6,7 +6,8 @@ import { createServer, type Server, type Socket } from 'node:net'
 import type { Timeline, ItemMeta, Segment } from './timeline.js'
 import { IcyInterleaver, ICY_METAINT } from './icy.js'
 import { statusJson, m3u, pls, xspf, nextJson, htmlPage, type StationStatus, type StationInfo, type ItemSummary } from './status-page.js'
-import { Responder, SERVER_ID, type Request } from './request.js'
+import { Responder, SERVER_ID } from './request.js'
+import type { RequestHead } from '../core/http-head.js'
 import { Fanout } from './fanout.js'
 import { listenOn } from '../core/listen.js'
 
@@ -96,7 +97,7 @@ export class IcecastServer {
     this.http.readRequest(socket, (req) => this.route(socket, req))
   }
 
-  private route (socket: Socket, req: Request): void {
+  private route (socket: Socket, req: RequestHead): void {
     if (!/^HTTP\/1\.[01]$/.test(req.version)) { this.http.reply(socket, 505, 'text/plain; charset=utf-8', 'HTTP version not supported\n'); return }
     if (req.method === 'OPTIONS') { this.http.reply(socket, 204, undefined, ''); return }
     if (req.method !== 'GET' && req.method !== 'HEAD') {
@@ -119,14 +120,14 @@ export class IcecastServer {
     else this.http.reply(socket, 404, 'text/html; charset=utf-8', NOT_FOUND, [], head)
   }
 
-  private listenUrl (req: Request): string {
+  private listenUrl (req: RequestHead): string {
     const fwd = req.headers.get('x-forwarded-proto')
     const scheme = fwd === 'https' ? 'https' : 'http'
     const host = /^[A-Za-z0-9.\-:[\]]+$/.test(req.headers.get('host') ?? '') ? req.headers.get('host') as string : `${this.opts.host}:${this.opts.port}`
     return `${scheme}://${host}${this.opts.mount}`
   }
 
-  private async mountRequest (socket: Socket, req: Request, headOnly: boolean): Promise<void> {
+  private async mountRequest (socket: Socket, req: RequestHead, headOnly: boolean): Promise<void> {
     let type = this.timeline.contentType()
     if (type === undefined) {
       type = await this.waitForSource(socket)

@@ -5,7 +5,7 @@
 import { connect as tcpConnect, type Socket } from 'node:net'
 import { connect as tlsConnect } from 'node:tls'
 import { IcyReader } from '../icecast/icy.js'
-import { parseHead } from './request.js'
+import { parseHeaderLines } from '../core/http-head.js'
 import type { LiveStation } from './station.js'
 
 export const PULL_BACKOFF_MIN_MS = 1000
@@ -43,10 +43,9 @@ function open (url: URL, userAgent: string): Promise<Reply> {
       socket.pause()
       const text = buf.subarray(0, end).toString('latin1')
       const m = /^(?:HTTP\/1\.[01]|ICY) (\d{3})/.exec(text)
-      // reuse the request-head parser for the header lines
-      const parsed = parseHead('GET / HTTP/1.0\r\n' + text.split('\r\n').slice(1).join('\r\n'))
-      if (!m || !parsed) { fail(new Error('not an HTTP or ICY answer')); return }
-      resolve({ status: Number(m[1]), headers: parsed.headers, socket, rest: buf.subarray(end + 4) })
+      const headers = parseHeaderLines(text.split('\r\n').slice(1))
+      if (!m || !headers) { fail(new Error('not an HTTP or ICY answer')); return }
+      resolve({ status: Number(m[1]), headers, socket, rest: buf.subarray(end + 4) })
     }
     socket.on('data', onData)
     socket.on('error', e => { clearTimeout(timer); reject(e) })

@@ -6,7 +6,7 @@ import { createServer, type Server, type Socket } from 'node:net'
 import { readFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { UnavailableError } from '../core/errors.js'
-import { readHead, type LiveRequest } from './request.js'
+import { readHead, type RequestHead } from '../core/http-head.js'
 import { checkBasicAuth, ChunkedDecoder, REALM, SourceSlot, sourceInfo, SOURCE_USER, type SourceInfo } from './source.js'
 import { MANIFEST_HEADER, MANIFEST_SUFFIX } from './manifest.js'
 import type { LiveStation } from './station.js'
@@ -117,7 +117,8 @@ export class LiveServer {
     })
   }
 
-  private route (socket: Socket, req: LiveRequest, rest: Buffer): void {
+  private route (socket: Socket, req: RequestHead, rest: Buffer): void {
+    if (!/^HTTP\/1\.[01]$/.test(req.version)) { this.reply(socket, 400, 'bad request\n'); return }
     const mount = this.opts.mount
     const m = req.method
     this.opts.verbose?.(`${socket.remoteAddress}:${socket.remotePort} ${m} ${req.path}${req.headers.has('authorization') ? ' (with credentials)' : ''}`)
@@ -150,7 +151,7 @@ export class LiveServer {
 
   // ---- sources ----
 
-  private source (socket: Socket, req: LiveRequest, rest: Buffer): void {
+  private source (socket: Socket, req: RequestHead, rest: Buffer): void {
     const addr = `${socket.remoteAddress}:${socket.remotePort}`
     if (this.opts.password === undefined) { this.reply(socket, 403, 'this show takes no source clients\n'); return }
     const auth = checkBasicAuth(req.headers.get('authorization'), this.opts.password)
@@ -202,7 +203,7 @@ export class LiveServer {
     this.opts.warn(`source ${s.addr} gone (${why}); chunks continue from ${this.opts.station.nextSeq} when a source returns`)
   }
 
-  private metadata (socket: Socket, req: LiveRequest): void {
+  private metadata (socket: Socket, req: RequestHead): void {
     const q = req.query
     const auth = this.opts.password === undefined ? 'wrong' : checkBasicAuth(req.headers.get('authorization'), this.opts.password, [SOURCE_USER, 'admin'])
     if (auth !== 'ok') { this.reply(socket, 401, 'You need to authenticate\n', [`WWW-Authenticate: Basic realm="${REALM}"`]); return }
@@ -217,7 +218,7 @@ export class LiveServer {
 
   // ---- players and files ----
 
-  private async listener (socket: Socket, req: LiveRequest, head: boolean): Promise<void> {
+  private async listener (socket: Socket, req: RequestHead, head: boolean): Promise<void> {
     const station = this.opts.station
     for (let waited = 0; !station.latest && waited < FIRST_CHUNK_WAIT_MS && !socket.destroyed; waited += 100) await new Promise(resolve => setTimeout(resolve, 100))
     const start = station.latest
@@ -250,7 +251,7 @@ export class LiveServer {
     this.replyBytes(socket, 200, data, [`Content-Type: ${type}`, `Cache-Control: ${cache}`], head)
   }
 
-  private status (req: LiveRequest): unknown {
+  private status (req: RequestHead): unknown {
     const host = /^[A-Za-z0-9.\-:[\]]+$/.test(req.headers.get('host') ?? '') ? req.headers.get('host') as string : `${this.opts.host}:${this.opts.port}`
     const st = this.opts.station
     const i = this.sourceInfo

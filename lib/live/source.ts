@@ -3,7 +3,7 @@
 // -legacy_icecast), libshout's first request without credentials, bodies raw or
 // chunked, ice-* headers with or without the ice- prefix in ice-audio-info.
 import { timingSafeEqual } from 'node:crypto'
-import type { LiveRequest } from './request.js'
+import type { RequestHead as RequestHead } from '../core/http-head.js'
 
 /** the user name every client sends by default, and the only one accepted */
 export const SOURCE_USER = 'source'
@@ -61,7 +61,7 @@ export function parseAudioInfo (v: string | undefined): Pick<SourceInfo, 'bitrat
 
 function decodeURIComponentSafe (s: string): string { try { return decodeURIComponent(s) } catch { return s } }
 
-export function sourceInfo (req: LiveRequest): SourceInfo {
+export function sourceInfo (req: RequestHead): SourceInfo {
   const h = req.headers
   const pick = (...names: string[]): string | undefined => { for (const n of names) { const v = h.get(n); if (v) return v } return undefined }
   const info: SourceInfo = {

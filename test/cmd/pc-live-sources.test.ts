@@ -173,7 +173,7 @@ test('a source that sends nothing is disconnected after --source-timeout', async
   assert.match(live.stderr(), /nothing received for 1000 ms, disconnected/)
 })
 
-test('oversized heads, too many header lines and endless heads get 431 and 408', async () => {
+test('oversized heads, too many header lines and endless heads get 431 and 408; a head that is not HTTP/1.x 400', async () => {
   live = await startLive(['--header-timeout', '1s'])
   const big = await rawRequest(live.port, `SOURCE /live HTTP/1.0\r\nX-Junk: ${'a'.repeat(10_000)}\r\n\r\n`)
   assert.is(big.status, 431)
@@ -181,6 +181,8 @@ test('oversized heads, too many header lines and endless heads get 431 and 408',
   assert.is(many.status, 431)
   const slow = await rawRequest(live.port, 'GET /live HTTP/1.0\r\nX-Slow: 1\r\n')
   assert.is(slow.status, 408)
+  assert.is((await rawRequest(live.port, `SOURCE /live HTTP/2.0\r\nAuthorization: ${auth()}\r\n\r\n`)).status, 400)
+  assert.is((await rawRequest(live.port, 'SOURCE /live\r\n\r\n')).status, 400)
 })
 
 test('a flood of idle connections is bounded and the show goes on', async () => {
