@@ -22,6 +22,13 @@ test('a live show cuts the music, airs as a live record, and the music resumes a
   assert.is(recs[1].start, '2026-12-04T19:25:00Z')
   assert.is(recs[1].live, undefined)
   assert.match(String(recs[1].url), /^https:\/\/radio\.example\//)
+  // the item on air at 19:15 (tone.ogg from 19:14:55.936, 35.036 s a pass) ends when the show begins,
+  // in the playlist itself (any reader of ev:enddate) and as pc-schedule tells it
+  assert.match(xml, /<ev:startdate>2026-12-04T19:14:55\.936Z<\/ev:startdate>\s*<ev:enddate>2026-12-04T19:15:00Z<\/ev:enddate>/)
+  const before = await run('pc-schedule', ['--at', '2026-12-04T19:14:59Z', '-n', '2', '-'], xml)
+  const [cut, show] = before.stdout.toString().trim().split('\n').map(l => JSON.parse(l) as Record<string, unknown>)
+  assert.equal([cut.url, cut.end, show.url, show.start], ['https://radio.example/tone.ogg', '2026-12-04T19:15:00Z', SHOW, '2026-12-04T19:15:00Z'])
+  assert.ok(Number(cut.duration) < 15_000, `the cut item lasts ${String(cut.duration)} ms, less than tone.ogg's 15 s`)
 })
 
 test('shows alone make a playlist without reading standard input', async () => {
