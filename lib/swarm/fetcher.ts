@@ -88,6 +88,8 @@ export class Fetcher {
   private readonly announcers = new Map<Swarm, Announcer[]>()
   private readonly keepTimers = new Map<Swarm, NodeJS.Timeout>()
   private readonly users = new Map<Swarm, number>()
+  /** what the --stats line of a swarm's item said, for the line written when pc-fetch leaves it */
+  private readonly written = new Map<Swarm, { item: number, url: string, root: string, size: number }>()
   private readonly limiter: RateLimiter
   private readonly sockets = new Set<Socket>()
   private cacheDir = ''
@@ -227,7 +229,9 @@ export class Fetcher {
       try {
         await emitItem(swarm, out, { item: n, start: announced === n ? undefined : startOf(it, swarm, n), raw: this.opts.raw, window: this.opts.window, signal, between: ahead })
       } finally { clearInterval(progress) }
-      await this.writeStats({ type: 'item', item: n, url: it.rec.url, root: tree.root.toString('hex'), size: tree.size, gaps: swarm.gaveUp.size, ...this.statsOf(swarm) })
+      const item = { item: n, url: it.rec.url, root: tree.root.toString('hex'), size: tree.size }
+      this.written.set(swarm, item)
+      await this.writeStats({ type: 'item', ...item, gaps: swarm.gaveUp.size, ...this.statsOf(swarm) })
       n++
       this.itemsDone++
       items.shift()
@@ -300,6 +304,10 @@ export class Fetcher {
     const ann = this.announcers.get(s) ?? []
     this.announcers.delete(s)
     await Promise.all([s.close(polite, polite ? LEAVE_GRACE_MS : 0), ...ann.map(a => a.stop())])
+    const item = this.written.get(s)
+    this.written.delete(s)
+    // the item's counters once its swarm is left: uploads go on after the item was written
+    if (item) await this.writeStats({ type: 'left', ...item, ...this.statsOf(s) })
     this.totals.bytesFromOrigin += s.stats.bytesFromOrigin
     this.totals.bytesFromPeers += s.stats.bytesFromPeers
     this.totals.bytesUploaded += s.stats.bytesUploaded
