@@ -49,11 +49,20 @@ async function getJson (url: string): Promise<unknown> {
 
 interface ItemStats { url: string, bytesFromOrigin: number, bytesFromPeers: number, bytesUploaded: number }
 
-/** The per-item records pc-fetch --stats appended so far (one per item fetched). */
+/**
+ * Each item's counters from what pc-fetch --stats appended so far, in the order the items
+ * were fetched: the "left" line (written when pc-fetch leaves the item's swarm) replaces
+ * the "item" line, since a listener goes on uploading an item it holds.
+ */
 async function itemStats (file: string): Promise<ItemStats[]> {
+  const byItem = new Map<number, ItemStats>()
   try {
-    return (await readFile(file, 'utf8')).trim().split('\n').map(l => JSON.parse(l) as ItemStats & { type: string }).filter(r => r.type === 'item')
-  } catch { return [] }
+    for (const l of (await readFile(file, 'utf8')).trim().split('\n')) {
+      const r = JSON.parse(l) as ItemStats & { type: string, item: number }
+      if (r.type === 'item' || r.type === 'left') byItem.set(r.item, r)
+    }
+  } catch { /* nothing yet */ }
+  return [...byItem.values()]
 }
 
 const clock = (ms: number): string => new Date(ms).toTimeString().slice(0, 8)
@@ -97,7 +106,7 @@ async function main (): Promise<void> {
   const keyCode = await finished([process.execPath, BIN('pc-hash'), '--keygen', key])
   if (keyCode !== 0) { process.stderr.write(`demo: pc-hash --keygen failed (exit ${keyCode}): ${log.join('\n')}\n`); await stop(70); return }
   start(['sh', '-c', [
-    ['ffmpeg', '-nostdin', '-v', 'error', '-re', '-f', 'lavfi', '-i', 'sine=frequency=660:beep_factor=4', '-b:a', '128k', '-f', 'mp3', '-'].map(q).join(' '),
+    ['ffmpeg', '-nostdin', '-v', 'error', '-re', '-f', 'lavfi', '-i', 'sine=frequency=660:beep_factor=4:sample_rate=44100', '-ac', '2', '-b:a', '128k', '-f', 'mp3', '-'].map(q).join(' '),
     cmdline('pc-live', ['--mount', `/${LIVE_MOUNT}`, '--dir', dir, '--key', key, '-']),
   ].join(' | ')])
   const liveUrl = origin.url.replace(/\/$/, '') + `/${LIVE_MOUNT}`
@@ -145,6 +154,7 @@ async function main (): Promise<void> {
     '',
   ].join('\n') + '\n')
   let lines = 0
+  let last = ''
   while (!stopping) {
     await new Promise(resolve => setTimeout(resolve, 1000))
     if (stopping) break
@@ -158,8 +168,11 @@ async function main (): Promise<void> {
       }
     }
     out.push(...log.slice(-3).map(l => `  ${l}`))
+    const text = out.join('\n') + '\n'
+    if (!tty && text === last) continue // a log gets what changed, a terminal the board redrawn
+    last = text
     if (tty && lines) process.stdout.write(`\x1b[${lines}A\x1b[J`)
-    process.stdout.write(out.join('\n') + '\n')
+    process.stdout.write(text)
     lines = out.length
   }
 }
