@@ -6,12 +6,14 @@ import { createWriteStream } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { run, intOption, sizeOption, durationOption, parseHostPort, packageVersion, UsageError, DataError, NoInputError, type OptionTable, type CommandInfo } from '../lib/core/cli.js'
-import { readSecretKey } from '../lib/hashing/sign.js'
+import { readSecretKey, publicKeyOf } from '../lib/hashing/sign.js'
 import { LiveStation } from '../lib/live/station.js'
 import { LiveListeners } from '../lib/live/listeners.js'
 import { LiveServer } from '../lib/live/server.js'
 import { pullLoop } from '../lib/live/pull.js'
 import { Announcer } from '../lib/live/announce.js'
+import { findResumable } from '../lib/live/resume.js'
+import { LiveWindow } from '../lib/live/window.js'
 
 const OPTIONS: OptionTable = {
   mount: { alias: 'm', type: 'string', default: '/live', arg: 'PATH', help: 'mount sources push to and players open' },
@@ -23,6 +25,7 @@ const OPTIONS: OptionTable = {
   key: { alias: 'k', type: 'string', default: '', arg: 'FILE', help: 'ed25519 secret key (pc-hash --keygen): sign every chunk' },
   pull: { type: 'string', default: '', arg: 'URL', help: 'read an Icecast/Shoutcast mount as a listener' },
   record: { type: 'string', default: '', arg: 'FILE', help: 'append the whole show to FILE' },
+  resume: { type: 'string', default: '10m', arg: 'DURATION', help: 'continue the stream left in --dir if it was on air this recently (0: always a new stream)' },
   tracker: { alias: 't', type: 'string', arg: 'URL', help: 'announce the live swarm here (repeatable)', repeat: true },
   'max-listeners': { type: 'string', default: '100', arg: 'N', help: 'plain players beyond this are refused (403)' },
   'queue-size': { type: 'string', default: '512k', arg: 'SIZE', help: 'a player with more queued is dropped' },
@@ -71,15 +74,20 @@ run('pc-live', OPTIONS, INFO, async (opts, io) => {
     if (!password) throw new DataError('empty first line', file)
   } else if (!stdin && !pull) throw new UsageError('source clients need --password-file (or read - or --pull)')
   const secretKey = opts.key ? await readSecretKey(String(opts.key)) : undefined
+  const resumeMs = durationOption(opts, 'resume')
   const tmp = opts.dir ? undefined : await mkdtemp(join(tmpdir(), 'pc-live-'))
   const verbose = io.verbose ? io.warn : undefined
   const now = Date.now
+  const found = opts.dir && resumeMs > 0 ? await findResumable(LiveWindow.manifestPathOf(String(opts.dir), mount), secretKey && publicKeyOf(secretKey), now(), resumeMs) : undefined
+  const resume = found && 'nonce' in found ? found : undefined
+  if (resume) io.warn(`resuming the show left in ${String(opts.dir)} at chunk ${resume.nextSeq} (its last chunk ended ${Math.round((now() - resume.endMs) / 1000)} s ago)`)
+  else if (found && 'why' in found) verbose?.(`a new stream: ${found.why}`)
   const version = packageVersion()
 
   const record = opts.record ? createWriteStream(String(opts.record), { flags: 'a' }) : undefined
   record?.on('error', e => io.warn(`--record: ${e.message}`))
   const listeners = new LiveListeners({ maxListeners: intOption(opts, 'maxListeners', 0, 1_000_000), queueBytes: sizeOption(opts, 'queueSize'), metaint: intOption(opts, 'metaint', 256, 1_000_000), warn: io.warn, verbose })
-  const station = new LiveStation({ chunkMs, windowMs, dir: String(opts.dir) || (tmp as string), mount, chunkBase: chunkBase || undefined, secretKey, listeners, record, now, warn: io.warn, verbose })
+  const station = new LiveStation({ chunkMs, windowMs, dir: String(opts.dir) || (tmp as string), mount, chunkBase: chunkBase || undefined, secretKey, listeners, record, now, warn: io.warn, verbose, resume })
   const sourceTimeoutMs = durationOption(opts, 'sourceTimeout')
   const server = listen ? new LiveServer({ ...listen, mount, password, sourceTimeoutMs, headerTimeoutMs: durationOption(opts, 'headerTimeout'), station, listeners, version, now, warn: io.warn, verbose }) : undefined
   let announcer: Announcer | undefined

@@ -9,6 +9,7 @@ import { Chunker, type LiveChunk } from './chunker.js'
 import { blake2b, liveInfoHash, signChunk, streamIdOf } from './chunk-sign.js'
 import { LiveWindow } from './window.js'
 import type { LiveListeners } from './listeners.js'
+import type { Resumed } from './resume.js'
 
 /** more chunks than this waiting to be written: the source is paused until they are */
 export const MAX_PENDING_WRITES = 4
@@ -27,10 +28,12 @@ export interface StationOptions {
   now: () => number
   warn: (m: string) => void
   verbose?: (m: string) => void
+  /** the stream an earlier run left in `dir`, taken up again (lib/live/resume.ts) */
+  resume?: Resumed
 }
 
 export class LiveStation {
-  readonly nonce = randomBytes(16)
+  readonly nonce: Buffer
   readonly publicKey?: Buffer
   readonly streamId: Buffer
   readonly infoHash: Buffer
@@ -46,12 +49,14 @@ export class LiveStation {
 
   constructor (readonly opts: StationOptions) {
     this.publicKey = opts.secretKey ? publicKeyOf(opts.secretKey) : undefined
+    this.nonce = opts.resume?.nonce ?? randomBytes(16)
     this.streamId = streamIdOf(this.nonce, this.publicKey)
     this.infoHash = liveInfoHash(this.streamId)
-    this.chunker = new Chunker({ chunkMs: opts.chunkMs, now: opts.now, warn: opts.warn })
+    this.chunker = new Chunker({ chunkMs: opts.chunkMs, now: opts.now, warn: opts.warn, firstSeq: opts.resume?.nextSeq })
     this.window = new LiveWindow({
       dir: opts.dir, mount: opts.mount, windowMs: opts.windowMs, chunkMs: opts.chunkMs, chunkBase: opts.chunkBase, now: opts.now,
       stream: { id: this.streamId, nonce: this.nonce, publicKey: this.publicKey, infoHash: this.infoHash },
+      previous: opts.resume,
     })
   }
 

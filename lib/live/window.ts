@@ -30,6 +30,8 @@ export interface WindowOptions {
   chunkBase?: string
   stream: { id: Buffer, nonce: Buffer, publicKey?: Buffer, infoHash: Buffer }
   now: () => number
+  /** what an earlier run of the same stream left on disk: listed until it falls out of the window */
+  previous?: { chunks: ChunkEntry[], headers: HeaderEntry[], changes: FormatChange[] }
 }
 
 export class LiveWindow {
@@ -46,10 +48,17 @@ export class LiveWindow {
   private failed?: Error
 
   constructor (readonly opts: WindowOptions) {
-    const rel = opts.mount.replace(/^\/+/, '')
-    this.manifestPath = join(opts.dir, rel + MANIFEST_SUFFIX)
-    this.chunkDir = join(opts.dir, rel)
+    this.manifestPath = LiveWindow.manifestPathOf(opts.dir, opts.mount)
+    this.chunkDir = join(opts.dir, opts.mount.replace(/^\/+/, ''))
+    if (opts.previous) {
+      this.entries.push(...opts.previous.chunks)
+      this.headers.push(...opts.previous.headers)
+      this.changes.push(...opts.previous.changes)
+    }
   }
+
+  /** where the manifest of `mount` is under `dir` */
+  static manifestPathOf (dir: string, mount: string): string { return join(dir, mount.replace(/^\/+/, '') + MANIFEST_SUFFIX) }
 
   /** base URL written in the manifest: the chunk directory relative to the manifest's URL */
   get base (): string { return this.opts.chunkBase ?? posix.basename(this.opts.mount) + '/' }
