@@ -29,8 +29,9 @@ export interface Resumed {
 export async function findResumable (path: string, publicKey: Buffer | undefined, nowMs: number, withinMs: number): Promise<Resumed | { why: string }> {
   let text: string
   try { text = await readFile(path, 'utf8') } catch (e) {
-    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return { why: 'no earlier show in the directory' }
-    throw new DataError(`cannot read: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`, path)
+    // nothing to take up; a directory that cannot be written is reported when it is written
+    const code = (e as NodeJS.ErrnoException).code
+    return { why: code === 'ENOENT' ? 'no earlier show in the directory' : `cannot read ${path}: ${code ?? (e as Error).message}` }
   }
   const m = parseManifest(text, path)
   const key = publicKey?.toString('hex')
