@@ -14,6 +14,12 @@ import { DataError, IOError, NoInputError } from '../core/errors.js'
 /** Bytes per job: big enough that a job's hashing dwarfs its message round trip. */
 export const STRIPE_BYTES = 8 << 20
 /**
+ * Bytes per read of a file: small enough that what the kernel copies in is still in the
+ * core's cache (1 MiB of L2 on the EPYC measured) when it is hashed. Reading a stripe
+ * whole, 8 MiB at a time, cost ~15 % more CPU per byte (BENCHMARKS.md `## hash`).
+ */
+export const READ_BYTES = 512 << 10
+/**
  * Inputs smaller than this stay on the main thread unless workers are asked for:
  * starting a worker costs about 0.1 s of CPU (Node's worker bootstrap and our modules),
  * as much as hashing 100 MiB, and bench/hash.ts found the break-even near 128 MiB.
@@ -29,6 +35,8 @@ export interface HashOptions {
   workers?: number
   /** bytes per job, rounded down to whole chunks (tests make it small) */
   stripeBytes?: number
+  /** bytes per read of a file, rounded down to whole chunks, at most a stripe (tests make it small) */
+  readBytes?: number
   /** whether the main thread hashes stripes of a file too (default; tests turn it off so workers do all) */
   hashOnMain?: boolean
   signal?: AbortSignal
@@ -37,17 +45,36 @@ export interface HashOptions {
 /** the id of the message a worker sends once it has started */
 export const READY_ID = -1
 
-export interface WorkerSetup { chunkSize: number, stripeBytes: number, fd?: number }
+export interface WorkerSetup { chunkSize: number, stripeBytes: number, readBytes: number, fd?: number }
 export interface WorkerJob { id: number, start: number, end: number, data?: Uint8Array }
 export interface WorkerReply { id: number, leaves?: Uint8Array, data?: Uint8Array, error?: string, code?: string }
 
 /** The leaf hashes of consecutive chunks of `data`, concatenated (one leaf for empty data). */
 export function hashLeaves (data: Uint8Array, chunkSize: number): Uint8Array {
+  const out = new Uint8Array(chunkCount(data.length, chunkSize) * HASH_BYTES)
+  hashLeavesInto(out, 0, data, chunkSize)
+  return out
+}
+
+/** hashLeaves written into `out` from leaf `first` on; returns the number of leaves written. */
+function hashLeavesInto (out: Uint8Array, first: number, data: Uint8Array, chunkSize: number): number {
   const n = chunkCount(data.length, chunkSize)
-  const out = new Uint8Array(n * HASH_BYTES)
-  const view = Buffer.from(out.buffer)
+  const view = Buffer.from(out.buffer, out.byteOffset, out.byteLength)
   for (let i = 0; i < n; i++) {
-    leafHashInto(view.subarray(i * HASH_BYTES, (i + 1) * HASH_BYTES), data.subarray(i * chunkSize, Math.min(data.length, (i + 1) * chunkSize)))
+    leafHashInto(view.subarray((first + i) * HASH_BYTES, (first + i + 1) * HASH_BYTES), data.subarray(i * chunkSize, Math.min(data.length, (i + 1) * chunkSize)))
+  }
+  return n
+}
+
+/**
+ * The leaf hashes of [start, end) of an open file (a non-empty range of whole chunks but
+ * for the file's last), read by position one `buf` at a time: `buf` is whole chunks long.
+ */
+export function hashRangeSync (fd: number, start: number, end: number, chunkSize: number, buf: Buffer): Uint8Array {
+  const out = new Uint8Array(chunkCount(end - start, chunkSize) * HASH_BYTES)
+  let leaf = 0
+  for (let pos = start; pos < end; pos += buf.length) {
+    leaf += hashLeavesInto(out, leaf, readRangeSync(fd, pos, Math.min(end, pos + buf.length), buf), chunkSize)
   }
   return out
 }
@@ -70,13 +97,14 @@ export function autoWorkers (size: number, cores = availableParallelism()): numb
   return size >= PARALLEL_MIN_BYTES && n >= 2 ? n : 0
 }
 
-function settings (opts: HashOptions): { chunkSize: number, stripe: number } {
+function settings (opts: HashOptions): { chunkSize: number, stripe: number, read: number } {
   const chunkSize = opts.chunkSize ?? CHUNK_BYTES
   if (!Number.isInteger(chunkSize) || chunkSize < MIN_CHUNK_BYTES || chunkSize > MAX_CHUNK_BYTES) {
     throw new RangeError(`chunk size ${chunkSize} outside ${MIN_CHUNK_BYTES}..${MAX_CHUNK_BYTES}`)
   }
-  const stripe = Math.max(1, Math.floor((opts.stripeBytes ?? STRIPE_BYTES) / chunkSize)) * chunkSize
-  return { chunkSize, stripe }
+  const whole = (bytes: number): number => Math.max(1, Math.floor(bytes / chunkSize)) * chunkSize
+  const stripe = whole(opts.stripeBytes ?? STRIPE_BYTES)
+  return { chunkSize, stripe, read: Math.min(stripe, whole(opts.readBytes ?? READ_BYTES)) }
 }
 
 function splitLeaves (blocks: Uint8Array[]): Buffer[] {
@@ -191,7 +219,8 @@ class LeafPool {
  * anything else (a FIFO, a device) is read as a stream. Errors name the path.
  */
 export async function hashFile (path: string, opts: HashOptions = {}): Promise<HashTree> {
-  const { chunkSize, stripe } = settings(opts)
+  const layout = settings(opts)
+  const { chunkSize } = layout
   let fh: FileHandle
   try { fh = await open(path, 'r') } catch (e) {
     throw new NoInputError(`cannot open: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`, path)
@@ -205,9 +234,9 @@ export async function hashFile (path: string, opts: HashOptions = {}): Promise<H
     if (n > MAX_LEAVES) throw new DataError(`${size} bytes is more than ${MAX_LEAVES} chunks of ${chunkSize}`, path)
     // The main thread hashes stripes of a file too, so one core is left for it.
     const workers = opts.workers ?? Math.max(0, autoWorkers(size) - 1)
-    const leaves = workers > 0 && size > 0
-      ? await fileOnWorkers(fh, size, workers, chunkSize, stripe, path, opts.signal, opts.hashOnMain ?? true)
-      : await fileOnMainThread(fh, size, chunkSize, stripe, path, opts.signal)
+    const leaves = size === 0
+      ? splitLeaves([hashLeaves(Buffer.alloc(0), chunkSize)])
+      : await fileStripes(fh.fd, size, workers, layout, path, opts.signal, opts.hashOnMain ?? true)
     const after = await fh.stat()
     if (after.size !== size || after.mtimeMs !== st.mtimeMs) throw new IOError('file changed while being hashed', path)
     return { size, chunkSize, leaves, root: rootOf(leaves, size, chunkSize), headers: [] }
@@ -216,62 +245,50 @@ export async function hashFile (path: string, opts: HashOptions = {}): Promise<H
   }
 }
 
-async function fileOnMainThread (fh: FileHandle, size: number, chunkSize: number, stripe: number, path: string, signal?: AbortSignal): Promise<Buffer[]> {
-  if (size === 0) return splitLeaves([hashLeaves(Buffer.alloc(0), chunkSize)])
-  const len = Math.min(stripe, size)
-  const bufs = [Buffer.allocUnsafe(len), Buffer.allocUnsafe(len)]
-  const readAt = async (buf: Buffer, pos: number): Promise<Buffer> => {
-    const want = Math.min(len, size - pos)
-    let got = 0
-    while (got < want) {
-      const { bytesRead } = await fh.read(buf, got, want - got, pos + got)
-      if (bytesRead === 0) throw new IOError(`file ended at byte ${pos + got}, expected ${size}: it changed while being hashed`, path)
-      got += bytesRead
-    }
-    return buf.subarray(0, want)
-  }
-  // Double buffering: the next read (on libuv's pool) overlaps hashing of this stripe.
-  const blocks: Uint8Array[] = []
-  let next = readAt(bufs[0], 0)
-  for (let pos = 0, k = 0; pos < size; pos += len, k++) {
-    signal?.throwIfAborted()
-    const data = await next
-    if (pos + len < size) next = readAt(bufs[(k + 1) % 2], pos + len)
-    blocks.push(hashLeaves(data, chunkSize))
-  }
-  return splitLeaves(blocks)
-}
-
-async function fileOnWorkers (fh: FileHandle, size: number, workers: number, chunkSize: number, stripe: number, path: string, signal: AbortSignal | undefined, hashOnMain: boolean): Promise<Buffer[]> {
+/**
+ * The leaves of a non-empty file, stripe by stripe, on `workers` threads and this one.
+ * Every thread reads its stripes itself, by position, READ_BYTES at a time.
+ */
+async function fileStripes (fd: number, size: number, workers: number, layout: { chunkSize: number, stripe: number, read: number }, path: string, signal: AbortSignal | undefined, hashOnMain: boolean): Promise<Buffer[]> {
+  const { chunkSize, stripe, read } = layout
   // Workers share the process's descriptor table, so they read our open fd: the same
   // file even if the path is renamed or replaced meanwhile.
-  const pool = new LeafPool(workers, { chunkSize, stripeBytes: stripe, fd: fh.fd }, path)
-  const onAbort = (): void => { pool.close() }
+  const pool = workers > 0 ? new LeafPool(workers, { chunkSize, stripeBytes: stripe, readBytes: read, fd }, path) : undefined
+  const onAbort = (): void => { pool?.close() }
   signal?.addEventListener('abort', onAbort)
   try {
     const jobs: Promise<WorkerReply>[] = []
-    for (let pos = 0; pos < size; pos += stripe) jobs.push(pool.submit({ start: pos, end: Math.min(size, pos + stripe) }))
+    const mine: { job: WorkerJob, resolve: (r: WorkerReply) => void, reject: (e: Error) => void }[] = []
+    for (let pos = 0; pos < size; pos += stripe) {
+      const job = { start: pos, end: Math.min(size, pos + stripe) }
+      const p = pool ? pool.submit(job) : new Promise<WorkerReply>((resolve, reject) => mine.push({ job: { ...job, id: mine.length }, resolve, reject }))
+      p.catch(() => {}) // awaited below; keep a failure while this thread hashes from being unhandled
+      jobs.push(p)
+    }
     // This thread hashes stripes too, taking them from the end of the queue: all of
-    // them while the workers start (0.1 s or more, loading modules), then its share.
-    // It yields between stripes so that workers' replies get in and they are fed.
+    // them while the workers start (0.07 s of CPU each), then its share.
+    // It yields between stripes so that workers' replies get in and they are fed, and
+    // an abort is seen.
     let buf: Buffer | undefined
-    while (hashOnMain && !signal?.aborted) {
-      const s = pool.steal()
+    while ((hashOnMain || !pool) && !signal?.aborted) {
+      const s = pool ? pool.steal() : mine.shift()
       if (!s) break
-      buf ??= Buffer.allocUnsafe(stripe)
+      buf ??= Buffer.allocUnsafe(read)
       try {
-        s.resolve({ id: s.job.id, leaves: hashLeaves(readRangeSync(fh.fd, s.job.start, s.job.end, buf), chunkSize) })
+        s.resolve({ id: s.job.id, leaves: hashRangeSync(fd, s.job.start, s.job.end, chunkSize, buf) })
       } catch (e) {
         s.reject(new IOError((e as Error).message, path))
+        break
       }
       await new Promise(resolve => setImmediate(resolve))
     }
+    signal?.throwIfAborted()
     const replies = await Promise.all(jobs)
     signal?.throwIfAborted()
     return splitLeaves(replies.map(r => r.leaves as Uint8Array))
   } finally {
     signal?.removeEventListener('abort', onAbort)
-    pool.close()
+    pool?.close()
   }
 }
 
@@ -309,7 +326,7 @@ async function * abortable<T> (input: AsyncIterable<T> | Iterable<T>, signal?: A
  * go to workers, at most JOBS_PER_WORKER each in flight, so memory stays bounded.
  */
 export async function hashInput (input: AsyncIterable<Uint8Array> | Iterable<Uint8Array>, opts: HashOptions = {}): Promise<HashTree> {
-  const { chunkSize, stripe } = settings(opts)
+  const { chunkSize, stripe, read } = settings(opts)
   // Here the main thread reads and copies, so there is a worker for every core.
   const workers = opts.workers ?? autoWorkers(Number.MAX_SAFE_INTEGER)
   let startParallelAt = opts.workers === undefined ? PARALLEL_MIN_BYTES : 0
@@ -328,7 +345,7 @@ export async function hashInput (input: AsyncIterable<Uint8Array> | Iterable<Uin
       fill = 0
       return
     }
-    pool ??= new LeafPool(workers, { chunkSize, stripeBytes: stripe }, 'input')
+    pool ??= new LeafPool(workers, { chunkSize, stripeBytes: stripe, readBytes: read }, 'input')
     const job = pool.submit({ start: size - fill, end: size, data })
     job.catch(() => {}) // awaited below; keep an early failure from being unhandled
     blocks.push(job)
