@@ -1,8 +1,8 @@
-// Worker thread for lib/hash-parallel.ts: hashes the leaves of one stripe per job,
+// Worker thread for lib/leaf-pool.ts: hashes the leaves of one stripe per job,
 // either reading the byte range itself from the main thread's fd (descriptors are
 // shared by all threads), so reads run in parallel too, or hashing transferred bytes.
 import { parentPort, workerData } from 'node:worker_threads'
-import { hashLeaves, hashRangeSync, READY_ID, type WorkerJob, type WorkerReply, type WorkerSetup } from './hash-parallel.js'
+import { hashLeaves, hashRangeSync, READY_ID, type WorkerJob, type WorkerReply, type WorkerSetup } from './leaves.js'
 
 const setup = workerData as WorkerSetup
 const fd = setup.fd ?? -1
