@@ -2,7 +2,8 @@
 // stripes of whole chunks hashed on worker_threads (lib/hash-worker.ts); a small one
 // stays on the main thread, where starting workers would cost more than it saves.
 // Files are read by the workers themselves (positional reads on the shared fd);
-// streams (stdin, URLs) are copied into stripes that are transferred to them.
+// pipes are read straight into stripes, other streams (URLs) copied into them, and
+// the stripes transferred to the workers.
 import { Readable } from 'node:stream'
 import { Socket, type OnReadOpts, type SocketConstructorOpts } from 'node:net'
 import { constants, fstatSync, openSync } from 'node:fs'
@@ -59,6 +60,8 @@ function settings (opts: HashOptions): { chunkSize: number, stripe: number, read
   return { chunkSize, stripe, read: Math.min(stripe, whole(opts.readBytes ?? READ_BYTES)) }
 }
 
+type Layout = ReturnType<typeof settings>
+
 function splitLeaves (blocks: Uint8Array[]): Buffer[] {
   const out: Buffer[] = []
   for (const b of blocks) {
@@ -68,8 +71,8 @@ function splitLeaves (blocks: Uint8Array[]): Buffer[] {
 }
 
 /**
- * Hash a file by path. Regular files are read by position (on workers too when big);
- * anything else (a FIFO, a device) is read as a stream. Errors name the path.
+ * Hash a file by path. Regular files are read by position (on workers too when big),
+ * a FIFO by hashPipe, anything else (a device) as a stream. Errors name the path.
  */
 export async function hashFile (path: string, opts: HashOptions = {}): Promise<HashTree> {
   const layout = settings(opts)
@@ -105,7 +108,7 @@ export async function hashFile (path: string, opts: HashOptions = {}): Promise<H
  * The leaves of a non-empty file, stripe by stripe, on `workers` threads and this one.
  * Every thread reads its stripes itself, by position, READ_BYTES at a time.
  */
-async function fileStripes (fd: number, size: number, workers: number, layout: { chunkSize: number, stripe: number, read: number }, path: string, signal: AbortSignal | undefined, hashOnMain: boolean): Promise<Buffer[]> {
+async function fileStripes (fd: number, size: number, workers: number, layout: Layout, path: string, signal: AbortSignal | undefined, hashOnMain: boolean): Promise<Buffer[]> {
   const { chunkSize, stripe, read } = layout
   // Workers share the process's descriptor table, so they read our open fd: the same
   // file even if the path is renamed or replaced meanwhile.
@@ -175,8 +178,6 @@ async function * abortable<T> (input: AsyncIterable<T> | Iterable<T>, signal?: A
     if (!done) { if (input instanceof Readable) input.destroy(); else void it.return?.() }
   }
 }
-
-type Layout = ReturnType<typeof settings>
 
 /**
  * A stream's bytes gathered into stripes as they come. Below `startParallelAt` bytes a
