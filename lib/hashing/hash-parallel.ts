@@ -112,7 +112,7 @@ async function fileStripes (fd: number, size: number, workers: number, layout: L
   const { chunkSize, stripe, read } = layout
   // Workers share the process's descriptor table, so they read our open fd: the same
   // file even if the path is renamed or replaced meanwhile.
-  const pool = workers > 0 ? new LeafPool(workers, { chunkSize, stripeBytes: stripe, readBytes: read, fd }, path) : undefined
+  const pool = workers > 0 ? new LeafPool(workers, { chunkSize, readBytes: read, fd }, path) : undefined
   const onAbort = (): void => { pool?.close() }
   signal?.addEventListener('abort', onAbort)
   try {
@@ -230,7 +230,7 @@ class StripeSink {
       this.blocks.push(hashLeaves(data, chunkSize))
       return undefined
     }
-    this.pool ??= new LeafPool(this.workers, { chunkSize, stripeBytes: stripe, readBytes: read }, 'input')
+    this.pool ??= new LeafPool(this.workers, { chunkSize, readBytes: read }, 'input')
     const job = this.pool.submit({ start, end: this.size, data })
     job.catch(() => {}) // awaited in finish(); keep an early failure from being unhandled
     this.blocks.push(job)

@@ -6,7 +6,6 @@ import { READY_ID, type WorkerJob, type WorkerReply, type WorkerSetup } from './
 /** jobs queued per worker, so none idles while its next job is in the post */
 export const JOBS_PER_WORKER = 2
 
-
 /** A fixed set of hash workers; jobs go to the least busy one. */
 export class LeafPool {
   private readonly slots: { worker: Worker, busy: number, ready: boolean }[] = []

@@ -6,7 +6,7 @@ import { HASH_BYTES, chunkCount, leafHashInto } from './hashtree.js'
 /** the id of the message a worker sends once it has started */
 export const READY_ID = -1
 
-export interface WorkerSetup { chunkSize: number, stripeBytes: number, readBytes: number, fd?: number }
+export interface WorkerSetup { chunkSize: number, readBytes: number, fd?: number }
 export interface WorkerJob { id: number, start: number, end: number, data?: Uint8Array }
 export interface WorkerReply { id: number, leaves?: Uint8Array, data?: Uint8Array, error?: string, code?: string }
 
