@@ -288,7 +288,8 @@ export async function hashPipe (path: string, opts: HashOptions = {}): Promise<H
   try {
     await new Promise<void>((resolve, reject) => {
       const fail = (e: unknown): void => { sock.destroy(); reject(e) }
-      // `onread` in the constructor: Node >= 15.14 (not yet in @types/node 20's SocketConstructorOpts)
+      // `onread` is an option of the constructor (added in Node 12.10; Node's docs moved it
+      // there from socket.connect() in 2024), not yet in @types/node 20's SocketConstructorOpts
       const options: SocketConstructorOpts & { onread: OnReadOpts } = {
         fd,
         readable: true,
