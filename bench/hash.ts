@@ -4,15 +4,18 @@
 // Before those, one thread's BLAKE2b in memory: hash-wasm's (the trees'), libsodium's and OpenSSL's.
 // Prints medians and ratios. The file is made once in /tmp and reused (page cache warm).
 //
-//   node dist/bench/hash.js [--size 1G] [--rounds 7] [--sweep-size 256M] [--no-compare] [--no-crossover] [--no-sweep]
+//   node dist/bench/hash.js [--size 1G] [--rounds 7] [--sweep-size 256M] [--no-compare] [--no-crossover] [--no-sweep] [--baseline DIR]
+// --baseline DIR adds DIR/dist/bin/pc-hash.js (another build, e.g. a checkout of an older commit) to the comparison's rounds.
 import { open, stat } from 'node:fs/promises'
+import { openSync, closeSync } from 'node:fs'
 import { createHash, randomFillSync } from 'node:crypto'
 import { parseArgs } from 'node:util'
 import { join, dirname } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { availableParallelism, loadavg } from 'node:os'
 import { parseSize, formatSize } from '../lib/core/units.js'
-import { hashLeaves } from '../lib/hashing/hash-parallel.js'
+import { hashLeaves, READ_BYTES, STRIPE_BYTES } from '../lib/hashing/hash-parallel.js'
+import { hashRangeSync } from '../lib/hashing/leaves.js'
 import { CHUNK_BYTES, HASH_BYTES, leafHashInto } from '../lib/hashing/hashtree.js'
 import { sodium } from '../lib/hashing/sodium.js'
 import { median, timed } from './proc.js'
@@ -28,6 +31,7 @@ const { values: args } = parseArgs({
     'no-crossover': { type: 'boolean', default: false },
     'no-compare': { type: 'boolean', default: false },
     'sweep-rounds': { type: 'string', default: '5' },
+    baseline: { type: 'string' },
   },
 })
 
@@ -58,8 +62,9 @@ async function compare (): Promise<void> {
   const bytes = parseSize(args.size)
   const rounds = Number(args.rounds)
   const file = await ensureFile(bytes)
-  console.log(`# pc-hash vs b2sum: ${formatSize(bytes)} file ${file}, ${rounds} rounds interleaved, ${availableParallelism()} cores`)
   await timeRun('b2sum', [file]) // warm the page cache
+  readThenHash(file, bytes, rounds)
+  console.log(`\n# pc-hash vs b2sum: ${formatSize(bytes)} file ${file}, ${rounds} rounds interleaved, ${availableParallelism()} cores`)
   const runs: Record<string, { cmd: string, argv: string[], t: Timing[] }> = {
     b2sum: { cmd: 'b2sum', argv: [file], t: [] },
     'pc-hash (auto: workers)': { cmd: process.execPath, argv: [PC_HASH, '--root', file], t: [] },
@@ -67,6 +72,12 @@ async function compare (): Promise<void> {
     'pc-hash - < FILE (file on stdin)': { cmd: 'sh', argv: ['-c', '"$1" "$2" --root - < "$3"', 'sh', process.execPath, PC_HASH, file], t: [] },
     'cat | b2sum (pipe)': { cmd: 'sh', argv: ['-c', 'cat "$1" | b2sum', 'sh', file], t: [] },
     'cat | pc-hash - (pipe)': { cmd: 'sh', argv: ['-c', 'cat "$1" | "$2" "$3" --root -', 'sh', file, process.execPath, PC_HASH], t: [] },
+  }
+  if (args.baseline !== undefined) {
+    const other = join(args.baseline, 'dist', 'bin', 'pc-hash.js')
+    runs['baseline pc-hash (auto)'] = { cmd: process.execPath, argv: [other, '--root', file], t: [] }
+    runs['baseline pc-hash -j0'] = { cmd: process.execPath, argv: [other, '--root', '-j', '0', file], t: [] }
+    runs['baseline cat | pc-hash -'] = { cmd: 'sh', argv: ['-c', 'cat "$1" | "$2" "$3" --root -', 'sh', file, process.execPath, other], t: [] }
   }
   const names = Object.keys(runs)
   const load0 = loadavg()[0]
@@ -129,6 +140,30 @@ async function sweep (): Promise<void> {
     console.log(`| ${s} | ${mibs(bytes, wall(`${s} j0`)).trim()} (${(wall('b2sum') / wall(`${s} j0`)).toFixed(2)}x) | ${mibs(bytes, cpu(`${s} j0`)).trim()} (${(cpu('b2sum') / cpu(`${s} j0`)).toFixed(2)}x) | ${mibs(bytes, wall(`${s} all`)).trim()} (${(wall('b2sum') / wall(`${s} all`)).toFixed(2)}x) | ${leafRate[s].toFixed(0)} | ${(cs / 16000).toFixed(1)} | ${perHour} | ${perHour * 65 + 140} |`)
   }
   console.log(`| b2sum | ${mibs(bytes, wall('b2sum')).trim()} | ${mibs(bytes, cpu('b2sum')).trim()} | | | | | |`)
+}
+
+/**
+ * Reading a file and hashing it in this process, one thread, in MiB per CPU second: read
+ * READ_BYTES at a time (what pc-hash does) against a whole stripe per read (what it did).
+ */
+function readThenHash (file: string, bytes: number, rounds: number): void {
+  const fd = openSync(file, 'r')
+  const span = Math.min(bytes, 256 << 20)
+  const rate: Record<number, number[]> = {}
+  for (let r = 0; r < rounds; r++) {
+    for (const size of [READ_BYTES, STRIPE_BYTES]) {
+      const buf = Buffer.allocUnsafe(size)
+      const c0 = process.cpuUsage()
+      for (let pos = 0; pos < span; pos += STRIPE_BYTES) hashRangeSync(fd, pos, Math.min(span, pos + STRIPE_BYTES), CHUNK_BYTES, buf)
+      const c = process.cpuUsage(c0)
+      ;(rate[size] ??= []).push(span / 1048576 / ((c.user + c.system) / 1e6))
+    }
+  }
+  closeSync(fd)
+  console.log(`\n# read and hash ${formatSize(span)} of the file in this process, one thread, ${rounds} rounds interleaved (median MiB per CPU s)`)
+  console.log('| bytes per read | MiB per CPU s |')
+  console.log('|---|---|')
+  for (const size of [READ_BYTES, STRIPE_BYTES]) console.log(`| ${formatSize(size)}${size === READ_BYTES ? ' (READ_BYTES)' : ' (a whole stripe)'} | ${median(rate[size]).toFixed(0)} |`)
 }
 
 /** Main thread alone against main thread plus workers, over input sizes. */

@@ -3,7 +3,14 @@
 // the AMD EPYC measured here that runs at ~0.55 GB/s a core where scalar 64-bit code
 // runs at ~0.8–1.1 GB/s; node:crypto's OpenSSL 3.0 only has BLAKE2b-512, and BLAKE2b-256
 // is not BLAKE2b-512 cut short (the length is in the parameter block). BENCHMARKS.md `## hash`.
-import { createBLAKE2b, type IHasher } from 'hash-wasm'
+import type { IHasher } from 'hash-wasm'
+// The package's BLAKE2b-only build (16 KB, the one its README offers for a page): the
+// main entry carries every algorithm it has as WebAssembly in base64 (270 KB), which
+// each command and each worker thread parsed at start. A CommonJS module: its exports
+// come as the default import. Typed in hash-wasm-blake2b.d.ts.
+import hashWasmBlake2b from 'hash-wasm/dist/blake2b.umd.min.js'
+
+const { createBLAKE2b } = hashWasmBlake2b
 
 /** The digest lengths pc uses: 32 (tree nodes, pc-hashtree(5)) and 20 (info-hashes). */
 export const DIGEST_BYTES = [20, 32] as const

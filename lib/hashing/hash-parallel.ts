@@ -2,17 +2,28 @@
 // stripes of whole chunks hashed on worker_threads (lib/hash-worker.ts); a small one
 // stays on the main thread, where starting workers would cost more than it saves.
 // Files are read by the workers themselves (positional reads on the shared fd);
-// streams (stdin, URLs) are copied into stripes that are transferred to them.
-import { Worker } from 'node:worker_threads'
+// pipes are read straight into stripes, other streams (URLs) copied into them, and
+// the stripes transferred to the workers.
 import { Readable } from 'node:stream'
-import { readSync, fstatSync } from 'node:fs'
+import { Socket, type OnReadOpts, type SocketConstructorOpts } from 'node:net'
+import { constants, fstatSync, openSync } from 'node:fs'
 import { open, type FileHandle } from 'node:fs/promises'
 import { availableParallelism } from 'node:os'
-import { HASH_BYTES, CHUNK_BYTES, MIN_CHUNK_BYTES, MAX_CHUNK_BYTES, MAX_LEAVES, chunkCount, leafHashInto, rootOf, type HashTree } from './hashtree.js'
+import { HASH_BYTES, CHUNK_BYTES, MIN_CHUNK_BYTES, MAX_CHUNK_BYTES, MAX_LEAVES, chunkCount, rootOf, type HashTree } from './hashtree.js'
 import { DataError, IOError, NoInputError } from '../core/errors.js'
+import { hashLeaves, hashRangeSync, type WorkerJob, type WorkerReply } from './leaves.js'
+import { LeafPool, JOBS_PER_WORKER } from './leaf-pool.js'
+
+export { hashLeaves } from './leaves.js'
 
 /** Bytes per job: big enough that a job's hashing dwarfs its message round trip. */
 export const STRIPE_BYTES = 8 << 20
+/**
+ * Bytes per read of a file: small enough that what the kernel copies in is still in the
+ * core's cache (1 MiB of L2 on the EPYC measured) when it is hashed. Reading a stripe
+ * whole, 8 MiB at a time, cost ~15 % more CPU per byte (BENCHMARKS.md `## hash`).
+ */
+export const READ_BYTES = 512 << 10
 /**
  * Inputs smaller than this stay on the main thread unless workers are asked for:
  * starting a worker costs about 0.1 s of CPU (Node's worker bootstrap and our modules),
@@ -20,48 +31,17 @@ export const STRIPE_BYTES = 8 << 20
  */
 export const PARALLEL_MIN_BYTES = 128 << 20
 export const MAX_WORKERS = 64
-/** jobs queued per worker, so none idles while its next job is in the post */
-const JOBS_PER_WORKER = 2
-
 export interface HashOptions {
   chunkSize?: number
   /** worker threads; 0 hashes on the main thread; undefined picks by input size and cores */
   workers?: number
   /** bytes per job, rounded down to whole chunks (tests make it small) */
   stripeBytes?: number
+  /** bytes per read of a file, rounded down to whole chunks, at most a stripe (tests make it small) */
+  readBytes?: number
   /** whether the main thread hashes stripes of a file too (default; tests turn it off so workers do all) */
   hashOnMain?: boolean
   signal?: AbortSignal
-}
-
-/** the id of the message a worker sends once it has started */
-export const READY_ID = -1
-
-export interface WorkerSetup { chunkSize: number, stripeBytes: number, fd?: number }
-export interface WorkerJob { id: number, start: number, end: number, data?: Uint8Array }
-export interface WorkerReply { id: number, leaves?: Uint8Array, data?: Uint8Array, error?: string, code?: string }
-
-/** The leaf hashes of consecutive chunks of `data`, concatenated (one leaf for empty data). */
-export function hashLeaves (data: Uint8Array, chunkSize: number): Uint8Array {
-  const n = chunkCount(data.length, chunkSize)
-  const out = new Uint8Array(n * HASH_BYTES)
-  const view = Buffer.from(out.buffer)
-  for (let i = 0; i < n; i++) {
-    leafHashInto(view.subarray(i * HASH_BYTES, (i + 1) * HASH_BYTES), data.subarray(i * chunkSize, Math.min(data.length, (i + 1) * chunkSize)))
-  }
-  return out
-}
-
-/** Read [start, end) of an open file into `buf` (positional reads; fds are shared by all threads). */
-export function readRangeSync (fd: number, start: number, end: number, buf: Buffer): Buffer {
-  const want = end - start
-  let got = 0
-  while (got < want) {
-    const n = readSync(fd, buf, got, want - got, start + got)
-    if (n === 0) throw Object.assign(new Error(`file ended at byte ${start + got}, expected ${end}: it changed while being hashed`), { code: 'ESHRUNK' })
-    got += n
-  }
-  return buf.subarray(0, want)
 }
 
 /** Workers used when none are asked for: all cores for big inputs, none for small ones. */
@@ -70,14 +50,17 @@ export function autoWorkers (size: number, cores = availableParallelism()): numb
   return size >= PARALLEL_MIN_BYTES && n >= 2 ? n : 0
 }
 
-function settings (opts: HashOptions): { chunkSize: number, stripe: number } {
+function settings (opts: HashOptions): { chunkSize: number, stripe: number, read: number } {
   const chunkSize = opts.chunkSize ?? CHUNK_BYTES
   if (!Number.isInteger(chunkSize) || chunkSize < MIN_CHUNK_BYTES || chunkSize > MAX_CHUNK_BYTES) {
     throw new RangeError(`chunk size ${chunkSize} outside ${MIN_CHUNK_BYTES}..${MAX_CHUNK_BYTES}`)
   }
-  const stripe = Math.max(1, Math.floor((opts.stripeBytes ?? STRIPE_BYTES) / chunkSize)) * chunkSize
-  return { chunkSize, stripe }
+  const whole = (bytes: number): number => Math.max(1, Math.floor(bytes / chunkSize)) * chunkSize
+  const stripe = whole(opts.stripeBytes ?? STRIPE_BYTES)
+  return { chunkSize, stripe, read: Math.min(stripe, whole(opts.readBytes ?? READ_BYTES)) }
 }
+
+type Layout = ReturnType<typeof settings>
 
 function splitLeaves (blocks: Uint8Array[]): Buffer[] {
   const out: Buffer[] = []
@@ -87,111 +70,13 @@ function splitLeaves (blocks: Uint8Array[]): Buffer[] {
   return out
 }
 
-/** A fixed set of hash workers; jobs go to the least busy one. */
-class LeafPool {
-  private readonly slots: { worker: Worker, busy: number, ready: boolean }[] = []
-  private readonly pending = new Map<number, { resolve: (r: WorkerReply) => void, reject: (e: Error) => void, slot: number }>()
-  private readonly queue: WorkerJob[] = []
-  private nextId = 0
-  private closing = false
-  private failure: Error | undefined
-  /** data buffers the workers gave back, for reuse */
-  readonly spare: Uint8Array[] = []
-
-  constructor (n: number, setup: WorkerSetup, private readonly where: string) {
-    const url = new URL('./hash-worker.js', import.meta.url)
-    for (let i = 0; i < n; i++) {
-      const worker = new Worker(url, { workerData: setup })
-      const slot = i
-      worker.on('message', (r: WorkerReply) => this.reply(r, slot))
-      worker.on('error', (e: Error) => this.fail(e))
-      worker.on('exit', () => { if (!this.closing) this.fail(new Error('hash worker exited')) })
-      this.slots.push({ worker, busy: 0, ready: false })
-    }
-  }
-
-  get size (): number { return this.slots.length }
-
-  /** Take back a job not yet posted to any worker, for the caller to do itself. */
-  steal (): { job: WorkerJob, resolve: (r: WorkerReply) => void, reject: (e: Error) => void } | undefined {
-    const job = this.queue.pop()
-    const p = job && this.pending.get(job.id)
-    if (!job || !p) return undefined
-    this.pending.delete(job.id)
-    return { job, resolve: p.resolve, reject: p.reject }
-  }
-
-  /**
-   * Queue a job. Jobs are posted only to workers that have started, at most
-   * JOBS_PER_WORKER each; the rest wait here and go to whichever worker is free first,
-   * so a worker that the scheduler slows down takes fewer stripes instead of holding
-   * up the end, and the caller can steal() what no worker has taken yet.
-   */
-  submit (job: Omit<WorkerJob, 'id'>): Promise<WorkerReply> {
-    if (this.failure) return Promise.reject(this.failure)
-    const id = this.nextId++
-    return new Promise<WorkerReply>((resolve, reject) => {
-      this.pending.set(id, { resolve, reject, slot: -1 })
-      this.queue.push({ ...job, id })
-      this.pump()
-    })
-  }
-
-  private pump (): void {
-    while (this.queue.length > 0) {
-      let slot = -1
-      for (let i = 0; i < this.slots.length; i++) {
-        if (this.slots[i].ready && (slot < 0 || this.slots[i].busy < this.slots[slot].busy)) slot = i
-      }
-      if (slot < 0 || this.slots[slot].busy >= JOBS_PER_WORKER) return
-      const job = this.queue.shift() as WorkerJob
-      const p = this.pending.get(job.id)
-      if (!p) continue
-      p.slot = slot
-      this.slots[slot].busy++
-      this.slots[slot].worker.postMessage(job, job.data ? [job.data.buffer as ArrayBuffer] : [])
-    }
-  }
-
-  private reply (r: WorkerReply, slot: number): void {
-    if (r.id === READY_ID) { this.slots[slot].ready = true; this.pump(); return }
-    const p = this.pending.get(r.id)
-    if (!p) return
-    this.pending.delete(r.id)
-    this.slots[p.slot].busy--
-    this.pump()
-    if (r.data) this.spare.push(r.data)
-    if (r.error !== undefined) {
-      p.reject(r.code === 'ESHRUNK' || r.code === 'EIO' ? new IOError(r.error, this.where) : new Error(`hash worker: ${r.error}`))
-    } else p.resolve(r)
-  }
-
-  private fail (e: Error): void {
-    this.failure ??= e
-    for (const p of this.pending.values()) p.reject(e)
-    this.pending.clear()
-    this.queue.length = 0
-  }
-
-  /** Stop the workers; jobs still pending fail with an AbortError. */
-  close (): void {
-    this.closing = true
-    const err = new DOMException('hashing aborted', 'AbortError')
-    for (const p of this.pending.values()) p.reject(err)
-    this.pending.clear()
-    this.queue.length = 0
-    // Not awaited: stopping a worker can take 20 ms, and nothing waits on it. Unref'd,
-    // a worker still stopping does not keep the process alive.
-    for (const s of this.slots) { s.worker.unref(); void s.worker.terminate() }
-  }
-}
-
 /**
- * Hash a file by path. Regular files are read by position (on workers too when big);
- * anything else (a FIFO, a device) is read as a stream. Errors name the path.
+ * Hash a file by path. Regular files are read by position (on workers too when big),
+ * a FIFO by hashPipe, anything else (a device) as a stream. Errors name the path.
  */
 export async function hashFile (path: string, opts: HashOptions = {}): Promise<HashTree> {
-  const { chunkSize, stripe } = settings(opts)
+  const layout = settings(opts)
+  const { chunkSize } = layout
   let fh: FileHandle
   try { fh = await open(path, 'r') } catch (e) {
     throw new NoInputError(`cannot open: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`, path)
@@ -199,15 +84,18 @@ export async function hashFile (path: string, opts: HashOptions = {}): Promise<H
   try {
     const st = await fh.stat()
     if (st.isDirectory()) throw new NoInputError('is a directory', path)
-    if (!st.isFile()) return await hashInput(fh.createReadStream({ autoClose: false, highWaterMark: 1 << 20 }), opts)
+    if (!st.isFile()) {
+      const piped = st.isFIFO() ? await hashPipe(`/dev/fd/${fh.fd}`, opts) : undefined
+      return piped ?? await hashInput(fh.createReadStream({ autoClose: false, highWaterMark: 1 << 20 }), opts)
+    }
     const size = st.size
     const n = chunkCount(size, chunkSize)
     if (n > MAX_LEAVES) throw new DataError(`${size} bytes is more than ${MAX_LEAVES} chunks of ${chunkSize}`, path)
     // The main thread hashes stripes of a file too, so one core is left for it.
     const workers = opts.workers ?? Math.max(0, autoWorkers(size) - 1)
-    const leaves = workers > 0 && size > 0
-      ? await fileOnWorkers(fh, size, workers, chunkSize, stripe, path, opts.signal, opts.hashOnMain ?? true)
-      : await fileOnMainThread(fh, size, chunkSize, stripe, path, opts.signal)
+    const leaves = size === 0
+      ? splitLeaves([hashLeaves(Buffer.alloc(0), chunkSize)])
+      : await fileStripes(fh.fd, size, workers, layout, path, opts.signal, opts.hashOnMain ?? true)
     const after = await fh.stat()
     if (after.size !== size || after.mtimeMs !== st.mtimeMs) throw new IOError('file changed while being hashed', path)
     return { size, chunkSize, leaves, root: rootOf(leaves, size, chunkSize), headers: [] }
@@ -216,62 +104,50 @@ export async function hashFile (path: string, opts: HashOptions = {}): Promise<H
   }
 }
 
-async function fileOnMainThread (fh: FileHandle, size: number, chunkSize: number, stripe: number, path: string, signal?: AbortSignal): Promise<Buffer[]> {
-  if (size === 0) return splitLeaves([hashLeaves(Buffer.alloc(0), chunkSize)])
-  const len = Math.min(stripe, size)
-  const bufs = [Buffer.allocUnsafe(len), Buffer.allocUnsafe(len)]
-  const readAt = async (buf: Buffer, pos: number): Promise<Buffer> => {
-    const want = Math.min(len, size - pos)
-    let got = 0
-    while (got < want) {
-      const { bytesRead } = await fh.read(buf, got, want - got, pos + got)
-      if (bytesRead === 0) throw new IOError(`file ended at byte ${pos + got}, expected ${size}: it changed while being hashed`, path)
-      got += bytesRead
-    }
-    return buf.subarray(0, want)
-  }
-  // Double buffering: the next read (on libuv's pool) overlaps hashing of this stripe.
-  const blocks: Uint8Array[] = []
-  let next = readAt(bufs[0], 0)
-  for (let pos = 0, k = 0; pos < size; pos += len, k++) {
-    signal?.throwIfAborted()
-    const data = await next
-    if (pos + len < size) next = readAt(bufs[(k + 1) % 2], pos + len)
-    blocks.push(hashLeaves(data, chunkSize))
-  }
-  return splitLeaves(blocks)
-}
-
-async function fileOnWorkers (fh: FileHandle, size: number, workers: number, chunkSize: number, stripe: number, path: string, signal: AbortSignal | undefined, hashOnMain: boolean): Promise<Buffer[]> {
+/**
+ * The leaves of a non-empty file, stripe by stripe, on `workers` threads and this one.
+ * Every thread reads its stripes itself, by position, READ_BYTES at a time.
+ */
+async function fileStripes (fd: number, size: number, workers: number, layout: Layout, path: string, signal: AbortSignal | undefined, hashOnMain: boolean): Promise<Buffer[]> {
+  const { chunkSize, stripe, read } = layout
   // Workers share the process's descriptor table, so they read our open fd: the same
   // file even if the path is renamed or replaced meanwhile.
-  const pool = new LeafPool(workers, { chunkSize, stripeBytes: stripe, fd: fh.fd }, path)
-  const onAbort = (): void => { pool.close() }
+  const pool = workers > 0 ? new LeafPool(workers, { chunkSize, readBytes: read, fd }, path) : undefined
+  const onAbort = (): void => { pool?.close() }
   signal?.addEventListener('abort', onAbort)
   try {
     const jobs: Promise<WorkerReply>[] = []
-    for (let pos = 0; pos < size; pos += stripe) jobs.push(pool.submit({ start: pos, end: Math.min(size, pos + stripe) }))
+    const mine: { job: WorkerJob, resolve: (r: WorkerReply) => void, reject: (e: Error) => void }[] = []
+    for (let pos = 0; pos < size; pos += stripe) {
+      const job = { start: pos, end: Math.min(size, pos + stripe) }
+      const p = pool ? pool.submit(job) : new Promise<WorkerReply>((resolve, reject) => mine.push({ job: { ...job, id: mine.length }, resolve, reject }))
+      p.catch(() => {}) // awaited below; keep a failure while this thread hashes from being unhandled
+      jobs.push(p)
+    }
     // This thread hashes stripes too, taking them from the end of the queue: all of
-    // them while the workers start (0.1 s or more, loading modules), then its share.
-    // It yields between stripes so that workers' replies get in and they are fed.
+    // them while the workers start (0.07 s of CPU each), then its share.
+    // It yields between stripes so that workers' replies get in and they are fed, and
+    // an abort is seen.
     let buf: Buffer | undefined
-    while (hashOnMain && !signal?.aborted) {
-      const s = pool.steal()
+    while ((hashOnMain || !pool) && !signal?.aborted) {
+      const s = pool ? pool.steal() : mine.shift()
       if (!s) break
-      buf ??= Buffer.allocUnsafe(stripe)
+      buf ??= Buffer.allocUnsafe(read)
       try {
-        s.resolve({ id: s.job.id, leaves: hashLeaves(readRangeSync(fh.fd, s.job.start, s.job.end, buf), chunkSize) })
+        s.resolve({ id: s.job.id, leaves: hashRangeSync(fd, s.job.start, s.job.end, chunkSize, buf) })
       } catch (e) {
         s.reject(new IOError((e as Error).message, path))
+        break
       }
       await new Promise(resolve => setImmediate(resolve))
     }
+    signal?.throwIfAborted()
     const replies = await Promise.all(jobs)
     signal?.throwIfAborted()
     return splitLeaves(replies.map(r => r.leaves as Uint8Array))
   } finally {
     signal?.removeEventListener('abort', onAbort)
-    pool.close()
+    pool?.close()
   }
 }
 
@@ -304,68 +180,142 @@ async function * abortable<T> (input: AsyncIterable<T> | Iterable<T>, signal?: A
 }
 
 /**
- * Hash a stream (stdin, a URL body) read to its end. The first PARALLEL_MIN_BYTES are
- * hashed on the main thread; past that (or at once if workers are asked for), stripes
- * go to workers, at most JOBS_PER_WORKER each in flight, so memory stays bounded.
+ * A stream's bytes gathered into stripes as they come. Below `startParallelAt` bytes a
+ * stripe is hashed on this thread; past it, it goes to a worker, at most
+ * JOBS_PER_WORKER each in flight, so memory stays bounded. A reader writes into
+ * space() and then commit()s, or has write() copy.
  */
-export async function hashInput (input: AsyncIterable<Uint8Array> | Iterable<Uint8Array>, opts: HashOptions = {}): Promise<HashTree> {
-  const { chunkSize, stripe } = settings(opts)
-  // Here the main thread reads and copies, so there is a worker for every core.
-  const workers = opts.workers ?? autoWorkers(Number.MAX_SAFE_INTEGER)
-  let startParallelAt = opts.workers === undefined ? PARALLEL_MIN_BYTES : 0
-  if (workers === 0) startParallelAt = Infinity
-  let pool: LeafPool | undefined
-  const blocks: (Uint8Array | Promise<WorkerReply>)[] = []
-  let inFlight: Promise<WorkerReply>[] = []
-  let batch: Uint8Array = new Uint8Array(stripe)
-  let fill = 0
-  let size = 0
+class StripeSink {
+  private pool: LeafPool | undefined
+  private readonly blocks: (Uint8Array | Promise<WorkerReply>)[] = []
+  private readonly inFlight: Promise<WorkerReply>[] = []
+  private batch: Uint8Array
+  private fill = 0
+  private size = 0
+  private readonly startParallelAt: number
 
-  const dispatch = async (final: boolean): Promise<void> => {
-    const data = batch.subarray(0, fill)
-    if (size - fill < startParallelAt) {
-      blocks.push(hashLeaves(data, chunkSize))
-      fill = 0
-      return
-    }
-    pool ??= new LeafPool(workers, { chunkSize, stripeBytes: stripe }, 'input')
-    const job = pool.submit({ start: size - fill, end: size, data })
-    job.catch(() => {}) // awaited below; keep an early failure from being unhandled
-    blocks.push(job)
-    inFlight.push(job)
-    fill = 0
-    if (final) return
-    batch = pool.spare.pop() ?? new Uint8Array(stripe)
-    if (inFlight.length >= pool.size * JOBS_PER_WORKER) {
-      await inFlight[0]
-      inFlight = inFlight.slice(1)
+  constructor (private readonly layout: Layout, private readonly workers: number, explicit: boolean) {
+    this.batch = new Uint8Array(layout.stripe)
+    this.startParallelAt = workers === 0 ? Infinity : explicit ? 0 : PARALLEL_MIN_BYTES
+  }
+
+  /** Where the next bytes go: the rest of the current stripe. */
+  space (): Uint8Array { return this.batch.subarray(this.fill) }
+
+  /** `n` bytes were written at space(); when a promise comes back, write no more until it settles. */
+  commit (n: number): Promise<void> | undefined {
+    this.fill += n
+    this.size += n
+    const { chunkSize, stripe } = this.layout
+    if (chunkCount(this.size, chunkSize) > MAX_LEAVES) throw new DataError(`more than ${MAX_LEAVES} chunks of ${chunkSize} bytes`, 'input')
+    return this.fill === stripe ? this.dispatch(false) : undefined
+  }
+
+  async write (chunk: Uint8Array): Promise<void> {
+    for (let off = 0; off < chunk.length;) {
+      const space = this.space()
+      const n = Math.min(space.length, chunk.length - off)
+      space.set(chunk.subarray(off, off + n))
+      off += n
+      await this.commit(n)
     }
   }
 
-  const onAbort = (): void => { pool?.close() }
+  private dispatch (final: boolean): Promise<void> | undefined {
+    const { chunkSize, stripe, read } = this.layout
+    const data = this.batch.subarray(0, this.fill)
+    const start = this.size - this.fill
+    this.fill = 0
+    if (start < this.startParallelAt) {
+      this.blocks.push(hashLeaves(data, chunkSize))
+      return undefined
+    }
+    this.pool ??= new LeafPool(this.workers, { chunkSize, readBytes: read }, 'input')
+    const job = this.pool.submit({ start, end: this.size, data })
+    job.catch(() => {}) // awaited in finish(); keep an early failure from being unhandled
+    this.blocks.push(job)
+    this.inFlight.push(job)
+    if (final) return undefined
+    this.batch = this.pool.spare.pop() ?? new Uint8Array(stripe)
+    if (this.inFlight.length < this.pool.size * JOBS_PER_WORKER) return undefined
+    return (this.inFlight.shift() as Promise<WorkerReply>).then(() => {})
+  }
+
+  async finish (signal?: AbortSignal): Promise<HashTree> {
+    if (this.fill > 0 || this.size === 0) this.dispatch(true)
+    const done: Uint8Array[] = []
+    for (const b of this.blocks) done.push(b instanceof Uint8Array ? b : (await b).leaves as Uint8Array)
+    signal?.throwIfAborted()
+    const leaves = splitLeaves(done)
+    const { chunkSize } = this.layout
+    return { size: this.size, chunkSize, leaves, root: rootOf(leaves, this.size, chunkSize), headers: [] }
+  }
+
+  close (): void { this.pool?.close() }
+}
+
+/**
+ * Hash a stream (stdin, a URL body) read to its end. The first PARALLEL_MIN_BYTES are
+ * hashed on the main thread; past that (or at once if workers are asked for), stripes
+ * go to workers.
+ */
+export async function hashInput (input: AsyncIterable<Uint8Array> | Iterable<Uint8Array>, opts: HashOptions = {}): Promise<HashTree> {
+  // Here the main thread reads and copies, so there is a worker for every core.
+  const sink = new StripeSink(settings(opts), opts.workers ?? autoWorkers(Number.MAX_SAFE_INTEGER), opts.workers !== undefined)
+  const onAbort = (): void => { sink.close() }
   opts.signal?.addEventListener('abort', onAbort)
   try {
-    for await (const chunk of abortable(input, opts.signal)) {
-      let off = 0
-      while (off < chunk.length) {
-        const n = Math.min(stripe - fill, chunk.length - off)
-        batch.set(chunk.subarray(off, off + n), fill)
-        fill += n
-        off += n
-        size += n
-        if (fill === stripe) await dispatch(false)
-      }
-      if (chunkCount(size, chunkSize) > MAX_LEAVES) throw new DataError(`more than ${MAX_LEAVES} chunks of ${chunkSize} bytes`, 'input')
-    }
-    if (fill > 0 || size === 0) await dispatch(true)
-    const done: Uint8Array[] = []
-    for (const b of blocks) done.push(b instanceof Uint8Array ? b : (await b).leaves as Uint8Array)
-    opts.signal?.throwIfAborted()
-    const leaves = splitLeaves(done)
-    return { size, chunkSize, leaves, root: rootOf(leaves, size, chunkSize), headers: [] }
+    for await (const chunk of abortable(input, opts.signal)) await sink.write(chunk)
+    return await sink.finish(opts.signal)
   } finally {
     opts.signal?.removeEventListener('abort', onAbort)
-    pool?.close()
+    sink.close()
+  }
+}
+
+/**
+ * Hash what a pipe or FIFO delivers, read straight into the stripes by a socket with
+ * a buffer of ours (net.Socket's `onread`): a readable stream would allocate a 64 KiB
+ * buffer per read, which we would copy and the collector free, 16,384 times a GiB.
+ * `path` (/dev/fd/N) opens the pipe once more, without blocking, so the socket owns the
+ * descriptor it closes. Undefined when it cannot be opened so.
+ */
+export async function hashPipe (path: string, opts: HashOptions = {}): Promise<HashTree | undefined> {
+  let fd: number
+  try { fd = openSync(path, constants.O_RDONLY | constants.O_NONBLOCK) } catch { return undefined }
+  const sink = new StripeSink(settings(opts), opts.workers ?? autoWorkers(Number.MAX_SAFE_INTEGER), opts.workers !== undefined)
+  let onAbort = (): void => {}
+  try {
+    await new Promise<void>((resolve, reject) => {
+      const fail = (e: unknown): void => { sock.destroy(); reject(e) }
+      // `onread` is an option of the constructor (added in Node 12.10; Node's docs moved it
+      // there from socket.connect() in 2024), not yet in @types/node 20's SocketConstructorOpts
+      const options: SocketConstructorOpts & { onread: OnReadOpts } = {
+        fd,
+        readable: true,
+        writable: false,
+        onread: {
+          buffer: () => sink.space(),
+          callback: (n: number): boolean => {
+            let wait: Promise<void> | undefined
+            try { wait = sink.commit(n) } catch (e) { fail(e); return false }
+            if (!wait) return true
+            wait.then(() => sock.resume(), fail)
+            return false
+          },
+        },
+      }
+      const sock = new Socket(options)
+      sock.on('end', resolve)
+      sock.on('error', (e: Error) => fail(new IOError(`cannot read: ${e.message}`, 'input')))
+      onAbort = () => { sink.close(); fail(opts.signal?.reason) }
+      if (opts.signal?.aborted) onAbort()
+      opts.signal?.addEventListener('abort', onAbort)
+    })
+    return await sink.finish(opts.signal)
+  } finally {
+    opts.signal?.removeEventListener('abort', onAbort)
+    sink.close()
   }
 }
 
@@ -386,9 +336,12 @@ export async function hashSource (spec: string, stdin: AsyncIterable<Uint8Array>
   if (spec === '-') {
     // A regular file on stdin (`pc-hash - < big.iso`) is hashed like a named one, by
     // position and in parallel, from its first byte: Linux reopens it via /dev/fd.
+    // A pipe is read straight into the stripes (hashPipe); anything else as a stream.
     const fd = (stdin as { fd?: unknown }).fd
-    if (typeof fd === 'number' && fstatSync(fd).isFile()) return await hashFile(`/dev/fd/${fd}`, opts)
-    return await hashInput(stdin, opts)
+    const st = typeof fd === 'number' ? fstatSync(fd) : undefined
+    if (st?.isFile()) return await hashFile(`/dev/fd/${fd as number}`, opts)
+    const piped = st?.isFIFO() ? await hashPipe(`/dev/fd/${fd as number}`, opts) : undefined
+    return piped ?? await hashInput(stdin, opts)
   }
   if (!/^https?:\/\//i.test(spec)) return await hashFile(spec, opts)
   const { getBody } = await import('../core/http.js')

@@ -1,8 +1,8 @@
-// Worker thread for lib/hash-parallel.ts: hashes the leaves of one stripe per job,
+// Worker thread for lib/leaf-pool.ts: hashes the leaves of one stripe per job,
 // either reading the byte range itself from the main thread's fd (descriptors are
 // shared by all threads), so reads run in parallel too, or hashing transferred bytes.
 import { parentPort, workerData } from 'node:worker_threads'
-import { hashLeaves, readRangeSync, READY_ID, type WorkerJob, type WorkerReply, type WorkerSetup } from './hash-parallel.js'
+import { hashLeaves, hashRangeSync, READY_ID, type WorkerJob, type WorkerReply, type WorkerSetup } from './leaves.js'
 
 const setup = workerData as WorkerSetup
 const fd = setup.fd ?? -1
@@ -12,9 +12,12 @@ parentPort?.on('message', (job: WorkerJob) => {
   let reply: WorkerReply
   const transfer: ArrayBuffer[] = []
   try {
-    buf ??= job.data ? undefined : Buffer.allocUnsafe(setup.stripeBytes)
-    const data = job.data ?? readRangeSync(fd, job.start, job.end, buf as Buffer)
-    const leaves = hashLeaves(data, setup.chunkSize)
+    let leaves: Uint8Array
+    if (job.data) leaves = hashLeaves(job.data, setup.chunkSize)
+    else {
+      buf ??= Buffer.allocUnsafe(setup.readBytes)
+      leaves = hashRangeSync(fd, job.start, job.end, setup.chunkSize, buf)
+    }
     reply = { id: job.id, leaves }
     transfer.push(leaves.buffer as ArrayBuffer)
     if (job.data) { reply.data = job.data; transfer.push(job.data.buffer as ArrayBuffer) }

@@ -94,6 +94,12 @@ test('the same tree on worker threads as on the main thread, from a file and fro
     assert.is(r.code, 0, r.stderr)
     assert.is(out(r), out(main), args.join(' '))
   }
+  // a shell pipeline's stdin is a pipe (a spawned child's is a socket), read straight into stripes
+  for (const j of ['0', '2']) {
+    const r = await run('sh', ['-c', 'cat "$0" | "$1" "$2" -j "$3" -', big, process.execPath, join(ROOT, 'dist', 'bin', 'pc-hash.js'), j])
+    assert.is(r.code, 0, r.stderr)
+    assert.is(out(r), out(main), `cat | pc-hash -j ${j} -`)
+  }
   const small = await run('pc-hash', ['-j', '2', '-c', '1k', SONG])
   assert.is(out(small), out(await run('pc-hash', ['-j', '0', '-c', '1k', SONG])))
 })

@@ -2,7 +2,7 @@
 // the same tree from any split and from the parallel paths, parsing and signatures.
 import { test } from 'uvu'
 import * as assert from 'uvu/assert'
-import { execFileSync } from 'node:child_process'
+import { execFileSync, spawn } from 'node:child_process'
 import { writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { Readable } from 'node:stream'
@@ -142,10 +142,13 @@ test('worker threads give the same tree as the main thread, from a file and from
       const want = build(data, 1024)
       for (const workers of [0, 1, 3]) {
         for (const hashOnMain of [true, false]) {
-          const f = await hashFile(path, { chunkSize: 1024, workers, stripeBytes: 8 * 1024, hashOnMain })
-          assert.equal(f.leaves, want.leaves, `file ${size} workers ${workers} ${hashOnMain}`)
-          assert.ok(f.root.equals(want.root))
-          assert.is(f.size, size)
+          // a stripe read whole, and read 3 chunks at a time (the last read of a stripe shorter)
+          for (const readBytes of [8 * 1024, 3 * 1024]) {
+            const f = await hashFile(path, { chunkSize: 1024, workers, stripeBytes: 8 * 1024, readBytes, hashOnMain })
+            assert.equal(f.leaves, want.leaves, `file ${size} workers ${workers} ${hashOnMain} read ${readBytes}`)
+            assert.ok(f.root.equals(want.root))
+            assert.is(f.size, size)
+          }
         }
         const parts: Buffer[] = []
         for (let i = 0; i < size;) { const n = 1 + Math.floor(Math.random() * 20000); parts.push(Buffer.from(data.subarray(i, i + n))); i += n }
@@ -153,6 +156,28 @@ test('worker threads give the same tree as the main thread, from a file and from
         assert.equal(s.leaves, want.leaves, `stream ${size} workers ${workers}`)
         assert.ok(s.root.equals(want.root))
       }
+    }
+  } finally { await dir.remove() }
+})
+
+test('a FIFO is read straight into stripes: the same tree on this thread and on workers, reading paused while they are busy', async () => {
+  const dir = await tempDir()
+  try {
+    const size = 300 * 1024 + 5
+    const data = pattern(size)
+    const want = build(data, 1024)
+    await writeFile(join(dir.path, 'data'), data)
+    const fifo = join(dir.path, 'fifo')
+    execFileSync('mkfifo', [fifo])
+    for (const workers of [0, 1, 3]) {
+      // the writer is another process, as in a shell pipeline; opening the FIFO waits for it
+      const writer = spawn('sh', ['-c', 'cat "$0" > "$1"', join(dir.path, 'data'), fifo], { stdio: 'ignore' })
+      const written = new Promise(resolve => writer.once('close', resolve))
+      const t = await withTimeout(hashFile(fifo, { chunkSize: 1024, workers, stripeBytes: 5 * 1024 }), 10_000, `FIFO, workers ${workers}`)
+      assert.equal(t.leaves, want.leaves, `workers ${workers}`)
+      assert.ok(t.root.equals(want.root))
+      assert.is(t.size, size)
+      assert.is(await written, 0)
     }
   } finally { await dir.remove() }
 })
