@@ -249,11 +249,13 @@ export class SimOrigin {
   source (h: Host): OriginSource {
     const sleep = (ms: number): Promise<void> => new Promise(resolve => { this.clock.setTimeout(resolve, ms) })
     return {
-      fetchChunks: async (first: number, count: number, _cs: number, _size: number, sink: ChunkSink, counter: { bytes: number }, _s?: AbortSignal, received?: () => void): Promise<void> => {
+      fetchChunks: async (first: number, count: number, _cs: number, _size: number, sink: ChunkSink, counter: { bytes: number }, signal?: AbortSignal, received?: () => void): Promise<void> => {
         this.requests++
         // the request travels one way before the server starts sending
         await sleep((this.rttMs + h.spec.rttMs) / 4)
         for (let i = first; i < first + count && i < this.chunks.length; i++) {
+          // an aborted request (the client closed the connection) sends no further chunk
+          if (signal?.aborted) break
           const chunk = this.chunks[i]
           await this.transfer(h, chunk.length)
           if (!h.online) return

@@ -92,3 +92,11 @@ export function designated (me: number, others: number[], block: number): boolea
   }
   return true
 }
+
+/** The place of `me` among `others` for block `block`: 0 is the designated peer. */
+export function rank (me: number, others: number[], block: number): number {
+  const mine = score(me, block)
+  let r = 0
+  for (const o of others) { const s = score(o, block); if (s > mine || (s === mine && o > me)) r++ }
+  return r
+}
