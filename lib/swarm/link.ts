@@ -8,6 +8,7 @@
 // ended() (which emits 'close' once). drop() closes with a reason ('dropped' is emitted first).
 import { EventEmitter } from 'node:events'
 import { getBit, setBit, type Handshake, type LivePiece, type Message, type PeerAddress } from './wire.js'
+import { peerKey } from './picker.js'
 
 /** requests a peer may have outstanding with us; more is a flood and drops it */
 export const MAX_PEER_REQUESTS = 64
@@ -61,6 +62,15 @@ export abstract class PeerLink extends EventEmitter {
   setMaxMessage (_n: number): void {}
 
   get id (): string { return this.remote ? this.remote.peerId.toString('hex') : '' }
+
+  /** the designation key of its peer id (picker.ts peerKey), computed once */
+  get key (): number {
+    if (this.keyOf !== this.remote) { this.keyOf = this.remote; this.keyValue = this.remote ? peerKey(this.remote.peerId) : 0 }
+    return this.keyValue
+  }
+
+  private keyOf?: Handshake
+  private keyValue = 0
 
   has (i: number): boolean { return i < this.bits.length * 8 && getBit(this.bits, i) }
 

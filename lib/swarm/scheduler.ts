@@ -9,7 +9,7 @@ import type { PeerLink } from './link.js'
 import type { TimerHandle } from './clock.js'
 import type { Swarm } from './swarm.js'
 import type { Store } from './store.js'
-import { playOrder, pickForPeer, designated, rank, BLOCK_CHUNKS, type PickState } from './picker.js'
+import { playOrder, pickForPeer, candidates, designated, rank, BLOCK_CHUNKS, type Candidates, type PickState } from './picker.js'
 
 /** requests in flight to one peer, of which URGENT_SLOTS only for the urgent window */
 export const PIPELINE = 10
@@ -93,6 +93,8 @@ export class Scheduler {
   private tick?: TimerHandle
   /** the time of the scheduling pass under way */
   private now = 0
+  /** no request in flight to a peer was made before this (a pass with none past its deadline skips looking) */
+  private oldestAsk = Infinity
 
   constructor (private readonly sw: Swarm) {}
 
@@ -165,18 +167,22 @@ export class Scheduler {
     // no request may stay pending on a connection that is gone
     for (const [i, set] of this.pendingPeers) for (const q of set) if (q.closed || !sw.peers.has(q)) { q.inflight.delete(i); this.unpend(i, q) }
     // requests past their deadline go elsewhere; the slow peer ranks lower
+    const scan = now - this.oldestAsk > dl
+    if (scan) this.oldestAsk = Infinity
     for (const p of sw.peers) {
-      for (const [i, t] of p.inflight) {
-        if (now - t <= dl) continue
-        p.inflight.delete(i)
-        this.unpend(i, p)
-        p.send({ type: 'cancel', index: i })
-        p.rate *= 0.5
-        p.strikes++
-        // not asked of it again, and no longer counted as available from it
-        if (!p.missed.has(i) && p.missed.size < MAX_MISSED) {
-          p.missed.add(i)
-          if (p.has(i) && st.avail[i] > 0) st.avail[i]--
+      if (scan && p.inflight.size > 0) {
+        for (const [i, t] of p.inflight) {
+          if (now - t <= dl) { if (t < this.oldestAsk) this.oldestAsk = t; continue }
+          p.inflight.delete(i)
+          this.unpend(i, p)
+          p.send({ type: 'cancel', index: i })
+          p.rate *= 0.5
+          p.strikes++
+          // not asked of it again, and no longer counted as available from it
+          if (!p.missed.has(i) && p.missed.size < MAX_MISSED) {
+            p.missed.add(i)
+            if (p.has(i) && st.avail[i] > 0) st.avail[i]--
+          }
         }
       }
       if (p.strikes >= MAX_STRIKES && p.bytesDelivered === 0) p.drop(`${p.strikes} requests unanswered within ${dl} ms, none ever answered`)
@@ -190,19 +196,27 @@ export class Scheduler {
       seen++
       if (!this.urgentSince.has(i)) this.urgentSince.set(i, now)
     }
-    const ranked = [...sw.peers].filter(p => p.remote && !p.goodbye && p.bits.length > 0).sort((a, b) => b.rate - a.rate)
+    const cands = candidates(st)
+    const missing = st.count - store.held - this.gaveUp.size
+    const endgame = missing > 0 && missing <= ENDGAME_CHUNKS
+    // (with nothing to ask for, no peer is looked at: a listener holding the item passes here on every message)
+    const chunk = store.tree.chunkSize
+    const ranked: PeerLink[] = []
+    if (endgame || this.anyFree(cands)) {
+      // a peer whose pipeline is full is asked for nothing more in this pass
+      for (const p of sw.peers) if (p.remote && !p.goodbye && p.bits.length > 0 && p.inflight.size < p.pipeline(dl, chunk, PIPELINE, UNKNOWN_PIPELINE)) ranked.push(p)
+      ranked.sort((a, b) => b.rate - a.rate)
+    }
     // until the first position is held, only the urgent window is asked for: a listener
     // tuning in to 20 peers asked them for the whole item at once, and on two cores its
     // first chunk queued behind the others' uploads (first byte ~50 ms later)
     const windowOnly = st.cursor === 0
-    const chunk = store.tree.chunkSize
     for (const p of ranked) {
       const limit = p.pipeline(dl, chunk, PIPELINE, UNKNOWN_PIPELINE)
-      const picks = pickForPeer(st, (i) => p.has(i) && !p.missed.has(i), limit - p.inflight.size, Math.min(URGENT_SLOTS, limit >> 1), windowOnly)
+      const picks = pickForPeer(st, (i) => p.has(i) && !p.missed.has(i), limit - p.inflight.size, Math.min(URGENT_SLOTS, limit >> 1), windowOnly, cands)
       for (const i of picks) this.request(p, i, now)
     }
-    const missing = st.count - store.held - this.gaveUp.size
-    if (missing > 0 && missing <= ENDGAME_CHUNKS) {
+    if (endgame) {
       for (const p of ranked) {
         for (const [i, s] of this.pendingPeers) {
           if (p.inflight.size >= p.pipeline(dl, chunk, PIPELINE, UNKNOWN_PIPELINE)) break
@@ -215,8 +229,17 @@ export class Scheduler {
     this.armTick()
   }
 
+  /** whether any candidate chunk may be asked of a peer now */
+  private anyFree (c: Candidates): boolean {
+    const st = this.state!
+    for (const i of c.win) if (!st.busy(i)) return true
+    for (const i of c.rest) if (!st.busy(i)) return true
+    return false
+  }
+
   private request (p: PeerLink, i: number, now: number): void {
     p.inflight.set(i, now)
+    if (now < this.oldestAsk) this.oldestAsk = now
     let s = this.pendingPeers.get(i)
     if (!s) { s = new Set(); this.pendingPeers.set(i, s) }
     s.add(p)
