@@ -7,8 +7,9 @@
 // are in flight, so an idle swarm costs no CPU.
 import type { PeerLink } from './link.js'
 import type { TimerHandle } from './clock.js'
-import type { Swarm } from './swarm.js'
 import type { Store } from './store.js'
+import type { OriginFeed } from './origin-feed.js'
+import type { SwarmClock } from './clock.js'
 import { playOrder, pickForPeer, candidates, designated, rank, BLOCK_CHUNKS, type Candidates, type PickState } from './picker.js'
 
 /** requests in flight to one peer, of which URGENT_SLOTS only for the urgent window */
@@ -78,6 +79,20 @@ export const ENDGAME_CHUNKS = 8
 export const MAX_STRIKES = 6
 export const MAX_MISSED = 4096
 
+/** What the scheduler needs of its swarm (swarm.ts Swarm). */
+export interface SchedulerHost {
+  readonly opts: { url: string, window: number, deadlineMs: number, debug: (m: string) => void }
+  readonly clock: SwarmClock
+  readonly closed: boolean
+  complete: boolean
+  readonly store?: Store
+  readonly feed: OriginFeed
+  readonly myKey: number
+  readonly peers: Set<PeerLink>
+  readonly members: { readonly lastJoinAt: number, otherKeys: () => number[] }
+  emit: (event: string, ...args: unknown[]) => boolean
+}
+
 export class Scheduler {
   state?: PickState
   readonly gaveUp = new Set<number>()
@@ -96,7 +111,7 @@ export class Scheduler {
   /** no request in flight to a peer was made before this (a pass with none past its deadline skips looking) */
   private oldestAsk = Infinity
 
-  constructor (private readonly sw: Swarm) {}
+  constructor (private readonly sw: SchedulerHost) {}
 
   /** The store is open: work out the play order (joined at `playFraction` of the item). */
   start (store: Store, playFraction: number): void {

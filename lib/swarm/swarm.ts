@@ -73,8 +73,8 @@ export class Swarm extends EventEmitter {
   readonly connect: (addr: PeerAddress) => PeerLink
   readonly myKey: number
   readonly feed: OriginFeed
-  readonly members = new Members(this)
-  readonly scheduler = new Scheduler(this)
+  readonly members: Members = new Members(this)
+  readonly scheduler: Scheduler = new Scheduler(this)
   private readonly uploads = new Uploads(this)
   private treeText?: string
   private opening?: Promise<void>

@@ -2,7 +2,17 @@
 // and sent through the shared upload limit (--upload-limit), one chunk at a time per peer
 // and at most UPLOAD_SLOTS chunks at a time over all peers.
 import type { PeerLink } from './link.js'
-import type { Swarm } from './swarm.js'
+import type { Store } from './store.js'
+import type { RateLimiter } from './ratelimit.js'
+
+/** What uploads need of their swarm (swarm.ts Swarm). */
+export interface UploadsHost {
+  readonly opts: { limiter: RateLimiter }
+  readonly closed: boolean
+  readonly store?: Store
+  readonly stats: { bytesUploaded: number }
+  emit: (event: string, ...args: unknown[]) => boolean
+}
 
 /**
  * Chunks on their way out at once, over all peers. The requests beyond wait in their
@@ -19,7 +29,7 @@ export class Uploads {
   /** serve loops waiting for a slot, first come first served */
   private readonly waiting: Array<() => void> = []
 
-  constructor (private readonly sw: Swarm) {}
+  constructor (private readonly sw: UploadsHost) {}
 
   private async slot (): Promise<void> {
     if (this.active < UPLOAD_SLOTS) { this.active++; return }
