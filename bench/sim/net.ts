@@ -7,8 +7,9 @@
 // second in total, in another order. Messages keep their order on a link, as over TCP.
 import { PeerLink, type Incoming } from '../../lib/swarm/link.js'
 import type { OriginSource, ChunkSink } from '../../lib/swarm/origin.js'
-import type { Handshake, Message, PeerAddress } from '../../lib/swarm/wire.js'
+import type { Handshake, LivePiece, Message, PeerAddress } from '../../lib/swarm/wire.js'
 import type { Swarm } from '../../lib/swarm/swarm.js'
+import type { LiveSwarm } from '../../lib/swarm/live-swarm.js'
 import { HANDSHAKE_TIMEOUT_MS, PEER_IDLE_MS } from '../../lib/swarm/peer.js'
 import { MAX_CONNECTIONS } from '../../lib/swarm/fetcher.js'
 import type { SimClock } from './clock.js'
@@ -39,6 +40,8 @@ export class Host {
   /** left without a word: its links go silent, the far ends notice after PEER_IDLE_MS */
   vanished = false
   swarm?: Swarm
+  /** the live swarm, when the host listens to a live show */
+  live?: LiveSwarm
   /** the BitTorrent-like reference client, when the host runs that instead */
   bt?: { attach: (p: PeerLink) => void }
   readonly links = new Set<SimLink>()
@@ -81,12 +84,21 @@ export class SimLink extends PeerLink {
   }
 
   async sendPiece (index: number, data: Buffer): Promise<void> {
+    await this.transfer({ type: 'piece', index, data }, data.length)
+  }
+
+  /** a live chunk with its claim: the same capacity as a piece */
+  override async sendLivePiece (m: LivePiece): Promise<void> {
+    this.net.sent[m.type] = (this.net.sent[m.type] ?? 0) + 1
+    await this.transfer(m, m.data.length + (m.header?.length ?? 0))
+  }
+
+  private async transfer (m: Message, len: number): Promise<void> {
     if (this.closed) return
     const c = this.net.clock
     const now = c.now()
     const src = this.local
     const dst = this.far
-    const len = data.length
     const sent = Math.max(now, src.upBusy) + len / src.spec.upBytesPerMs
     src.upBusy = sent
     src.bytesSent += len
@@ -97,7 +109,7 @@ export class SimLink extends PeerLink {
     // the receiver's downlink is taken when the first byte reaches it, not before (see SimNet.receive)
     this.net.receive(dst, sent - len / src.spec.upBytesPerMs + ow, sent + ow, len, 2 * ow, loss, (at) => {
       this.net.pieceBytesInFlight -= len
-      this.deliver({ type: 'piece', index, data }, at, len)
+      this.deliver(m, at, len)
     })
     if (sent > now) await new Promise<void>(resolve => { c.setTimeout(resolve, sent - now) })
   }
@@ -140,11 +152,14 @@ export class SimLink extends PeerLink {
     this.net.clock.setTimeout(() => {
       if (this.tail === b) this.tail = undefined
       for (const x of b.msgs) {
-        if (x.type === 'piece') { this.net.pieceBytesInFlight -= x.data.length }
+        const bytes = x.type === 'piece' || x.type === 'live-piece' ? x.data.length + (x.type === 'live-piece' ? x.header?.length ?? 0 : 0) : 0
+        if (bytes) { this.net.pieceBytesInFlight -= bytes }
         if (this.dead || o.closed || o.local.vanished) continue
+        if (bytes) {
+          this.net.pieceBytesDelivered += bytes
+          o.local.bytesReceived += bytes
+        }
         if (x.type === 'piece') {
-          this.net.pieceBytesDelivered += x.data.length
-          o.local.bytesReceived += x.data.length
           // still asked for when it arrives, or come after its request was cancelled (or never made)
           if (o.inflight.has(x.index)) this.net.piecesWanted++; else this.net.piecesUnwanted++
         }
@@ -204,14 +219,14 @@ export class SimNet {
       const a = new SimLink(this, true, `${to.host}:${to.port}`, from, there ?? from)
       const rtt = (from.spec.rttMs + (there?.spec.rttMs ?? from.spec.rttMs)) / 2
       // behind a NAT the SYN is dropped: no answer, the handshake times out; gone: refused
-      if (!there || !there.online || (!there.bt && (!there.swarm || there.swarm.closed))) { this.clock.setTimeout(() => a.close(), rtt); return a }
+      const into = there?.bt ?? there?.live ?? there?.swarm
+      if (!there || !there.online || !into || (there.live ?? there.swarm)?.closed) { this.clock.setTimeout(() => a.close(), rtt); return a }
       if (there.spec.nat) { this.clock.setTimeout(() => a.drop('no handshake'), HANDSHAKE_TIMEOUT_MS); return a }
       if (there.incoming >= this.maxIncoming) { this.clock.setTimeout(() => a.close(), rtt); return a }
       there.incoming++
       const b = new SimLink(this, false, `${from.addr.host}:${this.nextPort++}`, there, from)
       a.other = b
       b.other = a
-      const into = there.bt ?? there.swarm!
       // as pc-fetch does with an incoming connection: to its swarm once the handshake is in
       b.once('handshake', () => { if (!b.closed) into.attach(b) })
       return a
@@ -222,6 +237,7 @@ export class SimNet {
   async leave (h: Host, goodbye: boolean): Promise<void> {
     h.online = false
     if (!goodbye) h.vanished = true
+    h.live?.close(goodbye)
     await h.swarm?.close(goodbye, goodbye ? 2000 : 0)
   }
 }
@@ -246,14 +262,26 @@ export class SimOrigin {
     })
   }
 
+  /** Send `len` bytes of a file (a live chunk, a claim, a manifest) to `to`: one request, its answer once all in. */
+  async send (to: Host, len: number): Promise<void> {
+    this.requests++
+    await new Promise<void>(resolve => { this.clock.setTimeout(resolve, (this.rttMs + to.spec.rttMs) / 4) })
+    await this.transfer(to, len)
+    if (!to.online) return
+    this.bytesSent += len
+    to.bytesReceived += len
+  }
+
   source (h: Host): OriginSource {
     const sleep = (ms: number): Promise<void> => new Promise(resolve => { this.clock.setTimeout(resolve, ms) })
     return {
-      fetchChunks: async (first: number, count: number, _cs: number, _size: number, sink: ChunkSink, counter: { bytes: number }, _s?: AbortSignal, received?: () => void): Promise<void> => {
+      fetchChunks: async (first: number, count: number, _cs: number, _size: number, sink: ChunkSink, counter: { bytes: number }, signal?: AbortSignal, received?: () => void): Promise<void> => {
         this.requests++
         // the request travels one way before the server starts sending
         await sleep((this.rttMs + h.spec.rttMs) / 4)
         for (let i = first; i < first + count && i < this.chunks.length; i++) {
+          // an aborted request (the client closed the connection) sends no further chunk
+          if (signal?.aborted) break
           const chunk = this.chunks[i]
           await this.transfer(h, chunk.length)
           if (!h.online) return

@@ -6,6 +6,7 @@ import minimist from 'minimist'
 import { writeFileSync, readFileSync } from 'node:fs'
 import { runScenario, makeItem, DEFAULTS, type ScenarioOptions, type Result, type Mode } from './scenario.js'
 import { plot } from './plot.js'
+import { runLive } from './live.js'
 import { HOME } from './population.js'
 
 /** the named scenarios of issue 13 */
@@ -17,6 +18,8 @@ const SCENARIOS: Record<string, Partial<ScenarioOptions>> = {
   /** a 4-minute 2 Mbit/s video item, a flash crowd */
   video: { bitrate: 2_000_000, durationMs: 240_000, arrival: 'flash' },
   /** the loopback bench of BENCHMARKS.md "swarm": 20 MiB, N listeners starting as N processes do on two cores, no latency, no upload limit, nobody leaves; then 5 joiners one after another */
+  /** a live show at 128 kbit/s, pc-live's chunks of 1 s, a flash crowd at the live edge (bench/sim/live.ts) */
+  live: { bitrate: 128_000, durationMs: 240_000, arrival: 'flash' },
   loopback: { bitrate: 20 * 1024 * 1024 * 8 / 240, durationMs: 240_000, arrival: 'together', population: 'loopback', originRateFactor: Infinity, churn: false, tailMs: 0, joiners: 5, quantumMs: 1 },
 }
 
@@ -56,7 +59,8 @@ for (const n of sizes) {
   if (argv.duration !== undefined) base.durationMs = Number(argv.duration)
   const item = makeItem(Math.round(base.bitrate / 8 * base.durationMs / 1000), base.chunkBytes)
   for (const mode of modes) {
-    const r = await runScenario({ ...base, mode, progress: (l) => process.stderr.write(`sim: ${l}\n`) }, item)
+    const run = { ...base, mode, progress: (l: string) => process.stderr.write(`sim: ${l}\n`) }
+    const r = name === 'live' ? await runLive(run) : await runScenario(run, item)
     results.push(r)
     process.stdout.write(JSON.stringify({ scenario: name, ...r }) + '\n')
     const m = r.messages

@@ -106,6 +106,31 @@ export function makeItem (bytes: number, chunkBytes: number): Item {
   return { data, chunks, tree }
 }
 
+/** The figures every scenario reports, from its counts. */
+export function summary (f: { o: ScenarioOptions, itemBytes: number, count: number, originBytes: number, stalled: number, listeners: number, stallMs: number, firstAudio: number[], up: number[], completed: number, stayed: number, endMs: number, wall: number, clock: SimClock, net: SimNet }): Omit<Result, 'conservation'> {
+  const { progress: _p, ...options } = f.o
+  void _p
+  return {
+    options,
+    itemBytes: f.itemBytes,
+    chunks: f.count,
+    originRatio: f.originBytes / f.itemBytes,
+    originBytes: f.originBytes,
+    stalledShare: f.stalled / f.listeners,
+    stallSeconds: f.stallMs / 1000,
+    firstAudioMs: { median: quantile(f.firstAudio, 0.5), p95: quantile(f.firstAudio, 0.95), p99: quantile(f.firstAudio, 0.99) },
+    uploadRatio: { mean: f.up.reduce((a, b) => a + b, 0) / Math.max(1, f.up.length), max: Math.max(0, ...f.up) },
+    completedShare: f.completed / f.listeners,
+    stayedToEnd: f.stayed,
+    simSeconds: f.endMs / 1000,
+    wallSeconds: f.wall,
+    simPerWall: f.endMs / 1000 / f.wall,
+    peakRssMiB: process.resourceUsage().maxRSS / 1024,
+    timersFired: f.clock.fired,
+    messages: { sent: f.net.sent, piecesWanted: f.net.piecesWanted, piecesUnwanted: f.net.piecesUnwanted },
+  }
+}
+
 function quantile (xs: number[], q: number): number {
   if (!xs.length) return NaN
   const s = [...xs].sort((a, b) => a - b)
@@ -260,26 +285,8 @@ export async function runScenario (o: ScenarioOptions, item?: Item, keepListener
   if (o.mode !== 'pc') { receivedFromPeers = net.pieceBytesDelivered; receivedFromOrigin = origin.bytesSent; uploadedBySwarms = sentByPeers }
   // every run leaves the swarms closed (their timers go with them)
   for (const l of listeners) void l.host.swarm?.close(false)
-  const { progress: _p, ...options } = o
-  void _p
   return {
-    options,
-    itemBytes,
-    chunks: count,
-    originRatio: origin.bytesSent / itemBytes,
-    originBytes: origin.bytesSent,
-    stalledShare: stalled / listeners.length,
-    stallSeconds: stallMs / 1000,
-    firstAudioMs: { median: quantile(firstAudio, 0.5), p95: quantile(firstAudio, 0.95), p99: quantile(firstAudio, 0.99) },
-    uploadRatio: { mean: up.reduce((a, b) => a + b, 0) / Math.max(1, up.length), max: Math.max(0, ...up) },
-    completedShare: completed / listeners.length,
-    stayedToEnd: stayed,
-    simSeconds: end / 1000,
-    wallSeconds: wall,
-    simPerWall: end / 1000 / wall,
-    peakRssMiB: process.resourceUsage().maxRSS / 1024,
-    timersFired: clock.fired,
-    messages: { sent: net.sent, piecesWanted: net.piecesWanted, piecesUnwanted: net.piecesUnwanted },
+    ...summary({ o, itemBytes, count, originBytes: origin.bytesSent, stalled, listeners: listeners.length, stallMs, firstAudio, up, completed, stayed, endMs: end, wall, clock, net }),
     conservation: { receivedFromPeers, deliveredByNet: net.pieceBytesDelivered, sentByPeers, uploadedBySwarms, receivedFromOrigin, sentByOrigin: origin.bytesSent },
     joiners: o.joiners ? { firstAudioMs: listeners.slice(o.listeners).map(l => l.haveAt[l.firstChunk] - l.joinAt), originRatio: (origin.bytesSent - originAtJoiners) / itemBytes } : undefined,
     listeners: keepListeners ? listeners : undefined,

@@ -8,6 +8,7 @@
 // ended() (which emits 'close' once). drop() closes with a reason ('dropped' is emitted first).
 import { EventEmitter } from 'node:events'
 import { getBit, setBit, type Handshake, type LivePiece, type Message, type PeerAddress } from './wire.js'
+import { peerKey } from './picker.js'
 
 /** requests a peer may have outstanding with us; more is a flood and drops it */
 export const MAX_PEER_REQUESTS = 64
@@ -25,8 +26,11 @@ export abstract class PeerLink extends EventEmitter {
   /** its requests to us, in order */
   readonly wanted: number[] = []
   bytesDelivered = 0
-  /** delivered bytes per ms, smoothed */
+  /** delivered bytes per ms of each request's wait (request to piece), smoothed: ranks peers */
   rate = 0
+  /** bytes per ms the link carries to us (each piece over the time since the later of its request and the piece before), smoothed; 0 until one arrives */
+  throughput = 0
+  private lastPieceAt = -Infinity
   /** requests that ran past the deadline, less one per chunk delivered */
   strikes = 0
   /** chunks it did not deliver in time: not asked of it again */
@@ -59,6 +63,15 @@ export abstract class PeerLink extends EventEmitter {
 
   get id (): string { return this.remote ? this.remote.peerId.toString('hex') : '' }
 
+  /** the designation key of its peer id (picker.ts peerKey), computed once */
+  get key (): number {
+    if (this.keyOf !== this.remote) { this.keyOf = this.remote; this.keyValue = this.remote ? peerKey(this.remote.peerId) : 0 }
+    return this.keyValue
+  }
+
+  private keyOf?: Handshake
+  private keyValue = 0
+
   has (i: number): boolean { return i < this.bits.length * 8 && getBit(this.bits, i) }
 
   /** Size the remote bitfield for `count` chunks (keeping what a BITFIELD already said). */
@@ -79,12 +92,26 @@ export abstract class PeerLink extends EventEmitter {
     return true
   }
 
-  /** Record a delivery of `bytes` that took `ms` since its request. */
-  credit (bytes: number, ms: number): void {
+  /** Record a delivery of `bytes` at `now`, asked for at `askedAt`. */
+  credit (bytes: number, askedAt: number, now: number): void {
     this.bytesDelivered += bytes
     if (this.strikes > 0) this.strikes--
-    const r = bytes / Math.max(1, ms)
+    const r = bytes / Math.max(1, now - askedAt)
     this.rate = this.rate === 0 ? r : this.rate * 0.7 + r * 0.3
+    // pipelined pieces arrive one after another: the gap between them is the link's pace
+    const t = bytes / Math.max(1, now - Math.max(askedAt, this.lastPieceAt))
+    this.lastPieceAt = now
+    this.throughput = this.throughput === 0 ? t : this.throughput * 0.7 + t * 0.3
+  }
+
+  /**
+   * Requests worth having in flight to this peer: what its link delivers within
+   * `deadlineMs`, between 1 and `max` (`unknown` before anything arrived). More would
+   * only queue at its end and pass their deadline.
+   */
+  pipeline (deadlineMs: number, chunkBytes: number, max: number, unknown: number): number {
+    if (this.throughput === 0) return unknown
+    return Math.max(1, Math.min(max, Math.floor(this.throughput * deadlineMs / chunkBytes)))
   }
 
   drop (why: string): void {

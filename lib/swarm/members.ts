@@ -5,7 +5,6 @@
 import type { PeerLink } from './link.js'
 import { WIRE_VERSION, type Handshake, type Message, type PeerAddress } from './wire.js'
 import type { SwarmClock, TimerHandle } from './clock.js'
-import { peerKey } from './picker.js'
 
 export const MAX_PEERS = 50
 /**
@@ -178,7 +177,7 @@ export class Members {
   /** the designation keys of the peers that count (handshook, not leaving) */
   otherKeys (): number[] {
     const out: number[] = []
-    for (const p of this.peers) if (p.remote && !p.goodbye) out.push(peerKey(p.remote.peerId))
+    for (const p of this.peers) if (p.remote && !p.goodbye) out.push(p.key)
     return out
   }
 

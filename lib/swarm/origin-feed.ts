@@ -27,8 +27,11 @@ export interface FeedHost {
   closed: () => boolean
 }
 
+interface Range { first: number, n: number, got: Set<number>, ac: AbortController }
+
 export class OriginFeed {
-  readonly pending = new Set<number>()
+  /** chunks asked of the origin and not yet in: index → when asked (on the swarm's clock) */
+  readonly pending = new Map<number, number>()
   jobs = 0
   allowed = false
   since = 0
@@ -38,6 +41,9 @@ export class OriginFeed {
   private pausedUntil = 0
   private failures = new Uint8Array(0)
   private warnedRange = false
+  private readonly ranges = new Set<Range>()
+  /** how long a request waits for its first chunk, smoothed (0 before any): how busy the origin is */
+  latencyMs = 0
   constructor (readonly url: string, private readonly origin: OriginSource, private readonly clock: SwarmClock, private readonly host: FeedHost) {}
 
   size (count: number): void { this.failures = new Uint8Array(count) }
@@ -61,19 +67,27 @@ export class OriginFeed {
 
   startRange (first: number, n: number): void {
     const tree = this.host.tree()
-    for (let i = first; i < first + n; i++) this.pending.add(i)
+    const now = this.clock.now()
+    for (let i = first; i < first + n; i++) this.pending.set(i, now)
     this.jobs++
     // a request counts against the limit until its body is in, not until it is verified
     let inFlight = true
     const received = (): void => { if (inFlight) { inFlight = false; this.jobs--; this.host.kick() } }
     const counter = { bytes: 0 }
     const got = new Set<number>()
+    const range: Range = { first, n, got, ac: new AbortController() }
+    this.ranges.add(range)
     this.origin.fetchChunks(first, n, tree.chunkSize, tree.size, async (i, data) => {
       this.count(counter)
+      if (got.size === 0) {
+        const ms = this.clock.now() - now
+        this.latencyMs = this.latencyMs === 0 ? ms : 0.7 * this.latencyMs + 0.3 * ms
+      }
       got.add(i)
       await this.deliver(i, data)
       this.pending.delete(i)
-    }, counter, undefined, received).then(() => { this.backoffMs = 0 }, (e: Error) => {
+    }, counter, range.ac.signal, received).then(() => { this.backoffMs = 0 }, (e: Error) => {
+      if (range.ac.signal.aborted) return // everything it would still bring came from peers
       if (e instanceof NoRangeError) {
         if (!this.warnedRange) this.host.warn(`${this.url}: ${e.message}; reading it sequentially instead`)
         this.warnedRange = true
@@ -83,10 +97,25 @@ export class OriginFeed {
       }
       this.failed(e, first, n, got)
     }).finally(() => {
+      this.ranges.delete(range)
       this.count(counter)
       for (let i = first; i < first + n; i++) this.pending.delete(i)
       received()
     })
+  }
+
+  /**
+   * Chunk i is held (from a peer, say): a range request whose every chunk not yet
+   * received is now held is aborted, so a busy origin does not send what nobody needs.
+   * (A source that cannot stop a request early ignores the signal.)
+   */
+  held (i: number): void {
+    for (const r of this.ranges) {
+      if (i < r.first || i >= r.first + r.n || r.ac.signal.aborted) continue
+      let useful = false
+      for (let j = r.first; j < r.first + r.n && !useful; j++) useful = !r.got.has(j) && !this.host.has(j)
+      if (!useful) r.ac.abort()
+    }
   }
 
   startSequential (res?: IncomingMessage): void {

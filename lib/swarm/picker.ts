@@ -40,27 +40,40 @@ export function playOrder (count: number, play: number): { order: Int32Array, or
   return { order, originLimit }
 }
 
+/** The chunks a scheduling pass may ask for, in play order: the window's missing ones, then those the rarest-first scan looks at. */
+export interface Candidates { win: number[], rest: number[] }
+
+/**
+ * What every peer's pick starts from (what is held does not change during one pass):
+ * the first `window` missing positions, then up to SCAN_POSITIONS positions beyond.
+ */
+export function candidates (s: PickState): Candidates {
+  const win: number[] = []
+  const rest: number[] = []
+  let k = s.cursor
+  for (; k < s.order.length && win.length < s.window; k++) if (!s.has(s.order[k])) win.push(s.order[k])
+  for (let n = 0; k < s.order.length && n < SCAN_POSITIONS; k++, n++) if (!s.has(s.order[k])) rest.push(s.order[k])
+  return { win, rest }
+}
+
 /**
  * Chunks to ask peer `peerHas` for: in order within the window, then (unless
  * `windowOnly`) rarest first; `reserve` slots are kept for window chunks, so a chunk that
- * becomes urgent does not queue behind a full pipeline of rare ones.
+ * becomes urgent does not queue behind a full pipeline of rare ones. `c`: the pass's
+ * candidates, when several peers are picked for in one pass.
  */
-export function pickForPeer (s: PickState, peerHas: (i: number) => boolean, free: number, reserve = 0, windowOnly = false): number[] {
+export function pickForPeer (s: PickState, peerHas: (i: number) => boolean, free: number, reserve = 0, windowOnly = false, c = candidates(s)): number[] {
   const picks: number[] = []
   if (free <= 0) return picks
-  let k = s.cursor
-  let missing = 0
-  for (; k < s.order.length && missing < s.window && picks.length < free; k++) {
-    const i = s.order[k]
-    if (s.has(i)) continue
-    missing++
+  for (const i of c.win) {
+    if (picks.length >= free) break
     if (!s.busy(i) && peerHas(i)) picks.push(i)
   }
   if (windowOnly || picks.length >= free - reserve) return picks
   const cand: number[] = []
-  for (let n = 0; k < s.order.length && n < SCAN_POSITIONS && cand.length < RAREST_CANDIDATES; k++, n++) {
-    const i = s.order[k]
-    if (!s.has(i) && !s.busy(i) && peerHas(i)) cand.push(i)
+  for (const i of c.rest) {
+    if (cand.length >= RAREST_CANDIDATES) break
+    if (!s.busy(i) && peerHas(i)) cand.push(i)
   }
   cand.sort((a, b) => s.avail[a] - s.avail[b]) // stable: ties keep play order
   for (const i of cand) { if (picks.length >= free - reserve) break; picks.push(i) }
@@ -91,4 +104,12 @@ export function designated (me: number, others: number[], block: number): boolea
     if (s > mine || (s === mine && o > me)) return false
   }
   return true
+}
+
+/** The place of `me` among `others` for block `block`: 0 is the designated peer. */
+export function rank (me: number, others: number[], block: number): number {
+  const mine = score(me, block)
+  let r = 0
+  for (const o of others) { const s = score(o, block); if (s > mine || (s === mine && o > me)) r++ }
+  return r
 }

@@ -7,13 +7,21 @@
 // are in flight, so an idle swarm costs no CPU.
 import type { PeerLink } from './link.js'
 import type { TimerHandle } from './clock.js'
-import type { Swarm } from './swarm.js'
 import type { Store } from './store.js'
-import { playOrder, pickForPeer, designated, BLOCK_CHUNKS, type PickState } from './picker.js'
+import type { OriginFeed } from './origin-feed.js'
+import type { SwarmClock } from './clock.js'
+import { playOrder, pickForPeer, candidates, designated, rank, BLOCK_CHUNKS, type Candidates, type PickState } from './picker.js'
 
 /** requests in flight to one peer, of which URGENT_SLOTS only for the urgent window */
 export const PIPELINE = 10
 export const URGENT_SLOTS = 2
+/**
+ * Fewer are in flight to a peer whose link delivers less than PIPELINE chunks within the
+ * deadline (PeerLink.pipeline), and UNKNOWN_PIPELINE before its first piece: on home
+ * lines a slow peer asked for 10 chunks queued them for longer than the deadline, and a
+ * third of what peers uploaded arrived after its request had been cancelled.
+ */
+export const UNKNOWN_PIPELINE = 2
 /** after the origin is first allowed, a peer that is not alone uses one origin request at a time while the swarm's view settles */
 export const SETTLE_MS = 1000
 /**
@@ -51,6 +59,16 @@ export const OVERDUE_POSITIONS = 4
  * announce it, and four peers whose deadline fell in between fetched it again.
  */
 export const OVERDUE_OTHERS = 2
+/**
+ * Past OVERDUE_OTHERS deadlines the other peers take an overdue chunk from the origin one
+ * after another, OVERDUE_STEP deadlines apart in their rendezvous rank for its block (and
+ * each also after the origin's own wait, OriginFeed.latencyMs). Run in the simulator
+ * (bench/sim, audio item, 100 listeners, origin capped at 10 × the stream): with every
+ * other peer at 2 deadlines, each next chunk was asked of the origin by nearly every
+ * listener at once, its queue grew to two minutes and everyone stalled (origin 10.9 ×
+ * the item); one step of 1 deadline gave 5.9 × with no NAT, 4 gave 3.5 ×.
+ */
+export const OVERDUE_STEP = 4
 /** origin requests in flight at once, alone / with peers around */
 export const ORIGIN_JOBS_ALONE = 3
 export const ORIGIN_JOBS = 2
@@ -61,6 +79,20 @@ export const ENDGAME_CHUNKS = 8
 export const MAX_STRIKES = 6
 export const MAX_MISSED = 4096
 
+/** What the scheduler needs of its swarm (swarm.ts Swarm). */
+export interface SchedulerHost {
+  readonly opts: { url: string, window: number, deadlineMs: number, debug: (m: string) => void }
+  readonly clock: SwarmClock
+  readonly closed: boolean
+  complete: boolean
+  readonly store?: Store
+  readonly feed: OriginFeed
+  readonly myKey: number
+  readonly peers: Set<PeerLink>
+  readonly members: { readonly lastJoinAt: number, otherKeys: () => number[] }
+  emit: (event: string, ...args: unknown[]) => boolean
+}
+
 export class Scheduler {
   state?: PickState
   readonly gaveUp = new Set<number>()
@@ -69,11 +101,17 @@ export class Scheduler {
   /** verified, being written to the store */
   readonly writing = new Set<number>()
   private readonly urgentSince = new Map<number, number>()
+  /** when each chunk came within OVERDUE_POSITIONS of the first missing position */
+  private readonly nearSince = new Map<number, number>()
   private kickQueued = false
   private quietTimer?: TimerHandle
   private tick?: TimerHandle
+  /** the time of the scheduling pass under way */
+  private now = 0
+  /** no request in flight to a peer was made before this (a pass with none past its deadline skips looking) */
+  private oldestAsk = Infinity
 
-  constructor (private readonly sw: Swarm) {}
+  constructor (private readonly sw: SchedulerHost) {}
 
   /** The store is open: work out the play order (joined at `playFraction` of the item). */
   start (store: Store, playFraction: number): void {
@@ -84,8 +122,19 @@ export class Scheduler {
     this.state = {
       count: n, order, originLimit, cursor: 0, window: this.sw.opts.window, avail: new Uint16Array(n),
       has: (i) => store.has(i),
-      busy: (i) => this.pendingPeers.has(i) || this.sw.feed.pending.has(i) || this.writing.has(i),
+      busy: (i) => this.pendingPeers.has(i) || this.writing.has(i) || this.originBusy(i),
     }
+  }
+
+  /**
+   * Chunk i is on its way from the origin, asked for less than a deadline ago. An origin
+   * request has a deadline like a peer's: a capped origin serving a crowd queues its
+   * requests for seconds, and a chunk waiting there is asked of a peer that holds it
+   * meanwhile (the origin request is aborted once all it would bring is held).
+   */
+  private originBusy (i: number): boolean {
+    const t = this.sw.feed.pending.get(i)
+    return t !== undefined && this.now - t <= this.sw.opts.deadlineMs
   }
 
   kick (): void {
@@ -100,6 +149,7 @@ export class Scheduler {
     if (s) for (const q of s) { q.inflight.delete(i); q.send({ type: 'cancel', index: i }) }
     this.pendingPeers.delete(i)
     this.urgentSince.delete(i)
+    this.nearSince.delete(i)
   }
 
   /** Peer p is gone: what it held is no longer available, what it was asked for is free. */
@@ -125,25 +175,29 @@ export class Scheduler {
     const st = this.state
     const store = sw.store
     if (sw.closed || !st || !store) return
-    const now = sw.clock.now()
+    const now = this.now = sw.clock.now()
     while (st.cursor < st.order.length && (store.has(st.order[st.cursor]) || this.gaveUp.has(st.order[st.cursor]))) st.cursor++
     if (!sw.complete && this.neededDone()) { sw.complete = true; sw.emit('complete') }
     const dl = sw.opts.deadlineMs
     // no request may stay pending on a connection that is gone
     for (const [i, set] of this.pendingPeers) for (const q of set) if (q.closed || !sw.peers.has(q)) { q.inflight.delete(i); this.unpend(i, q) }
     // requests past their deadline go elsewhere; the slow peer ranks lower
+    const scan = now - this.oldestAsk > dl
+    if (scan) this.oldestAsk = Infinity
     for (const p of sw.peers) {
-      for (const [i, t] of p.inflight) {
-        if (now - t <= dl) continue
-        p.inflight.delete(i)
-        this.unpend(i, p)
-        p.send({ type: 'cancel', index: i })
-        p.rate *= 0.5
-        p.strikes++
-        // not asked of it again, and no longer counted as available from it
-        if (!p.missed.has(i) && p.missed.size < MAX_MISSED) {
-          p.missed.add(i)
-          if (p.has(i) && st.avail[i] > 0) st.avail[i]--
+      if (scan && p.inflight.size > 0) {
+        for (const [i, t] of p.inflight) {
+          if (now - t <= dl) { if (t < this.oldestAsk) this.oldestAsk = t; continue }
+          p.inflight.delete(i)
+          this.unpend(i, p)
+          p.send({ type: 'cancel', index: i })
+          p.rate *= 0.5
+          p.strikes++
+          // not asked of it again, and no longer counted as available from it
+          if (!p.missed.has(i) && p.missed.size < MAX_MISSED) {
+            p.missed.add(i)
+            if (p.has(i) && st.avail[i] > 0) st.avail[i]--
+          }
         }
       }
       if (p.strikes >= MAX_STRIKES && p.bytesDelivered === 0) p.drop(`${p.strikes} requests unanswered within ${dl} ms, none ever answered`)
@@ -153,23 +207,34 @@ export class Scheduler {
     for (let k = st.cursor; k < st.order.length && seen < st.window; k++) {
       const i = st.order[k]
       if (store.has(i) || this.gaveUp.has(i)) continue
+      if (seen < OVERDUE_POSITIONS && !this.nearSince.has(i)) this.nearSince.set(i, now)
       seen++
       if (!this.urgentSince.has(i)) this.urgentSince.set(i, now)
     }
-    const ranked = [...sw.peers].filter(p => p.remote && !p.goodbye && p.bits.length > 0).sort((a, b) => b.rate - a.rate)
+    const cands = candidates(st)
+    const missing = st.count - store.held - this.gaveUp.size
+    const endgame = missing > 0 && missing <= ENDGAME_CHUNKS
+    // (with nothing to ask for, no peer is looked at: a listener holding the item passes here on every message)
+    const chunk = store.tree.chunkSize
+    const ranked: PeerLink[] = []
+    if (endgame || this.anyFree(cands)) {
+      // a peer whose pipeline is full is asked for nothing more in this pass
+      for (const p of sw.peers) if (p.remote && !p.goodbye && p.bits.length > 0 && p.inflight.size < p.pipeline(dl, chunk, PIPELINE, UNKNOWN_PIPELINE)) ranked.push(p)
+      ranked.sort((a, b) => b.rate - a.rate)
+    }
     // until the first position is held, only the urgent window is asked for: a listener
     // tuning in to 20 peers asked them for the whole item at once, and on two cores its
     // first chunk queued behind the others' uploads (first byte ~50 ms later)
     const windowOnly = st.cursor === 0
     for (const p of ranked) {
-      const picks = pickForPeer(st, (i) => p.has(i) && !p.missed.has(i), PIPELINE - p.inflight.size, URGENT_SLOTS, windowOnly)
+      const limit = p.pipeline(dl, chunk, PIPELINE, UNKNOWN_PIPELINE)
+      const picks = pickForPeer(st, (i) => p.has(i) && !p.missed.has(i), limit - p.inflight.size, Math.min(URGENT_SLOTS, limit >> 1), windowOnly, cands)
       for (const i of picks) this.request(p, i, now)
     }
-    const missing = st.count - store.held - this.gaveUp.size
-    if (missing > 0 && missing <= ENDGAME_CHUNKS) {
+    if (endgame) {
       for (const p of ranked) {
         for (const [i, s] of this.pendingPeers) {
-          if (p.inflight.size >= PIPELINE) break
+          if (p.inflight.size >= p.pipeline(dl, chunk, PIPELINE, UNKNOWN_PIPELINE)) break
           if (s.size < 2 && !s.has(p) && p.has(i) && !p.missed.has(i)) this.request(p, i, now)
         }
       }
@@ -179,8 +244,17 @@ export class Scheduler {
     this.armTick()
   }
 
+  /** whether any candidate chunk may be asked of a peer now */
+  private anyFree (c: Candidates): boolean {
+    const st = this.state!
+    for (const i of c.win) if (!st.busy(i)) return true
+    for (const i of c.rest) if (!st.busy(i)) return true
+    return false
+  }
+
   private request (p: PeerLink, i: number, now: number): void {
     p.inflight.set(i, now)
+    if (now < this.oldestAsk) this.oldestAsk = now
     let s = this.pendingPeers.get(i)
     if (!s) { s = new Set(); this.pendingPeers.set(i, s) }
     s.add(p)
@@ -202,17 +276,26 @@ export class Scheduler {
    * that peer's origin fetch time to arrive (see OVERDUE_OTHERS).
    */
   private overdue (i: number, k: number, now: number, others: number[]): boolean {
-    const since = this.urgentSince.get(i)
+    // counted from when it came near, not from when it entered the window: a swarm that
+    // caught up with what exists had waited a minute for every chunk in its window, and at
+    // a capped origin each next chunk went to the origin from every listener at once
+    const since = this.nearSince.get(i)
     if (since === undefined || k - this.state!.cursor >= OVERDUE_POSITIONS) return false
     const waited = now - since
-    if (waited < this.sw.opts.deadlineMs) return false
-    return waited >= OVERDUE_OTHERS * this.sw.opts.deadlineMs || designated(this.sw.myKey, others, Math.floor(i / BLOCK_CHUNKS))
+    const dl = this.sw.opts.deadlineMs
+    if (waited < dl) return false
+    if (waited < OVERDUE_OTHERS * dl) return designated(this.sw.myKey, others, Math.floor(i / BLOCK_CHUNKS))
+    // the others in turn, OVERDUE_STEP deadlines apart by their rank for the block, each also
+    // allowing for the origin's own wait: at a capped origin a crowd that asked at once
+    // queued each next chunk there from every listener, and every request then took longer
+    const r = rank(this.sw.myKey, others, Math.floor(i / BLOCK_CHUNKS))
+    return waited >= (OVERDUE_OTHERS + OVERDUE_STEP * Math.max(0, r - 1)) * dl + this.sw.feed.latencyMs
   }
 
   /** Whether chunk i, at play position k, may be fetched from the origin now. */
   private originEligible (i: number, k: number, now: number, others: number[]): boolean {
     const st = this.state!
-    if (this.sw.store!.has(i) || st.busy(i) || this.gaveUp.has(i) || this.sw.feed.exhausted(i)) return false
+    if (this.sw.store!.has(i) || st.busy(i) || this.sw.feed.pending.has(i) || this.gaveUp.has(i) || this.sw.feed.exhausted(i)) return false
     if (this.overdue(i, k, now, others)) return true
     return st.avail[i] === 0 && designated(this.sw.myKey, others, Math.floor(i / BLOCK_CHUNKS))
   }
@@ -224,7 +307,12 @@ export class Scheduler {
     if (!f.ready(now)) return
     const others = sw.members.otherKeys()
     const settling = now - f.since < SETTLE_MS
-    const maxJobs = f.sequential ? 1 : others.length === 0 ? ORIGIN_JOBS_ALONE : settling ? 1 : ORIGIN_JOBS
+    // a congested origin (its first chunk takes more than half a deadline): one request at a
+    // time, and designated blocks only within the window, so what is due soon does not queue
+    // there behind chunks wanted in a minute
+    const congested = others.length > 0 && f.latencyMs > sw.opts.deadlineMs / 2
+    const maxJobs = f.sequential ? 1 : others.length === 0 ? ORIGIN_JOBS_ALONE : settling || congested ? 1 : ORIGIN_JOBS
+    const ahead = congested ? st.window : Infinity
     // alone, runs grow with what is held (a slow start): when others join a moment later, little
     // is in flight at the origin where they cannot see it, so their designated blocks do not repeat it
     const runMax = others.length ? BLOCK_CHUNKS : Math.min(ORIGIN_RUN_CHUNKS, Math.max(BLOCK_CHUNKS, sw.store!.held))
@@ -240,6 +328,7 @@ export class Scheduler {
       const i = st.order[k++]
       const late = this.overdue(i, at, now, others)
       if (viewSettling && !late && (at - st.cursor >= OVERDUE_POSITIONS || now - (this.urgentSince.get(i) ?? now) < NEAR_WAIT_MS)) continue
+      if (!late && at - st.cursor >= ahead) break
       if (!this.originEligible(i, at, now, others)) continue
       if (f.sequential) { f.startSequential(); return }
       let n = 1
@@ -258,6 +347,7 @@ export class Scheduler {
       const originGone = this.sw.feed.exhausted(i)
       if (!originGone || now - since < this.sw.opts.deadlineMs) continue
       this.urgentSince.delete(i)
+      this.nearSince.delete(i)
       this.gaveUp.add(i)
       this.sw.emit('gaveup', i)
     }

@@ -73,8 +73,8 @@ export class Swarm extends EventEmitter {
   readonly connect: (addr: PeerAddress) => PeerLink
   readonly myKey: number
   readonly feed: OriginFeed
-  readonly members = new Members(this)
-  readonly scheduler = new Scheduler(this)
+  readonly members: Members = new Members(this)
+  readonly scheduler: Scheduler = new Scheduler(this)
   private readonly uploads = new Uploads(this)
   private treeText?: string
   private opening?: Promise<void>
@@ -223,7 +223,7 @@ export class Swarm extends EventEmitter {
   private async onPiece (p: PeerLink, i: number, data: Buffer): Promise<void> {
     const t0 = p.inflight.get(i)
     if (t0 === undefined) return // not asked for, or cancelled: ignore, do not trust
-    const took = this.clock.now() - t0
+    const at = this.clock.now()
     p.inflight.delete(i)
     this.scheduler.unpend(i, p)
     this.stats.bytesFromPeers += data.length
@@ -234,7 +234,7 @@ export class Swarm extends EventEmitter {
       this.kick()
       return
     }
-    p.credit(data.length, took)
+    p.credit(data.length, t0, at)
   }
 
   /**
@@ -248,7 +248,7 @@ export class Swarm extends EventEmitter {
     writing.add(i)
     let r: PutResult
     try { r = await this.store.putChecked(i, data) } catch (e) { this.emit('error', e); return 'held' } finally { writing.delete(i) }
-    if (r !== 'bad') this.scheduler.stored(i)
+    if (r !== 'bad') { this.scheduler.stored(i); this.feed.held(i) }
     this.kick()
     return r
   }

@@ -1,0 +1,187 @@
+// The live scenario: a show cut into signed chunks at the stream's rate (as pc-live does),
+// served by the simulated web server with its bounded upload, and one real LiveSwarm
+// (lib/swarm/live-swarm.ts) per listener at the live edge, over the simulated network.
+// Playback is pc-icecast's for a live item: each chunk plays at its cut time plus a fixed
+// delay behind the source clock (--live-delay); a chunk not held by then is a gap.
+import { randomBytes } from 'node:crypto'
+import { LiveSwarm } from '../../lib/swarm/live-swarm.js'
+import type { LiveOriginSource } from '../../lib/swarm/live-origin.js'
+import { LIVE_FETCHERS, LIVE_KEEP_CHUNKS } from '../../lib/swarm/live-fetch.js'
+import { blake2b, liveInfoHash, signChunk, streamIdOf } from '../../lib/live/chunk-sign.js'
+import { isoMs, type ChunkEntry, type LiveManifest } from '../../lib/live/manifest.js'
+import { generateKeyPair } from '../../lib/hashing/sign.js'
+import type { LivePiece, PeerAddress } from '../../lib/swarm/wire.js'
+import { EXPIRY_FACTOR } from '../../lib/tracker/swarms.js'
+import { DEFAULT_INTERVAL_S } from '../../lib/tracker/client.js'
+import { SimClock } from './clock.js'
+import { Host, SimNet, SimOrigin, SimTracker } from './net.js'
+import { Rng, homeHost, HOME } from './population.js'
+import { summary, type ScenarioOptions, type Result } from './scenario.js'
+
+/** pc-live's default chunk (--chunk 1s) */
+export const LIVE_CHUNK_MS = 1000
+/** pc-icecast's default --live-delay */
+export const LIVE_DELAY_MS = 1500
+/** a claim file (SEQ.json) and a manifest entry are a few hundred bytes */
+const CLAIM_BYTES = 400
+const PORT = 6881
+/** live-fetch.ts accepts this many connections (MAX_LIVE_CONNECTIONS there) */
+const LIVE_MAX_INCOMING = 128
+
+interface Cut { entry: ChunkEntry, bytes: Buffer, at: number }
+
+/** The show's chunks, cut one per LIVE_CHUNK_MS on the clock from `t0`, signed with the station's key. */
+class Show {
+  readonly cuts: Cut[] = []
+  readonly kp = generateKeyPair()
+  readonly streamId = streamIdOf(randomBytes(16), this.kp.publicKey)
+  constructor (readonly clock: SimClock, readonly chunkBytes: number, readonly t0: number, readonly count: number) {
+    const make = (): void => {
+      const seq = this.cuts.length
+      const bytes = randomBytes(chunkBytes)
+      const claim = { seq, startMs: t0 + seq * LIVE_CHUNK_MS, durationMs: LIVE_CHUNK_MS, hash: blake2b(bytes) }
+      const entry: ChunkEntry = { seq, name: `${seq}.mp3`, start: isoMs(claim.startMs), duration: LIVE_CHUNK_MS, size: bytes.length, hash: claim.hash.toString('hex'), sig: signChunk(this.streamId, claim, this.kp.secretKey).toString('hex') }
+      this.cuts.push({ entry, bytes, at: clock.now() })
+      if (this.cuts.length < count) clock.setTimeout(make, LIVE_CHUNK_MS)
+    }
+    // chunk SEQ is cut when its second is over
+    clock.setTimeout(make, t0 + LIVE_CHUNK_MS - clock.now())
+  }
+
+  /** the web server's side: claim files, chunk files and the manifest, through the origin's bounded upload */
+  source (origin: SimOrigin, h: Host): LiveOriginSource {
+    const counter = { bytes: 0, requests: 0 }
+    const send = async (n: number): Promise<boolean> => {
+      counter.requests++
+      await origin.send(h, n)
+      if (!h.online) return false
+      counter.bytes += n
+      return true
+    }
+    return {
+      counter,
+      fetchClaim: async (seq) => {
+        const c = this.cuts[seq]
+        if (!await send(c ? CLAIM_BYTES : 200)) return null
+        return c ? { ...c.entry } : null
+      },
+      fetchChunk: async (e) => {
+        const c = this.cuts[e.seq]
+        if (!c || !await send(c.bytes.length)) return null
+        return c.bytes
+      },
+      fetchHeader: async () => null,
+      fetchManifest: async () => {
+        await send(CLAIM_BYTES * Math.min(LIVE_KEEP_CHUNKS, this.cuts.length))
+        return { ended: this.cuts.length >= this.count, chunks: this.cuts.slice(-LIVE_KEEP_CHUNKS).map(c => c.entry) } as unknown as LiveManifest
+      },
+    }
+  }
+}
+
+interface LiveListener { host: Host, joinAt: number, leaveAt: number, first: number, heldAt: Map<number, number>, startedAt: number }
+
+export async function runLive (o: ScenarioOptions): Promise<Result> {
+  const wall0 = performance.now()
+  const rng = new Rng(o.seed)
+  const chunkBytes = Math.round(o.bitrate / 8 * LIVE_CHUNK_MS / 1000)
+  const count = Math.round(o.durationMs / LIVE_CHUNK_MS)
+  const streamBytes = chunkBytes * count
+  const byteRate = o.bitrate / 8 / 1000
+  const clock = new SimClock(o.quantumMs)
+  const net = new SimNet(clock, rng)
+  net.maxIncoming = LIVE_MAX_INCOMING
+  const origin = new SimOrigin(clock, net, [], Number.isFinite(o.originRateFactor) ? o.originRateFactor * byteRate : Infinity, 20)
+  const tracker = new SimTracker(rng, o.numwant)
+  const T0 = 1000
+  const show = new Show(clock, chunkBytes, T0, count)
+  const infoHash = liveInfoHash(show.streamId)
+  const deadlineMs = Math.max(o.deadlineMs, 2 * LIVE_CHUNK_MS) // as pc-fetch sets it for a live item
+  const listeners: LiveListener[] = []
+  for (let k = 0; k < o.listeners; k++) {
+    const spec = homeHost(rng)
+    // tuning in once the show has its first chunk
+    let joinAt = o.arrival === 'flash' ? T0 + LIVE_CHUNK_MS + rng.exp(10_000) : T0 + LIVE_CHUNK_MS + rng.next() * o.durationMs
+    joinAt = Math.min(joinAt, T0 + o.durationMs - 5000)
+    const leaveAt = o.churn ? joinAt + rng.exp(HOME.sessionMeanMs) : Infinity
+    const goodbye = rng.next() < HOME.goodbyeShare
+    const peerId = Buffer.concat([Buffer.from('-PC0001-'), rng.bytes(12)])
+    const host = new Host(k, { host: `10.${(k >> 16) & 255}.${(k >> 8) & 255}.${k & 255}`, port: PORT }, spec)
+    net.add(host)
+    const l: LiveListener = { host, joinAt, leaveAt, first: -1, heldAt: new Map(), startedAt: NaN }
+    listeners.push(l)
+    clock.setTimeout(() => { void join(l, peerId, goodbye) }, joinAt)
+  }
+
+  async function join (l: LiveListener, peerId: Buffer, goodbye: boolean): Promise<void> {
+    const h = l.host
+    const src = show.source(origin, h)
+    const sw = new LiveSwarm({
+      infoHash, peerId, port: PORT, streamId: show.streamId, publicKey: show.kp.publicKey,
+      chunkMs: LIVE_CHUNK_MS, deadlineMs, fetchers: LIVE_FETCHERS, keepChunks: LIVE_KEEP_CHUNKS,
+      clock, connect: net.connector(h), origin: src, warn: () => {}, debug: () => {},
+    })
+    h.live = sw
+    sw.on('chunk', (p: LivePiece) => { if (!l.heldAt.has(p.seq)) l.heldAt.set(p.seq, clock.now()) })
+    // pc-fetch reads the manifest, then joins at its newest chunk
+    const m = await src.fetchManifest()
+    if (!h.online) return
+    const newest = m.chunks[m.chunks.length - 1]
+    if (!newest) return
+    l.first = newest.seq
+    l.startedAt = clock.now()
+    clock.setTimeout(() => { if (h.online) for (const a of tracker.announce(h.addr)) sw.addAddress(a) }, h.spec.rttMs)
+    const again = (): void => { if (!h.online) return; for (const a of tracker.announce(h.addr)) sw.addAddress(a); clock.setTimeout(again, DEFAULT_INTERVAL_S * 1000) }
+    clock.setTimeout(again, DEFAULT_INTERVAL_S * 1000)
+    sw.start(newest)
+    if (l.leaveAt < T0 + o.durationMs + o.tailMs) {
+      clock.setTimeout(() => {
+        void net.leave(h, goodbye)
+        if (goodbye) tracker.stopped(h.addr); else clock.setTimeout(() => tracker.stopped(h.addr), EXPIRY_FACTOR * DEFAULT_INTERVAL_S * 1000)
+      }, l.leaveAt - clock.now())
+    }
+  }
+
+  const end = T0 + o.durationMs + o.tailMs
+  let lastShown = 0
+  for (let t = 0; t < end; t += 5000) {
+    await clock.run(Math.min(end, t + 5000))
+    if (o.progress && performance.now() - lastShown > 5000) {
+      lastShown = performance.now()
+      o.progress(`live N=${o.listeners}: ${(clock.now() / 1000).toFixed(0)} of ${(end / 1000).toFixed(0)} s simulated, ${((performance.now() - wall0) / 1000).toFixed(0)} s wall, origin ${(origin.bytesSent / streamBytes).toFixed(2)}x, ${clock.pending} timers`)
+    }
+  }
+  const wall = (performance.now() - wall0) / 1000
+
+  // playback at cut time + LIVE_DELAY_MS; a chunk held later (or never) while listening is a gap of one chunk
+  let stalled = 0
+  let gapMs = 0
+  const firstAudio: number[] = []
+  const up: number[] = []
+  for (const l of listeners) {
+    up.push(l.host.bytesSent / streamBytes)
+    if (l.first < 0) continue
+    const f = l.heldAt.get(l.first)
+    if (f !== undefined) firstAudio.push(Math.max(f, show.cuts[l.first].at + LIVE_DELAY_MS) - l.joinAt)
+    let gaps = 0
+    for (let seq = l.first; seq < show.cuts.length; seq++) {
+      const due = show.cuts[seq].at + LIVE_DELAY_MS
+      if (due >= l.leaveAt) break
+      const at = l.heldAt.get(seq)
+      if (at === undefined || at > due) gaps++
+    }
+    if (gaps) stalled++
+    gapMs += gaps * LIVE_CHUNK_MS
+  }
+  const books = { receivedFromPeers: 0, sentByPeers: 0, uploadedBySwarms: 0, receivedFromOrigin: 0 }
+  for (const l of listeners) {
+    books.sentByPeers += l.host.bytesSent
+    const s = l.host.live?.stats
+    if (s) { books.receivedFromPeers += s.bytesFromPeers; books.uploadedBySwarms += s.bytesUploaded; books.receivedFromOrigin += s.bytesFromOrigin }
+  }
+  for (const l of listeners) l.host.live?.close(false)
+  return {
+    ...summary({ o, itemBytes: streamBytes, count, originBytes: origin.bytesSent, stalled, listeners: listeners.length, stallMs: gapMs, firstAudio, up, completed: NaN, stayed: listeners.filter(l => l.leaveAt >= T0 + o.durationMs).length, endMs: end, wall, clock, net }),
+    conservation: { ...books, deliveredByNet: net.pieceBytesDelivered, sentByOrigin: origin.bytesSent },
+  }
+}
