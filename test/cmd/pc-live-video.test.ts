@@ -1,5 +1,5 @@
-// Live television (issue 11): a DJ's ffmpeg pushes WebM (VP8/Opus) or MPEG-TS (H.264/AAC)
-// to pc-live as to an Icecast mount; a listener's `pc-schedule | pc-fetch | pc-icecast`
+// Live television (issue 11): a DJ's ffmpeg pushes WebM (VP8/Opus), MPEG-TS (H.264/AAC) or
+// fragmented MP4 to pc-live as to an Icecast mount; a listener's `pc-schedule | pc-fetch | pc-icecast`
 // pipeline tunes in mid-show, and real players (ffmpeg decoding to null, mpv) read its
 // stream: video and audio with no decoder error, for a first viewer and a later one. A
 // header blob altered on the origin is refused as a forged chunk is.
@@ -24,6 +24,7 @@ const node = (name: string, args: string[]): string => [process.execPath, bin(na
 const FORMATS = {
   webm: { mime: 'video/webm', ext: 'webm', args: ['-c:v', 'libvpx', '-deadline', 'realtime', '-cpu-used', '8', '-b:v', '300k', '-g', String(FPS), '-c:a', 'libopus', '-f', 'webm'] },
   ts: { mime: 'video/mp2t', ext: 'ts', args: ['-c:v', 'libx264', '-preset', 'ultrafast', '-tune', 'zerolatency', '-g', String(FPS), '-c:a', 'aac', '-f', 'mpegts'] },
+  mp4: { mime: 'video/mp4', ext: 'mp4', args: ['-c:v', 'libx264', '-preset', 'ultrafast', '-tune', 'zerolatency', '-g', String(FPS), '-c:a', 'aac', '-f', 'mp4', '-movflags', 'frag_keyframe+empty_moov+default_base_moof'] },
 } as const
 type Format = keyof typeof FORMATS
 
@@ -97,13 +98,14 @@ function checkDecoded (d: Decoded, seconds: number, who: string): void {
   assert.ok(d.audio >= (seconds - 2) * 10, `${who}: ${d.audio} audio frames`)
 }
 
-for (const fmt of ['webm', 'ts'] as const) {
+for (const fmt of ['webm', 'ts', 'mp4'] as const) {
   test(`${fmt}: ffmpeg pushes ${FORMATS[fmt].mime} to pc-live; a listener's pipeline tuned in mid-show serves ffmpeg and mpv video and audio with no decoder error, and a viewer joining later too`, async () => {
     const show = await onAir(fmt, 40)
     await sleep(3000)
     const l = await tuneIn(show)
     const first = await decode(`${l.base}/stream`, 6)
     checkDecoded(first, 6, 'the first viewer')
+    // by frames: mpv's --length counts from an MP4 stream's time 0, which a viewer tuning in is long past (pc-icecast(1))
     const mpv = await tool('mpv', ['--no-config', '--vo=null', '--ao=null', '--frames=50', `${l.base}/stream`], 60_000)
     assert.is(mpv.code, 0, mpv.stdout.toString() + mpv.stderr)
     assert.match(mpv.stdout.toString(), /Video --vid=1/)
