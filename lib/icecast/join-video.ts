@@ -8,7 +8,8 @@
 // `takeNote` says so.
 import type { MediaUnit } from '../media/media.js'
 import type { JoinRule } from './join-rule.js'
-import { TS_PACKET_BYTES, TS_SYNC, TS_WRAP, TS_CLOCK_HZ, pesTimes } from '../media/ts.js'
+import { TS_PACKET_BYTES, TS_SYNC, TS_WRAP, TS_CLOCK_HZ, pesTimes, parsePmt, readTsPacket } from '../media/ts.js'
+import { pictureSize, type PictureSize } from '../media/picture-size.js'
 import { ID, readElementHead, unknownSize, children, parseInfo, UNKNOWN_SIZE, DEFAULT_TIMECODE_SCALE } from '../media/matroska.js'
 import { readBoxHead, boxes } from '../media/mp4.js'
 
@@ -79,7 +80,9 @@ const readTs33 = (b: Buffer, i: number): number => ((b[i] >> 1) & 7) * 2 ** 30 +
  * TS: continuity counters run on across items (each PID's counter is shifted by what
  * makes its first packet follow the last one sent), PCR, PTS and DTS are moved by the
  * item's offset, and the item's first PCR packet carries the discontinuity indicator.
- * PAT and PMT are repeated in the stream anyway, so they are always sent.
+ * PAT and PMT are repeated in the stream anyway, so they are always sent. The picture
+ * size (H.264 SPS, MPEG-2 sequence header) of each item's first video PES that declares
+ * one is compared with the previous item's: a change is said, as for WebM.
  */
 export class TsJoin extends VideoJoin {
   private readonly cc = new Map<number, number>()
@@ -89,10 +92,39 @@ export class TsJoin extends VideoJoin {
   /** the first item's first decode time, which is stream time 0 */
   private base0?: number
   private marked = false
+  /** the video stream the PMT names, and the picture size players decode now */
+  private video?: { pid: number, codec: string }
+  private size?: PictureSize
+  /** this item's picture size was found (or the item has none to compare) */
+  private sized = false
 
-  protected startItem (): void { this.delta = new Map(); this.shift = undefined; this.marked = false }
-  protected header (u: MediaUnit): { send: Buffer, join: Buffer } { const b = this.rewrite(u.bytes); return { send: b, join: b } }
-  protected media (u: MediaUnit): Buffer { return this.rewrite(u.bytes) }
+  protected startItem (): void { this.delta = new Map(); this.shift = undefined; this.marked = false; this.sized = false }
+  protected header (u: MediaUnit): { send: Buffer, join: Buffer } {
+    const p = readTsPacket(u.bytes)
+    const v = p && parsePmt(p)?.find(x => x.video)
+    if (v) this.video = { pid: v.pid, codec: v.codec }
+    const b = this.rewrite(u.bytes)
+    return { send: b, join: b }
+  }
+
+  protected media (u: MediaUnit): Buffer {
+    if (!this.sized && this.video) this.checkSize(u.bytes, this.video)
+    return this.rewrite(u.bytes)
+  }
+
+  private checkSize (b: Buffer, video: { pid: number, codec: string }): void {
+    for (let i = 0; i + TS_PACKET_BYTES <= b.length; i += TS_PACKET_BYTES) {
+      const p = readTsPacket(b.subarray(i))
+      if (!p || p.pid !== video.pid || !p.pusi || p.payload.length < 9) continue
+      const size = pictureSize(p.payload.subarray(9 + p.payload[8]), video.codec)
+      if (!size) continue
+      this.sized = true
+      const prev = this.size
+      this.size = size
+      if (prev && (prev.width !== size.width || prev.height !== size.height)) this.say(`picture size ${prev.width}x${prev.height} → ${size.width}x${size.height} after the previous item; some players will stop or garble here`)
+      return
+    }
+  }
 
   private rewrite (src: Buffer): Buffer {
     const b = Buffer.from(src)

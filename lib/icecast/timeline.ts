@@ -9,7 +9,7 @@ import type { Frame, ItemHeader } from '../frames/frame.js'
 import type { ScheduleRecord } from '../core/records.js'
 import { oggPageUs } from '../media/ogg-join.js'
 import { joinRule, type JoinRule } from './join.js'
-import { MediaParser, detectKind, mimeOf, type MediaKind, type MediaUnit, type StreamInfo } from '../media/media.js'
+import { MediaParser, beginsUnit, detectKind, mimeOf, type MediaKind, type MediaUnit, type StreamInfo } from '../media/media.js'
 
 /** a segment closes at this many bytes… */
 export const SEGMENT_BYTES = 4096
@@ -21,6 +21,8 @@ export const SNIFF_BYTES = 4096
 export const REBASE_MS = 500
 /** a container clock going back by more than this starts the next concatenated file */
 export const LINK_JUMP_US = 1_000_000
+/** a live video unit this late is still sent (at once): players buffer, and losing it costs pictures to the next keyframe */
+export const LIVE_VIDEO_LATE_MS = 1000
 /** warnings kept for the status page */
 export const MAX_WARNINGS = 20
 /** announced slots (NEXT frames) kept for /next.json; the earliest are kept */
@@ -120,6 +122,8 @@ interface ItemRun {
   info?: StreamInfo
   /** live: the next DATA starts a chunk: check its kind */
   chunkStart: boolean
+  /** live video: units wait for a random-access point (at the start, and after one was late) */
+  needKey: boolean
 }
 
 export class Timeline {
@@ -395,9 +399,14 @@ export class Timeline {
       if (meta.live) {
         const at = this.liveTime(run, u)
         if (at === undefined) continue
-        if (durUs === 0) durUs = u.bytes.length * 8000 / this.opts.bitrateKbps
+        // a video container's clock is its own: a Cluster head or a header takes no time
+        if (durUs === 0 && !clocked) durUs = u.bytes.length * 8000 / this.opts.bitrateKbps
         run.mediaUs += durUs
-        if (at + durUs / 1000 < now) { run.dropped++; (run.anchor as { late: number }).late++; continue }
+        // video: a unit lost costs every picture to the next keyframe, so one a little late is sent at once
+        if (at + durUs / 1000 + (clocked ? LIVE_VIDEO_LATE_MS : 0) < now) { run.dropped++; (run.anchor as { late: number }).late++; run.needKey = true; continue }
+        // video: from the show's start and after a unit lost, nothing until a random-access point (a decoder cannot start elsewhere)
+        if (meta.join?.keyed && run.needKey && !u.key) { run.dropped++; continue }
+        run.needKey = false
         // the slot's end cuts the show as heard, so the next item starts on time
         if (meta.durationMs !== undefined && at >= meta.startMs + meta.durationMs) continue
         this.addUnit(meta, bytes, at, durUs / 1000, u.key === true, run.title)
@@ -466,6 +475,8 @@ export class Timeline {
   /** A live chunk starts with a frame of another kind than the show's so far: say so and parse it as that. */
   private checkKind (run: ItemRun, head: Buffer): void {
     if (!run.parser || !run.meta.live) return
+    // a video chunk opens at a Cluster or a packet, whose payload may look like anything
+    if (run.meta.kind && beginsUnit(run.meta.kind, head)) return
     const kind = detectKind(head)
     if (kind === 'other' || kind === run.meta.kind) return
     this.units(run, run.parser.end())
@@ -551,7 +562,7 @@ export class Timeline {
 }
 
 function newRun (meta: ItemMeta): ItemRun {
-  return { meta, sniff: [], sniffBytes: 0, sniffOffset: -1, mediaUs: 0, linkUs: 0, estimate: false, dropped: 0, marks: [], title: meta.title, chunkStart: false }
+  return { meta, sniff: [], sniffBytes: 0, sniffOffset: -1, mediaUs: 0, linkUs: 0, estimate: false, dropped: 0, marks: [], title: meta.title, chunkStart: false, needKey: true }
 }
 
 /** What differs between two streams that a decoder cannot follow without a reset. */

@@ -1,9 +1,12 @@
 // Cut a live byte stream into chunks of a fixed duration at codec frame boundaries
 // (MPEG audio frames, ADTS frames, Ogg pages; anything else by bytes and wall time),
-// each numbered and stamped with the source-clock time at which it starts. Ogg codec
-// header pages are also kept apart as a header blob, so a player joining at any chunk
-// can decode. One Chunker lives for the whole show: a source that reconnects
-// continues the numbering.
+// each numbered and stamped with the source-clock time at which it starts. Video
+// containers (MPEG-TS, Matroska/WebM, fragmented MP4) are cut where the container
+// allows (a TS packet group, a Cluster, a fragment), at a random-access point when one
+// comes in the second half of a chunk. Codec and container headers (Ogg header pages;
+// TS PAT+PMT; EBML header to Tracks; ftyp+moov) are also kept apart as a header blob,
+// so a player joining at any chunk can decode. One Chunker lives for the whole show: a
+// source that reconnects continues the numbering.
 import { MediaParser, detectKind, mimeOf, type MediaKind, type MediaUnit, type StreamInfo } from '../media/media.js'
 import { parseMpegHeader } from '../media/mpeg.js'
 import { parseAdtsHeader } from '../media/adts.js'
@@ -15,6 +18,11 @@ export const SNIFF_BYTES = 4096
 export const REANCHOR_MS = 2000
 /** 'other' media carries no timing: it is cut at this many bytes per second of --chunk (128 kbit/s) */
 export const OTHER_BYTES_PER_S = 16_000
+/** a video chunk is cut at the next container boundary past this size (the peer wire carries up to 8 MiB) */
+export const MAX_VIDEO_CHUNK_BYTES = 4 * 1024 * 1024
+
+/** containers with random-access points: chunks are cut at their boundaries, preferably at a keyframe */
+export function isVideoKind (kind: MediaKind): boolean { return kind === 'ts' || kind === 'matroska' || kind === 'fmp4' }
 
 export interface HeaderBlob { bytes: Buffer, hash: Buffer, firstSeq: number }
 
@@ -26,10 +34,13 @@ export interface LiveChunk {
   kind: MediaKind
   mime: string
   info: StreamInfo
-  /** the Ogg codec headers this chunk needs */
+  /** the headers this chunk needs (Ogg codec header pages; the video container's header) */
   header?: HeaderBlob
-  /** the chunk begins with those header pages itself */
+  /** the chunk begins with those header bytes itself */
   opensHeader: boolean
+  /** a player given the header can start decoding at this chunk: always for audio; for
+   * video, when its first unit after any header is a random-access point */
+  key: boolean
   title?: string
   /** the format differs from the previous chunk's (codec, sample rate, channels) */
   change: boolean
@@ -74,10 +85,14 @@ export class Chunker {
   private chunkStartMs = 0
   private chunkOpenWall = 0
   private chunkOpensHeader = false
+  /** whether the chunk's first media unit (after any header) is a random-access point; undefined before it */
+  private chunkKey?: boolean
   // source clock of this connection
   private anchorMs = 0
   private mediaUs = 0
   private boundaryUs = 0
+  /** video: the media time at the last container boundary */
+  private boundaryAtUs = 0
   private lastEndMs = 0
   // Ogg headers
   private headerParts: Buffer[] = []
@@ -87,6 +102,7 @@ export class Chunker {
   private formatChanged = false
   private title?: string
   private chunkTitle?: string
+  private lastKind?: MediaKind
 
   constructor (readonly opts: ChunkerOptions) { this.seq = opts.firstSeq ?? 0 }
 
@@ -134,11 +150,15 @@ export class Chunker {
     this.sniff = []; this.sniffBytes = 0
     if (!head.length) return []
     const kind = detectKind(head, this.contentType)
+    // another kind's header blob means nothing to this one
+    if (this.lastKind !== undefined && this.lastKind !== kind) this.header = undefined
+    this.lastKind = kind
     this.parser = new MediaParser(kind, { warn: this.opts.warn })
     // a connection may begin mid-frame (a pulled Icecast mount starts its burst anywhere): finding the first frame is no fault
     this.parser.resyncAt(0)
     this.anchorMs = Math.max(this.opts.now(), this.lastEndMs)
     this.mediaUs = 0
+    this.boundaryAtUs = 0
     this.boundaryUs = this.opts.chunkMs * 1000
     if (kind === 'other') this.noteFormat({ kind })
     return this.units(this.parser.push(head))
@@ -149,8 +169,13 @@ export class Chunker {
     const parser = this.parser as MediaParser
     for (const u of units) {
       if (u.header) {
-        if (!this.inHeader) { this.cut(out); this.inHeader = true; this.headerParts = [] }
-        this.headerParts.push(u.bytes)
+        if (!this.inHeader) {
+          // video: what came before the header with no time of its own (a TS SDT) stays in its chunk
+          if (!isVideoKind(parser.kind) || this.chunkUs > 0) this.cut(out)
+          this.inHeader = true; this.headerParts = []
+        }
+        // a Matroska Segment head goes into the blob with its size unknown: a joiner's stream runs on
+        this.headerParts.push(u.joinBytes ?? u.bytes)
         this.add(u)
         continue
       }
@@ -164,6 +189,10 @@ export class Chunker {
       }
       const info = unitInfo(parser.kind, u)
       if (info) this.noteFormat(info, out)
+      if (isVideoKind(parser.kind)) {
+        this.videoUnit(u, out)
+        continue
+      }
       if (parser.kind === 'other') {
         const max = Math.round(OTHER_BYTES_PER_S * this.opts.chunkMs / 1000)
         for (let b = u.bytes; b.length;) {
@@ -183,6 +212,28 @@ export class Chunker {
       this.chunkUs += u.durationUs
     }
     return out
+  }
+
+  /**
+   * A video container's unit. A chunk may end before any unit but a Matroska block: at a
+   * random-access point once it holds half of --chunk (or at once when it did not open at
+   * one, so the next chunk does), else at the boundary nearest to --chunk, judged by the
+   * span between the last two boundaries (or past MAX_VIDEO_CHUNK_BYTES). Chunks so stay
+   * about --chunk long, reaching listeners within the live delay, and open at a keyframe
+   * whenever the encoder's keyframe interval allows.
+   */
+  private videoUnit (u: MediaUnit, out: LiveChunk[]): void {
+    if (!u.inner) {
+      const chunkUs = this.opts.chunkMs * 1000
+      const span = this.mediaUs - this.boundaryAtUs
+      this.boundaryAtUs = this.mediaUs
+      if (this.partBytes && this.chunkKey !== undefined && (
+        (u.key && (this.chunkUs >= chunkUs / 2 || !this.chunkKey)) ||
+        this.chunkUs + span / 2 >= chunkUs || this.partBytes >= MAX_VIDEO_CHUNK_BYTES)) this.cut(out)
+    }
+    this.add(u)
+    this.mediaUs += u.durationUs
+    this.chunkUs += u.durationUs
   }
 
   private noteFormat (info: StreamInfo, out?: LiveChunk[]): void {
@@ -207,6 +258,9 @@ export class Chunker {
       this.chunkStartMs = Math.max(start, this.lastEndMs)
       this.chunkTitle = this.title
     }
+    const video = isVideoKind(this.parser?.kind ?? 'other')
+    // video: the first unit with a time of its own says (TS packets before the first PES do not)
+    if (!u.header && this.chunkKey === undefined && (!video || u.timeUs !== undefined)) this.chunkKey = u.key === true || !video
     this.parts.push(u.bytes)
     this.partBytes += u.bytes.length
   }
@@ -218,13 +272,13 @@ export class Chunker {
     const info = this.format ?? { kind }
     const c: LiveChunk = {
       seq: this.seq++, startMs: this.chunkStartMs, durationMs, bytes: Buffer.concat(this.parts, this.partBytes),
-      kind, mime: mimeOf(kind, info), info, opensHeader: this.chunkOpensHeader, change: this.formatChanged,
+      kind, mime: mimeOf(kind, info), info, opensHeader: this.chunkOpensHeader, change: this.formatChanged, key: this.chunkKey ?? !isVideoKind(kind),
     }
-    if (kind === 'ogg' && this.header) c.header = this.header
+    if ((kind === 'ogg' || isVideoKind(kind)) && this.header) c.header = this.header
     if (this.chunkTitle) c.title = this.chunkTitle
     out.push(c)
     this.lastEndMs = c.startMs + durationMs
     this.parts = []; this.partBytes = 0; this.chunkUs = 0
-    this.chunkOpensHeader = false; this.formatChanged = false
+    this.chunkOpensHeader = false; this.formatChanged = false; this.chunkKey = undefined
   }
 }

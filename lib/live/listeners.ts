@@ -1,7 +1,8 @@
 // Plain players on the mount URL: they hear the show as from an Icecast server (ICY
 // headers, metadata on request), starting at a chunk boundary (after the Ogg codec
-// headers), each with a bounded queue; a player that falls behind is dropped, never
-// slowing the source or the others.
+// headers or the video container's header; video at a chunk that opens with a keyframe),
+// each with a bounded queue; a player that falls behind is dropped, never slowing the
+// source or the others.
 import type { Socket } from 'node:net'
 import { IcyInterleaver, ICY_METAINT } from '../icecast/icy.js'
 import type { LiveChunk } from './chunker.js'
@@ -15,7 +16,7 @@ export interface ListenerOptions {
   verbose?: (m: string) => void
 }
 
-interface Listener { socket: Socket, addr: string, icy?: IcyInterleaver, lastSeq: number }
+interface Listener { socket: Socket, addr: string, icy?: IcyInterleaver, lastSeq: number, started: boolean }
 
 export class LiveListeners {
   private readonly set = new Set<Listener>()
@@ -27,18 +28,15 @@ export class LiveListeners {
   get full (): boolean { return this.set.size >= this.opts.maxListeners }
   get metaint (): number { return this.opts.metaint ?? ICY_METAINT }
 
-  /** `start`: the newest complete chunk (its header pages first for Ogg), already sent after the head */
+  /** `start`: the newest complete chunk (its header first for Ogg and video); video that does not open with a keyframe waits for the next chunk that does */
   add (socket: Socket, wantsIcy: boolean, start: LiveChunk | undefined): void {
-    const l: Listener = { socket, addr: `${socket.remoteAddress}:${socket.remotePort}`, icy: wantsIcy ? new IcyInterleaver(this.metaint) : undefined, lastSeq: -1 }
+    const l: Listener = { socket, addr: `${socket.remoteAddress}:${socket.remotePort}`, icy: wantsIcy ? new IcyInterleaver(this.metaint) : undefined, lastSeq: -1, started: false }
     this.set.add(l)
     this.peak = Math.max(this.peak, this.set.size)
     socket.on('close', () => { if (this.set.delete(l)) this.opts.verbose?.(`listener ${l.addr} left`) })
     socket.on('data', () => {})
     this.opts.verbose?.(`listener ${l.addr} joined (${this.set.size} now)`)
-    if (start) {
-      if (start.header && !start.opensHeader) this.write(l, start.header.bytes, start.title)
-      this.send(l, start)
-    }
+    if (start) this.send(l, start)
   }
 
   broadcast (c: LiveChunk): void {
@@ -52,6 +50,11 @@ export class LiveListeners {
 
   private send (l: Listener, c: LiveChunk): void {
     if (c.seq <= l.lastSeq) return
+    if (!l.started) {
+      if (!c.key) return
+      l.started = true
+      if (c.header && !c.opensHeader) this.write(l, c.header.bytes, c.title)
+    }
     // a chained Ogg link or a format change arrives with its own headers inline
     l.lastSeq = c.seq
     this.write(l, c.bytes, c.title)

@@ -25,8 +25,10 @@ export interface ChunkEntry {
   size: number
   /** BLAKE2b-256, hex */
   hash: string
-  /** hash of the header blob the chunk needs (Ogg), hex */
+  /** hash of the header blob the chunk needs (Ogg, video containers), hex */
   header?: string
+  /** false: the chunk does not begin at a random-access point (video); a player starts at one that does */
+  key?: boolean
   title?: string
   /** ed25519, hex, with --key */
   sig?: string
@@ -127,6 +129,7 @@ export function checkChunkEntry (c: ChunkEntry, where: string, signed: boolean):
     if (typeof c.hash !== 'string' || !HEX32.test(c.hash)) fail(`${at}: bad hash`, where)
     if (c.header !== undefined && (typeof c.header !== 'string' || !HEX32.test(c.header))) fail(`${at}: bad header hash`, where)
     if (c.title !== undefined && typeof c.title !== 'string') fail(`${at}: bad title`, where)
+    if (c.key !== undefined && typeof c.key !== 'boolean') fail(`${at}: key is not a boolean`, where)
     if (c.sig !== undefined && (typeof c.sig !== 'string' || !HEX_SIG.test(c.sig))) fail(`${at}: bad sig`, where)
     if (signed && c.sig === undefined) fail(`${at}: unsigned in a signed stream`, where)
   }

@@ -10,6 +10,7 @@ import { readHead, type RequestHead } from '../core/http-head.js'
 import { checkBasicAuth, ChunkedDecoder, REALM, SourceSlot, sourceInfo, SOURCE_USER, type SourceInfo } from './source.js'
 import { MANIFEST_HEADER, MANIFEST_SUFFIX } from './manifest.js'
 import type { LiveStation } from './station.js'
+import { isVideoKind } from './chunker.js'
 import type { LiveListeners } from './listeners.js'
 
 export const SERVER_ID = 'Icecast 2.4.4'
@@ -20,7 +21,7 @@ export const TAKEOVER_IDLE_MS = 2000
 /** a player asking before the first chunk waits this long for it, then gets 404 */
 export const FIRST_CHUNK_WAIT_MS = 10_000
 const FILE_NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/
-const FILE_TYPES: Record<string, string> = { mp3: 'audio/mpeg', aac: 'audio/aac', ogg: 'audio/ogg', bin: 'application/octet-stream', json: 'application/json' }
+const FILE_TYPES: Record<string, string> = { mp3: 'audio/mpeg', aac: 'audio/aac', ogg: 'audio/ogg', ts: 'video/mp2t', webm: 'video/webm', mp4: 'video/mp4', bin: 'application/octet-stream', json: 'application/json' }
 
 const REASONS: Record<number, string> = {
   200: 'OK', 204: 'No Content', 400: 'Bad Request', 401: 'Authentication Required', 403: 'Forbidden', 404: 'File Not Found',
@@ -225,7 +226,8 @@ export class LiveServer {
     if (!start) { this.reply(socket, 404, 'the show has not started\n', [], head); return }
     if (socket.destroyed) return
     if (!head && this.opts.listeners.full) { this.reply(socket, 403, 'max listeners reached\n'); return }
-    const wantsIcy = req.headers.get('icy-metadata') === '1'
+    // as Icecast 2 does for WebM and Ogg: no ICY metadata inside a video container
+    const wantsIcy = req.headers.get('icy-metadata') === '1' && !isVideoKind(start.kind)
     const i = this.sourceInfo
     const one = (s: string | undefined): string => (s ?? '').replace(/[\r\n]/g, ' ')
     const fmt = start.info

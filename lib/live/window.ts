@@ -4,10 +4,11 @@
 // out of the window are deleted after the manifest stops naming them.
 //
 //   DIR/NAME.json          the manifest (mount /NAME → NAME.json, /a/b → a/b.json)
-//   DIR/NAME/SEQ.EXT       chunk SEQ (decimal); EXT mp3, aac, ogg or bin
+//   DIR/NAME/SEQ.EXT       chunk SEQ (decimal); EXT mp3, aac, ogg, ts, webm, mp4 or bin
 //   DIR/NAME/SEQ.json      chunk SEQ's manifest entry alone (its claim), written after the
 //                          chunk: a listener fetches one chunk without the whole manifest
-//   DIR/NAME/header-SEQ.ogg  Ogg codec headers first used by chunk SEQ
+//   DIR/NAME/header-SEQ.EXT  the header blob first used by chunk SEQ (Ogg codec headers;
+//                          TS PAT+PMT; Matroska EBML header to Tracks; MP4 ftyp+moov)
 import { mkdir, rename, rm, writeFile } from 'node:fs/promises'
 import { dirname, join, posix } from 'node:path'
 import { IOError } from '../core/errors.js'
@@ -15,11 +16,11 @@ import { formatTime } from '../core/units.js'
 import type { LiveChunk } from './chunker.js'
 import { encodeManifest, isoMs, MANIFEST_SUFFIX, MANIFEST_VERSION, type ChunkEntry, type FormatChange, type HeaderEntry, type LiveManifest } from './manifest.js'
 
-const EXT: Record<string, string> = { mp3: 'mp3', aac: 'aac', ogg: 'ogg', other: 'bin' }
+const EXT: Record<string, string> = { mp3: 'mp3', aac: 'aac', ogg: 'ogg', ts: 'ts', matroska: 'webm', fmp4: 'mp4', other: 'bin' }
 
 export function chunkFileName (seq: number, kind: string): string { return `${seq}.${EXT[kind] ?? 'bin'}` }
 export function claimFileName (seq: number): string { return `${seq}.json` }
-export function headerFileName (firstSeq: number): string { return `header-${firstSeq}.ogg` }
+export function headerFileName (firstSeq: number, kind: string): string { return `header-${firstSeq}.${EXT[kind] ?? 'bin'}` }
 
 export interface WindowOptions {
   dir: string
@@ -83,12 +84,13 @@ export class LiveWindow {
       if (c.header) {
         e.header = c.header.hash.toString('hex')
         if (!this.headers.some(h => h.hash === e.header)) {
-          const hname = headerFileName(c.header.firstSeq)
+          const hname = headerFileName(c.header.firstSeq, c.kind)
           await this.atomic(join(this.chunkDir, hname), c.header.bytes)
           this.headers.push({ name: hname, hash: e.header })
         }
       }
       if (c.title) e.title = c.title
+      if (!c.key) e.key = false
       if (sig) e.sig = sig.toString('hex')
       const i = c.info
       this.format = { mime: c.mime, kind: c.kind }

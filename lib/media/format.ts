@@ -39,6 +39,9 @@ export interface MediaUnit {
   /** for a header unit, the bytes to give a joining listener instead of `bytes` (same
    * length): a Matroska Segment head with its size made unknown */
   joinBytes?: Buffer
+  /** a unit that no stream can begin with: a Matroska block, which belongs to the Cluster
+   * head before it (a live chunk is cut before any other unit) */
+  inner?: boolean
   /** media time at the start of this unit when the format says it exactly (Ogg granule,
    * TS DTS from the first seen, Matroska block timecode, fMP4 tfdt) */
   timeUs?: number
@@ -46,7 +49,7 @@ export interface MediaUnit {
 
 /** What a format says about the bytes at a unit boundary (buf[0]). */
 export type Step =
-  | { t: 'unit', len: number, durationUs: number, header?: boolean, key?: boolean, timeUs?: number, joinBytes?: Buffer }
+  | { t: 'unit', len: number, durationUs: number, header?: boolean, key?: boolean, timeUs?: number, joinBytes?: Buffer, inner?: boolean }
   /** bytes to leave out quietly (tags, the Xing frame); len may run past buf */
   | { t: 'skip', len: number }
   /** buf must hold this many bytes before the format can tell */

@@ -230,11 +230,11 @@ export class MatroskaFormat implements UnitFormat {
     const data = buf.subarray(h.headBytes, whole)
     const blk = h.id === ID.SimpleBlock ? data : h.id === ID.BlockGroup ? children(data).find(([i]) => i === ID.Block)?.[1] : undefined
     const b = blk && blockHead(blk)
-    if (!b) return { t: 'unit', len: whole, durationUs: 0 }
+    if (!b) return { t: 'unit', len: whole, durationUs: 0, inner: true }
     const t = (this.clusterTc + b.rel) * this.scale / 1000
     const step = this.clock === undefined ? 0 : Math.max(0, t - this.clock)
     this.clock = Math.max(this.clock ?? t, t)
-    return { t: 'unit', len: whole, durationUs: step, timeUs: t }
+    return { t: 'unit', len: whole, durationUs: step, timeUs: t, inner: true }
   }
 
   /** the next Cluster or EBML header (a new stream) */

@@ -6,8 +6,8 @@
 import { parseMpegHeader, MpegFormat, sameMpegStream } from './mpeg.js'
 import { parseAdtsHeader, AdtsFormat } from './adts.js'
 import { OggFormat } from './ogg.js'
-import { isTsStart, TsFormat } from './ts.js'
-import { ID, MatroskaFormat } from './matroska.js'
+import { isTsStart, TsFormat, TS_PACKET_BYTES, TS_SYNC } from './ts.js'
+import { ID, MatroskaFormat, readElementHead } from './matroska.js'
 import { Fmp4Format, parseMoov, readBoxHead } from './mp4.js'
 import { id3v2Length } from './id3.js'
 
@@ -89,6 +89,25 @@ function isFragmentedMp4 (head: Buffer): boolean {
     at += h.size
   }
   return false
+}
+
+/** Whether `head` begins where a unit of `kind` may begin (a live chunk of that kind starts so): its sync or element there. */
+export function beginsUnit (kind: MediaKind, head: Buffer): boolean {
+  switch (kind) {
+    case 'ts': return head.length > 0 && head[0] === TS_SYNC && (head.length < 2 * TS_PACKET_BYTES || isTsStart(head))
+    case 'matroska': {
+      const h = readElementHead(head)
+      return h !== null && h !== 'need' && (h.id === ID.Cluster || h.id === ID.EBML)
+    }
+    case 'fmp4': {
+      const h = readBoxHead(head)
+      return h !== null && h !== 'need' && ['moof', 'ftyp', 'styp'].includes(h.type)
+    }
+    case 'ogg': return head.length >= 4 && head.readUInt32BE(0) === 0x4f676753
+    case 'mp3': return parseMpegHeader(head) !== null
+    case 'aac': return parseAdtsHeader(head) !== null
+    default: return false
+  }
 }
 
 export function mimeOf (kind: MediaKind, info?: StreamInfo): string {
@@ -211,6 +230,7 @@ export class MediaParser {
           if (s.header) u.header = true
           if (s.key) u.key = true
           if (s.joinBytes) u.joinBytes = s.joinBytes
+          if (s.inner) u.inner = true
           if (s.timeUs !== undefined) u.timeUs = s.timeUs
           out.push(u)
           this.advance(s.len)

@@ -120,6 +120,23 @@ test('a WebM item with the same codecs but another picture size is sent with its
   assert.match(ic.stderr(), /item 1 \(item 1\): video or audio setup differs from the previous item/)
 })
 
+for (const [codec, args] of [['H.264', ['-c:v', 'libx264', '-preset', 'ultrafast', '-g', '25', '-c:a', 'aac']], ['MPEG-2', ['-c:v', 'mpeg2video', '-g', '25', '-c:a', 'mp2']]] as const) {
+  test(`MPEG-TS (${codec}): an item with another picture size is said on stderr, from its SPS or sequence header; one with the same size is not`, async () => {
+    const make = async (size: string): Promise<{ c: VideoClip, data: Buffer, ms: number }> => {
+      const f = join(dir.path, `${codec}-${size}.ts`)
+      const r = await tool('ffmpeg', ['-nostdin', '-v', 'error', '-y', '-f', 'lavfi', '-i', `testsrc=size=${size}:rate=${FPS}:duration=3`, '-f', 'lavfi', '-i', 'sine=duration=3', ...args, f])
+      assert.is(r.code, 0, r.stderr)
+      return { c: TS.c, data: readFileSync(f), ms: Math.round(ffprobeSeconds(f) * 1000) }
+    }
+    // 1280x720 is 80x45 macroblocks: H.264 crops nothing; 1366x768 is cropped from 1376x768
+    const [a, b, c] = [await make('1280x720'), await make('1366x768'), await make('1366x768')]
+    const ic = await startIcecast([], station([a, b, c]))
+    await whole(ic.port)
+    assert.match(ic.stderr(), /item 1 \(item 1\): picture size 1280x720 → 1366x768 after the previous item/)
+    assert.not.match(ic.stderr(), /item 2 \(item 2\): picture size/)
+  })
+}
+
 for (const [name, k, ext, header] of [['WebM', VP8, 'webm', Buffer.from([0x1a, 0x45, 0xdf, 0xa3])], ['fragmented MP4', FMP4, 'mp4', Buffer.from('moov')],
   ['MPEG-TS', TS, 'ts', undefined]] as const) {
   test(`${name}: an item after one with the same setup continues the stream, its header not repeated, timestamps running on`, async () => {
