@@ -22,8 +22,8 @@ import { growth } from './growth.js'
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..')
 const BIN = (name: string): string => join(ROOT, 'dist', 'bin', `${name}.js`)
 const HOST = '127.0.0.1'
-/** [seconds, tone Hz]: the items, played in this order again and again */
-const ITEMS: Array<[number, number]> = [[1, 440], [1, 550], [2, 660], [1, 330], [1, 880]]
+/** item lengths in seconds, in turn: the k-th distinct item lasts LENGTHS[k % 5] s */
+const LENGTHS = [1, 1, 2, 1, 1]
 const SAMPLE_MS = 10_000
 /** samples before this are start-up (node's heap and pools growing to their working size) */
 const WARMUP_MS = 60_000
@@ -36,6 +36,8 @@ const OPTIONS: OptionTable = {
   poll: { type: 'string', default: '30s', arg: 'DURATION', help: 'pc-schedule --poll' },
   hours: { type: 'string', default: '2', arg: 'N', help: 'how long the playlist is laid out for' },
   churn: { type: 'string', default: '10s', arg: 'DURATION', help: 'a player connects this often, for 5 to 40 s' },
+  items: { type: 'string', default: '40', arg: 'N', help: 'distinct items, played in turn again and again' },
+  keep: { type: 'string', default: '20s', arg: 'DURATION', help: 'pc-fetch --keep: shorter than a turn of the items, so that every item is a new swarm' },
   samples: { type: 'string', arg: 'FILE', help: 'write every sample to FILE as CSV (seconds, item changes, then RSS, anonymous MB and fds of each process)' },
   write: { type: 'boolean', help: 'replace the soak section of BENCHMARKS.md' },
   help: { alias: 'h', type: 'boolean', help: 'print this help and exit' },
@@ -113,12 +115,17 @@ async function main (): Promise<void> {
   const listeners = intOption(opts, 'listeners', 1, 20)
   const hours = intOption(opts, 'hours', 1, 48)
   const churnMs = durationOption(opts, 'churn')
+  const distinct = intOption(opts, 'items', 1, 1000)
+  const keep = `${durationOption(opts, 'keep') / 1000}s`
   const poll = String(opts.poll)
 
   const dir = await mkdtemp(join(tmpdir(), 'pc-soak-'))
   const log = (s: string): void => { process.stderr.write(`soak: ${s}\n`) }
   const names: string[] = []
-  for (const [i, [s, hz]] of ITEMS.entries()) {
+  for (let i = 0; i < distinct; i++) {
+    // a tone of its own for each item, so that no two items share a hash tree
+    const s = LENGTHS[i % LENGTHS.length]
+    const hz = 220 + 10 * i
     const name = `item${i}-${s}s.mp3`
     const r = spawnSync('ffmpeg', ['-nostdin', '-v', 'error', '-f', 'lavfi', '-i', `sine=f=${hz}:d=${s}`, '-ac', '2', '-ar', '44100', '-c:a', 'libmp3lame', '-b:a', '128k', join(dir, name)])
     if (r.status !== 0) throw new Error(`ffmpeg could not make ${name}`)
@@ -138,7 +145,7 @@ async function main (): Promise<void> {
     const port = await freePort()
     const stats = join(dir, `fetch-${i}.ndjson`)
     const sched = startProc(`pc-schedule#${i}`, ['--follow', '--lead', '5s', '--poll', poll, base + 'list.rss'], 'ignore', i - 1)
-    const fetch = startProc(`pc-fetch#${i}`, ['-q', '-t', `http://${HOST}:${trackerPort}/announce`, '--host', HOST, '--stats', stats], sched.child.stdout as NodeJS.ReadableStream, i - 1)
+    const fetch = startProc(`pc-fetch#${i}`, ['-q', '-t', `http://${HOST}:${trackerPort}/announce`, '--host', HOST, '--stats', stats, '--keep', keep], sched.child.stdout as NodeJS.ReadableStream, i - 1)
     startProc(`pc-icecast#${i}`, ['-q', `${HOST}:${port}`], fetch.child.stdout as NodeJS.ReadableStream, i - 1)
     pipes.push({ port, stats })
   }
@@ -212,7 +219,7 @@ async function main (): Promise<void> {
   const changes = last?.changes ?? []
   const total = changes.reduce((a, b) => a + b, 0)
   const text = [
-    `Command: \`node dist/bench/soak.js --minutes ${minutes} --listeners ${listeners} --poll ${poll}\`: ${ITEMS.length} MP3 items of ${ITEMS.map(i => i[0]).join(', ')} s played in turn, laid out for ${hours} h (${playlistItems} playlist items) on scripts/origin.ts (no ETag, so every poll sends the playlist whole), pc-tracker, ${listeners} pipelines \`pc-schedule --follow --poll ${poll} | pc-fetch | pc-icecast\`; a player connected every ${churnMs / 1000} s for 5–40 s (${players.started} in all, ${players.failed} failed), one recorded from start to end. ${median(changes)} item changes per listener (${total} in all) in ${Math.round((last?.t ?? 0) / 1000)} s.`,
+    `Command: \`node dist/bench/soak.js --minutes ${minutes} --listeners ${listeners} --poll ${poll} --items ${distinct} --keep ${keep}\`: ${distinct} distinct MP3 items of ${LENGTHS.join(', ')}… s played in turn, laid out for ${hours} h (${playlistItems} playlist items) on scripts/origin.ts (no ETag, so every poll sends the playlist whole), pc-tracker, ${listeners} pipelines \`pc-schedule --follow --poll ${poll} | pc-fetch --keep ${keep} | pc-icecast\` (an item's swarm is left ${keep} after it was written, before its next turn: every item change opens a swarm and closes one); a player connected every ${churnMs / 1000} s for 5–40 s (${players.started} in all, ${players.failed} failed), one recorded from start to end. ${median(changes)} item changes per listener (${total} in all) in ${Math.round((last?.t ?? 0) / 1000)} s.`,
     '',
     `Memory (MB) sampled every ${SAMPLE_MS / 1000} s, from the first sample after ${WARMUP_MS / 1000} s (${first ? `${median(first.changes)} item changes per listener` : '–'}) to the end: resident (RSS) and its anonymous part (heap, buffers, malloc; the rest is the node binary and libraries mapped from disk) at the start, middle and end, and open file descriptors. Slopes are least-squares fits of the anonymous memory in MB per 1000 item changes (a pipeline's own, or all of them for pc-tracker): over the whole span, and over the second half (from ${half ? `${Math.round(half.t / 1000)} s, ${median(half.changes)} item changes per listener` : '–'}), which is judged: growth beyond noise is a slope more than 3 standard errors above 0 whose rise over the half is more than twice the scatter of the samples around it.`,
     '',
