@@ -5,7 +5,7 @@
 // memory and open fds at the start, middle and end, the slope per thousand item changes,
 // and whether it grows beyond noise over the second half, then checks the recording for
 // gaps and decoder errors.
-//   node dist/bench/soak.js [--minutes 20] [--listeners 3] [--poll 30s] [--samples FILE] [--write]
+//   node dist/bench/soak.js [--minutes 20] [--listeners 3] [--poll 30s] [--items 40] [--keep 20s] [--samples FILE] [--write]
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process'
 import { readFileSync, readdirSync, statSync } from 'node:fs'
 import { mkdtemp, rm, writeFile } from 'node:fs/promises'
@@ -43,7 +43,7 @@ const OPTIONS: OptionTable = {
   help: { alias: 'h', type: 'boolean', help: 'print this help and exit' },
 }
 const INFO: CommandInfo = {
-  usage: '[--minutes 20] [--listeners 3] [--poll 30s] [--write]',
+  usage: '[--minutes 20] [--listeners 3] [--poll 30s] [--items 40] [--keep 20s] [--samples FILE] [--write]',
   summary: 'Soak benchmark: memory of every command over thousands of item changes, and a recorded stream checked for gaps.',
   examples: ['node dist/bench/soak.js --minutes 5', 'node dist/bench/soak.js --minutes 30 --write'],
   maxArgs: 0,
@@ -111,12 +111,19 @@ async function main (): Promise<void> {
     return
   }
   if (opts.help) { process.stdout.write(helpText('soak.js', INFO, OPTIONS)); return }
-  const minutes = intOption(opts, 'minutes', 1, 24 * 60)
-  const listeners = intOption(opts, 'listeners', 1, 20)
-  const hours = intOption(opts, 'hours', 1, 48)
-  const churnMs = durationOption(opts, 'churn')
-  const distinct = intOption(opts, 'items', 1, 1000)
-  const keep = `${durationOption(opts, 'keep') / 1000}s`
+  let minutes: number, listeners: number, hours: number, churnMs: number, distinct: number, keep: string
+  try {
+    minutes = intOption(opts, 'minutes', 1, 24 * 60)
+    listeners = intOption(opts, 'listeners', 1, 20)
+    hours = intOption(opts, 'hours', 1, 48)
+    churnMs = durationOption(opts, 'churn')
+    distinct = intOption(opts, 'items', 1, 1000)
+    keep = `${durationOption(opts, 'keep') / 1000}s`
+  } catch (e) {
+    process.stderr.write(`soak: ${(e as Error).message} (try --help)\n`)
+    process.exitCode = 64
+    return
+  }
   const poll = String(opts.poll)
 
   const dir = await mkdtemp(join(tmpdir(), 'pc-soak-'))
