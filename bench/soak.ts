@@ -1,13 +1,14 @@
 // Soak benchmark: a day on air compressed into minutes. A station of one- and two-second
 // MP3 items laid out for hours on an origin without ETag, pc-tracker, and listener
 // pipelines `pc-schedule --follow | pc-fetch | pc-icecast`; players connect and leave
-// all along and one is recorded whole. Prints each process's resident memory at the
-// start, middle and end and its slope per thousand item changes, then checks the
-// recording for gaps and decoder errors.
-//   node dist/bench/soak.js [--minutes 20] [--listeners 3] [--poll 30s] [--write]
+// all along and one is recorded whole. Prints each process's resident and anonymous
+// memory and open fds at the start, middle and end, the slope per thousand item changes,
+// and whether it grows beyond noise over the second half, then checks the recording for
+// gaps and decoder errors.
+//   node dist/bench/soak.js [--minutes 20] [--listeners 3] [--poll 30s] [--items 40] [--keep 20s] [--samples FILE] [--write]
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process'
-import { readFileSync, statSync } from 'node:fs'
-import { mkdtemp, rm } from 'node:fs/promises'
+import { readFileSync, readdirSync, statSync } from 'node:fs'
+import { mkdtemp, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join, dirname } from 'node:path'
 import { fileURLToPath } from 'node:url'
@@ -16,12 +17,13 @@ import { startOrigin } from '../scripts/origin.js'
 import { freePort } from '../scripts/free-port.js'
 import { median } from './proc.js'
 import { table, writeSection } from './report.js'
+import { growth } from './growth.js'
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..')
 const BIN = (name: string): string => join(ROOT, 'dist', 'bin', `${name}.js`)
 const HOST = '127.0.0.1'
-/** [seconds, tone Hz]: the items, played in this order again and again */
-const ITEMS: Array<[number, number]> = [[1, 440], [1, 550], [2, 660], [1, 330], [1, 880]]
+/** item lengths in seconds, in turn: the k-th distinct item lasts LENGTHS[k % 5] s */
+const LENGTHS = [1, 1, 2, 1, 1]
 const SAMPLE_MS = 10_000
 /** samples before this are start-up (node's heap and pools growing to their working size) */
 const WARMUP_MS = 60_000
@@ -34,11 +36,14 @@ const OPTIONS: OptionTable = {
   poll: { type: 'string', default: '30s', arg: 'DURATION', help: 'pc-schedule --poll' },
   hours: { type: 'string', default: '2', arg: 'N', help: 'how long the playlist is laid out for' },
   churn: { type: 'string', default: '10s', arg: 'DURATION', help: 'a player connects this often, for 5 to 40 s' },
+  items: { type: 'string', default: '40', arg: 'N', help: 'distinct items, played in turn again and again' },
+  keep: { type: 'string', default: '20s', arg: 'DURATION', help: 'pc-fetch --keep: shorter than a turn of the items, so that every item is a new swarm' },
+  samples: { type: 'string', arg: 'FILE', help: 'write every sample to FILE as CSV (seconds, item changes, then RSS, anonymous MB and fds of each process)' },
   write: { type: 'boolean', help: 'replace the soak section of BENCHMARKS.md' },
   help: { alias: 'h', type: 'boolean', help: 'print this help and exit' },
 }
 const INFO: CommandInfo = {
-  usage: '[--minutes 20] [--listeners 3] [--poll 30s] [--write]',
+  usage: '[--minutes 20] [--listeners 3] [--poll 30s] [--items 40] [--keep 20s] [--samples FILE] [--write]',
   summary: 'Soak benchmark: memory of every command over thousands of item changes, and a recorded stream checked for gaps.',
   examples: ['node dist/bench/soak.js --minutes 5', 'node dist/bench/soak.js --minutes 30 --write'],
   maxArgs: 0,
@@ -46,25 +51,26 @@ const INFO: CommandInfo = {
 
 const sleep = (ms: number): Promise<void> => new Promise(resolve => setTimeout(resolve, ms))
 
-/** Resident set of a live process in bytes; undefined once it is gone. */
-function rssBytes (pid: number | undefined): number | undefined {
-  try { const m = /^VmRSS:\s+(\d+) kB/m.exec(readFileSync(`/proc/${pid ?? 0}/status`, 'utf8')); return m ? Number(m[1]) * 1024 : undefined } catch { return undefined }
+interface Mem { rss: number, anon: number, fds: number }
+/**
+ * A live process's resident set, the anonymous part of it (heap, buffers, malloc: what
+ * a leak grows; the rest is the node binary and libraries mapped from disk, shared, and
+ * paged in and out by the kernel) and its open file descriptors; undefined once it is gone.
+ */
+function memOf (pid: number | undefined): Mem | undefined {
+  try {
+    const st = readFileSync(`/proc/${pid ?? 0}/status`, 'utf8')
+    const kb = (k: string): number => Number(new RegExp(`^${k}:\\s+(\\d+) kB`, 'm').exec(st)?.[1] ?? NaN) * 1024
+    return { rss: kb('VmRSS'), anon: kb('RssAnon'), fds: readdirSync(`/proc/${pid ?? 0}/fd`).length }
+  } catch { return undefined }
 }
 
-/** Least-squares slope of y over x. */
-function slope (xs: number[], ys: number[]): number {
-  const mx = xs.reduce((a, b) => a + b, 0) / xs.length
-  const my = ys.reduce((a, b) => a + b, 0) / ys.length
-  let num = 0; let den = 0
-  for (let i = 0; i < xs.length; i++) { num += (xs[i] - mx) * (ys[i] - my); den += (xs[i] - mx) ** 2 }
-  return den === 0 ? NaN : num / den
-}
-
-interface Proc { name: string, child: ChildProcess, stderr: string }
+/** `pipe`: the index of its listener pipeline (undefined for pc-tracker) */
+interface Proc { name: string, child: ChildProcess, stderr: string, pipe?: number }
 const procs: Proc[] = []
-function startProc (name: string, args: string[], stdin: 'ignore' | NodeJS.ReadableStream = 'ignore'): Proc {
+function startProc (name: string, args: string[], stdin: 'ignore' | NodeJS.ReadableStream = 'ignore', pipe?: number): Proc {
   const child = spawn(process.execPath, [BIN(name.replace(/#.*/, '')), ...args], { stdio: [stdin as 'ignore', 'pipe', 'pipe'] })
-  const p: Proc = { name, child, stderr: '' }
+  const p: Proc = { name, child, stderr: '', pipe }
   child.stderr?.on('data', (d: Buffer) => { p.stderr = (p.stderr + d.toString()).slice(-2000) })
   procs.push(p)
   return p
@@ -105,16 +111,28 @@ async function main (): Promise<void> {
     return
   }
   if (opts.help) { process.stdout.write(helpText('soak.js', INFO, OPTIONS)); return }
-  const minutes = intOption(opts, 'minutes', 1, 24 * 60)
-  const listeners = intOption(opts, 'listeners', 1, 20)
-  const hours = intOption(opts, 'hours', 1, 48)
-  const churnMs = durationOption(opts, 'churn')
+  let minutes: number, listeners: number, hours: number, churnMs: number, distinct: number, keep: string
+  try {
+    minutes = intOption(opts, 'minutes', 1, 24 * 60)
+    listeners = intOption(opts, 'listeners', 1, 20)
+    hours = intOption(opts, 'hours', 1, 48)
+    churnMs = durationOption(opts, 'churn')
+    distinct = intOption(opts, 'items', 1, 1000)
+    keep = `${durationOption(opts, 'keep') / 1000}s`
+  } catch (e) {
+    process.stderr.write(`soak: ${(e as Error).message} (try --help)\n`)
+    process.exitCode = 64
+    return
+  }
   const poll = String(opts.poll)
 
   const dir = await mkdtemp(join(tmpdir(), 'pc-soak-'))
   const log = (s: string): void => { process.stderr.write(`soak: ${s}\n`) }
   const names: string[] = []
-  for (const [i, [s, hz]] of ITEMS.entries()) {
+  for (let i = 0; i < distinct; i++) {
+    // a tone of its own for each item, so that no two items share a hash tree
+    const s = LENGTHS[i % LENGTHS.length]
+    const hz = 220 + 10 * i
     const name = `item${i}-${s}s.mp3`
     const r = spawnSync('ffmpeg', ['-nostdin', '-v', 'error', '-f', 'lavfi', '-i', `sine=f=${hz}:d=${s}`, '-ac', '2', '-ar', '44100', '-c:a', 'libmp3lame', '-b:a', '128k', join(dir, name)])
     if (r.status !== 0) throw new Error(`ffmpeg could not make ${name}`)
@@ -133,9 +151,9 @@ async function main (): Promise<void> {
   for (let i = 1; i <= listeners; i++) {
     const port = await freePort()
     const stats = join(dir, `fetch-${i}.ndjson`)
-    const sched = startProc(`pc-schedule#${i}`, ['--follow', '--lead', '5s', '--poll', poll, base + 'list.rss'])
-    const fetch = startProc(`pc-fetch#${i}`, ['-q', '-t', `http://${HOST}:${trackerPort}/announce`, '--host', HOST, '--stats', stats], sched.child.stdout as NodeJS.ReadableStream)
-    startProc(`pc-icecast#${i}`, ['-q', `${HOST}:${port}`], fetch.child.stdout as NodeJS.ReadableStream)
+    const sched = startProc(`pc-schedule#${i}`, ['--follow', '--lead', '5s', '--poll', poll, base + 'list.rss'], 'ignore', i - 1)
+    const fetch = startProc(`pc-fetch#${i}`, ['-q', '-t', `http://${HOST}:${trackerPort}/announce`, '--host', HOST, '--stats', stats, '--keep', keep], sched.child.stdout as NodeJS.ReadableStream, i - 1)
+    startProc(`pc-icecast#${i}`, ['-q', `${HOST}:${port}`], fetch.child.stdout as NodeJS.ReadableStream, i - 1)
     pipes.push({ port, stats })
   }
   for (const p of pipes) await waitHttp(`http://${HOST}:${p.port}/status-json.xsl`, 30_000)
@@ -161,16 +179,16 @@ async function main (): Promise<void> {
     c.once('exit', (code, signal) => { players.live.delete(c); if (code !== 0 && signal === null) players.failed++ })
   }, churnMs)
 
-  // memory samples: [ms since start, item changes per listener (median), rss per process]
-  const samples: Array<{ t: number, changes: number, rss: Array<number | undefined> }> = []
+  // memory samples: ms since start, item changes of each pipeline, memory of each process
+  const samples: Array<{ t: number, changes: number[], mem: Array<Mem | undefined> }> = []
   log(`${listeners} listeners, ${playlistItems} playlist items, ${minutes} min; a sample every ${SAMPLE_MS / 1000} s`)
   while (Date.now() < end) {
     await sleep(Math.min(SAMPLE_MS, end - Date.now()))
-    const changes = median(pipes.map(p => itemsFetched(p.stats)))
-    samples.push({ t: Date.now() - t0, changes, rss: procs.map(p => rssBytes(p.child.pid)) })
+    const changes = pipes.map(p => itemsFetched(p.stats))
+    samples.push({ t: Date.now() - t0, changes, mem: procs.map(p => memOf(p.child.pid)) })
     const dead = procs.filter(p => p.child.exitCode !== null || p.child.signalCode !== null)
     if (dead.length) { log(`exited early: ${dead.map(p => `${p.name} (${p.child.exitCode ?? p.child.signalCode}): ${p.stderr.trim()}`).join('; ')}`); break }
-    if (samples.length % 6 === 0) log(`${Math.round((Date.now() - t0) / 1000)} s, ${changes} item changes per listener`)
+    if (samples.length % 6 === 0) log(`${Math.round((Date.now() - t0) / 1000)} s, ${median(changes)} item changes per listener`)
   }
   clearInterval(churn)
   recorder.kill('SIGINT')
@@ -183,27 +201,47 @@ async function main (): Promise<void> {
 
   const check = checkRecording(recording)
   const steady = samples.filter(s => s.t >= WARMUP_MS)
-  const mb = (b: number | undefined): string => b === undefined ? '–' : (b / 1e6).toFixed(1)
+  // the verdict is judged on the second half: by then the allocator has reached its working size
+  const judged = steady.slice(steady.length >> 1)
+  // a pipeline's processes count its own item changes; pc-tracker counts them all
+  const changesOf = (p: Proc, s: { changes: number[] }): number => p.pipe === undefined ? s.changes.reduce((a, b) => a + b, 0) : s.changes[p.pipe]
+  const mb = (b: number | undefined): string => b === undefined || !Number.isFinite(b) ? '–' : (b / 1e6).toFixed(1)
+  const f2 = (x: number): string => Number.isFinite(x) ? x.toFixed(2) : '–'
+  const verdicts: string[] = []
   const rows = procs.map((p, i) => {
-    const pts = steady.filter(s => s.rss[i] !== undefined)
-    const at = (k: number): number | undefined => pts[k]?.rss[i]
-    const ys = pts.map(s => (s.rss[i] as number) / 1e6)
-    const per1000 = slope(pts.map(s => s.changes / 1000), ys)
-    return [p.name, mb(at(0)), mb(at(pts.length >> 1)), mb(at(pts.length - 1)), ys.length ? `${Math.min(...ys).toFixed(1)}–${Math.max(...ys).toFixed(1)}` : '–', Number.isFinite(per1000) ? per1000.toFixed(2) : '–']
+    const pts = steady.filter(s => s.mem[i] !== undefined)
+    const at = (k: number): Mem | undefined => pts[k]?.mem[i]
+    const three = (k: keyof Mem): string => `${mb(at(0)?.[k])} / ${mb(at(pts.length >> 1)?.[k])} / ${mb(at(pts.length - 1)?.[k])}`
+    const fds = pts.map(s => (s.mem[i] as Mem).fds)
+    const whole = growth(pts.map(s => changesOf(p, s) / 1000), pts.map(s => (s.mem[i] as Mem).anon / 1e6))
+    const late = judged.filter(s => s.mem[i] !== undefined)
+    const g = growth(late.map(s => changesOf(p, s) / 1000), late.map(s => (s.mem[i] as Mem).anon / 1e6))
+    const verdict = !Number.isFinite(g.slope) ? 'too few samples' : g.grows ? 'GROWS' : 'no growth beyond noise'
+    verdicts.push(`${p.name}: ${verdict}`)
+    return [p.name, three('rss'), three('anon'), fds.length ? `${Math.min(...fds)}–${Math.max(...fds)}` : '–', f2(whole.slope), `${f2(g.slope)} ± ${f2(g.slopeSe)}`, `${f2(g.rise)} / ${f2(g.noise)}`, verdict]
   })
   const first = steady[0]
+  const half = judged[0]
   const last = samples[samples.length - 1]
-  const changes = last?.changes ?? 0
+  const changes = last?.changes ?? []
+  const total = changes.reduce((a, b) => a + b, 0)
   const text = [
-    `Command: \`node dist/bench/soak.js --minutes ${minutes} --listeners ${listeners} --poll ${poll}\`: ${ITEMS.length} MP3 items of ${ITEMS.map(i => i[0]).join(', ')} s played in turn, laid out for ${hours} h (${playlistItems} playlist items) on scripts/origin.ts (no ETag, so every poll sends the playlist whole), pc-tracker, ${listeners} pipelines \`pc-schedule --follow --poll ${poll} | pc-fetch | pc-icecast\`; a player connected every ${churnMs / 1000} s for 5–40 s (${players.started} in all, ${players.failed} failed), one recorded from start to end. ${changes} item changes per listener (${changes * listeners} in all) in ${Math.round((last?.t ?? 0) / 1000)} s.`,
+    `Command: \`node dist/bench/soak.js --minutes ${minutes} --listeners ${listeners} --poll ${poll} --items ${distinct} --keep ${keep}\`: ${distinct} distinct MP3 items of ${LENGTHS.join(', ')}… s played in turn, laid out for ${hours} h (${playlistItems} playlist items) on scripts/origin.ts (no ETag, so every poll sends the playlist whole), pc-tracker, ${listeners} pipelines \`pc-schedule --follow --poll ${poll} | pc-fetch --keep ${keep} | pc-icecast\` (an item's swarm is left ${keep} after it was written, before its next turn: every item change opens a swarm and closes one); a player connected every ${churnMs / 1000} s for 5–40 s (${players.started} in all, ${players.failed} failed), one recorded from start to end. ${median(changes)} item changes per listener (${total} in all) in ${Math.round((last?.t ?? 0) / 1000)} s.`,
     '',
-    `Resident memory (MB) from the first sample after ${WARMUP_MS / 1000} s (${first ? `${first.changes} item changes` : '–'}) to the end, sampled every ${SAMPLE_MS / 1000} s; the slope is the least-squares fit of RSS over item changes in that span.`,
+    `Memory (MB) sampled every ${SAMPLE_MS / 1000} s, from the first sample after ${WARMUP_MS / 1000} s (${first ? `${median(first.changes)} item changes per listener` : '–'}) to the end: resident (RSS) and its anonymous part (heap, buffers, malloc; the rest is the node binary and libraries mapped from disk) at the start, middle and end, and open file descriptors. Slopes are least-squares fits of the anonymous memory in MB per 1000 item changes (a pipeline's own, or all of them for pc-tracker): over the whole span, and over the second half (from ${half ? `${Math.round(half.t / 1000)} s, ${median(half.changes)} item changes per listener` : '–'}), which is judged: growth beyond noise is a slope more than 3 standard errors above 0 whose rise over the half is more than twice the scatter of the samples around it.`,
     '',
-    table(['process', 'start', 'middle', 'end', 'range', 'MB per 1000 item changes'], rows),
+    table(['process', 'RSS start / middle / end', 'anonymous start / middle / end', 'fds', 'slope, whole', 'slope, 2nd half', 'rise / noise, 2nd half', 'verdict'], rows),
+    '',
+    `Verdict: ${verdicts.join('; ')}.`,
     '',
     `Recording of listener 1: ${recordedS.toFixed(1)} s recorded, ${check.decodedS.toFixed(1)} s decoded, ${check.warnings.length} decoder message${check.warnings.length === 1 ? '' : 's'}${check.warnings.length ? ` (first: \`${check.warnings[0]}\`)` : ''}, ${check.gaps.length} silence${check.gaps.length === 1 ? '' : 's'} of ${GAP_S} s or more${check.gaps.length ? ` (longest ${Math.max(...check.gaps).toFixed(2)} s)` : ''}.${recorderErr.trim() ? ` The recorder said: \`${recorderErr.trim().split('\n')[0]}\`.` : ''}`,
   ].join('\n')
   process.stdout.write(text + '\n')
+  if (opts.samples !== undefined) {
+    const head = ['s', ...pipes.map((_, i) => `changes#${i + 1}`), ...procs.flatMap(p => [`${p.name} rss`, `${p.name} anon`, `${p.name} fds`])]
+    const lines = samples.map(s => [(s.t / 1000).toFixed(0), ...s.changes, ...s.mem.flatMap(m => m ? [mb(m.rss), mb(m.anon), m.fds] : ['', '', ''])].join(','))
+    await writeFile(String(opts.samples), [head.join(','), ...lines].join('\n') + '\n')
+  }
   if (opts.write) await writeSection(join(ROOT, 'BENCHMARKS.md'), 'soak', text)
   await rm(dir, { recursive: true, force: true })
 }
