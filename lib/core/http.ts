@@ -4,7 +4,7 @@ import { NoInputError, UnavailableError } from './errors.js'
 
 export const CONNECT_TIMEOUT_MS = 10_000
 
-interface Linked { signal: AbortSignal, abort: () => void, release: () => void }
+export interface Linked { signal: AbortSignal, abort: () => void, release: () => void }
 
 /**
  * A signal that aborts when `parent` does or when `abort()` is called; `release()` undoes

@@ -6,7 +6,7 @@ import { createServer, connect as tcpConnect, type Server, type Socket } from 'n
 import type { Writable } from 'node:stream'
 import { randomBytes } from 'node:crypto'
 import { DataError, NoInputError, UnavailableError } from '../core/errors.js'
-import { fetchUrl } from '../core/http.js'
+import { fetchUrl, linkedSignal } from '../core/http.js'
 import { writeAll } from '../core/ndjson.js'
 import type { ScheduleRecord } from '../core/records.js'
 import { encodeFrame, encodeMagic } from '../frames/frame.js'
@@ -42,12 +42,13 @@ export async function findLiveManifest (url: string, signal?: AbortSignal): Prom
   const guess = manifestUrlOf(url)
   const m = await manifestAt(guess, signal)
   if (m) return { manifestUrl: guess, manifest: m }
-  const ac = new AbortController()
+  // the body (the stream itself, for a plain Icecast mount) is not read: aborted once the head is in
+  const link = linkedSignal(signal)
   let named: string | null = null
   try {
-    const res = await fetchUrl(url, { signal: signal ? AbortSignal.any([signal, ac.signal]) : ac.signal })
+    const res = await fetchUrl(url, { signal: link.signal })
     named = res.headers.get(MANIFEST_HEADER)
-  } catch (e) { if (!(e instanceof NoInputError)) throw e } finally { ac.abort() }
+  } catch (e) { if (!(e instanceof NoInputError)) throw e } finally { link.abort(); link.release() }
   if (!named) return undefined
   const at = new URL(named, url).toString()
   const m2 = await manifestAt(at, signal)
