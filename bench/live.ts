@@ -14,6 +14,7 @@ import { join, dirname } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { request as httpRequest, type ClientRequest } from 'node:http'
 import minimist from 'minimist'
+import split2 from 'split2'
 import { parseDuration } from '../lib/core/units.js'
 import { parseManifest, type ChunkEntry } from '../lib/live/manifest.js'
 import { cpuSeconds, peakRssBytes, median, MIB } from './proc.js'
@@ -101,7 +102,7 @@ async function untilLine (c: ChildProcess, re: RegExp, ms: number, what: string)
   })
 }
 
-interface Listener { k: number, fetch: ChildProcess, icecast: ChildProcess, rec: Recorded, killedAt?: number }
+interface Listener { k: number, fetch: ChildProcess, icecast: ChildProcess, rec: Recorded, late: Array<{ at: number, units: number }>, killedAt?: number }
 
 async function main (): Promise<void> {
   const argv = minimist(process.argv.slice(2), { string: ['warm', 'delay'], default: { n: 20, minutes: 2, kill: 3, warm: '20s', delay: '1500ms' } })
@@ -113,13 +114,13 @@ async function main (): Promise<void> {
   const key = join(tmp, 'station')
   await new Promise(resolve => node('pc-hash', ['--keygen', key]).once('exit', resolve))
 
-  // the origin: pc-live on stdin, nginx on its dir, a tracker
-  const live = node('pc-live', ['--dir', dir, '--window', `${minutes + 10}m`, '--key', key, '-'], 'pipe')
-  live.stdin!.on('error', () => {})
-  const nginx = await startNginx({ root: dir })
+  // the origin: a tracker, pc-live on stdin announcing the swarm at its port as a station does, nginx on its dir
   const tr = node('pc-tracker', ['-v', '127.0.0.1:0'])
   const trPort = (await untilLine(tr, /listening on [^:]+:(\d+)/, 15_000, 'pc-tracker'))[1]
   const tracker = `http://127.0.0.1:${trPort}/announce`
+  const live = node('pc-live', ['127.0.0.1:0', '--tracker', tracker, '--dir', dir, '--window', `${minutes + 10}m`, '--key', key, '-'], 'pipe')
+  live.stdin!.on('error', () => {})
+  const nginx = await startNginx({ root: dir })
   // the reference
   const ice = await startIcecast2({ sourcePassword: PASSWORD, clients: n + 10 })
   children.push(ice.proc) // gone with us if the run fails
@@ -146,14 +147,19 @@ async function main (): Promise<void> {
   for (let k = 0; k < n; k++) {
     const port = await freePort()
     const fetch = node('pc-fetch', ['--tracker', tracker, '--key', key + '.pub', url])
-    const icecast = spawn(process.execPath, [bin('pc-icecast'), '--live-delay', delay, `127.0.0.1:${port}`], { stdio: [fetch.stdout!, 'ignore', 'pipe'] })
+    const icecast = spawn(process.execPath, [bin('pc-icecast'), '-v', '--live-delay', delay, `127.0.0.1:${port}`], { stdio: [fetch.stdout!, 'ignore', 'pipe'] })
     children.push(icecast)
-    icecast.stderr!.on('data', () => {})
+    // units that came after their play time and were skipped (inside a chunk: the 48-byte match cannot see them)
+    const late: Listener['late'] = []
+    icecast.stderr!.pipe(split2()).on('data', (line: string) => {
+      const m = /live chunk \d+: (\d+) units? arrived after their play time/.exec(line)
+      if (m) late.push({ at: performance.now(), units: Number(m[1]) })
+    })
     await waitFor(`listener ${k}'s pc-icecast`, 90_000, async () => await new Promise<boolean>(resolve => {
       const r = httpRequest({ host: '127.0.0.1', port, path: '/status-json.xsl', agent: false }, res => { res.resume(); resolve(res.statusCode === 200) })
       r.on('error', () => resolve(false)); r.end()
     }))
-    listeners.push({ k, fetch, icecast, rec: reader(port, '/stream').rec })
+    listeners.push({ k, fetch, icecast, rec: reader(port, '/stream').rec, late })
     await sleep(200)
   }
   const refs = Array.from({ length: n }, () => reader(ice.port, '/ref').rec)
@@ -209,6 +215,10 @@ async function main (): Promise<void> {
   const pc = g2e(alive.map(l => l.rec))
   if (process.env.BENCH_LIVE_DUMP) { const { writeFileSync } = await import('node:fs'); writeFileSync(join(process.env.BENCH_LIVE_DUMP, 'src'), source.bytes()); writeFileSync(join(process.env.BENCH_LIVE_DUMP, 'ref0'), refs[0].bytes()); writeFileSync(join(process.env.BENCH_LIVE_DUMP, 'pc0'), alive[0].rec.bytes()); data.forEach((d, i) => writeFileSync(join(process.env.BENCH_LIVE_DUMP!, `c${i}`), d)) }
   const ref = g2e(refs)
+  // late units per surviving listener over the measured run, as a share of the units it should have played (MP3 at 44.1 kHz: 1152 samples a unit)
+  const unitsPerS = 44100 / 1152
+  const measuredS = (tEnd - 5000 - (t0 + warmMs)) / 1000
+  const lateShare = alive.map(l => l.late.filter(x => x.at > t0 + warmMs && x.at < tEnd - 5000).reduce((a, x) => a + x.units, 0) / (unitsPerS * measuredS))
   const refBytes = refs.reduce((a, r) => a + r.length, 0)
   const srcBytes = source.length - srcAtRefs
   const cpuPct = (x: 'f' | 'i'): number => 100 * (cpu1[x] - cpu0[x]) / ((cpu1.t - cpu0.t) / 1000)
@@ -224,6 +234,7 @@ async function main (): Promise<void> {
     row('origin bytes / stream bytes', nginxBytes / streamBytes, refBytes / srcBytes, 'x'),
     row('chunks on time, worst listener', Math.min(...pc.onTime), Math.min(...ref.onTime), ''),
     row('chunks on time, median listener', median(pc.onTime), median(ref.onTime), ''),
+    `${'units skipped late, worst / median'.padEnd(34)} ${(100 * Math.max(...lateShare)).toFixed(2).padStart(9)} %  ${(100 * median(lateShare)).toFixed(2)} % (pc-icecast -v; icecast2 skips none)`,
     '(a chunk counts as on time when its first 48 bytes are in the stream: icecast2 rewrites some bytes inside chunks, so it is matched on chunk starts only; origin bytes from the first listener on, icecast2 from its readers on)',
     `origin: nginx sent ${(nginxBytes / MIB).toFixed(2)} MiB for ${(streamBytes / MIB).toFixed(2)} MiB of chunks; icecast2 sent ${(refBytes / MIB).toFixed(2)} MiB for ${(srcBytes / MIB).toFixed(2)} MiB of source since its readers connected`,
     `one listener: pc-fetch ${cpuPct('f').toFixed(1)}% CPU, peak RSS ${(rss.f / MIB).toFixed(0)} MiB; pc-icecast ${cpuPct('i').toFixed(1)}% CPU, peak RSS ${(rss.i / MIB).toFixed(0)} MiB`,

@@ -8,6 +8,20 @@ import type { Socket } from 'node:net'
 export const MAX_HEAD_BYTES = 8192
 export const MAX_HEADER_LINES = 64
 
+/** what may come before the first space of a request line (a method is a token, RFC 9110 5.6.2) */
+const METHOD_PREFIX = /^[-!#$%&'*+.^_`|~0-9A-Za-z]{0,32}$/
+
+/**
+ * Whether the first bytes of a connection can still begin an HTTP request line. A peer
+ * dialling a server that is not a peer (the wire's handshake starts `PCWIRE\0`), a TLS
+ * hello or a stray binary protocol is answered 400 at once instead of holding a socket
+ * until the head timeout.
+ */
+export function mayBeRequestLine (buf: Buffer): boolean {
+  const sp = buf.indexOf(32)
+  return METHOD_PREFIX.test(buf.subarray(0, sp < 0 ? Math.min(buf.length, 33) : sp).toString('latin1'))
+}
+
 export interface RequestHead {
   method: string
   /** target as sent (`*` for OPTIONS *), percent-decoded, without the query */
@@ -75,6 +89,7 @@ export function readHead (socket: Socket, timeoutMs: number): Promise<HeadResult
       let lines = 0
       for (let i = buf.indexOf(10); i >= 0 && i < headLen; i = buf.indexOf(10, i + 1)) lines++
       if (lines > MAX_HEADER_LINES) { finish({ ok: false, status: 431, why: 'too many header lines' }); return }
+      if (!mayBeRequestLine(buf)) { finish({ ok: false, status: 400, why: 'not an HTTP request' }); return }
       if (end < 0) return
       const req = parseRequestHead(buf.subarray(0, end).toString('latin1'))
       if (!req) { finish({ ok: false, status: 400, why: 'bad request' }); return }

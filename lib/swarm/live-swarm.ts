@@ -105,8 +105,16 @@ export class LiveSwarm extends EventEmitter {
   private readonly originTried = new Map<number, number>()
   private readonly serving = new Map<PeerLink, number[]>()
   private servingCount = 0
-  /** local time minus the source time at which a chunk ended, at its earliest observation */
+  /**
+   * local time minus the source time at which a chunk ended, when it is at the origin: first
+   * the age of the newest chunk at start (an upper bound), then lowered by every chunk seen
+   * sooner, and probed (see fromOrigin)
+   */
   private offsetMs = Infinity
+  /** how much earlier the next chunk is asked for when the last one was already there */
+  private probeStepMs = 0
+  /** a chunk was asked for before it was there: the due time is near, steps stop doubling */
+  private probeFound = false
   private newest?: LivePiece
   /** the newest chunk seen, for when the next ones are due: its number and source end time */
   private ref = { seq: 0, endMs: 0 }
@@ -169,10 +177,10 @@ export class LiveSwarm extends EventEmitter {
       if (this.askPeer(seq)) continue
       const due = this.dueAt(seq)
       const designated = !alone && liveRank(this.key, others, seq) < this.opts.fetchers
-      const pollMs = designated ? Math.max(50, this.opts.chunkMs / 5) : this.opts.chunkMs
+      const pollMs = designated ? Math.max(50, this.opts.chunkMs / 10) : this.opts.chunkMs
       const tried = this.originTried.get(seq) ?? -Infinity
       const fallback = due + this.opts.deadlineMs - Math.max(this.opts.chunkMs, 500)
-      if (now - tried >= pollMs && ((designated && now >= due) || now >= fallback)) void this.fromOrigin(seq)
+      if (now - tried >= pollMs && ((designated && now >= due) || now >= fallback)) void this.fromOrigin(seq, designated && now < fallback ? pollMs : 0)
     }
     if (now > this.dueAt(this.next) + this.opts.deadlineMs + 2 * this.opts.chunkMs) void this.pollManifest(now)
   }
@@ -228,13 +236,28 @@ export class LiveSwarm extends EventEmitter {
     if (cancel) p.send({ type: 'live-cancel', seq })
   }
 
-  private async fromOrigin (seq: number): Promise<void> {
+  /**
+   * Take chunk `seq` from the origin. `probeMs` (the designated listener's poll interval when
+   * it asks at the chunk's due time) moves the due time towards the moment chunks appear. A
+   * chunk already there at the first ask could have been asked for sooner: the next is asked
+   * for earlier, by a step that starts at one poll and doubles until a chunk is asked for too
+   * soon (then half the step back), and by a quarter of a poll after that. A chunk not yet
+   * there moves the due time half a poll later. Without this a lone listener kept the due
+   * time it guessed at start, up to a chunk late on every chunk, and its player skipped what
+   * came after its play time; in a swarm the first holder's announcement lowers everyone's.
+   */
+  private async fromOrigin (seq: number, probeMs = 0): Promise<void> {
+    const first = !this.originTried.has(seq)
     this.originTried.set(seq, this.clock.now())
     this.inflight.set(seq, { at: this.clock.now() })
     const o = this.opts.origin
     const before = o.counter.bytes
     try {
       const e = await this.originClaim(seq)
+      if (first && probeMs > 0) {
+        if (e) { this.probeStepMs = this.probeFound ? probeMs / 4 : Math.min(Math.max(this.probeStepMs * 2, probeMs), this.opts.chunkMs); this.offsetMs -= this.probeStepMs }
+        else { this.offsetMs += this.probeFound ? probeMs / 2 : Math.max(probeMs / 2, this.probeStepMs / 2); this.probeFound = true }
+      }
       if (!e || this.held.has(seq)) return
       const bytes = await o.fetchChunk(e)
       if (!bytes || this.held.has(seq)) return

@@ -16,8 +16,17 @@ export const MAX_PEERS = 50
  */
 export const PEX_BATCH_MS = 250
 export const DIAL_RETRIES = 4
+/**
+ * A dial still unanswered after this long no longer holds a listener back from the origin
+ * (LiveSwarm's start-up grace): a handshake takes one round trip after the TCP one, under
+ * 700 ms at the 300 ms RTTs of the worst home lines; an address that accepts and never
+ * answers (a firewall, a server that is not a peer, such as pc-live's HTTP port when it
+ * was listed) otherwise kept a lone live listener off the origin until its fallback, past
+ * pc-icecast's live delay, on every chunk.
+ */
+export const DIAL_GRACE_MS = 1000
 
-interface Dial { addr: PeerAddress, tries: number, sticky: boolean, timer?: TimerHandle, connected: boolean, connecting: boolean }
+interface Dial { addr: PeerAddress, tries: number, sticky: boolean, timer?: TimerHandle, connected: boolean, connecting: boolean, since: number }
 
 const keyOf = (a: PeerAddress): string => `${a.host}:${a.port}`
 
@@ -54,14 +63,15 @@ export class Members {
     const d = this.dials.get(key)
     if (d) { d.sticky ||= sticky; return }
     if (!sticky && this.dials.size >= 4 * MAX_PEERS) return
-    const dial: Dial = { addr, tries: 0, sticky, connected: false, connecting: false }
+    const dial: Dial = { addr, tries: 0, sticky, connected: false, connecting: false, since: 0 }
     this.dials.set(key, dial)
     this.dial(dial)
   }
 
-  /** Whether connections to known addresses are still being attempted (for the start-up grace). */
+  /** Whether a connection to a known address is being attempted, begun less than DIAL_GRACE_MS ago (the start-up grace). */
   get dialling (): boolean {
-    for (const d of this.dials.values()) if (d.connecting) return true
+    const now = this.sw.clock.now()
+    for (const d of this.dials.values()) if (d.connecting && now - d.since < DIAL_GRACE_MS) return true
     return false
   }
 
@@ -73,6 +83,7 @@ export class Members {
     p.sendHandshake(this.handshake())
     d.connected = true
     d.connecting = true
+    d.since = sw.clock.now()
     let ok = false
     let duplicate = false
     p.once('handshake', () => { ok = true; d.tries = 0; d.connecting = false; this.attach(p) })
@@ -119,7 +130,7 @@ export class Members {
     p.on('close', () => this.detach(p))
     if (la) {
       const d = this.dials.get(keyOf(la))
-      if (!d) this.dials.set(keyOf(la), { addr: la, tries: 0, sticky: false, connected: true, connecting: false })
+      if (!d) this.dials.set(keyOf(la), { addr: la, tries: 0, sticky: false, connected: true, connecting: false, since: 0 })
     }
     sw.greet(p)
     // peer exchange: tell it who else is here, and tell the others about it

@@ -10,6 +10,7 @@ import { killChildren, run, start, sleep, withTimeout, MEDIA } from '../helpers.
 import { get, rawRequest } from './icecast-helpers.js'
 import { startLive, ffmpegSource, exited, waitManifest, PASSWORD, type Live } from './pc-live-helpers.js'
 import { readFile } from 'node:fs/promises'
+import { encodeHandshake, WIRE_VERSION_LIVE } from '../../lib/swarm/wire.js'
 
 let live: Live | undefined
 const sockets: Socket[] = []
@@ -173,8 +174,12 @@ test('a source that sends nothing is disconnected after --source-timeout', async
   assert.match(live.stderr(), /nothing received for 1000 ms, disconnected/)
 })
 
-test('oversized heads, too many header lines and endless heads get 431 and 408; a head that is not HTTP/1.x 400', async () => {
+test('oversized heads, too many header lines and endless heads get 431 and 408; a head that is not HTTP/1.x 400, and bytes that cannot begin one 400 at once', async () => {
   live = await startLive(['--header-timeout', '1s'])
+  // a listener dialling the port pc-live announces, a TLS hello: 400 before the head timeout (which would be 408)
+  const handshake = encodeHandshake({ infoHash: Buffer.alloc(20, 1), peerId: Buffer.alloc(20, 2), port: 6881, version: WIRE_VERSION_LIVE })
+  assert.is((await rawRequest(live.port, handshake)).status, 400)
+  assert.is((await rawRequest(live.port, Buffer.from([0x16, 0x03, 0x01, 0x02, 0x00]))).status, 400)
   const big = await rawRequest(live.port, `SOURCE /live HTTP/1.0\r\nX-Junk: ${'a'.repeat(10_000)}\r\n\r\n`)
   assert.is(big.status, 431)
   const many = await rawRequest(live.port, 'GET /live HTTP/1.0\r\n' + 'X-A: b\r\n'.repeat(200) + '\r\n')

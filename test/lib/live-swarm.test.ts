@@ -195,4 +195,49 @@ test('a peer that sends a forged chunk is dropped and the chunk comes from elsew
   offAir(s)
 })
 
+test('a lone listener told of an address that accepts and never answers still takes each chunk from the origin when it is due', async () => {
+  const s = setup(1)
+  const { clock, net, origin, listeners } = s
+  // a firewall or a server that is no peer: the connection opens, no handshake ever comes
+  const hole = { host: '10.9.9.9', port: 80 }
+  net.listen(hole, { attach: () => {} })
+  origin.start()
+  await clock.run(3500)
+  const l = listeners[0]
+  l.sw.addAddress(hole)
+  const newest = origin.chunks[origin.chunks.length - 1]
+  l.first = newest.entry.seq
+  l.sw.start(newest.entry)
+  await clock.run(30_000)
+  checkPlayed(l, origin, 0)
+  assert.ok(l.played.length >= 20, `played ${l.played.length} chunks`)
+  // after the first (taken at once), each is played within a second of being published: taken when due, not at the
+  // fallback (due + deadline - a chunk: 2 s here), which comes after pc-icecast's default live delay
+  const lag = l.played.slice(1).map(p => p.at - origin.chunks[p.seq].at)
+  assert.ok(Math.max(...lag) < 1000, `chunks played ${Math.min(...lag)}–${Math.max(...lag)} ms after they were published`)
+  offAir(s)
+})
+
+test('a lone listener that tunes in late in a chunk\'s second soon asks for each chunk when it appears, not a second after', async () => {
+  const s = setup(1)
+  const { clock, origin, listeners } = s
+  origin.start()
+  // chunk 2 appeared at 3000; the listener reads the manifest just before chunk 3 does: it first guesses chunks are 950 ms late
+  await clock.run(3950)
+  const l = listeners[0]
+  const newest = origin.chunks[origin.chunks.length - 1]
+  l.first = newest.entry.seq
+  l.sw.start(newest.entry)
+  await clock.run(40_000)
+  checkPlayed(l, origin, 0)
+  // pc-icecast plays a chunk at its start + 1.5 s: here 500 ms after it appears
+  const lag = l.played.slice(10).map(p => p.at - origin.chunks[p.seq].at)
+  assert.ok(lag.length >= 20)
+  assert.ok(Math.max(...lag) < 300, `chunks 10 on played ${Math.min(...lag).toFixed(0)}–${Math.max(...lag).toFixed(0)} ms after they appeared`)
+  const early = l.played.slice(0, 10).map(p => (p.at - origin.chunks[p.seq].at).toFixed(0))
+  console.log(`  the first ten chunks played ${early.join(', ')} ms after they appeared; the origin answered ${origin.requests} requests for ${l.played.length} chunks`)
+  assert.ok(origin.requests <= 3 * l.played.length, `${origin.requests} requests for ${l.played.length} chunks`)
+  offAir(s)
+})
+
 test.run()
