@@ -2,12 +2,13 @@
 # Install the Debian programs the tests and benchmarks use, if any is missing:
 # nginx (origin), ffmpeg/ffprobe (players), icecast2 (relay target and reference),
 # opentracker (tracker at scale), raptor2-utils (rapper, an RDF/XML validator), mandoc,
-# mpv and curl (which the man pages' examples use), liquidsoap and libshout-tools (shout)
-# (live sources pushing into pc-live), chromium (the listener page played in a browser).
+# mpv and curl (which the man pages' examples use), liquidsoap, libshout-tools (shout) and butt
+# with Xvfb for its window (live sources pushing into pc-live), chromium (the listener
+# page played in a browser).
 # Says what it installs on stderr; fails with a clear message where it cannot.
 set -eu
 need=""
-for pair in nginx:nginx-light ffmpeg:ffmpeg ffprobe:ffmpeg icecast2:icecast2 opentracker:opentracker rapper:raptor2-utils mandoc:mandoc mpv:mpv curl:curl liquidsoap:liquidsoap shout:libshout-tools chromium:chromium; do
+for pair in nginx:nginx-light ffmpeg:ffmpeg ffprobe:ffmpeg icecast2:icecast2 opentracker:opentracker rapper:raptor2-utils mandoc:mandoc mpv:mpv curl:curl liquidsoap:liquidsoap shout:libshout-tools butt:butt Xvfb:xvfb chromium:chromium; do
   prog=${pair%%:*}; pkg=${pair#*:}
   if ! command -v "$prog" >/dev/null 2>&1 && ! [ -x "/usr/sbin/$prog" ] && ! [ -x "/usr/bin/$prog" ]; then
     case " $need " in *" $pkg "*) ;; *) need="$need $pkg";; esac

@@ -6,10 +6,13 @@ import * as assert from 'uvu/assert'
 import { connect, type Socket } from 'node:net'
 import { readFileSync } from 'node:fs'
 import { join } from 'node:path'
-import { killChildren, run, start, sleep, withTimeout, MEDIA } from '../helpers.js'
+import { killChildren, run, start, sleep, withTimeout, tempDir, waitForOutput, MEDIA } from '../helpers.js'
 import { get, rawRequest } from './icecast-helpers.js'
-import { startLive, ffmpegSource, exited, waitManifest, PASSWORD, type Live } from './pc-live-helpers.js'
-import { readFile } from 'node:fs/promises'
+import { startLive, ffmpegSource, exited, waitManifest, decode, PASSWORD, type Live } from './pc-live-helpers.js'
+import { readFile, writeFile } from 'node:fs/promises'
+import type { Readable } from 'node:stream'
+import type { ChildProcess } from 'node:child_process'
+import { freePort } from '../../scripts/free-port.js'
 import { encodeHandshake, WIRE_VERSION_LIVE } from '../../lib/swarm/wire.js'
 
 let live: Live | undefined
@@ -84,6 +87,43 @@ test('Liquidsoap output.icecast (SOURCE, HTTP/1.0) goes on air', async () => {
   const m = await waitManifest(live.port, m => m.chunks.length >= 2, 40_000, 'chunks from Liquidsoap')
   assert.is(m.kind, 'mp3')
   assert.match(live.stderr(), /connected \(SOURCE, audio\/mpeg, Liquidsoap/)
+})
+
+test('butt (PUT), headless: on air, and a title sent with butt -u reaches the chunks', async () => {
+  live = await startLive()
+  const tmp = await tempDir('pc-live-butt-')
+  const procs: ChildProcess[] = []
+  try {
+    // no sound card: ALSA's null device is the input (silence, read as fast as butt asks: it streams ahead of real time)
+    await writeFile(join(tmp.path, '.asoundrc'), 'pcm.!default { type null }\n')
+    const cfg = join(tmp.path, 'buttrc')
+    await writeFile(cfg, [
+      '[main]', 'server = pc', 'srv_ent = pc', 'num_of_srv = 1', 'icy =', 'icy_ent =', 'num_of_icy = 0', 'connect_at_startup = 1', '',
+      '[audio]', 'device = default', 'samplerate = 44100', 'bitrate = 128', 'channel = 2', 'codec = mp3', '',
+      '[pc]', 'address = 127.0.0.1', `port = ${live.port}`, `password = ${PASSWORD}`, 'type = 1', 'tls = 0', 'mount = live', 'usr = source', '',
+    ].join('\n'))
+    // a display for its window: Xvfb picks a free one and says which on fd 3
+    const x = start('Xvfb', ['-displayfd', '3', '-nolisten', 'tcp', '-screen', '0', '640x480x24'], { stdio: ['ignore', 'ignore', 'pipe', 'pipe'] })
+    procs.push(x)
+    x.stderr?.resume()
+    const display = (await waitForOutput(x.stdio[3] as Readable, t => /^\d+\n/.test(t), 15_000, 'Xvfb to pick a display')).trim()
+    const control = String(await freePort())
+    const env = { ...process.env, HOME: tmp.path, DISPLAY: `:${display}` }
+    const butt = start('butt', ['-c', cfg, '-p', control], { env })
+    procs.push(butt)
+    butt.stdout?.resume(); butt.stderr?.resume()
+    await waitManifest(live.port, m => m.chunks.length >= 2, 30_000, 'chunks from butt')
+    assert.match(live.stderr(), /connected \(PUT, audio\/mpeg, butt /)
+    const u = await run('butt', ['-p', control, '-u', 'Night Drive'], undefined, { env })
+    assert.is(u.code, 0, u.stderr)
+    const m = await waitManifest(live.port, m => m.chunks.some(c => c.title === 'Night Drive'), 15_000, 'the title from butt -u')
+    assert.is(m.kind, 'mp3')
+    const r = await decode(`http://127.0.0.1:${live.port}/live`, ['-t', '2'])
+    assert.is(r.code, 0, r.stderr)
+  } finally {
+    await Promise.all(procs.map(c => new Promise(resolve => { if (c.exitCode !== null || c.signalCode !== null) resolve(null); else { c.once('exit', resolve); c.kill('SIGKILL') } })))
+    await tmp.remove()
+  }
 })
 
 test('libshout (shout, TLS mode auto): the OPTIONS probe and the 401 challenge, then on air', async () => {
