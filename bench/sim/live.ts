@@ -123,6 +123,8 @@ export async function runLive (o: ScenarioOptions): Promise<Result> {
     })
     h.live = sw
     sw.on('chunk', (p: LivePiece) => { if (!l.heldAt.has(p.seq)) l.heldAt.set(p.seq, clock.now()) })
+    // as pc-fetch: the manifest says the show ended and everything listed was played: leave, saying goodbye
+    sw.once('ended', () => { if (h.online) { void net.leave(h, true); tracker.stopped(h.addr) } })
     // pc-fetch reads the manifest, then joins at its newest chunk
     const m = await src.fetchManifest()
     if (!h.online) return

@@ -15,7 +15,7 @@ import { manifestUrlOf, parseManifest, MANIFEST_HEADER, MAX_MANIFEST_BYTES, type
 import { Announcer } from './announce.js'
 import { realClock } from './clock.js'
 import { HttpLiveOrigin } from './live-origin.js'
-import { LiveSwarm } from './live-swarm.js'
+import { LiveSwarm, DROP_POLL_DESIGNATED_MS } from './live-swarm.js'
 import { Peer } from './peer.js'
 import { MAX_LIVE_CHUNK_BYTES, type LivePiece, type PeerAddress } from './wire.js'
 
@@ -180,12 +180,14 @@ export async function fetchLive (rec: ScheduleRecord, found: LiveFound, out: Wri
     if (first) swarm.start(first)
     else {
       // the show has not produced a chunk yet: wait for the first one's claim
+      // (every half chunk at first, then less often the longer the DJ is late: a crowd waiting at the top of the hour is no flood)
       const firstSeq = 0
+      const t0 = Date.now()
       for (;;) {
         if (io.signal.aborted) break
         const e = await origin.fetchClaim(firstSeq)
         if (e) { swarm.start(e); break }
-        await new Promise(resolve => setTimeout(resolve, Math.max(200, m.chunkMs / 2)))
+        await new Promise(resolve => setTimeout(resolve, Math.max(200, m.chunkMs / 2, Math.min(DROP_POLL_DESIGNATED_MS, (Date.now() - t0) / 8))))
       }
     }
     await done

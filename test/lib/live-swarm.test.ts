@@ -28,11 +28,21 @@ class MemoryLiveOrigin {
   private timer?: unknown
   constructor (readonly clock: VirtualClock, readonly latencyMs: number, readonly bytesPerMs: number) {}
 
+  /** source time lost in drops: a source that returns is stamped from the time it returned, as pc-live does */
+  private lostMs = 0
+
+  /** The source goes away for `ms`, then comes back. */
+  drop (ms: number): void {
+    this.stop()
+    this.lostMs += ms
+    this.clock.setTimeout(() => this.start(), ms)
+  }
+
   start (): void {
     const make = (): void => {
       const seq = this.chunks.length
       const bytes = randomBytes(CHUNK_BYTES)
-      const claim = { seq, startMs: seq * CHUNK_MS, durationMs: CHUNK_MS, hash: blake2b(bytes) }
+      const claim = { seq, startMs: seq * CHUNK_MS + this.lostMs, durationMs: CHUNK_MS, hash: blake2b(bytes) }
       const entry: ChunkEntry = { seq, name: `${seq}.mp3`, start: isoMs(claim.startMs), duration: CHUNK_MS, size: bytes.length, hash: claim.hash.toString('hex'), sig: signChunk(this.streamId, claim, this.kp.secretKey).toString('hex') }
       this.chunks.push({ entry, bytes, at: this.clock.now() })
       this.timer = this.clock.setTimeout(make, CHUNK_MS)
@@ -237,6 +247,25 @@ test('a lone listener that tunes in late in a chunk\'s second soon asks for each
   const early = l.played.slice(0, 10).map(p => (p.at - origin.chunks[p.seq].at).toFixed(0))
   console.log(`  the first ten chunks played ${early.join(', ')} ms after they appeared; the origin answered ${origin.requests} requests for ${l.played.length} chunks`)
   assert.ok(origin.requests <= 3 * l.played.length, `${origin.requests} requests for ${l.played.length} chunks`)
+  offAir(s)
+})
+
+test('while the source is gone for 30 s, listeners ask the origin about once a second each, and play again when it returns', async () => {
+  const s = await onAir(3)
+  const { clock, origin, listeners } = s
+  await clock.run(10_000)
+  origin.drop(30_000)
+  const before = origin.requests
+  await clock.run(10_000 + 30_000)
+  const during = origin.requests - before
+  const back = origin.chunks.length
+  await clock.run(10_000 + 30_000 + 15_000)
+  console.log(`  ${during} origin requests from ${listeners.length} listeners during the 30 s drop`)
+  assert.ok(during <= listeners.length * 30, `${during} requests during the drop`)
+  for (const l of listeners) {
+    const after = l.played.filter(p => p.seq >= back)
+    assert.ok(after.length >= 10, `played ${after.length} chunks after the source came back`)
+  }
   offAir(s)
 })
 
