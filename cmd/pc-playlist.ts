@@ -7,6 +7,10 @@ import { writeAll } from '../lib/core/ndjson.js'
 import { readSecretKey, sign } from '../lib/hashing/sign.js'
 import { parseTime } from '../lib/core/units.js'
 import { MAX_CHUNK_BYTES, MIN_CHUNK_BYTES } from '../lib/hashing/hashtree.js'
+import { findLiveManifest } from '../lib/swarm/live-fetch.js'
+
+/** how long the manifest of a live mount with no type in its name is waited for */
+const LIVE_TYPE_TIMEOUT_MS = 3000
 
 const OPTIONS: OptionTable = {
   output: { alias: 'o', type: 'string', arg: 'FILE', help: 'write the playlist to FILE (atomically) instead of stdout' },
@@ -71,6 +75,14 @@ run('pc-playlist', OPTIONS, INFO, async (opts, io) => {
   const whitelist = str(opts, 'whitelist')
   if (whitelist && !opts.hash) throw new UsageError('--whitelist needs --hash (it lists the hashed items)')
   const secretKey = keyFile ? await readSecretKey(keyFile) : undefined
+  const live = (opts.live as string[]).map(s => parseLiveSlot(s, start)) // +3h counts from --start
+  // a mount whose name says no type: the show's manifest does, if it has one yet (on air, or kept from an earlier show); else none is written
+  for (const slot of live) {
+    if (slot.mime !== undefined) continue
+    const found = await findLiveManifest(slot.url, AbortSignal.timeout(LIVE_TYPE_TIMEOUT_MS)).catch(() => undefined)
+    if (found) slot.mime = found.manifest.mime
+    if (io.verbose) io.stderr.write(`pc-playlist: --live ${slot.url}: ${found ? `${found.manifest.mime}, from its manifest` : 'no manifest yet; dc:format left out'}\n`)
+  }
 
   const built = await buildPlaylist({
     args: opts._,
@@ -84,7 +96,7 @@ run('pc-playlist', OPTIONS, INFO, async (opts, io) => {
     start,
     until,
     shuffle: !!opts.shuffle,
-    live: (opts.live as string[]).map(s => parseLiveSlot(s, start)), // +3h counts from --start
+    live,
     remux: !!opts.remux,
     hash: !!opts.hash,
     chunkSize,

@@ -205,7 +205,8 @@ async function mapLimit<T, R> (xs: T[], limit: number, f: (x: T) => Promise<R>):
 /**
  * --live URL@START/DURATION[/TITLE]: a pc-live mount on air from START for DURATION.
  * START and DURATION as every option takes them (ISO 8601 with an offset, now, +2h; 2h, 90m).
- * The MIME type follows the mount's extension (.ogg, .opus, .aac, .webm, .ts), else MP3.
+ * The MIME type follows the mount's extension (.ogg, .opus, .aac, .webm, .ts, .mp3); a
+ * mount without one is left without (liveSlotTypes asks its manifest).
  */
 export function parseLiveSlot (spec: string, now: number): LiveSlot {
   const at = spec.lastIndexOf('@')
@@ -218,7 +219,9 @@ export function parseLiveSlot (spec: string, now: number): LiveSlot {
   if (duration === undefined) throw new UsageError(`--live: expected URL@START/DURATION, got '${spec}'`)
   let slot: LiveSlot
   try {
-    slot = { url: u.href, start: parseTime(start, now), duration: parseDuration(duration), mime: LIVE_MIME[extname(u.pathname).toLowerCase()] ?? 'audio/mpeg' }
+    slot = { url: u.href, start: parseTime(start, now), duration: parseDuration(duration) }
+    const mime = LIVE_MIME[extname(u.pathname).toLowerCase()]
+    if (mime) slot.mime = mime
   } catch (e) { throw new UsageError(`--live: ${(e as Error).message} in '${spec}'`) }
   if (!(slot.duration > 0)) throw new UsageError(`--live: the duration must be positive in '${spec}'`)
   if (title.length > 0 && title.join('/') !== '') slot.title = title.join('/')

@@ -21,7 +21,8 @@ export const MAX_ITEMS = 100_000
 export interface Medium {
   url: string
   title: string
-  mime: string
+  /** absent only for a live show whose type is not known when the playlist is written */
+  mime?: string
   /** ms, > 0 */
   duration: number
   /** hash-tree root, lowercase hex */
@@ -97,7 +98,7 @@ export function layout (media: Medium[], opts: LayoutOptions): ScheduledItem[] {
     const end = s.start + s.duration
     if (end <= t) return
     const start = Math.max(s.start, t)
-    out.push({ url: s.url, title: s.title ?? s.url, mime: s.mime ?? 'audio/mpeg', duration: end - start, live: true, about: about(s.url), start })
+    out.push({ url: s.url, title: s.title ?? s.url, ...(s.mime ? { mime: s.mime } : {}), duration: end - start, live: true, about: about(s.url), start })
     t = end
   }
   let last: Medium | undefined
@@ -161,7 +162,7 @@ export function formatPlaylist (channel: Channel, items: ScheduledItem[]): strin
     s += el('    ', 'title', it.title)
     s += el('    ', 'link', it.url)
     s += el('    ', 'dc:title', it.title)
-    s += el('    ', 'dc:format', it.mime)
+    if (it.mime) s += el('    ', 'dc:format', it.mime)
     if (it.root) s += el('    ', 'dc:identifier', `urn:blake2b:${it.root}`)
     if (it.live) s += `    <dc:type rdf:resource="${DCMI_EVENT}"/>\n`
     s += el('    ', 'ev:startdate', formatTime(it.start))
