@@ -11,6 +11,7 @@ import { MediaParser, detectKind, mimeOf, type MediaKind, type MediaUnit, type S
 import { parseMpegHeader } from '../media/mpeg.js'
 import { parseAdtsHeader } from '../media/adts.js'
 import { blake2b } from './chunk-sign.js'
+import { MAX_HEADER_BLOB_BYTES } from './manifest.js'
 
 /** bytes sniffed before the kind of a new source is decided */
 export const SNIFF_BYTES = 4096
@@ -183,6 +184,10 @@ export class Chunker {
         this.inHeader = false
         const bytes = Buffer.concat(this.headerParts)
         this.header = { bytes, hash: blake2b(bytes), firstSeq: this.seq }
+        if (bytes.length > MAX_HEADER_BLOB_BYTES) {
+          this.opts.warn(`the source's headers from chunk ${this.seq} are ${bytes.length} bytes, over the ${MAX_HEADER_BLOB_BYTES / 1024} KiB pc listeners take: ` +
+            'only plain players of the mount can join this stream (a picture or long text in Ogg comments does this: leave it out of the stream)')
+        }
         this.chunkOpensHeader = true
         const info = parser.info()
         if (info) this.noteFormat(info, out)

@@ -10,6 +10,11 @@ export const MANIFEST_VERSION = 1
 export const MAX_MANIFEST_BYTES = 4 * 1024 * 1024
 /** the suffix that turns a mount URL into its manifest's URL: /live → /live.json */
 export const MANIFEST_SUFFIX = '.json'
+/**
+ * the largest header blob listeners take (from the origin or a peer): Ogg codec headers
+ * (a Vorbis setup with a long comment packet), a video container's header
+ */
+export const MAX_HEADER_BLOB_BYTES = 256 * 1024
 /** the response header on the mount that names the manifest too */
 export const MANIFEST_HEADER = 'X-Pc-Live-Manifest'
 

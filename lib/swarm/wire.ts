@@ -34,6 +34,7 @@
 //   others: ignored (a later version's message)
 import { isIPv4, isIPv6 } from 'node:net'
 import { MAX_CHUNK_BYTES, MAX_LEAVES, INFO_HASH_BYTES } from '../hashing/hashtree.js'
+import { MAX_HEADER_BLOB_BYTES } from '../live/manifest.js'
 
 export const WIRE_MAGIC = Buffer.from([0x50, 0x43, 0x57, 0x49, 0x52, 0x45, 0x00, 0x01])
 /** the wire version of item swarms and of live swarms: each refuses the other's handshake */
@@ -41,8 +42,8 @@ export const WIRE_VERSION = 1
 export const WIRE_VERSION_LIVE = 2
 /** a live chunk is a second or so of media: 8 MiB holds several seconds of HD video */
 export const MAX_LIVE_CHUNK_BYTES = 8 * 1024 * 1024
-/** Ogg codec headers (Vorbis setup with a long comment packet and cover art stays under this) */
-export const MAX_LIVE_HEADER_BYTES = 256 * 1024
+/** a header blob (pc-live(5)): pc-live warns when a source's is larger */
+export const MAX_LIVE_HEADER_BYTES = MAX_HEADER_BLOB_BYTES
 export const MAX_LIVE_TITLE_BYTES = 1024
 const LIVE_PIECE_FIXED = 150
 export const HANDSHAKE_BYTES = 52

@@ -7,7 +7,7 @@ import { readFile, readdir, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { spawn } from 'node:child_process'
 import { randomBytes } from 'node:crypto'
-import { killChildren, run, start, tempDir, waitForOutput, withTimeout, sleep } from '../helpers.js'
+import { killChildren, run, start, tempDir, waitForOutput, withTimeout, sleep, MEDIA } from '../helpers.js'
 import { get, startIcecast2, type Icecast2 } from './icecast-helpers.js'
 import { startLive, ffmpegSource, exited, manifest, waitManifest, waitLog, decode, type Live } from './pc-live-helpers.js'
 import { startNginx, type Nginx } from '../../scripts/nginx.js'
@@ -135,6 +135,23 @@ test('Ogg: a player joining at a later chunk decodes it after the header blob', 
   const r = await decode(joined)
   assert.is(r.code, 0)
   assert.not.match(r.stderr, /error|invalid/i, r.stderr)
+})
+
+test('an Ogg source whose headers are over what listeners take (a 300 kB comment) is named on stderr', async () => {
+  const tmp = await tempDir()
+  cleanups.push(tmp.remove)
+  const meta = join(tmp.path, 'meta.txt')
+  await writeFile(meta, ';FFMETADATA1\ncomment=' + 'x'.repeat(300_000) + '\n')
+  const opus = join(tmp.path, 'big.opus')
+  const enc = spawn('ffmpeg', ['-nostdin', '-v', 'error', '-f', 'lavfi', '-i', 'sine=d=3', '-i', meta, '-map_metadata', '1', '-c:a', 'libopus', opus])
+  await withTimeout(new Promise(resolve => enc.on('close', resolve)), 30_000, 'the encoder')
+  const r = await run('pc-live', ['--dir', join(tmp.path, 'www'), '-'], await readFile(opus))
+  assert.is(r.code, 0, r.stderr)
+  assert.match(r.stderr, /the source's headers from chunk 0 are 3\d{5} bytes, over the 256 KiB pc listeners take/)
+  // a stream with ordinary headers says nothing of it
+  const small = await run('pc-live', ['--dir', join(tmp.path, 'www2'), '-'], await readFile(join(MEDIA, 'tone.opus')))
+  assert.is(small.code, 0, small.stderr)
+  assert.not.match(small.stderr, /headers from chunk/)
 })
 
 test('stdin (-): a moving --window in the directory, the whole show in --record, the manifest ends', async () => {
