@@ -115,6 +115,8 @@ export class LiveSwarm extends EventEmitter {
   private readonly failed = new Map<number, Set<PeerLink>>()
   private readonly originTried = new Map<number, number>()
   private readonly serving = new Map<PeerLink, number[]>()
+  /** the header blobs (hash, hex) each peer was sent: later pieces go to it without them */
+  private readonly headersSent = new WeakMap<PeerLink, Set<string>>()
   private servingCount = 0
   /**
    * local time minus the source time at which a chunk ended, when it is at the origin: first
@@ -389,6 +391,8 @@ export class LiveSwarm extends EventEmitter {
     const f = this.inflight.get(m.seq)
     if (f?.peer === p) this.inflight.delete(m.seq)
     if (this.held.has(m.seq) || m.seq < this.next) return
+    // sent without the header blob it names (the sender sent it before) and we no longer hold it: no lie, asked elsewhere
+    if (m.headerHash && !m.header && !this.headers.has(m.headerHash.toString('hex'))) { this.failPeer(m.seq, p, false); this.kick(); return }
     let ok: boolean
     if (this.opts.publicKey) ok = this.verify(m)
     else {
@@ -422,7 +426,13 @@ export class LiveSwarm extends EventEmitter {
       const seq = q[0]
       const piece = this.held.get(seq)
       if (piece) {
-        await p.sendLivePiece(piece)
+        // a header blob goes to a peer once: a Vorbis setup is ~4 kB against ~16 kB of a 128 kbit/s chunk
+        const h = piece.headerHash?.toString('hex')
+        let sent = this.headersSent.get(p)
+        if (!sent) this.headersSent.set(p, sent = new Set())
+        const omit = h !== undefined && piece.header !== undefined && sent.has(h)
+        await p.sendLivePiece(omit ? { ...piece, header: undefined } : piece)
+        if (h !== undefined && piece.header !== undefined) sent.add(h)
         this.stats.bytesUploaded += piece.data.length
       } else p.send({ type: 'live-reject', seq })
       if (q[0] === seq) { q.shift(); this.servingCount-- }

@@ -26,6 +26,8 @@ class MemoryLiveOrigin {
   readonly nonce = randomBytes(16)
   readonly streamId = streamIdOf(this.nonce, this.kp.publicKey)
   private timer?: unknown
+  /** a header blob every chunk needs (an Ogg Vorbis stream's codec headers), when set before start() */
+  header?: Buffer
   constructor (readonly clock: VirtualClock, readonly latencyMs: number, readonly bytesPerMs: number) {}
 
   /** source time lost in drops: a source that returns is stamped from the time it returned, as pc-live does */
@@ -42,8 +44,9 @@ class MemoryLiveOrigin {
     const make = (): void => {
       const seq = this.chunks.length
       const bytes = randomBytes(CHUNK_BYTES)
-      const claim = { seq, startMs: seq * CHUNK_MS + this.lostMs, durationMs: CHUNK_MS, hash: blake2b(bytes) }
+      const claim = { seq, startMs: seq * CHUNK_MS + this.lostMs, durationMs: CHUNK_MS, hash: blake2b(bytes), ...(this.header ? { headerHash: blake2b(this.header) } : {}) }
       const entry: ChunkEntry = { seq, name: `${seq}.mp3`, start: isoMs(claim.startMs), duration: CHUNK_MS, size: bytes.length, hash: claim.hash.toString('hex'), sig: signChunk(this.streamId, claim, this.kp.secretKey).toString('hex') }
+      if (claim.headerHash) entry.header = claim.headerHash.toString('hex')
       this.chunks.push({ entry, bytes, at: this.clock.now() })
       this.timer = this.clock.setTimeout(make, CHUNK_MS)
     }
@@ -71,7 +74,7 @@ class MemoryLiveOrigin {
         return c ? { ...c.entry } : null
       },
       fetchChunk: async (e) => { const c = this.chunks[e.seq]; this.chunkFetches++; this.fetchedBy.set(e.seq, [...this.fetchedBy.get(e.seq) ?? [], who]); await send(c.bytes.length); return Buffer.from(c.bytes) },
-      fetchHeader: async () => null,
+      fetchHeader: async () => { if (!this.header) return null; await send(this.header.length); return Buffer.from(this.header) },
       fetchManifest: async () => { await send(2000); return { ended: false, chunks: [] } as unknown as LiveManifest },
     }
   }
@@ -265,6 +268,52 @@ test('while the source is gone for 30 s, listeners ask the origin about once a s
   for (const l of listeners) {
     const after = l.played.filter(p => p.seq >= back)
     assert.ok(after.length >= 10, `played ${after.length} chunks after the source came back`)
+  }
+  offAir(s)
+})
+
+test('a header blob goes to each peer once, and every listener still verifies and plays every chunk', async () => {
+  const s = setup(6)
+  const { clock, net, origin, listeners } = s
+  origin.header = randomBytes(4000) // the size of a Vorbis stream's setup headers
+  const withHeader = new Map<unknown, number>()
+  let pieces = 0
+  net.onDeliver = (to, m) => {
+    if (m.type !== 'live-piece') return
+    pieces++
+    if ((m as LivePiece).header) withHeader.set(to, (withHeader.get(to) ?? 0) + 1)
+  }
+  origin.start()
+  await clock.run(3500)
+  s.join()
+  await clock.run(33_500)
+  for (const l of listeners) {
+    checkPlayed(l, origin, 0)
+    assert.ok(l.played.length >= 25, `played ${l.played.length} chunks`)
+    assert.is(l.sw.stats.chunksRejected, 0)
+  }
+  assert.ok(pieces > 20, `${pieces} pieces relayed`)
+  assert.ok([...withHeader.values()].every(n => n === 1), `headers per connection: ${[...withHeader.values()].join(',')} over ${pieces} pieces`)
+  offAir(s)
+})
+
+test('a piece sent without the header blob the receiver lacks is asked elsewhere, its sender not taken for a liar', async () => {
+  const s = setup(6)
+  const { clock, origin, listeners } = s
+  origin.header = randomBytes(4000)
+  // listener 0 leaves the header out of every piece, as if each peer had been sent it before; newcomers have not
+  const stripper = listeners[0]
+  let stripped = 0
+  ;(stripper.sw as unknown as { headersSent: unknown }).headersSent = { get: () => ({ has: () => { stripped++; return true }, add: () => {} }), set: () => {} }
+  origin.start()
+  await clock.run(3500)
+  s.join()
+  await clock.run(33_500)
+  assert.ok(stripped > 0, 'pieces went out without their header')
+  for (const l of listeners) {
+    checkPlayed(l, origin, 0)
+    assert.is(l.sw.stats.chunksRejected, 0, 'no piece taken for a forgery')
+    if (l !== stripper) assert.ok([...l.sw.peers].some(p => p.remote?.peerId.equals(stripper.sw.opts.peerId)), 'the stripper is still a peer')
   }
   offAir(s)
 })
