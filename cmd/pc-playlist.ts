@@ -80,8 +80,11 @@ run('pc-playlist', OPTIONS, INFO, async (opts, io) => {
   for (const slot of live) {
     if (slot.mime !== undefined) continue
     const found = await findLiveManifest(slot.url, AbortSignal.timeout(LIVE_TYPE_TIMEOUT_MS)).catch(() => undefined)
-    if (found) slot.mime = found.manifest.mime
-    if (io.verbose) io.stderr.write(`pc-playlist: --live ${slot.url}: ${found ? `${found.manifest.mime}, from its manifest` : 'no manifest yet; dc:format left out'}\n`)
+    // a manifest written before any source connected knows no type yet
+    const m = found?.manifest
+    const known = m !== undefined && m.chunks.length > 0 && m.kind !== 'other'
+    if (known) slot.mime = m.mime
+    if (io.verbose) io.stderr.write(`pc-playlist: --live ${slot.url}: ${known ? `${m.mime}, from its manifest` : m ? 'its manifest knows no type yet; dc:format left out' : 'no manifest yet; dc:format left out'}\n`)
   }
 
   const built = await buildPlaylist({

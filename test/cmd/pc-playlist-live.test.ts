@@ -37,6 +37,11 @@ test('a live show cuts the music, airs as a live record, and the music resumes a
 test('a mount with no type in its name that is on air: its manifest gives dc:format', async () => {
   const live = await startLive(['-'])
   try {
+    // before any source: its manifest knows no type, and none is written
+    const early = await run('pc-playlist', ['-v', '--start', '2026-12-04T19:00:00Z', '--live', `http://127.0.0.1:${live.port}/live@+1h/30m/Ogg Show`], undefined, { stdio: ['pipe', 'pipe', 'pipe'] })
+    assert.is(early.code, 0, early.stderr)
+    assert.not.match(early.stdout.toString(), /dc:format/)
+    assert.match(early.stderr, /knows no type yet/)
     live.c.stdin!.write(await readFile(B)) // kept open: the show stays on air
     await waitManifest(live.port, m => m.chunks.length >= 1, 15_000, 'a chunk')
     const pl = await run('pc-playlist', ['-v', '--start', '2026-12-04T19:00:00Z', '--live', `http://127.0.0.1:${live.port}/live@+1h/30m/Ogg Show`], undefined, { stdio: ['pipe', 'pipe', 'pipe'] })
