@@ -2,7 +2,7 @@
 // pc-playlist: media paths/URLs (args, or one a line on stdin; .m3u/.pls expanded) in, an Alluvium RSS 1.0 playlist out.
 import { dirname, resolve } from 'node:path'
 import { run, sizeOption, UsageError, type CommandInfo, type OptionTable, type Opts } from '../lib/core/cli.js'
-import { buildPlaylist, parseLiveSlot, writeFileAtomic } from '../lib/playlist/build.js'
+import { buildPlaylist, liveSlotTypes, parseLiveSlot, writeFileAtomic } from '../lib/playlist/build.js'
 import { writeAll } from '../lib/core/ndjson.js'
 import { readSecretKey, sign } from '../lib/hashing/sign.js'
 import { parseTime } from '../lib/core/units.js'
@@ -76,16 +76,8 @@ run('pc-playlist', OPTIONS, INFO, async (opts, io) => {
   if (whitelist && !opts.hash) throw new UsageError('--whitelist needs --hash (it lists the hashed items)')
   const secretKey = keyFile ? await readSecretKey(keyFile) : undefined
   const live = (opts.live as string[]).map(s => parseLiveSlot(s, start)) // +3h counts from --start
-  // a mount whose name says no type: the show's manifest does, if it has one yet (on air, or kept from an earlier show); else none is written
-  for (const slot of live) {
-    if (slot.mime !== undefined) continue
-    const found = await findLiveManifest(slot.url, AbortSignal.timeout(LIVE_TYPE_TIMEOUT_MS)).catch(() => undefined)
-    // a manifest written before any source connected knows no type yet
-    const m = found?.manifest
-    const known = m !== undefined && m.chunks.length > 0 && m.kind !== 'other'
-    if (known) slot.mime = m.mime
-    if (io.verbose) io.stderr.write(`pc-playlist: --live ${slot.url}: ${known ? `${m.mime}, from its manifest` : m ? 'its manifest knows no type yet; dc:format left out' : 'no manifest yet; dc:format left out'}\n`)
-  }
+  const log = io.verbose ? (m: string) => io.stderr.write(`pc-playlist: ${m}\n`) : undefined
+  await liveSlotTypes(live, async url => (await findLiveManifest(url, AbortSignal.timeout(LIVE_TYPE_TIMEOUT_MS)).catch(() => undefined))?.manifest, log)
 
   const built = await buildPlaylist({
     args: opts._,
@@ -104,7 +96,7 @@ run('pc-playlist', OPTIONS, INFO, async (opts, io) => {
     hash: !!opts.hash,
     chunkSize,
     signal: io.signal,
-    log: io.verbose ? (m) => io.stderr.write(`pc-playlist: ${m}\n`) : undefined,
+    log,
     warn: io.warn,
   })
   io.signal.throwIfAborted() // interrupted while probing: write nothing

@@ -228,6 +228,24 @@ export function parseLiveSlot (spec: string, now: number): LiveSlot {
   return slot
 }
 
+/** What liveSlotTypes reads of a show's manifest (pc-live(5)). */
+export interface ShowType { mime: string, kind: string, chunks: unknown[] }
+
+/**
+ * Give each --live slot whose mount says no type the type its show's manifest says, when
+ * `lookup` finds one that a source has fed (a manifest written before any source knows
+ * none); the others stay without, and are written without dc:format rather than a guess.
+ */
+export async function liveSlotTypes (slots: LiveSlot[], lookup: (url: string) => Promise<ShowType | undefined>, log?: (m: string) => void): Promise<void> {
+  for (const slot of slots) {
+    if (slot.mime !== undefined) continue
+    const m = await lookup(slot.url)
+    const known = m !== undefined && m.chunks.length > 0 && m.kind !== 'other'
+    if (known) slot.mime = m.mime
+    log?.(`--live ${slot.url}: ${known ? `${m.mime}, from its manifest` : m ? 'its manifest knows no type yet; dc:format left out' : 'no manifest yet; dc:format left out'}`)
+  }
+}
+
 const LIVE_MIME: Record<string, string> = {
   '.ogg': 'audio/ogg', '.opus': 'audio/ogg', '.oga': 'audio/ogg', '.aac': 'audio/aac', '.webm': 'video/webm', '.ts': 'video/mp2t', '.mp3': 'audio/mpeg',
 }

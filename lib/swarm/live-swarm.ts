@@ -427,12 +427,11 @@ export class LiveSwarm extends EventEmitter {
       const piece = this.held.get(seq)
       if (piece) {
         // a header blob goes to a peer once: a Vorbis setup is ~4 kB against ~16 kB of a 128 kbit/s chunk
-        const h = piece.headerHash?.toString('hex')
+        const h = piece.header && piece.headerHash?.toString('hex')
         let sent = this.headersSent.get(p)
-        if (!sent) this.headersSent.set(p, sent = new Set())
-        const omit = h !== undefined && piece.header !== undefined && sent.has(h)
-        await p.sendLivePiece(omit ? { ...piece, header: undefined } : piece)
-        if (h !== undefined && piece.header !== undefined) sent.add(h)
+        if (h && !sent) this.headersSent.set(p, sent = new Set())
+        await p.sendLivePiece(h && sent?.has(h) ? { ...piece, header: undefined } : piece)
+        if (h) sent?.add(h)
         this.stats.bytesUploaded += piece.data.length
       } else p.send({ type: 'live-reject', seq })
       if (q[0] === seq) { q.shift(); this.servingCount-- }
