@@ -49,30 +49,37 @@ class Show {
   }
 
   /** the web server's side: claim files, chunk files and the manifest, through the origin's bounded upload */
+  /** what the web server was asked for, by kind: requests and bytes sent */
+  readonly asked: Record<'claim' | 'claim404' | 'chunk' | 'manifest', { requests: number, bytes: number }> = {
+    claim: { requests: 0, bytes: 0 }, claim404: { requests: 0, bytes: 0 }, chunk: { requests: 0, bytes: 0 }, manifest: { requests: 0, bytes: 0 },
+  }
+
   source (origin: SimOrigin, h: Host): LiveOriginSource {
     const counter = { bytes: 0, requests: 0 }
-    const send = async (n: number): Promise<boolean> => {
+    const send = async (n: number, kind: keyof Show['asked']): Promise<boolean> => {
       counter.requests++
+      this.asked[kind].requests++
       await origin.send(h, n)
       if (!h.online) return false
       counter.bytes += n
+      this.asked[kind].bytes += n
       return true
     }
     return {
       counter,
       fetchClaim: async (seq) => {
         const c = this.cuts[seq]
-        if (!await send(c ? CLAIM_BYTES : 200)) return null
+        if (!await send(c ? CLAIM_BYTES : 200, c ? 'claim' : 'claim404')) return null
         return c ? { ...c.entry } : null
       },
       fetchChunk: async (e) => {
         const c = this.cuts[e.seq]
-        if (!c || !await send(c.bytes.length)) return null
+        if (!c || !await send(c.bytes.length, 'chunk')) return null
         return c.bytes
       },
       fetchHeader: async () => null,
       fetchManifest: async () => {
-        await send(CLAIM_BYTES * Math.min(LIVE_KEEP_CHUNKS, this.cuts.length))
+        await send(CLAIM_BYTES * Math.min(LIVE_KEEP_CHUNKS, this.cuts.length), 'manifest')
         return { ended: this.cuts.length >= this.count, chunks: this.cuts.slice(-LIVE_KEEP_CHUNKS).map(c => c.entry) } as unknown as LiveManifest
       },
     }
@@ -185,5 +192,6 @@ export async function runLive (o: ScenarioOptions): Promise<Result> {
   return {
     ...summary({ o, itemBytes: streamBytes, count, originBytes: origin.bytesSent, stalled, listeners: listeners.length, stallMs: gapMs, firstAudio, up, completed: NaN, stayed: listeners.filter(l => l.leaveAt >= T0 + o.durationMs).length, endMs: end, wall, clock, net }),
     conservation: { ...books, deliveredByNet: net.pieceBytesDelivered, sentByOrigin: origin.bytesSent },
+    originAsked: show.asked,
   }
 }

@@ -85,6 +85,8 @@ export interface Result {
   /** peer messages sent by type, and pieces that arrived still wanted / after their request was cancelled */
   messages: { sent: Record<string, number>, piecesWanted: number, piecesUnwanted: number }
   conservation: { receivedFromPeers: number, deliveredByNet: number, sentByPeers: number, uploadedBySwarms: number, receivedFromOrigin: number, sentByOrigin: number }
+  /** live: what the web server was asked for, by kind (claim files found and not yet there, chunks, manifests) */
+  originAsked?: Record<string, { requests: number, bytes: number }>
   /** per listener, for the test: held every chunk from its first one on by its leaving time */
   listeners?: Listener[]
 }

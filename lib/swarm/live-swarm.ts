@@ -37,6 +37,15 @@ export const LIVE_MAX_AHEAD = 64
  */
 export const DROP_POLL_DESIGNATED_MS = 2000
 export const DROP_POLL_MS = 15_000
+/**
+ * A chunk the designated listener has not announced by BACKUP_AFTER chunks after its due
+ * time is asked of the origin by the next in rank, then by the next every BACKUP_STEP
+ * chunks, until everyone's fallback (deadline less a chunk). Before, a designated listener
+ * gone without goodbye (its peers keep it for PEER_IDLE_MS) left its chunks to the
+ * fallback, where every listener asked the web server at the same moment.
+ */
+export const BACKUP_AFTER = 0.6
+export const BACKUP_STEP = 0.2
 export const TICK_MIN_MS = 20
 export const TICK_MAX_MS = 200
 
@@ -115,6 +124,8 @@ export class LiveSwarm extends EventEmitter {
   private readonly failed = new Map<number, Set<PeerLink>>()
   private readonly originTried = new Map<number, number>()
   private readonly serving = new Map<PeerLink, number[]>()
+  /** peers that refused a request because they were busy: not asked again before then */
+  private readonly busyUntil = new WeakMap<PeerLink, number>()
   /** the header blobs (hash, hex) each peer was sent: later pieces go to it without them */
   private readonly headersSent = new WeakMap<PeerLink, Set<string>>()
   private servingCount = 0
@@ -137,12 +148,14 @@ export class LiveSwarm extends EventEmitter {
   private lastManifestPoll = -Infinity
   private endedAt?: number
   readonly key: number
+  private readonly originBase: number
 
   constructor (readonly opts: LiveSwarmOptions) {
     super()
     this.clock = opts.clock
     this.members = new Members(this, WIRE_VERSION_LIVE)
     this.key = peerKey(opts.peerId)
+    this.originBase = opts.origin.counter.bytes
   }
 
   get peers (): Set<PeerLink> { return this.members.peers }
@@ -187,20 +200,27 @@ export class LiveSwarm extends EventEmitter {
       const f = this.inflight.get(seq)
       if (f) {
         if (f.peer && now - f.at > Math.max(this.opts.chunkMs, 500) * 2) this.failPeer(seq, f.peer, true)
-        else continue
+        else { if (!f.peer) this.askPeer(seq); continue }
       }
       if (this.askPeer(seq) || seq > known + 1) continue
       const due = this.dueAt(seq)
-      const designated = !alone && liveRank(this.key, others, seq) < this.opts.fetchers
+      const rank = alone ? 0 : liveRank(this.key, others, seq)
+      const designated = !alone && rank < this.opts.fetchers
       let pollMs = designated ? Math.max(50, this.opts.chunkMs / 10) : this.opts.chunkMs
       // a chunk not known to exist and long overdue (the source dropped, or the show ended): asked less and less often
       const overdue = now - due
       if (seq > known && overdue > 2 * this.opts.chunkMs) pollMs = Math.max(pollMs, designated ? Math.min(DROP_POLL_DESIGNATED_MS, overdue / 8) : Math.min(DROP_POLL_MS, overdue / 2))
       const tried = this.originTried.get(seq) ?? -Infinity
       const fallback = due + this.opts.deadlineMs - Math.max(this.opts.chunkMs, 500)
-      if (now - tried >= pollMs && ((designated && now >= due) || now >= fallback)) void this.fromOrigin(seq, designated && now < fallback ? pollMs : 0)
+      // the next in rank take over one by one when the designated one brought nothing (it
+      // left without a word, or its line is slow), before everyone falls back at once
+      const backup = alone ? fallback : Math.min(fallback, due + this.opts.chunkMs * (BACKUP_AFTER + BACKUP_STEP * (rank - this.opts.fetchers)))
+      if (now - tried >= pollMs && ((designated && now >= due) || now >= backup)) void this.fromOrigin(seq, designated && now < fallback ? pollMs : 0)
     }
-    if (now > this.dueAt(this.next) + this.opts.deadlineMs + 2 * this.opts.chunkMs) void this.pollManifest(now)
+    // Behind, and no later chunk known to exist: has the show ended? (Known later chunks say
+    // it goes on: the manifest, a few hundred bytes a chunk, is not asked again by everyone
+    // who is behind, which with a busy web server made it busier still.)
+    if (this.newestAnnounced < this.next && now > this.dueAt(this.next) + this.opts.deadlineMs + 2 * this.opts.chunkMs) void this.pollManifest(now)
   }
 
   /** Play what is in order; give a chunk up when its deadline passed and a later one exists. */
@@ -232,8 +252,9 @@ export class LiveSwarm extends EventEmitter {
     let best: PeerLink | undefined
     let bestLoad = Infinity
     const failed = this.failed.get(seq)
+    const now = this.clock.now()
     for (const p of this.peers) {
-      if (p.goodbye || !this.peerHas.get(p)?.has(seq) || failed?.has(p)) continue
+      if (p.goodbye || !this.peerHas.get(p)?.has(seq) || failed?.has(p) || (this.busyUntil.get(p) ?? 0) > now) continue
       let load = 0
       for (const f of this.inflight.values()) if (f.peer === p) load++
       if (load >= LIVE_PEER_INFLIGHT) continue
@@ -269,14 +290,14 @@ export class LiveSwarm extends EventEmitter {
     this.originTried.set(seq, this.clock.now())
     this.inflight.set(seq, { at: this.clock.now() })
     const o = this.opts.origin
-    const before = o.counter.bytes
     try {
       const e = await this.originClaim(seq)
       if (first && probeMs > 0) {
         if (e) { this.probeStepMs = this.probeFound ? probeMs / 4 : Math.min(Math.max(this.probeStepMs * 2, probeMs), this.opts.chunkMs); this.offsetMs -= this.probeStepMs }
         else { this.offsetMs += this.probeFound ? probeMs / 2 : Math.max(probeMs / 2, this.probeStepMs / 2); this.probeFound = true }
       }
-      if (!e || this.held.has(seq)) return
+      // a peer that has it was asked meanwhile: the web server's upload is left to those who need it
+      if (!e || this.held.has(seq) || this.inflight.get(seq)?.peer) return
       const bytes = await o.fetchChunk(e)
       if (!bytes || this.held.has(seq)) return
       const header = e.header && !this.headers.has(e.header) ? await o.fetchHeader(e.header) ?? undefined : undefined
@@ -286,11 +307,18 @@ export class LiveSwarm extends EventEmitter {
     } catch (e) {
       this.opts.debug(`live chunk ${seq} from the origin: ${(e as Error).message}`)
     } finally {
-      this.stats.bytesFromOrigin += o.counter.bytes - before
+      this.countOrigin()
       if (this.inflight.get(seq)?.peer === undefined) this.inflight.delete(seq)
       this.kick()
     }
   }
+
+  /**
+   * The web server's bytes since the start, from its own counter. (Adding each request's
+   * difference of the counter counted bytes of requests in flight at the same time again:
+   * 411 MB for the 42 MB a busy simulated server sent.)
+   */
+  private countOrigin (): void { this.stats.bytesFromOrigin = this.opts.origin.counter.bytes - this.originBase }
 
   /** The origin's claim for `seq`, fetched once (also while a request for it is on its way). */
   private async originClaim (seq: number): Promise<ChunkEntry | null> {
@@ -345,14 +373,13 @@ export class LiveSwarm extends EventEmitter {
     if (now - this.lastManifestPoll < Math.max(2000, 2 * this.opts.chunkMs, Math.min(DROP_POLL_MS * 2, stalled / 4))) return
     this.lastManifestPoll = now
     const o = this.opts.origin
-    const before = o.counter.bytes
     try {
       const m = await o.fetchManifest()
       if (m.ended) this.endedAt = m.chunks.length ? m.chunks[m.chunks.length - 1].seq : this.next - 1
       this.kick()
     } catch (e) {
       this.opts.debug(`live manifest: ${(e as Error).message}`)
-    } finally { this.stats.bytesFromOrigin += o.counter.bytes - before }
+    } finally { this.countOrigin() }
   }
 
   // ---- peers ----
@@ -370,7 +397,8 @@ export class LiveSwarm extends EventEmitter {
         if (m.seq < this.next - this.opts.keepChunks || m.seq > top + LIVE_MAX_AHEAD) return
         this.peerHas.get(p)?.add(m.seq)
         if (m.seq > this.newestAnnounced) this.newestAnnounced = m.seq
-        if (!this.held.has(m.seq) && !this.inflight.has(m.seq) && m.seq >= this.next) this.askPeer(m.seq)
+        // also when the chunk is on its way from the origin: a busy web server may take longer than a peer
+        if (!this.held.has(m.seq) && this.inflight.get(m.seq)?.peer === undefined && m.seq >= this.next) this.askPeer(m.seq)
         break
       }
       case 'live-request': this.serve(p, m.seq); break
@@ -380,7 +408,15 @@ export class LiveSwarm extends EventEmitter {
         if (q && k >= 0) { q.splice(k, 1); this.servingCount-- }
         break
       }
-      case 'live-reject': if (this.inflight.get(m.seq)?.peer === p) { this.failPeer(m.seq, p, false); this.kick() } break
+      case 'live-reject':
+        // a relay refuses while it is serving LIVE_MAX_SERVING pieces: asked again after a
+        // short while, not given up for this chunk (those given up sent listeners to the web server)
+        if (this.inflight.get(m.seq)?.peer === p) {
+          this.inflight.delete(m.seq)
+          this.busyUntil.set(p, this.clock.now() + Math.max(50, this.opts.chunkMs / 10))
+          this.kick()
+        }
+        break
       case 'live-piece': void this.onPiece(p, m); break
       case 'pex': for (const a of m.peers) this.addAddress(a); break
       default: break // item-swarm messages mean nothing here

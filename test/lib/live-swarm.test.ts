@@ -5,7 +5,7 @@ import { test } from 'uvu'
 import * as assert from 'uvu/assert'
 import { randomBytes } from 'node:crypto'
 import { VirtualClock, MemoryNet, type MemoryLink } from './memory-net.js'
-import { LiveSwarm, type LiveSwarmOptions } from '../../lib/swarm/live-swarm.js'
+import { LiveSwarm, liveRank, type LiveSwarmOptions } from '../../lib/swarm/live-swarm.js'
 import type { LiveOriginSource } from '../../lib/swarm/live-origin.js'
 import { blake2b, liveInfoHash, signChunk, streamIdOf } from '../../lib/live/chunk-sign.js'
 import { isoMs, type ChunkEntry, type LiveManifest } from '../../lib/live/manifest.js'
@@ -57,6 +57,8 @@ class MemoryLiveOrigin {
 
   /** which listeners took each chunk from the origin */
   readonly fetchedBy = new Map<number, number[]>()
+  /** when each chunk was first asked for */
+  readonly fetchedAt = new Map<number, number>()
 
   source (who: number): LiveOriginSource {
     const counter = { bytes: 0, requests: 0 }
@@ -73,7 +75,14 @@ class MemoryLiveOrigin {
         await send(text.length)
         return c ? { ...c.entry } : null
       },
-      fetchChunk: async (e) => { const c = this.chunks[e.seq]; this.chunkFetches++; this.fetchedBy.set(e.seq, [...this.fetchedBy.get(e.seq) ?? [], who]); await send(c.bytes.length); return Buffer.from(c.bytes) },
+      fetchChunk: async (e) => {
+        const c = this.chunks[e.seq]
+        this.chunkFetches++
+        this.fetchedBy.set(e.seq, [...this.fetchedBy.get(e.seq) ?? [], who])
+        if (!this.fetchedAt.has(e.seq)) this.fetchedAt.set(e.seq, this.clock.now())
+        await send(c.bytes.length)
+        return Buffer.from(c.bytes)
+      },
       fetchHeader: async () => { if (!this.header) return null; await send(this.header.length); return Buffer.from(this.header) },
       fetchManifest: async () => { await send(2000); return { ended: false, chunks: [] } as unknown as LiveManifest },
     }
@@ -82,7 +91,13 @@ class MemoryLiveOrigin {
 
 interface Listener { sw: LiveSwarm, played: Array<{ seq: number, at: number, bytes: Buffer }>, skipped: number[], first: number }
 
-function setup (n: number, opts: { fetchers?: number } = {}): { clock: VirtualClock, net: MemoryNet, origin: MemoryLiveOrigin, listeners: Listener[], join: () => void } {
+/** A web server that never answers (a listener whose line has stalled). */
+function hungOrigin (): LiveOriginSource {
+  const never = async (): Promise<never> => await new Promise<never>(() => {})
+  return { counter: { bytes: 0, requests: 0 }, fetchClaim: never, fetchChunk: never, fetchHeader: never, fetchManifest: never }
+}
+
+function setup (n: number, opts: { fetchers?: number, hung?: number[] } = {}): { clock: VirtualClock, net: MemoryNet, origin: MemoryLiveOrigin, listeners: Listener[], join: () => void } {
   const clock = new VirtualClock()
   const net = new MemoryNet(clock, { latencyMs: 20, upBytesPerMs: 250 }) // 2 Mbit/s up each
   const origin = new MemoryLiveOrigin(clock, 20, 1250)
@@ -93,7 +108,7 @@ function setup (n: number, opts: { fetchers?: number } = {}): { clock: VirtualCl
     const o: LiveSwarmOptions = {
       infoHash, peerId: randomBytes(20), port: 6881, streamId: origin.streamId, publicKey: origin.kp.publicKey,
       chunkMs: CHUNK_MS, deadlineMs: DEADLINE_MS, fetchers: opts.fetchers ?? 1, keepChunks: 16,
-      clock, connect: net.connector(addr), origin: origin.source(i), warn: () => {}, debug: () => {},
+      clock, connect: net.connector(addr), origin: opts.hung?.includes(i) ? hungOrigin() : origin.source(i), warn: () => {}, debug: () => {},
     }
     const sw = new LiveSwarm(o)
     net.listen(addr, sw)
@@ -157,6 +172,39 @@ test('20 listeners: the origin sends at most 1.5 times the stream; everyone play
   const ratio = origin.bytesSent / stream
   console.log(`  origin sent ${origin.bytesSent} bytes in ${origin.requests} requests (${origin.chunkFetches} chunks) for a stream of ${stream}: ${ratio.toFixed(2)}x; peers per listener ${listeners.map(l => l.sw.peers.size).join(',')}`)
   assert.ok(ratio <= 1.5, `origin sent ${ratio.toFixed(2)}x the stream`)
+  // each listener's count of the web server's bytes adds up to what it sent (requests in flight together counted once)
+  assert.is(listeners.reduce((sum, l) => sum + l.sw.stats.bytesFromOrigin, 0), origin.bytesSent)
+  offAir(s)
+})
+
+test('a designated listener whose web requests hang: the next in rank takes its chunks from the origin, not everyone at the fallback', async () => {
+  // the third listener's requests to the web server never come back; it is a peer like the others
+  const s = setup(3, { hung: [2] })
+  const { clock, origin, listeners } = s
+  const [a, b, mute] = listeners
+  origin.start()
+  await clock.run(3500)
+  s.join()
+  await clock.run(40_000)
+  const others = (l: Listener): number[] => l.sw.members.otherKeys()
+  assert.is(others(a).length, 2)
+  assert.is(others(b).length, 2)
+  const muteFirst: number[] = []
+  for (let seq = a.first + 10; seq < origin.chunks.length - 4; seq++) {
+    if (liveRank(mute.sw.key, [a.sw.key, b.sw.key], seq) === 0) muteFirst.push(seq)
+  }
+  assert.ok(muteFirst.length >= 3, `${muteFirst.length} chunks where the mute one ranks first`)
+  const late: number[] = []
+  let fetches = 0
+  for (const seq of muteFirst) {
+    fetches += origin.fetchedBy.get(seq)?.length ?? 0
+    // the fallback would ask at deadline less a chunk (2 s) after it appeared
+    late.push(Math.round((origin.fetchedAt.get(seq) ?? Infinity) - origin.chunks[seq].at))
+  }
+  assert.ok(Math.max(...late) < CHUNK_MS, `asked for ${late.join(', ')} ms after they appeared`)
+  // (one listener asks, the other mostly takes it from that one; their due times differ a little, so now and then both ask)
+  for (const l of [a, b]) checkPlayed(l, origin, 0)
+  console.log(`  ${muteFirst.length} chunks where the hung listener ranked first: ${fetches} origin fetches, ${Math.min(...late)}–${Math.max(...late)} ms after they appeared`)
   offAir(s)
 })
 
