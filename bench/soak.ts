@@ -40,7 +40,6 @@ const OPTIONS: OptionTable = {
   keep: { type: 'string', default: '20s', arg: 'DURATION', help: 'pc-fetch --keep: shorter than a turn of the items, so that every item is a new swarm' },
   samples: { type: 'string', arg: 'FILE', help: 'write every sample to FILE as CSV (seconds, item changes, then RSS, anonymous MB and fds of each process)' },
   write: { type: 'boolean', help: 'replace the soak section of BENCHMARKS.md' },
-  help: { alias: 'h', type: 'boolean', help: 'print this help and exit' },
 }
 const INFO: CommandInfo = {
   usage: '[--minutes 20] [--listeners 3] [--poll 30s] [--items 40] [--keep 20s] [--samples FILE] [--write]',
