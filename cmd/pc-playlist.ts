@@ -7,7 +7,7 @@ import { writeAll } from '../lib/core/ndjson.js'
 import { readSecretKey, sign } from '../lib/hashing/sign.js'
 import { parseTime } from '../lib/core/units.js'
 import { MAX_CHUNK_BYTES, MIN_CHUNK_BYTES } from '../lib/hashing/hashtree.js'
-import { findLiveManifest } from '../lib/swarm/live-fetch.js'
+import { findLiveManifest } from '../lib/live/find.js'
 
 /** how long the manifest of a live mount with no type in its name is waited for */
 const LIVE_TYPE_TIMEOUT_MS = 3000

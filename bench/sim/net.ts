@@ -13,22 +13,10 @@ import type { LiveSwarm } from '../../lib/swarm/live-swarm.js'
 import { HANDSHAKE_TIMEOUT_MS, PEER_IDLE_MS } from '../../lib/swarm/peer.js'
 import { MAX_CONNECTIONS } from '../../lib/swarm/fetcher.js'
 import type { SimClock } from './clock.js'
-import type { Rng } from './population.js'
+import type { HostSpec, Rng } from './population.js'
 
 /** TCP segment payload, for the loss model */
 const SEGMENT_BYTES = 1448
-
-export interface HostSpec {
-  /** bytes per ms (Infinity: unlimited) */
-  upBytesPerMs: number
-  downBytesPerMs: number
-  /** round trip to a typical other host; a path's RTT is the mean of its two ends' */
-  rttMs: number
-  /** share of packets lost; each lost segment costs one more RTT */
-  loss: number
-  /** behind a NAT: accepts no incoming connection */
-  nat: boolean
-}
 
 export class Host {
   upBusy = 0

@@ -2,7 +2,6 @@
 // how long it stays, drawn from a seeded generator so every mode of a scenario (pc,
 // BitTorrent-like, plain HTTP) meets the same audience. The figures and their sources
 // are in README.md; what no source gave is marked there as an assumption.
-import type { HostSpec } from './net.js'
 
 /** mulberry32: small, fast, seeded */
 export class Rng {
@@ -64,6 +63,19 @@ export const HOME = {
   sessionMeanMs: 39 * 60_000,
   /** of those who leave, the share that says goodbye (the rest vanish) */
   goodbyeShare: 0.5,
+}
+
+/** one listener's line, as the simulated network (net.ts) models it */
+export interface HostSpec {
+  /** bytes per ms (Infinity: unlimited) */
+  upBytesPerMs: number
+  downBytesPerMs: number
+  /** round trip to a typical other host; a path's RTT is the mean of its two ends' */
+  rttMs: number
+  /** share of packets lost; each lost segment costs one more RTT */
+  loss: number
+  /** behind a NAT: accepts no incoming connection */
+  nat: boolean
 }
 
 export function homeHost (rng: Rng): HostSpec {
