@@ -126,7 +126,7 @@ export async function runLive (o: ScenarioOptions): Promise<Result> {
     const sw = new LiveSwarm({
       infoHash, peerId, port: PORT, streamId: show.streamId, publicKey: show.kp.publicKey,
       chunkMs: LIVE_CHUNK_MS, deadlineMs, fetchers: LIVE_FETCHERS, keepChunks: LIVE_KEEP_CHUNKS,
-      clock, connect: net.connector(h), origin: src, warn: () => {}, debug: () => {},
+      clock, random: () => rng.next(), connect: net.connector(h), origin: src, warn: () => {}, debug: () => {},
     })
     h.live = sw
     sw.on('chunk', (p: LivePiece) => { if (!l.heldAt.has(p.seq)) l.heldAt.set(p.seq, clock.now()) })

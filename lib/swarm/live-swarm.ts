@@ -64,6 +64,8 @@ export interface LiveSwarmOptions {
   /** chunks kept (to play and to serve) behind the play position */
   keepChunks: number
   clock: SwarmClock
+  /** uniform in [0, 1): breaks ties among equally loaded peers (default Math.random; the simulator seeds it) */
+  random?: () => number
   connect: (to: PeerAddress) => PeerLink
   origin: LiveOriginSource
   warn: (m: string) => void
@@ -124,8 +126,6 @@ export class LiveSwarm extends EventEmitter {
   private readonly failed = new Map<number, Set<PeerLink>>()
   private readonly originTried = new Map<number, number>()
   private readonly serving = new Map<PeerLink, number[]>()
-  /** peers that refused a request because they were busy: not asked again before then */
-  private readonly busyUntil = new WeakMap<PeerLink, number>()
   /** the header blobs (hash, hex) each peer was sent: later pieces go to it without them */
   private readonly headersSent = new WeakMap<PeerLink, Set<string>>()
   private servingCount = 0
@@ -252,13 +252,12 @@ export class LiveSwarm extends EventEmitter {
     let best: PeerLink | undefined
     let bestLoad = Infinity
     const failed = this.failed.get(seq)
-    const now = this.clock.now()
     for (const p of this.peers) {
-      if (p.goodbye || !this.peerHas.get(p)?.has(seq) || failed?.has(p) || (this.busyUntil.get(p) ?? 0) > now) continue
+      if (p.goodbye || !this.peerHas.get(p)?.has(seq) || failed?.has(p)) continue
       let load = 0
       for (const f of this.inflight.values()) if (f.peer === p) load++
       if (load >= LIVE_PEER_INFLIGHT) continue
-      const l = load + Math.random() * 0.5
+      const l = load + (this.opts.random ?? Math.random)() * 0.5
       if (l < bestLoad) { best = p; bestLoad = l }
     }
     if (!best) return false
@@ -408,15 +407,9 @@ export class LiveSwarm extends EventEmitter {
         if (q && k >= 0) { q.splice(k, 1); this.servingCount-- }
         break
       }
-      case 'live-reject':
-        // a relay refuses while it is serving LIVE_MAX_SERVING pieces: asked again after a
-        // short while, not given up for this chunk (those given up sent listeners to the web server)
-        if (this.inflight.get(m.seq)?.peer === p) {
-          this.inflight.delete(m.seq)
-          this.busyUntil.set(p, this.clock.now() + Math.max(50, this.opts.chunkMs / 10))
-          this.kick()
-        }
-        break
+      // (Asking a busy relay again 0.1 chunk later instead, tried in the simulator, gave the
+      // same origin load and more listeners with a gap: BENCHMARKS.md `## scale`.)
+      case 'live-reject': if (this.inflight.get(m.seq)?.peer === p) { this.failPeer(m.seq, p, false); this.kick() } break
       case 'live-piece': void this.onPiece(p, m); break
       case 'pex': for (const a of m.peers) this.addAddress(a); break
       default: break // item-swarm messages mean nothing here
