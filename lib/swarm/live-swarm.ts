@@ -220,7 +220,14 @@ export class LiveSwarm extends EventEmitter {
     // Behind, and no later chunk known to exist: has the show ended? (Known later chunks say
     // it goes on: the manifest, a few hundred bytes a chunk, is not asked again by everyone
     // who is behind, which with a busy web server made it busier still.)
-    if (this.newestAnnounced < this.next && now > this.dueAt(this.next) + this.opts.deadlineMs + 2 * this.opts.chunkMs) void this.pollManifest(now)
+    // Nor while a request to the web server is still unanswered: then the server is slow,
+    // and a manifest (~12 kB) would slow it more.
+    if (this.newestAnnounced < this.next && !this.waitingOnOrigin() && now > this.dueAt(this.next) + this.opts.deadlineMs + 2 * this.opts.chunkMs) void this.pollManifest(now)
+  }
+
+  private waitingOnOrigin (): boolean {
+    for (const f of this.inflight.values()) if (!f.peer) return true
+    return false
   }
 
   /** Play what is in order; give a chunk up when its deadline passed and a later one exists. */

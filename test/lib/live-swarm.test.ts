@@ -28,7 +28,7 @@ class MemoryLiveOrigin {
   private timer?: unknown
   /** a header blob every chunk needs (an Ogg Vorbis stream's codec headers), when set before start() */
   header?: Buffer
-  constructor (readonly clock: VirtualClock, readonly latencyMs: number, readonly bytesPerMs: number) {}
+  constructor (readonly clock: VirtualClock, public latencyMs: number, readonly bytesPerMs: number) {}
 
   /** source time lost in drops: a source that returns is stamped from the time it returned, as pc-live does */
   private lostMs = 0
@@ -57,6 +57,7 @@ class MemoryLiveOrigin {
 
   /** which listeners took each chunk from the origin */
   readonly fetchedBy = new Map<number, number[]>()
+  manifestReads = 0
   /** when each chunk was first asked for */
   readonly fetchedAt = new Map<number, number>()
 
@@ -84,7 +85,7 @@ class MemoryLiveOrigin {
         return Buffer.from(c.bytes)
       },
       fetchHeader: async () => { if (!this.header) return null; await send(this.header.length); return Buffer.from(this.header) },
-      fetchManifest: async () => { await send(2000); return { ended: false, chunks: [] } as unknown as LiveManifest },
+      fetchManifest: async () => { this.manifestReads++; await send(2000); return { ended: false, chunks: [] } as unknown as LiveManifest },
     }
   }
 }
@@ -205,6 +206,25 @@ test('a designated listener whose web requests hang: the next in rank takes its 
   // (one listener asks, the other mostly takes it from that one; their due times differ a little, so now and then both ask)
   for (const l of [a, b]) checkPlayed(l, origin, 0)
   console.log(`  ${muteFirst.length} chunks where the hung listener ranked first: ${fetches} origin fetches, ${Math.min(...late)}–${Math.max(...late)} ms after they appeared`)
+  offAir(s)
+})
+
+test('a listener behind because the web server is slow does not add manifest reads to its load', async () => {
+  const s = setup(1)
+  const { clock, origin, listeners } = s
+  origin.start()
+  await clock.run(3500)
+  s.join()
+  await clock.run(10_000)
+  const before = origin.manifestReads
+  // the server is overrun: every answer takes 8 s, so the listener falls far behind
+  origin.latencyMs = 8000
+  await clock.run(50_000)
+  const l = listeners[0]
+  const lastPlayed = l.played[l.played.length - 1]
+  const late = lastPlayed.at - origin.chunks[lastPlayed.seq].at
+  assert.ok(late > DEADLINE_MS + 2 * CHUNK_MS, `chunk ${lastPlayed.seq} played ${late} ms after it appeared: behind`)
+  assert.ok(origin.manifestReads - before <= 1, `${origin.manifestReads - before} manifest reads while the server was slow`)
   offAir(s)
 })
 
