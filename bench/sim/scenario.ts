@@ -87,6 +87,8 @@ export interface Result {
   conservation: { receivedFromPeers: number, deliveredByNet: number, sentByPeers: number, uploadedBySwarms: number, receivedFromOrigin: number, sentByOrigin: number }
   /** live: what the web server was asked for, by kind (claim files found and not yet there, chunks, manifests) */
   originAsked?: Record<string, { requests: number, bytes: number }>
+  /** live: chunk bodies the listeners took from the origin, by why (LiveStats.originChunks) */
+  originChunks?: Record<string, number>
   /** per listener, for the test: held every chunk from its first one on by its leaving time */
   listeners?: Listener[]
 }

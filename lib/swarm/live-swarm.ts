@@ -46,6 +46,8 @@ export const DROP_POLL_MS = 15_000
  */
 export const BACKUP_AFTER = 0.6
 export const BACKUP_STEP = 0.2
+/** how fast the measure of the web server's pace is forgotten when nothing new was measured */
+export const ORIGIN_PACE_HALF_MS = 5000
 export const TICK_MIN_MS = 20
 export const TICK_MAX_MS = 200
 
@@ -80,7 +82,11 @@ export interface LiveStats {
   chunksPlayed: number
   chunksSkipped: number
   peersSeen: Set<string>
+  /** chunk bodies taken from the origin, by why: the designated listener at the due time, a backup in rank, everyone's fallback, or a listener with no peer */
+  originChunks: Record<OriginWhy, number>
 }
+
+export type OriginWhy = 'designated' | 'backup' | 'fallback' | 'alone'
 
 interface Inflight { peer?: PeerLink, at: number }
 
@@ -109,7 +115,7 @@ export function liveRank (me: number, others: number[], seq: number): number {
  */
 export class LiveSwarm extends EventEmitter {
   readonly members: Members
-  readonly stats: LiveStats = { bytesFromOrigin: 0, bytesFromPeers: 0, bytesUploaded: 0, chunksRejected: 0, chunksPlayed: 0, chunksSkipped: 0, peersSeen: new Set() }
+  readonly stats: LiveStats = { bytesFromOrigin: 0, bytesFromPeers: 0, bytesUploaded: 0, chunksRejected: 0, chunksPlayed: 0, chunksSkipped: 0, peersSeen: new Set(), originChunks: { designated: 0, backup: 0, fallback: 0, alone: 0 } }
   readonly scheduler = { forget: (p: PeerLink) => this.forget(p) }
   readonly clock: SwarmClock
   readonly left = 1
@@ -146,6 +152,11 @@ export class LiveSwarm extends EventEmitter {
   private timer?: TimerHandle
   private emitting = false
   private lastManifestPoll = -Infinity
+  /** the last chunk the web server said it does not have (its claim file answered 404), and when */
+  private missing = { seq: -1, at: -Infinity }
+  /** how long a chunk took from the web server lately (claim and body), and when that was measured */
+  private originMs = 0
+  private originMsAt = -Infinity
   private endedAt?: number
   readonly key: number
   private readonly originBase: number
@@ -181,6 +192,17 @@ export class LiveSwarm extends EventEmitter {
 
   kick (): void { this.clock.defer(() => this.tick()) }
 
+  /** The web server's recent time for a chunk, halved for every ORIGIN_PACE_HALF_MS without a new measure. */
+  private originPace (now: number): number {
+    return this.originMs * 0.5 ** (Math.max(0, now - this.originMsAt) / ORIGIN_PACE_HALF_MS)
+  }
+
+  private paced (ms: number): void {
+    const now = this.clock.now()
+    this.originMs = this.originPace(now) * 0.7 + ms * 0.3
+    this.originMsAt = now
+  }
+
   private tick (): void {
     if (this.closed) return
     this.clock.clearTimeout(this.timer)
@@ -194,7 +216,14 @@ export class LiveSwarm extends EventEmitter {
     // still connecting to the peers we were told of: not yet the one to ask the origin
     const alone = others.length === 0 && this.members.dialling
     // chunks appear in order: past the first one not known to exist, the origin has none yet
-    const known = Math.max(this.newestAnnounced, this.next - 1)
+    let known = Math.max(this.newestAnnounced, this.next - 1)
+    // Fallen a deadline behind while the server has not said a chunk is missing (a slow
+    // server, not a drop): the server is asked only for the newest chunk, one request at a
+    // time, and play skips to it; asking for each chunk in turn kept a whole audience
+    // behind a busy server, each listener's requests queued behind everyone's.
+    const behind = now > this.dueAt(this.next) + this.opts.deadlineMs && this.missing.seq < this.next
+    const catchUp = behind && !this.waitingOnOrigin()
+    if (behind) known = Math.max(known, top - 1)
     for (let seq = top; seq >= this.next; seq--) {
       if (this.held.has(seq)) continue
       const f = this.inflight.get(seq)
@@ -202,7 +231,7 @@ export class LiveSwarm extends EventEmitter {
         if (f.peer && now - f.at > Math.max(this.opts.chunkMs, 500) * 2) this.failPeer(seq, f.peer, true)
         else { if (!f.peer) this.askPeer(seq); continue }
       }
-      if (this.askPeer(seq) || seq > known + 1) continue
+      if (this.askPeer(seq) || seq > known + 1 || (behind && (seq !== top || !catchUp))) continue
       const due = this.dueAt(seq)
       const rank = alone ? 0 : liveRank(this.key, others, seq)
       const designated = !alone && rank < this.opts.fetchers
@@ -215,14 +244,23 @@ export class LiveSwarm extends EventEmitter {
       // the next in rank take over one by one when the designated one brought nothing (it
       // left without a word, or its line is slow), before everyone falls back at once
       const backup = alone ? fallback : Math.min(fallback, due + this.opts.chunkMs * (BACKUP_AFTER + BACKUP_STEP * (rank - this.opts.fetchers)))
-      if (now - tried >= pollMs && ((designated && now >= due) || now >= backup)) void this.fromOrigin(seq, designated && now < fallback ? pollMs : 0)
+      // a backup or fallback that would come after the chunk's deadline at the server's recent pace only makes a busy server busier
+      const late = (seq <= known || overdue < this.opts.deadlineMs) && !(designated && now < fallback) && now + this.originPace(now) > due + this.opts.deadlineMs
+      if (!late && now - tried >= pollMs && ((designated && now >= due) || now >= backup)) {
+        const why: OriginWhy = alone ? 'alone' : now >= fallback ? 'fallback' : designated ? 'designated' : 'backup'
+        void this.fromOrigin(seq, why, designated && now < fallback ? pollMs : 0)
+      }
     }
     // Behind, and no later chunk known to exist: has the show ended? (Known later chunks say
     // it goes on: the manifest, a few hundred bytes a chunk, is not asked again by everyone
     // who is behind, which with a busy web server made it busier still.)
     // Nor while a request to the web server is still unanswered: then the server is slow,
     // and a manifest (~12 kB) would slow it more.
-    if (this.newestAnnounced < this.next && !this.waitingOnOrigin() && now > this.dueAt(this.next) + this.opts.deadlineMs + 2 * this.opts.chunkMs) void this.pollManifest(now)
+    // And only once the server said it has no chunk that was due a deadline before: a
+    // listener behind because the server is slow (or skipping what would come too late) asks
+    // it nothing more.
+    const missing = this.missing.seq >= this.next && this.missing.at > this.dueAt(this.missing.seq) + this.opts.deadlineMs
+    if (this.newestAnnounced < this.next && missing && !this.waitingOnOrigin() && now > this.dueAt(this.next) + this.opts.deadlineMs + 2 * this.opts.chunkMs) void this.pollManifest(now)
   }
 
   private waitingOnOrigin (): boolean {
@@ -291,20 +329,26 @@ export class LiveSwarm extends EventEmitter {
    * time it guessed at start, up to a chunk late on every chunk, and its player skipped what
    * came after its play time; in a swarm the first holder's announcement lowers everyone's.
    */
-  private async fromOrigin (seq: number, probeMs = 0): Promise<void> {
+  private async fromOrigin (seq: number, why: OriginWhy, probeMs = 0): Promise<void> {
     const first = !this.originTried.has(seq)
-    this.originTried.set(seq, this.clock.now())
-    this.inflight.set(seq, { at: this.clock.now() })
+    const asked = this.clock.now()
+    this.originTried.set(seq, asked)
+    this.inflight.set(seq, { at: asked })
     const o = this.opts.origin
     try {
       const e = await this.originClaim(seq)
+      if (!e && seq >= this.missing.seq) this.missing = { seq, at: this.clock.now() }
+      // a claim is small: what it took is the server's queue, which the body will wait in again
+      this.paced(2 * (this.clock.now() - asked))
       if (first && probeMs > 0) {
         if (e) { this.probeStepMs = this.probeFound ? probeMs / 4 : Math.min(Math.max(this.probeStepMs * 2, probeMs), this.opts.chunkMs); this.offsetMs -= this.probeStepMs }
         else { this.offsetMs += this.probeFound ? probeMs / 2 : Math.max(probeMs / 2, this.probeStepMs / 2); this.probeFound = true }
       }
       // a peer that has it was asked meanwhile: the web server's upload is left to those who need it
       if (!e || this.held.has(seq) || this.inflight.get(seq)?.peer) return
+      this.stats.originChunks[why]++
       const bytes = await o.fetchChunk(e)
+      if (bytes) this.paced(this.clock.now() - asked)
       if (!bytes || this.held.has(seq)) return
       const header = e.header && !this.headers.has(e.header) ? await o.fetchHeader(e.header) ?? undefined : undefined
       const p = pieceOf(e, bytes, header ?? (e.header ? this.headers.get(e.header) : undefined))
