@@ -10,7 +10,7 @@ import type { TimerHandle } from './clock.js'
 import type { Store } from './store.js'
 import type { OriginFeed } from './origin-feed.js'
 import type { SwarmClock } from './clock.js'
-import { playOrder, pickForPeer, candidates, designated, rank, BLOCK_CHUNKS, type Candidates, type PickState } from './picker.js'
+import { playOrder, pickFrom, candidates, designated, rank, FreeCandidates, BLOCK_CHUNKS, type PickState } from './picker.js'
 
 /** requests in flight to one peer, of which URGENT_SLOTS only for the urgent window */
 export const PIPELINE = 10
@@ -211,28 +211,25 @@ export class Scheduler {
       seen++
       if (!this.urgentSince.has(i)) this.urgentSince.set(i, now)
     }
-    const cands = candidates(st)
+    const free = new FreeCandidates(candidates(st), st.busy, st.count)
     const missing = st.count - store.held - this.gaveUp.size
     const endgame = missing > 0 && missing <= ENDGAME_CHUNKS
     // (with nothing to ask for, no peer is looked at: a listener holding the item passes here on every message)
     const chunk = store.tree.chunkSize
-    const ranked: PeerLink[] = []
-    if (endgame || this.anyFree(cands)) {
-      // a peer whose pipeline is full is asked for nothing more in this pass
-      for (const p of sw.peers) if (p.remote && !p.goodbye && p.bits.length > 0 && p.inflight.size < p.pipeline(dl, chunk, PIPELINE, UNKNOWN_PIPELINE)) ranked.push(p)
-      ranked.sort((a, b) => b.rate - a.rate)
-    }
+    const open = endgame || !free.empty ? this.openPeers(chunk) : []
     // until the first position is held, only the urgent window is asked for: a listener
     // tuning in to 20 peers asked them for the whole item at once, and on two cores its
     // first chunk queued behind the others' uploads (first byte ~50 ms later)
     const windowOnly = st.cursor === 0
-    for (const p of ranked) {
+    // only a peer holding a free candidate can be asked for one (the others' picks would be
+    // empty); the fastest first, as the sort is stable this is the order of the full ranking
+    for (const p of byRate(open.filter((p) => free.overlaps(p.bits)))) {
       const limit = p.pipeline(dl, chunk, PIPELINE, UNKNOWN_PIPELINE)
-      const picks = pickForPeer(st, (i) => p.has(i) && !p.missed.has(i), limit - p.inflight.size, Math.min(URGENT_SLOTS, limit >> 1), windowOnly, cands)
-      for (const i of picks) this.request(p, i, now)
+      const picks = pickFrom(free, st.avail, (i) => free.has(i) && p.has(i) && !p.missed.has(i), limit - p.inflight.size, Math.min(URGENT_SLOTS, limit >> 1), windowOnly)
+      for (const i of picks) { free.take(i); this.request(p, i, now) }
     }
     if (endgame) {
-      for (const p of ranked) {
+      for (const p of byRate(open)) {
         for (const [i, s] of this.pendingPeers) {
           if (p.inflight.size >= p.pipeline(dl, chunk, PIPELINE, UNKNOWN_PIPELINE)) break
           if (s.size < 2 && !s.has(p) && p.has(i) && !p.missed.has(i)) this.request(p, i, now)
@@ -244,12 +241,12 @@ export class Scheduler {
     this.armTick()
   }
 
-  /** whether any candidate chunk may be asked of a peer now */
-  private anyFree (c: Candidates): boolean {
-    const st = this.state!
-    for (const i of c.win) if (!st.busy(i)) return true
-    for (const i of c.rest) if (!st.busy(i)) return true
-    return false
+  /** the peers that may be asked for more now: handshook, not leaving, with room in their pipeline */
+  private openPeers (chunk: number): PeerLink[] {
+    const dl = this.sw.opts.deadlineMs
+    const out: PeerLink[] = []
+    for (const p of this.sw.peers) if (p.remote && !p.goodbye && p.bits.length > 0 && p.inflight.size < p.pipeline(dl, chunk, PIPELINE, UNKNOWN_PIPELINE)) out.push(p)
+    return out
   }
 
   private request (p: PeerLink, i: number, now: number): void {
@@ -365,4 +362,9 @@ export class Scheduler {
     this.sw.clock.clearTimeout(this.tick)
     this.sw.clock.clearTimeout(this.quietTimer)
   }
+}
+
+/** Peers fastest first (a stable sort: equal rates keep the peers' order). */
+function byRate (peers: PeerLink[]): PeerLink[] {
+  return peers.sort((a, b) => b.rate - a.rate)
 }
