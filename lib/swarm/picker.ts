@@ -105,6 +105,17 @@ export class FreeCandidates implements Candidates {
   }
 
   get empty (): boolean { return this.win.length === 0 && this.rest.length === 0 }
+  /**
+   * Whether a peer may hold any of them: `avail` counts the peers holding each chunk that
+   * have not missed it (PickState.avail), so where it is 0 for all, no peer is worth
+   * looking at (at N = 200 in bench/sim, 97 % of the passes with a free candidate).
+   */
+  available (avail: Uint16Array): boolean {
+    for (const i of this.win) if (avail[i] > 0) return true
+    for (const i of this.rest) if (avail[i] > 0) return true
+    return false
+  }
+
   has (i: number): boolean { return (this.mask[i >> 3] & (0x80 >> (i & 7))) !== 0 }
   /** chunk i was asked for in this pass: no longer free */
   take (i: number): void { this.mask[i >> 3] &= ~(0x80 >> (i & 7)) }
