@@ -10,7 +10,7 @@ import type { TimerHandle } from './clock.js'
 import type { Store } from './store.js'
 import type { OriginFeed } from './origin-feed.js'
 import type { SwarmClock } from './clock.js'
-import { playOrder, pickFrom, candidates, rank, FreeCandidates, BLOCK_CHUNKS, type PickState } from './picker.js'
+import { playOrder, pickFrom, candidates, rank, ChunkMask, FreeCandidates, BLOCK_CHUNKS, type PickState } from './picker.js'
 
 /** requests in flight to one peer, of which URGENT_SLOTS only for the urgent window */
 export const PIPELINE = 10
@@ -203,7 +203,6 @@ export class Scheduler {
     const endgame = missing > 0 && missing <= ENDGAME_CHUNKS
     // (with nothing to ask for, no peer is looked at: a listener holding the item passes here on every message)
     const chunk = store.tree.chunkSize
-    const open = endgame ? this.openPeers(chunk) : []
     // until the first position is held, only the urgent window is asked for: a listener
     // tuning in to 20 peers asked them for the whole item at once, and on two cores its
     // first chunk queued behind the others' uploads (first byte ~50 ms later)
@@ -211,14 +210,16 @@ export class Scheduler {
     // only a peer holding a free candidate can be asked for one (the others' picks would be
     // empty); the fastest first, as the sort is stable this is the order of the full ranking
     // (nor is any when no free candidate is available from a peer at all, which is most passes)
-    const asked = endgame ? open.filter((p) => free.overlaps(p.bits)) : free.available(st.avail) ? this.openPeers(chunk, free) : []
+    const asked = free.available(st.avail) ? this.openPeers(chunk, free) : []
     for (const p of byRate(asked)) {
       const limit = p.pipeline(dl, chunk, PIPELINE, UNKNOWN_PIPELINE)
       const picks = pickFrom(free, st.avail, (i) => free.has(i) && p.has(i) && !p.missed.has(i), limit - p.inflight.size, Math.min(URGENT_SLOTS, limit >> 1), windowOnly)
       for (const i of picks) { free.take(i); this.request(p, i, now) }
     }
     if (endgame) {
-      for (const p of byRate(open)) {
+      // (the peers with room left after the picks above: one filled by them asked for nothing more here)
+      const seconds = this.secondAskable()
+      for (const p of seconds ? byRate(this.openPeers(chunk, seconds)) : []) {
         for (const [i, s] of this.pendingPeers) {
           if (p.inflight.size >= p.pipeline(dl, chunk, PIPELINE, UNKNOWN_PIPELINE)) break
           if (s.size < 2 && !s.has(p) && p.has(i) && !p.missed.has(i)) this.request(p, i, now)
@@ -257,15 +258,34 @@ export class Scheduler {
   }
 
   /**
-   * The peers that may be asked for more now: handshook, not leaving, with room in their
-   * pipeline; with `holding`, only those holding one of its chunks (tested first: a pass
-   * looks at every peer, and few hold anything still free).
+   * End-game: the chunks asked of one peer only, that another peer may hold (or undefined
+   * for none). In the end-game a listener was in for most of an item of 30 chunks, and
+   * each pass walked every peer against every request in flight. `avail` counts the
+   * peers holding a chunk that have not missed it, the one asked among them when it is.
    */
-  private openPeers (chunk: number, holding?: FreeCandidates): PeerLink[] {
+  private secondAskable (): ChunkMask | undefined {
+    const st = this.state!
+    let m: ChunkMask | undefined
+    for (const [i, s] of this.pendingPeers) {
+      if (s.size >= 2) continue
+      let others = st.avail[i]
+      for (const q of s) if (this.sw.peers.has(q) && q.has(i) && !q.missed.has(i)) others--
+      if (others <= 0) continue
+      m ??= new ChunkMask(st.count)
+      m.set(i)
+    }
+    return m
+  }
+
+  /**
+   * The peers that may be asked for more now: handshook, not leaving, with room in their
+   * pipeline, holding one of the chunks of `holding` (tested first: few do).
+   */
+  private openPeers (chunk: number, holding: ChunkMask): PeerLink[] {
     const dl = this.sw.opts.deadlineMs
     const out: PeerLink[] = []
     for (const p of this.sw.peers) {
-      if (holding && !holding.overlaps(p.bits)) continue
+      if (!holding.overlaps(p.bits)) continue
       if (p.remote && !p.goodbye && p.bits.length > 0 && p.inflight.size < p.pipeline(dl, chunk, PIPELINE, UNKNOWN_PIPELINE)) out.push(p)
     }
     return out
