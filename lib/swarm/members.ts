@@ -64,6 +64,9 @@ export class Members {
 
   /** Known address (tracker, --peer, PEX); `sticky` ones are redialled while we run. */
   addAddress (addr: PeerAddress, sticky = false): void {
+    // with the list full, an address that is not sticky changes nothing whatever it is:
+    // said first, as PEX brings hundreds at a time and each took a key string and lookups
+    if (!sticky && this.dials.size >= 4 * MAX_PEERS) return
     const key = keyOf(addr)
     if (this.sw.closed || this.banned.has(key) || this.selfAddrs.has(key)) return
     const d = this.dials.get(key)
