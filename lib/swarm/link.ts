@@ -61,7 +61,14 @@ export abstract class PeerLink extends EventEmitter {
   /** the largest message accepted from now on (a transport with no limit ignores it) */
   setMaxMessage (_n: number): void {}
 
-  get id (): string { return this.remote ? this.remote.peerId.toString('hex') : '' }
+  /** the remote's peer id in hex, computed once per handshake (Members compares it with every peer's on each join) */
+  get id (): string {
+    if (this.idOf !== this.remote) { this.idOf = this.remote; this.idValue = this.remote ? this.remote.peerId.toString('hex') : '' }
+    return this.idValue
+  }
+
+  private idOf?: Handshake
+  private idValue = ''
 
   /** the designation key of its peer id (picker.ts peerKey), computed once */
   get key (): number {

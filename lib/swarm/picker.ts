@@ -63,21 +63,74 @@ export function candidates (s: PickState): Candidates {
  * candidates, when several peers are picked for in one pass.
  */
 export function pickForPeer (s: PickState, peerHas: (i: number) => boolean, free: number, reserve = 0, windowOnly = false, c = candidates(s)): number[] {
+  return pickFrom(c, s.avail, (i) => !s.busy(i) && peerHas(i), free, reserve, windowOnly)
+}
+
+/** pickForPeer over candidates `c`, of which `ok` says which may be asked of the peer. */
+export function pickFrom (c: Candidates, avail: Uint16Array, ok: (i: number) => boolean, free: number, reserve: number, windowOnly: boolean): number[] {
   const picks: number[] = []
   if (free <= 0) return picks
   for (const i of c.win) {
     if (picks.length >= free) break
-    if (!s.busy(i) && peerHas(i)) picks.push(i)
+    if (ok(i)) picks.push(i)
   }
   if (windowOnly || picks.length >= free - reserve) return picks
   const cand: number[] = []
   for (const i of c.rest) {
     if (cand.length >= RAREST_CANDIDATES) break
-    if (!s.busy(i) && peerHas(i)) cand.push(i)
+    if (ok(i)) cand.push(i)
   }
-  cand.sort((a, b) => s.avail[a] - s.avail[b]) // stable: ties keep play order
+  cand.sort((a, b) => avail[a] - avail[b]) // stable: ties keep play order
   for (const i of cand) { if (picks.length >= free - reserve) break; picks.push(i) }
   return picks
+}
+
+/** A set of chunks in a bitfield's layout, to test a peer's bitfield against it in a few byte operations. */
+export class ChunkMask {
+  readonly mask: Uint8Array
+  constructor (count: number) { this.mask = new Uint8Array(Math.ceil(count / 8)) }
+  has (i: number): boolean { return (this.mask[i >> 3] & (0x80 >> (i & 7))) !== 0 }
+  set (i: number): void { this.mask[i >> 3] |= 0x80 >> (i & 7) }
+  /** chunk i leaves the set (asked for in this pass) */
+  take (i: number): void { this.mask[i >> 3] &= ~(0x80 >> (i & 7)) }
+  /** whether a peer with bitfield `bits` holds any chunk of the set */
+  overlaps (bits: Uint8Array): boolean {
+    const m = this.mask
+    const n = Math.min(m.length, bits.length)
+    for (let b = 0; b < n; b++) if ((m[b] & bits[b]) !== 0) return true
+    return false
+  }
+}
+
+/**
+ * The candidates of one scheduling pass that no request covers: as lists in play order
+ * (what pickFrom walks) and as a mask in a bitfield's layout, so that a peer holding none
+ * of them is passed over in a few byte operations. Most peers are: a chunk some peer with
+ * room in its pipeline holds is asked for in the pass that first sees it, so what stays
+ * free is mostly what nobody around holds yet, and a pass used to test each of them
+ * against each peer (measured at N = 100: 57 peers and 13 free candidates a pass).
+ * Within a pass a chunk stops being free only by being asked for (take()).
+ */
+export class FreeCandidates extends ChunkMask implements Candidates {
+  readonly win: number[] = []
+  readonly rest: number[] = []
+  constructor (c: Candidates, busy: (i: number) => boolean, count: number) {
+    super(count)
+    for (const i of c.win) if (!busy(i)) { this.win.push(i); this.set(i) }
+    for (const i of c.rest) if (!busy(i)) { this.rest.push(i); this.set(i) }
+  }
+
+  get empty (): boolean { return this.win.length === 0 && this.rest.length === 0 }
+  /**
+   * Whether a peer may hold any of them: `avail` counts the peers holding each chunk that
+   * have not missed it (PickState.avail), so where it is 0 for all, no peer is worth
+   * looking at (at N = 200 in bench/sim, 97 % of the passes with a free candidate).
+   */
+  available (avail: Uint16Array): boolean {
+    for (const i of this.win) if (avail[i] > 0) return true
+    for (const i of this.rest) if (avail[i] > 0) return true
+    return false
+  }
 }
 
 /** A 32-bit key for a peer id (FNV-1a). */

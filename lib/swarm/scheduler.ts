@@ -10,7 +10,7 @@ import type { TimerHandle } from './clock.js'
 import type { Store } from './store.js'
 import type { OriginFeed } from './origin-feed.js'
 import type { SwarmClock } from './clock.js'
-import { playOrder, pickForPeer, candidates, designated, rank, BLOCK_CHUNKS, type Candidates, type PickState } from './picker.js'
+import { playOrder, pickFrom, candidates, rank, ChunkMask, FreeCandidates, BLOCK_CHUNKS, type PickState } from './picker.js'
 
 /** requests in flight to one peer, of which URGENT_SLOTS only for the urgent window */
 export const PIPELINE = 10
@@ -110,6 +110,9 @@ export class Scheduler {
   private now = 0
   /** no request in flight to a peer was made before this (a pass with none past its deadline skips looking) */
   private oldestAsk = Infinity
+  /** rankFor's answers, for the `others` array they were worked out over */
+  private ranksOf?: number[]
+  private readonly ranks = new Map<number, number>()
 
   constructor (private readonly sw: SchedulerHost) {}
 
@@ -182,10 +185,60 @@ export class Scheduler {
     // no request may stay pending on a connection that is gone
     for (const [i, set] of this.pendingPeers) for (const q of set) if (q.closed || !sw.peers.has(q)) { q.inflight.delete(i); this.unpend(i, q) }
     // requests past their deadline go elsewhere; the slow peer ranks lower
+    // (strikes grow only here, so a pass that does not look finds no peer to drop either:
+    // one that reached MAX_STRIKES with nothing delivered was dropped when it did)
     const scan = now - this.oldestAsk > dl
-    if (scan) this.oldestAsk = Infinity
+    if (scan) this.expire(now)
+    // the urgent window: when each chunk started being waited for
+    let seen = 0
+    for (let k = st.cursor; k < st.order.length && seen < st.window; k++) {
+      const i = st.order[k]
+      if (store.has(i) || this.gaveUp.has(i)) continue
+      if (seen < OVERDUE_POSITIONS && !this.nearSince.has(i)) this.nearSince.set(i, now)
+      seen++
+      if (!this.urgentSince.has(i)) this.urgentSince.set(i, now)
+    }
+    const free = new FreeCandidates(candidates(st), st.busy, st.count)
+    const missing = st.count - store.held - this.gaveUp.size
+    const endgame = missing > 0 && missing <= ENDGAME_CHUNKS
+    // (with nothing to ask for, no peer is looked at: a listener holding the item passes here on every message)
+    const chunk = store.tree.chunkSize
+    // until the first position is held, only the urgent window is asked for: a listener
+    // tuning in to 20 peers asked them for the whole item at once, and on two cores its
+    // first chunk queued behind the others' uploads (first byte ~50 ms later)
+    const windowOnly = st.cursor === 0
+    // only a peer holding a free candidate can be asked for one (the others' picks would be
+    // empty); the fastest first, as the sort is stable this is the order of the full ranking
+    // (nor is any when no free candidate is available from a peer at all, which is most passes)
+    const asked = free.available(st.avail) ? this.openPeers(chunk, free) : []
+    for (const p of byRate(asked)) {
+      const limit = p.pipeline(dl, chunk, PIPELINE, UNKNOWN_PIPELINE)
+      const picks = pickFrom(free, st.avail, (i) => free.has(i) && p.has(i) && !p.missed.has(i), limit - p.inflight.size, Math.min(URGENT_SLOTS, limit >> 1), windowOnly)
+      for (const i of picks) { free.take(i); this.request(p, i, now) }
+    }
+    if (endgame) {
+      // (the peers with room left after the picks above: one filled by them asked for nothing more here)
+      const seconds = this.secondAskable()
+      for (const p of seconds ? byRate(this.openPeers(chunk, seconds)) : []) {
+        for (const [i, s] of this.pendingPeers) {
+          if (p.inflight.size >= p.pipeline(dl, chunk, PIPELINE, UNKNOWN_PIPELINE)) break
+          if (s.size < 2 && !s.has(p) && p.has(i) && !p.missed.has(i)) this.request(p, i, now)
+        }
+      }
+    }
+    this.scheduleOrigin(now)
+    this.giveUpHopeless(now)
+    this.armTick()
+  }
+
+  /** Requests past their deadline go elsewhere; the slow peer ranks lower, and one that never answered is dropped. */
+  private expire (now: number): void {
+    const sw = this.sw
+    const st = this.state!
+    const dl = sw.opts.deadlineMs
+    this.oldestAsk = Infinity
     for (const p of sw.peers) {
-      if (scan && p.inflight.size > 0) {
+      if (p.inflight.size > 0) {
         for (const [i, t] of p.inflight) {
           if (now - t <= dl) { if (t < this.oldestAsk) this.oldestAsk = t; continue }
           p.inflight.delete(i)
@@ -202,54 +255,40 @@ export class Scheduler {
       }
       if (p.strikes >= MAX_STRIKES && p.bytesDelivered === 0) p.drop(`${p.strikes} requests unanswered within ${dl} ms, none ever answered`)
     }
-    // the urgent window: when each chunk started being waited for
-    let seen = 0
-    for (let k = st.cursor; k < st.order.length && seen < st.window; k++) {
-      const i = st.order[k]
-      if (store.has(i) || this.gaveUp.has(i)) continue
-      if (seen < OVERDUE_POSITIONS && !this.nearSince.has(i)) this.nearSince.set(i, now)
-      seen++
-      if (!this.urgentSince.has(i)) this.urgentSince.set(i, now)
-    }
-    const cands = candidates(st)
-    const missing = st.count - store.held - this.gaveUp.size
-    const endgame = missing > 0 && missing <= ENDGAME_CHUNKS
-    // (with nothing to ask for, no peer is looked at: a listener holding the item passes here on every message)
-    const chunk = store.tree.chunkSize
-    const ranked: PeerLink[] = []
-    if (endgame || this.anyFree(cands)) {
-      // a peer whose pipeline is full is asked for nothing more in this pass
-      for (const p of sw.peers) if (p.remote && !p.goodbye && p.bits.length > 0 && p.inflight.size < p.pipeline(dl, chunk, PIPELINE, UNKNOWN_PIPELINE)) ranked.push(p)
-      ranked.sort((a, b) => b.rate - a.rate)
-    }
-    // until the first position is held, only the urgent window is asked for: a listener
-    // tuning in to 20 peers asked them for the whole item at once, and on two cores its
-    // first chunk queued behind the others' uploads (first byte ~50 ms later)
-    const windowOnly = st.cursor === 0
-    for (const p of ranked) {
-      const limit = p.pipeline(dl, chunk, PIPELINE, UNKNOWN_PIPELINE)
-      const picks = pickForPeer(st, (i) => p.has(i) && !p.missed.has(i), limit - p.inflight.size, Math.min(URGENT_SLOTS, limit >> 1), windowOnly, cands)
-      for (const i of picks) this.request(p, i, now)
-    }
-    if (endgame) {
-      for (const p of ranked) {
-        for (const [i, s] of this.pendingPeers) {
-          if (p.inflight.size >= p.pipeline(dl, chunk, PIPELINE, UNKNOWN_PIPELINE)) break
-          if (s.size < 2 && !s.has(p) && p.has(i) && !p.missed.has(i)) this.request(p, i, now)
-        }
-      }
-    }
-    this.scheduleOrigin(now)
-    this.giveUpHopeless(now)
-    this.armTick()
   }
 
-  /** whether any candidate chunk may be asked of a peer now */
-  private anyFree (c: Candidates): boolean {
+  /**
+   * End-game: the chunks asked of one peer only, that another peer may hold (or undefined
+   * for none). In the end-game a listener was in for most of an item of 30 chunks, and
+   * each pass walked every peer against every request in flight. `avail` counts the
+   * peers holding a chunk that have not missed it, the one asked among them when it is.
+   */
+  private secondAskable (): ChunkMask | undefined {
     const st = this.state!
-    for (const i of c.win) if (!st.busy(i)) return true
-    for (const i of c.rest) if (!st.busy(i)) return true
-    return false
+    let m: ChunkMask | undefined
+    for (const [i, s] of this.pendingPeers) {
+      if (s.size >= 2) continue
+      let others = st.avail[i]
+      for (const q of s) if (this.sw.peers.has(q) && q.has(i) && !q.missed.has(i)) others--
+      if (others <= 0) continue
+      m ??= new ChunkMask(st.count)
+      m.set(i)
+    }
+    return m
+  }
+
+  /**
+   * The peers that may be asked for more now: handshook, not leaving, with room in their
+   * pipeline, holding one of the chunks of `holding` (tested first: few do).
+   */
+  private openPeers (chunk: number, holding: ChunkMask): PeerLink[] {
+    const dl = this.sw.opts.deadlineMs
+    const out: PeerLink[] = []
+    for (const p of this.sw.peers) {
+      if (!holding.overlaps(p.bits)) continue
+      if (p.remote && !p.goodbye && p.bits.length > 0 && p.inflight.size < p.pipeline(dl, chunk, PIPELINE, UNKNOWN_PIPELINE)) out.push(p)
+    }
+    return out
   }
 
   private request (p: PeerLink, i: number, now: number): void {
@@ -284,11 +323,11 @@ export class Scheduler {
     const waited = now - since
     const dl = this.sw.opts.deadlineMs
     if (waited < dl) return false
-    if (waited < OVERDUE_OTHERS * dl) return designated(this.sw.myKey, others, Math.floor(i / BLOCK_CHUNKS))
+    if (waited < OVERDUE_OTHERS * dl) return this.rankFor(others, Math.floor(i / BLOCK_CHUNKS)) === 0
     // the others in turn, OVERDUE_STEP deadlines apart by their rank for the block, each also
     // allowing for the origin's own wait: at a capped origin a crowd that asked at once
     // queued each next chunk there from every listener, and every request then took longer
-    const r = rank(this.sw.myKey, others, Math.floor(i / BLOCK_CHUNKS))
+    const r = this.rankFor(others, Math.floor(i / BLOCK_CHUNKS))
     return waited >= (OVERDUE_OTHERS + OVERDUE_STEP * Math.max(0, r - 1)) * dl + this.sw.feed.latencyMs
   }
 
@@ -297,7 +336,20 @@ export class Scheduler {
     const st = this.state!
     if (this.sw.store!.has(i) || st.busy(i) || this.sw.feed.pending.has(i) || this.gaveUp.has(i) || this.sw.feed.exhausted(i)) return false
     if (this.overdue(i, k, now, others)) return true
-    return st.avail[i] === 0 && designated(this.sw.myKey, others, Math.floor(i / BLOCK_CHUNKS))
+    return st.avail[i] === 0 && this.rankFor(others, Math.floor(i / BLOCK_CHUNKS)) === 0
+  }
+
+  /**
+   * Our rendezvous rank for a block among `others` (0: designated; picker.ts rank), kept
+   * per block for as long as Members hands out the same `others` array, i.e. until the
+   * peers change: each pass asked it afresh for every chunk it looked at, a walk over
+   * every peer each time.
+   */
+  private rankFor (others: number[], block: number): number {
+    if (this.ranksOf !== others) { this.ranksOf = others; this.ranks.clear() }
+    let r = this.ranks.get(block)
+    if (r === undefined) { r = rank(this.sw.myKey, others, block); this.ranks.set(block, r) }
+    return r
   }
 
   private scheduleOrigin (now: number): void {
@@ -365,4 +417,9 @@ export class Scheduler {
     this.sw.clock.clearTimeout(this.tick)
     this.sw.clock.clearTimeout(this.quietTimer)
   }
+}
+
+/** Peers fastest first (a stable sort: equal rates keep the peers' order). */
+function byRate (peers: PeerLink[]): PeerLink[] {
+  return peers.sort((a, b) => b.rate - a.rate)
 }
