@@ -88,7 +88,7 @@ export interface LiveStats {
 
 export type OriginWhy = 'designated' | 'backup' | 'fallback' | 'alone'
 
-interface Inflight { peer?: PeerLink, at: number }
+interface Inflight { peer: PeerLink, at: number }
 
 /** What a chunk is as the swarm keeps it: the wire form, ready to relay. */
 export function pieceOf (e: ChunkEntry, bytes: Buffer, header?: Buffer): LivePiece {
@@ -127,7 +127,14 @@ export class LiveSwarm extends EventEmitter {
   /** the origin's claims (unsigned streams: what a peer's chunk is checked against) */
   private readonly claims = new Map<number, ChunkEntry | Promise<ChunkEntry | null>>()
   private readonly peerHas = new WeakMap<PeerLink, Set<number>>()
+  /** requests to peers in flight, by chunk */
   private readonly inflight = new Map<number, Inflight>()
+  /**
+   * chunks on their way from the origin (claim, body): apart from the peer requests, as a
+   * chunk may be asked of a peer while the origin still brings it, and a record both wrote
+   * lost the origin's (waitingOnOrigin then missed it)
+   */
+  private readonly fromOriginNow = new Set<number>()
   /** peers that refused or failed a chunk: not asked for it again */
   private readonly failed = new Map<number, Set<PeerLink>>()
   private readonly originTried = new Map<number, number>()
@@ -228,9 +235,10 @@ export class LiveSwarm extends EventEmitter {
       if (this.held.has(seq)) continue
       const f = this.inflight.get(seq)
       if (f) {
-        if (f.peer && now - f.at > Math.max(this.opts.chunkMs, 500) * 2) this.failPeer(seq, f.peer, true)
-        else { if (!f.peer) this.askPeer(seq); continue }
+        if (now - f.at > Math.max(this.opts.chunkMs, 500) * 2) this.failPeer(seq, f.peer, true)
+        else continue
       }
+      if (this.fromOriginNow.has(seq)) { this.askPeer(seq); continue }
       if (this.askPeer(seq) || seq > known + 1 || (behind && (seq !== top || !catchUp))) continue
       const due = this.dueAt(seq)
       const rank = alone ? 0 : liveRank(this.key, others, seq)
@@ -264,8 +272,7 @@ export class LiveSwarm extends EventEmitter {
   }
 
   private waitingOnOrigin (): boolean {
-    for (const f of this.inflight.values()) if (!f.peer) return true
-    return false
+    return this.fromOriginNow.size > 0
   }
 
   /** Play what is in order; give a chunk up when its deadline passed and a later one exists. */
@@ -333,7 +340,7 @@ export class LiveSwarm extends EventEmitter {
     const first = !this.originTried.has(seq)
     const asked = this.clock.now()
     this.originTried.set(seq, asked)
-    this.inflight.set(seq, { at: asked })
+    this.fromOriginNow.add(seq)
     const o = this.opts.origin
     try {
       const e = await this.originClaim(seq)
@@ -345,7 +352,7 @@ export class LiveSwarm extends EventEmitter {
         else { this.offsetMs += this.probeFound ? probeMs / 2 : Math.max(probeMs / 2, this.probeStepMs / 2); this.probeFound = true }
       }
       // a peer that has it was asked meanwhile: the web server's upload is left to those who need it
-      if (!e || this.held.has(seq) || this.inflight.get(seq)?.peer) return
+      if (!e || this.held.has(seq) || this.inflight.has(seq)) return
       this.stats.originChunks[why]++
       const bytes = await o.fetchChunk(e)
       if (bytes) this.paced(this.clock.now() - asked)
@@ -358,7 +365,7 @@ export class LiveSwarm extends EventEmitter {
       this.opts.debug(`live chunk ${seq} from the origin: ${(e as Error).message}`)
     } finally {
       this.countOrigin()
-      if (this.inflight.get(seq)?.peer === undefined) this.inflight.delete(seq)
+      this.fromOriginNow.delete(seq)
       this.kick()
     }
   }
@@ -412,7 +419,7 @@ export class LiveSwarm extends EventEmitter {
     for (const k of this.held.keys()) if (k < floor) this.held.delete(k)
     for (const m of [this.claims, this.failed, this.originTried] as Array<Map<number, unknown>>) for (const k of m.keys()) if (k < floor) m.delete(k)
     for (const p of this.peers) { const s = this.peerHas.get(p); if (s) for (const k of s) if (k < floor) s.delete(k) }
-    for (const [k, f] of this.inflight) if (k < this.next) { this.inflight.delete(k); f.peer?.send({ type: 'live-cancel', seq: k }) }
+    for (const [k, f] of this.inflight) if (k < this.next) { this.inflight.delete(k); f.peer.send({ type: 'live-cancel', seq: k }) }
     const used = new Set([...this.held.values()].map(p => p.headerHash?.toString('hex')))
     for (const k of this.headers.keys()) if (!used.has(k)) this.headers.delete(k)
   }
@@ -448,7 +455,7 @@ export class LiveSwarm extends EventEmitter {
         this.peerHas.get(p)?.add(m.seq)
         if (m.seq > this.newestAnnounced) this.newestAnnounced = m.seq
         // also when the chunk is on its way from the origin: a busy web server may take longer than a peer
-        if (!this.held.has(m.seq) && this.inflight.get(m.seq)?.peer === undefined && m.seq >= this.next) this.askPeer(m.seq)
+        if (!this.held.has(m.seq) && !this.inflight.has(m.seq) && m.seq >= this.next) this.askPeer(m.seq)
         break
       }
       case 'live-request': this.serve(p, m.seq); break
