@@ -146,9 +146,10 @@ function setup (n: number, opts: { fetchers?: number, hung?: number[], slowLine?
   return { clock, net, origin, listeners, join }
 }
 
-/** The show on air for 3.5 s, then the listeners joining. */
-async function onAir (n: number): Promise<ReturnType<typeof setup>> {
-  const s = setup(n)
+/** The show on air for 3.5 s, then the listeners joining; `prepare` runs before the show starts. */
+async function onAir (n: number, opts: Parameters<typeof setup>[1] = {}, prepare?: (s: ReturnType<typeof setup>) => void): Promise<ReturnType<typeof setup>> {
+  const s = setup(n, opts)
+  prepare?.(s)
   s.origin.start()
   await s.clock.run(3500)
   s.join()
@@ -194,12 +195,9 @@ test('20 listeners: the origin sends at most 1.5 times the stream; everyone play
 
 test('a designated listener whose web requests hang: the next in rank takes its chunks from the origin, not everyone at the fallback', async () => {
   // the third listener's requests to the web server never come back; it is a peer like the others
-  const s = setup(3, { hung: [2] })
+  const s = await onAir(3, { hung: [2] })
   const { clock, origin, listeners } = s
   const [a, b, mute] = listeners
-  origin.start()
-  await clock.run(3500)
-  s.join()
   await clock.run(40_000)
   const others = (l: Listener): number[] => l.sw.members.otherKeys()
   assert.is(others(a).length, 2)
@@ -225,12 +223,9 @@ test('a designated listener whose web requests hang: the next in rank takes its 
 
 test('a chunk on its way from the web server over a slow line is taken from a peer that announces it first (before: 9 of 14 came over the line, up to 2.5 s late)', async () => {
   // the first listener's line to the web server adds 1.2 s to every answer: a claim and its body take 2.4 s
-  const s = setup(2, { slowLine: { who: 0, ms: 1200 } })
+  const s = await onAir(2, { slowLine: { who: 0, ms: 1200 } })
   const { clock, origin, listeners } = s
   const [slow, quick] = listeners
-  origin.start()
-  await clock.run(3500)
-  s.join()
   await clock.run(40_000)
   const first: number[] = []
   for (let seq = slow.first + 5; seq < origin.chunks.length - 4; seq++) if (liveRank(slow.sw.key, [quick.sw.key], seq) === 0) first.push(seq)
@@ -247,11 +242,8 @@ test('a chunk on its way from the web server over a slow line is taken from a pe
 })
 
 test('a listener behind because the web server is slow does not add manifest reads to its load', async () => {
-  const s = setup(1)
+  const s = await onAir(1)
   const { clock, origin, listeners } = s
-  origin.start()
-  await clock.run(3500)
-  s.join()
   await clock.run(10_000)
   const before = origin.manifestReads
   // the server is overrun: every answer takes 8 s, so the listener falls far behind
@@ -408,19 +400,17 @@ test('while the source is gone for 30 s, listeners ask the origin about once a s
 })
 
 test('a header blob goes to each peer once, and every listener still verifies and plays every chunk', async () => {
-  const s = setup(6)
-  const { clock, net, origin, listeners } = s
-  origin.header = randomBytes(4000) // the size of a Vorbis stream's setup headers
   const withHeader = new Map<unknown, number>()
   let pieces = 0
-  net.onDeliver = (to, m) => {
-    if (m.type !== 'live-piece') return
-    pieces++
-    if ((m as LivePiece).header) withHeader.set(to, (withHeader.get(to) ?? 0) + 1)
-  }
-  origin.start()
-  await clock.run(3500)
-  s.join()
+  const s = await onAir(6, {}, ({ net, origin }) => {
+    origin.header = randomBytes(4000) // the size of a Vorbis stream's setup headers
+    net.onDeliver = (to, m) => {
+      if (m.type !== 'live-piece') return
+      pieces++
+      if ((m as LivePiece).header) withHeader.set(to, (withHeader.get(to) ?? 0) + 1)
+    }
+  })
+  const { clock, origin, listeners } = s
   await clock.run(33_500)
   for (const l of listeners) {
     checkPlayed(l, origin, 0)
@@ -433,16 +423,14 @@ test('a header blob goes to each peer once, and every listener still verifies an
 })
 
 test('a piece sent without the header blob the receiver lacks is asked elsewhere, its sender not taken for a liar', async () => {
-  const s = setup(6)
-  const { clock, origin, listeners } = s
-  origin.header = randomBytes(4000)
-  // listener 0 leaves the header out of every piece, as if each peer had been sent it before; newcomers have not
-  const stripper = listeners[0]
   let stripped = 0
-  ;(stripper.sw as unknown as { headersSent: unknown }).headersSent = { get: () => ({ has: () => { stripped++; return true }, add: () => {} }), set: () => {} }
-  origin.start()
-  await clock.run(3500)
-  s.join()
+  const s = await onAir(6, {}, ({ origin, listeners }) => {
+    origin.header = randomBytes(4000)
+    // listener 0 leaves the header out of every piece, as if each peer had been sent it before; newcomers have not
+    ;(listeners[0].sw as unknown as { headersSent: unknown }).headersSent = { get: () => ({ has: () => { stripped++; return true }, add: () => {} }), set: () => {} }
+  })
+  const { clock, origin, listeners } = s
+  const stripper = listeners[0]
   await clock.run(33_500)
   assert.ok(stripped > 0, 'pieces went out without their header')
   for (const l of listeners) {
