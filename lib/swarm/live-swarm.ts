@@ -111,7 +111,7 @@ export function liveRank (me: number, others: number[], seq: number): number {
 
 /**
  * Events: 'chunk' (piece) in sequence order, 'skip' (seq) for a chunk given up,
- * 'ended' when the origin's manifest says the show is over and everything listed was played.
+ * 'ended' (once) when the origin's manifest says the show is over and everything listed was played.
  */
 export class LiveSwarm extends EventEmitter {
   readonly members: Members
@@ -165,6 +165,8 @@ export class LiveSwarm extends EventEmitter {
   private originMs = 0
   private originMsAt = -Infinity
   private endedAt?: number
+  /** 'ended' was emitted (once: it was on every tick after the end) */
+  private endSaid = false
   readonly key: number
   private readonly originBase: number
 
@@ -296,7 +298,7 @@ export class LiveSwarm extends EventEmitter {
       this.inflight.delete(this.next)
       this.next++
       this.kick()
-    } else if (this.endedAt !== undefined && this.next > this.endedAt) this.emit('ended')
+    } else if (this.endedAt !== undefined && this.next > this.endedAt && !this.endSaid) { this.endSaid = true; this.emit('ended') }
   }
 
   /** Ask the least busy peer that announced `seq`; false when none can be asked. */

@@ -58,6 +58,8 @@ class MemoryLiveOrigin {
   /** which listeners took each chunk from the origin */
   readonly fetchedBy = new Map<number, number[]>()
   manifestReads = 0
+  /** what the manifest says once the show is over */
+  ended = false
   /** when each chunk was first asked for */
   readonly fetchedAt = new Map<number, number>()
 
@@ -99,7 +101,7 @@ class MemoryLiveOrigin {
         return Buffer.from(c.bytes)
       },
       fetchHeader: async () => { if (!this.header) return null; await send(this.header.length); return Buffer.from(this.header) },
-      fetchManifest: async () => { this.manifestReads++; await send(2000); return { ended: false, chunks: [] } as unknown as LiveManifest },
+      fetchManifest: async () => { this.manifestReads++; await send(2000); return { ended: this.ended, chunks: this.chunks.slice(-16).map(c => c.entry) } as unknown as LiveManifest },
     }
   }
 }
@@ -396,6 +398,24 @@ test('while the source is gone for 30 s, listeners ask the origin about once a s
     const after = l.played.filter(p => p.seq >= back)
     assert.ok(after.length >= 10, `played ${after.length} chunks after the source came back`)
   }
+  offAir(s)
+})
+
+test('when the show ends, each listener plays what was listed, then says so once', async () => {
+  const s = await onAir(3)
+  const { clock, origin, listeners } = s
+  const ends = listeners.map(() => 0)
+  listeners.forEach((l, k) => l.sw.on('ended', () => { ends[k]++ }))
+  await clock.run(20_000)
+  origin.stop()
+  origin.ended = true
+  const last = origin.chunks.length - 1
+  await clock.run(80_000)
+  for (const l of listeners) {
+    checkPlayed(l, origin, 0)
+    assert.is(l.played[l.played.length - 1].seq, last, 'the last chunk listed was played')
+  }
+  assert.equal(ends, [1, 1, 1], `'ended' emitted ${ends.join(', ')} times`)
   offAir(s)
 })
 
