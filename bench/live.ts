@@ -105,7 +105,14 @@ async function untilLine (c: ChildProcess, re: RegExp, ms: number, what: string)
 interface Listener { k: number, fetch: ChildProcess, icecast: ChildProcess, rec: Recorded, late: Array<{ at: number, units: number }>, killedAt?: number }
 
 async function main (): Promise<void> {
-  const argv = minimist(process.argv.slice(2), { string: ['warm', 'delay'], default: { n: 20, minutes: 2, kill: 3, warm: '20s', delay: '1500ms' } })
+  const usage = 'Usage: node dist/bench/live.js [--n 20] [--minutes 2] [--kill 3] [--warm 20s] [--delay 1500ms]\n' +
+    '  a live show to N pc listeners (pc-live, nginx, pc-tracker, pc-fetch | pc-icecast) beside icecast2 with N readers;\n' +
+    '  --kill SIGKILLs that many listeners during the run, --warm is not measured, --delay is pc-icecast --live-delay\n'
+  const known = new Set(['n', 'minutes', 'kill', 'warm', 'delay', 'help', 'h', '_'])
+  const argv = minimist(process.argv.slice(2), { string: ['warm', 'delay'], boolean: ['help'], alias: { h: 'help' }, default: { n: 20, minutes: 2, kill: 3, warm: '20s', delay: '1500ms' } })
+  if (argv.help) { process.stdout.write(usage); return }
+  const unknown = Object.keys(argv).filter(k => !known.has(k))
+  if (unknown.length || argv._.length) { process.stderr.write(`live.js: unknown ${unknown.length ? `option --${unknown[0]}` : `argument ${String(argv._[0])}`}\n${usage}`); process.exitCode = 64; return }
   const n = Number(argv.n); const minutes = Number(argv.minutes); const kills = Number(argv.kill)
   const warmMs = parseDuration(String(argv.warm)); const delay = String(argv.delay)
   const runMs = minutes * 60_000
