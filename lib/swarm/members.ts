@@ -96,13 +96,11 @@ export class Members {
     d.connecting = true
     d.since = sw.clock.now()
     let ok = false
-    let duplicate = false
     p.once('handshake', () => { ok = true; d.tries = 0; d.connecting = false; this.attach(p) })
-    p.once('dropped', (why: string) => { duplicate = why === 'duplicate' })
     p.once('close', () => {
       d.connecting = false
       // the peer is connected the other way round: that connection's end redials (detach)
-      if (duplicate) return
+      if (p.dropped === 'duplicate') return
       d.connected = false
       if (sw.closed || this.banned.has(key) || this.selfAddrs.has(key)) { this.dials.delete(key); return }
       if (!ok) d.tries++
