@@ -147,7 +147,7 @@ export class BtClient {
       let best: PeerLink | undefined
       for (const p of this.peers) if (p.has(i) && p.inflight.size < PIPELINE && (!best || p.inflight.size < best.inflight.size)) best = p
       if (best) {
-        best.inflight.set(i, now)
+        best.ask(i, now)
         this.pending.set(i, now)
         best.send({ type: 'request', index: i })
       } else if (this.seedJobs < WEBSEED_JOBS) {

@@ -248,7 +248,7 @@ export class Scheduler {
           p.strikes++
           // not asked of it again, and no longer counted as available from it
           if (!p.missed.has(i) && p.missed.size < MAX_MISSED) {
-            p.missed.add(i)
+            p.miss(i)
             if (p.has(i) && st.avail[i] > 0) st.avail[i]--
           }
         }
@@ -292,7 +292,7 @@ export class Scheduler {
   }
 
   private request (p: PeerLink, i: number, now: number): void {
-    p.inflight.set(i, now)
+    p.ask(i, now)
     if (now < this.oldestAsk) this.oldestAsk = now
     let s = this.pendingPeers.get(i)
     if (!s) { s = new Set(); this.pendingPeers.set(i, s) }
