@@ -12,6 +12,8 @@ import type { OriginFeed } from './origin-feed.js'
 import type { SwarmClock } from './clock.js'
 import { playOrder, pickFrom, candidates, rank, ChunkMask, FreeCandidates, BLOCK_CHUNKS, type PickState } from './picker.js'
 
+/** requests in flight over all peers however slow our own line seems (inboundBudget) */
+export const INBOUND_MIN = 2
 /** requests in flight to one peer, of which URGENT_SLOTS only for the urgent window */
 export const PIPELINE = 10
 export const URGENT_SLOTS = 2
@@ -112,6 +114,9 @@ export class Scheduler {
   private oldestAsk = Infinity
   /** rankFor's answers, for the `others` array they were worked out over */
   private ranksOf?: number[]
+  /** our download's pace (bytes per ms) and when a piece last arrived (arrived()) */
+  private inbound = 0
+  private lastArrival = -Infinity
   private readonly ranks = new Map<number, number>()
 
   constructor (private readonly sw: SchedulerHost) {}
@@ -210,25 +215,49 @@ export class Scheduler {
     // only a peer holding a free candidate can be asked for one (the others' picks would be
     // empty); the fastest first, as the sort is stable this is the order of the full ranking
     // (nor is any when no free candidate is available from a peer at all, which is most passes)
-    const asked = free.available(st.avail) ? this.openPeers(chunk, free) : []
+    let budget = this.inboundBudget(dl, chunk)
+    const asked = budget > 0 && free.available(st.avail) ? this.openPeers(chunk, free) : []
     for (const p of byRate(asked)) {
+      if (budget <= 0) break
       const limit = p.pipeline(dl, chunk, PIPELINE, UNKNOWN_PIPELINE)
-      const picks = pickFrom(free, st.avail, (i) => free.has(i) && p.has(i) && !p.missed.has(i), limit - p.inflight.size, Math.min(URGENT_SLOTS, limit >> 1), windowOnly)
+      const picks = pickFrom(free, st.avail, (i) => free.has(i) && p.has(i) && !p.missed.has(i), Math.min(limit - p.inflight.size, budget), Math.min(URGENT_SLOTS, limit >> 1), windowOnly)
       for (const i of picks) { free.take(i); this.request(p, i, now) }
+      budget -= picks.length
     }
     if (endgame) {
       // (the peers with room left after the picks above: one filled by them asked for nothing more here)
       const seconds = this.secondAskable()
       for (const p of seconds ? byRate(this.openPeers(chunk, seconds)) : []) {
         for (const [i, s] of this.pendingPeers) {
-          if (p.inflight.size >= p.pipeline(dl, chunk, PIPELINE, UNKNOWN_PIPELINE)) break
-          if (s.size < 2 && !s.has(p) && p.has(i) && !p.missed.has(i)) this.request(p, i, now)
+          if (budget <= 0 || p.inflight.size >= p.pipeline(dl, chunk, PIPELINE, UNKNOWN_PIPELINE)) break
+          if (s.size < 2 && !s.has(p) && p.has(i) && !p.missed.has(i)) { this.request(p, i, now); budget-- }
         }
       }
     }
     this.scheduleOrigin(now)
     this.giveUpHopeless(now)
     this.armTick()
+  }
+
+  /** Our own download's pace, as PeerLink.credit measures a peer's: the gap between pieces arriving from anyone. */
+  arrived (bytes: number, askedAt: number, now: number): void {
+    const t = bytes / Math.max(1, now - Math.max(askedAt, this.lastArrival))
+    this.lastArrival = now
+    this.inbound = this.inbound === 0 ? t : this.inbound * 0.7 + t * 0.3
+  }
+
+  /**
+   * Chunks that may still be asked of peers in this pass: what our own line brings within a
+   * deadline, less what is already asked. Each peer's pipeline is bounded by its link, but
+   * their sum was not by ours: a listener on a 5 Mbit/s line asked ~60 peers for a window of
+   * 128 kB chunks at once, the last ones came past the deadline, were cancelled and asked
+   * again while the cancelled copies still filled the line, and some chunks never came.
+   */
+  private inboundBudget (dl: number, chunk: number): number {
+    if (this.inbound === 0) return Infinity
+    let asked = 0
+    for (const s of this.pendingPeers.values()) asked += s.size
+    return Math.max(INBOUND_MIN, Math.floor(this.inbound * dl / chunk)) - asked
   }
 
   /** Requests past their deadline go elsewhere; the slow peer ranks lower, and one that never answered is dropped. */

@@ -235,6 +235,7 @@ export class Swarm extends EventEmitter {
       return
     }
     p.credit(data.length, t0, at)
+    this.scheduler.arrived(data.length, t0, at)
   }
 
   /**
