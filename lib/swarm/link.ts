@@ -13,6 +13,21 @@ import { peerKey } from './picker.js'
 /** requests a peer may have outstanding with us; more is a flood and drops it */
 export const MAX_PEER_REQUESTS = 64
 
+/**
+ * A line's pace from the pieces arriving over it: pipelined pieces come one after another,
+ * so the gap between them (or since the ask, when there was none before) is the pace.
+ * Bytes per ms, smoothed; 0 before the first piece.
+ */
+export class Pace {
+  value = 0
+  private last = -Infinity
+  arrived (bytes: number, askedAt: number, now: number): void {
+    const t = bytes / Math.max(1, now - Math.max(askedAt, this.last))
+    this.last = now
+    this.value = this.value === 0 ? t : this.value * 0.7 + t * 0.3
+  }
+}
+
 /** what a link can receive: a handshake or a message */
 export type Incoming = { type: 'handshake', handshake: Handshake } | Message
 
@@ -45,9 +60,9 @@ export abstract class PeerLink extends EventEmitter {
   bytesDelivered = 0
   /** delivered bytes per ms of each request's wait (request to piece), smoothed: ranks peers */
   rate = 0
+  private readonly pace = new Pace()
   /** bytes per ms the link carries to us (each piece over the time since the later of its request and the piece before), smoothed; 0 until one arrives */
-  throughput = 0
-  private lastPieceAt = -Infinity
+  get throughput (): number { return this.pace.value }
   /** requests that ran past the deadline, less one per chunk delivered */
   strikes = 0
   /** chunks it did not deliver in time: not asked of it again; add with miss() */
@@ -130,10 +145,7 @@ export abstract class PeerLink extends EventEmitter {
     if (this.strikes > 0) this.strikes--
     const r = bytes / Math.max(1, now - askedAt)
     this.rate = this.rate === 0 ? r : this.rate * 0.7 + r * 0.3
-    // pipelined pieces arrive one after another: the gap between them is the link's pace
-    const t = bytes / Math.max(1, now - Math.max(askedAt, this.lastPieceAt))
-    this.lastPieceAt = now
-    this.throughput = this.throughput === 0 ? t : this.throughput * 0.7 + t * 0.3
+    this.pace.arrived(bytes, askedAt, now)
   }
 
   /**

@@ -5,7 +5,7 @@
 // runs as well under a virtual clock with simulated links. Scheduling runs on events
 // (a chunk arrived, a peer came or went) and on a timer that exists only while requests
 // are in flight, so an idle swarm costs no CPU.
-import type { PeerLink } from './link.js'
+import { Pace, type PeerLink } from './link.js'
 import type { TimerHandle } from './clock.js'
 import type { Store } from './store.js'
 import type { OriginFeed } from './origin-feed.js'
@@ -114,9 +114,8 @@ export class Scheduler {
   private oldestAsk = Infinity
   /** rankFor's answers, for the `others` array they were worked out over */
   private ranksOf?: number[]
-  /** our download's pace (bytes per ms) and when a piece last arrived (arrived()) */
-  private inbound = 0
-  private lastArrival = -Infinity
+  /** our own line's pace (arrived()) */
+  private readonly inbound = new Pace()
   private readonly ranks = new Map<number, number>()
 
   constructor (private readonly sw: SchedulerHost) {}
@@ -239,12 +238,8 @@ export class Scheduler {
     this.armTick()
   }
 
-  /** Our own download's pace, as PeerLink.credit measures a peer's: the gap between pieces arriving from anyone. */
-  arrived (bytes: number, askedAt: number, now: number): void {
-    const t = bytes / Math.max(1, now - Math.max(askedAt, this.lastArrival))
-    this.lastArrival = now
-    this.inbound = this.inbound === 0 ? t : this.inbound * 0.7 + t * 0.3
-  }
+  /** Our own line's pace, measured as a peer's is (PeerLink.credit) but over pieces from anyone. */
+  arrived (bytes: number, askedAt: number, now: number): void { this.inbound.arrived(bytes, askedAt, now) }
 
   /**
    * Chunks that may still be asked of peers in this pass: what our own line brings within a
@@ -254,10 +249,10 @@ export class Scheduler {
    * again while the cancelled copies still filled the line, and some chunks never came.
    */
   private inboundBudget (dl: number, chunk: number): number {
-    if (this.inbound === 0) return Infinity
+    if (this.inbound.value === 0) return Infinity
     let asked = 0
     for (const s of this.pendingPeers.values()) asked += s.size
-    return Math.max(INBOUND_MIN, Math.floor(this.inbound * dl / chunk)) - asked
+    return Math.max(INBOUND_MIN, Math.floor(this.inbound.value * dl / chunk)) - asked
   }
 
   /** Requests past their deadline go elsewhere; the slow peer ranks lower, and one that never answered is dropped. */
