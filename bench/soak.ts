@@ -5,7 +5,7 @@
 // memory and open fds at the start, middle and end, the slope per thousand item changes,
 // and whether it grows beyond noise over the second half, then checks the recording for
 // gaps and decoder errors.
-//   node dist/bench/soak.js [--minutes 20] [--listeners 3] [--poll 30s] [--items 40] [--keep 20s] [--samples FILE] [--write]
+//   node dist/bench/soak.js [--minutes 20] [--listeners 3] [--poll 30s] [--items 40] [--lengths 1,1,2,1,1] [--keep 20s] [--samples FILE] [--write]
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process'
 import { readFileSync, readdirSync, statSync } from 'node:fs'
 import { mkdtemp, rm, writeFile } from 'node:fs/promises'
@@ -22,8 +22,6 @@ import { growth } from './growth.js'
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..')
 const BIN = (name: string): string => join(ROOT, 'dist', 'bin', `${name}.js`)
 const HOST = '127.0.0.1'
-/** item lengths in seconds, in turn: the k-th distinct item lasts LENGTHS[k % 5] s */
-const LENGTHS = [1, 1, 2, 1, 1]
 const SAMPLE_MS = 10_000
 /** samples before this are start-up (node's heap and pools growing to their working size) */
 const WARMUP_MS = 60_000
@@ -37,12 +35,13 @@ const OPTIONS: OptionTable = {
   hours: { type: 'string', default: '2', arg: 'N', help: 'how long the playlist is laid out for' },
   churn: { type: 'string', default: '10s', arg: 'DURATION', help: 'a player connects this often, for 5 to 40 s' },
   items: { type: 'string', default: '40', arg: 'N', help: 'distinct items, played in turn again and again' },
+  lengths: { type: 'string', default: '1,1,2,1,1', arg: 'S,S,…', help: 'item lengths in whole seconds, in turn: the k-th distinct item lasts the (k mod n)-th' },
   keep: { type: 'string', default: '20s', arg: 'DURATION', help: 'pc-fetch --keep: shorter than a turn of the items, so that every item is a new swarm' },
   samples: { type: 'string', arg: 'FILE', help: 'write every sample to FILE as CSV (seconds, item changes, then RSS, anonymous MB and fds of each process)' },
   write: { type: 'boolean', help: 'replace the soak section of BENCHMARKS.md' },
 }
 const INFO: CommandInfo = {
-  usage: '[--minutes 20] [--listeners 3] [--poll 30s] [--items 40] [--keep 20s] [--samples FILE] [--write]',
+  usage: '[--minutes 20] [--listeners 3] [--poll 30s] [--items 40] [--lengths 1,1,2,1,1] [--keep 20s] [--samples FILE] [--write]',
   summary: 'Soak benchmark: memory of every command over thousands of item changes, and a recorded stream checked for gaps.',
   examples: ['node dist/bench/soak.js --minutes 5', 'node dist/bench/soak.js --minutes 30 --write'],
   maxArgs: 0,
@@ -110,7 +109,7 @@ async function main (): Promise<void> {
     return
   }
   if (opts.help) { process.stdout.write(helpText('soak.js', INFO, OPTIONS)); return }
-  let minutes: number, listeners: number, hours: number, churnMs: number, distinct: number, keep: string
+  let minutes: number, listeners: number, hours: number, churnMs: number, distinct: number, keep: string, lengths: number[]
   try {
     minutes = intOption(opts, 'minutes', 1, 24 * 60)
     listeners = intOption(opts, 'listeners', 1, 20)
@@ -118,6 +117,8 @@ async function main (): Promise<void> {
     churnMs = durationOption(opts, 'churn')
     distinct = intOption(opts, 'items', 1, 1000)
     keep = `${durationOption(opts, 'keep') / 1000}s`
+    lengths = String(opts.lengths).split(',').map(Number)
+    if (lengths.some(n => !Number.isInteger(n) || n < 1 || n > 600)) throw new Error(`--lengths wants whole seconds from 1 to 600, separated by commas, not ${String(opts.lengths)}`)
   } catch (e) {
     process.stderr.write(`soak: ${(e as Error).message} (try --help)\n`)
     process.exitCode = 64
@@ -130,7 +131,7 @@ async function main (): Promise<void> {
   const names: string[] = []
   for (let i = 0; i < distinct; i++) {
     // a tone of its own for each item, so that no two items share a hash tree
-    const s = LENGTHS[i % LENGTHS.length]
+    const s = lengths[i % lengths.length]
     const hz = 220 + 10 * i
     const name = `item${i}-${s}s.mp3`
     const r = spawnSync('ffmpeg', ['-nostdin', '-v', 'error', '-f', 'lavfi', '-i', `sine=f=${hz}:d=${s}`, '-ac', '2', '-ar', '44100', '-c:a', 'libmp3lame', '-b:a', '128k', join(dir, name)])
@@ -225,7 +226,7 @@ async function main (): Promise<void> {
   const changes = last?.changes ?? []
   const total = changes.reduce((a, b) => a + b, 0)
   const text = [
-    `Command: \`node dist/bench/soak.js --minutes ${minutes} --listeners ${listeners} --poll ${poll} --items ${distinct} --keep ${keep}\`: ${distinct} distinct MP3 items of ${LENGTHS.join(', ')}… s played in turn, laid out for ${hours} h (${playlistItems} playlist items) on scripts/origin.ts (no ETag, so every poll sends the playlist whole), pc-tracker, ${listeners} pipelines \`pc-schedule --follow --poll ${poll} | pc-fetch --keep ${keep} | pc-icecast\` (an item's swarm is left ${keep} after it was written, before its next turn: every item change opens a swarm and closes one); a player connected every ${churnMs / 1000} s for 5–40 s (${players.started} in all, ${players.failed} failed), one recorded from start to end. ${median(changes)} item changes per listener (${total} in all) in ${Math.round((last?.t ?? 0) / 1000)} s.`,
+    `Command: \`node dist/bench/soak.js --minutes ${minutes} --listeners ${listeners} --poll ${poll} --items ${distinct} --lengths ${lengths.join(',')} --keep ${keep}\`: ${distinct} distinct MP3 items of ${lengths.join(', ')}… s played in turn, laid out for ${hours} h (${playlistItems} playlist items) on scripts/origin.ts (no ETag, so every poll sends the playlist whole), pc-tracker, ${listeners} pipelines \`pc-schedule --follow --poll ${poll} | pc-fetch --keep ${keep} | pc-icecast\` (an item's swarm is left ${keep} after it was written, before its next turn: every item change opens a swarm and closes one); a player connected every ${churnMs / 1000} s for 5–40 s (${players.started} in all, ${players.failed} failed), one recorded from start to end. ${median(changes)} item changes per listener (${total} in all) in ${Math.round((last?.t ?? 0) / 1000)} s.`,
     '',
     `Memory (MB) sampled every ${SAMPLE_MS / 1000} s, from the first sample after ${WARMUP_MS / 1000} s (${first ? `${median(first.changes)} item changes per listener` : '–'}) to the end: resident (RSS) and its anonymous part (heap, buffers, malloc; the rest is the node binary and libraries mapped from disk) at the start, middle and end, and open file descriptors. Slopes are least-squares fits of the anonymous memory in MB per 1000 item changes (a pipeline's own, or all of them for pc-tracker): over the whole span, and over the second half (from ${half ? `${Math.round(half.t / 1000)} s, ${median(half.changes)} item changes per listener` : '–'}), which is judged: growth beyond noise is a slope more than 3 standard errors above 0 whose rise over the half is more than twice the scatter of the samples around it.`,
     '',
