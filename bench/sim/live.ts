@@ -14,6 +14,7 @@ import type { LivePiece, PeerAddress } from '../../lib/swarm/wire.js'
 import { EXPIRY_FACTOR } from '../../lib/tracker/swarms.js'
 import { DEFAULT_INTERVAL_S } from '../../lib/tracker/client.js'
 import { SimClock } from './clock.js'
+import { Announcer } from '../../lib/swarm/announce.js'
 import { Host, SimNet, SimOrigin, SimTracker } from './net.js'
 import { Rng, homeHost, HOME } from './population.js'
 import { summary, type ScenarioOptions, type Result } from './scenario.js'
@@ -123,6 +124,7 @@ export async function runLive (o: ScenarioOptions): Promise<Result> {
   async function join (l: LiveListener, peerId: Buffer, goodbye: boolean): Promise<void> {
     const h = l.host
     const src = show.source(origin, h)
+    let ann: Announcer | undefined
     const sw = new LiveSwarm({
       infoHash, peerId, port: PORT, streamId: show.streamId, publicKey: show.kp.publicKey,
       chunkMs: LIVE_CHUNK_MS, deadlineMs, fetchers: LIVE_FETCHERS, keepChunks: LIVE_KEEP_CHUNKS,
@@ -131,7 +133,7 @@ export async function runLive (o: ScenarioOptions): Promise<Result> {
     h.live = sw
     sw.on('chunk', (p: LivePiece) => { if (!l.heldAt.has(p.seq)) l.heldAt.set(p.seq, clock.now()) })
     // as pc-fetch: the manifest says the show ended and everything listed was played: leave, saying goodbye
-    sw.once('ended', () => { if (h.online) { void net.leave(h, true); tracker.stopped(h.addr) } })
+    sw.once('ended', () => { if (h.online) { void net.leave(h, true); void ann?.stop() } })
     // pc-fetch reads the manifest, then joins at its newest chunk
     const m = await src.fetchManifest()
     if (!h.online) return
@@ -139,14 +141,14 @@ export async function runLive (o: ScenarioOptions): Promise<Result> {
     if (!newest) return
     l.first = newest.seq
     l.startedAt = clock.now()
-    clock.setTimeout(() => { if (h.online) for (const a of tracker.announce(h.addr)) sw.addAddress(a) }, h.spec.rttMs)
-    const again = (): void => { if (!h.online) return; for (const a of tracker.announce(h.addr)) sw.addAddress(a); clock.setTimeout(again, DEFAULT_INTERVAL_S * 1000) }
-    clock.setTimeout(again, DEFAULT_INTERVAL_S * 1000)
+    // the announce loop: pc-fetch's own (lib/swarm/announce.ts), on the simulated tracker
+    ann = new Announcer('sim:tracker', sw, tracker.announceHost(h, clock))
+    void ann.start()
     sw.start(newest)
     if (l.leaveAt < T0 + o.durationMs + o.tailMs) {
       clock.setTimeout(() => {
         void net.leave(h, goodbye)
-        if (goodbye) tracker.stopped(h.addr); else clock.setTimeout(() => tracker.stopped(h.addr), EXPIRY_FACTOR * DEFAULT_INTERVAL_S * 1000)
+        if (goodbye) void ann.stop(); else clock.setTimeout(() => tracker.stopped(h.addr), EXPIRY_FACTOR * DEFAULT_INTERVAL_S * 1000)
       }, l.leaveAt - clock.now())
     }
   }

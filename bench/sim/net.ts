@@ -13,6 +13,11 @@ import type { LiveSwarm } from '../../lib/swarm/live-swarm.js'
 import { HANDSHAKE_TIMEOUT_MS, PEER_IDLE_MS } from '../../lib/swarm/peer.js'
 import { MAX_CONNECTIONS } from '../../lib/swarm/fetcher.js'
 import type { SimClock } from './clock.js'
+import type { AnnounceHost } from '../../lib/swarm/announce.js'
+import type { AnnounceParams, AnnounceResult } from '../../lib/tracker/client.js'
+import { DEFAULT_INTERVAL_S } from '../../lib/tracker/client.js'
+import { minIntervalS } from '../../lib/tracker/swarms.js'
+import { sleepOn } from '../../lib/swarm/clock.js'
 import type { HostSpec, Rng } from './population.js'
 
 /** TCP segment payload, for the loss model */
@@ -339,6 +344,23 @@ export class SimTracker {
     const key = `${a.host}:${a.port}`
     if (!this.where.has(key)) { this.where.set(key, this.addrs.length); this.addrs.push(a) }
     return out
+  }
+
+  /**
+   * What lib/swarm/announce.ts's Announcer needs to announce host h here: the answer after
+   * one RTT, with pc-tracker's interval and min interval. A host that went away without
+   * goodbye announces nothing more (its process is gone: the loop stops there).
+   */
+  announceHost (h: Host, clock: SimClock): AnnounceHost {
+    const never = new Promise<AnnounceResult>(() => {})
+    const announce = async (p: AnnounceParams): Promise<AnnounceResult> => {
+      if (!h.online && p.event !== 'stopped') return await never
+      await sleepOn(clock, h.spec.rttMs)
+      if (p.event === 'stopped') { this.stopped(h.addr); return { interval: DEFAULT_INTERVAL_S, peers: [] } }
+      if (!h.online) return await never
+      return { interval: DEFAULT_INTERVAL_S, minInterval: minIntervalS(DEFAULT_INTERVAL_S), peers: this.announce(h.addr) }
+    }
+    return { port: h.addr.port, io: { warn: () => {}, info: () => {} }, clock, announce }
   }
 
   stopped (a: PeerAddress): void {

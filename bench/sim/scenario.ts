@@ -12,6 +12,7 @@ import { Host, SimNet, SimOrigin, SimTracker } from './net.js'
 import { Rng, homeHost, loopbackHost, HOME } from './population.js'
 import type { PeerAddress } from '../../lib/swarm/wire.js'
 import { BtClient } from './bt.js'
+import { Announcer } from '../../lib/swarm/announce.js'
 
 export type Mode = 'pc' | 'bt' | 'http'
 export type Arrival = 'flash' | 'steady' | 'together'
@@ -209,22 +210,15 @@ export async function runScenario (o: ScenarioOptions, item?: Item, keepListener
     sw.on('have', got)
     await sw.setTree(tree)
     if (o.chain && h.id > 0) sw.addAddress({ host: listeners[h.id - 1].host.addr.host, port: PORT }, true)
-    // the announce loop (announce.ts): the answer after one RTT, then again every interval
-    const announced = new Promise<void>(resolve => {
-      const again = (): void => {
-        if (!h.online) return
-        for (const a of announce()) sw.addAddress(a)
-        resolve()
-        clock.setTimeout(again, DEFAULT_INTERVAL_S * 1000)
-      }
-      clock.setTimeout(again, trackerRtt)
-    })
-    void sw.discover(announced)
+    // the announce loop: pc-fetch's own (lib/swarm/announce.ts), on the simulated tracker
+    const ann = new Announcer('sim:tracker', sw, tracker.announceHost(h, clock))
+    sw.on('complete', () => ann.completed())
+    void sw.discover(ann.start())
     if (l.leaveAt < end) {
       clock.setTimeout(() => {
         void net.leave(h, goodbye)
         // a vanished peer stays in the tracker's list until it expires
-        if (goodbye) tracker.stopped(h.addr); else clock.setTimeout(() => tracker.stopped(h.addr), EXPIRY_FACTOR * DEFAULT_INTERVAL_S * 1000)
+        if (goodbye) void ann.stop(); else clock.setTimeout(() => tracker.stopped(h.addr), EXPIRY_FACTOR * DEFAULT_INTERVAL_S * 1000)
       }, l.leaveAt - clock.now())
     }
   }

@@ -9,6 +9,12 @@ export const DEFAULT_NUMWANT = 50
 export const MAX_NUMWANT = 200
 /** A peer is forgotten when it has missed its next announce by half an interval. */
 export const EXPIRY_FACTOR = 1.5
+/**
+ * The `min interval` a tracker answers: half the interval, at most 5 s. A peer with few
+ * others announces again that soon (lib/swarm/announce.ts FEW_PEERS); one announce is
+ * a few microseconds of this tracker's time (BENCHMARKS.md "tracker").
+ */
+export function minIntervalS (intervalS: number): number { return Math.max(1, Math.min(5, Math.floor(intervalS / 2))) }
 const EXPIRE_EVERY_MS = 1000
 
 export type AnnounceEvent = 'started' | 'completed' | 'stopped' | 'paused' | ''
@@ -203,7 +209,7 @@ export class Swarms {
       swarm = { infoHash: Buffer.from(a.infoHash), peers: new PeerSet(), expiredAt: now, completed: 0, uploadedBytes: 0, downloadedBytes: 0 }
       this.swarms.set(key, swarm)
     }
-    const answer = new Map<string, BEncodable>([['interval', this.limits.intervalS], ['min interval', Math.max(1, Math.floor(this.limits.intervalS / 2))]])
+    const answer = new Map<string, BEncodable>([['interval', this.limits.intervalS], ['min interval', minIntervalS(this.limits.intervalS)]])
     if (!swarm) { // stopped, for a swarm we do not know
       answer.set('complete', 0); answer.set('incomplete', 0); answer.set('peers', a.compact ? Buffer.alloc(0) : [])
       return answer

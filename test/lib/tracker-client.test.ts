@@ -186,7 +186,7 @@ test('pc-tracker: two peers see each other; completed and stopped are counted; s
   const ra = await announce({ ...a, event: 'started' })
   assert.equal(ra.peers, [])
   assert.is(ra.interval, 60)
-  assert.is(ra.minInterval, 30)
+  assert.is(ra.minInterval, 5)
   const rb = await announce({ ...b, event: 'started' })
   assert.equal(rb.peers, [{ host: '127.0.0.1', port: 41001 }])
   assert.is(rb.incomplete, 2)

@@ -1,0 +1,109 @@
+// The swarm's announce loop (lib/swarm/announce.ts) against pc-tracker's own code over
+// HTTP on 127.0.0.1, its timers on a virtual clock: a swarm short of peers announces
+// again after the tracker's min interval, then at twice the wait each time, and one
+// with peers enough waits the whole interval.
+import { test } from 'uvu'
+import * as assert from 'uvu/assert'
+import { randomBytes } from 'node:crypto'
+import { createServer } from 'node:http'
+import type { AddressInfo } from 'node:net'
+import { encode } from '../../lib/tracker/bencode.js'
+import { Announcer, FEW_PEERS, NEEDY_FIRST_MS, type AnnouncedSwarm } from '../../lib/swarm/announce.js'
+import { Swarms } from '../../lib/tracker/swarms.js'
+import { createTrackerServer, listenTracker, announceUrlFor } from '../../lib/tracker/server.js'
+import type { PeerAddress } from '../../lib/swarm/wire.js'
+import { VirtualClock } from './memory-net.js'
+
+const cleanups: Array<() => Promise<void>> = []
+test.after.each(async () => { for (const c of cleanups.splice(0)) await c() })
+
+async function tracker (intervalS: number): Promise<{ url: string, swarms: Swarms }> {
+  const swarms = new Swarms({ intervalS, maxSwarms: 100, maxPeers: 100 })
+  const server = createTrackerServer({ swarms })
+  const addr = await listenTracker(server, '127.0.0.1', 0)
+  cleanups.push(() => new Promise(resolve => { server.closeAllConnections(); server.close(() => resolve()) }))
+  return { url: announceUrlFor(addr), swarms }
+}
+
+function swarm (): AnnouncedSwarm & { peers: { size: number }, heard: PeerAddress[] } {
+  const heard: PeerAddress[] = []
+  return {
+    opts: { infoHash: randomBytes(20), peerId: randomBytes(20) },
+    stats: { bytesUploaded: 0, bytesFromOrigin: 0, bytesFromPeers: 0 },
+    left: 1000, closed: false, peers: { size: 0 }, heard,
+    addAddress: (a) => { heard.push(a) },
+  }
+}
+
+const io = { warn: () => {}, info: () => {} }
+
+/** the virtual times (s) at which the tracker counted an announce, up to `until` */
+async function announcesUntil (clock: VirtualClock, swarms: Swarms, until: number, step = 500): Promise<number[]> {
+  const at: number[] = []
+  let seen = swarms.announces
+  for (let t = clock.now(); t <= until; t += step) {
+    await clock.run(t)
+    // the answer comes over real HTTP: wait for it before moving time on
+    for (let k = 0; k < 200 && swarms.announces === seen && hasDue(clock); k++) await new Promise(resolve => setTimeout(resolve, 1))
+    while (swarms.announces > seen) { seen++; at.push(t / 1000) }
+  }
+  return at
+}
+const hasDue = (clock: VirtualClock): boolean => (clock as unknown as { timers: Array<{ at: number, cancelled: boolean }> }).timers.some(x => !x.cancelled && x.at <= clock.now())
+
+test('alone, a swarm announces again after 5, 10, 20 and 40 s; with peers enough it waits the interval', async () => {
+  const { url, swarms } = await tracker(60)
+  const clock = new VirtualClock()
+  const s = swarm()
+  const a = new Announcer(url, s, { port: 41001, io, clock })
+  await a.start()
+  assert.is(swarms.announces, 1)
+  // the tracker's min interval is 5 s at a 60 s interval (tracker/swarms.ts minIntervalS)
+  const alone = await announcesUntil(clock, swarms, 80_000)
+  assert.equal(alone, [5, 15, 35, 75], 'alone: 5, 10, 20, 40 s apart')
+  // the wait has doubled up to the interval; with peers enough the answer at 135 s starts it over, and the check finds no need
+  s.peers.size = FEW_PEERS
+  const later = await announcesUntil(clock, swarms, 200_000)
+  assert.equal(later, [135, 195], 'with peers enough: every 60 s')
+  await a.stop()
+})
+
+test('a swarm that loses its peers asks early again, starting over at the shortest wait', async () => {
+  const { url, swarms } = await tracker(60)
+  const clock = new VirtualClock()
+  const s = swarm()
+  s.peers.size = FEW_PEERS + 3
+  const a = new Announcer(url, s, { port: 41002, io, clock })
+  await a.start()
+  assert.equal(await announcesUntil(clock, swarms, 61_000), [60])
+  s.peers.size = 1
+  assert.equal(await announcesUntil(clock, swarms, 140_000), [65, 75, 95, 135], `then ${NEEDY_FIRST_MS / 1000} s, doubling`)
+  await a.stop()
+})
+
+test('a tracker\'s longer min interval is kept to, and a short interval is not cut', async () => {
+  // a tracker (as opentracker may) answering min interval 20 s: the early announces wait 20, 20, 20, 40 s, then the interval
+  const server = createServer((_req, res) => { res.end(encode({ interval: 60, 'min interval': 20, peers: Buffer.alloc(0) })) })
+  await new Promise<void>(resolve => server.listen(0, '127.0.0.1', resolve))
+  cleanups.push(() => new Promise(resolve => { server.closeAllConnections(); server.close(() => resolve()) }))
+  const asked: number[] = []
+  server.on('request', () => asked.push(clock.now() / 1000))
+  const clock = new VirtualClock()
+  const a = new Announcer(`http://127.0.0.1:${(server.address() as AddressInfo).port}/announce`, swarm(), { port: 41003, io, clock })
+  await a.start()
+  for (let t = 0; t <= 170_000; t += 500) {
+    await clock.run(t)
+    const n = asked.length
+    for (let k = 0; k < 200 && asked.length === n && hasDue(clock); k++) await new Promise(resolve => setTimeout(resolve, 1))
+  }
+  assert.equal(asked, [0, 20, 40, 60, 100, 160])
+  await a.stop()
+  // pc-tracker at --interval 4s (min interval 2): every 4 s, never sooner
+  const { url, swarms } = await tracker(4)
+  const b = new Announcer(url, swarm(), { port: 41004, io, clock: new VirtualClock() })
+  await b.start()
+  assert.equal(await announcesUntil((b as unknown as { clock: VirtualClock }).clock, swarms, 13_000), [4, 8, 12])
+  await b.stop()
+})
+
+test.run()
