@@ -46,6 +46,17 @@ export const DROP_POLL_MS = 15_000
  */
 export const BACKUP_AFTER = 0.6
 export const BACKUP_STEP = 0.2
+/**
+ * Everyone's fallback is spread over this many chunk durations by rank, the last in rank
+ * asking last: a listener that gets the chunk from a peer meanwhile does not ask. When all
+ * fell back at the same moment, a chunk the designated listener had brought but the mesh
+ * had not yet carried to everyone was asked of a capped web server by most of the audience
+ * at once; the designated requests for the next chunks queued behind them, and the whole
+ * audience fell back chunk after chunk for ~25 s (simulated, bench/sim live, 100 listeners,
+ * server at 10× the stream: seeds 1-10, 14,539 s of gaps in all and 3.41× the stream; spread
+ * over half a chunk 3,735 s and 2.78×; over 0.8 a chunk one seed collapsed again).
+ */
+export const FALLBACK_SPREAD = 0.5
 /** how fast the measure of the web server's pace is forgotten when nothing new was measured */
 export const ORIGIN_PACE_HALF_MS = 5000
 export const TICK_MIN_MS = 20
@@ -250,7 +261,7 @@ export class LiveSwarm extends EventEmitter {
       const overdue = now - due
       if (seq > known && overdue > 2 * this.opts.chunkMs) pollMs = Math.max(pollMs, designated ? Math.min(DROP_POLL_DESIGNATED_MS, overdue / 8) : Math.min(DROP_POLL_MS, overdue / 2))
       const tried = this.originTried.get(seq) ?? -Infinity
-      const fallback = due + this.opts.deadlineMs - Math.max(this.opts.chunkMs, 500)
+      const fallback = due + this.opts.deadlineMs - Math.max(this.opts.chunkMs, 500) + (alone ? 0 : FALLBACK_SPREAD * this.opts.chunkMs * rank / Math.max(1, others.length))
       // the next in rank take over one by one when the designated one brought nothing (it
       // left without a word, or its line is slow), before everyone falls back at once
       const backup = alone ? fallback : Math.min(fallback, due + this.opts.chunkMs * (BACKUP_AFTER + BACKUP_STEP * (rank - this.opts.fetchers)))

@@ -82,4 +82,15 @@ test('live: every listener plays the show from where it tuned in, chunks swapped
   assert.ok(r.firstAudioMs.p99 <= LIVE_DELAY_MS + 1000, `first audio p99 ${r.firstAudioMs.p99} ms`)
 })
 
+test('live, 100 listeners, origin capped at 10 × the stream: no stretch where the whole audience falls back to the web server at once', async () => {
+  // (when everyone's fallback came at the same moment, a chunk the mesh had not yet carried to
+  // all was asked of the server by most of the audience; the next chunks' designated requests
+  // queued behind them and the audience fell back chunk after chunk for ~25 s: 94 % of
+  // listeners had gaps, 2,478 s in all, and the server sent 3.59 × the stream)
+  const r = await runLive({ ...DEFAULTS, listeners: 100, seed: 1 })
+  assert.is(DEFAULTS.originRateFactor, 10)
+  assert.ok(r.stallSeconds < 200, `${(r.stalledShare * 100).toFixed(0)} % of listeners had gaps, ${r.stallSeconds.toFixed(0)} s in all`)
+  assert.ok(r.originRatio < 3, `the web server sent ${r.originRatio.toFixed(2)} × the stream`)
+})
+
 test.run()
