@@ -84,6 +84,23 @@ test('the tracker restarted mid-item: peers re-announce and a newcomer still fin
   assert.ok(s.peersSeen >= 1 && s.bytesFromPeers > 0, `the newcomer found the swarm: ${JSON.stringify(s)}`)
 })
 
+test('a listener alone asks pc-tracker again 5 s after its answer, not a minute later (pc-fetch(1): fewer than five peers)', async () => {
+  // (before, a listener that tuned in first, or behind a NAT, heard of nobody who came after
+  // it until its next announce at the interval, and fetched alone from the origin meanwhile)
+  origin = await startOrigin({ dir: dir.path })
+  const tr = await startTracker('127.0.0.1:0') // the default interval: 60 s, min interval 5 s
+  const announces = async (): Promise<number> => (await (await fetch(tr.url.replace('/announce', '/stats'))).json() as { announces: number }).announces
+  // (kept two minutes: its 'stopped' announce comes after the wait below)
+  const alone = await startFetch(['--raw', '-q', '--keep', '120s', '--tracker', tr.url], record(origin.url + 'item.bin', { root: item.root }))
+  await waitUntil(() => alone.stdout().length === SIZE, 30_000, 'the item alone from the origin')
+  // started, then completed; the early one comes 5 s after completed's answer
+  await waitUntil(async () => await announces() >= 2, 10_000, 'started and completed')
+  // (within 25 s, less than half the interval: no announce at the interval; a margin of 20 s over the 5 s for a loaded machine)
+  await waitUntil(async () => await announces() >= 3, 25_000, 'an announce before half the interval was up')
+  assert.ok(await announces() >= 3)
+  alone.child.kill('SIGTERM')
+})
+
 test('the same swarm through Debian opentracker with a whitelist', async () => {
   origin = await startOrigin({ dir: dir.path })
   const hashes = join(dir.path, 'whitelist.hashes')
