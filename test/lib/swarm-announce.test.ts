@@ -13,6 +13,8 @@ import { Swarms } from '../../lib/tracker/swarms.js'
 import { createTrackerServer, listenTracker, announceUrlFor } from '../../lib/tracker/server.js'
 import type { PeerAddress } from '../../lib/swarm/wire.js'
 import { VirtualClock } from './memory-net.js'
+import { announce } from '../../lib/tracker/client.js'
+import { waitUntil } from '../helpers.js'
 
 const cleanups: Array<() => Promise<void>> = []
 test.after.each(async () => { for (const c of cleanups.splice(0)) await c() })
@@ -37,33 +39,45 @@ function swarm (): AnnouncedSwarm & { peers: { size: number }, heard: PeerAddres
 
 const io = { warn: () => {}, info: () => {} }
 
+/**
+ * pc-fetch's announce over HTTP, counting the requests on their way: the virtual clock is
+ * moved on only once every answer is in and handled, so that the next announce is planned
+ * at the virtual time the answer came.
+ */
+function counted (): { announce: typeof announce, busy: () => boolean } {
+  let inFlight = 0
+  return {
+    announce: async (p) => { inFlight++; try { return await announce(p) } finally { setImmediate(() => { inFlight-- }) } },
+    busy: () => inFlight > 0,
+  }
+}
+
 /** the virtual times (s) at which the tracker counted an announce, up to `until` */
-async function announcesUntil (clock: VirtualClock, swarms: Swarms, until: number, step = 500): Promise<number[]> {
+async function announcesUntil (clock: VirtualClock, swarms: Swarms, busy: () => boolean, until: number, step = 500): Promise<number[]> {
   const at: number[] = []
   let seen = swarms.announces
   for (let t = clock.now(); t <= until; t += step) {
     await clock.run(t)
-    // the answer comes over real HTTP: wait for it before moving time on
-    for (let k = 0; k < 200 && swarms.announces === seen && hasDue(clock); k++) await new Promise(resolve => setTimeout(resolve, 1))
+    await waitUntil(() => !busy(), 10_000, 'the tracker to answer')
     while (swarms.announces > seen) { seen++; at.push(t / 1000) }
   }
   return at
 }
-const hasDue = (clock: VirtualClock): boolean => (clock as unknown as { timers: Array<{ at: number, cancelled: boolean }> }).timers.some(x => !x.cancelled && x.at <= clock.now())
 
 test('alone, a swarm announces again after 5, 10, 20 and 40 s; with peers enough it waits the interval', async () => {
   const { url, swarms } = await tracker(60)
   const clock = new VirtualClock()
   const s = swarm()
-  const a = new Announcer(url, s, { port: 41001, io, clock })
+  const c = counted()
+  const a = new Announcer(url, s, { port: 41001, io, clock, announce: c.announce })
   await a.start()
   assert.is(swarms.announces, 1)
   // the tracker's min interval is 5 s at a 60 s interval (tracker/swarms.ts minIntervalS)
-  const alone = await announcesUntil(clock, swarms, 80_000)
+  const alone = await announcesUntil(clock, swarms, c.busy, 80_000)
   assert.equal(alone, [5, 15, 35, 75], 'alone: 5, 10, 20, 40 s apart')
   // the wait has doubled up to the interval; with peers enough the answer at 135 s starts it over, and the check finds no need
   s.peers.size = FEW_PEERS
-  const later = await announcesUntil(clock, swarms, 200_000)
+  const later = await announcesUntil(clock, swarms, c.busy, 200_000)
   assert.equal(later, [135, 195], 'with peers enough: every 60 s')
   await a.stop()
 })
@@ -73,11 +87,12 @@ test('a swarm that loses its peers asks early again, starting over at the shorte
   const clock = new VirtualClock()
   const s = swarm()
   s.peers.size = FEW_PEERS + 3
-  const a = new Announcer(url, s, { port: 41002, io, clock })
+  const c = counted()
+  const a = new Announcer(url, s, { port: 41002, io, clock, announce: c.announce })
   await a.start()
-  assert.equal(await announcesUntil(clock, swarms, 61_000), [60])
+  assert.equal(await announcesUntil(clock, swarms, c.busy, 61_000), [60])
   s.peers.size = 1
-  assert.equal(await announcesUntil(clock, swarms, 140_000), [65, 75, 95, 135], `then ${NEEDY_FIRST_MS / 1000} s, doubling`)
+  assert.equal(await announcesUntil(clock, swarms, c.busy, 140_000), [65, 75, 95, 135], `then ${NEEDY_FIRST_MS / 1000} s, doubling`)
   await a.stop()
 })
 
@@ -89,20 +104,22 @@ test('a tracker\'s longer min interval is kept to, and a short interval is not c
   const asked: number[] = []
   server.on('request', () => asked.push(clock.now() / 1000))
   const clock = new VirtualClock()
-  const a = new Announcer(`http://127.0.0.1:${(server.address() as AddressInfo).port}/announce`, swarm(), { port: 41003, io, clock })
+  const c = counted()
+  const a = new Announcer(`http://127.0.0.1:${(server.address() as AddressInfo).port}/announce`, swarm(), { port: 41003, io, clock, announce: c.announce })
   await a.start()
   for (let t = 0; t <= 170_000; t += 500) {
     await clock.run(t)
-    const n = asked.length
-    for (let k = 0; k < 200 && asked.length === n && hasDue(clock); k++) await new Promise(resolve => setTimeout(resolve, 1))
+    await waitUntil(() => !c.busy(), 10_000, 'the tracker to answer')
   }
   assert.equal(asked, [0, 20, 40, 60, 100, 160])
   await a.stop()
   // pc-tracker at --interval 4s (min interval 2): every 4 s, never sooner
   const { url, swarms } = await tracker(4)
-  const b = new Announcer(url, swarm(), { port: 41004, io, clock: new VirtualClock() })
+  const clock4 = new VirtualClock()
+  const c4 = counted()
+  const b = new Announcer(url, swarm(), { port: 41004, io, clock: clock4, announce: c4.announce })
   await b.start()
-  assert.equal(await announcesUntil((b as unknown as { clock: VirtualClock }).clock, swarms, 13_000), [4, 8, 12])
+  assert.equal(await announcesUntil(clock4, swarms, c4.busy, 13_000), [4, 8, 12])
   await b.stop()
 })
 
