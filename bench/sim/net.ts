@@ -358,7 +358,9 @@ export class SimTracker {
       await sleepOn(clock, h.spec.rttMs)
       if (p.event === 'stopped') { this.stopped(h.addr); return { interval: DEFAULT_INTERVAL_S, peers: [] } }
       if (!h.online) return await never
-      return { interval: DEFAULT_INTERVAL_S, minInterval: minIntervalS(DEFAULT_INTERVAL_S), peers: this.announce(h.addr) }
+      const peers = this.announce(h.addr)
+      // pc-tracker counts every listener of the swarm, this one included (complete + incomplete)
+      return { interval: DEFAULT_INTERVAL_S, minInterval: minIntervalS(DEFAULT_INTERVAL_S), incomplete: this.addrs.length, peers }
     }
     return { port: h.addr.port, io: { warn: () => {}, info: () => {} }, clock, announce }
   }

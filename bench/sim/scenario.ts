@@ -202,7 +202,7 @@ export async function runScenario (o: ScenarioOptions, item?: Item, keepListener
     }
     const sw = new Swarm({
       url: 'http://origin.test/item', root: tree.root, infoHash: ih, peerId, port: PORT, cacheDir: '', removeCache: false,
-      window: o.window, deadlineMs: o.deadlineMs, playFraction: offset / o.durationMs, limiter: new RateLimiter(0),
+      window: o.window, deadlineMs: o.deadlineMs, playFraction: offset / o.durationMs, durationMs: o.arrival === 'together' ? undefined : o.durationMs, limiter: new RateLimiter(0),
       warn: () => {}, debug: () => {}, clock, connect: net.connector(h), origin: origin.source(h),
       store: (t) => new MemoryStore(t, { keepBuffers: true, check }),
     })

@@ -15,6 +15,8 @@ export interface AnnouncedSwarm {
   /** the peers connected now */
   readonly peers: { readonly size: number }
   addAddress: (a: PeerAddress) => void
+  /** the tracker's count of the swarm (complete + incomplete), when it gives one */
+  counted?: (audience: number) => void
 }
 
 export const LEAVE_GRACE_MS = 2000
@@ -66,6 +68,7 @@ export class Announcer {
       if (this.failures) this.f.io.info(`tracker ${this.url}: answering again`)
       this.failures = 0
       if (!s.closed) for (const p of r.peers) s.addAddress(p)
+      if (r.complete !== undefined || r.incomplete !== undefined) s.counted?.((r.complete ?? 0) + (r.incomplete ?? 0))
       this.plan(r)
     } catch (e) {
       if (event === 'stopped') return

@@ -372,6 +372,7 @@ export class Fetcher {
       url: rec.url, root, infoHash: infoHash(root), peerId: this.peerId, port: this.port, cacheDir: this.cacheDir,
       removeCache: this.tempCache, window: this.opts.window, deadlineMs: this.opts.deadlineMs,
       playFraction: !this.opts.raw && rec.duration && rec.offset ? Math.min(1, rec.offset / rec.duration) : 0,
+      durationMs: !this.opts.raw && rec.duration ? rec.duration : undefined,
       limiter: this.limiter, output, verifier: this.opts.workers !== undefined || output ? this.verifier : undefined, verifyMinBytes: this.verifyMinBytes, warn: this.io.warn, debug: this.io.debug,
     })
     swarm.on('error', (e: Error) => this.io.warn(`${rec.url}: ${e.message}`))

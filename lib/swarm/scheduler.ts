@@ -10,7 +10,7 @@ import type { TimerHandle } from './clock.js'
 import type { Store } from './store.js'
 import type { OriginFeed } from './origin-feed.js'
 import type { SwarmClock } from './clock.js'
-import { playOrder, pickFrom, candidates, rank, ChunkMask, FreeCandidates, BLOCK_CHUNKS, type PickState } from './picker.js'
+import { playOrder, pickFrom, candidates, rank, score, ChunkMask, FreeCandidates, BLOCK_CHUNKS, type PickState } from './picker.js'
 
 /** requests in flight over all peers however slow our own line seems (inboundBudget) */
 export const INBOUND_MIN = 2
@@ -55,6 +55,15 @@ export const NEAR_WAIT_MS = VIEW_QUIET_MS
  */
 export const OVERDUE_POSITIONS = 4
 /**
+ * With the item's duration known, a chunk is near (may become overdue) only once it plays
+ * within this many deadlines, however few positions ahead it is: a listener that had
+ * fetched ahead of play from its peers found the next chunk "holding up" its output half a
+ * minute before it played (4 positions of 8 s audio chunks), and with the peers of a
+ * flash crowd all that far ahead the origin sent that chunk 10-17 times (simulated,
+ * bench/sim audio, 100 listeners, origin at 10 × the stream).
+ */
+export const OVERDUE_LEAD_DEADLINES = 8
+/**
  * An overdue chunk goes to the origin from the peer designated for its block after the
  * deadline, from any other peer after this many deadlines. Measured at N = 20 on two
  * cores: a designated peer short of CPU took 0.7 s to get its block from the origin and
@@ -71,6 +80,28 @@ export const OVERDUE_OTHERS = 2
  * the item); one step of 1 deadline gave 5.9 × with no NAT, 4 gave 3.5 ×.
  */
 export const OVERDUE_STEP = 4
+/**
+ * The origin's timing, for an item whose duration is known (a schedule record) while
+ * others listen (the tracker counts more than us, or a peer is connected). A chunk goes to
+ * the origin from the listener designated for its block no sooner than ORIGIN_LEAD_MS
+ * before it plays; ORIGIN_STEP_MS later for each listener that its score for the block
+ * places above it in the whole audience (the tracker's count, or the peers it knows;
+ * at most ORIGIN_STEP_MAX_MS later); and a chunk that plays after the first
+ * OVERDUE_LEAD_DEADLINES deadlines not before ORIGIN_SETTLE_MS after the swarm started,
+ * while its view of the swarm settles. Each listener is designated among the peers it
+ * knows, so with ~50 of N known about N / 51 are designated for each block; in a flash
+ * crowd each knew only a few peers, and all of them fetched every block of the item in
+ * the first seconds (simulated, bench/sim audio, 100 listeners, origin at 10 × the
+ * stream: each block 4-12 times in the first 20 s, 7.7 × the item, 99 % stalled). Now
+ * one fetches a chunk about a minute before it plays, it spreads through the swarm, and
+ * the others, finding it held by a peer, do not ask the origin. Overdue chunks keep
+ * their own rule. A listener alone, or an item with no duration (a whole file, --raw),
+ * is fetched as soon as it may be: nobody else would fetch it again.
+ */
+export const ORIGIN_LEAD_MS = 60_000
+export const ORIGIN_STEP_MS = 1000
+export const ORIGIN_STEP_MAX_MS = 30_000
+export const ORIGIN_SETTLE_MS = 10_000
 /** origin requests in flight at once, alone / with peers around */
 export const ORIGIN_JOBS_ALONE = 3
 export const ORIGIN_JOBS = 2
@@ -83,8 +114,10 @@ export const MAX_MISSED = 4096
 
 /** What the scheduler needs of its swarm (swarm.ts Swarm). */
 export interface SchedulerHost {
-  readonly opts: { url: string, window: number, deadlineMs: number, debug: (m: string) => void }
+  readonly opts: { url: string, window: number, deadlineMs: number, durationMs?: number, debug: (m: string) => void }
   readonly clock: SwarmClock
+  /** the tracker's count of the swarm (0: not known) */
+  readonly audience: number
   readonly closed: boolean
   complete: boolean
   readonly store?: Store
@@ -117,6 +150,15 @@ export class Scheduler {
   /** our own line's pace (arrived()) */
   private readonly inbound = new Pace()
   private readonly ranks = new Map<number, number>()
+  /** ms of play per chunk (0: no duration known), when the scheduler started and the chunk playing then */
+  private chunkMs = 0
+  /** when we started, and when chunk 0 played by the record's offset then */
+  private startedAt = 0
+  private itemStartAt = 0
+  /** the earliest time a block now waiting for its release (releaseAt) may go to the origin */
+  private nextRelease = Infinity
+  private releaseTimer?: TimerHandle
+  private releaseTimerAt = Infinity
 
   constructor (private readonly sw: SchedulerHost) {}
 
@@ -126,6 +168,10 @@ export class Scheduler {
     const tree = store.tree
     const play = Math.min(n - 1, Math.max(0, Math.floor(playFraction * tree.size / tree.chunkSize) - 1))
     const { order, originLimit } = playOrder(n, play)
+    const d = this.sw.opts.durationMs
+    this.chunkMs = d !== undefined && d > 0 ? d / n : 0
+    this.startedAt = this.sw.clock.now()
+    this.itemStartAt = this.startedAt - (d ?? 0) * playFraction
     this.state = {
       count: n, order, originLimit, cursor: 0, window: this.sw.opts.window, avail: new Uint16Array(n),
       has: (i) => store.has(i),
@@ -198,7 +244,7 @@ export class Scheduler {
     for (let k = st.cursor; k < st.order.length && seen < st.window; k++) {
       const i = st.order[k]
       if (store.has(i) || this.gaveUp.has(i)) continue
-      if (seen < OVERDUE_POSITIONS && !this.nearSince.has(i)) this.nearSince.set(i, now)
+      if (seen < OVERDUE_POSITIONS && !this.nearSince.has(i) && this.playsAt(k) - now <= OVERDUE_LEAD_DEADLINES * sw.opts.deadlineMs) this.nearSince.set(i, now)
       seen++
       if (!this.urgentSince.has(i)) this.urgentSince.set(i, now)
     }
@@ -360,7 +406,41 @@ export class Scheduler {
     const st = this.state!
     if (this.sw.store!.has(i) || st.busy(i) || this.sw.feed.pending.has(i) || this.gaveUp.has(i) || this.sw.feed.exhausted(i)) return false
     if (this.overdue(i, k, now, others)) return true
-    return st.avail[i] === 0 && this.rankFor(others, Math.floor(i / BLOCK_CHUNKS)) === 0
+    const block = Math.floor(i / BLOCK_CHUNKS)
+    if (st.avail[i] !== 0 || this.rankFor(others, block) !== 0) return false
+    const at = this.releaseAt(i, block, others)
+    if (at > now) { this.nextRelease = Math.min(this.nextRelease, at); return false }
+    return true
+  }
+
+  /**
+   * Whether the origin's timing applies: the item's duration is known and the tracker or a
+   * connection says others listen. A listener alone duplicates nothing by fetching ahead,
+   * and keeps the old way: the whole item as fast as the origin sends it.
+   */
+  private timed (): boolean {
+    return this.chunkMs > 0 && (this.sw.audience > 1 || this.sw.peers.size > 0)
+  }
+
+  /** When the chunk at play position k plays (-Infinity: no duration known, or the headers). */
+  private playsAt (k: number): number {
+    if (!this.timed() || k >= this.state!.originLimit) return -Infinity
+    const i = this.state!.order[k]
+    return i === 0 ? -Infinity : this.itemStartAt + i * this.chunkMs
+  }
+
+  /**
+   * When a block may go to the origin from us, its designated listener: ORIGIN_LEAD_MS
+   * before its first chunk plays, plus ORIGIN_STEP_MS for each listener our score for it
+   * places above us in the whole audience (the tracker's count, or the peers we know).
+   */
+  private releaseAt (i: number, block: number, others: number[]): number {
+    if (!this.timed()) return -Infinity
+    const plays = this.itemStartAt + i * this.chunkMs
+    const audience = Math.max(this.sw.audience, others.length + 1)
+    const above = Math.floor((1 - score(this.sw.myKey, block) / 2 ** 32) * audience)
+    const first = Math.max(plays - ORIGIN_LEAD_MS, Math.min(this.startedAt + ORIGIN_SETTLE_MS, plays - OVERDUE_LEAD_DEADLINES * this.sw.opts.deadlineMs))
+    return first + Math.min(ORIGIN_STEP_MAX_MS, above * ORIGIN_STEP_MS)
   }
 
   /**
@@ -387,11 +467,13 @@ export class Scheduler {
     // time, and designated blocks only within the window, so what is due soon does not queue
     // there behind chunks wanted in a minute
     const congested = others.length > 0 && f.latencyMs > sw.opts.deadlineMs / 2
-    const maxJobs = f.sequential ? 1 : others.length === 0 ? ORIGIN_JOBS_ALONE : settling || congested ? 1 : ORIGIN_JOBS
+    // (alone: no peer, and the tracker knows of nobody else either)
+    const alone = others.length === 0 && sw.audience <= 1
+    const maxJobs = f.sequential ? 1 : alone ? ORIGIN_JOBS_ALONE : settling || congested ? 1 : ORIGIN_JOBS
     const ahead = congested ? st.window : Infinity
     // alone, runs grow with what is held (a slow start): when others join a moment later, little
     // is in flight at the origin where they cannot see it, so their designated blocks do not repeat it
-    const runMax = others.length ? BLOCK_CHUNKS : Math.min(ORIGIN_RUN_CHUNKS, Math.max(BLOCK_CHUNKS, sw.store!.held))
+    const runMax = !alone ? BLOCK_CHUNKS : Math.min(ORIGIN_RUN_CHUNKS, Math.max(BLOCK_CHUNKS, sw.store!.held))
     const quietAt = Math.min(sw.members.lastJoinAt + VIEW_QUIET_MS, f.since + VIEW_WAIT_MAX_MS)
     const viewSettling = others.length > 0 && now < quietAt
     // the next few positions hold up the output: while the view settles they wait only until
@@ -399,6 +481,7 @@ export class Scheduler {
     const nearAt = (this.urgentSince.get(st.order[st.cursor]) ?? now) + NEAR_WAIT_MS
     if (viewSettling && this.quietTimer === undefined) this.quietTimer = sw.clock.setTimeout(() => { this.quietTimer = undefined; this.kick() }, (nearAt > now ? Math.min(nearAt, quietAt) : quietAt) - now)
     let k = st.cursor
+    this.nextRelease = Infinity
     while (f.jobs < maxJobs && k < st.originLimit) {
       const at = k
       const i = st.order[k++]
@@ -409,9 +492,15 @@ export class Scheduler {
       if (f.sequential) { f.startSequential(); return }
       let n = 1
       while (n < runMax && k < st.originLimit && st.order[k] === i + n && this.originEligible(i + n, k, now, others) &&
-        (others.length === 0 || Math.floor((i + n) / BLOCK_CHUNKS) === Math.floor(i / BLOCK_CHUNKS))) { n++; k++ }
+        (alone || Math.floor((i + n) / BLOCK_CHUNKS) === Math.floor(i / BLOCK_CHUNKS))) { n++; k++ }
       sw.opts.debug(`${sw.opts.url}: origin chunks ${i}..${i + n - 1}${late ? ' (overdue)' : ''}, ${others.length} peers`)
       f.startRange(i, n)
+    }
+    // a block waiting for its time: look again then (nothing else may wake an idle swarm)
+    if (this.nextRelease < this.releaseTimerAt) {
+      sw.clock.clearTimeout(this.releaseTimer)
+      this.releaseTimerAt = this.nextRelease
+      this.releaseTimer = sw.clock.setTimeout(() => { this.releaseTimer = undefined; this.releaseTimerAt = Infinity; this.kick() }, Math.max(0, this.nextRelease - now))
     }
   }
 
@@ -440,6 +529,7 @@ export class Scheduler {
   close (): void {
     this.sw.clock.clearTimeout(this.tick)
     this.sw.clock.clearTimeout(this.quietTimer)
+    this.sw.clock.clearTimeout(this.releaseTimer)
   }
 }
 

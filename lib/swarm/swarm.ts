@@ -45,6 +45,8 @@ export interface SwarmOptions {
   deadlineMs: number
   /** offset ÷ duration of the record, 0 for a whole item */
   playFraction: number
+  /** the record's duration (ms): when each chunk plays, for the origin's timing (scheduler.ts ORIGIN_LEAD_MS); none for a whole item */
+  durationMs?: number
   limiter: RateLimiter
   /** threads that verify and store chunks, used for items of at least `verifyMinBytes` */
   verifier?: VerifyPool
@@ -74,6 +76,8 @@ export class Swarm extends EventEmitter {
   readonly myKey: number
   readonly feed: OriginFeed
   readonly members: Members = new Members(this)
+  /** how many listeners the tracker last said this swarm has (complete + incomplete), 0 before it answered */
+  audience = 0
   readonly scheduler: Scheduler = new Scheduler(this)
   private readonly uploads = new Uploads(this)
   private treeText?: string
@@ -100,6 +104,9 @@ export class Swarm extends EventEmitter {
   get infoHashHex (): string { return this.opts.infoHash.toString('hex') }
   get peers (): Set<PeerLink> { return this.members.peers }
   get gaveUp (): Set<number> { return this.scheduler.gaveUp }
+
+  /** The tracker's count of this swarm (Announcer). */
+  counted (audience: number): void { this.audience = audience }
 
   /** Bytes of needed chunks not yet held (for the tracker's `left`). */
   get left (): number {

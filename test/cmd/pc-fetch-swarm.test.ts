@@ -4,13 +4,18 @@
 import { test } from 'uvu'
 import * as assert from 'uvu/assert'
 import { connect } from 'node:net'
-import { killChildren, tempDir, withTimeout, waitUntil } from '../helpers.js'
+import { createServer } from 'node:http'
+import type { AddressInfo } from 'node:net'
+import { killChildren, tempDir, withTimeout, waitUntil, sleep } from '../helpers.js'
+import { encode } from '../../lib/tracker/bencode.js'
+import { FrameDecoder, type Frame } from '../../lib/frames/frame.js'
 import { startOrigin, type OriginServer } from '../../scripts/origin.js'
 import { makeItem, record, startFetch, decodeAll, fakePeer, allFetch, type TestItem, type FetchProc } from './pc-fetch-helpers.js'
 import { encodeHandshake, encodeMessage } from '../../lib/swarm/wire.js'
 import { infoHash } from '../../lib/hashing/hashtree.js'
 
 const SIZE = 4 * 1024 * 1024
+const CHUNK = 128 * 1024
 let dir: { path: string, remove: () => Promise<void> }
 let item: TestItem
 let origin: OriginServer | undefined
@@ -115,6 +120,33 @@ test('the origin stopped once the swarm holds every chunk: a newcomer still gets
   procs.push(b)
   assert.is(await withTimeout(b.exited, 30_000, 'the newcomer'), 0, b.stderr())
   assert.ok(b.stdout().equals(item.data))
+})
+
+test('a scheduled item in a swarm of others: the origin is asked for a chunk no sooner than a minute before it plays', async () => {
+  origin = await startOrigin({ dir: dir.path })
+  // a tracker that says five listeners are on the item, and names none: this listener is
+  // not alone (alone, it fetches the whole item at once), and no peer brings it a chunk
+  const tracker = createServer((_req, res) => { res.end(encode({ interval: 60, complete: 0, incomplete: 5, peers: Buffer.alloc(0) })) })
+  await new Promise<void>(resolve => tracker.listen(0, '127.0.0.1', resolve))
+  try {
+    const url = `http://127.0.0.1:${(tracker.address() as AddressInfo).port}/announce`
+    // the item's 32 chunks of 128 KiB are laid out over 600 s: one each 18.75 s
+    const rec = record(origin.url + 'item.bin', { root: item.root })
+    assert.match(rec, /"duration":600000,"offset":0/)
+    const t0 = Date.now()
+    const p = await startFetch(['-q', '--keep', '0', '--tracker', url], rec)
+    procs.push(p)
+    // (the output so far: a decoder not told it ended, as the stream goes on)
+    const written = (): Frame[] => p.stdout().length ? new FrameDecoder('pc-fetch').push(p.stdout()) : []
+    await waitUntil(() => written().some(f => f.type === 'data' && f.offset === CHUNK), 9000, 'chunk 1 to be written')
+    // chunks 0 and 1 play within 19 s and are asked at once; chunks 2 and 3 not before 10 s
+    // after the start (the swarm's view settling), chunk 4 (playing at 75 s) not before 15 s
+    await sleep(Math.max(0, t0 + 9000 - Date.now()))
+    const sent = origin.bytesSent('/item.bin')
+    assert.ok(sent <= 2 * CHUNK, `the origin sent ${sent} bytes in the first 9 s (${(sent / CHUNK).toFixed(1)} chunks)`)
+    // and the rest comes in its time: chunk 2 after those 10 s
+    await waitUntil(() => written().some(f => f.type === 'data' && f.offset === 2 * CHUNK), 15_000, 'chunk 2 to be written')
+  } finally { tracker.close() }
 })
 
 test('garbage handshakes, oversized lengths and request floods drop the connection; the peer keeps serving', async () => {

@@ -69,6 +69,16 @@ test('pc, a steady audience on home lines, origin capped: nobody stalls, and nob
   assert.ok(r.uploadRatio.mean < 2, `listeners uploaded ${r.uploadRatio.mean.toFixed(2)} × the item on average`)
 })
 
+test('pc, a flash crowd of 100 on home lines, origin capped: each block goes to the origin about once, near its time, and the crowd plays', async () => {
+  // (when every listener designated among the few peers it knew fetched its blocks at once,
+  // and counted a chunk as holding up its output four 8 s positions ahead of play, this crowd
+  // cost the origin 7.74 × the item and 99 % of listeners stalled)
+  const r = await runScenario({ ...DEFAULTS, listeners: 100, arrival: 'flash', seed: 1 }, makeItem(Math.round(DEFAULTS.bitrate / 8 * DEFAULTS.durationMs / 1000), DEFAULTS.chunkBytes))
+  assert.is(DEFAULTS.originRateFactor, 10)
+  assert.ok(r.originRatio < 3, `origin sent ${r.originRatio.toFixed(2)} × the item`)
+  assert.ok(r.stalledShare < 0.05, `${(r.stalledShare * 100).toFixed(0)} % of listeners stalled, ${r.stallSeconds} s`)
+})
+
 test('live: every listener plays the show from where it tuned in, chunks swapped between peers, the origin under plain HTTP', async () => {
   const r = await runLive({ ...base, listeners: 12, durationMs: 30_000, tailMs: 2000, originRateFactor: Infinity })
   const c = r.conservation
