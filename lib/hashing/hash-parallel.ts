@@ -119,9 +119,8 @@ async function fileStripes (fd: number, size: number, workers: number, layout: L
   const stripes = sharedStripes(size, stripe, chunkSize)
   // Workers share the process's descriptor table, so they read our open fd: the same
   // file even if the path is renamed or replaced meanwhile.
-  const pool = workers > 0 ? new LeafPool(workers, { chunkSize, readBytes: Math.min(read, stripe), fd }, path) : undefined
-  const failed = pool?.share(stripes)
-  failed?.catch(() => {}) // raced below; keep a failure while this thread hashes from being unhandled
+  const pool = workers > 0 ? new LeafPool(workers, { chunkSize, readBytes: Math.min(read, stripe), fd, stripes }, path) : undefined
+  const failed = pool?.failed
   let onAbort = (): void => {}
   const aborted = new Promise<never>((_resolve, reject) => {
     onAbort = () => { stopClaims(stripes); reject(signal?.reason) }

@@ -1,9 +1,9 @@
 // Worker thread for lib/leaf-pool.ts: hashes the leaves of one stripe per job,
 // either reading the byte range itself from the main thread's fd (descriptors are
 // shared by all threads), so reads run in parallel too, or hashing transferred bytes;
-// or claims stripes of a file in shared memory (SharedStripes) until none are left.
+// or, from its start, claims stripes of a file in shared memory (SharedStripes) until none are left.
 import { parentPort, workerData } from 'node:worker_threads'
-import { hashLeaves, hashNextStripe, hashRangeSync, stopClaims, READY_ID, SHARED_ID, type SharedStripes, type WorkerJob, type WorkerReply, type WorkerSetup } from './leaves.js'
+import { hashLeaves, hashNextStripe, hashRangeSync, stopClaims, READY_ID, SHARED_ID, type WorkerJob, type WorkerReply, type WorkerSetup } from './leaves.js'
 
 const setup = workerData as WorkerSetup
 const fd = setup.fd ?? -1
@@ -15,16 +15,7 @@ function fail (id: number, e: unknown): WorkerReply {
   return { id, error: err.message, code: err.code }
 }
 
-parentPort?.on('message', (job: WorkerJob | SharedStripes) => {
-  if ('control' in job) {
-    try {
-      while (hashNextStripe(job, fd, setup.chunkSize, readBuf()));
-    } catch (e) {
-      stopClaims(job)
-      parentPort?.postMessage(fail(SHARED_ID, e))
-    }
-    return
-  }
+parentPort?.on('message', (job: WorkerJob) => {
   let reply: WorkerReply
   const transfer: ArrayBuffer[] = []
   try {
@@ -38,3 +29,11 @@ parentPort?.on('message', (job: WorkerJob | SharedStripes) => {
   parentPort?.postMessage(reply, transfer)
 })
 parentPort?.postMessage({ id: READY_ID })
+if (setup.stripes) {
+  try {
+    while (hashNextStripe(setup.stripes, fd, setup.chunkSize, readBuf()));
+  } catch (e) {
+    stopClaims(setup.stripes)
+    parentPort?.postMessage(fail(SHARED_ID, e))
+  }
+}

@@ -1,7 +1,7 @@
 // A fixed set of hash workers (lib/hash-worker.ts) for lib/hash-parallel.ts.
 import { Worker } from 'node:worker_threads'
 import { IOError } from '../core/errors.js'
-import { READY_ID, SHARED_ID, stopClaims, type SharedStripes, type WorkerJob, type WorkerReply, type WorkerSetup } from './leaves.js'
+import { READY_ID, SHARED_ID, stopClaims, type WorkerJob, type WorkerReply, type WorkerSetup } from './leaves.js'
 
 /** jobs queued per worker, so none idles while its next job is in the post */
 export const JOBS_PER_WORKER = 2
@@ -14,11 +14,14 @@ export class LeafPool {
   private nextId = 0
   private closing = false
   private failure: Error | undefined
-  private shared: { stripes: SharedStripes, reject: (e: Error) => void } | undefined
+  private rejectFailed: (e: Error) => void = () => {}
+  /** Rejects with the first failure of a worker: what a caller of setup.stripes awaits beside them. */
+  readonly failed = new Promise<never>((_resolve, reject) => { this.rejectFailed = reject })
   /** data buffers the workers gave back, for reuse */
   readonly spare: Uint8Array[] = []
 
-  constructor (n: number, setup: WorkerSetup, private readonly where: string) {
+  constructor (n: number, private readonly setup: WorkerSetup, private readonly where: string) {
+    this.failed.catch(() => {}) // jobs report failures themselves
     const url = new URL('./hash-worker.js', import.meta.url)
     for (let i = 0; i < n; i++) {
       const worker = new Worker(url, { workerData: setup })
@@ -48,19 +51,6 @@ export class LeafPool {
     })
   }
 
-  /**
-   * Have every worker, as soon as it has started, claim and hash stripes of `stripes`
-   * until none are left. The promise only ever rejects: with a worker's error. Whether
-   * all stripes are done is in `stripes` itself.
-   */
-  share (stripes: SharedStripes): Promise<never> {
-    if (this.failure) return Promise.reject(this.failure)
-    return new Promise<never>((_resolve, reject) => {
-      this.shared = { stripes, reject }
-      for (const s of this.slots) if (s.ready) s.worker.postMessage(stripes)
-    })
-  }
-
   private pump (): void {
     while (this.queue.length > 0) {
       let slot = -1
@@ -78,12 +68,7 @@ export class LeafPool {
   }
 
   private reply (r: WorkerReply, slot: number): void {
-    if (r.id === READY_ID) {
-      this.slots[slot].ready = true
-      if (this.shared) this.slots[slot].worker.postMessage(this.shared.stripes)
-      this.pump()
-      return
-    }
+    if (r.id === READY_ID) { this.slots[slot].ready = true; this.pump(); return }
     if (r.id === SHARED_ID) { this.fail(this.error(r)); return }
     const p = this.pending.get(r.id)
     if (!p) return
@@ -101,7 +86,7 @@ export class LeafPool {
 
   private fail (e: Error): void {
     this.failure ??= e
-    this.shared?.reject(e)
+    this.rejectFailed(e)
     for (const p of this.pending.values()) p.reject(e)
     this.pending.clear()
     this.queue.length = 0
@@ -114,7 +99,7 @@ export class LeafPool {
     for (const p of this.pending.values()) p.reject(err)
     this.pending.clear()
     this.queue.length = 0
-    if (this.shared) stopClaims(this.shared.stripes)
+    if (this.setup.stripes) stopClaims(this.setup.stripes)
     // Not awaited: stopping a worker can take 20 ms, and nothing waits on it. Unref'd,
     // a worker still stopping does not keep the process alive.
     for (const s of this.slots) { s.worker.unref(); void s.worker.terminate() }

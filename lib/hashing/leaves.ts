@@ -8,7 +8,11 @@ export const READY_ID = -1
 /** the id of a worker's reply about shared stripes: only ever an error */
 export const SHARED_ID = -2
 
-export interface WorkerSetup { chunkSize: number, readBytes: number, fd?: number }
+/**
+ * A worker's start: with `stripes`, it claims and hashes them from its first moment,
+ * without waiting for a message that a main thread busy hashing would post late.
+ */
+export interface WorkerSetup { chunkSize: number, readBytes: number, fd?: number, stripes?: SharedStripes }
 export interface WorkerJob { id: number, start: number, end: number, data?: Uint8Array }
 export interface WorkerReply { id: number, leaves?: Uint8Array, data?: Uint8Array, error?: string, code?: string }
 
