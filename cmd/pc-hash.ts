@@ -3,8 +3,7 @@
 import { run, intOption, sizeOption, UsageError, IOError, DataError, type OptionTable, type CommandInfo } from '../lib/core/cli.js'
 import { CHUNK_BYTES, MIN_CHUNK_BYTES, MAX_CHUNK_BYTES, formatTree, infoHash } from '../lib/hashing/hashtree.js'
 import { hashSource, MAX_WORKERS, PARALLEL_MIN_BYTES } from '../lib/hashing/hash-parallel.js'
-import { compareTrees, describeBadChunk, keyFileWarning, loadTree, signTree, treeSignatureProblem, writeTreeFile } from '../lib/hashing/tree-check.js'
-import { generateKeyPair, writeKeyPair, readSecretKey, readPublicKey } from '../lib/hashing/sign.js'
+import type { HashTree } from '../lib/hashing/hashtree.js'
 import { writeAll } from '../lib/core/ndjson.js'
 import { formatSize } from '../lib/core/units.js'
 
@@ -41,12 +40,17 @@ function conflicts (opts: Record<string, unknown>, mode: string, others: string[
   }
 }
 
+// Loaded only by the modes that use them: sign.js loads sodium-native (~25 ms of a start).
+const keys = async (): Promise<typeof import('../lib/hashing/sign.js')> => await import('../lib/hashing/sign.js')
+const trees = async (): Promise<typeof import('../lib/hashing/tree-check.js')> => await import('../lib/hashing/tree-check.js')
+
 run('pc-hash', OPTIONS, INFO, async (opts, io) => {
   const spec = opts._[0] ?? '-'
   if (opts.keygen !== undefined) {
     conflicts(opts, 'keygen', ['check', 'sign', 'verify', 'root', 'info-hash', 'output'])
     if (opts._.length > 0) throw new UsageError('--keygen takes no input')
     const name = String(opts.keygen)
+    const { generateKeyPair, writeKeyPair } = await keys()
     try {
       await writeKeyPair(name, generateKeyPair())
     } catch (e) {
@@ -59,9 +63,9 @@ run('pc-hash', OPTIONS, INFO, async (opts, io) => {
   const chunkSize = sizeOption(opts, 'chunkSize')
   if (chunkSize < MIN_CHUNK_BYTES || chunkSize > MAX_CHUNK_BYTES) throw new UsageError(`--chunk-size: ${chunkSize} is outside ${MIN_CHUNK_BYTES}..${MAX_CHUNK_BYTES}`)
   const workers = opts.workers === 'auto' ? undefined : intOption(opts, 'workers', 0, MAX_WORKERS)
-  const publicKey = opts.verify !== undefined ? await readPublicKey(String(opts.verify)) : undefined
-  const requireSignature = (tree: Parameters<typeof treeSignatureProblem>[0], where: string): void => {
-    const problem = publicKey && treeSignatureProblem(tree, publicKey, where)
+  const publicKey = opts.verify !== undefined ? await (await keys()).readPublicKey(String(opts.verify)) : undefined
+  const requireSignature = async (tree: HashTree, where: string): Promise<void> => {
+    const problem = publicKey && (await trees()).treeSignatureProblem(tree, publicKey, where)
     if (problem) throw new DataError(problem, where)
   }
   const started = performance.now()
@@ -74,8 +78,9 @@ run('pc-hash', OPTIONS, INFO, async (opts, io) => {
     conflicts(opts, 'check', ['sign', 'root', 'info-hash', 'output'])
     const treeSpec = String(opts.check)
     if (treeSpec === '-' && spec === '-') throw new UsageError('the tree and the input cannot both be stdin')
+    const { loadTree, compareTrees, describeBadChunk } = await trees()
     const tree = await loadTree(treeSpec, io)
-    requireSignature(tree, treeSpec)
+    await requireSignature(tree, treeSpec)
     const got = await hashSource(spec, io.stdin, { chunkSize: tree.chunkSize, workers, signal: io.signal })
     const bad = compareTrees(tree, got)
     const where = spec === '-' ? 'stdin' : spec
@@ -89,21 +94,21 @@ run('pc-hash', OPTIONS, INFO, async (opts, io) => {
   }
   if (publicKey) {
     conflicts(opts, 'verify', ['sign', 'root', 'info-hash', 'output'])
-    const tree = await loadTree(spec, io)
-    requireSignature(tree, spec === '-' ? 'stdin' : spec)
+    const tree = await (await trees()).loadTree(spec, io)
+    await requireSignature(tree, spec === '-' ? 'stdin' : spec)
     if (io.verbose) io.warn(`${spec}: good signature on root ${tree.root.toString('hex')}`)
     return
   }
 
   if (opts.root && opts.infoHash) throw new UsageError('--root and --info-hash exclude each other')
   if (opts.sign !== undefined && (opts.root || opts.infoHash)) throw new UsageError('--sign writes a tree; it cannot be combined with --root or --info-hash')
-  const secretKey = opts.sign !== undefined ? await readSecretKey(String(opts.sign)) : undefined
-  const keyWarning = opts.sign !== undefined ? await keyFileWarning(String(opts.sign)) : undefined
+  const secretKey = opts.sign !== undefined ? await (await keys()).readSecretKey(String(opts.sign)) : undefined
+  const keyWarning = opts.sign !== undefined ? await (await trees()).keyFileWarning(String(opts.sign)) : undefined
   if (keyWarning) io.warn(keyWarning)
   let tree = await hashSource(spec, io.stdin, { chunkSize, workers, signal: io.signal })
-  if (secretKey) tree = signTree(tree, secretKey)
+  if (secretKey) tree = (await trees()).signTree(tree, secretKey)
   if (io.verbose) io.warn(`${spec === '-' ? 'stdin' : spec}: ${tree.leaves.length} chunks, ${timing(tree.size)}`)
   const text = opts.root ? tree.root.toString('hex') + '\n' : opts.infoHash ? infoHash(tree.root).toString('hex') + '\n' : formatTree(tree)
-  if (opts.output !== undefined) await writeTreeFile(String(opts.output), text)
+  if (opts.output !== undefined) await (await trees()).writeTreeFile(String(opts.output), text)
   else await writeAll(io.stdout, text)
 })

@@ -9,9 +9,9 @@ import { Socket, type OnReadOpts, type SocketConstructorOpts } from 'node:net'
 import { constants, fstatSync, openSync } from 'node:fs'
 import { open, type FileHandle } from 'node:fs/promises'
 import { availableParallelism } from 'node:os'
-import { HASH_BYTES, CHUNK_BYTES, MIN_CHUNK_BYTES, MAX_CHUNK_BYTES, MAX_LEAVES, chunkCount, rootOf, type HashTree } from './hashtree.js'
+import { HASH_BYTES, CHUNK_BYTES, MIN_CHUNK_BYTES, MAX_CHUNK_BYTES, MAX_LEAVES, chunkCount, rootOf, rootOver, topOf, type HashTree } from './hashtree.js'
 import { DataError, IOError, NoInputError } from '../core/errors.js'
-import { hashLeaves, hashRangeSync, type WorkerJob, type WorkerReply } from './leaves.js'
+import { hashLeaves, hashNextStripe, sharedStripes, stopClaims, stripeCount, stripeDoneChange, stripesDone, type WorkerReply } from './leaves.js'
 import { LeafPool, JOBS_PER_WORKER } from './leaf-pool.js'
 
 export { hashLeaves } from './leaves.js'
@@ -93,58 +93,62 @@ export async function hashFile (path: string, opts: HashOptions = {}): Promise<H
     if (n > MAX_LEAVES) throw new DataError(`${size} bytes is more than ${MAX_LEAVES} chunks of ${chunkSize}`, path)
     // The main thread hashes stripes of a file too, so one core is left for it.
     const workers = opts.workers ?? Math.max(0, autoWorkers(size) - 1)
-    const leaves = size === 0
-      ? splitLeaves([hashLeaves(Buffer.alloc(0), chunkSize)])
+    const empty = size === 0 ? splitLeaves([hashLeaves(Buffer.alloc(0), chunkSize)]) : undefined
+    const { leaves, root } = empty
+      ? { leaves: empty, root: rootOf(empty, 0, chunkSize) }
       : await fileStripes(fh.fd, size, workers, layout, path, opts.signal, opts.hashOnMain ?? true)
     const after = await fh.stat()
     if (after.size !== size || after.mtimeMs !== st.mtimeMs) throw new IOError('file changed while being hashed', path)
-    return { size, chunkSize, leaves, root: rootOf(leaves, size, chunkSize), headers: [] }
+    return { size, chunkSize, leaves, root, headers: [] }
   } finally {
     await fh.close()
   }
 }
 
 /**
- * The leaves of a non-empty file, stripe by stripe, on `workers` threads and this one.
- * Every thread reads its stripes itself, by position, READ_BYTES at a time.
+ * The leaves and root of a non-empty file, on `workers` threads and this one. The stripes
+ * are claimed from a shared counter by whichever thread is free (SharedStripes), each
+ * thread reading its stripes itself, by position, READ_BYTES at a time, and reducing each
+ * stripe to its top node, so that what is left for this thread at the end is the root
+ * over a few top nodes.
  */
-async function fileStripes (fd: number, size: number, workers: number, layout: Layout, path: string, signal: AbortSignal | undefined, hashOnMain: boolean): Promise<Buffer[]> {
-  const { chunkSize, stripe, read } = layout
+async function fileStripes (fd: number, size: number, workers: number, layout: Layout, path: string, signal: AbortSignal | undefined, hashOnMain: boolean): Promise<{ leaves: Buffer[], root: Buffer }> {
+  const { chunkSize, read } = layout
+  // a power of two of chunks, for the stripes' tops to be nodes of the tree
+  const stripe = 2 ** Math.floor(Math.log2(layout.stripe / chunkSize)) * chunkSize
+  const stripes = sharedStripes(size, stripe, chunkSize)
   // Workers share the process's descriptor table, so they read our open fd: the same
   // file even if the path is renamed or replaced meanwhile.
-  const pool = workers > 0 ? new LeafPool(workers, { chunkSize, readBytes: read, fd }, path) : undefined
-  const onAbort = (): void => { pool?.close() }
-  signal?.addEventListener('abort', onAbort)
+  const pool = workers > 0 ? new LeafPool(workers, { chunkSize, readBytes: Math.min(read, stripe), fd, stripes }, path) : undefined
+  const failed = pool?.failed
+  let onAbort = (): void => {}
+  const aborted = new Promise<never>((_resolve, reject) => {
+    onAbort = () => { stopClaims(stripes); reject(signal?.reason) }
+    if (signal?.aborted) onAbort()
+    signal?.addEventListener('abort', onAbort)
+  })
+  aborted.catch(() => {})
   try {
-    const jobs: Promise<WorkerReply>[] = []
-    const mine: { job: WorkerJob, resolve: (r: WorkerReply) => void, reject: (e: Error) => void }[] = []
-    for (let pos = 0; pos < size; pos += stripe) {
-      const job = { start: pos, end: Math.min(size, pos + stripe) }
-      const p = pool ? pool.submit(job) : new Promise<WorkerReply>((resolve, reject) => mine.push({ job: { ...job, id: mine.length }, resolve, reject }))
-      p.catch(() => {}) // awaited below; keep a failure while this thread hashes from being unhandled
-      jobs.push(p)
-    }
-    // This thread hashes stripes too, taking them from the end of the queue: all of
-    // them while the workers start (0.07 s of CPU each), then its share.
-    // It yields between stripes so that workers' replies get in and they are fed, and
-    // an abort is seen.
-    let buf: Buffer | undefined
-    while ((hashOnMain || !pool) && !signal?.aborted) {
-      const s = pool ? pool.steal() : mine.shift()
-      if (!s) break
-      buf ??= Buffer.allocUnsafe(read)
-      try {
-        s.resolve({ id: s.job.id, leaves: hashRangeSync(fd, s.job.start, s.job.end, chunkSize, buf) })
-      } catch (e) {
-        s.reject(new IOError((e as Error).message, path))
-        break
+    // This thread hashes stripes too: all of them while the workers start (0.07 s of CPU
+    // each), then its share. It yields between stripes so that an abort is seen.
+    if (hashOnMain || !pool) {
+      const buf = Buffer.allocUnsafe(Math.min(read, stripe))
+      for (;;) {
+        try {
+          if (!hashNextStripe(stripes, fd, chunkSize, buf)) break
+        } catch (e) {
+          stopClaims(stripes)
+          throw new IOError((e as Error).message, path)
+        }
+        await Promise.race([new Promise(resolve => setImmediate(resolve)), aborted, failed])
       }
-      await new Promise(resolve => setImmediate(resolve))
     }
-    signal?.throwIfAborted()
-    const replies = await Promise.all(jobs)
-    signal?.throwIfAborted()
-    return splitLeaves(replies.map(r => r.leaves as Uint8Array))
+    for (let done = stripesDone(stripes); done < stripeCount(stripes); done = stripesDone(stripes)) {
+      const change = stripeDoneChange(stripes, done)
+      if (change) await Promise.race([change, aborted, failed])
+    }
+    const leaves = splitLeaves([new Uint8Array(stripes.leaves)])
+    return { leaves, root: rootOver(topOf(stripes.tops), size, chunkSize) }
   } finally {
     signal?.removeEventListener('abort', onAbort)
     pool?.close()
@@ -318,8 +322,6 @@ export async function hashPipe (path: string, opts: HashOptions = {}): Promise<H
     sink.close()
   }
 }
-
-export { IDLE_TIMEOUT_MS } from '../core/http.js'
 
 export interface SourceOptions extends HashOptions {
   /** wait for the response head; default lib/http.ts CONNECT_TIMEOUT_MS */

@@ -64,18 +64,42 @@ export function parentHash (left: Buffer, right: Buffer): Buffer {
 /** The root over a complete list of leaf hashes. */
 export function rootOf (leaves: Buffer[], size: number, chunkSize: number): Buffer {
   if (leaves.length !== chunkCount(size, chunkSize)) throw new Error(`rootOf: ${leaves.length} leaves for ${size} bytes`)
-  let level = leaves
-  while (level.length > 1) {
-    const next: Buffer[] = []
-    for (let i = 0; i < level.length; i += 2) next.push(i + 1 < level.length ? parentHash(level[i], level[i + 1]) : level[i])
+  return rootOver(topOf(Buffer.concat(leaves)), size, chunkSize)
+}
+
+/**
+ * The node over consecutive nodes of one level, given concatenated in `nodes` (at least
+ * one): pairs left to right, an odd last node moving up unchanged, until one is left.
+ * Run over the 2^k leaves from leaf j·2^k on (or the last leaves, from there to the end),
+ * it gives the tree's node above them k levels up, so the tree's top is the topOf those
+ * nodes: stripes of 2^k leaves can be reduced where they are hashed. One scratch message
+ * and flat levels: 8,191 parents of Buffers allocated one by one cost ~60 ms of a 1 GiB
+ * `pc-hash --root`, run after the leaves, on one thread (BENCHMARKS.md `## hash`).
+ */
+export function topOf (nodes: Uint8Array): Uint8Array {
+  let level = nodes
+  const msg = new Uint8Array(1 + 2 * HASH_BYTES)
+  msg[0] = PARENT
+  for (let n = level.length / HASH_BYTES; n > 1; n = Math.ceil(n / 2)) {
+    const next = new Uint8Array(Math.ceil(n / 2) * HASH_BYTES)
+    for (let i = 0; i + 1 < n; i += 2) {
+      msg.set(level.subarray(i * HASH_BYTES, (i + 2) * HASH_BYTES), 1)
+      blake2b(next.subarray((i / 2) * HASH_BYTES, (i / 2 + 1) * HASH_BYTES), [msg])
+    }
+    if (n % 2 === 1) next.set(level.subarray((n - 1) * HASH_BYTES, n * HASH_BYTES), (n - 1) / 2 * HASH_BYTES)
     level = next
   }
+  return level
+}
+
+/** The root over the tree's top node (topOf all its leaves). */
+export function rootOver (top: Uint8Array, size: number, chunkSize: number): Buffer {
   const pre = Buffer.allocUnsafe(13)
   pre[0] = ROOT
   pre.writeBigUInt64BE(BigInt(size), 1)
   pre.writeUInt32BE(chunkSize, 9)
   const out = Buffer.allocUnsafe(HASH_BYTES)
-  blake2b(out, [pre, level[0]])
+  blake2b(out, [pre, top])
   return out
 }
 

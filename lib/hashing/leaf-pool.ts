@@ -1,7 +1,7 @@
 // A fixed set of hash workers (lib/hash-worker.ts) for lib/hash-parallel.ts.
 import { Worker } from 'node:worker_threads'
 import { IOError } from '../core/errors.js'
-import { READY_ID, type WorkerJob, type WorkerReply, type WorkerSetup } from './leaves.js'
+import { READY_ID, SHARED_ID, stopClaims, type WorkerJob, type WorkerReply, type WorkerSetup } from './leaves.js'
 
 /** jobs queued per worker, so none idles while its next job is in the post */
 export const JOBS_PER_WORKER = 2
@@ -14,10 +14,14 @@ export class LeafPool {
   private nextId = 0
   private closing = false
   private failure: Error | undefined
+  private rejectFailed: (e: Error) => void = () => {}
+  /** Rejects with the first failure of a worker: what a caller of setup.stripes awaits beside them. */
+  readonly failed = new Promise<never>((_resolve, reject) => { this.rejectFailed = reject })
   /** data buffers the workers gave back, for reuse */
   readonly spare: Uint8Array[] = []
 
-  constructor (n: number, setup: WorkerSetup, private readonly where: string) {
+  constructor (n: number, private readonly setup: WorkerSetup, private readonly where: string) {
+    this.failed.catch(() => {}) // jobs report failures themselves
     const url = new URL('./hash-worker.js', import.meta.url)
     for (let i = 0; i < n; i++) {
       const worker = new Worker(url, { workerData: setup })
@@ -31,20 +35,11 @@ export class LeafPool {
 
   get size (): number { return this.slots.length }
 
-  /** Take back a job not yet posted to any worker, for the caller to do itself. */
-  steal (): { job: WorkerJob, resolve: (r: WorkerReply) => void, reject: (e: Error) => void } | undefined {
-    const job = this.queue.pop()
-    const p = job && this.pending.get(job.id)
-    if (!job || !p) return undefined
-    this.pending.delete(job.id)
-    return { job, resolve: p.resolve, reject: p.reject }
-  }
-
   /**
    * Queue a job. Jobs are posted only to workers that have started, at most
    * JOBS_PER_WORKER each; the rest wait here and go to whichever worker is free first,
    * so a worker that the scheduler slows down takes fewer stripes instead of holding
-   * up the end, and the caller can steal() what no worker has taken yet.
+   * up the end.
    */
   submit (job: Omit<WorkerJob, 'id'>): Promise<WorkerReply> {
     if (this.failure) return Promise.reject(this.failure)
@@ -74,19 +69,24 @@ export class LeafPool {
 
   private reply (r: WorkerReply, slot: number): void {
     if (r.id === READY_ID) { this.slots[slot].ready = true; this.pump(); return }
+    if (r.id === SHARED_ID) { this.fail(this.error(r)); return }
     const p = this.pending.get(r.id)
     if (!p) return
     this.pending.delete(r.id)
     this.slots[p.slot].busy--
     this.pump()
     if (r.data) this.spare.push(r.data)
-    if (r.error !== undefined) {
-      p.reject(r.code === 'ESHRUNK' || r.code === 'EIO' ? new IOError(r.error, this.where) : new Error(`hash worker: ${r.error}`))
-    } else p.resolve(r)
+    if (r.error !== undefined) p.reject(this.error(r))
+    else p.resolve(r)
+  }
+
+  private error (r: WorkerReply): Error {
+    return r.code === 'ESHRUNK' || r.code === 'EIO' ? new IOError(r.error ?? '', this.where) : new Error(`hash worker: ${r.error}`)
   }
 
   private fail (e: Error): void {
     this.failure ??= e
+    this.rejectFailed(e)
     for (const p of this.pending.values()) p.reject(e)
     this.pending.clear()
     this.queue.length = 0
@@ -99,6 +99,7 @@ export class LeafPool {
     for (const p of this.pending.values()) p.reject(err)
     this.pending.clear()
     this.queue.length = 0
+    if (this.setup.stripes) stopClaims(this.setup.stripes)
     // Not awaited: stopping a worker can take 20 ms, and nothing waits on it. Unref'd,
     // a worker still stopping does not keep the process alive.
     for (const s of this.slots) { s.worker.unref(); void s.worker.terminate() }

@@ -10,7 +10,7 @@ import sodium from 'sodium-native'
 import { TreeBuilder, hashStream, infoHash, formatTree, parseTree, verifyChunk, leafHash, rootOf, type HashTree } from '../../lib/hashing/hashtree.js'
 import { hashFile, hashInput, hashLeaves, hashSource, autoWorkers, PARALLEL_MIN_BYTES } from '../../lib/hashing/hash-parallel.js'
 import { rootMessage, signTree, treeSignatureProblem, compareTrees } from '../../lib/hashing/tree-check.js'
-import { DataError, UnavailableError } from '../../lib/core/cli.js'
+import { DataError, IOError, UnavailableError } from '../../lib/core/cli.js'
 import { tempDir, withTimeout } from '../helpers.js'
 import { createServer, type ServerResponse } from 'node:http'
 
@@ -142,11 +142,13 @@ test('worker threads give the same tree as the main thread, from a file and from
       const want = build(data, 1024)
       for (const workers of [0, 1, 3]) {
         for (const hashOnMain of [true, false]) {
-          // a stripe read whole, and read 3 chunks at a time (the last read of a stripe shorter)
-          for (const readBytes of [8 * 1024, 3 * 1024]) {
-            const f = await hashFile(path, { chunkSize: 1024, workers, stripeBytes: 8 * 1024, readBytes, hashOnMain })
-            assert.equal(f.leaves, want.leaves, `file ${size} workers ${workers} ${hashOnMain} read ${readBytes}`)
-            assert.ok(f.root.equals(want.root))
+          // a stripe read whole, and read 3 chunks at a time (the last read of a stripe shorter);
+          // stripes of 6 chunks are hashed as 4 (their tops must be nodes of the tree)
+          for (const [stripeBytes, readBytes] of [[8 * 1024, 8 * 1024], [8 * 1024, 3 * 1024], [6 * 1024, 3 * 1024], [6 * 1024, 8 * 1024]]) {
+            const f = await hashFile(path, { chunkSize: 1024, workers, stripeBytes, readBytes, hashOnMain })
+            const what = `file ${size} workers ${workers} ${hashOnMain} stripe ${stripeBytes} read ${readBytes}`
+            assert.equal(f.leaves, want.leaves, what)
+            assert.ok(f.root.equals(want.root), what)
             assert.is(f.size, size)
           }
         }
@@ -158,6 +160,19 @@ test('worker threads give the same tree as the main thread, from a file and from
       }
     }
   } finally { await dir.remove() }
+})
+
+test('a file shorter than its stated size fails as an I/O error on whichever thread reads past its end, and nothing waits on', async () => {
+  // /sys attribute files say 4096 bytes and hold a few
+  const path = '/sys/devices/system/cpu/online'
+  for (const workers of [0, 1, 3]) {
+    for (const hashOnMain of [true, false]) {
+      const what = `workers ${workers} ${hashOnMain}`
+      const err = await withTimeout(hashFile(path, { chunkSize: 1024, workers, stripeBytes: 1024, readBytes: 1024, hashOnMain }).then(() => undefined, (e: Error) => e), 10_000, what)
+      assert.ok(err instanceof IOError, `${what}: ${String(err)}`)
+      assert.match(err.message, /changed while being hashed/, what)
+    }
+  }
 })
 
 test('a FIFO is read straight into stripes: the same tree on this thread and on workers, reading paused while they are busy', async () => {
