@@ -221,17 +221,17 @@ async function main (): Promise<void> {
   const judged = steady.slice(steady.length >> 1)
   // a pipeline's processes count its own item changes; pc-tracker counts them all
   const changesOf = (p: Proc, s: { changes: number[] }): number => p.pipe === undefined ? s.changes.reduce((a, b) => a + b, 0) : s.changes[p.pipe]
-  const mb = (b: number | undefined): string => b === undefined || !Number.isFinite(b) ? '–' : (b / 1e6).toFixed(1)
+  const mb = (b: number | undefined, digits = 1): string => b === undefined || !Number.isFinite(b) ? '–' : (b / 1e6).toFixed(digits)
   const f2 = (x: number): string => Number.isFinite(x) ? x.toFixed(2) : '–'
   const first = steady[0]
   const half = judged[0]
   /** A series of (ms since start, item changes, bytes) from the steady span: start / middle / end in MB, slopes whole and over the second half, and the verdict. */
-  const judge = (pts: Array<{ t: number, changes: number, bytes: number }>): { cells: string[], verdict: string } => {
+  const judge = (pts: Array<{ t: number, changes: number, bytes: number }>, digits = 1): { cells: string[], verdict: string } => {
     const fit = (q: typeof pts): Growth => growth(q.map(s => s.changes / 1000), q.map(s => s.bytes / 1e6))
     const whole = fit(pts)
     const g = fit(pts.filter(s => s.t >= (half?.t ?? Infinity)))
     const verdict = !Number.isFinite(g.slope) ? 'too few samples' : g.grows ? 'GROWS' : 'no growth beyond noise'
-    const three = `${mb(pts[0]?.bytes)} / ${mb(pts[pts.length >> 1]?.bytes)} / ${mb(pts[pts.length - 1]?.bytes)}`
+    const three = `${mb(pts[0]?.bytes, digits)} / ${mb(pts[pts.length >> 1]?.bytes, digits)} / ${mb(pts[pts.length - 1]?.bytes, digits)}`
     return { cells: [three, f2(whole.slope), `${f2(g.slope)} ± ${f2(g.slopeSe)}`, `${f2(g.rise)} / ${f2(g.noise)}`, verdict], verdict }
   }
   const verdicts: string[] = []
@@ -251,7 +251,8 @@ async function main (): Promise<void> {
       const before = samples.filter(s => s.t <= h.t)
       return { t: h.t, changes: before.length ? changesOf(p, before[before.length - 1]) : 0, bytes: h.used }
     })
-    const j = judge(pts)
+    // it scatters by tens of KB: two decimals
+    const j = judge(pts, 2)
     heapVerdicts.push(`${p.name}: ${j.verdict}`)
     return [p.name, ...j.cells]
   })
