@@ -5,22 +5,27 @@
 // memory and open fds at the start, middle and end, the slope per thousand item changes,
 // and whether it grows beyond noise over the second half, then checks the recording for
 // gaps and decoder errors.
-//   node dist/bench/soak.js [--minutes 20] [--listeners 3] [--poll 30s] [--items 40] [--lengths 1,1,2,1,1] [--keep 20s] [--samples FILE] [--write]
+// With --heap each command also samples its JS heap after a full garbage collection
+// (heap-sampler.ts), judged the same way: what the program keeps, without the spare pages
+// and free lists of V8 and malloc that the anonymous memory also counts.
+//   node dist/bench/soak.js [--minutes 20] [--listeners 3] [--poll 30s] [--items 40] [--lengths 1,1,2,1,1] [--keep 20s] [--heap] [--samples FILE] [--write]
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process'
 import { readFileSync, readdirSync, statSync } from 'node:fs'
-import { mkdtemp, rm, writeFile } from 'node:fs/promises'
+import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join, dirname } from 'node:path'
-import { fileURLToPath } from 'node:url'
+import { fileURLToPath, pathToFileURL } from 'node:url'
 import { parseArgs, helpText, intOption, durationOption, type OptionTable, type CommandInfo } from '../lib/core/cli.js'
 import { startOrigin } from '../scripts/origin.js'
 import { freePort } from '../scripts/free-port.js'
 import { median } from './proc.js'
 import { table, writeSection } from './report.js'
-import { growth } from './growth.js'
+import { growth, type Growth } from './growth.js'
+import { HEAP_SAMPLE_MS } from './heap-sampler.js'
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..')
 const BIN = (name: string): string => join(ROOT, 'dist', 'bin', `${name}.js`)
+const SAMPLER = join(ROOT, 'dist', 'bench', 'heap-sampler.js')
 const HOST = '127.0.0.1'
 const SAMPLE_MS = 10_000
 /** samples before this are start-up (node's heap and pools growing to their working size) */
@@ -37,11 +42,12 @@ const OPTIONS: OptionTable = {
   items: { type: 'string', default: '40', arg: 'N', help: 'distinct items, played in turn again and again' },
   lengths: { type: 'string', default: '1,1,2,1,1', arg: 'S,S,…', help: 'item lengths in whole seconds, in turn: the k-th distinct item lasts the (k mod n)-th' },
   keep: { type: 'string', default: '20s', arg: 'DURATION', help: 'pc-fetch --keep: shorter than a turn of the items, so that every item is a new swarm' },
+  heap: { type: 'boolean', help: 'also sample each command\'s JS heap after a full garbage collection every 10 s (node --expose-gc, heap-sampler.js), and judge it as the anonymous memory is' },
   samples: { type: 'string', arg: 'FILE', help: 'write every sample to FILE as CSV (seconds, item changes, then RSS, anonymous MB and fds of each process)' },
   write: { type: 'boolean', help: 'replace the soak section of BENCHMARKS.md' },
 }
 const INFO: CommandInfo = {
-  usage: '[--minutes 20] [--listeners 3] [--poll 30s] [--items 40] [--lengths 1,1,2,1,1] [--keep 20s] [--samples FILE] [--write]',
+  usage: '[--minutes 20] [--listeners 3] [--poll 30s] [--items 40] [--lengths 1,1,2,1,1] [--keep 20s] [--heap] [--samples FILE] [--write]',
   summary: 'Soak benchmark: memory of every command over thousands of item changes, and a recorded stream checked for gaps.',
   examples: ['node dist/bench/soak.js --minutes 5', 'node dist/bench/soak.js --minutes 30 --write'],
   maxArgs: 0,
@@ -66,8 +72,12 @@ function memOf (pid: number | undefined): Mem | undefined {
 /** `pipe`: the index of its listener pipeline (undefined for pc-tracker) */
 interface Proc { name: string, child: ChildProcess, stderr: string, pipe?: number }
 const procs: Proc[] = []
+/** with --heap: where each command's heap-sampler.js writes */
+let heapDir: string | undefined
 function startProc (name: string, args: string[], stdin: 'ignore' | NodeJS.ReadableStream = 'ignore', pipe?: number): Proc {
-  const child = spawn(process.execPath, [BIN(name.replace(/#.*/, '')), ...args], { stdio: [stdin as 'ignore', 'pipe', 'pipe'] })
+  const flags = heapDir !== undefined ? ['--expose-gc', '--import', pathToFileURL(SAMPLER).href] : []
+  const env = heapDir !== undefined ? { ...process.env, PC_SOAK_HEAP_DIR: heapDir } : process.env
+  const child = spawn(process.execPath, [...flags, BIN(name.replace(/#.*/, '')), ...args], { stdio: [stdin as 'ignore', 'pipe', 'pipe'], env })
   const p: Proc = { name, child, stderr: '', pipe }
   child.stderr?.on('data', (d: Buffer) => { p.stderr = (p.stderr + d.toString()).slice(-2000) })
   procs.push(p)
@@ -85,7 +95,12 @@ async function waitHttp (url: string, ms: number): Promise<void> {
 
 /** Item records pc-fetch --stats has appended so far: one per item change. */
 function itemsFetched (stats: string): number {
-  try { return readFileSync(stats, 'utf8').split('\n').filter(l => l.includes('"type":"item"')).length } catch { return 0 }
+  return readText(stats).split('\n').filter(l => l.includes('"type":"item"')).length
+}
+
+/** A file's text, '' while it does not exist. */
+function readText (file: string): string {
+  try { return readFileSync(file, 'utf8') } catch { return '' }
 }
 
 interface Check { decodedS: number, warnings: string[], gaps: number[] }
@@ -127,6 +142,7 @@ async function main (): Promise<void> {
   const poll = String(opts.poll)
 
   const dir = await mkdtemp(join(tmpdir(), 'pc-soak-'))
+  if (opts.heap) { heapDir = join(dir, 'heap'); await mkdir(heapDir) }
   const log = (s: string): void => { process.stderr.write(`soak: ${s}\n`) }
   const names: string[] = []
   for (let i = 0; i < distinct; i++) {
@@ -205,28 +221,46 @@ async function main (): Promise<void> {
   const judged = steady.slice(steady.length >> 1)
   // a pipeline's processes count its own item changes; pc-tracker counts them all
   const changesOf = (p: Proc, s: { changes: number[] }): number => p.pipe === undefined ? s.changes.reduce((a, b) => a + b, 0) : s.changes[p.pipe]
-  const mb = (b: number | undefined): string => b === undefined || !Number.isFinite(b) ? '–' : (b / 1e6).toFixed(1)
+  const mb = (b: number | undefined, digits = 1): string => b === undefined || !Number.isFinite(b) ? '–' : (b / 1e6).toFixed(digits)
   const f2 = (x: number): string => Number.isFinite(x) ? x.toFixed(2) : '–'
+  const first = steady[0]
+  const half = judged[0]
+  /** A series of (ms since start, item changes, bytes) from the steady span: start / middle / end in MB, slopes whole and over the second half, and the verdict. */
+  const judge = (pts: Array<{ t: number, changes: number, bytes: number }>, digits = 1): { cells: string[], verdict: string } => {
+    const fit = (q: typeof pts): Growth => growth(q.map(s => s.changes / 1000), q.map(s => s.bytes / 1e6))
+    const whole = fit(pts)
+    const g = fit(pts.filter(s => s.t >= (half?.t ?? Infinity)))
+    const verdict = !Number.isFinite(g.slope) ? 'too few samples' : g.grows ? 'GROWS' : 'no growth beyond noise'
+    const three = `${mb(pts[0]?.bytes, digits)} / ${mb(pts[pts.length >> 1]?.bytes, digits)} / ${mb(pts[pts.length - 1]?.bytes, digits)}`
+    return { cells: [three, f2(whole.slope), `${f2(g.slope)} ± ${f2(g.slopeSe)}`, `${f2(g.rise)} / ${f2(g.noise)}`, verdict], verdict }
+  }
   const verdicts: string[] = []
   const rows = procs.map((p, i) => {
     const pts = steady.filter(s => s.mem[i] !== undefined)
     const at = (k: number): Mem | undefined => pts[k]?.mem[i]
-    const three = (k: keyof Mem): string => `${mb(at(0)?.[k])} / ${mb(at(pts.length >> 1)?.[k])} / ${mb(at(pts.length - 1)?.[k])}`
     const fds = pts.map(s => (s.mem[i] as Mem).fds)
-    const whole = growth(pts.map(s => changesOf(p, s) / 1000), pts.map(s => (s.mem[i] as Mem).anon / 1e6))
-    const late = judged.filter(s => s.mem[i] !== undefined)
-    const g = growth(late.map(s => changesOf(p, s) / 1000), late.map(s => (s.mem[i] as Mem).anon / 1e6))
-    const verdict = !Number.isFinite(g.slope) ? 'too few samples' : g.grows ? 'GROWS' : 'no growth beyond noise'
-    verdicts.push(`${p.name}: ${verdict}`)
-    return [p.name, three('rss'), three('anon'), fds.length ? `${Math.min(...fds)}–${Math.max(...fds)}` : '–', f2(whole.slope), `${f2(g.slope)} ± ${f2(g.slopeSe)}`, `${f2(g.rise)} / ${f2(g.noise)}`, verdict]
+    const j = judge(pts.map(s => ({ t: s.t, changes: changesOf(p, s), bytes: (s.mem[i] as Mem).anon })))
+    verdicts.push(`${p.name}: ${j.verdict}`)
+    return [p.name, `${mb(at(0)?.rss)} / ${mb(at(pts.length >> 1)?.rss)} / ${mb(at(pts.length - 1)?.rss)}`, j.cells[0], fds.length ? `${Math.min(...fds)}–${Math.max(...fds)}` : '–', ...j.cells.slice(1)]
   })
-  const first = steady[0]
-  const half = judged[0]
+  // --heap: each command's JS heap after a full collection, at the item changes of the sample before it
+  const heapVerdicts: string[] = []
+  const heapRows = heapDir === undefined ? [] : procs.map(p => {
+    const lines = readText(join(heapDir as string, `${p.child.pid ?? 0}.csv`)).split('\n').filter(Boolean).map(l => l.split(',').map(Number))
+    const pts = lines.map(([at, used]) => ({ t: at - t0, used })).filter(h => h.t >= WARMUP_MS).map(h => {
+      const before = samples.filter(s => s.t <= h.t)
+      return { t: h.t, changes: before.length ? changesOf(p, before[before.length - 1]) : 0, bytes: h.used }
+    })
+    // it scatters by tens of KB: two decimals
+    const j = judge(pts, 2)
+    heapVerdicts.push(`${p.name}: ${j.verdict}`)
+    return [p.name, ...j.cells]
+  })
   const last = samples[samples.length - 1]
   const changes = last?.changes ?? []
   const total = changes.reduce((a, b) => a + b, 0)
   const text = [
-    `Command: \`node dist/bench/soak.js --minutes ${minutes} --listeners ${listeners} --poll ${poll} --items ${distinct} --lengths ${lengths.join(',')} --keep ${keep}\`: ${distinct} distinct MP3 items of ${lengths.join(', ')}… s played in turn, laid out for ${hours} h (${playlistItems} playlist items) on scripts/origin.ts (no ETag, so every poll sends the playlist whole), pc-tracker, ${listeners} pipelines \`pc-schedule --follow --poll ${poll} | pc-fetch --keep ${keep} | pc-icecast\` (an item's swarm is left ${keep} after it was written, before its next turn: every item change opens a swarm and closes one); a player connected every ${churnMs / 1000} s for 5–40 s (${players.started} in all, ${players.failed} failed), one recorded from start to end. ${median(changes)} item changes per listener (${total} in all) in ${Math.round((last?.t ?? 0) / 1000)} s.`,
+    `Command: \`node dist/bench/soak.js --minutes ${minutes} --listeners ${listeners} --poll ${poll} --items ${distinct} --lengths ${lengths.join(',')} --keep ${keep}${heapDir !== undefined ? ' --heap' : ''}\`: ${distinct} distinct MP3 items of ${lengths.join(', ')}… s played in turn, laid out for ${hours} h (${playlistItems} playlist items) on scripts/origin.ts (no ETag, so every poll sends the playlist whole), pc-tracker, ${listeners} pipelines \`pc-schedule --follow --poll ${poll} | pc-fetch --keep ${keep} | pc-icecast\` (an item's swarm is left ${keep} after it was written, before its next turn: every item change opens a swarm and closes one); a player connected every ${churnMs / 1000} s for 5–40 s (${players.started} in all, ${players.failed} failed), one recorded from start to end. ${median(changes)} item changes per listener (${total} in all) in ${Math.round((last?.t ?? 0) / 1000)} s.`,
     '',
     `Memory (MB) sampled every ${SAMPLE_MS / 1000} s, from the first sample after ${WARMUP_MS / 1000} s (${first ? `${median(first.changes)} item changes per listener` : '–'}) to the end: resident (RSS) and its anonymous part (heap, buffers, malloc; the rest is the node binary and libraries mapped from disk) at the start, middle and end, and open file descriptors. Slopes are least-squares fits of the anonymous memory in MB per 1000 item changes (a pipeline's own, or all of them for pc-tracker): over the whole span, and over the second half (from ${half ? `${Math.round(half.t / 1000)} s, ${median(half.changes)} item changes per listener` : '–'}), which is judged: growth beyond noise is a slope more than 3 standard errors above 0 whose rise over the half is more than twice the scatter of the samples around it.`,
     '',
@@ -234,6 +268,14 @@ async function main (): Promise<void> {
     '',
     `Verdict: ${verdicts.join('; ')}.`,
     '',
+    ...(heapDir === undefined ? [] : [
+      `JS heap after a full garbage collection (\`--heap\`: node --expose-gc, a collection every ${HEAP_SAMPLE_MS / 1000} s in each command, then process.memoryUsage().heapUsed), MB, judged by the same rule:`,
+      '',
+      table(['process', 'heap used start / middle / end', 'slope, whole', 'slope, 2nd half', 'rise / noise, 2nd half', 'verdict'], heapRows),
+      '',
+      `Heap verdict: ${heapVerdicts.join('; ')}.`,
+      '',
+    ]),
     `Recording of listener 1: ${recordedS.toFixed(1)} s recorded, ${check.decodedS.toFixed(1)} s decoded, ${check.warnings.length} decoder message${check.warnings.length === 1 ? '' : 's'}${check.warnings.length ? ` (first: \`${check.warnings[0]}\`)` : ''}, ${check.gaps.length} silence${check.gaps.length === 1 ? '' : 's'} of ${GAP_S} s or more${check.gaps.length ? ` (longest ${Math.max(...check.gaps).toFixed(2)} s)` : ''}.${recorderErr.trim() ? ` The recorder said: \`${recorderErr.trim().split('\n')[0]}\`.` : ''}`,
   ].join('\n')
   process.stdout.write(text + '\n')

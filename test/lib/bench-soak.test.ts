@@ -1,11 +1,16 @@
 // The soak benchmark's command line: item lengths it cannot lay out are refused with
-// exit 64 before anything starts (no origin, no tracker, no pipeline).
+// exit 64 before anything starts (no origin, no tracker, no pipeline). Its heap sampler
+// (--heap) writes what is left after a full collection, and only where gc() is exposed.
 import { test } from 'uvu'
 import * as assert from 'uvu/assert'
 import { join } from 'node:path'
-import { ROOT, finish, start, killChildren } from '../helpers.js'
+import { readFile, readdir } from 'node:fs/promises'
+import { pathToFileURL } from 'node:url'
+import { ROOT, finish, start, killChildren, tempDir } from '../helpers.js'
+import { HEAP_SAMPLE_MS } from '../../bench/heap-sampler.js'
 
 const SOAK = join(ROOT, 'dist', 'bench', 'soak.js')
+const SAMPLER = pathToFileURL(join(ROOT, 'dist', 'bench', 'heap-sampler.js')).href
 
 test.after.each(() => { killChildren() })
 
@@ -22,6 +27,27 @@ test('--lengths that are not whole seconds from 1 to 600 are refused with exit 6
     assert.is(r.code, 64, bad)
     assert.match(r.stderr, new RegExp(`^soak: --lengths wants whole seconds from 1 to 600, separated by commas, not ${bad.replace('.', '\\.')} \\(try --help\\)`), bad)
   }
+})
+
+test('the heap sampler appends the heap after a full collection, only with gc() exposed', async () => {
+  const tmp = await tempDir()
+  const dir = tmp.path
+  // keeps 4 MB alive through the first sample, so that the heap used is known to be above it
+  const keep = `const kept = Array.from({ length: 500_000 }, (_, i) => i + 0.5); setTimeout(() => kept.length, ${HEAP_SAMPLE_MS + 1500})`
+  const env = { ...process.env, PC_SOAK_HEAP_DIR: dir }
+  const withGc = start(process.execPath, ['--expose-gc', '--import', SAMPLER, '-e', keep], { env })
+  const without = start(process.execPath, ['--import', SAMPLER, '-e', keep], { env })
+  const [a, b] = await Promise.all([finish(withGc), finish(without)])
+  assert.is(a.code, 0, a.stderr)
+  assert.is(b.code, 0, b.stderr)
+  assert.equal(await readdir(dir), [`${withGc.pid ?? 0}.csv`])
+  const lines = (await readFile(join(dir, `${withGc.pid ?? 0}.csv`), 'utf8')).trim().split('\n')
+  assert.is(lines.length, 1)
+  const [at, used, total, external, arrayBuffers] = lines[0].split(',').map(Number)
+  assert.ok(Math.abs(at - Date.now()) < 60_000, `a time in ms since the epoch: ${at}`)
+  assert.ok(used > 4e6 && used <= total, `heap used ${used} of ${total}`)
+  assert.ok(external >= arrayBuffers && arrayBuffers >= 0)
+  await tmp.remove()
 })
 
 test.run()
