@@ -164,12 +164,12 @@ export class Scheduler {
   private readonly ranks = new Map<number, number>()
   /** when requests were cancelled past their deadline (inboundBudget), oldest first */
   private readonly cancels: number[] = []
-  /** ms of play per chunk (0: no duration known), when the scheduler started and the chunk playing then */
+  /** ms of play per chunk (0: no duration known) */
   private chunkMs = 0
   /** when we started, and when chunk 0 played by the record's offset then */
   private startedAt = 0
   private itemStartAt = 0
-  /** the earliest time a block now waiting for its release (releaseAt) may go to the origin */
+  /** the earliest time a chunk now waiting for its release (releaseAt) may go to the origin, and the timer set for it */
   private nextRelease = Infinity
   private releaseTimer?: TimerHandle
   private releaseTimerAt = Infinity
@@ -445,17 +445,22 @@ export class Scheduler {
   private playsAt (k: number): number {
     if (!this.timed() || k >= this.state!.originLimit) return -Infinity
     const i = this.state!.order[k]
-    return i === 0 ? -Infinity : this.itemStartAt + i * this.chunkMs
+    return i === 0 ? -Infinity : this.playTime(i)
   }
 
+  /** When chunk i plays, by the record's duration and offset at our start. */
+  private playTime (i: number): number { return this.itemStartAt + i * this.chunkMs }
+
   /**
-   * When a block may go to the origin from us, its designated listener: ORIGIN_LEAD_MS
-   * before its first chunk plays, plus ORIGIN_STEP_MS for each listener our score for it
-   * places above us in the whole audience (the tracker's count, or the peers we know).
+   * When chunk i (of `block`) may go to the origin from us, its block's designated listener:
+   * ORIGIN_LEAD_MS before it plays (not before ORIGIN_SETTLE_MS after our start unless it
+   * plays sooner than OVERDUE_LEAD_DEADLINES deadlines), plus ORIGIN_STEP_MS for each
+   * listener our score for the block places above us in the whole audience (the
+   * tracker's count, or the peers we know).
    */
   private releaseAt (i: number, block: number, others: number[]): number {
     if (!this.timed()) return -Infinity
-    const plays = this.itemStartAt + i * this.chunkMs
+    const plays = this.playTime(i)
     const audience = Math.max(this.sw.audience, others.length + 1)
     const above = Math.floor((1 - score(this.sw.myKey, block) / 2 ** 32) * audience)
     const first = Math.max(plays - ORIGIN_LEAD_MS, Math.min(this.startedAt + ORIGIN_SETTLE_MS, plays - OVERDUE_LEAD_DEADLINES * this.sw.opts.deadlineMs))
