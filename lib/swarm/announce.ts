@@ -33,6 +33,16 @@ export const LEAVE_GRACE_MS = 2000
 export const FEW_PEERS = 5
 /** the first early announce comes this long after an answer; each next one waits twice as long, up to the interval */
 export const NEEDY_FIRST_MS = 5000
+/**
+ * A swarm that reads the tracker's count (an item's Swarm: the origin's timing places a
+ * listener in the whole audience by it) also announces again early, on the same steps,
+ * after its first answer and while the count grows by this factor from one answer to the
+ * next. In a flash crowd the count a listener got when it tuned in was soon a fraction of
+ * the audience: one that came 2 s after the top of the hour counted 20 of what were 700 by
+ * the time its chunks were due, spaced its origin fetches 30 ms apart instead of 1 s, and
+ * the origin sent those chunks 10-20 times (bench/sim, flash crowd, N = 1,000).
+ */
+export const GROWING = 1.25
 
 export interface AnnounceHost {
   /** the port we accept peers on */
@@ -49,6 +59,8 @@ export class Announcer {
   private failures = 0
   private stopped = false
   private needyMs = NEEDY_FIRST_MS
+  /** the tracker's count in its last answer (0: none yet) */
+  private count = 0
   private readonly clock: SwarmClock
   constructor (readonly url: string, readonly swarm: AnnouncedSwarm, readonly f: AnnounceHost) {
     this.clock = f.clock ?? realClock
@@ -68,8 +80,14 @@ export class Announcer {
       if (this.failures) this.f.io.info(`tracker ${this.url}: answering again`)
       this.failures = 0
       if (!s.closed) for (const p of r.peers) s.addAddress(p)
-      if (r.complete !== undefined || r.incomplete !== undefined) s.counted?.((r.complete ?? 0) + (r.incomplete ?? 0))
-      this.plan(r)
+      let growing = false
+      if (r.complete !== undefined || r.incomplete !== undefined) {
+        const n = (r.complete ?? 0) + (r.incomplete ?? 0)
+        growing = s.counted !== undefined && n > 1 && n >= GROWING * this.count
+        this.count = n
+        s.counted?.(n)
+      }
+      this.plan(r, growing)
     } catch (e) {
       if (event === 'stopped') return
       if (this.failures++ === 0) this.f.io.warn(`tracker ${this.url}: ${(e as Error).message}; retrying`)
@@ -79,15 +97,16 @@ export class Announcer {
 
   /**
    * After an answer: the next announce at the interval, or sooner if by then the swarm is
-   * still short of peers (FEW_PEERS), each early one waiting twice as long as the last.
+   * still short of peers (FEW_PEERS), or the count it reads is still growing (GROWING), each
+   * early one waiting twice as long as the last.
    */
-  private plan (r: AnnounceResult): void {
+  private plan (r: AnnounceResult, growing: boolean): void {
     const full = r.interval * 1000
-    if (this.swarm.peers.size >= FEW_PEERS) this.needyMs = NEEDY_FIRST_MS
+    if (this.swarm.peers.size >= FEW_PEERS && !growing) this.needyMs = NEEDY_FIRST_MS
     const soon = Math.min(full, Math.max((r.minInterval ?? MIN_INTERVAL_S) * 1000, this.needyMs))
     if (soon >= full) { this.next(full); return }
     this.after(soon, () => {
-      if (this.swarm.peers.size < FEW_PEERS) {
+      if (this.swarm.peers.size < FEW_PEERS || growing) {
         this.needyMs = Math.min(full, 2 * this.needyMs)
         void this.once()
       } else {

@@ -111,7 +111,15 @@ export const OVERDUE_STEP = 4
  * is fetched as soon as it may be: nobody else would fetch it again.
  */
 export const ORIGIN_LEAD_MS = 60_000
-export const ORIGIN_STEP_MS = 1000
+/**
+ * The step between one listener's turn and the next: the time for a chunk the one above
+ * took from the origin to reach the peers of the next. At 1 s, in a flash crowd of 1,000
+ * with the origin at 10 × the stream, the listeners designated for a block (one in ~51)
+ * took it one after another a second apart, before the first copy had spread, each
+ * block went to the origin 10-20 times, and its queue held the rest late (11.0 × the
+ * item, 96 % stalled; at 4 s 6.7 ×, 26 %: BENCHMARKS.md "scale").
+ */
+export const ORIGIN_STEP_MS = 4000
 export const ORIGIN_STEP_MAX_MS = 30_000
 export const ORIGIN_SETTLE_MS = 10_000
 /** origin requests in flight at once, alone / with peers around */
@@ -258,7 +266,7 @@ export class Scheduler {
     for (let k = st.cursor; k < st.order.length && seen < st.window; k++) {
       const i = st.order[k]
       if (store.has(i) || this.gaveUp.has(i)) continue
-      if (seen < OVERDUE_POSITIONS && !this.nearSince.has(i) && this.playsAt(k) - now <= OVERDUE_LEAD_DEADLINES * sw.opts.deadlineMs) this.nearSince.set(i, now)
+      if (seen < OVERDUE_POSITIONS && !this.nearSince.has(i) && this.playsAt(k, true) - now <= OVERDUE_LEAD_DEADLINES * sw.opts.deadlineMs) this.nearSince.set(i, now)
       seen++
       if (!this.urgentSince.has(i)) this.urgentSince.set(i, now)
     }
@@ -441,9 +449,15 @@ export class Scheduler {
     return this.chunkMs > 0 && (this.sw.audience > 1 || this.sw.peers.size > 0)
   }
 
-  /** When the chunk at play position k plays (-Infinity: no duration known, or the headers). */
-  private playsAt (k: number): number {
-    if (!this.timed() || k >= this.state!.originLimit) return -Infinity
+  /**
+   * When the chunk at play position k plays (-Infinity: no duration known, or the headers;
+   * also while the origin's timing does not apply, unless `always`: whether a chunk is near
+   * does not hang on whether others listen, which before the tracker's first answer nobody
+   * knows: a listener in a flash crowd counted the first four positions near from the
+   * moment it tuned in, and took a chunk playing 20 s later as overdue 2 s after).
+   */
+  private playsAt (k: number, always = false): number {
+    if (!(always ? this.chunkMs > 0 : this.timed()) || k >= this.state!.originLimit) return -Infinity
     const i = this.state!.order[k]
     return i === 0 ? -Infinity : this.playTime(i)
   }

@@ -8,7 +8,7 @@ import { randomBytes } from 'node:crypto'
 import { createServer } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import { encode } from '../../lib/tracker/bencode.js'
-import { Announcer, FEW_PEERS, NEEDY_FIRST_MS, type AnnouncedSwarm } from '../../lib/swarm/announce.js'
+import { Announcer, FEW_PEERS, GROWING, NEEDY_FIRST_MS, type AnnouncedSwarm } from '../../lib/swarm/announce.js'
 import { Swarms } from '../../lib/tracker/swarms.js'
 import { createTrackerServer, listenTracker, announceUrlFor } from '../../lib/tracker/server.js'
 import type { PeerAddress } from '../../lib/swarm/wire.js'
@@ -120,6 +120,44 @@ test('a tracker\'s longer min interval is kept to, and a short interval is not c
   const b = new Announcer(url, swarm(), { port: 41004, io, clock: clock4, announce: c4.announce })
   await b.start()
   assert.equal(await announcesUntil(clock4, swarms, c4.busy, 13_000), [4, 8, 12])
+  await b.stop()
+})
+
+test('a swarm that reads the count announces again early while the count grows, then waits the interval', async () => {
+  const { url, swarms } = await tracker(60)
+  const clock = new VirtualClock()
+  // peers enough: only the count's growth makes it ask early
+  const s = swarm()
+  s.peers.size = FEW_PEERS + 3
+  const counts: number[] = []
+  s.counted = (n) => { counts.push(n) }
+  const c = counted()
+  // others tune in as in a flash crowd: 10 before our first announce, then more, then nobody
+  const others = async (n: number): Promise<void> => {
+    for (let k = 0; k < n; k++) await announce({ announceUrl: url, infoHash: s.opts.infoHash, peerId: randomBytes(20), port: 42000 + counts.length * 100 + k, uploaded: 0, downloaded: 0, left: 1000, event: 'started' })
+  }
+  await others(10)
+  const a = new Announcer(url, s, { port: 41005, io, clock, announce: c.announce })
+  await a.start()
+  assert.equal(counts, [11])
+  await others(20) // 31 by the next answer: grown by more than GROWING
+  assert.equal(await announcesUntil(clock, swarms, c.busy, 5_000), [5], 'the first answer is followed by an early one')
+  assert.equal(counts, [11, 31])
+  await others(20) // 51 of 31
+  assert.equal(await announcesUntil(clock, swarms, c.busy, 15_000), [15], 'still growing: 10 s later')
+  await others(5) // 56 of 51: less than GROWING
+  assert.ok(56 < GROWING * 51)
+  assert.equal(await announcesUntil(clock, swarms, c.busy, 100_000), [35, 95], 'grown too little: the interval from then on')
+  assert.equal(counts, [11, 31, 51, 56, 56])
+  await a.stop()
+  // a swarm that does not read the count (a live show) waits the interval from the first answer
+  const clock2 = new VirtualClock()
+  const t = swarm()
+  t.peers.size = FEW_PEERS + 3
+  const c2 = counted()
+  const b = new Announcer(url, t, { port: 41006, io, clock: clock2, announce: c2.announce })
+  await b.start()
+  assert.equal(await announcesUntil(clock2, swarms, c2.busy, 61_000), [60])
   await b.stop()
 })
 
