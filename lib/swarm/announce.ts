@@ -17,6 +17,8 @@ export interface AnnouncedSwarm {
   addAddress: (a: PeerAddress) => void
   /** the tracker's count of the swarm (complete + incomplete), when it gives one */
   counted?: (audience: number) => void
+  /** whether the swarm wants that count kept fresh (GROWING): an item's does, a live show's not */
+  readonly freshCount?: boolean
 }
 
 export const LEAVE_GRACE_MS = 2000
@@ -34,8 +36,8 @@ export const FEW_PEERS = 5
 /** the first early announce comes this long after an answer; each next one waits twice as long, up to the interval */
 export const NEEDY_FIRST_MS = 5000
 /**
- * A swarm that reads the tracker's count (an item's Swarm: the origin's timing places a
- * listener in the whole audience by it) also announces again early, on the same steps,
+ * A swarm that wants the tracker's count fresh (an item's Swarm: the origin's timing places
+ * a listener in the whole audience by it) also announces again early, on the same steps,
  * after its first answer and while the count grows by this factor from one answer to the
  * next. In a flash crowd the count a listener got when it tuned in was soon a fraction of
  * the audience: one that came 2 s after the top of the hour counted 20 of what were 700 by
@@ -83,7 +85,7 @@ export class Announcer {
       let growing = false
       if (r.complete !== undefined || r.incomplete !== undefined) {
         const n = (r.complete ?? 0) + (r.incomplete ?? 0)
-        growing = s.counted !== undefined && n > 1 && n >= GROWING * this.count
+        growing = s.freshCount === true && n > 1 && n >= GROWING * this.count
         this.count = n
         s.counted?.(n)
       }

@@ -107,6 +107,8 @@ export class Swarm extends EventEmitter {
 
   /** The tracker's count of this swarm (Announcer). */
   counted (audience: number): void { this.audience = audience }
+  /** the Announcer keeps the count fresh while it grows (announce.ts GROWING) */
+  readonly freshCount = true
 
   /** Bytes of needed chunks not yet held (for the tracker's `left`). */
   get left (): number {
