@@ -24,6 +24,17 @@ export const LIVE_PEER_INFLIGHT = 4
 /** pieces queued for upload at once, over all peers: more requests are refused (LREJECT), so the
  * first holders of a fresh chunk hand it to a few who then relay it, instead of uploading it N times */
 export const LIVE_MAX_SERVING = 6
+/**
+ * Fewer still on a slow line: no more pieces queued at once than our line sends in this
+ * share of a chunk's duration, at the time a piece took it lately (at least one). A chunk
+ * fetched by a listener on a 1.5 Mbit/s line went to its first six requesters one after
+ * another, 85 ms each, the sixth half a second after the first, while the others it
+ * refused waited for them to relay it; the tail of the audience then got it after its play
+ * time (simulated, bench/sim live, 100 listeners, server at 10 × the stream, seeds 1-2:
+ * 47 and 271 s of gaps, now 11 and 14 s). A link that takes a piece at once (a socket
+ * whose buffer has room) measures no time: the limit stays LIVE_MAX_SERVING.
+ */
+export const SERVE_BUDGET = 0.2
 /** an LHAVE this far past the newest chunk we verified is not believed */
 export const LIVE_MAX_AHEAD = 64
 /**
@@ -153,6 +164,9 @@ export class LiveSwarm extends EventEmitter {
   /** the header blobs (hash, hex) each peer was sent: later pieces go to it without them */
   private readonly headersSent = new WeakMap<PeerLink, Set<string>>()
   private servingCount = 0
+  /** how long our line took to send a piece lately (ms), and when the last one was sent */
+  private pieceMs = 0
+  private lastSentAt = -Infinity
   /**
    * local time minus the source time at which a chunk ended, when it is at the origin: first
    * the age of the newest chunk at start (an upper bound), then lowered by every chunk seen
@@ -513,7 +527,7 @@ export class LiveSwarm extends EventEmitter {
   }
 
   private serve (p: PeerLink, seq: number): void {
-    if (!this.held.has(seq) || this.servingCount >= LIVE_MAX_SERVING) { p.send({ type: 'live-reject', seq }); return }
+    if (!this.held.has(seq) || this.servingCount >= this.maxServing()) { p.send({ type: 'live-reject', seq }); return }
     let q = this.serving.get(p)
     if (!q) this.serving.set(p, q = [])
     q.push(seq)
@@ -530,13 +544,23 @@ export class LiveSwarm extends EventEmitter {
         const h = piece.header && piece.headerHash?.toString('hex')
         let sent = this.headersSent.get(p)
         if (h && !sent) this.headersSent.set(p, sent = new Set())
+        const start = this.clock.now()
         await p.sendLivePiece(h && sent?.has(h) ? { ...piece, header: undefined } : piece)
+        // the line's time for this piece: from when it was sent or the one before it was out, whichever came later
+        const done = this.clock.now()
+        this.pieceMs = this.pieceMs * 0.7 + (done - Math.max(start, this.lastSentAt)) * 0.3
+        this.lastSentAt = done
         if (h) sent?.add(h)
         this.stats.bytesUploaded += piece.data.length
       } else p.send({ type: 'live-reject', seq })
       if (q[0] === seq) { q.shift(); this.servingCount-- }
     }
     if (p.closed) { this.servingCount -= q.length; q.length = 0 }
+  }
+
+  /** pieces queued for upload at once: LIVE_MAX_SERVING, fewer on a line too slow to send them within SERVE_BUDGET of a chunk */
+  maxServing (): number {
+    return Math.max(1, Math.min(LIVE_MAX_SERVING, Math.floor(SERVE_BUDGET * this.opts.chunkMs / Math.max(1, this.pieceMs))))
   }
 
   private forget (p: PeerLink): void {
