@@ -68,6 +68,20 @@ export const BACKUP_STEP = 0.2
  * over half a chunk 3,735 s and 2.78×; over 0.8 a chunk one seed collapsed again).
  */
 export const FALLBACK_SPREAD = 0.5
+/**
+ * The first in rank among the peers it knows takes a chunk from the origin when it is due
+ * only if its score for the chunk also places it among the first FIRST_PLACES of the whole
+ * audience (the tracker's count, or the peers it knows when more): its place is estimated
+ * as (1 - score / 2³²) × the audience. Otherwise it asks STAGED_AFTER of a chunk later,
+ * unless a peer announced the chunk meanwhile. Each listener knows ~40-100 peers, so about
+ * N / 51 were first among theirs for each chunk, and in a flash crowd, each knowing a few
+ * peers, many more: simulated (bench/sim live, 100 listeners, server at 10 × the stream),
+ * seed 4's crowd overran the server from the first seconds, 3,127 s of gaps, 557 s now.
+ * The first in rank always asks: a chunk whose best-placed listener is estimated below
+ * FIRST_PLACES (one in twenty) is asked for STAGED_AFTER late, not left to the backups.
+ */
+export const FIRST_PLACES = 3
+export const STAGED_AFTER = 0.3
 /** how fast the measure of the web server's pace is forgotten when nothing new was measured */
 export const ORIGIN_PACE_HALF_MS = 5000
 export const TICK_MIN_MS = 20
@@ -193,6 +207,8 @@ export class LiveSwarm extends EventEmitter {
   /** 'ended' was emitted (once: it was on every tick after the end) */
   private endSaid = false
   readonly key: number
+  /** the tracker's count of the swarm (complete + incomplete), 0 until it gives one */
+  audience = 0
   private readonly originBase: number
 
   constructor (readonly opts: LiveSwarmOptions) {
@@ -207,6 +223,8 @@ export class LiveSwarm extends EventEmitter {
   connect (to: PeerAddress): PeerLink { return this.opts.connect(to) }
   addAddress (a: PeerAddress, sticky = false): void { this.members.addAddress(a, sticky) }
   attach (p: PeerLink): void { this.members.attach(p) }
+  /** the tracker's count (Announcer) */
+  counted (audience: number): void { this.audience = audience }
 
   /** Start at chunk `entry` (the newest the manifest lists): it exists now. */
   start (entry: ChunkEntry): void {
@@ -269,7 +287,8 @@ export class LiveSwarm extends EventEmitter {
       if (this.askPeer(seq) || seq > known + 1 || (behind && (seq !== top || !catchUp))) continue
       const due = this.dueAt(seq)
       const rank = alone ? 0 : liveRank(this.key, others, seq)
-      const designated = !alone && rank < this.opts.fetchers
+      const first = !alone && rank < this.opts.fetchers
+      const designated = first && (1 - score(this.key, seq) / 2 ** 32) * Math.max(this.audience, others.length + 1) < FIRST_PLACES
       let pollMs = designated ? Math.max(50, this.opts.chunkMs / 10) : this.opts.chunkMs
       // a chunk not known to exist and long overdue (the source dropped, or the show ended): asked less and less often
       const overdue = now - due
@@ -278,7 +297,7 @@ export class LiveSwarm extends EventEmitter {
       const fallback = due + this.opts.deadlineMs - Math.max(this.opts.chunkMs, 500) + (alone ? 0 : FALLBACK_SPREAD * this.opts.chunkMs * rank / Math.max(1, others.length))
       // the next in rank take over one by one when the designated one brought nothing (it
       // left without a word, or its line is slow), before everyone falls back at once
-      const backup = alone ? fallback : Math.min(fallback, due + this.opts.chunkMs * (BACKUP_AFTER + BACKUP_STEP * (rank - this.opts.fetchers)))
+      const backup = alone ? fallback : Math.min(fallback, due + this.opts.chunkMs * (first ? STAGED_AFTER : BACKUP_AFTER + BACKUP_STEP * (rank - this.opts.fetchers)))
       // a backup or fallback that would come after the chunk's deadline at the server's recent pace only makes a busy server busier
       const late = (seq <= known || overdue < this.opts.deadlineMs) && !(designated && now < fallback) && now + this.originPace(now) > due + this.opts.deadlineMs
       if (!late && now - tried >= pollMs && ((designated && now >= due) || now >= backup)) {

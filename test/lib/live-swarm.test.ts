@@ -5,7 +5,8 @@ import { test } from 'uvu'
 import * as assert from 'uvu/assert'
 import { randomBytes } from 'node:crypto'
 import { VirtualClock, MemoryNet, type MemoryLink } from './memory-net.js'
-import { LiveSwarm, liveRank, LIVE_MAX_SERVING, SERVE_BUDGET, type LiveSwarmOptions } from '../../lib/swarm/live-swarm.js'
+import { LiveSwarm, liveRank, LIVE_MAX_SERVING, SERVE_BUDGET, FIRST_PLACES, STAGED_AFTER, type LiveSwarmOptions } from '../../lib/swarm/live-swarm.js'
+import { score } from '../../lib/swarm/picker.js'
 import { PeerLink } from '../../lib/swarm/link.js'
 import type { LiveOriginSource } from '../../lib/swarm/live-origin.js'
 import { blake2b, liveInfoHash, signChunk, streamIdOf } from '../../lib/live/chunk-sign.js'
@@ -460,6 +461,35 @@ test('a piece sent without the header blob the receiver lacks is asked elsewhere
     if (l !== stripper) assert.ok([...l.sw.peers].some(p => p.remote?.peerId.equals(stripper.sw.opts.peerId)), 'the stripper is still a peer')
   }
   offAir(s)
+})
+
+test('a listener first among the peers it knows but far down the tracker\'s count of the audience asks the origin STAGED_AFTER of a chunk after it is due; near the top, when it is due', async () => {
+  // (each listener ranks itself among the ~40-100 peers it knows, so about N / 51 of them took
+  // every chunk from the web server at its due time, and a flash crowd, each knowing a few
+  // peers, overran a server with 10 × the stream's upload: bench/sim live, N = 100, seed 4)
+  const delays = async (audience: number): Promise<{ staged: number[], due: number[] }> => {
+    const s = await onAir(2, {}, ({ listeners }) => { for (const l of listeners) l.sw.counted(audience) })
+    const { clock, origin, listeners } = s
+    await clock.run(30_000)
+    const [a, b] = listeners
+    const out = { staged: [] as number[], due: [] as number[] }
+    for (let seq = Math.max(a.first, b.first) + 5; seq < origin.chunks.length - 2; seq++) {
+      const first = liveRank(a.sw.key, [b.sw.key], seq) === 0 ? a : b
+      const place = (1 - score(first.sw.key, seq) / 2 ** 32) * Math.max(audience, 2)
+      const at = (origin.fetchedAt.get(seq) ?? Infinity) - origin.chunks[seq].at
+      ;(place < FIRST_PLACES ? out.due : out.staged).push(Math.round(at))
+    }
+    for (const l of listeners) checkPlayed(l, origin, 0)
+    offAir(s)
+    return out
+  }
+  const crowd = await delays(1000)
+  assert.ok(crowd.staged.length >= 15, `${crowd.staged.length} chunks whose first in rank is far down the audience`)
+  assert.ok(Math.min(...crowd.staged) >= STAGED_AFTER * CHUNK_MS - 100, `asked for ${crowd.staged.join(', ')} ms after they appeared`)
+  const pair = await delays(2)
+  assert.is(pair.staged.length, 0)
+  assert.ok(pair.due.filter(ms => ms < 200).length >= pair.due.length * 0.8, `asked for ${pair.due.join(', ')} ms after they appeared`)
+  console.log(`  audience of 1,000: ${crowd.staged.length} chunks asked for ${Math.min(...crowd.staged)}–${Math.max(...crowd.staged)} ms after they appeared; of 2: ${Math.min(...pair.due)}–${Math.max(...pair.due)} ms`)
 })
 
 /** A requester on one upload line shared by every link of the holder: pieces go out one after another, `msPerPiece` each. */
