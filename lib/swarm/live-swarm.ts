@@ -3,8 +3,9 @@
 // has it, newest first within the window, and every chunk held is served to peers that ask.
 // The lockstep trap (everyone wants chunk n the moment it exists) is met by designation:
 // per chunk the listeners rank themselves by a rendezvous score of (seq, peer id); the
-// first `fetchers` of them take it from the origin when it is due, the others wait for an
-// LHAVE, and anyone takes it from the origin only when it is about to miss its deadline.
+// first `fetchers` of them take it from the origin when it is due (a little later when the
+// tracker's count places them far down the whole audience), the others wait for an LHAVE,
+// and anyone takes it from the origin only when it is about to miss its deadline.
 // Every chunk is verified (station signature, or the origin's claim) before it is kept,
 // played or served; a peer that sends one that does not verify is dropped and avoided.
 // Decisions read time from a SwarmClock and reach peers through PeerLinks and the origin
