@@ -3,8 +3,9 @@
 // has it, newest first within the window, and every chunk held is served to peers that ask.
 // The lockstep trap (everyone wants chunk n the moment it exists) is met by designation:
 // per chunk the listeners rank themselves by a rendezvous score of (seq, peer id); the
-// first `fetchers` of them take it from the origin when it is due, the others wait for an
-// LHAVE, and anyone takes it from the origin only when it is about to miss its deadline.
+// first `fetchers` of them take it from the origin when it is due (a little later when the
+// tracker's count places them far down the whole audience), the others wait for an LHAVE,
+// and anyone takes it from the origin only when it is about to miss its deadline.
 // Every chunk is verified (station signature, or the origin's claim) before it is kept,
 // played or served; a peer that sends one that does not verify is dropped and avoided.
 // Decisions read time from a SwarmClock and reach peers through PeerLinks and the origin
@@ -24,6 +25,17 @@ export const LIVE_PEER_INFLIGHT = 4
 /** pieces queued for upload at once, over all peers: more requests are refused (LREJECT), so the
  * first holders of a fresh chunk hand it to a few who then relay it, instead of uploading it N times */
 export const LIVE_MAX_SERVING = 6
+/**
+ * Fewer still on a slow line: no more pieces queued at once than our line sends in this
+ * share of a chunk's duration, at the time a piece took it lately (at least one). A chunk
+ * fetched by a listener on a 1.5 Mbit/s line went to its first six requesters one after
+ * another, 85 ms each, the sixth half a second after the first, while the others it
+ * refused waited for them to relay it; the tail of the audience then got it after its play
+ * time (simulated, bench/sim live, 100 listeners, server at 10 × the stream, seeds 1-2:
+ * 47 and 271 s of gaps, now 11 and 14 s). A link that takes a piece at once (a socket
+ * whose buffer has room) measures no time: the limit stays LIVE_MAX_SERVING.
+ */
+export const SERVE_BUDGET = 0.2
 /** an LHAVE this far past the newest chunk we verified is not believed */
 export const LIVE_MAX_AHEAD = 64
 /**
@@ -57,6 +69,20 @@ export const BACKUP_STEP = 0.2
  * over half a chunk 3,735 s and 2.78×; over 0.8 a chunk one seed collapsed again).
  */
 export const FALLBACK_SPREAD = 0.5
+/**
+ * The first in rank among the peers it knows takes a chunk from the origin when it is due
+ * only if its score for the chunk also places it among the first FIRST_PLACES of the whole
+ * audience (the tracker's count, or the peers it knows when more): its place is estimated
+ * as (1 - score / 2³²) × the audience. Otherwise it asks STAGED_AFTER of a chunk later,
+ * unless a peer announced the chunk meanwhile. Each listener knows ~40-100 peers, so about
+ * N / 51 were first among theirs for each chunk, and in a flash crowd, each knowing a few
+ * peers, many more: simulated (bench/sim live, 100 listeners, server at 10 × the stream),
+ * seed 4's crowd overran the server from the first seconds, 3,127 s of gaps, 557 s now.
+ * The first in rank always asks: a chunk whose best-placed listener is estimated below
+ * FIRST_PLACES (one in twenty) is asked for STAGED_AFTER late, not left to the backups.
+ */
+export const FIRST_PLACES = 3
+export const STAGED_AFTER = 0.3
 /** how fast the measure of the web server's pace is forgotten when nothing new was measured */
 export const ORIGIN_PACE_HALF_MS = 5000
 export const TICK_MIN_MS = 20
@@ -153,6 +179,9 @@ export class LiveSwarm extends EventEmitter {
   /** the header blobs (hash, hex) each peer was sent: later pieces go to it without them */
   private readonly headersSent = new WeakMap<PeerLink, Set<string>>()
   private servingCount = 0
+  /** how long our line took to send a piece lately (ms), and when the last one was sent */
+  private pieceMs = 0
+  private lastSentAt = -Infinity
   /**
    * local time minus the source time at which a chunk ended, when it is at the origin: first
    * the age of the newest chunk at start (an upper bound), then lowered by every chunk seen
@@ -179,6 +208,8 @@ export class LiveSwarm extends EventEmitter {
   /** 'ended' was emitted (once: it was on every tick after the end) */
   private endSaid = false
   readonly key: number
+  /** the tracker's count of the swarm (complete + incomplete), 0 until it gives one */
+  audience = 0
   private readonly originBase: number
 
   constructor (readonly opts: LiveSwarmOptions) {
@@ -193,6 +224,8 @@ export class LiveSwarm extends EventEmitter {
   connect (to: PeerAddress): PeerLink { return this.opts.connect(to) }
   addAddress (a: PeerAddress, sticky = false): void { this.members.addAddress(a, sticky) }
   attach (p: PeerLink): void { this.members.attach(p) }
+  /** the tracker's count (Announcer) */
+  counted (audience: number): void { this.audience = audience }
 
   /** Start at chunk `entry` (the newest the manifest lists): it exists now. */
   start (entry: ChunkEntry): void {
@@ -255,7 +288,8 @@ export class LiveSwarm extends EventEmitter {
       if (this.askPeer(seq) || seq > known + 1 || (behind && (seq !== top || !catchUp))) continue
       const due = this.dueAt(seq)
       const rank = alone ? 0 : liveRank(this.key, others, seq)
-      const designated = !alone && rank < this.opts.fetchers
+      const first = !alone && rank < this.opts.fetchers
+      const designated = first && (1 - score(this.key, seq) / 2 ** 32) * Math.max(this.audience, others.length + 1) < FIRST_PLACES
       let pollMs = designated ? Math.max(50, this.opts.chunkMs / 10) : this.opts.chunkMs
       // a chunk not known to exist and long overdue (the source dropped, or the show ended): asked less and less often
       const overdue = now - due
@@ -264,7 +298,7 @@ export class LiveSwarm extends EventEmitter {
       const fallback = due + this.opts.deadlineMs - Math.max(this.opts.chunkMs, 500) + (alone ? 0 : FALLBACK_SPREAD * this.opts.chunkMs * rank / Math.max(1, others.length))
       // the next in rank take over one by one when the designated one brought nothing (it
       // left without a word, or its line is slow), before everyone falls back at once
-      const backup = alone ? fallback : Math.min(fallback, due + this.opts.chunkMs * (BACKUP_AFTER + BACKUP_STEP * (rank - this.opts.fetchers)))
+      const backup = alone ? fallback : Math.min(fallback, due + this.opts.chunkMs * (first ? STAGED_AFTER : BACKUP_AFTER + BACKUP_STEP * (rank - this.opts.fetchers)))
       // a backup or fallback that would come after the chunk's deadline at the server's recent pace only makes a busy server busier
       const late = (seq <= known || overdue < this.opts.deadlineMs) && !(designated && now < fallback) && now + this.originPace(now) > due + this.opts.deadlineMs
       if (!late && now - tried >= pollMs && ((designated && now >= due) || now >= backup)) {
@@ -513,7 +547,7 @@ export class LiveSwarm extends EventEmitter {
   }
 
   private serve (p: PeerLink, seq: number): void {
-    if (!this.held.has(seq) || this.servingCount >= LIVE_MAX_SERVING) { p.send({ type: 'live-reject', seq }); return }
+    if (!this.held.has(seq) || this.servingCount >= this.maxServing()) { p.send({ type: 'live-reject', seq }); return }
     let q = this.serving.get(p)
     if (!q) this.serving.set(p, q = [])
     q.push(seq)
@@ -530,13 +564,23 @@ export class LiveSwarm extends EventEmitter {
         const h = piece.header && piece.headerHash?.toString('hex')
         let sent = this.headersSent.get(p)
         if (h && !sent) this.headersSent.set(p, sent = new Set())
+        const start = this.clock.now()
         await p.sendLivePiece(h && sent?.has(h) ? { ...piece, header: undefined } : piece)
+        // the line's time for this piece: from when it was sent or the one before it was out, whichever came later
+        const done = this.clock.now()
+        this.pieceMs = this.pieceMs * 0.7 + (done - Math.max(start, this.lastSentAt)) * 0.3
+        this.lastSentAt = done
         if (h) sent?.add(h)
         this.stats.bytesUploaded += piece.data.length
       } else p.send({ type: 'live-reject', seq })
       if (q[0] === seq) { q.shift(); this.servingCount-- }
     }
     if (p.closed) { this.servingCount -= q.length; q.length = 0 }
+  }
+
+  /** pieces queued for upload at once: LIVE_MAX_SERVING, fewer on a line too slow to send them within SERVE_BUDGET of a chunk */
+  maxServing (): number {
+    return Math.max(1, Math.min(LIVE_MAX_SERVING, Math.floor(SERVE_BUDGET * this.opts.chunkMs / Math.max(1, this.pieceMs))))
   }
 
   private forget (p: PeerLink): void {

@@ -5,12 +5,14 @@ import { test } from 'uvu'
 import * as assert from 'uvu/assert'
 import { randomBytes } from 'node:crypto'
 import { VirtualClock, MemoryNet, type MemoryLink } from './memory-net.js'
-import { LiveSwarm, liveRank, type LiveSwarmOptions } from '../../lib/swarm/live-swarm.js'
+import { LiveSwarm, liveRank, LIVE_MAX_SERVING, SERVE_BUDGET, FIRST_PLACES, STAGED_AFTER, type LiveSwarmOptions } from '../../lib/swarm/live-swarm.js'
+import { score } from '../../lib/swarm/picker.js'
+import { PeerLink } from '../../lib/swarm/link.js'
 import type { LiveOriginSource } from '../../lib/swarm/live-origin.js'
 import { blake2b, liveInfoHash, signChunk, streamIdOf } from '../../lib/live/chunk-sign.js'
 import { isoMs, type ChunkEntry, type LiveManifest } from '../../lib/live/manifest.js'
 import { generateKeyPair } from '../../lib/hashing/sign.js'
-import type { LivePiece } from '../../lib/swarm/wire.js'
+import type { Handshake, LivePiece, Message } from '../../lib/swarm/wire.js'
 
 const CHUNK_MS = 1000
 const CHUNK_BYTES = 16_000 // 128 kbit/s
@@ -460,5 +462,95 @@ test('a piece sent without the header blob the receiver lacks is asked elsewhere
   }
   offAir(s)
 })
+
+test('a listener first among the peers it knows but far down the tracker\'s count of the audience asks the origin STAGED_AFTER of a chunk after it is due; near the top, when it is due', async () => {
+  // (each listener ranks itself among the ~40-100 peers it knows, so about N / 51 of them took
+  // every chunk from the web server at its due time, and a flash crowd, each knowing a few
+  // peers, overran a server with 10 × the stream's upload: bench/sim live, N = 100, seed 4)
+  const delays = async (audience: number): Promise<{ staged: number[], due: number[] }> => {
+    const s = await onAir(2, {}, ({ listeners }) => { for (const l of listeners) l.sw.counted(audience) })
+    const { clock, origin, listeners } = s
+    await clock.run(30_000)
+    const [a, b] = listeners
+    const out = { staged: [] as number[], due: [] as number[] }
+    for (let seq = Math.max(a.first, b.first) + 5; seq < origin.chunks.length - 2; seq++) {
+      const first = liveRank(a.sw.key, [b.sw.key], seq) === 0 ? a : b
+      const place = (1 - score(first.sw.key, seq) / 2 ** 32) * Math.max(audience, 2)
+      const at = (origin.fetchedAt.get(seq) ?? Infinity) - origin.chunks[seq].at
+      ;(place < FIRST_PLACES ? out.due : out.staged).push(Math.round(at))
+    }
+    for (const l of listeners) checkPlayed(l, origin, 0)
+    offAir(s)
+    return out
+  }
+  const crowd = await delays(1000)
+  assert.ok(crowd.staged.length >= 15, `${crowd.staged.length} chunks whose first in rank is far down the audience`)
+  assert.ok(Math.min(...crowd.staged) >= STAGED_AFTER * CHUNK_MS - 100, `asked for ${crowd.staged.join(', ')} ms after they appeared`)
+  const pair = await delays(2)
+  assert.is(pair.staged.length, 0)
+  assert.ok(pair.due.filter(ms => ms < 200).length >= pair.due.length * 0.8, `asked for ${pair.due.join(', ')} ms after they appeared`)
+  console.log(`  audience of 1,000: ${crowd.staged.length} chunks asked for ${Math.min(...crowd.staged)}–${Math.max(...crowd.staged)} ms after they appeared; of 2: ${Math.min(...pair.due)}–${Math.max(...pair.due)} ms`)
+})
+
+/** A requester on one upload line shared by every link of the holder: pieces go out one after another, `msPerPiece` each. */
+class LineLink extends PeerLink {
+  readonly outgoing = false
+  readonly listenAddress = undefined
+  readonly got: Message[] = []
+  constructor (readonly address: string, readonly clock: VirtualClock, readonly line: { busyUntil: number, msPerPiece: number }) { super() }
+  sendHandshake (_h: Handshake): void {}
+  send (m: Message): boolean { this.got.push(m); return true }
+  async sendPiece (): Promise<void> {}
+  override async sendLivePiece (m: LivePiece): Promise<void> {
+    this.line.busyUntil = Math.max(this.clock.now(), this.line.busyUntil) + this.line.msPerPiece
+    await new Promise<void>(resolve => { this.clock.setTimeout(resolve, this.line.busyUntil - this.clock.now()) })
+    this.got.push(m)
+  }
+  end (): void {}
+  protected destroy (): void {}
+}
+
+test('a holder on a slow line queues no more pieces than it sends within SERVE_BUDGET of a chunk, and refuses the rest; a fast one queues LIVE_MAX_SERVING', async () => {
+  // (with six queued on a 1.5 Mbit/s line, the sixth requester waited half a second for a
+  // piece that faster relays could have brought it; bench/sim live: 47 and 271 s of gaps on
+  // seeds 1-2, 11 and 14 s with the limit)
+  for (const msPerPiece of [90, 5]) {
+    const clock = new VirtualClock()
+    const origin = new MemoryLiveOrigin(clock, 20, 1250)
+    origin.start()
+    await clock.run(2500)
+    const holder = setupOne(clock, origin)
+    const line = { busyUntil: 0, msPerPiece }
+    const links = Array.from({ length: 20 }, (_, i) => new LineLink(`10.1.0.${i}`, clock, line))
+    const ask = (seq: number): void => { for (const l of links) holder.onMessage(l, { type: 'live-request', seq }) }
+    const served = (seq: number): number => links.filter(l => l.got.some(m => m.type === 'live-piece' && m.seq === seq)).length
+    const refused = (seq: number): number => links.filter(l => l.got.some(m => m.type === 'live-reject' && m.seq === seq)).length
+    // the first chunk held: its pieces teach the holder its line's pace
+    holder.start(origin.chunks[1].entry)
+    await clock.run(4000)
+    ask(1)
+    await clock.run(7000)
+    assert.is(served(1) + refused(1), 20)
+    // the next chunk, asked of it by all twenty at once
+    await clock.run(8000)
+    const seq = holder.next - 1
+    ask(seq)
+    await clock.run(9500)
+    const want = msPerPiece === 90 ? Math.floor(SERVE_BUDGET * CHUNK_MS / msPerPiece) : LIVE_MAX_SERVING
+    assert.is(served(seq), want, `${msPerPiece} ms a piece: ${served(seq)} served`)
+    assert.is(refused(seq), 20 - want)
+    holder.close(false)
+    origin.stop()
+  }
+})
+
+/** One listener alone (no peer): it takes every chunk from the origin. */
+function setupOne (clock: VirtualClock, origin: MemoryLiveOrigin): LiveSwarm {
+  return new LiveSwarm({
+    infoHash: liveInfoHash(origin.streamId), peerId: randomBytes(20), port: 6881, streamId: origin.streamId, publicKey: origin.kp.publicKey,
+    chunkMs: CHUNK_MS, deadlineMs: DEADLINE_MS, fetchers: 1, keepChunks: 16,
+    clock, connect: () => { throw new Error('no peers here') }, origin: origin.source(0), warn: () => {}, debug: () => {},
+  })
+}
 
 test.run()
