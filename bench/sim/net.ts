@@ -12,7 +12,7 @@ import type { Swarm } from '../../lib/swarm/swarm.js'
 import type { LiveSwarm } from '../../lib/swarm/live-swarm.js'
 import { HANDSHAKE_TIMEOUT_MS, PEER_IDLE_MS } from '../../lib/swarm/peer.js'
 import { MAX_CONNECTIONS } from '../../lib/swarm/fetcher.js'
-import type { SimClock } from './clock.js'
+import { SimTimer, type SimClock } from './clock.js'
 import type { AnnounceHost } from '../../lib/swarm/announce.js'
 import type { AnnounceParams, AnnounceResult } from '../../lib/tracker/client.js'
 import { DEFAULT_INTERVAL_S } from '../../lib/tracker/client.js'
@@ -41,7 +41,12 @@ export class Host {
   constructor (readonly id: number, readonly addr: PeerAddress, readonly spec: HostSpec) {}
 }
 
-interface Batch { at: number, msgs: Incoming[] }
+/** the messages that arrive on a link at one time: one timer (see SimLink.deliver) */
+class Batch extends SimTimer {
+  readonly msgs: Incoming[]
+  constructor (readonly link: SimLink, m: Incoming) { super(); this.msgs = [m] }
+  override fire (): void { this.link.arrive(this) }
+}
 
 export class SimLink extends PeerLink {
   other?: SimLink
@@ -156,26 +161,30 @@ export class SimLink extends PeerLink {
     if (q > 0) at = Math.ceil(at / q) * q
     this.lastArrival = at
     if (this.tail && this.tail.at === at) { this.tail.msgs.push(m); if (pieceBytes) this.net.pieceBytesInFlight += pieceBytes; return }
-    const b: Batch = { at, msgs: [m] }
+    const b = new Batch(this, m)
     this.tail = b
     if (pieceBytes) this.net.pieceBytesInFlight += pieceBytes
-    this.net.clock.setTimeout(() => {
-      if (this.tail === b) this.tail = undefined
-      for (const x of b.msgs) {
-        const bytes = x.type === 'piece' || x.type === 'live-piece' ? x.data.length + (x.type === 'live-piece' ? x.header?.length ?? 0 : 0) : 0
-        if (bytes) { this.net.pieceBytesInFlight -= bytes }
-        if (this.dead || o.closed || o.local.vanished) continue
-        if (bytes) {
-          this.net.pieceBytesDelivered += bytes
-          o.local.bytesReceived += bytes
-        }
-        if (x.type === 'piece') {
-          // still asked for when it arrives, or come after its request was cancelled (or never made)
-          if (o.inflight.has(x.index)) this.net.piecesWanted++; else this.net.piecesUnwanted++
-        }
-        o.take(x)
+    this.net.clock.schedule(b, at - this.net.clock.now())
+  }
+
+  /** A batch this end sent arrives at the other. */
+  arrive (b: Batch): void {
+    const o = this.other!
+    if (this.tail === b) this.tail = undefined
+    for (const x of b.msgs) {
+      const bytes = x.type === 'piece' || x.type === 'live-piece' ? x.data.length + (x.type === 'live-piece' ? x.header?.length ?? 0 : 0) : 0
+      if (bytes) { this.net.pieceBytesInFlight -= bytes }
+      if (this.dead || o.closed || o.local.vanished) continue
+      if (bytes) {
+        this.net.pieceBytesDelivered += bytes
+        o.local.bytesReceived += bytes
       }
-    }, at - this.net.clock.now())
+      if (x.type === 'piece') {
+        // still asked for when it arrives, or come after its request was cancelled (or never made)
+        if (o.inflight.has(x.index)) this.net.piecesWanted++; else this.net.piecesUnwanted++
+      }
+      o.take(x)
+    }
   }
 
   take (m: Incoming): void { this.received(m) }

@@ -61,6 +61,14 @@ export class Members {
    * over every peer each time (at N = 300 in bench/sim, 9 % of the run).
    */
   private keys?: number[]
+  /**
+   * The peers by id, for the duplicate check of attach: walking every peer's id on each
+   * join was two thirds of attach, a tenth of a flash crowd's run in bench/sim (a host
+   * that accepts connections has up to ~300 peers). Exact while no peer handshakes again
+   * after joining (its id could change); once one does, attach walks the peers as before.
+   */
+  private readonly byId = new Map<string, PeerLink>()
+  private idsStale = false
 
   constructor (private readonly sw: MembersHost, readonly version = WIRE_VERSION) {}
 
@@ -123,20 +131,26 @@ export class Members {
     const id = p.id
     const la = p.listenAddress
     if (this.banned.has(id) || (la && this.banned.has(keyOf(la)))) { p.drop('avoided'); return }
-    for (const q of this.peers) {
-      if (q.id !== id) continue
-      // two connections to one peer: keep the one opened by the smaller peer id, on both sides
-      const by = (x: PeerLink): string => x.outgoing ? sw.opts.peerId.toString('hex') : x.id
-      // drop() runs detach(), which frees the requests in flight on it
-      if (by(p) < by(q)) q.drop('duplicate'); else { p.drop('duplicate'); return }
+    // two connections to one peer: keep the one opened by the smaller peer id, on both sides
+    const by = (x: PeerLink): string => x.outgoing ? sw.opts.peerId.toString('hex') : x.id
+    if (this.idsStale) {
+      for (const q of this.peers) {
+        if (q.id !== id) continue
+        // drop() runs detach(), which frees the requests in flight on it
+        if (by(p) < by(q)) q.drop('duplicate'); else { p.drop('duplicate'); return }
+      }
+    } else {
+      const q = this.byId.get(id)
+      if (q) { if (by(p) < by(q)) q.drop('duplicate'); else { p.drop('duplicate'); return } }
     }
     p.sendHandshake(this.handshake())
     this.peers.add(p)
+    this.byId.set(id, p)
     this.keys = undefined
     this.lastJoinAt = sw.clock.now()
     sw.stats.peersSeen.add(id)
     p.on('message', (m) => { if (m.type === 'goodbye') this.keys = undefined; sw.onMessage(p, m) })
-    p.on('handshake', () => { this.keys = undefined })
+    p.on('handshake', () => { this.keys = undefined; this.idsStale = true })
     p.on('dropped', (why: string) => sw.opts.debug(`peer ${p.address}: ${why}`))
     p.on('close', () => this.detach(p))
     if (la) {
@@ -195,6 +209,7 @@ export class Members {
   private detach (p: PeerLink): void {
     const sw = this.sw
     if (!this.peers.delete(p)) return
+    if (this.byId.get(p.id) === p) this.byId.delete(p.id)
     this.keys = undefined
     sw.scheduler.forget(p)
     const la = p.listenAddress
