@@ -39,6 +39,15 @@ export class Host {
   bt?: { attach: (p: PeerLink) => void }
   readonly links = new Set<SimLink>()
   constructor (readonly id: number, readonly addr: PeerAddress, readonly spec: HostSpec) {}
+
+  /** The address it listens on when its handshake says `port`: one object for all its links (each of ~100 had its own). */
+  listenAt (port: number): PeerAddress {
+    if (port === this.addr.port) return this.addr
+    if (this.otherListen?.port !== port) this.otherListen = { host: this.addr.host, port }
+    return this.otherListen
+  }
+
+  private otherListen?: PeerAddress
 }
 
 /** the messages that arrive on a link at one time: one timer (see SimLink.deliver) */
@@ -74,7 +83,7 @@ export class SimLink extends PeerLink {
   get listenAddress (): PeerAddress | undefined {
     if (this.listenOf !== this.remote) {
       this.listenOf = this.remote
-      this.listenValue = this.remote && this.remote.port ? { host: this.far.addr.host, port: this.remote.port } : undefined
+      this.listenValue = this.remote && this.remote.port ? this.far.listenAt(this.remote.port) : undefined
     }
     return this.listenValue
   }
@@ -234,8 +243,9 @@ export class SimNet {
   /** The `connect` of the swarm on `from`. */
   connector (from: Host): (to: PeerAddress) => PeerLink {
     return (to) => {
-      const there = this.hosts.get(`${to.host}:${to.port}`)
-      const a = new SimLink(this, true, `${to.host}:${to.port}`, from, there ?? from)
+      const key = `${to.host}:${to.port}`
+      const there = this.hosts.get(key)
+      const a = new SimLink(this, true, key, from, there ?? from)
       const rtt = (from.spec.rttMs + (there?.spec.rttMs ?? from.spec.rttMs)) / 2
       // behind a NAT the SYN is dropped: no answer, the handshake times out; gone: refused
       const into = there?.bt ?? there?.live ?? there?.swarm

@@ -165,12 +165,17 @@ export class Members {
     sw.kick()
   }
 
+  /** ours, the same object for every connection (a link sends or reads a handshake, never changes it) */
   private handshake (): Handshake {
+    if (this.ours) return this.ours
     const o = this.sw.opts
     const h: Handshake = { infoHash: o.infoHash, peerId: o.peerId, port: o.port }
     if (this.version !== WIRE_VERSION) h.version = this.version
+    this.ours = h
     return h
   }
+
+  private ours?: Handshake
 
   /**
    * The listen addresses of the peers other than `p`, at most PEX_MAX_ADDRESSES, in one
