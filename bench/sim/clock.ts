@@ -37,7 +37,6 @@ export class SimClock implements SwarmClock {
   constructor (readonly quantumMs = 0) {}
   private t = 0
   private seq = 0
-  private readonly heap: SimTimer[] = []
   /** timers fired so far */
   fired = 0
 
@@ -61,7 +60,7 @@ export class SimClock implements SwarmClock {
 
   clearTimeout (t: TimerHandle | undefined): void { if (t) (t as SimTimer).cancelled = true }
   defer (fn: () => void): void { this.setTimeout(fn, 0) }
-  get pending (): number { return this.heap.length }
+  get pending (): number { return this.size }
 
   /**
    * Fire timers in order until virtual time `until` (or `stop()` says so). Written as
@@ -78,7 +77,7 @@ export class SimClock implements SwarmClock {
       const fire = (): void => {
         try {
           for (;;) {
-            if (this.heap.length === 0 || this.heap[0].at > until) {
+            if (this.size === 0 || this.ats[0] > until) {
               drain().then(() => { if (this.t < until) this.t = until; resolve() }, reject)
               return
             }
@@ -106,39 +105,57 @@ export class SimClock implements SwarmClock {
     })
   }
 
-  private less (a: SimTimer, b: SimTimer): boolean { return a.at < b.at || (a.at === b.at && a.seq < b.seq) }
+  /**
+   * The heap: each timer's time and order in typed arrays beside the timers themselves,
+   * so that sifting compares numbers side by side rather than loading each timer object
+   * (at N = 3,000, ~130,000 pending timers: pop was 6 % of a run).
+   */
+  private ats = new Float64Array(1024)
+  private seqs = new Float64Array(1024)
+  private refs: Array<SimTimer | undefined> = []
+  private size = 0
 
   private push (x: SimTimer): void {
-    const h = this.heap
-    let i = h.length
-    h.push(x)
+    if (this.size === this.ats.length) {
+      const ats = new Float64Array(2 * this.size); ats.set(this.ats); this.ats = ats
+      const seqs = new Float64Array(2 * this.size); seqs.set(this.seqs); this.seqs = seqs
+    }
+    const { ats, seqs, refs } = this
+    const at = x.at
+    const seq = x.seq
+    let i = this.size++
     while (i > 0) {
       const p = (i - 1) >> 1
-      if (!this.less(x, h[p])) break
-      h[i] = h[p]
+      const pa = ats[p]
+      if (at > pa || (at === pa && seq > seqs[p])) break
+      ats[i] = pa; seqs[i] = seqs[p]; refs[i] = refs[p]
       i = p
     }
-    h[i] = x
+    ats[i] = at; seqs[i] = seq; refs[i] = x
   }
 
   private pop (): SimTimer {
-    const h = this.heap
-    const top = h[0]
-    const last = h.pop()!
-    if (h.length > 0) {
+    const { ats, seqs, refs } = this
+    const top = refs[0]!
+    const n = --this.size
+    if (n > 0) {
+      const at = ats[n]
+      const seq = seqs[n]
+      const last = refs[n]
       let i = 0
-      const n = h.length
       for (;;) {
         const l = 2 * i + 1
         if (l >= n) break
         const r = l + 1
-        const c = r < n && this.less(h[r], h[l]) ? r : l
-        if (!this.less(h[c], last)) break
-        h[i] = h[c]
+        const c = r < n && (ats[r] < ats[l] || (ats[r] === ats[l] && seqs[r] < seqs[l])) ? r : l
+        const ca = ats[c]
+        if (!(ca < at || (ca === at && seqs[c] < seq))) break
+        ats[i] = ca; seqs[i] = seqs[c]; refs[i] = refs[c]
         i = c
       }
-      h[i] = last
+      ats[i] = at; seqs[i] = seq; refs[i] = last
     }
+    refs[n] = undefined
     return top
   }
 }
