@@ -52,8 +52,9 @@ export class Host {
 
 /** the messages that arrive on a link at one time: one timer (see SimLink.deliver) */
 class Batch extends SimTimer {
-  readonly msgs: Incoming[]
-  constructor (readonly link: SimLink, m: Incoming) { super(); this.msgs = [m] }
+  /** the messages after the first, when there are (most batches hold one) */
+  more?: Incoming[]
+  constructor (readonly link: SimLink, readonly first: Incoming) { super() }
   override fire (): void { this.link.arrive(this) }
 }
 
@@ -169,7 +170,7 @@ export class SimLink extends PeerLink {
     const q = this.net.clock.quantumMs
     if (q > 0) at = Math.ceil(at / q) * q
     this.lastArrival = at
-    if (this.tail && this.tail.at === at) { this.tail.msgs.push(m); if (pieceBytes) this.net.pieceBytesInFlight += pieceBytes; return }
+    if (this.tail && this.tail.at === at) { (this.tail.more ??= []).push(m); if (pieceBytes) this.net.pieceBytesInFlight += pieceBytes; return }
     const b = new Batch(this, m)
     this.tail = b
     if (pieceBytes) this.net.pieceBytesInFlight += pieceBytes
@@ -180,20 +181,24 @@ export class SimLink extends PeerLink {
   arrive (b: Batch): void {
     const o = this.other!
     if (this.tail === b) this.tail = undefined
-    for (const x of b.msgs) {
-      const bytes = x.type === 'piece' || x.type === 'live-piece' ? x.data.length + (x.type === 'live-piece' ? x.header?.length ?? 0 : 0) : 0
-      if (bytes) { this.net.pieceBytesInFlight -= bytes }
-      if (this.dead || o.closed || o.local.vanished) continue
-      if (bytes) {
-        this.net.pieceBytesDelivered += bytes
-        o.local.bytesReceived += bytes
-      }
-      if (x.type === 'piece') {
-        // still asked for when it arrives, or come after its request was cancelled (or never made)
-        if (o.inflight.has(x.index)) this.net.piecesWanted++; else this.net.piecesUnwanted++
-      }
-      o.take(x)
+    this.arrived(o, b.first)
+    if (b.more) for (const x of b.more) this.arrived(o, x)
+  }
+
+  /** One message this end sent arrives at the other, `o`. */
+  private arrived (o: SimLink, x: Incoming): void {
+    const bytes = x.type === 'piece' || x.type === 'live-piece' ? x.data.length + (x.type === 'live-piece' ? x.header?.length ?? 0 : 0) : 0
+    if (bytes) { this.net.pieceBytesInFlight -= bytes }
+    if (this.dead || o.closed || o.local.vanished) return
+    if (bytes) {
+      this.net.pieceBytesDelivered += bytes
+      o.local.bytesReceived += bytes
     }
+    if (x.type === 'piece') {
+      // still asked for when it arrives, or come after its request was cancelled (or never made)
+      if (o.inflight.has(x.index)) this.net.piecesWanted++; else this.net.piecesUnwanted++
+    }
+    o.take(x)
   }
 
   take (m: Incoming): void { this.received(m) }

@@ -92,6 +92,33 @@ export class LinkEvents {
   removeListener (event: string, fn: Listener): this { return this.off(event, fn) }
 
   emit (event: string, ...args: any[]): boolean {
+    if (args.length === 1) return this.emit1(event, args[0])
+    return this.emitAll(event, args)
+  }
+
+  /**
+   * emit() with one argument, without an array for it: a link's every message comes
+   * through here. What the listener sees is the same (`this`, one argument).
+   */
+  protected emit1 (event: string, arg: unknown): boolean {
+    const ls = this.ls
+    if (ls) {
+      let k = 0
+      while (k < ls.length && ls[k] !== event) k += 2
+      if (k >= ls.length) return this.emitAll(event, [arg])
+      let j = k + 2
+      while (j < ls.length && ls[j] !== event) j += 2
+      // the only listener: called as emit would, with nothing to keep a list of
+      if (j >= ls.length) {
+        const x = ls[k + 1] as Listener | Once
+        if (typeof x === 'function') x.call(this, arg); else this.call(x, [arg])
+        return true
+      }
+    }
+    return this.emitAll(event, [arg])
+  }
+
+  private emitAll (event: string, args: any[]): boolean {
     const ls = this.ls
     let first: Listener | Once | undefined
     let more: Array<Listener | Once> | undefined
@@ -237,7 +264,7 @@ export abstract class PeerLink extends LinkEvents {
   drop (why: string): void {
     if (this.closed) return
     this.dropped = why
-    this.emit('dropped', why)
+    this.emit1('dropped', why)
     this.destroy()
     this.ended()
   }
@@ -254,7 +281,7 @@ export abstract class PeerLink extends LinkEvents {
     if (this.closed) return
     if (m.type === 'handshake') {
       this.remote = m.handshake
-      this.emit('handshake', m.handshake)
+      this.emit1('handshake', m.handshake)
       return
     }
     if (m.type === 'request') {
@@ -266,6 +293,6 @@ export abstract class PeerLink extends LinkEvents {
     } else if (m.type === 'goodbye') {
       this.goodbye = true
     }
-    this.emit('message', m)
+    this.emit1('message', m)
   }
 }

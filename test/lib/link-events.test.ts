@@ -46,6 +46,13 @@ function script (e: Emitter): string[] {
   e.on('goodbye', () => { log.push('a'); if (again) { again = false; e.emit('goodbye') } })
   e.once('goodbye', () => log.push('b'))
   e.emit('goodbye')
+  // a lone listener, with one argument and with two
+  e.on('single', f)
+  e.emit('single', 5)
+  e.emit('single', 6, 7)
+  e.once('lone', f)
+  e.emit('lone', 8)
+  e.emit('lone', 9)
   log.push(`emit ${String(e.emit('nothing'))}`)
   // an 'error' nobody listens to throws
   try { e.emit('error', new Error('boom')); log.push('no throw') } catch (err) { log.push(`threw ${(err as Error).message}`) }
