@@ -30,7 +30,18 @@ export const DIAL_GRACE_MS = 1000
 
 interface Dial { addr: PeerAddress, tries: number, sticky: boolean, timer?: TimerHandle, connected: boolean, connecting: boolean, since: number }
 
-const keyOf = (a: PeerAddress): string => `${a.host}:${a.port}`
+/**
+ * An address's key string, made once per address object: every PEX brings up to 100
+ * addresses, and a fresh string for each, hashed for three lookups, was most of what
+ * receiving one cost (bench/sim, N = 1,000: addAddress 6 % of a flash crowd). Addresses
+ * are not changed once made (a PEX list, a tracker's answer, a link's listen address).
+ */
+const addrKeys = new WeakMap<PeerAddress, string>()
+function keyOf (a: PeerAddress): string {
+  let k = addrKeys.get(a)
+  if (k === undefined) { k = `${a.host}:${a.port}`; addrKeys.set(a, k) }
+  return k
+}
 
 /** What Members needs of its swarm (an item's Swarm or a LiveSwarm). */
 export interface MembersHost {
