@@ -12,7 +12,7 @@ import type { Swarm } from '../../lib/swarm/swarm.js'
 import type { LiveSwarm } from '../../lib/swarm/live-swarm.js'
 import { HANDSHAKE_TIMEOUT_MS, PEER_IDLE_MS } from '../../lib/swarm/peer.js'
 import { MAX_CONNECTIONS } from '../../lib/swarm/fetcher.js'
-import type { SimClock } from './clock.js'
+import { SimTimer, type SimClock } from './clock.js'
 import type { AnnounceHost } from '../../lib/swarm/announce.js'
 import type { AnnounceParams, AnnounceResult } from '../../lib/tracker/client.js'
 import { DEFAULT_INTERVAL_S } from '../../lib/tracker/client.js'
@@ -39,9 +39,24 @@ export class Host {
   bt?: { attach: (p: PeerLink) => void }
   readonly links = new Set<SimLink>()
   constructor (readonly id: number, readonly addr: PeerAddress, readonly spec: HostSpec) {}
+
+  /** The address it listens on when its handshake says `port`: one object for all its links (each of ~100 had its own). */
+  listenAt (port: number): PeerAddress {
+    if (port === this.addr.port) return this.addr
+    if (this.otherListen?.port !== port) this.otherListen = { host: this.addr.host, port }
+    return this.otherListen
+  }
+
+  private otherListen?: PeerAddress
 }
 
-interface Batch { at: number, msgs: Incoming[] }
+/** the messages that arrive on a link at one time: one timer (see SimLink.deliver) */
+class Batch extends SimTimer {
+  /** the messages after the first, when there are (most batches hold one) */
+  more?: Incoming[]
+  constructor (readonly link: SimLink, readonly first: Incoming) { super() }
+  override fire (): void { this.link.arrive(this) }
+}
 
 export class SimLink extends PeerLink {
   other?: SimLink
@@ -69,7 +84,7 @@ export class SimLink extends PeerLink {
   get listenAddress (): PeerAddress | undefined {
     if (this.listenOf !== this.remote) {
       this.listenOf = this.remote
-      this.listenValue = this.remote && this.remote.port ? { host: this.far.addr.host, port: this.remote.port } : undefined
+      this.listenValue = this.remote && this.remote.port ? this.far.listenAt(this.remote.port) : undefined
     }
     return this.listenValue
   }
@@ -155,27 +170,35 @@ export class SimLink extends PeerLink {
     const q = this.net.clock.quantumMs
     if (q > 0) at = Math.ceil(at / q) * q
     this.lastArrival = at
-    if (this.tail && this.tail.at === at) { this.tail.msgs.push(m); if (pieceBytes) this.net.pieceBytesInFlight += pieceBytes; return }
-    const b: Batch = { at, msgs: [m] }
+    if (this.tail && this.tail.at === at) { (this.tail.more ??= []).push(m); if (pieceBytes) this.net.pieceBytesInFlight += pieceBytes; return }
+    const b = new Batch(this, m)
     this.tail = b
     if (pieceBytes) this.net.pieceBytesInFlight += pieceBytes
-    this.net.clock.setTimeout(() => {
-      if (this.tail === b) this.tail = undefined
-      for (const x of b.msgs) {
-        const bytes = x.type === 'piece' || x.type === 'live-piece' ? x.data.length + (x.type === 'live-piece' ? x.header?.length ?? 0 : 0) : 0
-        if (bytes) { this.net.pieceBytesInFlight -= bytes }
-        if (this.dead || o.closed || o.local.vanished) continue
-        if (bytes) {
-          this.net.pieceBytesDelivered += bytes
-          o.local.bytesReceived += bytes
-        }
-        if (x.type === 'piece') {
-          // still asked for when it arrives, or come after its request was cancelled (or never made)
-          if (o.inflight.has(x.index)) this.net.piecesWanted++; else this.net.piecesUnwanted++
-        }
-        o.take(x)
-      }
-    }, at - this.net.clock.now())
+    this.net.clock.schedule(b, at - this.net.clock.now())
+  }
+
+  /** A batch this end sent arrives at the other. */
+  arrive (b: Batch): void {
+    const o = this.other!
+    if (this.tail === b) this.tail = undefined
+    this.arrived(o, b.first)
+    if (b.more) for (const x of b.more) this.arrived(o, x)
+  }
+
+  /** One message this end sent arrives at the other, `o`. */
+  private arrived (o: SimLink, x: Incoming): void {
+    const bytes = x.type === 'piece' || x.type === 'live-piece' ? x.data.length + (x.type === 'live-piece' ? x.header?.length ?? 0 : 0) : 0
+    if (bytes) { this.net.pieceBytesInFlight -= bytes }
+    if (this.dead || o.closed || o.local.vanished) return
+    if (bytes) {
+      this.net.pieceBytesDelivered += bytes
+      o.local.bytesReceived += bytes
+    }
+    if (x.type === 'piece') {
+      // still asked for when it arrives, or come after its request was cancelled (or never made)
+      if (o.inflight.has(x.index)) this.net.piecesWanted++; else this.net.piecesUnwanted++
+    }
+    o.take(x)
   }
 
   take (m: Incoming): void { this.received(m) }
@@ -225,8 +248,9 @@ export class SimNet {
   /** The `connect` of the swarm on `from`. */
   connector (from: Host): (to: PeerAddress) => PeerLink {
     return (to) => {
-      const there = this.hosts.get(`${to.host}:${to.port}`)
-      const a = new SimLink(this, true, `${to.host}:${to.port}`, from, there ?? from)
+      const key = `${to.host}:${to.port}`
+      const there = this.hosts.get(key)
+      const a = new SimLink(this, true, key, from, there ?? from)
       const rtt = (from.spec.rttMs + (there?.spec.rttMs ?? from.spec.rttMs)) / 2
       // behind a NAT the SYN is dropped: no answer, the handshake times out; gone: refused
       const into = there?.bt ?? there?.live ?? there?.swarm

@@ -6,7 +6,6 @@
 // A transport implements the abstract members and, for everything it receives, calls
 // received() (which emits 'handshake' or 'message'); when the connection ends it calls
 // ended() (which emits 'close' once). drop() closes with a reason ('dropped' is emitted first).
-import { EventEmitter } from 'node:events'
 import { getBit, setBit, type Handshake, type LivePiece, type Message, type PeerAddress } from './wire.js'
 import { peerKey } from './picker.js'
 
@@ -47,7 +46,109 @@ class NoMisses extends Set<number> {
 const NO_ASKS: Map<number, number> = new NoAsks()
 const NO_MISSES: Set<number> = new NoMisses()
 
-export abstract class PeerLink extends EventEmitter {
+/**
+ * A peer id in hex, one string per id buffer: every link to a peer (a swarm's links to
+ * ~100 peers, each peer's id read from its own handshake) otherwise kept its own copy.
+ */
+const hexIds = new WeakMap<Buffer, string>()
+function hexOf (id: Buffer): string {
+  let x = hexIds.get(id)
+  if (x === undefined) { x = id.toString('hex'); hexIds.set(id, x) }
+  return x
+}
+
+type Listener = (...args: any[]) => void
+/** a listener added with once(): called at most once, removed before it is called */
+interface Once { fn: Listener, fired: boolean }
+
+/**
+ * The events of a link ('handshake', 'message', 'dropped', 'close') with EventEmitter's
+ * rules for what is used of it (on, once, off, emit): listeners are called in the order
+ * they were added, with `this` the link; an emit calls the listeners there when it began,
+ * even one removed meanwhile; a once listener is removed before it is called; off removes
+ * the last one added of that function; an 'error' with no listener throws. Kept in one
+ * array made at the first listener, where EventEmitter kept a dictionary object per link
+ * (~280 bytes) and a bound wrapper and its state per once: a simulated audience of
+ * 100,000 holds ~100 links per listener.
+ */
+export class LinkEvents {
+  /** event name, then the function or its Once, for each listener in the order added */
+  private ls?: Array<string | Listener | Once>
+
+  on (event: string, fn: Listener): this { (this.ls ??= []).push(event, fn); return this }
+  addListener (event: string, fn: Listener): this { return this.on(event, fn) }
+  once (event: string, fn: Listener): this { (this.ls ??= []).push(event, { fn, fired: false }); return this }
+
+  off (event: string, fn: Listener): this {
+    const ls = this.ls
+    if (!ls) return this
+    for (let k = ls.length - 2; k >= 0; k -= 2) {
+      const x = ls[k + 1]
+      if (ls[k] === event && (x === fn || (typeof x === 'object' && x.fn === fn))) { ls.splice(k, 2); break }
+    }
+    return this
+  }
+
+  removeListener (event: string, fn: Listener): this { return this.off(event, fn) }
+
+  emit (event: string, ...args: any[]): boolean {
+    if (args.length === 1) return this.emit1(event, args[0])
+    return this.emitAll(event, args)
+  }
+
+  /**
+   * emit() with one argument, without an array for it: a link's every message comes
+   * through here. What the listener sees is the same (`this`, one argument).
+   */
+  protected emit1 (event: string, arg: unknown): boolean {
+    const ls = this.ls
+    if (ls) {
+      let k = 0
+      while (k < ls.length && ls[k] !== event) k += 2
+      if (k >= ls.length) return this.emitAll(event, [arg])
+      let j = k + 2
+      while (j < ls.length && ls[j] !== event) j += 2
+      // the only listener: called as emit would, with nothing to keep a list of
+      if (j >= ls.length) {
+        const x = ls[k + 1] as Listener | Once
+        if (typeof x === 'function') x.call(this, arg); else this.call(x, [arg])
+        return true
+      }
+    }
+    return this.emitAll(event, [arg])
+  }
+
+  private emitAll (event: string, args: any[]): boolean {
+    const ls = this.ls
+    let first: Listener | Once | undefined
+    let more: Array<Listener | Once> | undefined
+    if (ls) {
+      for (let k = 0; k < ls.length; k += 2) {
+        if (ls[k] !== event) continue
+        const x = ls[k + 1] as Listener | Once
+        if (first === undefined) first = x; else (more ??= [first]).push(x)
+      }
+    }
+    if (first === undefined) {
+      if (event === 'error') throw args[0] instanceof Error ? args[0] : new Error(`unhandled 'error' event (${String(args[0])})`)
+      return false
+    }
+    if (more === undefined) this.call(first, args)
+    else for (const x of more) this.call(x, args)
+    return true
+  }
+
+  private call (x: Listener | Once, args: any[]): void {
+    if (typeof x === 'function') { x.apply(this, args); return }
+    if (x.fired) return
+    x.fired = true
+    const ls = this.ls!
+    for (let k = ls.length - 1; k > 0; k -= 2) if (ls[k] === x) { ls.splice(k - 1, 2); break }
+    x.fn.apply(this, args)
+  }
+}
+
+export abstract class PeerLink extends LinkEvents {
   remote?: Handshake
   /** the remote's bitfield, sized once the swarm knows the chunk count */
   bits: Uint8Array = new Uint8Array(0)
@@ -60,9 +161,10 @@ export abstract class PeerLink extends EventEmitter {
   bytesDelivered = 0
   /** delivered bytes per ms of each request's wait (request to piece), smoothed: ranks peers */
   rate = 0
-  private readonly pace = new Pace()
+  /** made at the first piece: most links never carry one (bench/sim, N = 300: 14,000 requests over ~38,000 links) */
+  private pace?: Pace
   /** bytes per ms the link carries to us (each piece over the time since the later of its request and the piece before), smoothed; 0 until one arrives */
-  get throughput (): number { return this.pace.value }
+  get throughput (): number { return this.pace ? this.pace.value : 0 }
   /** requests that ran past the deadline, less one per chunk delivered */
   strikes = 0
   /** chunks it did not deliver in time: not asked of it again; add with miss() */
@@ -98,7 +200,7 @@ export abstract class PeerLink extends EventEmitter {
 
   /** the remote's peer id in hex, computed once per handshake (Members compares it with every peer's on each join) */
   get id (): string {
-    if (this.idOf !== this.remote) { this.idOf = this.remote; this.idValue = this.remote ? this.remote.peerId.toString('hex') : '' }
+    if (this.idOf !== this.remote) { this.idOf = this.remote; this.idValue = this.remote ? hexOf(this.remote.peerId) : '' }
     return this.idValue
   }
 
@@ -145,6 +247,7 @@ export abstract class PeerLink extends EventEmitter {
     if (this.strikes > 0) this.strikes--
     const r = bytes / Math.max(1, now - askedAt)
     this.rate = this.rate === 0 ? r : this.rate * 0.7 + r * 0.3
+    this.pace ??= new Pace()
     this.pace.arrived(bytes, askedAt, now)
   }
 
@@ -161,7 +264,7 @@ export abstract class PeerLink extends EventEmitter {
   drop (why: string): void {
     if (this.closed) return
     this.dropped = why
-    this.emit('dropped', why)
+    this.emit1('dropped', why)
     this.destroy()
     this.ended()
   }
@@ -178,7 +281,7 @@ export abstract class PeerLink extends EventEmitter {
     if (this.closed) return
     if (m.type === 'handshake') {
       this.remote = m.handshake
-      this.emit('handshake', m.handshake)
+      this.emit1('handshake', m.handshake)
       return
     }
     if (m.type === 'request') {
@@ -190,6 +293,6 @@ export abstract class PeerLink extends EventEmitter {
     } else if (m.type === 'goodbye') {
       this.goodbye = true
     }
-    this.emit('message', m)
+    this.emit1('message', m)
   }
 }

@@ -30,7 +30,18 @@ export const DIAL_GRACE_MS = 1000
 
 interface Dial { addr: PeerAddress, tries: number, sticky: boolean, timer?: TimerHandle, connected: boolean, connecting: boolean, since: number }
 
-const keyOf = (a: PeerAddress): string => `${a.host}:${a.port}`
+/**
+ * An address's key string, made once per address object: every PEX brings up to 100
+ * addresses, and a fresh string for each, hashed for three lookups, was most of what
+ * receiving one cost (bench/sim, N = 1,000: addAddress 6 % of a flash crowd). Addresses
+ * are not changed once made (a PEX list, a tracker's answer, a link's listen address).
+ */
+const addrKeys = new WeakMap<PeerAddress, string>()
+function keyOf (a: PeerAddress): string {
+  let k = addrKeys.get(a)
+  if (k === undefined) { k = `${a.host}:${a.port}`; addrKeys.set(a, k) }
+  return k
+}
 
 /** What Members needs of its swarm (an item's Swarm or a LiveSwarm). */
 export interface MembersHost {
@@ -61,8 +72,31 @@ export class Members {
    * over every peer each time (at N = 300 in bench/sim, 9 % of the run).
    */
   private keys?: number[]
+  /**
+   * The peers by id, for the duplicate check of attach: walking every peer's id on each
+   * join was two thirds of attach, a tenth of a flash crowd's run in bench/sim (a host
+   * that accepts connections has up to ~300 peers). Exact while no peer handshakes again
+   * after joining (its id could change); once one does, attach walks the peers as before.
+   */
+  private readonly byId = new Map<string, PeerLink>()
+  private idsStale = false
 
-  constructor (private readonly sw: MembersHost, readonly version = WIRE_VERSION) {}
+  /**
+   * What attach listens for on each peer, one function each for all of them (a link calls
+   * its listeners with itself as `this`): four closures and their context per link were
+   * ~300 of the ~2,200 bytes the simulator kept per link.
+   */
+  private readonly listeners: { message: (m: Message) => void, handshake: () => void, dropped: (why: string) => void, close: () => void }
+
+  constructor (private readonly sw: MembersHost, readonly version = WIRE_VERSION) {
+    const self = this
+    this.listeners = {
+      message (this: PeerLink, m: Message) { if (m.type === 'goodbye') self.keys = undefined; sw.onMessage(this, m) },
+      handshake () { self.keys = undefined; self.idsStale = true },
+      dropped (this: PeerLink, why: string) { sw.opts.debug(`peer ${this.address}: ${why}`) },
+      close (this: PeerLink) { self.detach(this) },
+    }
+  }
 
   /** Known address (tracker, --peer, PEX); `sticky` ones are redialled while we run. */
   addAddress (addr: PeerAddress, sticky = false): void {
@@ -123,22 +157,28 @@ export class Members {
     const id = p.id
     const la = p.listenAddress
     if (this.banned.has(id) || (la && this.banned.has(keyOf(la)))) { p.drop('avoided'); return }
-    for (const q of this.peers) {
-      if (q.id !== id) continue
-      // two connections to one peer: keep the one opened by the smaller peer id, on both sides
-      const by = (x: PeerLink): string => x.outgoing ? sw.opts.peerId.toString('hex') : x.id
-      // drop() runs detach(), which frees the requests in flight on it
-      if (by(p) < by(q)) q.drop('duplicate'); else { p.drop('duplicate'); return }
+    // two connections to one peer: keep the one opened by the smaller peer id, on both sides
+    const by = (x: PeerLink): string => x.outgoing ? sw.opts.peerId.toString('hex') : x.id
+    if (this.idsStale) {
+      for (const q of this.peers) {
+        if (q.id !== id) continue
+        // drop() runs detach(), which frees the requests in flight on it
+        if (by(p) < by(q)) q.drop('duplicate'); else { p.drop('duplicate'); return }
+      }
+    } else {
+      const q = this.byId.get(id)
+      if (q) { if (by(p) < by(q)) q.drop('duplicate'); else { p.drop('duplicate'); return } }
     }
     p.sendHandshake(this.handshake())
     this.peers.add(p)
+    this.byId.set(id, p)
     this.keys = undefined
     this.lastJoinAt = sw.clock.now()
     sw.stats.peersSeen.add(id)
-    p.on('message', (m) => { if (m.type === 'goodbye') this.keys = undefined; sw.onMessage(p, m) })
-    p.on('handshake', () => { this.keys = undefined })
-    p.on('dropped', (why: string) => sw.opts.debug(`peer ${p.address}: ${why}`))
-    p.on('close', () => this.detach(p))
+    p.on('message', this.listeners.message)
+    p.on('handshake', this.listeners.handshake)
+    p.on('dropped', this.listeners.dropped)
+    p.on('close', this.listeners.close)
     if (la) {
       const d = this.dials.get(keyOf(la))
       if (!d) this.dials.set(keyOf(la), { addr: la, tries: 0, sticky: false, connected: true, connecting: false, since: 0 })
@@ -151,12 +191,17 @@ export class Members {
     sw.kick()
   }
 
+  /** ours, the same object for every connection (a link sends or reads a handshake, never changes it) */
   private handshake (): Handshake {
+    if (this.ours) return this.ours
     const o = this.sw.opts
     const h: Handshake = { infoHash: o.infoHash, peerId: o.peerId, port: o.port }
     if (this.version !== WIRE_VERSION) h.version = this.version
+    this.ours = h
     return h
   }
+
+  private ours?: Handshake
 
   /**
    * The listen addresses of the peers other than `p`, at most PEX_MAX_ADDRESSES, in one
@@ -181,13 +226,16 @@ export class Members {
       const fresh = this.pexQueue.splice(0)
       // one list for every peer not among the newcomers (most of them): the messages share
       // it (a link encodes or reads a message, never changes it) instead of a copy per peer
+      // (and one message: a reachable listener's batch went to ~300 peers)
       const shared = fresh.slice(0, PEX_MAX_ADDRESSES)
+      const sharedMsg: Message = { type: 'pex', peers: shared }
       for (const q of this.peers) {
         if (q.goodbye) continue
         const own = q.listenAddress
-        const isOwn = (a: PeerAddress): boolean => !!own && a.host === own.host && a.port === own.port
-        const list = own && fresh.some(isOwn) ? fresh.filter(a => !isOwn(a)).slice(0, PEX_MAX_ADDRESSES) : shared
-        if (list.length) q.send({ type: 'pex', peers: list })
+        if (own && fresh.some(a => a.host === own.host && a.port === own.port)) {
+          const list = fresh.filter(a => !(a.host === own.host && a.port === own.port)).slice(0, PEX_MAX_ADDRESSES)
+          if (list.length) q.send({ type: 'pex', peers: list })
+        } else if (shared.length) q.send(sharedMsg)
       }
     }, PEX_BATCH_MS)
   }
@@ -195,6 +243,7 @@ export class Members {
   private detach (p: PeerLink): void {
     const sw = this.sw
     if (!this.peers.delete(p)) return
+    if (this.byId.get(p.id) === p) this.byId.delete(p.id)
     this.keys = undefined
     sw.scheduler.forget(p)
     const la = p.listenAddress

@@ -137,7 +137,10 @@ export class Swarm extends EventEmitter {
     this.feed.size(store.count)
     this.scheduler.start(store, this.opts.playFraction)
     store.on('have', (i: number) => {
-      for (const p of this.peers) if (p.remote && !p.has(i)) p.send({ type: 'have', index: i })
+      // one message for every peer (a link encodes or reads a message, never changes it):
+      // a listener's HAVE went to ~100 peers, each a copy kept until it arrived
+      const have: Message = { type: 'have', index: i }
+      for (const p of this.peers) if (p.remote && !p.has(i)) p.send(have)
       this.emit('have', i)
     })
     store.on('lost', (i: number) => this.opts.warn(`cache chunk ${i} of ${this.opts.url} no longer verifies; fetching it again`))
