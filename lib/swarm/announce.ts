@@ -40,9 +40,10 @@ export const NEEDY_FIRST_MS = 5000
  * a listener in the whole audience by it) also announces again early, on the same steps,
  * after its first answer and while the count grows by this factor from one answer to the
  * next. In a flash crowd the count a listener got when it tuned in was soon a fraction of
- * the audience: one that came 2 s after the top of the hour counted 20 of what were 700 by
- * the time its chunks were due, spaced its origin fetches 30 ms apart instead of 1 s, and
- * the origin sent those chunks 10-20 times (bench/sim, flash crowd, N = 1,000).
+ * the audience (one that came 2 s after the top of the hour was told 43; ten seconds later
+ * there were ~460), and it placed itself, and spaced its turn at the origin, by that
+ * (bench/sim, flash crowd, N = 1,000, origin at 10 × the stream, seed 1: with turns 4 s
+ * apart, 6.73 × the item with this rule, 11.03 × without it).
  */
 export const GROWING = 1.25
 
