@@ -83,6 +83,8 @@ export interface DayResult {
   perItem: { mean: number, max: number }
   /** pieces that arrived still asked for, and after their request was cancelled (counted in the sender's share all the same) */
   pieces: { wanted: number, unwanted: number }
+  /** dials refused because the far host held pc-fetch's MAX_CONNECTIONS incoming connections (over all its swarms) */
+  refusedFull: number
   conservation: { receivedFromPeers: number, deliveredByNet: number, sentByPeers: number, uploadedBySwarms: number, uploadedByListeners: number, receivedFromOrigin: number, sentByOrigin: number }
   simSeconds: number
   wallSeconds: number
@@ -266,6 +268,7 @@ export async function runDay (o: DayOptions, keepListeners = false): Promise<Day
     byClass,
     perItem: { mean: perItem.reduce((a, b) => a + b, 0) / Math.max(1, perItem.length), max: Math.max(0, ...perItem) },
     pieces: { wanted: net.piecesWanted, unwanted: net.piecesUnwanted },
+    refusedFull: net.refusedFull,
     conservation: { receivedFromPeers, deliveredByNet: net.pieceBytesDelivered, sentByPeers: net.pieceBytesSent, uploadedBySwarms, uploadedByListeners: sentByPeers, receivedFromOrigin, sentByOrigin: origin.bytesSent },
     simSeconds: end / 1000,
     wallSeconds: wall,

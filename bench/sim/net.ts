@@ -218,6 +218,8 @@ export class SimNet {
   readonly sent: Record<string, number> = {}
   piecesWanted = 0
   piecesUnwanted = 0
+  /** dials refused because the far host held its `maxIncoming` connections already */
+  refusedFull = 0
   private nextPort = 40000
 
   constructor (readonly clock: SimClock, readonly rng: Rng) {}
@@ -259,7 +261,7 @@ export class SimNet {
       const into = there?.bt ?? there?.live ?? sw
       if (!there || !there.online || !into || (there.live ?? sw)?.closed) { this.clock.setTimeout(() => a.close(), rtt); return a }
       if (there.spec.nat) { this.clock.setTimeout(() => a.drop('no handshake'), HANDSHAKE_TIMEOUT_MS); return a }
-      if (there.incoming >= this.maxIncoming) { this.clock.setTimeout(() => a.close(), rtt); return a }
+      if (there.incoming >= this.maxIncoming) { this.refusedFull++; this.clock.setTimeout(() => a.close(), rtt); return a }
       there.incoming++
       const b = new SimLink(this, false, `${from.addr.host}:${this.nextPort++}`, there, from)
       a.other = b
