@@ -33,6 +33,8 @@ export class Host {
   /** left without a word: its links go silent, the far ends notice after PEER_IDLE_MS */
   vanished = false
   swarm?: Swarm
+  /** the day's scenario (day.ts): the swarms of the items it holds at once, by info-hash in hex, as one pc-fetch accepts peers for each on one port */
+  readonly swarms = new Map<string, Swarm>()
   /** the live swarm, when the host listens to a live show */
   live?: LiveSwarm
   /** the BitTorrent-like reference client, when the host runs that instead */
@@ -216,6 +218,8 @@ export class SimNet {
   readonly sent: Record<string, number> = {}
   piecesWanted = 0
   piecesUnwanted = 0
+  /** dials refused because the far host held its `maxIncoming` connections already */
+  refusedFull = 0
   private nextPort = 40000
 
   constructor (readonly clock: SimClock, readonly rng: Rng) {}
@@ -245,18 +249,19 @@ export class SimNet {
     return lost * rttMs
   }
 
-  /** The `connect` of the swarm on `from`. */
-  connector (from: Host): (to: PeerAddress) => PeerLink {
+  /** The `connect` of the swarm on `from`; with `item` (an info-hash in hex), to the far host's swarm of that item (Host.swarms). */
+  connector (from: Host, item?: string): (to: PeerAddress) => PeerLink {
     return (to) => {
       const key = `${to.host}:${to.port}`
       const there = this.hosts.get(key)
       const a = new SimLink(this, true, key, from, there ?? from)
       const rtt = (from.spec.rttMs + (there?.spec.rttMs ?? from.spec.rttMs)) / 2
       // behind a NAT the SYN is dropped: no answer, the handshake times out; gone: refused
-      const into = there?.bt ?? there?.live ?? there?.swarm
-      if (!there || !there.online || !into || (there.live ?? there.swarm)?.closed) { this.clock.setTimeout(() => a.close(), rtt); return a }
+      const sw = item === undefined ? there?.swarm : there?.swarms.get(item)
+      const into = there?.bt ?? there?.live ?? sw
+      if (!there || !there.online || !into || (there.live ?? sw)?.closed) { this.clock.setTimeout(() => a.close(), rtt); return a }
       if (there.spec.nat) { this.clock.setTimeout(() => a.drop('no handshake'), HANDSHAKE_TIMEOUT_MS); return a }
-      if (there.incoming >= this.maxIncoming) { this.clock.setTimeout(() => a.close(), rtt); return a }
+      if (there.incoming >= this.maxIncoming) { this.refusedFull++; this.clock.setTimeout(() => a.close(), rtt); return a }
       there.incoming++
       const b = new SimLink(this, false, `${from.addr.host}:${this.nextPort++}`, there, from)
       a.other = b
@@ -272,7 +277,7 @@ export class SimNet {
     h.online = false
     if (!goodbye) h.vanished = true
     h.live?.close(goodbye)
-    await h.swarm?.close(goodbye, goodbye ? 2000 : 0)
+    await Promise.all([h.swarm, ...h.swarms.values()].map(async s => await s?.close(goodbye, goodbye ? 2000 : 0)))
   }
 }
 
@@ -306,17 +311,18 @@ export class SimOrigin {
     to.bytesReceived += len
   }
 
-  source (h: Host): OriginSource {
+  /** What `h` asks the server for; `chunks` for another item than the one it was made with (the day's scenario: one server, several items). */
+  source (h: Host, chunks = this.chunks): OriginSource {
     const sleep = (ms: number): Promise<void> => new Promise(resolve => { this.clock.setTimeout(resolve, ms) })
     return {
       fetchChunks: async (first: number, count: number, _cs: number, _size: number, sink: ChunkSink, counter: { bytes: number }, signal?: AbortSignal, received?: () => void): Promise<void> => {
         this.requests++
         // the request travels one way before the server starts sending
         await sleep((this.rttMs + h.spec.rttMs) / 4)
-        for (let i = first; i < first + count && i < this.chunks.length; i++) {
+        for (let i = first; i < first + count && i < chunks.length; i++) {
           // an aborted request (the client closed the connection) sends no further chunk
           if (signal?.aborted) break
-          const chunk = this.chunks[i]
+          const chunk = chunks[i]
           await this.transfer(h, chunk.length)
           if (!h.online) return
           this.bytesSent += chunk.length

@@ -9,6 +9,7 @@ import { spawnSync } from 'node:child_process'
 import { runScenario, makeItem, DEFAULTS, type ScenarioOptions, type Result, type Mode } from './scenario.js'
 import { plot } from './plot.js'
 import { runLive } from './live.js'
+import { runDay, DAY_DEFAULTS, CLASSES, type DayResult } from './day.js'
 import { HOME } from './population.js'
 
 /**
@@ -47,12 +48,15 @@ const SCENARIOS: Record<string, Partial<ScenarioOptions>> = {
   /** the loopback bench of BENCHMARKS.md "swarm": 20 MiB, N listeners starting as N processes do on two cores, no latency, no upload limit, nobody leaves; then 5 joiners one after another */
   /** a live show at 128 kbit/s, pc-live's chunks of 1 s, a flash crowd at the live edge (bench/sim/live.ts) */
   live: { bitrate: 128_000, durationMs: 240_000, arrival: 'flash' },
+  /** a day's schedule compressed: items of 4 minutes back to back, each its own swarm, one audience tuning in and out across them (bench/sim/day.ts) */
+  day: { bitrate: 128_000, durationMs: 240_000, arrival: 'steady' },
   loopback: { bitrate: 20 * 1024 * 1024 * 8 / 240, durationMs: 240_000, arrival: 'together', population: 'loopback', originRateFactor: Infinity, churn: false, tailMs: 0, joiners: 5, quantumMs: 1 },
 }
 
-const argv = minimist(process.argv.slice(2), { string: ['scenario', 'listeners', 'sweep', 'modes', 'mode', 'seed', 'origin-rate', 'plot', 'until', 'quantum', 'nat', 'up-sigma', 'loss', 'rtt', 'deadline', 'duration', 'from'], boolean: ['churn', 'help'], default: { churn: true } })
+const argv = minimist(process.argv.slice(2), { string: ['scenario', 'listeners', 'sweep', 'modes', 'mode', 'seed', 'origin-rate', 'plot', 'until', 'quantum', 'nat', 'up-sigma', 'loss', 'rtt', 'deadline', 'duration', 'from', 'items', 'lead', 'keep'], boolean: ['churn', 'help'], default: { churn: true } })
 if (argv.help) {
   process.stdout.write(`Usage: node dist/bench/sim/run.js --scenario ${Object.keys(SCENARIOS).join('|')} [--listeners N | --sweep N,N,…] [--modes pc,bt,http] [--origin-rate X] [--seed S] [--no-churn] [--plot FILE.svg] [--from RUN.json --plot FILE.svg]\n` +
+    '  day: [--items K (default 10)] [--lead MS (pc-schedule --lead, 10000)] [--keep MS (pc-fetch --keep, 300000)]\n' +
     '  population and item (to see what a figure depends on): [--nat SHARE] [--up-sigma S (0: every line the median)] [--loss P] [--rtt MS (every path)] [--deadline MS] [--duration MS] [--quantum MS]\n')
   process.exit(0)
 }
@@ -76,7 +80,7 @@ const modes = String(argv.modes ?? argv.mode ?? 'pc').split(',') as Mode[]
 const results: Result[] = []
 
 const fmt = (ms: number): string => Number.isNaN(ms) ? '–' : ms >= 10_000 ? `${(ms / 1000).toFixed(1)} s` : `${Math.round(ms)} ms`
-process.stderr.write('| scenario | mode | N | origin ÷ item | listeners with a stall | stall time (total) | first audio median / p95 / p99 | upload ÷ item mean / max | complete | sim s per wall s | wall | peak RSS |\n|---|---|---|---|---|---|---|---|---|---|---|---|\n')
+if (name !== 'day') process.stderr.write('| scenario | mode | N | origin ÷ item | listeners with a stall | stall time (total) | first audio median / p95 / p99 | upload ÷ item mean / max | complete | sim s per wall s | wall | peak RSS |\n|---|---|---|---|---|---|---|---|---|---|---|---|\n')
 for (const n of sizes) {
   const base: ScenarioOptions = { ...DEFAULTS, ...sc, listeners: n, seed: Number(argv.seed ?? 1) }
   if (argv['origin-rate'] !== undefined) base.originRateFactor = Number(argv['origin-rate'])
@@ -84,6 +88,7 @@ for (const n of sizes) {
   if (argv.quantum !== undefined) base.quantumMs = Number(argv.quantum)
   if (argv.deadline !== undefined) base.deadlineMs = Number(argv.deadline)
   if (argv.duration !== undefined) base.durationMs = Number(argv.duration)
+  if (name === 'day') { await day(base); continue }
   const item = makeItem(Math.round(base.bitrate / 8 * base.durationMs / 1000), base.chunkBytes)
   for (const mode of modes) {
     const run = { ...base, mode, progress: (l: string) => process.stderr.write(`sim: ${l}\n`) }
@@ -101,3 +106,19 @@ for (const n of sizes) {
 if (argv.plot) writeFileSync(String(argv.plot), plot(results, `${name}: ${sc.bitrate! / 1000} kbit/s, ${sc.durationMs! / 60000} min, origin upload ${base().originRateFactor}× the stream`))
 
 function base (): ScenarioOptions { return { ...DEFAULTS, ...sc, ...(argv['origin-rate'] !== undefined ? { originRateFactor: Number(argv['origin-rate']) } : {}) } }
+
+/** the day's scenario: one JSON line on stdout, its figures on stderr */
+async function day (b: ScenarioOptions): Promise<void> {
+  const o = { ...b, ...DAY_DEFAULTS, progress: (l: string) => process.stderr.write(`sim: ${l}\n`) }
+  if (argv.items !== undefined) o.items = Number(argv.items)
+  if (argv.lead !== undefined) o.leadMs = Number(argv.lead)
+  if (argv.keep !== undefined) o.keepMs = Number(argv.keep)
+  const r: DayResult = await runDay(o)
+  process.stdout.write(JSON.stringify({ scenario: 'day', ...r }) + '\n')
+  const s = (f: { listeners: number, mean: number, p99: number, max: number, over4: number }): string => `${f.listeners}: ${f.mean.toFixed(2)} / ${f.p99.toFixed(2)} / ${f.max.toFixed(2)} (${f.over4} over 4)`
+  process.stderr.write(`sim: day of ${o.items} items, N = ${o.listeners}, seed ${o.seed}: ${r.listeners} listeners; origin ${r.originRatio.toFixed(2)} x the item per item (${r.originPerItem.map(x => x.toFixed(2)).join(', ')}); ` +
+    `stalled ${(100 * r.stalledShare).toFixed(2)} %, ${r.stallSeconds.toFixed(0)} s; first audio mid-item median / p95 ${fmt(r.firstAudioMs.median)} / ${fmt(r.firstAudioMs.p95)}; per swarm upload / item mean ${r.perItem.mean.toFixed(2)}, max ${r.perItem.max.toFixed(2)}; pieces arriving still wanted ${r.pieces.wanted}, after their request was cancelled ${r.pieces.unwanted}; dials refused by a host at its connection limit ${r.refusedFull}; ${r.wallSeconds.toFixed(0)} s wall, ${r.peakRssMiB.toFixed(0)} MiB\n`)
+  process.stderr.write('sim: share over the day (upload ÷ the items listened to), listeners: mean / p99 / max (over 4 x)\n')
+  process.stderr.write(`sim:   all ${s(r.share)}\n`)
+  for (const c of CLASSES) process.stderr.write(`sim:   ${c} ${s(r.byClass[c])}\n`)
+}

@@ -136,7 +136,30 @@ export function summary (f: { o: ScenarioOptions, itemBytes: number, count: numb
   }
 }
 
-function quantile (xs: number[], q: number): number {
+/**
+ * The stall time of a player that plays `first` from `start` on, at `byteRate` bytes per
+ * ms, until `playEnd`: a chunk not held (`haveAt`, NaN: never) when its turn comes stalls
+ * it until it is, and the rest plays that much later.
+ */
+export function stallAfter (haveAt: Float64Array, first: number, start: number, playEnd: number, chunkBytes: number, byteRate: number): number {
+  const posBytes = first * chunkBytes
+  let t = start
+  let my = 0
+  for (let i = first + 1; i < haveAt.length; i++) {
+    const due = t + (i * chunkBytes - posBytes) / byteRate
+    if (due > playEnd) break
+    const at = haveAt[i]
+    if (Number.isNaN(at) || at > due) {
+      const until = Number.isNaN(at) ? playEnd : Math.min(at, playEnd)
+      my += until - due
+      t += until - due
+      if (Number.isNaN(at)) break
+    }
+  }
+  return my
+}
+
+export function quantile (xs: number[], q: number): number {
   if (!xs.length) return NaN
   const s = [...xs].sort((a, b) => a - b)
   return s[Math.min(s.length - 1, Math.floor(q * s.length))]
@@ -252,20 +275,7 @@ export async function runScenario (o: ScenarioOptions, item?: Item, keepListener
     if (whole) completed++
     if (Number.isNaN(f)) { if (l.leaveAt > l.joinAt + 10_000) stalled++; continue }
     firstAudio.push(f - l.joinAt)
-    const posBytes = l.firstChunk * o.chunkBytes
-    let t = f
-    let my = 0
-    for (let i = l.firstChunk + 1; i < count; i++) {
-      const due = t + (i * o.chunkBytes - posBytes) / byteRate
-      if (due > playEnd) break
-      const at = l.haveAt[i]
-      if (Number.isNaN(at) || at > due) {
-        const until = Number.isNaN(at) ? playEnd : Math.min(at, playEnd)
-        my += until - due
-        t += until - due
-        if (Number.isNaN(at)) break
-      }
-    }
+    const my = stallAfter(l.haveAt, l.firstChunk, f, playEnd, o.chunkBytes, byteRate)
     if (my > 0) stalled++
     stallMs += my
   }

@@ -1,0 +1,36 @@
+// The simulator's day (bench/sim/day.ts): several items back to back, each its own swarm,
+// one audience tuning in and out across them. Checks that each listener's share over its
+// day is what its line sent, and that the books balance.
+import { test } from 'uvu'
+import * as assert from 'uvu/assert'
+import { runDay, DAY_DEFAULTS, CLASSES, type DayOptions } from '../../bench/sim/day.js'
+import { DEFAULTS } from '../../bench/sim/scenario.js'
+
+// three items of one minute (8 chunks of 128 KiB), 30 listeners at a time, served for 20 s after each item
+const base: DayOptions = { ...DEFAULTS, ...DAY_DEFAULTS, arrival: 'steady', listeners: 30, durationMs: 60_000, tailMs: 20_000, items: 3, keepMs: 20_000, seed: 3 }
+
+test('day: each listener\'s share is what its line sent over its items, and the shares add up to what the peers sent and the listeners received', async () => {
+  const r = await runDay(base, true)
+  const ls = r.dayListeners!
+  assert.ok(ls.length > base.listeners, `listeners tuned in during the day too (${ls.length})`)
+  assert.ok(ls.some(l => l.items.length === base.items), 'some listened to every item')
+  assert.ok(ls.some(l => l.joinAt > 0 && l.items.length > 0), 'some tuned in during the day')
+  let shares = 0
+  for (const l of ls) {
+    assert.is(l.swarms.length, l.items.length, 'one swarm per item it tuned in to')
+    const up = l.swarms.reduce((a, s) => a + s.stats.bytesUploaded, 0)
+    assert.is(up, l.host.bytesSent, `listener ${l.host.id}: its swarms uploaded what its line sent`)
+    if (l.items.length) assert.ok(Math.abs(l.share * l.items.length * r.itemBytes - up) < 1e-6 * up + 1e-9, `listener ${l.host.id}: share × its items' bytes is its upload`)
+    shares += l.share * l.items.length * r.itemBytes
+  }
+  const c = r.conservation
+  assert.ok(c.receivedFromPeers > 0, 'peers swapped chunks')
+  assert.ok(Math.abs(shares - c.sentByPeers) < 1, `the shares add up to what peers sent (${shares} B against ${c.sentByPeers} B)`)
+  assert.is(c.uploadedBySwarms, c.sentByPeers, 'what the swarms say they uploaded went through the links')
+  assert.ok(c.receivedFromPeers <= c.deliveredByNet && c.deliveredByNet <= c.sentByPeers, 'no byte from nowhere')
+  assert.is(c.receivedFromOrigin, c.sentByOrigin, 'what the listeners counted from the origin is what it sent')
+  assert.is(r.byClass[CLASSES[0]].listeners + r.byClass[CLASSES[1]].listeners + r.byClass[CLASSES[2]].listeners, r.listeners)
+  assert.ok(r.originPerItem.every(x => x >= 1), 'the origin sent each item at least once')
+})
+
+test.run()
