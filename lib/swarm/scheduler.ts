@@ -93,6 +93,23 @@ export const OVERDUE_OTHERS = 2
  */
 export const OVERDUE_STEP = 4
 /**
+ * For a scheduled item while others listen, an overdue chunk (not the first one to play
+ * after tuning in) also waits OVERDUE_PLACE_STEP_MS for each listener that our score for
+ * its block places above us in the whole audience (the tracker's count), as the origin's
+ * timing does, at most OVERDUE_PLACE_MAX_MS; a listener with fewer than
+ * OVERDUE_PLACE_PEERS peers keeps the rank rule alone. Ranked among its ~50 peers, about
+ * one listener in 51 is first for a block: in a flash crowd of 1,000 (bench/sim, origin at
+ * 10 × the stream, seed 1) ~20 asked the origin together for each early chunk nobody held
+ * yet, 2 s after it came near, ~20 more 2 s later, its queue grew to 20 s and chunk 3 came
+ * late for a quarter of the crowd (4.79 × the item, 25.7 % stalled); by place, 2.40 ×
+ * and 0.2 % (1 s). In a small audience the rank rule is the slower one and decides, as
+ * before (BENCHMARKS.md "scale").
+ */
+export const OVERDUE_PLACE_STEP_MS = 1000
+/** (a listener whose peers never bring a chunk waits at most this long past the rank rule's time) */
+export const OVERDUE_PLACE_MAX_MS = 60_000
+export const OVERDUE_PLACE_PEERS = 5
+/**
  * The origin's timing, for an item whose duration is known (a schedule record) while
  * others listen (the tracker counts more than us, or a peer is connected). A chunk goes to
  * the origin from the listener designated for its block no sooner than ORIGIN_LEAD_MS
@@ -120,6 +137,15 @@ export const ORIGIN_LEAD_MS = 60_000
  * item, 96 % stalled; at 4 s 6.7 ×, 26 %: BENCHMARKS.md "scale").
  */
 export const ORIGIN_STEP_MS = 4000
+/**
+ * The last turn: a listener whose turn would come later than this after the first takes
+ * none (the chunk reaches it from a peer, or goes to the origin when it is overdue). Each
+ * listener is designated among the ~50 peers it knows, so with 1,000 listeners about 20
+ * are designated for each block and two thirds of them are placed past the seventh turn;
+ * when all of those took the last turn together, ~12 asked the origin at once for each
+ * chunk whose first copy still sat in its queue (bench/sim, flash crowd, N = 1,000,
+ * origin at 10 × the stream, seed 1: 6.73 × the item with it, 4.79 × without).
+ */
 export const ORIGIN_STEP_MAX_MS = 30_000
 export const ORIGIN_SETTLE_MS = 10_000
 /** origin requests in flight at once, alone / with peers around */
@@ -409,7 +435,9 @@ export class Scheduler {
   /**
    * Chunk i, at play position k, holds up the output and has been waited for past the
    * deadline: once for the peer designated for its block, twice for the others, who give
-   * that peer's origin fetch time to arrive (see OVERDUE_OTHERS).
+   * that peer's origin fetch time to arrive (see OVERDUE_OTHERS); and, for a scheduled
+   * item in a swarm of at least OVERDUE_PLACE_PEERS peers, past our turn by place in the
+   * whole audience (OVERDUE_PLACE_STEP_MS).
    */
   private overdue (i: number, k: number, now: number, others: number[]): boolean {
     // counted from when it came near, not from when it entered the window: a swarm that
@@ -420,11 +448,16 @@ export class Scheduler {
     const waited = now - since
     const dl = this.sw.opts.deadlineMs
     if (waited < dl) return false
-    if (waited < OVERDUE_OTHERS * dl) return this.rankFor(others, Math.floor(i / BLOCK_CHUNKS)) === 0
+    const block = Math.floor(i / BLOCK_CHUNKS)
+    if (this.timed() && k > 0 && others.length >= OVERDUE_PLACE_PEERS) {
+      const p = this.place(block, others)
+      if (waited < dl + Math.min(OVERDUE_PLACE_MAX_MS, p * OVERDUE_PLACE_STEP_MS) + (p > 0 ? this.sw.feed.latencyMs : 0)) return false
+    }
+    if (waited < OVERDUE_OTHERS * dl) return this.rankFor(others, block) === 0
     // the others in turn, OVERDUE_STEP deadlines apart by their rank for the block, each also
     // allowing for the origin's own wait: at a capped origin a crowd that asked at once
     // queued each next chunk there from every listener, and every request then took longer
-    const r = this.rankFor(others, Math.floor(i / BLOCK_CHUNKS))
+    const r = this.rankFor(others, block)
     return waited >= (OVERDUE_OTHERS + OVERDUE_STEP * Math.max(0, r - 1)) * dl + this.sw.feed.latencyMs
   }
 
@@ -470,15 +503,22 @@ export class Scheduler {
    * ORIGIN_LEAD_MS before it plays (not before ORIGIN_SETTLE_MS after our start unless it
    * plays sooner than OVERDUE_LEAD_DEADLINES deadlines), plus ORIGIN_STEP_MS for each
    * listener our score for the block places above us in the whole audience (the
-   * tracker's count, or the peers we know).
+   * tracker's count, or the peers we know); never (Infinity) when that comes past
+   * ORIGIN_STEP_MAX_MS.
    */
   private releaseAt (i: number, block: number, others: number[]): number {
     if (!this.timed()) return -Infinity
     const plays = this.playTime(i)
-    const audience = Math.max(this.sw.audience, others.length + 1)
-    const above = Math.floor((1 - score(this.sw.myKey, block) / 2 ** 32) * audience)
+    const above = this.place(block, others)
     const first = Math.max(plays - ORIGIN_LEAD_MS, Math.min(this.startedAt + ORIGIN_SETTLE_MS, plays - OVERDUE_LEAD_DEADLINES * this.sw.opts.deadlineMs))
-    return first + Math.min(ORIGIN_STEP_MAX_MS, above * ORIGIN_STEP_MS)
+    if (above * ORIGIN_STEP_MS > ORIGIN_STEP_MAX_MS) return Infinity
+    return first + above * ORIGIN_STEP_MS
+  }
+
+  /** How many listeners our score for `block` places above us in the whole audience (the tracker's count, or the peers we know). */
+  private place (block: number, others: number[]): number {
+    const audience = Math.max(this.sw.audience, others.length + 1)
+    return Math.floor((1 - score(this.sw.myKey, block) / 2 ** 32) * audience)
   }
 
   /**

@@ -1,0 +1,108 @@
+// The origin's timing for a scheduled item (lib/swarm/scheduler.ts releaseAt, overdue), on
+// one real Swarm under a virtual clock (bench/sim's SimClock and SimNet) whose origin
+// records when each chunk is asked for, the tracker's count of the audience given, and
+// peers that never get a chunk (their own origin never answers).
+import { test } from 'uvu'
+import * as assert from 'uvu/assert'
+import { SimClock } from '../../bench/sim/clock.js'
+import { Host, SimNet } from '../../bench/sim/net.js'
+import { Rng, loopbackHost } from '../../bench/sim/population.js'
+import { makeItem } from '../../bench/sim/scenario.js'
+import { Swarm } from '../../lib/swarm/swarm.js'
+import { MemoryStore } from '../../lib/swarm/store.js'
+import { RateLimiter } from '../../lib/swarm/ratelimit.js'
+import { ORIGIN_LEAD_MS, ORIGIN_STEP_MAX_MS, OVERDUE_LEAD_DEADLINES, OVERDUE_PLACE_MAX_MS } from '../../lib/swarm/scheduler.js'
+import type { OriginSource } from '../../lib/swarm/origin.js'
+
+// four minutes of 128 kbit/s in 30 chunks of 128 KiB, as bench/sim's audio item
+const DURATION_MS = 240_000
+const DEADLINE_MS = 2000
+const PORT = 6881
+const item = makeItem(DURATION_MS * 16, 128 * 1024)
+const chunkMs = DURATION_MS / item.chunks.length
+
+/**
+ * One listener tuning in at the item's start, the tracker counting `audience`, connected
+ * to `mute` peers that never hold a chunk: when each chunk was first asked of its origin.
+ */
+async function askedAt (audience: number, mute: number, peerByte = 7): Promise<number[]> {
+  const clock = new SimClock(10)
+  const net = new SimNet(clock, new Rng(1))
+  const asked: number[] = new Array(item.chunks.length).fill(NaN)
+  const origin: OriginSource = {
+    fetchChunks: async (first, count, _cs, _size, sink, counter, signal, received) => {
+      for (let i = first; i < first + count; i++) if (Number.isNaN(asked[i])) asked[i] = clock.now()
+      for (let i = first; i < first + count && !(signal?.aborted ?? false); i++) {
+        await new Promise<void>(resolve => { clock.setTimeout(resolve, 100) })
+        counter.bytes += item.chunks[i].length
+        await sink(i, item.chunks[i])
+      }
+      received?.()
+    },
+    fetchSequential: async () => { throw new Error('ranges only') },
+    close: () => {},
+  }
+  const silent: OriginSource = { fetchChunks: async () => await new Promise<void>(() => {}), fetchSequential: async () => await new Promise<void>(() => {}), close: () => {} }
+  const swarms: Swarm[] = []
+  for (let k = 0; k <= mute; k++) {
+    const host = new Host(k, { host: `10.0.0.${k + 1}`, port: PORT }, loopbackHost())
+    net.add(host)
+    const sw = new Swarm({
+      url: 'http://origin.test/item', root: item.tree.root, infoHash: Buffer.alloc(20, 1), peerId: Buffer.alloc(20, k === 0 ? peerByte : 100 + k), port: PORT,
+      cacheDir: '', removeCache: false, window: 16, deadlineMs: DEADLINE_MS, playFraction: 0, durationMs: DURATION_MS, limiter: new RateLimiter(0),
+      warn: () => {}, debug: () => {}, clock, connect: net.connector(host), origin: k === 0 ? origin : silent,
+      store: (t) => new MemoryStore(t, { keepBuffers: true }),
+    })
+    host.swarm = sw
+    sw.counted(audience)
+    await sw.setTree(item.tree)
+    swarms.push(sw)
+  }
+  for (let k = 1; k <= mute; k++) swarms[0].addAddress({ host: `10.0.0.${k + 1}`, port: PORT })
+  for (const sw of swarms) sw.allowOrigin()
+  await clock.run(DURATION_MS)
+  for (const sw of swarms) await sw.close(false)
+  return asked
+}
+
+test('designated with few above it, a listener takes each chunk at its turn, up to a minute before it plays', async () => {
+  const asked = await askedAt(2, 0)
+  for (let i = 8; i < item.chunks.length; i++) {
+    const plays = i * chunkMs
+    assert.ok(asked[i] >= plays - ORIGIN_LEAD_MS, `chunk ${i} (plays at ${plays} ms) asked at ${asked[i]} ms`)
+    assert.ok(asked[i] <= plays - ORIGIN_LEAD_MS + ORIGIN_STEP_MAX_MS, `chunk ${i} (plays at ${plays} ms) asked at ${asked[i]} ms, not at its turn`)
+  }
+})
+
+test('placed past the last turn in a large audience, a listener leaves a chunk to those above it until the chunk holds up its output', async () => {
+  // (with every place past the last turn taken at that last turn, ~12 listeners per block
+  // asked at once in a flash crowd of 1,000 whose first copy sat in the origin's queue)
+  const asked = await askedAt(100_000, 0)
+  for (let i = 8; i < item.chunks.length; i++) {
+    const plays = i * chunkMs
+    assert.ok(asked[i] >= plays - OVERDUE_LEAD_DEADLINES * DEADLINE_MS, `chunk ${i} (plays at ${plays} ms) asked at ${asked[i]} ms, before it was near`)
+    assert.ok(asked[i] < plays, `chunk ${i} (plays at ${plays} ms) asked at ${asked[i]} ms, after it played`)
+  }
+})
+
+test('an overdue chunk waits for the listener\'s place in the whole audience, at most a minute, when its peers do not bring it', async () => {
+  // ten peers holding nothing; the chunks after the first are near from the start (they play
+  // within eight deadlines) and overdue for everyone, but in an audience of 100,000 those
+  // placed above this listener take them first (rank among ten peers alone let it ask after
+  // 2 to 76 s: with 1,000 listeners, ~20 ranked first among their peers asked at once)
+  const asked = await askedAt(100_000, 10)
+  assert.ok(asked[0] < OVERDUE_PLACE_MAX_MS, `chunk 0, the first to play (by rank among its peers), asked at ${asked[0]} ms`)
+  const near = 0
+  for (const i of [1, 2]) {
+    assert.ok(!Number.isNaN(asked[i]), `chunk ${i} never asked of the origin`)
+    assert.ok(asked[i] >= near + OVERDUE_PLACE_MAX_MS, `chunk ${i} asked at ${asked[i]} ms, before its place came`)
+    assert.ok(asked[i] <= near + OVERDUE_PLACE_MAX_MS + 2 * DEADLINE_MS, `chunk ${i} asked at ${asked[i]} ms: a listener whose peers never bring a chunk waits at most a minute`)
+  }
+})
+
+test('in an audience the size of its peers, an overdue chunk goes to the origin by rank among them as before', async () => {
+  const asked = await askedAt(11, 10)
+  for (const i of [1, 2]) assert.ok(asked[i] < OVERDUE_PLACE_MAX_MS, `chunk ${i} asked at ${asked[i]} ms`)
+})
+
+test.run()
