@@ -30,8 +30,9 @@ export const UPLOAD_SLOTS = 4
 const PACE_WEIGHT = 0.3
 /**
  * Deadlines after the last chunk sent when its pace is forgotten: a line too slow to send
- * one chunk within half a deadline refuses every request while it remembers, then sends
- * one again and measures anew (the line may have been shared with something else).
+ * one chunk within half a deadline refuses every request while it remembers; idle this
+ * long, it serves one request (refusing others meanwhile by the pace it had) and measures
+ * anew (the line may have been shared with something else).
  */
 export const PACE_MEMORY_DEADLINES = 5
 
@@ -74,7 +75,8 @@ export class Uploads {
     const i = p.wanted[p.wanted.length - 1]
     if (this.msPerByte === 0 || i === undefined || !this.sw.store?.has(i)) return
     const dl = this.sw.opts.deadlineMs
-    if (this.active === 0 && this.sw.clock.now() - this.lastSentAt > PACE_MEMORY_DEADLINES * dl) { this.msPerByte = 0; return }
+    // idle long enough to forget: one request is served, and measures the line anew
+    if (this.active === 0 && this.waiting.length === 0 && p.wanted.length === 1 && this.sw.clock.now() - this.lastSentAt > PACE_MEMORY_DEADLINES * dl) return
     const ahead = this.active + this.waiting.length + p.wanted.length - 1
     if ((ahead + 1) * this.sw.store.length(i) * this.msPerByte <= dl / 2) return
     p.wanted.pop()
@@ -87,8 +89,9 @@ export class Uploads {
     const now = this.sw.clock.now()
     // chunks sent at once share the line: each counts from when the one before it was out
     const ms = (now - Math.max(from, this.lastSentAt)) / len
+    const forgotten = from - this.lastSentAt > PACE_MEMORY_DEADLINES * this.sw.opts.deadlineMs
     this.lastSentAt = now
-    this.msPerByte = this.msPerByte === 0 ? ms : this.msPerByte + PACE_WEIGHT * (ms - this.msPerByte)
+    this.msPerByte = this.msPerByte === 0 || forgotten ? ms : this.msPerByte + PACE_WEIGHT * (ms - this.msPerByte)
   }
 
   async serve (p: PeerLink): Promise<void> {

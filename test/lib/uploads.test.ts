@@ -63,7 +63,7 @@ test('a line that would send a request past half a deadline, behind what it has 
   assert.is(up.refused, 2)
 })
 
-test('a line too slow for one chunk in half a deadline refuses, then forgets its pace and serves one again', async () => {
+test('a line too slow for one chunk in half a deadline refuses; idle long enough, it serves one to measure itself anew', async () => {
   const clock = new VirtualClock()
   const line = new Line(clock, 4200) // 128 KiB at 0.25 Mbit/s
   const up = new Uploads(host(clock))
@@ -74,7 +74,10 @@ test('a line too slow for one chunk in half a deadline refuses, then forgets its
   assert.equal(a.rejected, [1], 'refused while the pace is remembered')
   await clock.run(4300 + PACE_MEMORY_DEADLINES * DEADLINE_MS + 1)
   a.request(up, 2)
-  assert.equal(a.rejected, [1], 'served once the pace is forgotten')
+  assert.equal(a.rejected, [1], 'one request served once the pace is forgotten')
+  const b = new LineLink('b', line)
+  b.request(up, 3)
+  assert.equal(b.rejected, [3], 'another refused while that one measures the line')
   await clock.run(30_000)
   assert.equal(a.pieces.map(p => p.index), [0, 2])
 })
