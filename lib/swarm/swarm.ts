@@ -30,6 +30,8 @@ export interface SwarmStats {
   bytesFromPeers: number
   bytesUploaded: number
   chunksRejected: number
+  /** requests of peers answered REJECT because our line would not send them in time (uploads.ts) */
+  requestsRefused: number
   peersSeen: Set<string>
 }
 
@@ -68,7 +70,7 @@ export interface SwarmOptions {
 export class Swarm extends EventEmitter {
   tree?: HashTree
   store?: Store
-  readonly stats: SwarmStats = { bytesFromOrigin: 0, bytesFromPeers: 0, bytesUploaded: 0, chunksRejected: 0, peersSeen: new Set() }
+  readonly stats: SwarmStats = { bytesFromOrigin: 0, bytesFromPeers: 0, bytesUploaded: 0, chunksRejected: 0, requestsRefused: 0, peersSeen: new Set() }
   closed = false
   complete = false
   readonly clock: SwarmClock

@@ -13,7 +13,7 @@ export interface UploadsHost {
   readonly clock: SwarmClock
   readonly closed: boolean
   readonly store?: Store
-  readonly stats: { bytesUploaded: number }
+  readonly stats: { bytesUploaded: number, requestsRefused: number }
   emit: (event: string, ...args: unknown[]) => boolean
 }
 
@@ -39,8 +39,6 @@ export const PACE_MEMORY_DEADLINES = 5
 export class Uploads {
   /** chunks being sent right now (close() lets them finish) */
   active = 0
-  /** requests answered REJECT because the line was too busy to send them within half a deadline */
-  refused = 0
   /** our line's time per byte sent, from the chunks sent lately (0: none sent yet) */
   private msPerByte = 0
   /** when the last chunk was all sent */
@@ -73,15 +71,18 @@ export class Uploads {
    */
   private refuseBeyondLine (p: PeerLink): void {
     const i = p.wanted[p.wanted.length - 1]
-    if (this.msPerByte === 0 || i === undefined || !this.sw.store?.has(i)) return
+    // --upload-limit bounds the pace too, measured or not
+    const limit = this.sw.opts.limiter.bytesPerSecond
+    const msPerByte = Math.max(this.msPerByte, limit > 0 ? 1000 / limit : 0)
+    if (msPerByte === 0 || i === undefined || !this.sw.store?.has(i)) return
     const dl = this.sw.opts.deadlineMs
     // idle long enough to forget: one request is served, and measures the line anew
     if (this.active === 0 && this.waiting.length === 0 && p.wanted.length === 1 && this.sw.clock.now() - this.lastSentAt > PACE_MEMORY_DEADLINES * dl) return
     const ahead = this.active + this.waiting.length + p.wanted.length - 1
-    if ((ahead + 1) * this.sw.store.length(i) * this.msPerByte <= dl / 2) return
+    if ((ahead + 1) * this.sw.store.length(i) * msPerByte <= dl / 2) return
     p.wanted.pop()
     p.send({ type: 'reject', index: i })
-    this.refused++
+    this.sw.stats.requestsRefused++
   }
 
   /** `len` bytes were taken from the limit at `from` and all sent now: the line's pace */
@@ -113,7 +114,8 @@ export class Uploads {
           const from = sw.clock.now()
           await sw.opts.limiter.take(len)
           k = p.wanted.indexOf(i)
-          if (k < 0) continue // cancelled while we waited
+          // cancelled while we waited: the limit's wait was still the line's pace (its bytes are spent)
+          if (k < 0) { if (sw.opts.limiter.bytesPerSecond > 0) this.sent(len, from); continue }
           p.wanted.splice(k, 1)
           let data: Buffer
           try { data = await sw.store.get(i) } catch { p.send({ type: 'reject', index: i }); continue }

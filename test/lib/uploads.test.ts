@@ -43,13 +43,14 @@ class LineLink extends PeerLink {
 function host (clock: VirtualClock): UploadsHost {
   const data = Buffer.alloc(CHUNK)
   const store = { has: (i: number) => i < 4, length: () => CHUNK, get: async () => data } as unknown as Store
-  return { opts: { limiter: new RateLimiter(0), deadlineMs: DEADLINE_MS }, clock, closed: false, store, stats: { bytesUploaded: 0 }, emit: () => true }
+  return { opts: { limiter: new RateLimiter(0), deadlineMs: DEADLINE_MS }, clock, closed: false, store, stats: { bytesUploaded: 0, requestsRefused: 0 }, emit: () => true }
 }
 
 test('a line that would send a request past half a deadline, behind what it has to send, answers REJECT at once', async () => {
   const clock = new VirtualClock()
   const line = new Line(clock, 400) // a chunk every 400 ms: two fit in half a deadline, three do not
-  const up = new Uploads(host(clock))
+  const h = host(clock)
+  const up = new Uploads(h)
   const first = new LineLink('a', line)
   first.request(up, 0) // the pace unknown: served
   await clock.run(500)
@@ -60,7 +61,7 @@ test('a line that would send a request past half a deadline, behind what it has 
   assert.equal(peers.map(p => p.rejected), [[], [], [2], [3]])
   await clock.run(5000)
   assert.equal(peers.map(p => p.pieces.map(x => x.index)), [[0], [1], [], []])
-  assert.is(up.refused, 2)
+  assert.is(h.stats.requestsRefused, 2)
 })
 
 test('a line too slow for one chunk in half a deadline refuses; idle long enough, it serves one to measure itself anew', async () => {
