@@ -15,14 +15,6 @@ import { playOrder, pickFrom, candidates, rank, score, ChunkMask, FreeCandidates
 /** requests in flight over all peers however slow our own line seems (inboundBudget) */
 export const INBOUND_MIN = 2
 /**
- * requests in flight over all peers before our line has brought a chunk (its pace unknown):
- * the play order's first three (chunk 0, the one before the play position, and that one).
- * Asked for the whole window at once, a listener tuning in on a 5 Mbit/s line had ten
- * chunks coming down together and the one it was to play first came 2 to 4 s later
- * (the simulator, steady audience, N = 100, seeds 2 and 3).
- */
-export const INBOUND_START = 3
-/**
  * A request cancelled past its deadline takes the place of one in flight for this many
  * deadlines more (inboundBudget; at least INBOUND_MIN stay possible). A listener tuning
  * in near an item's end on a 5.75 Mbit/s line asked its peers for the next chunks, they
@@ -283,13 +275,10 @@ export class Scheduler {
     const endgame = missing > 0 && missing <= ENDGAME_CHUNKS
     // (with nothing to ask for, no peer is looked at: a listener holding the item passes here on every message)
     const chunk = store.tree.chunkSize
-    // until the first positions are held (through the play position), only the urgent
-    // window is asked for: a listener tuning in to 20 peers asked them for the whole item at
-    // once, and on two cores its first chunk queued behind the others' uploads (first byte
-    // ~50 ms later); one tuning in near an item's end on a 15 Mbit/s line asked for twenty
-    // chunks it had missed once its first two came, and the one it was to play came 2.7 s
-    // after it tuned in (the simulator, steady audience, N = 100, seed 3)
-    const windowOnly = st.cursor < INBOUND_START
+    // until the first position is held, only the urgent window is asked for: a listener
+    // tuning in to 20 peers asked them for the whole item at once, and on two cores its
+    // first chunk queued behind the others' uploads (first byte ~50 ms later)
+    const windowOnly = st.cursor === 0
     // only a peer holding a free candidate can be asked for one (the others' picks would be
     // empty); the fastest first, as the sort is stable this is the order of the full ranking
     // (nor is any when no free candidate is available from a peer at all, which is most passes)
@@ -328,9 +317,9 @@ export class Scheduler {
    * again while the cancelled copies still filled the line, and some chunks never came.
    */
   private inboundBudget (dl: number, chunk: number): number {
+    if (this.inbound.value === 0) return Infinity
     let asked = 0
     for (const s of this.pendingPeers.values()) asked += s.size
-    if (this.inbound.value === 0) return INBOUND_START - asked
     // requests cancelled past their deadline lately may still be on their way (a peer sends
     // what it had queued): they fill the line as much as those still asked for
     const cancels = this.cancels
