@@ -231,13 +231,16 @@ export class SimNet {
    * than `lastAt` (its last byte, at the sender's pace); the receiver's downlink takes
    * the bytes in the order they start arriving (a FIFO share of its capacity), so the
    * accounting waits until the first byte is there: a transfer still queued at a busy
-   * sender holds no place at the receiver meanwhile. `done(at)`: when it is all in.
+   * sender holds no place at the receiver meanwhile. It takes the downlink for its bytes'
+   * worth of time, not for as long as a slow sender trickles them: a listener on a
+   * 680 Mbit/s line sent a chunk by a 0.25 Mbit/s one had every other chunk held back
+   * behind it for 4 s. `done(at)`: when it is all in.
    */
   receive (dst: Host, firstAt: number, lastAt: number, len: number, rttMs: number, loss: number, done: (at: number) => void): void {
     this.clock.setTimeout(() => {
       const now = this.clock.now()
-      const at = Math.max(lastAt, Math.max(now, dst.downBusy) + len / dst.spec.downBytesPerMs)
-      dst.downBusy = at
+      dst.downBusy = Math.max(now, dst.downBusy) + len / dst.spec.downBytesPerMs
+      const at = Math.max(lastAt, dst.downBusy)
       done(at + this.lossDelay(len, rttMs, loss))
     }, firstAt - this.clock.now())
   }

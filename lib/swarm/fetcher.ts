@@ -96,7 +96,7 @@ export class Fetcher {
   private cacheDir = ''
   private tempCache = false
   private readonly totals: Omit<SwarmStats, 'peersSeen'> & { peersSeen: Set<string> } =
-    { bytesFromOrigin: 0, bytesFromPeers: 0, bytesUploaded: 0, chunksRejected: 0, peersSeen: new Set() }
+    { bytesFromOrigin: 0, bytesFromPeers: 0, bytesUploaded: 0, chunksRejected: 0, requestsRefused: 0, peersSeen: new Set() }
   private readonly idle = new Bell()
   private readonly registered = new Bell()
   private itemsDone = 0
@@ -261,8 +261,8 @@ export class Fetcher {
   }
 
   private statsOf (s: Swarm): Record<string, number> {
-    const { bytesFromOrigin, bytesFromPeers, bytesUploaded, chunksRejected } = s.stats
-    return { bytesFromOrigin, bytesFromPeers, bytesUploaded, chunksRejected, peersSeen: s.stats.peersSeen.size }
+    const { bytesFromOrigin, bytesFromPeers, bytesUploaded, chunksRejected, requestsRefused } = s.stats
+    return { bytesFromOrigin, bytesFromPeers, bytesUploaded, chunksRejected, requestsRefused, peersSeen: s.stats.peersSeen.size }
   }
 
   private showProgress (s: Swarm, n: number): void {
@@ -313,6 +313,7 @@ export class Fetcher {
     this.totals.bytesFromPeers += s.stats.bytesFromPeers
     this.totals.bytesUploaded += s.stats.bytesUploaded
     this.totals.chunksRejected += s.stats.chunksRejected
+    this.totals.requestsRefused += s.stats.requestsRefused
     for (const id of s.stats.peersSeen) this.totals.peersSeen.add(id)
     this.idle.ring()
   }
@@ -324,7 +325,7 @@ export class Fetcher {
     for (const s of this.sockets) s.destroy()
     await this.verifier?.close()
     const t = this.totals
-    await this.writeStats({ type: 'exit', items: this.itemsDone, bytesFromOrigin: t.bytesFromOrigin, bytesFromPeers: t.bytesFromPeers, bytesUploaded: t.bytesUploaded, chunksRejected: t.chunksRejected, peersSeen: t.peersSeen.size })
+    await this.writeStats({ type: 'exit', items: this.itemsDone, bytesFromOrigin: t.bytesFromOrigin, bytesFromPeers: t.bytesFromPeers, bytesUploaded: t.bytesUploaded, chunksRejected: t.chunksRejected, requestsRefused: t.requestsRefused, peersSeen: t.peersSeen.size })
     if (this.tempCache) await rm(this.cacheDir, { recursive: true, force: true })
   }
 

@@ -45,13 +45,18 @@ export interface Candidates { win: number[], rest: number[] }
 
 /**
  * What every peer's pick starts from (what is held does not change during one pass):
- * the first `window` missing positions, then up to SCAN_POSITIONS positions beyond.
+ * the first `window` missing positions still to be played, then up to SCAN_POSITIONS
+ * positions beyond. What was skipped (after `originLimit`) is never in the window: a
+ * listener tuning in near an item's end had its window run on into chunks 1, 2, 3…, asked
+ * them at once beside the one it was to play first, and on a 5 Mbit/s line got that one
+ * 4 s later (the simulator, steady audience, N = 100, seed 2).
  */
 export function candidates (s: PickState): Candidates {
   const win: number[] = []
   const rest: number[] = []
   let k = s.cursor
-  for (; k < s.order.length && win.length < s.window; k++) if (!s.has(s.order[k])) win.push(s.order[k])
+  const played = Math.min(s.order.length, s.originLimit)
+  for (; k < played && win.length < s.window; k++) if (!s.has(s.order[k])) win.push(s.order[k])
   for (let n = 0; k < s.order.length && n < SCAN_POSITIONS; k++, n++) if (!s.has(s.order[k])) rest.push(s.order[k])
   return { win, rest }
 }

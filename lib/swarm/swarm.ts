@@ -19,7 +19,7 @@ import { peerKey } from './picker.js'
 import { RateLimiter } from './ratelimit.js'
 import { realClock, sleepOn, within, type SwarmClock } from './clock.js'
 import { Members } from './members.js'
-import { Scheduler } from './scheduler.js'
+import { Scheduler, MAX_MISSED } from './scheduler.js'
 import { Uploads } from './uploads.js'
 
 /** how long a new swarm looks for peers before it may use the origin */
@@ -30,6 +30,8 @@ export interface SwarmStats {
   bytesFromPeers: number
   bytesUploaded: number
   chunksRejected: number
+  /** requests of peers answered REJECT because our line would not send them in time (uploads.ts) */
+  requestsRefused: number
   peersSeen: Set<string>
 }
 
@@ -68,7 +70,7 @@ export interface SwarmOptions {
 export class Swarm extends EventEmitter {
   tree?: HashTree
   store?: Store
-  readonly stats: SwarmStats = { bytesFromOrigin: 0, bytesFromPeers: 0, bytesUploaded: 0, chunksRejected: 0, peersSeen: new Set() }
+  readonly stats: SwarmStats = { bytesFromOrigin: 0, bytesFromPeers: 0, bytesUploaded: 0, chunksRejected: 0, requestsRefused: 0, peersSeen: new Set() }
   closed = false
   complete = false
   readonly clock: SwarmClock
@@ -207,6 +209,11 @@ export class Swarm extends EventEmitter {
       case 'piece': void this.onPiece(p, m.index, m.data); return
       case 'reject': {
         if (p.inflight.delete(m.index)) this.scheduler.unpend(m.index, p)
+        // not held, or too busy to send it in time: asked of others, not of it again
+        if (st && m.index < st.count && !p.missed.has(m.index) && p.missed.size < MAX_MISSED) {
+          p.miss(m.index)
+          if (p.has(m.index) && st.avail[m.index] > 0) st.avail[m.index]--
+        }
         break
       }
       case 'tree-request':

@@ -34,6 +34,15 @@ test('keeps reserve slots free for the window instead of filling them with rare 
   assert.equal(pickForPeer(s, all, 5, 2), [0, 1, 9])
 })
 
+test('the window never runs on into the chunks skipped by tuning in late', () => {
+  // joined at 17 of 20: order 0, 17, 18, 19, then 1..16; a window of 8 holds the four to play
+  const s = state(20, { play: 17, window: 8 })
+  assert.equal(pickForPeer(s, all, 8, 0, true), [0, 17, 18, 19], 'the window alone: what is to play')
+  // beyond the window the skipped chunks come rarest first: 9 is held by one peer
+  s.avail[9] = 1
+  assert.equal(pickForPeer(s, all, 6, 0), [0, 17, 18, 19, 9, 1])
+})
+
 test('asks only for the window when told to (before the first chunk is held)', () => {
   const s = state(20, { window: 3, avail: { 15: 1 } })
   assert.equal(pickForPeer(s, all, 10, 2, true), [0, 1, 2])
