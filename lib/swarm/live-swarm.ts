@@ -91,7 +91,8 @@ export const STAGED_AFTER = 0.3
  * its first chunk, the newest the manifest listed, from the origin at once, before it knew
  * anyone, though its peers held it already: one chunk body per listener tuning in
  * (simulated, bench/sim live, 100 listeners, server at 10 × the stream, seeds 1-10: 2.74 ×
- * the stream and 676 s of gaps; with the wait 2.43 × and 487 s).
+ * the stream and 676 s of gaps; with the wait 2.43 × and 487 s, seed 4's jam at its start
+ * gone but more single chunks missed on the nine others: BENCHMARKS.md `## scale`).
  */
 export const START_WAIT_MS = 500
 /** how fast the measure of the web server's pace is forgotten when nothing new was measured */
