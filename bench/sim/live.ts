@@ -127,7 +127,7 @@ export async function runLive (o: ScenarioOptions): Promise<Result> {
     let ann: Announcer | undefined
     const sw = new LiveSwarm({
       infoHash, peerId, port: PORT, streamId: show.streamId, publicKey: show.kp.publicKey,
-      chunkMs: LIVE_CHUNK_MS, deadlineMs, fetchers: LIVE_FETCHERS, keepChunks: LIVE_KEEP_CHUNKS,
+      chunkMs: LIVE_CHUNK_MS, deadlineMs, fetchers: LIVE_FETCHERS, keepChunks: LIVE_KEEP_CHUNKS, tracked: true,
       clock, random: () => rng.next(), connect: net.connector(h), origin: src, warn: () => {}, debug: () => {},
     })
     h.live = sw

@@ -112,7 +112,7 @@ export async function fetchLive (rec: ScheduleRecord, found: LiveFound, out: Wri
   const track = (s: Socket): Socket => { sockets.add(s); s.on('close', () => sockets.delete(s)); return s }
   const swarm = new LiveSwarm({
     infoHash: Buffer.from(m.infoHash, 'hex'), peerId: randomBytes(20), port, streamId, publicKey,
-    chunkMs: Math.max(100, m.chunkMs), deadlineMs: opts.deadlineMs, fetchers: LIVE_FETCHERS, keepChunks: LIVE_KEEP_CHUNKS,
+    chunkMs: Math.max(100, m.chunkMs), deadlineMs: opts.deadlineMs, fetchers: LIVE_FETCHERS, keepChunks: LIVE_KEEP_CHUNKS, tracked: opts.trackers.length > 0,
     clock: realClock, origin, warn: io.warn, debug: io.debug,
     connect: (to) => new Peer(track(tcpConnect({ host: to.host, port: to.port })), true, `${to.host}:${to.port}`),
   })

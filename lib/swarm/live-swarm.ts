@@ -83,6 +83,18 @@ export const FALLBACK_SPREAD = 0.5
  */
 export const FIRST_PLACES = 3
 export const STAGED_AFTER = 0.3
+/**
+ * A listener just tuned in that asks a tracker for peers (`tracked`), with no peer and no
+ * answer from it yet, takes nothing from the origin for this long after its start: the
+ * answer (a round trip or two) names the peers it then dials, and while it dials it is
+ * alone (DIAL_GRACE_MS) and waits for them until its fallback. Before, every listener took
+ * its first chunk, the newest the manifest listed, from the origin at once, before it knew
+ * anyone, though its peers held it already: one chunk body per listener tuning in
+ * (simulated, bench/sim live, 100 listeners, server at 10 × the stream, seeds 1-10: 2.74 ×
+ * the stream and 676 s of gaps; with the wait 2.43 × and 487 s, seed 4's jam at its start
+ * gone but more single chunks missed on the nine others: BENCHMARKS.md `## scale`).
+ */
+export const START_WAIT_MS = 500
 /** how fast the measure of the web server's pace is forgotten when nothing new was measured */
 export const ORIGIN_PACE_HALF_MS = 5000
 export const TICK_MIN_MS = 20
@@ -100,6 +112,8 @@ export interface LiveSwarmOptions {
   deadlineMs: number
   /** listeners designated per chunk to take it from the origin */
   fetchers: number
+  /** a tracker is asked for peers (and counts the audience): until it answers, START_WAIT_MS at most, a listener with no peer takes nothing from the origin */
+  tracked?: boolean
   /** chunks kept (to play and to serve) behind the play position */
   keepChunks: number
   clock: SwarmClock
@@ -205,6 +219,8 @@ export class LiveSwarm extends EventEmitter {
   private originMs = 0
   private originMsAt = -Infinity
   private endedAt?: number
+  /** when start() was called (START_WAIT_MS) */
+  private startedAt = -Infinity
   /** 'ended' was emitted (once: it was on every tick after the end) */
   private endSaid = false
   readonly key: number
@@ -233,6 +249,7 @@ export class LiveSwarm extends EventEmitter {
     this.ref = { seq: entry.seq, endMs: Date.parse(entry.start) + entry.duration }
     this.offsetMs = this.clock.now() - this.ref.endMs
     this.newestAnnounced = entry.seq
+    this.startedAt = this.clock.now()
     this.tick()
   }
 
@@ -268,6 +285,8 @@ export class LiveSwarm extends EventEmitter {
     const others = this.members.otherKeys()
     // still connecting to the peers we were told of: not yet the one to ask the origin
     const alone = others.length === 0 && this.members.dialling
+    // just tuned in: no peer, and no answer from the tracker yet (START_WAIT_MS)
+    const unplaced = this.opts.tracked === true && others.length === 0 && this.audience === 0 && now - this.startedAt < START_WAIT_MS
     // chunks appear in order: past the first one not known to exist, the origin has none yet
     let known = Math.max(this.newestAnnounced, this.next - 1)
     // Fallen a deadline behind while the server has not said a chunk is missing (a slow
@@ -285,7 +304,7 @@ export class LiveSwarm extends EventEmitter {
         else continue
       }
       if (this.fromOriginNow.has(seq)) { this.askPeer(seq); continue }
-      if (this.askPeer(seq) || seq > known + 1 || (behind && (seq !== top || !catchUp))) continue
+      if (this.askPeer(seq) || unplaced || seq > known + 1 || (behind && (seq !== top || !catchUp))) continue
       const due = this.dueAt(seq)
       const rank = alone ? 0 : liveRank(this.key, others, seq)
       const first = !alone && rank < this.opts.fetchers

@@ -116,7 +116,7 @@ function hungOrigin (): LiveOriginSource {
   return { counter: { bytes: 0, requests: 0 }, fetchClaim: never, fetchChunk: never, fetchHeader: never, fetchManifest: never }
 }
 
-function setup (n: number, opts: { fetchers?: number, hung?: number[], slowLine?: { who: number, ms: number } } = {}): { clock: VirtualClock, net: MemoryNet, origin: MemoryLiveOrigin, listeners: Listener[], join: () => void } {
+function setup (n: number, opts: { fetchers?: number, hung?: number[], slowLine?: { who: number, ms: number }, tracked?: boolean } = {}): { clock: VirtualClock, net: MemoryNet, origin: MemoryLiveOrigin, listeners: Listener[], join: () => void } {
   const clock = new VirtualClock()
   const net = new MemoryNet(clock, { latencyMs: 20, upBytesPerMs: 250 }) // 2 Mbit/s up each
   const origin = new MemoryLiveOrigin(clock, 20, 1250)
@@ -126,7 +126,7 @@ function setup (n: number, opts: { fetchers?: number, hung?: number[], slowLine?
     const addr = { host: `10.0.0.${i + 1}`, port: 6881 }
     const o: LiveSwarmOptions = {
       infoHash, peerId: randomBytes(20), port: 6881, streamId: origin.streamId, publicKey: origin.kp.publicKey,
-      chunkMs: CHUNK_MS, deadlineMs: DEADLINE_MS, fetchers: opts.fetchers ?? 1, keepChunks: 16,
+      chunkMs: CHUNK_MS, deadlineMs: DEADLINE_MS, fetchers: opts.fetchers ?? 1, keepChunks: 16, tracked: opts.tracked,
       clock, connect: net.connector(addr), origin: opts.hung?.includes(i) ? hungOrigin() : origin.source(i, opts.slowLine?.who === i ? opts.slowLine.ms : 0), warn: () => {}, debug: () => {},
     }
     const sw = new LiveSwarm(o)
@@ -490,6 +490,46 @@ test('a listener first among the peers it knows but far down the tracker\'s coun
   assert.is(pair.staged.length, 0)
   assert.ok(pair.due.filter(ms => ms < 200).length >= pair.due.length * 0.8, `asked for ${pair.due.join(', ')} ms after they appeared`)
   console.log(`  audience of 1,000: ${crowd.staged.length} chunks asked for ${Math.min(...crowd.staged)}–${Math.max(...crowd.staged)} ms after they appeared; of 2: ${Math.min(...pair.due)}–${Math.max(...pair.due)} ms`)
+})
+
+test('a listener just tuned in takes its first chunk from the peers its tracker names a moment later, not from the origin before it knows anyone', async () => {
+  // (every listener took its first chunk from the web server at once, before the tracker's
+  // answer: one body per listener tuning in; bench/sim live, N = 100, server at 10 × the
+  // stream, seeds 1-10: 2.74 × the stream, 2.43 × with the wait)
+  const newcomer = async (tracked: boolean): Promise<{ fromOrigin: boolean, l: Listener, s: ReturnType<typeof setup> }> => {
+    const s = setup(4, { tracked })
+    const { clock, origin, listeners } = s
+    origin.start()
+    await clock.run(3500)
+    // three on air, each knowing those before it (as join() does)
+    listeners.slice(0, 3).forEach((l, i) => {
+      for (let k = 0; k < i; k++) l.sw.addAddress({ host: `10.0.0.${k + 1}`, port: 6881 })
+      l.first = origin.chunks[origin.chunks.length - 1].entry.seq
+      l.sw.start(origin.chunks[origin.chunks.length - 1].entry)
+    })
+    await clock.run(8000)
+    // a fourth listener tunes in knowing nobody; the tracker answers 100 ms later: four listeners, the three addresses
+    const l = listeners[3]
+    const newest = origin.chunks[origin.chunks.length - 1]
+    l.first = newest.entry.seq
+    l.sw.start(newest.entry)
+    clock.setTimeout(() => {
+      l.sw.counted(4)
+      for (let k = 0; k < 3; k++) l.sw.addAddress({ host: `10.0.0.${k + 1}`, port: 6881 })
+    }, 100)
+    await clock.run(15_000)
+    return { fromOrigin: (origin.fetchedBy.get(l.first) ?? []).includes(3), l, s }
+  }
+  const a = await newcomer(true)
+  assert.not.ok(a.fromOrigin, `the first chunk (${a.l.first}) taken from the origin by the newcomer`)
+  checkPlayed(a.l, a.s.origin, 0)
+  assert.ok(a.l.played.length >= 5)
+  offAir(a.s)
+  // without a tracker to wait for, a listener with no peer takes it from the origin at once, as before
+  const b = await newcomer(false)
+  assert.ok(b.fromOrigin, 'an untracked newcomer takes its first chunk from the origin')
+  checkPlayed(b.l, b.s.origin, 0)
+  offAir(b.s)
 })
 
 /** A requester on one upload line shared by every link of the holder: pieces go out one after another, `msPerPiece` each. */
