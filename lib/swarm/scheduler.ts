@@ -266,6 +266,14 @@ export class Scheduler {
     p.inflight.clear()
   }
 
+  /** Chunk i is not asked of peer p again (past its deadline, or refused), and no longer counted as available from it. */
+  missedBy (p: PeerLink, i: number): void {
+    const st = this.state
+    if (!st || i >= st.count || p.missed.has(i) || p.missed.size >= MAX_MISSED) return
+    p.miss(i)
+    if (p.has(i) && st.avail[i] > 0) st.avail[i]--
+  }
+
   unpend (i: number, p: PeerLink): void {
     const s = this.pendingPeers.get(i)
     if (s) { s.delete(p); if (s.size === 0) this.pendingPeers.delete(i) }
@@ -369,11 +377,7 @@ export class Scheduler {
           if (this.cancels.length < MAX_MISSED) this.cancels.push(now)
           p.rate *= 0.5
           p.strikes++
-          // not asked of it again, and no longer counted as available from it
-          if (!p.missed.has(i) && p.missed.size < MAX_MISSED) {
-            p.miss(i)
-            if (p.has(i) && st.avail[i] > 0) st.avail[i]--
-          }
+          this.missedBy(p, i)
         }
       }
       if (p.strikes >= MAX_STRIKES && p.bytesDelivered === 0) p.drop(`${p.strikes} requests unanswered within ${dl} ms, none ever answered`)

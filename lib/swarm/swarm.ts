@@ -19,7 +19,7 @@ import { peerKey } from './picker.js'
 import { RateLimiter } from './ratelimit.js'
 import { realClock, sleepOn, within, type SwarmClock } from './clock.js'
 import { Members } from './members.js'
-import { Scheduler, MAX_MISSED } from './scheduler.js'
+import { Scheduler } from './scheduler.js'
 import { Uploads } from './uploads.js'
 
 /** how long a new swarm looks for peers before it may use the origin */
@@ -210,10 +210,7 @@ export class Swarm extends EventEmitter {
       case 'reject': {
         if (p.inflight.delete(m.index)) this.scheduler.unpend(m.index, p)
         // not held, or too busy to send it in time: asked of others, not of it again
-        if (st && m.index < st.count && !p.missed.has(m.index) && p.missed.size < MAX_MISSED) {
-          p.miss(m.index)
-          if (p.has(m.index) && st.avail[m.index] > 0) st.avail[m.index]--
-        }
+        this.scheduler.missedBy(p, m.index)
         break
       }
       case 'tree-request':
