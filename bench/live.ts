@@ -6,7 +6,7 @@
 // and one HTTP reader of it; N HTTP readers of icecast2. A chunk file's first 48
 // bytes are found in the source stream and in every reader's stream: glass to ear is the
 // arrival time minus the time the source wrote those bytes (the same clock, one host).
-//   node dist/bench/live.js [--n 20] [--minutes 2] [--kill 3] [--warm 20s] [--delay 1500ms]
+//   node dist/bench/live.js [--n 20] [--minutes 2] [--kill 3] [--warm 20s] [--delay 3s]
 import { spawn, type ChildProcess } from 'node:child_process'
 import { readFile, mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir, loadavg } from 'node:os'
@@ -105,11 +105,11 @@ async function untilLine (c: ChildProcess, re: RegExp, ms: number, what: string)
 interface Listener { k: number, fetch: ChildProcess, icecast: ChildProcess, rec: Recorded, late: Array<{ at: number, units: number }>, killedAt?: number }
 
 async function main (): Promise<void> {
-  const usage = 'Usage: node dist/bench/live.js [--n 20] [--minutes 2] [--kill 3] [--warm 20s] [--delay 1500ms]\n' +
+  const usage = 'Usage: node dist/bench/live.js [--n 20] [--minutes 2] [--kill 3] [--warm 20s] [--delay 3s]\n' +
     '  a live show to N pc listeners (pc-live, nginx, pc-tracker, pc-fetch | pc-icecast) beside icecast2 with N readers;\n' +
     '  --kill SIGKILLs that many listeners during the run, --warm is not measured, --delay is pc-icecast --live-delay\n'
   const known = new Set(['n', 'minutes', 'kill', 'warm', 'delay', 'help', 'h', '_'])
-  const argv = minimist(process.argv.slice(2), { string: ['warm', 'delay'], boolean: ['help'], alias: { h: 'help' }, default: { n: 20, minutes: 2, kill: 3, warm: '20s', delay: '1500ms' } })
+  const argv = minimist(process.argv.slice(2), { string: ['warm', 'delay'], boolean: ['help'], alias: { h: 'help' }, default: { n: 20, minutes: 2, kill: 3, warm: '20s', delay: '3s' } })
   if (argv.help) { process.stdout.write(usage); return }
   const unknown = Object.keys(argv).filter(k => !known.has(k))
   if (unknown.length || argv._.length) { process.stderr.write(`live.js: unknown ${unknown.length ? `option --${unknown[0]}` : `argument ${String(argv._[0])}`}\n${usage}`); process.exitCode = 64; return }

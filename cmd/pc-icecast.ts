@@ -20,7 +20,7 @@ const OPTIONS: OptionTable = {
   'queue-size': { type: 'string', default: '512k', arg: 'SIZE', help: 'a listener with more queued is dropped' },
   'max-listeners': { type: 'string', default: '1000', arg: 'N', help: 'listeners beyond this are refused (403)' },
   metaint: { type: 'string', default: '16000', arg: 'BYTES', help: 'audio bytes between ICY metadata blocks' },
-  'live-delay': { type: 'string', default: '1500ms', arg: 'DURATION', help: 'a live item plays this long behind the source clock' },
+  'live-delay': { type: 'string', default: '3s', arg: 'DURATION', help: 'a live item plays this long behind the source clock' },
   'read-ahead': { type: 'string', default: '10s', arg: 'DURATION', help: 'media held ahead of the schedule' },
   window: { alias: 'w', type: 'string', default: '8M', arg: 'SIZE', help: 'reorder window for frame input' },
   relay: { type: 'string', default: '', arg: 'URL', help: 'also push to icecast://USER:PASS@HOST:PORT/MOUNT' },

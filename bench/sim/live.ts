@@ -1,8 +1,9 @@
 // The live scenario: a show cut into signed chunks at the stream's rate (as pc-live does),
 // served by the simulated web server with its bounded upload, and one real LiveSwarm
 // (lib/swarm/live-swarm.ts) per listener at the live edge, over the simulated network.
-// Playback is pc-icecast's for a live item: each chunk plays at its cut time plus a fixed
-// delay behind the source clock (--live-delay); a chunk not held by then is a gap.
+// Playback is pc-icecast's for a live item: each chunk plays at its start on the source
+// clock plus a fixed delay (--live-delay); a chunk not held by then is a gap. The source
+// sends in real time, so a chunk is cut (and at the origin) one chunk after its start.
 import { randomBytes } from 'node:crypto'
 import { LiveSwarm } from '../../lib/swarm/live-swarm.js'
 import type { LiveOriginSource } from '../../lib/swarm/live-origin.js'
@@ -22,7 +23,7 @@ import { summary, type ScenarioOptions, type Result } from './scenario.js'
 /** pc-live's default chunk (--chunk 1s) */
 export const LIVE_CHUNK_MS = 1000
 /** pc-icecast's default --live-delay */
-export const LIVE_DELAY_MS = 1500
+export const LIVE_DELAY_MS = 3000
 /** a claim file (SEQ.json) and a manifest entry are a few hundred bytes */
 const CLAIM_BYTES = 400
 const PORT = 6881
@@ -164,7 +165,10 @@ export async function runLive (o: ScenarioOptions): Promise<Result> {
   }
   const wall = (performance.now() - wall0) / 1000
 
-  // playback at cut time + LIVE_DELAY_MS; a chunk held later (or never) while listening is a gap of one chunk
+  // playback at the chunk's start + the live delay, as pc-icecast plays it (its MARK time +
+  // --live-delay); a chunk held later (or never) while listening is a gap of one chunk
+  const delayMs = o.liveDelayMs ?? LIVE_DELAY_MS
+  const playAt = (seq: number): number => show.cuts[seq].at - LIVE_CHUNK_MS + delayMs
   let stalled = 0
   let gapMs = 0
   const firstAudio: number[] = []
@@ -173,10 +177,10 @@ export async function runLive (o: ScenarioOptions): Promise<Result> {
     up.push(l.host.bytesSent / streamBytes)
     if (l.first < 0) continue
     const f = l.heldAt.get(l.first)
-    if (f !== undefined) firstAudio.push(Math.max(f, show.cuts[l.first].at + LIVE_DELAY_MS) - l.joinAt)
+    if (f !== undefined) firstAudio.push(Math.max(f, playAt(l.first)) - l.joinAt)
     let gaps = 0
     for (let seq = l.first; seq < show.cuts.length; seq++) {
-      const due = show.cuts[seq].at + LIVE_DELAY_MS
+      const due = playAt(seq)
       if (due >= l.leaveAt) break
       const at = l.heldAt.get(seq)
       if (at === undefined || at > due) gaps++

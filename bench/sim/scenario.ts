@@ -43,6 +43,8 @@ export interface ScenarioOptions {
   quantumMs: number
   /** (the loopback validation) listeners who tune in one after another once the first N hold the item, JOINER_GAP_MS apart */
   joiners: number
+  /** (live) pc-icecast's --live-delay: a chunk plays this long after its start on the source clock */
+  liveDelayMs?: number
   progress?: (line: string) => void
 }
 
