@@ -10,6 +10,7 @@ import type { LiveOriginSource } from '../../lib/swarm/live-origin.js'
 import { LIVE_FETCHERS, LIVE_KEEP_CHUNKS } from '../../lib/swarm/live-fetch.js'
 import { blake2b, liveInfoHash, signChunk, streamIdOf } from '../../lib/live/chunk-sign.js'
 import { isoMs, type ChunkEntry, type LiveManifest } from '../../lib/live/manifest.js'
+import { LISTED_CHUNKS } from '../../lib/live/window.js'
 import { generateKeyPair } from '../../lib/hashing/sign.js'
 import type { LivePiece, PeerAddress } from '../../lib/swarm/wire.js'
 import { EXPIRY_FACTOR } from '../../lib/tracker/swarms.js'
@@ -26,6 +27,8 @@ export const LIVE_CHUNK_MS = 1000
 export const LIVE_DELAY_MS = 3000
 /** a claim file (SEQ.json) and a manifest entry are a few hundred bytes */
 const CLAIM_BYTES = 400
+/** the manifest's fields besides its chunks (stream id, nonce, key, info-hash, format…) */
+const MANIFEST_FIELDS_BYTES = 600
 const PORT = 6881
 /** live-fetch.ts accepts this many connections (MAX_LIVE_CONNECTIONS there) */
 const LIVE_MAX_INCOMING = 128
@@ -81,8 +84,8 @@ class Show {
       },
       fetchHeader: async () => null,
       fetchManifest: async () => {
-        await send(CLAIM_BYTES * Math.min(LIVE_KEEP_CHUNKS, this.cuts.length), 'manifest')
-        return { ended: this.cuts.length >= this.count, chunks: this.cuts.slice(-LIVE_KEEP_CHUNKS).map(c => c.entry) } as unknown as LiveManifest
+        await send(MANIFEST_FIELDS_BYTES + CLAIM_BYTES * Math.min(LISTED_CHUNKS, this.cuts.length), 'manifest')
+        return { ended: this.cuts.length >= this.count, chunks: this.cuts.slice(-LISTED_CHUNKS).map(c => c.entry) } as unknown as LiveManifest
       },
     }
   }

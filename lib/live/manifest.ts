@@ -8,6 +8,8 @@ import { SIGNATURE_BYTES, type ChunkClaim } from './chunk-sign.js'
 export const MANIFEST_VERSION = 1
 /** a manifest longer than this is refused by the parser (a 10-minute window of 500 ms chunks is ~400 kB) */
 export const MAX_MANIFEST_BYTES = 4 * 1024 * 1024
+/** a claim file (SEQ.json) is one manifest entry: a few hundred bytes */
+export const MAX_CLAIM_BYTES = 4096
 /** the suffix that turns a mount URL into its manifest's URL: /live → /live.json */
 export const MANIFEST_SUFFIX = '.json'
 /**

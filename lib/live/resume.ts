@@ -3,10 +3,11 @@
 // the last — when the station key is the same and its newest chunk ended recently.
 // Listeners then go on at the next chunk as after a source that dropped and came back;
 // with a new stream they would wait for chunks of the old one that never come.
-import { readFile } from 'node:fs/promises'
+import { readdir, readFile } from 'node:fs/promises'
+import { join } from 'node:path'
 import { DataError } from '../core/errors.js'
 import { streamIdOf } from './chunk-sign.js'
-import { parseManifest, type ChunkEntry, type FormatChange, type HeaderEntry } from './manifest.js'
+import { checkChunkEntry, parseManifest, MAX_CLAIM_BYTES, MANIFEST_SUFFIX, type ChunkEntry, type FormatChange, type HeaderEntry } from './manifest.js'
 
 export interface Resumed {
   nonce: Buffer
@@ -42,5 +43,31 @@ export async function findResumable (path: string, publicKey: Buffer | undefined
   if (last === undefined) return { why: 'the earlier show has no chunk' }
   const endMs = Date.parse(last.start) + last.duration
   if (!(nowMs - endMs < withinMs)) return { why: `the earlier show's last chunk ended ${Math.round((nowMs - endMs) / 1000)} s ago` }
-  return { nonce, nextSeq: last.seq + 1, chunks: m.chunks, headers: m.headers, changes: m.changes, endMs }
+  return { nonce, nextSeq: last.seq + 1, chunks: await claimsIn(path.slice(0, -MANIFEST_SUFFIX.length), m.chunks, m.publicKey !== undefined), headers: m.headers, changes: m.changes, endMs }
+}
+
+/**
+ * The earlier run's chunks on disk, oldest first: the manifest names only the newest
+ * (window.ts LISTED_CHUNKS), the claim files (SEQ.json) every chunk of the window, so
+ * that the new run prunes them as the show moves on. A claim that cannot be read or is
+ * not one is left out (its chunk file then stays); up to the newest chunk the manifest names.
+ */
+async function claimsIn (chunkDir: string, listed: ChunkEntry[], signed: boolean): Promise<ChunkEntry[]> {
+  const last = listed[listed.length - 1].seq
+  const bySeq = new Map<number, ChunkEntry>()
+  let names: string[] = []
+  try { names = await readdir(chunkDir) } catch {}
+  for (const name of names) {
+    const seq = /^(\d+)\.json$/.exec(name)?.[1]
+    if (seq === undefined || Number(seq) > last) continue
+    try {
+      const text = await readFile(join(chunkDir, name), 'utf8')
+      if (text.length > MAX_CLAIM_BYTES) continue
+      const e = JSON.parse(text) as ChunkEntry
+      checkChunkEntry(e, join(chunkDir, name), signed)
+      if (e.seq === Number(seq)) bySeq.set(e.seq, e)
+    } catch {}
+  }
+  for (const e of listed) bySeq.set(e.seq, e)
+  return [...bySeq.values()].sort((a, b) => a.seq - b.seq)
 }

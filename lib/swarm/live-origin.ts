@@ -4,11 +4,8 @@
 // fetches through: HttpLiveOrigin on the network, an in-memory one in tests.
 import { fetchUrl } from '../core/http.js'
 import { NoInputError } from '../core/errors.js'
-import { checkChunkEntry, parseManifest, resolveChunkUrl, MAX_MANIFEST_BYTES, type ChunkEntry, type LiveManifest } from '../live/manifest.js'
+import { checkChunkEntry, parseManifest, resolveChunkUrl, MAX_CLAIM_BYTES, MAX_MANIFEST_BYTES, type ChunkEntry, type LiveManifest } from '../live/manifest.js'
 import { MAX_LIVE_CHUNK_BYTES, MAX_LIVE_HEADER_BYTES } from './wire.js'
-
-/** a claim file is one manifest entry: a few hundred bytes */
-export const MAX_CLAIM_BYTES = 4096
 
 export interface OriginChunk {
   entry: ChunkEntry
