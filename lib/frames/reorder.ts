@@ -20,6 +20,8 @@ export interface ReorderOptions {
    * anyway loses nothing by it. Default: warn
    */
   late?: (m: string) => void
+  /** reorderStream: once aborted, input that ends is not flushed (what is held was stopped, not lost) */
+  signal?: AbortSignal
 }
 
 /** A held range of one item: bytes, or (no data) a range the writer gave up on. */
@@ -340,6 +342,7 @@ export async function * reorderStream (input: AsyncIterable<Frame>, opts: Reorde
       if (res.done) break
       yield * r.push(res.value)
     }
+    if (opts.signal?.aborted) return
     yield * r.end()
   } finally {
     // stopped early: close the input, or (a read in flight) make sure its failure cannot go unhandled

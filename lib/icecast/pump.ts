@@ -46,7 +46,7 @@ export interface InputOptions {
  * Read the input into the timeline: the frame magic means a frame stream (ordered by
  * the shared Reorderer, which gives up a missing range when the bytes held after it
  * are due to play); anything else is plain media bytes. Ends the timeline at end of
- * input.
+ * input, or, once `signal` aborts, as stopped.
  */
 export async function pumpInput (input: AsyncIterable<Buffer>, timeline: Timeline, opts: InputOptions): Promise<void> {
   const it = input[Symbol.asyncIterator]()
@@ -65,11 +65,11 @@ export async function pumpInput (input: AsyncIterable<Buffer>, timeline: Timelin
   const feed = { readAheadMs: opts.readAheadMs, now: opts.now, signal: opts.signal }
   if (head.length >= FRAME_MAGIC.length && looksLikeFrames(head)) {
     timeline.plain = false
-    const frames = reorderStream(decodeFrames(rest(), opts.where ?? 'stdin'), { windowBytes: opts.windowBytes, deadlineMs: 0, now: opts.now, warn: opts.warn, late: opts.verbose ?? (() => {}) })
+    const frames = reorderStream(decodeFrames(rest(), opts.where ?? 'stdin'), { windowBytes: opts.windowBytes, deadlineMs: 0, now: opts.now, warn: opts.warn, late: opts.verbose ?? (() => {}), signal: opts.signal })
     await feedTimeline(frames, f => timeline.pushFrame(f), timeline, feed)
   } else {
     timeline.plain = true
     await feedTimeline(rest(), b => timeline.pushPlain(b), timeline, feed)
   }
-  timeline.end()
+  timeline.end({ stopped: opts.signal?.aborted })
 }
