@@ -80,7 +80,7 @@ run('pc-icecast', OPTIONS, INFO, async (opts, io) => {
   }
   const aborted = new Promise<void>(resolve => io.signal.addEventListener('abort', () => resolve(), { once: true }))
   try {
-    await Promise.race([pumpInput(input, timeline, { readAheadMs, windowBytes, now, warn: io.warn, signal: io.signal }), aborted])
+    await Promise.race([pumpInput(input, timeline, { readAheadMs, windowBytes, now, warn: io.warn, verbose, signal: io.signal }), aborted])
     await Promise.race([server.done, aborted])
   } finally {
     // at the end of the input, players get what is still queued for them

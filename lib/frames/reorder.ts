@@ -14,6 +14,14 @@ export interface ReorderOptions {
   deadlineMs?: number
   now?: () => number
   warn?: (m: string) => void
+  /**
+   * where a range given up at its deadline goes when all of it was due before it was
+   * found missing (a listener tuning in after its time): a sink that drops late bytes
+   * anyway loses nothing by it. Default: warn
+   */
+  late?: (m: string) => void
+  /** reorderStream: once aborted, input that ends is not flushed (what is held was stopped, not lost) */
+  signal?: AbortSignal
 }
 
 /** A held range of one item: bytes, or (no data) a range the writer gave up on. */
@@ -35,10 +43,10 @@ interface Item {
 }
 
 /**
- * When a missing byte is due: the item's schedule says where it falls in time
- * (start + offset/size × duration); a byte is never due before we knew it was
- * missing, that is before a later frame arrived. Undefined when the header lacks
- * start, size or duration.
+ * When a byte is due: the item's schedule says where it falls in time
+ * (start + offset/size × duration). A missing range is due when the byte it holds
+ * up is, and never before we knew it was missing, that is before a later frame
+ * arrived (nextDeadline). Undefined when the header lacks start, size or duration.
  */
 export function scheduledTime (h: ItemHeader, offset: number): number | undefined {
   const start = typeof h.start === 'string' ? Date.parse(h.start) : NaN
@@ -51,6 +59,7 @@ export class Reorderer {
   private readonly deadlineMs?: number
   private readonly now: () => number
   private readonly warn: (m: string) => void
+  private readonly late: (m: string) => void
   /** items with a START not yet closed, in item order; [0] is the one being delivered */
   private items: Item[] = []
   /** every item numbered at or below this is closed (or was never announced) */
@@ -66,6 +75,7 @@ export class Reorderer {
     this.deadlineMs = opts.deadlineMs
     this.now = opts.now ?? Date.now
     this.warn = opts.warn ?? (() => {})
+    this.late = opts.late ?? this.warn
   }
 
   get bufferedBytes (): number { return this.held }
@@ -128,9 +138,15 @@ export class Reorderer {
   expire (now = this.now()): Frame[] {
     const out: Frame[] = []
     for (;;) {
-      const d = this.nextDeadline()
-      if (d === undefined || d > now) break
-      this.giveUpHead(this.items[0], out, `missing for ${this.deadlineMs} ms after it was due`)
+      const h = this.hole()
+      if (h === undefined || h.deadline > now) break
+      const it = this.items[0]
+      if (h.due !== undefined && h.due < h.noticed) {
+        this.giveUpHead(it, out, 'were due before they were found missing', true, this.late)
+      } else {
+        const held = it.segs.length ? `byte ${it.segs[0].start}` : 'the next item'
+        this.giveUpHead(it, out, `still missing ${this.deadlineMs ? `${this.deadlineMs} ms after` : 'when'} ${held} was due`)
+      }
       this.deliver(out)
     }
     return out
@@ -138,6 +154,11 @@ export class Reorderer {
 
   /** When expire() should next be called (ms since the epoch), or undefined: nothing to wait for. */
   nextDeadline (): number | undefined {
+    return this.hole()?.deadline
+  }
+
+  /** The head's missing range: when it was found missing, when it is due, when it is given up. */
+  private hole (): { noticed: number, due?: number, deadline: number } | undefined {
     if (this.deadlineMs === undefined || !this.items.length) return undefined
     const it = this.items[0]
     // the head is blocked; the earliest arrival of anything held behind it is when we knew
@@ -147,8 +168,12 @@ export class Reorderer {
       for (let i = 1; i < this.items.length; i++) for (const s of this.items[i].segs) noticed = Math.min(noticed, s.arrived)
       if (noticed === Infinity) return undefined
     }
-    const due = scheduledTime(it.header, it.next)
-    return Math.ceil(Math.max(noticed, due ?? -Infinity)) + this.deadlineMs
+    // what the hole holds up is the first byte held after it (else, only later items
+    // being held, the item's end): waiting costs nothing until that byte is due to play.
+    // A hole at the start of an item on air is partly due already, yet whatever of it
+    // comes before then still plays from there (a sink drops what is late)
+    const due = scheduledTime(it.header, it.segs.length ? it.segs[0].start : it.header.size ?? it.next)
+    return { noticed, due, deadline: Math.ceil(Math.max(noticed, due ?? -Infinity)) + this.deadlineMs }
   }
 
   /**
@@ -259,12 +284,12 @@ export class Reorderer {
    * The next in-order byte of `it` is missing: give up the range up to what is held
    * (or, with nothing held, the rest of the item, closing it).
    */
-  private giveUpHead (it: Item, out: Frame[], why: string, mayClose = true): void {
+  private giveUpHead (it: Item, out: Frame[], why: string, mayClose = true, say = this.warn): void {
     if (it.segs.length) {
       const to = it.segs[0].start
       if (to > it.next) {
         this.dropMarks(it, to)
-        this.warn(`item ${it.n}: bytes ${it.next}-${to} ${why}, skipped`)
+        say(`item ${it.n}: bytes ${it.next}-${to} ${why}, skipped`)
         out.push({ type: 'gap', item: it.n, start: it.next, end: to })
         it.next = to
       }
@@ -275,11 +300,11 @@ export class Reorderer {
     this.dropMarks(it, Infinity)
     const size = it.header.size
     if (size !== null && it.next < size) {
-      this.warn(`item ${it.n}: bytes ${it.next}-${size} ${why}, skipped`)
+      say(`item ${it.n}: bytes ${it.next}-${size} ${why}, skipped`)
       out.push({ type: 'gap', item: it.n, start: it.next, end: size })
       it.next = size
     } else if (!it.ended) {
-      this.warn(`item ${it.n}: closed, ${why}`)
+      say(`item ${it.n}: closed, ${why}`)
     }
     it.ended = true
     out.push({ type: 'end', item: it.n })
@@ -317,6 +342,7 @@ export async function * reorderStream (input: AsyncIterable<Frame>, opts: Reorde
       if (res.done) break
       yield * r.push(res.value)
     }
+    if (opts.signal?.aborted) return
     yield * r.end()
   } finally {
     // stopped early: close the input, or (a read in flight) make sure its failure cannot go unhandled

@@ -36,14 +36,17 @@ export interface InputOptions {
   windowBytes: number
   now: () => number
   warn: (m: string) => void
+  /** -v: ranges given up that had played before they were found missing (as late units are said) */
+  verbose?: (m: string) => void
   signal?: AbortSignal
   where?: string
 }
 
 /**
  * Read the input into the timeline: the frame magic means a frame stream (ordered by
- * the shared Reorderer, which gives up a missing range once its scheduled time has
- * passed); anything else is plain media bytes. Ends the timeline at end of input.
+ * the shared Reorderer, which gives up a missing range when the bytes held after it
+ * are due to play); anything else is plain media bytes. Ends the timeline at end of
+ * input, or, once `signal` aborts, as stopped.
  */
 export async function pumpInput (input: AsyncIterable<Buffer>, timeline: Timeline, opts: InputOptions): Promise<void> {
   const it = input[Symbol.asyncIterator]()
@@ -62,11 +65,11 @@ export async function pumpInput (input: AsyncIterable<Buffer>, timeline: Timelin
   const feed = { readAheadMs: opts.readAheadMs, now: opts.now, signal: opts.signal }
   if (head.length >= FRAME_MAGIC.length && looksLikeFrames(head)) {
     timeline.plain = false
-    const frames = reorderStream(decodeFrames(rest(), opts.where ?? 'stdin'), { windowBytes: opts.windowBytes, deadlineMs: 0, now: opts.now, warn: opts.warn })
+    const frames = reorderStream(decodeFrames(rest(), opts.where ?? 'stdin'), { windowBytes: opts.windowBytes, deadlineMs: 0, now: opts.now, warn: opts.warn, late: opts.verbose ?? (() => {}), signal: opts.signal })
     await feedTimeline(frames, f => timeline.pushFrame(f), timeline, feed)
   } else {
     timeline.plain = true
     await feedTimeline(rest(), b => timeline.pushPlain(b), timeline, feed)
   }
-  timeline.end()
+  timeline.end({ stopped: opts.signal?.aborted })
 }

@@ -320,9 +320,18 @@ export class Timeline {
     this.flush()
   }
 
-  /** Input ended: emit what is held, close the timeline. */
-  end (): void {
-    if (this.run) this.finishRun(this.run)
+  /**
+   * Input ended: emit what is held, close the timeline. A frame stream that ends
+   * inside an item (no END: the writer stopped) or input stopped by a signal (`stopped`)
+   * cuts the last unit short; that is not damage, and is said only with -v.
+   */
+  end (opts: { stopped?: boolean } = {}): void {
+    const run = this.run
+    if (run) {
+      const cut = opts.stopped === true || !this.plain
+      if (cut && !opts.stopped) this.opts.verbose?.(`${this.where(run.meta)}the input ended before the item's END`)
+      this.finishRun(run, cut)
+    }
     this.run = undefined
     this.closeOpen()
     this.ended = true
@@ -365,9 +374,9 @@ export class Timeline {
     return this.plain ? 'stdin: ' : `item ${meta.item}${meta.title ? ` (${meta.title})` : ''}: `
   }
 
-  private finishRun (run: ItemRun): void {
+  private finishRun (run: ItemRun, cut = false): void {
     if (!run.parser && run.sniffBytes > 0) this.decide(run)
-    if (run.parser) this.units(run, run.parser.end())
+    if (run.parser) this.units(run, run.parser.end({ cut }))
     this.lateChunk(run)
     if (run.dropped > 0) this.opts.verbose?.(`${this.where(run.meta)}${run.dropped} units were late for the schedule and not sent`)
     if (this.run === run) this.run = undefined

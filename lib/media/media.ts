@@ -177,10 +177,15 @@ export class MediaParser {
     this.fmt?.desync()
   }
 
-  end (): MediaUnit[] {
+  /**
+   * The bytes are over: the units still held come out. A final unit cut short is
+   * dropped, with a warning unless `cut` says the stream was stopped there (a signal,
+   * an item whose END never came) rather than truncated.
+   */
+  end (opts: { cut?: boolean } = {}): MediaUnit[] {
     if (!this.fmt) return []
     this.gather()
-    const out = this.run(true)
+    const out = this.run(true, opts.cut === true)
     if (this.badAt !== undefined) this.flushBad(this.at)
     return out
   }
@@ -216,7 +221,7 @@ export class MediaParser {
     this.quiet = false
   }
 
-  private run (atEnd: boolean): MediaUnit[] {
+  private run (atEnd: boolean, cut = false): MediaUnit[] {
     const fmt = this.fmt as UnitFormat
     const out: MediaUnit[] = []
     this.need = 1
@@ -245,7 +250,7 @@ export class MediaParser {
         case 'need':
           if (!atEnd) { this.need = s.bytes; return out }
           // the input ended inside a unit
-          if (this.badAt === undefined && !this.quiet) this.warn(`byte ${this.at}: truncated final unit of ${this.buf.length} bytes dropped`)
+          if (this.badAt === undefined && !this.quiet && !cut) this.warn(`byte ${this.at}: truncated final unit of ${this.buf.length} bytes dropped`)
           this.advance(this.buf.length)
           return out
         case 'bad': {

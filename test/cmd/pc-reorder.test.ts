@@ -129,7 +129,7 @@ test('--deadline gives up a missing chunk while the input is idle', async () => 
   c.stdin?.end(encodeFrame({ type: 'end', item: 0 }))
   const r = await done
   assert.is(r.code, 0)
-  assert.match(r.stderr, `item 0: bytes ${CHUNK}-${2 * CHUNK} missing for 200 ms after it was due, skipped`)
+  assert.match(r.stderr, `item 0: bytes ${CHUNK}-${2 * CHUNK} still missing 200 ms after byte ${2 * CHUNK} was due, skipped`)
 })
 
 test('bad frames exit 65 naming the byte offset, after delivering what came before', async () => {

@@ -20,11 +20,11 @@ async function ffprobe (name: string): Promise<Probe> {
   return { codec: s.codec_name, sampleRate: Number(s.sample_rate), packets: Number(s.nb_read_packets), durationS: Number(s.duration) }
 }
 
-function parse (kind: MediaKind, parts: Buffer[], warnings: string[] = []): MediaUnit[] {
+function parse (kind: MediaKind, parts: Buffer[], warnings: string[] = [], cut = false): MediaUnit[] {
   const p = new MediaParser(kind, { warn: m => warnings.push(m) })
   const out: MediaUnit[] = []
   for (const b of parts) out.push(...p.push(b))
-  out.push(...p.end())
+  out.push(...p.end({ cut }))
   return out
 }
 
@@ -125,7 +125,7 @@ test('garbage inserted mid-stream is skipped with one warning naming its byte of
   }
 })
 
-test('a truncated final frame is dropped with a warning', () => {
+test('a truncated final frame is dropped with a warning; a stream stopped there (end with cut), quietly', () => {
   for (const [name, kind] of AUDIO) {
     const b = file(name)
     const units = parse(kind, [b])
@@ -135,6 +135,9 @@ test('a truncated final frame is dropped with a warning', () => {
     const got = parse(kind, [cut], warnings)
     assert.equal(plain(got), plain(units.slice(0, -1)), name)
     assert.equal(warnings, [`byte ${lastUnit.offset}: truncated final unit of ${cut.length - lastUnit.offset} bytes dropped`])
+    const stopped: string[] = []
+    assert.equal(plain(parse(kind, [cut], stopped, true)), plain(units.slice(0, -1)), name)
+    assert.equal(stopped, [], name)
   }
 })
 

@@ -193,23 +193,61 @@ test('with a deadline, a missing range is given up that long after a later frame
   const out = r.expire(t + 500)
   assert.equal(out, [{ type: 'gap', item: 0, start: 4, end: 8 }, c2])
   assert.is(r.nextDeadline(), undefined)
-  assert.match(warnings[0], /item 0: bytes 4-8 missing for 500 ms after it was due/)
+  assert.match(warnings[0], /item 0: bytes 4-8 still missing 500 ms after byte 8 was due, skipped/)
   // a late copy of the given-up chunk is dropped quietly (already delivered as a gap)
   assert.equal(r.push(c1), [])
 })
 
-test('the schedule makes a byte due no earlier than its place in the item', () => {
+test('the schedule makes a missing range due when the byte it holds up plays', () => {
   const start = Date.parse('2030-01-01T00:00:00Z')
   let t = start - 60_000 // prefetching a minute ahead
   const r = new Reorderer({ windowBytes: 1000, deadlineMs: 1000, now: () => t })
   r.push({ type: 'start', item: 0, header: header(100, { start: '2030-01-01T00:00:00Z', duration: 10_000 }) })
   r.push({ type: 'data', item: 0, offset: 0, data: bytes(50) })
   r.push({ type: 'data', item: 0, offset: 60, data: bytes(10) })
-  // byte 50 plays 5 s into the item
-  assert.is(r.nextDeadline(), start + 5000 + 1000)
-  assert.equal(r.expire(start), [])
-  t = start + 6000
+  // bytes 50-60 hold up byte 60, which plays 6 s into the item
+  assert.is(r.nextDeadline(), start + 6000 + 1000)
+  assert.equal(r.expire(start + 6999), [])
+  t = start + 7000
   assert.equal(r.expire().map(f => f.type), ['gap', 'data'])
+})
+
+test('a hole at the start of an item on air waits until the bytes after it play, not until its own first byte did', () => {
+  const start = Date.parse('2030-01-01T00:00:00Z')
+  let t = start + 1000 // tuned in a second after the item went on air
+  const warnings: string[] = []
+  const r = new Reorderer({ windowBytes: 1000, deadlineMs: 0, now: () => t, warn: m => warnings.push(m) })
+  r.push({ type: 'start', item: 0, header: header(100, { start: '2030-01-01T00:00:00Z', duration: 100_000 }) })
+  // bytes 40-60 come first; byte 0 was due a second ago, byte 40 plays 40 s in
+  assert.equal(r.push({ type: 'data', item: 0, offset: 40, data: bytes(20) }), [])
+  assert.is(r.nextDeadline(), start + 40_000)
+  assert.equal(r.expire(), [])
+  // the first bytes come late: what is left of them is delivered, nothing was given up
+  t = start + 5000
+  const a = bytes(40)
+  assert.equal(r.push({ type: 'data', item: 0, offset: 0, data: a }).map(f => f.type), ['data', 'data'])
+  assert.is(r.nextDeadline(), undefined)
+  // a hole nobody fills is given up when the bytes after it are due, and said so
+  r.push({ type: 'data', item: 0, offset: 80, data: bytes(20) })
+  assert.is(r.nextDeadline(), start + 80_000)
+  t = start + 80_000
+  assert.equal(r.expire(), [{ type: 'gap', item: 0, start: 60, end: 80 }, { type: 'data', item: 0, offset: 80, data: bytes(20) }])
+  assert.equal(warnings, ['item 0: bytes 60-80 still missing when byte 80 was due, skipped'])
+})
+
+test('a range whose time had passed before it was found missing is given up at once, said apart as late', () => {
+  const start = Date.parse('2030-01-01T00:00:00Z')
+  const t = start + 30_000 // tuned in 30 s after the item went on air
+  const warnings: string[] = []
+  const late: string[] = []
+  const r = new Reorderer({ windowBytes: 1000, deadlineMs: 0, now: () => t, warn: m => warnings.push(m), late: m => late.push(m) })
+  r.push({ type: 'start', item: 0, header: header(100, { start: '2030-01-01T00:00:00Z', duration: 100_000 }) })
+  // the writer starts at byte 20, which played 20 s in: bytes 0-20 can only be late
+  r.push({ type: 'data', item: 0, offset: 20, data: bytes(20) })
+  assert.is(r.nextDeadline(), t)
+  assert.equal(r.expire().map(f => f.type), ['gap', 'data'])
+  assert.equal(late, ['item 0: bytes 0-20 were due before they were found missing, skipped'])
+  assert.equal(warnings, [])
 })
 
 test('drops DATA of unknown and ended items with one warning each', () => {
