@@ -162,8 +162,8 @@ export const ORIGIN_RUN_CHUNKS = 16
  * chunk, once the first has taken longer than that one took for its chunk: nothing tells a
  * listener tuning in which of its peers are on a slow line, and a 0.45-0.8 Mbit/s line that
  * had been idle (so it had forgotten its pace and did not refuse) sent the first chunk
- * 1.4-2.6 s later (bench/sim, steady audience, N = 100, seed 2: five of the slowest six
- * first audios). The copy that comes second is cancelled, or ignored if already sent. The
+ * 0.95-1.35 s later, or past the deadline (bench/sim, steady audience, N = 100, seed 2:
+ * four of the six slowest first audios). The copy that comes second is cancelled, or ignored if already sent. The
  * second ask is only for a listener tuning in FIRST_SECOND_AFTER_MS or more into an item
  * and for a chunk that at least half its peers hold: in a flash crowd at an item's top the
  * few quick peers holding the first chunks were asked for them again by everyone (358
