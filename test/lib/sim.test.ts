@@ -70,8 +70,10 @@ test('pc, a steady audience on home lines, origin capped: nobody stalls, and nob
   assert.is(r.stallSeconds, 0, `${(r.stalledShare * 100).toFixed(0)} % of listeners stalled, ${r.stallSeconds} s`)
   assert.ok(r.uploadRatio.mean < 2, `listeners uploaded ${r.uploadRatio.mean.toFixed(2)} × the item on average`)
   // (2.3 s when a busy slow line queued first chunks past their deadline, and a listener
-  // tuning in asked for its whole window, and near an item's end for what it had skipped)
-  assert.ok(r.firstAudioMs.p95 < 1500, `first audio p95 ${r.firstAudioMs.p95.toFixed(0)} ms`)
+  // tuning in asked for its whole window, and near an item's end for what it had skipped;
+  // 1.43 s when it asked for what it had skipped once chunk 0 came, and waited for a first
+  // chunk asked of a slow line that had been idle: scheduler.ts FIRST_POSITIONS)
+  assert.ok(r.firstAudioMs.p95 < 1100, `first audio p95 ${r.firstAudioMs.p95.toFixed(0)} ms`)
 })
 
 test('pc, a flash crowd of 100 on home lines, origin capped: each block goes to the origin about once, near its time, and the crowd plays', async () => {

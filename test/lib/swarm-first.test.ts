@@ -1,0 +1,92 @@
+// Tuning in to an item already playing: the first positions to play are asked for before
+// anything else, and one asked of a peer that has sent nothing yet is asked of a peer
+// that has been quick as well (scheduler.ts FIRST_POSITIONS). Real Swarms on the
+// simulator's clock and links (bench/sim), one listener and two peers holding the item.
+import { test } from 'uvu'
+import * as assert from 'uvu/assert'
+import { SimClock } from '../../bench/sim/clock.js'
+import { Host, SimNet } from '../../bench/sim/net.js'
+import { Rng } from '../../bench/sim/population.js'
+import { makeItem } from '../../bench/sim/scenario.js'
+import { Swarm } from '../../lib/swarm/swarm.js'
+import { MemoryStore } from '../../lib/swarm/store.js'
+import { RateLimiter } from '../../lib/swarm/ratelimit.js'
+import { FIRST_POSITIONS } from '../../lib/swarm/scheduler.js'
+import type { OriginSource } from '../../lib/swarm/origin.js'
+import type { PeerLink } from '../../lib/swarm/link.js'
+import type { Message } from '../../lib/swarm/wire.js'
+
+// four minutes of 128 kbit/s in 30 chunks of 128 KiB, as bench/sim's audio item
+const DURATION_MS = 240_000
+const DEADLINE_MS = 2000
+const PORT = 6881
+const item = makeItem(DURATION_MS * 16, 128 * 1024)
+/** 0.25 Mbit/s up: a chunk of 128 KiB takes 4 s */
+const SLOW = { upBytesPerMs: 31.25, downBytesPerMs: 1000, rttMs: 20, loss: 0, nat: false }
+const FAST = { upBytesPerMs: 5000, downBytesPerMs: 25_000, rttMs: 20, loss: 0, nat: false }
+const silent: OriginSource = { fetchChunks: async () => await new Promise<void>(() => {}), fetchSequential: async () => await new Promise<void>(() => {}), close: () => {} }
+
+/**
+ * A listener tuning in near the item's end (play order: chunk 0, 25, 26, … 29, then the
+ * skipped chunks 1-24), dialling
+ * a peer on a fast line first (asked for the first two positions) and one on a slow line
+ * 5 ms later (asked for the next two), both holding the whole item:
+ * when it held each chunk, and the chunks each peer was asked for, with when.
+ */
+async function tuneIn (): Promise<{ heldAt: number[], asked: Array<{ peer: string, i: number, at: number }> }> {
+  const clock = new SimClock(10)
+  const net = new SimNet(clock, new Rng(1))
+  const asked: Array<{ peer: string, i: number, at: number }> = []
+  const heldAt: number[] = new Array(item.chunks.length).fill(NaN)
+  const swarms: Swarm[] = []
+  for (const [k, spec] of [[0, FAST], [1, SLOW], [2, FAST]] as const) {
+    const host = new Host(k, { host: `10.0.0.${k + 1}`, port: PORT }, spec)
+    net.add(host)
+    const sw = new Swarm({
+      url: 'http://origin.test/item', root: item.tree.root, infoHash: Buffer.alloc(20, 1), peerId: Buffer.alloc(20, 10 + k), port: PORT,
+      cacheDir: '', removeCache: false, window: 16, deadlineMs: DEADLINE_MS, playFraction: k === 0 ? 0.9 : 0, durationMs: DURATION_MS, limiter: new RateLimiter(0),
+      warn: () => {}, debug: () => {}, clock, connect: net.connector(host), origin: silent,
+      store: (t) => new MemoryStore(t, { keepBuffers: true }),
+    })
+    host.swarm = sw
+    sw.counted(3)
+    await sw.setTree(item.tree)
+    if (k > 0) {
+      for (let i = 0; i < item.chunks.length; i++) await sw.store!.putChecked(i, item.chunks[i])
+      const name = k === 1 ? 'slow' : 'fast'
+      const on = sw.onMessage.bind(sw)
+      sw.onMessage = (p: PeerLink, m: Message) => { if (m.type === 'request') asked.push({ peer: name, i: m.index, at: clock.now() }); on(p, m) }
+    }
+    swarms.push(sw)
+  }
+  swarms[0].on('have', (i: number) => { if (Number.isNaN(heldAt[i])) heldAt[i] = clock.now() })
+  swarms[0].addAddress({ host: '10.0.0.3', port: PORT })
+  clock.setTimeout(() => swarms[0].addAddress({ host: '10.0.0.2', port: PORT }), 5)
+  await clock.run(10_000)
+  for (const sw of swarms) await sw.close(false)
+  return { heldAt, asked }
+}
+
+test('tuning in, a first position asked of a peer that has sent nothing is asked of a quick one too', async () => {
+  const { heldAt, asked } = await tuneIn()
+  const first = [0, 25, 26]
+  assert.is(FIRST_POSITIONS, first.length)
+  // the slow line was asked for some of them first, and would take 4 s for each
+  const ofSlow = asked.filter(a => a.peer === 'slow' && first.includes(a.i))
+  assert.ok(ofSlow.length > 0, `the slow peer was asked for ${JSON.stringify(asked.filter(a => a.peer === 'slow'))}`)
+  for (const a of ofSlow) assert.ok(asked.some(b => b.peer === 'fast' && b.i === a.i && b.at < a.at + DEADLINE_MS), `chunk ${a.i} asked of the fast peer too, before the deadline`)
+  // (without the second ask: 2 s and more, the deadline of the request to the slow line)
+  for (const i of first) assert.ok(heldAt[i] < 1000, `chunk ${i} held at ${heldAt[i]} ms`)
+})
+
+test('tuning in, nothing outside the window is asked for until the first positions are held', async () => {
+  const { heldAt, asked } = await tuneIn()
+  const firstHeld = Math.max(heldAt[0], heldAt[25], heldAt[26])
+  // the window: chunk 0 and 25-29; the skipped chunks 1-24 come later (a listener
+  // asking for them as soon as chunk 0 was held queued its next first position behind them)
+  const early = asked.filter(a => a.at < firstHeld && a.i >= 1 && a.i <= 24)
+  assert.is(early.length, 0, `asked before the first positions were held (${firstHeld} ms): ${JSON.stringify(early)}`)
+  assert.ok(asked.some(a => a.i >= 1 && a.i <= 24), 'the skipped chunks are asked for afterwards')
+})
+
+test.run()
