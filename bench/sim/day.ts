@@ -30,6 +30,8 @@ export interface DayOptions extends ScenarioOptions {
   leadMs: number
   /** and serves an item this long after it ended (pc-fetch --keep) */
   keepMs: number
+  /** incoming connections a host accepts at once (default pc-fetch's MAX_CONNECTIONS; lower, to make the limit bind in a small audience) */
+  maxIncoming?: number
 }
 
 export const DAY_DEFAULTS = { items: 10, leadMs: 10_000, keepMs: 300_000 }
@@ -85,6 +87,8 @@ export interface DayResult {
   pieces: { wanted: number, unwanted: number }
   /** dials refused because the far host held pc-fetch's MAX_CONNECTIONS incoming connections (over all its swarms) */
   refusedFull: number
+  /** connections dropped by a host at that limit to make room for a dial (fetcher.ts yieldingConnection) */
+  yielded: number
   conservation: { receivedFromPeers: number, deliveredByNet: number, sentByPeers: number, uploadedBySwarms: number, uploadedByListeners: number, receivedFromOrigin: number, sentByOrigin: number }
   simSeconds: number
   wallSeconds: number
@@ -113,6 +117,7 @@ export async function runDay (o: DayOptions, keepListeners = false): Promise<Day
   const byteRate = o.bitrate / 8 / 1000
   const clock = new SimClock(o.quantumMs)
   const net = new SimNet(clock, rng)
+  if (o.maxIncoming !== undefined) net.maxIncoming = o.maxIncoming
   // one web server for the day: one bounded upload for every item
   const origin = new SimOrigin(clock, net, items[0].chunks, Number.isFinite(o.originRateFactor) ? o.originRateFactor * byteRate : Infinity, 20)
   const trackers = items.map(() => new SimTracker(rng, o.numwant))
@@ -269,6 +274,7 @@ export async function runDay (o: DayOptions, keepListeners = false): Promise<Day
     perItem: { mean: perItem.reduce((a, b) => a + b, 0) / Math.max(1, perItem.length), max: Math.max(0, ...perItem) },
     pieces: { wanted: net.piecesWanted, unwanted: net.piecesUnwanted },
     refusedFull: net.refusedFull,
+    yielded: net.yielded,
     conservation: { receivedFromPeers, deliveredByNet: net.pieceBytesDelivered, sentByPeers: net.pieceBytesSent, uploadedBySwarms, uploadedByListeners: sentByPeers, receivedFromOrigin, sentByOrigin: origin.bytesSent },
     simSeconds: end / 1000,
     wallSeconds: wall,

@@ -11,7 +11,7 @@ import type { Handshake, LivePiece, Message, PeerAddress } from '../../lib/swarm
 import type { Swarm } from '../../lib/swarm/swarm.js'
 import type { LiveSwarm } from '../../lib/swarm/live-swarm.js'
 import { HANDSHAKE_TIMEOUT_MS, PEER_IDLE_MS } from '../../lib/swarm/peer.js'
-import { MAX_CONNECTIONS } from '../../lib/swarm/fetcher.js'
+import { MAX_CONNECTIONS, yieldingConnection } from '../../lib/swarm/fetcher.js'
 import { SimTimer, type SimClock } from './clock.js'
 import type { AnnounceHost } from '../../lib/swarm/announce.js'
 import type { AnnounceParams, AnnounceResult } from '../../lib/tracker/client.js'
@@ -220,6 +220,8 @@ export class SimNet {
   piecesUnwanted = 0
   /** dials refused because the far host held its `maxIncoming` connections already */
   refusedFull = 0
+  /** incoming connections dropped to make room for a dial at that limit (fetcher.ts yieldingConnection) */
+  yielded = 0
   private nextPort = 40000
 
   constructor (readonly clock: SimClock, readonly rng: Rng) {}
@@ -264,7 +266,13 @@ export class SimNet {
       const into = there?.bt ?? there?.live ?? sw
       if (!there || !there.online || !into || (there.live ?? sw)?.closed) { this.clock.setTimeout(() => a.close(), rtt); return a }
       if (there.spec.nat) { this.clock.setTimeout(() => a.drop('no handshake'), HANDSHAKE_TIMEOUT_MS); return a }
-      if (there.incoming >= this.maxIncoming) { this.refusedFull++; this.clock.setTimeout(() => a.close(), rtt); return a }
+      if (there.incoming >= this.maxIncoming) {
+        // as pc-fetch does at its limit: an idle connection of a swarm holding its item gives way (fetcher.ts)
+        const idle = sw && into === sw ? yieldingConnection(there.swarms.values(), sw) : undefined
+        if (!idle) { this.refusedFull++; this.clock.setTimeout(() => a.close(), rtt); return a }
+        idle.drop('making room for a swarm still fetching')
+        this.yielded++
+      }
       there.incoming++
       const b = new SimLink(this, false, `${from.addr.host}:${this.nextPort++}`, there, from)
       a.other = b

@@ -18,6 +18,7 @@ import type { ScheduleRecord } from '../core/records.js'
 import { Swarm, type SwarmStats } from './swarm.js'
 import type { OutputFile } from './store.js'
 import { Peer } from './peer.js'
+import type { PeerLink } from './link.js'
 import { RateLimiter } from './ratelimit.js'
 import type { PeerAddress } from './wire.js'
 import { emitItem } from './emit.js'
@@ -70,6 +71,34 @@ export interface FetcherIo {
 }
 
 interface Item { rec: ScheduleRecord, ready: Promise<Swarm>, swarm?: Swarm }
+
+/**
+ * At MAX_CONNECTIONS, the incoming connection that gives way to a new one for swarm `to`
+ * (undefined: its handshake has not named it yet, and any swarm still fetching may be
+ * it): one of another swarm that holds its whole item (it asks the peer for nothing),
+ * not serving the peer and with no request of it waiting, while `to` still fetches. The
+ * connections of the item just played held a reachable listener's 256 places when the
+ * next item's swarm opened, 10 s before it went on air: the next item's peers were
+ * refused, dialled nobody else, and took its first chunks from the origin (bench/sim day,
+ * N = 300, 3 items: 629,884 dials refused, 84 % of the listeners stalled, origin 14.8 ×
+ * the second item). A connection for a swarm that holds its item takes no place: two
+ * such swarms passed their peers' redials back and forth. The oldest such connection of
+ * the oldest swarm goes first.
+ */
+export function yieldingConnection (swarms: Iterable<Swarm>, to?: Swarm): PeerLink | undefined {
+  let fetching = to !== undefined && !to.complete && !to.closed
+  let found: PeerLink | undefined
+  for (const s of swarms) {
+    if (s.closed || s === to) continue
+    if (!s.complete) { if (to === undefined) fetching = true; continue }
+    if (found) continue
+    for (const p of s.peers) if (!p.outgoing && !p.closed && !p.serving && p.wanted.length === 0) { found = p; break }
+  }
+  return fetching ? found : undefined
+}
+
+/** connections let in past MAX_CONNECTIONS while their handshake is awaited, each to take the place of one that gives way (yieldingConnection) */
+export const MAX_CONNECTIONS_PENDING = 16
 
 /** a live item has no item swarm: it is followed when its turn comes (fetchLive) */
 const LIVE_ITEM = new Promise<Swarm>(() => {})
@@ -142,7 +171,8 @@ export class Fetcher {
   }
 
   private incoming (s: Socket): void {
-    if (this.sockets.size >= MAX_CONNECTIONS) { s.destroy(); return }
+    // at the limit, one is let in (a few at a time) only while a connection may give way to it once its handshake names its swarm (route)
+    if (this.sockets.size >= MAX_CONNECTIONS && (this.sockets.size >= MAX_CONNECTIONS + MAX_CONNECTIONS_PENDING || !yieldingConnection(this.swarms.values()))) { s.destroy(); return }
     this.sockets.add(s)
     s.on('close', () => this.sockets.delete(s))
     const p = new Peer(s, false, `${(s.remoteAddress ?? '?').replace(/^::ffff:/, '')}:${s.remotePort ?? 0}`)
@@ -163,6 +193,11 @@ export class Fetcher {
       sw = this.swarms.get(key)
     }
     if (!sw || sw.closed) { p.drop('unknown swarm'); return }
+    if (this.sockets.size > MAX_CONNECTIONS && !p.closed) {
+      const idle = yieldingConnection(this.swarms.values(), sw)
+      if (!idle) { p.drop(`more than ${MAX_CONNECTIONS} connections`); return }
+      idle.drop('making room for a swarm still fetching')
+    }
     if (!p.closed) sw.attach(p)
   }
 

@@ -33,4 +33,14 @@ test('day: each listener\'s share is what its line sent over its items, and the 
   assert.ok(r.originPerItem.every(x => x >= 1), 'the origin sent each item at least once')
 })
 
+test('day: a host at its connection limit gives an idle connection of an item it holds whole to the next item\'s swarm, and nobody stalls at the item changes', async () => {
+  // 30 places a host: the item just played and the next one do not both fit (without the rule:
+  // 93.5 % of the listeners stalled, the origin sent items 1 and 2 12.7 and 11.6 times)
+  const r = await runDay({ ...base, maxIncoming: 30 })
+  assert.ok(r.refusedFull > 0, `the limit was reached (${r.refusedFull} dials refused)`)
+  assert.ok(r.yielded > 0, `connections gave way (${r.yielded})`)
+  assert.is(r.stalledShare, 0, `no listener stalled (${(100 * r.stalledShare).toFixed(1)} %, ${r.stallSeconds.toFixed(0)} s)`)
+  for (const [k, x] of r.originPerItem.entries()) assert.ok(x < 6, `item ${k}: the origin sent it ${x.toFixed(2)} times`)
+})
+
 test.run()
