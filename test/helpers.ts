@@ -74,6 +74,22 @@ export function startGroup (cmd: string, args: string[], opts: SpawnOptions = {}
   return c
 }
 
+/** One of our commands as a word list for `sh -c`: node, its bundle, its arguments, each quoted. */
+export function shellCommand (name: string, args: string[]): string {
+  return [process.execPath, bin(name), ...args].map(a => `'${a.replace(/'/g, "'\\''")}'`).join(' ')
+}
+
+/**
+ * A shell pipeline of our commands (`[name, args]` per stage) in a process group of its own
+ * (killGroups() kills it), its standard output ignored and its standard error collected.
+ */
+export function startPipeline (stages: Array<[string, string[]]>): { group: ChildProcess, stderr: () => string } {
+  const group = startGroup('sh', ['-c', stages.map(([name, args]) => shellCommand(name, args)).join(' | ')], { stdio: ['ignore', 'ignore', 'pipe'] })
+  let log = ''
+  group.stderr?.on('data', (d: Buffer) => { log += d.toString() })
+  return { group, stderr: () => log }
+}
+
 /**
  * Kill every group startGroup() started and wait until each is gone: its leader has
  * exited and no process is left in it (helpers outlive their leader by a moment, and

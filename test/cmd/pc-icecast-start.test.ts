@@ -12,15 +12,13 @@ import { pipeline } from 'node:stream/promises'
 import type { ChildProcess } from 'node:child_process'
 import { startOrigin, type OriginServer } from '../../scripts/origin.js'
 import { freePort } from '../../scripts/free-port.js'
-import { MEDIA, bin, run, start, finish, tempDir, withTimeout, waitUntil, waitForOutput, killChildren, killGroups, startGroup } from '../helpers.js'
+import { MEDIA, run, start, finish, tempDir, withTimeout, waitUntil, waitForOutput, killChildren, killGroups, startPipeline } from '../helpers.js'
 import { encodeFrame } from '../../lib/frames/frame.js'
 import { get, tool, frameStream } from './icecast-helpers.js'
 import { parseMpegHeader } from '../../lib/media/mpeg.js'
 import { id3v2Length } from '../../lib/media/id3.js'
 import { BLOCK_CHUNKS } from '../../lib/swarm/picker.js'
 
-const q = (s: string): string => `'${s.replace(/'/g, "'\\''")}'`
-const node = (name: string, args: string[]): string => [process.execPath, bin(name), ...args].map(q).join(' ')
 
 /**
  * 64 KiB chunks of 128 kbit/s audio, 4 s each. A listener alone asks the origin for
@@ -90,16 +88,13 @@ async function station (delayFirstChunk: boolean): Promise<Station> {
     '-o', join(dir.path, 'list.rss'), file], undefined, { timeoutMs: 60_000 })
   assert.is(pl.code, 0, pl.stderr)
   const port = await freePort()
-  const line = [
-    node('pc-schedule', [base + 'list.rss']),
-    node('pc-fetch', ['--host', '127.0.0.1']),
-    node('pc-icecast', [`127.0.0.1:${port}`]),
-  ].join(' | ')
-  const group = startGroup('sh', ['-c', line], { stdio: ['ignore', 'ignore', 'pipe'] })
-  let log = ''
-  group.stderr?.on('data', (d: Buffer) => { log += d.toString() })
+  const { group, stderr } = startPipeline([
+    ['pc-schedule', [base + 'list.rss']],
+    ['pc-fetch', ['--host', '127.0.0.1']],
+    ['pc-icecast', [`127.0.0.1:${port}`]],
+  ])
   await waitUntil(async () => { try { return (await get(port, '/status-json.xsl')).status === 200 } catch { return false } }, 20_000, 'pc-icecast to answer', 100)
-  return { group, port, media: await readFile(file), stderr: () => log }
+  return { group, port, media: await readFile(file), stderr }
 }
 
 /** ffmpeg as the player: opens the mount and copies `seconds` of the audio it hears, unchanged. */

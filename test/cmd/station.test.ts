@@ -13,12 +13,10 @@ import { request } from 'node:http'
 import { join } from 'node:path'
 import { startNginx, type Nginx } from '../../scripts/nginx.js'
 import { freePort } from '../../scripts/free-port.js'
-import { MEDIA, bin, run, tempDir, withTimeout, sleep, killChildren, killGroups, startGroup } from '../helpers.js'
+import { MEDIA, bin, run, tempDir, withTimeout, sleep, killChildren, killGroups, startGroup, startPipeline } from '../helpers.js'
 import { decodeToPcm, heardPosition, toneAt, SAMPLE_RATE } from '../timeline.js'
 
 const ITEM_S = 20
-const q = (s: string): string => `'${s.replace(/'/g, "'\\''")}'`
-const node = (name: string, args: string[]): string => [process.execPath, bin(name), ...args].map(q).join(' ')
 
 interface Capture { firstByteAt: number, bytes: Buffer, status: number }
 
@@ -88,18 +86,15 @@ test('five staggered listeners hear the scheduled moment, decode across items, f
   const joins = [-4000, 0, 3000, 7000, 0.6 * ITEM_S * 1000]
   const listenUntil = t0 + (ITEM_S + 5) * 1000
   const captures: Promise<Capture>[] = []
-  const logs: string[] = []
+  const logs: Array<() => string> = []
   for (const [i, at] of joins.entries()) {
     await sleep(Math.max(0, t0 + at - 2000 - Date.now())) // start the pipeline 2 s before its listener connects
     const port = await freePort()
-    const pipeline = [
-      node('pc-schedule', ['--follow', '--lead', '8s', '--poll', '1s', base + 'list.rss']),
-      node('pc-fetch', ['-t', `http://127.0.0.1:${trackerPort}/announce`, '--host', '127.0.0.1']),
-      node('pc-icecast', [`127.0.0.1:${port}`, '--name', `listener ${i + 1}`]),
-    ].join(' | ')
-    const g = startGroup('sh', ['-c', pipeline], { stdio: ['ignore', 'ignore', 'pipe'] })
-    logs[i] = ''
-    g.stderr?.on('data', (d: Buffer) => { logs[i] += d.toString() })
+    logs[i] = startPipeline([
+      ['pc-schedule', ['--follow', '--lead', '8s', '--poll', '1s', base + 'list.rss']],
+      ['pc-fetch', ['-t', `http://127.0.0.1:${trackerPort}/announce`, '--host', '127.0.0.1']],
+      ['pc-icecast', [`127.0.0.1:${port}`, '--name', `listener ${i + 1}`]],
+    ]).stderr
     await sleep(Math.max(0, t0 + at - Date.now()))
     captures.push((async () => {
       // the sink may take a moment to listen
@@ -119,7 +114,7 @@ test('five staggered listeners hear the scheduled moment, decode across items, f
   const got = await withTimeout(Promise.all(captures), (ITEM_S + 30) * 1000, 'the listeners\' captures')
 
   for (const [i, c] of got.entries()) {
-    const who = `listener ${i + 1} (joined at ${(joins[i] / 1000).toFixed(1)} s): ${logs[i].slice(-800)}`
+    const who = `listener ${i + 1} (joined at ${(joins[i] / 1000).toFixed(1)} s): ${logs[i]().slice(-800)}`
     assert.is(c.status, 200, who)
     assert.ok(c.bytes.length > 100_000, `${who}: only ${c.bytes.length} bytes`)
     assert.is(await decodeErrors(c.bytes), '', who)

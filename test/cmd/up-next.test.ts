@@ -7,11 +7,9 @@ import { copyFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { startOrigin, type OriginServer } from '../../scripts/origin.js'
 import { freePort } from '../../scripts/free-port.js'
-import { MEDIA, bin, run, tempDir, withTimeout, sleep, killChildren, killGroups, startGroup } from '../helpers.js'
+import { MEDIA, run, tempDir, withTimeout, sleep, killChildren, killGroups, startPipeline } from '../helpers.js'
 import { get } from './icecast-helpers.js'
 
-const q = (s: string): string => `'${s.replace(/'/g, "'\\''")}'`
-const node = (name: string, args: string[]): string => [process.execPath, bin(name), ...args].map(q).join(' ')
 
 let origin: OriginServer | undefined
 let cleanup: (() => Promise<void>) | undefined
@@ -38,21 +36,18 @@ test('pc-schedule --follow | pc-fetch | pc-icecast: /next.json lists the rest of
     ...names.map(n => join(dir.path, `${n}.mp3`))], undefined, { timeoutMs: 60_000 })
   assert.is(pl.code, 0, pl.stderr)
   const port = await freePort()
-  const pipeline = [
-    node('pc-schedule', ['--follow', '--lead', '2s', '--announce', '90s', base + 'list.rss']),
-    node('pc-fetch', ['--host', '127.0.0.1']),
-    node('pc-icecast', [`127.0.0.1:${port}`]),
-  ].join(' | ')
-  const g = startGroup('sh', ['-c', pipeline], { stdio: ['ignore', 'ignore', 'pipe'] })
-  let log = ''
-  g.stderr?.on('data', (d: Buffer) => { log += d.toString() })
+  const { stderr: log } = startPipeline([
+    ['pc-schedule', ['--follow', '--lead', '2s', '--announce', '90s', base + 'list.rss']],
+    ['pc-fetch', ['--host', '127.0.0.1']],
+    ['pc-icecast', [`127.0.0.1:${port}`]],
+  ])
 
   const nextJson = async (): Promise<Next | undefined> => {
     try { return JSON.parse((await get(port, '/next.json')).body.toString()) as Next } catch { return undefined }
   }
   // as soon as the first item is on air
   let got: Next | undefined
-  await withTimeout((async () => { while (!(got = await nextJson())?.now || Date.now() < t0 + 1000) await sleep(200) })(), 30_000, `the first item on air (${log})`)
+  await withTimeout((async () => { while (!(got = await nextJson())?.now || Date.now() < t0 + 1000) await sleep(200) })(), 30_000, `the first item on air (${log()})`)
   const titles = (n: Next): string[] => n.next.map(i => i.url.split('/').pop() as string)
   assert.is(got!.now!.url, base + 'one.mp3')
   // 90 s of 20 s items: the four after the one on air, in order; six.mp3 begins 100 s in, past the horizon
@@ -62,7 +57,7 @@ test('pc-schedule --follow | pc-fetch | pc-icecast: /next.json lists the rest of
   for (const t of ['Timeline B', 'Timeline A']) assert.match(page, new RegExp(`<li><time>[0-9:]+</time> ${t}</li>`))
 
   // once two.mp3 is on air it is no longer "next"; the horizon moved on to six.mp3
-  await withTimeout((async () => { while ((got = await nextJson())?.now?.url !== base + 'two.mp3') await sleep(500) })(), 40_000, `the second item on air (${log})`)
+  await withTimeout((async () => { while ((got = await nextJson())?.now?.url !== base + 'two.mp3') await sleep(500) })(), 40_000, `the second item on air (${log()})`)
   assert.equal(titles(got!), ['three.mp3', 'four.mp3', 'five.mp3', 'six.mp3'], JSON.stringify(got))
 })
 
