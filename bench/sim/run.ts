@@ -56,7 +56,7 @@ const SCENARIOS: Record<string, Partial<ScenarioOptions>> = {
 const argv = minimist(process.argv.slice(2), { string: ['scenario', 'listeners', 'sweep', 'modes', 'mode', 'seed', 'origin-rate', 'plot', 'until', 'quantum', 'nat', 'up-sigma', 'loss', 'rtt', 'deadline', 'live-delay', 'duration', 'from', 'items', 'lead', 'keep'], boolean: ['churn', 'help'], default: { churn: true } })
 if (argv.help) {
   process.stdout.write(`Usage: node dist/bench/sim/run.js --scenario ${Object.keys(SCENARIOS).join('|')} [--listeners N | --sweep N,N,…] [--modes pc,bt,http] [--origin-rate X] [--seed S] [--no-churn] [--plot FILE.svg] [--from RUN.json --plot FILE.svg]\n` +
-    '  live: [--live-delay MS (pc-icecast --live-delay, 1500)]\n' +
+    '  live: [--live-delay MS (pc-icecast --live-delay, 3000)]\n' +
     '  day: [--items K (default 10)] [--lead MS (pc-schedule --lead, 10000)] [--keep MS (pc-fetch --keep, 300000)]\n' +
     '  population and item (to see what a figure depends on): [--nat SHARE] [--up-sigma S (0: every line the median)] [--loss P] [--rtt MS (every path)] [--deadline MS] [--duration MS] [--quantum MS]\n')
   process.exit(0)
