@@ -34,3 +34,14 @@ export function growth (xs: number[], ys: number[]): Growth {
   const rise = slope * (Math.max(...xs) - Math.min(...xs))
   return { slope, slopeSe, rise, noise, grows: slope > 3 * slopeSe && rise > 2 * noise }
 }
+
+/**
+ * Bytes per item change over a span, by least squares: what the heap kept after a full
+ * collection, and how much of that V8's compiled code (code and bytecode with their
+ * metadata) accounts for. The code grows while functions become hot for the first time,
+ * and slows as fewer are left; what the program keeps is in the difference.
+ * `changes` in item changes, `heap` and `code` in bytes; NaN with fewer than 3 samples.
+ */
+export function perChange (changes: number[], heap: number[], code: number[]): { heap: number, code: number } {
+  return { heap: growth(changes, heap).slope, code: growth(changes, code).slope }
+}

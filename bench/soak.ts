@@ -7,8 +7,10 @@
 // gaps and decoder errors.
 // With --heap each command also samples its JS heap after a full garbage collection
 // (heap-sampler.ts), judged the same way: what the program keeps, without the spare pages
-// and free lists of V8 and malloc that the anonymous memory also counts.
-//   node dist/bench/soak.js [--minutes 20] [--listeners 3] [--poll 30s] [--items 40] [--lengths 1,1,2,1,1] [--keep 20s] [--heap] [--samples FILE] [--write]
+// and free lists of V8 and malloc that the anonymous memory also counts. Beside it, the part
+// of that heap that is V8's compiled code and bytecode, and the bytes per item change of
+// both; --node-flags=--max-opt=1 runs the commands without the optimizing compiler.
+//   node dist/bench/soak.js [--minutes 20] [--listeners 3] [--poll 30s] [--items 40] [--lengths 1,1,2,1,1] [--keep 20s] [--heap] [--node-flags FLAGS] [--samples FILE] [--write]
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process'
 import { readFileSync, readdirSync, statSync } from 'node:fs'
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises'
@@ -20,7 +22,7 @@ import { startOrigin } from '../scripts/origin.js'
 import { freePort } from '../scripts/free-port.js'
 import { median } from './proc.js'
 import { table, writeSection } from './report.js'
-import { growth, type Growth } from './growth.js'
+import { growth, perChange, type Growth } from './growth.js'
 import { HEAP_SAMPLE_MS } from './heap-sampler.js'
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..')
@@ -43,11 +45,12 @@ const OPTIONS: OptionTable = {
   lengths: { type: 'string', default: '1,1,2,1,1', arg: 'S,S,…', help: 'item lengths in whole seconds, in turn: the k-th distinct item lasts the (k mod n)-th' },
   keep: { type: 'string', default: '20s', arg: 'DURATION', help: 'pc-fetch --keep: shorter than a turn of the items, so that every item is a new swarm' },
   heap: { type: 'boolean', help: 'also sample each command\'s JS heap after a full garbage collection every 10 s (node --expose-gc, heap-sampler.js), and judge it as the anonymous memory is' },
+  'node-flags': { type: 'string', arg: 'FLAGS', help: 'node or V8 flags for every command, e.g. --node-flags=--max-opt=1 (no optimizing compiler: to tell its code from what the program keeps)' },
   samples: { type: 'string', arg: 'FILE', help: 'write every sample to FILE as CSV (seconds, item changes, then RSS, anonymous MB and fds of each process)' },
   write: { type: 'boolean', help: 'replace the soak section of BENCHMARKS.md' },
 }
 const INFO: CommandInfo = {
-  usage: '[--minutes 20] [--listeners 3] [--poll 30s] [--items 40] [--lengths 1,1,2,1,1] [--keep 20s] [--heap] [--samples FILE] [--write]',
+  usage: '[--minutes 20] [--listeners 3] [--poll 30s] [--items 40] [--lengths 1,1,2,1,1] [--keep 20s] [--heap] [--node-flags FLAGS] [--samples FILE] [--write]',
   summary: 'Soak benchmark: memory of every command over thousands of item changes, and a recorded stream checked for gaps.',
   examples: ['node dist/bench/soak.js --minutes 5', 'node dist/bench/soak.js --minutes 30 --write'],
   maxArgs: 0,
@@ -74,8 +77,10 @@ interface Proc { name: string, child: ChildProcess, stderr: string, pipe?: numbe
 const procs: Proc[] = []
 /** with --heap: where each command's heap-sampler.js writes */
 let heapDir: string | undefined
+/** --node-flags: given to node before each command's script */
+let nodeFlags: string[] = []
 function startProc (name: string, args: string[], stdin: 'ignore' | NodeJS.ReadableStream = 'ignore', pipe?: number): Proc {
-  const flags = heapDir !== undefined ? ['--expose-gc', '--import', pathToFileURL(SAMPLER).href] : []
+  const flags = [...(heapDir !== undefined ? ['--expose-gc', '--import', pathToFileURL(SAMPLER).href] : []), ...nodeFlags]
   const env = heapDir !== undefined ? { ...process.env, PC_SOAK_HEAP_DIR: heapDir } : process.env
   const child = spawn(process.execPath, [...flags, BIN(name.replace(/#.*/, '')), ...args], { stdio: [stdin as 'ignore', 'pipe', 'pipe'], env })
   const p: Proc = { name, child, stderr: '', pipe }
@@ -134,6 +139,8 @@ async function main (): Promise<void> {
     keep = `${durationOption(opts, 'keep') / 1000}s`
     lengths = String(opts.lengths).split(',').map(Number)
     if (lengths.some(n => !Number.isInteger(n) || n < 1 || n > 600)) throw new Error(`--lengths wants whole seconds from 1 to 600, separated by commas, not ${String(opts.lengths)}`)
+    nodeFlags = opts.nodeFlags === undefined ? [] : String(opts.nodeFlags).split(/\s+/).filter(Boolean)
+    if (nodeFlags.some(f => !f.startsWith('--'))) throw new Error(`--node-flags wants flags that start with --, not ${String(opts.nodeFlags)}`)
   } catch (e) {
     process.stderr.write(`soak: ${(e as Error).message} (try --help)\n`)
     process.exitCode = 64
@@ -247,20 +254,24 @@ async function main (): Promise<void> {
   const heapVerdicts: string[] = []
   const heapRows = heapDir === undefined ? [] : procs.map(p => {
     const lines = readText(join(heapDir as string, `${p.child.pid ?? 0}.csv`)).split('\n').filter(Boolean).map(l => l.split(',').map(Number))
-    const pts = lines.map(([at, used]) => ({ t: at - t0, used })).filter(h => h.t >= WARMUP_MS).map(h => {
+    const pts = lines.map(([at, used, , , , code, bytecode]) => ({ t: at - t0, used, code: code + bytecode })).filter(h => h.t >= WARMUP_MS).map(h => {
       const before = samples.filter(s => s.t <= h.t)
-      return { t: h.t, changes: before.length ? changesOf(p, before[before.length - 1]) : 0, bytes: h.used }
+      return { t: h.t, changes: before.length ? changesOf(p, before[before.length - 1]) : 0, bytes: h.used, code: h.code }
     })
     // it scatters by tens of KB: two decimals
     const j = judge(pts, 2)
     heapVerdicts.push(`${p.name}: ${j.verdict}`)
-    return [p.name, ...j.cells]
+    const code = `${mb(pts[0]?.code, 2)} / ${mb(pts[pts.length >> 1]?.code, 2)} / ${mb(pts[pts.length - 1]?.code, 2)}`
+    const late = pts.filter(s => s.t >= (half?.t ?? Infinity))
+    const per = perChange(late.map(s => s.changes), late.map(s => s.bytes), late.map(s => s.code))
+    const bytes = (x: number): string => Number.isFinite(x) ? x.toFixed(0) : '–'
+    return [p.name, j.cells[0], code, ...j.cells.slice(1, 4), `${bytes(per.heap)} / ${bytes(per.code)}`, j.cells[4]]
   })
   const last = samples[samples.length - 1]
   const changes = last?.changes ?? []
   const total = changes.reduce((a, b) => a + b, 0)
   const text = [
-    `Command: \`node dist/bench/soak.js --minutes ${minutes} --listeners ${listeners} --poll ${poll} --items ${distinct} --lengths ${lengths.join(',')} --keep ${keep}${heapDir !== undefined ? ' --heap' : ''}\`: ${distinct} distinct MP3 items of ${lengths.join(', ')}… s played in turn, laid out for ${hours} h (${playlistItems} playlist items) on scripts/origin.ts (no ETag, so every poll sends the playlist whole), pc-tracker, ${listeners} pipelines \`pc-schedule --follow --poll ${poll} | pc-fetch --keep ${keep} | pc-icecast\` (an item's swarm is left ${keep} after it was written, before its next turn: every item change opens a swarm and closes one); a player connected every ${churnMs / 1000} s for 5–40 s (${players.started} in all, ${players.failed} failed), one recorded from start to end. ${median(changes)} item changes per listener (${total} in all) in ${Math.round((last?.t ?? 0) / 1000)} s.`,
+    `Command: \`node dist/bench/soak.js --minutes ${minutes} --listeners ${listeners} --poll ${poll} --items ${distinct} --lengths ${lengths.join(',')} --keep ${keep}${heapDir !== undefined ? ' --heap' : ''}${nodeFlags.length ? ` --node-flags='${nodeFlags.join(' ')}'` : ''}\`: ${distinct} distinct MP3 items of ${lengths.join(', ')}… s played in turn, laid out for ${hours} h (${playlistItems} playlist items) on scripts/origin.ts (no ETag, so every poll sends the playlist whole), pc-tracker, ${listeners} pipelines \`pc-schedule --follow --poll ${poll} | pc-fetch --keep ${keep} | pc-icecast\` (an item's swarm is left ${keep} after it was written, before its next turn: every item change opens a swarm and closes one); a player connected every ${churnMs / 1000} s for 5–40 s (${players.started} in all, ${players.failed} failed), one recorded from start to end. ${median(changes)} item changes per listener (${total} in all) in ${Math.round((last?.t ?? 0) / 1000)} s.`,
     '',
     `Memory (MB) sampled every ${SAMPLE_MS / 1000} s, from the first sample after ${WARMUP_MS / 1000} s (${first ? `${median(first.changes)} item changes per listener` : '–'}) to the end: resident (RSS) and its anonymous part (heap, buffers, malloc; the rest is the node binary and libraries mapped from disk) at the start, middle and end, and open file descriptors. Slopes are least-squares fits of the anonymous memory in MB per 1000 item changes (a pipeline's own, or all of them for pc-tracker): over the whole span, and over the second half (from ${half ? `${Math.round(half.t / 1000)} s, ${median(half.changes)} item changes per listener` : '–'}), which is judged: growth beyond noise is a slope more than 3 standard errors above 0 whose rise over the half is more than twice the scatter of the samples around it.`,
     '',
@@ -269,9 +280,9 @@ async function main (): Promise<void> {
     `Verdict: ${verdicts.join('; ')}.`,
     '',
     ...(heapDir === undefined ? [] : [
-      `JS heap after a full garbage collection (\`--heap\`: node --expose-gc, a collection every ${HEAP_SAMPLE_MS / 1000} s in each command, then process.memoryUsage().heapUsed), MB, judged by the same rule:`,
+      `JS heap after a full garbage collection (\`--heap\`: node --expose-gc, a collection every ${HEAP_SAMPLE_MS / 1000} s in each command, then process.memoryUsage().heapUsed), MB, judged by the same rule; beside it the part of that heap that is V8's compiled code and bytecode with their metadata (v8.getHeapCodeStatistics()), which grows as functions become hot for the first time, and the bytes per item change over the second half of both:`,
       '',
-      table(['process', 'heap used start / middle / end', 'slope, whole', 'slope, 2nd half', 'rise / noise, 2nd half', 'verdict'], heapRows),
+      table(['process', 'heap used start / middle / end', 'of it code, start / middle / end', 'slope, whole', 'slope, 2nd half', 'rise / noise, 2nd half', 'bytes per item change, 2nd half: heap / code', 'verdict'], heapRows),
       '',
       `Heap verdict: ${heapVerdicts.join('; ')}.`,
       '',

@@ -1,6 +1,6 @@
 import { test } from 'uvu'
 import * as assert from 'uvu/assert'
-import { growth } from '../../bench/growth.js'
+import { growth, perChange } from '../../bench/growth.js'
 
 // a fixed zig-zag of ±0.5 MB: the scatter of resident memory sampled on a busy machine
 const wobble = (i: number): number => [0.5, -0.5, 0.3, -0.3, 0][i % 5]
@@ -33,6 +33,17 @@ test('a fall is not growth, and too few points give no verdict', () => {
   const g = growth([1, 2], [60, 70])
   assert.ok(Number.isNaN(g.slope))
   assert.not.ok(g.grows)
+})
+
+test('bytes per item change of the heap and of the code in it, under the scatter', () => {
+  // 100 bytes an item change kept by the program and 60 of compiled code, 10 KB of scatter
+  const changes = Array.from({ length: 250 }, (_, i) => 2500 + 10 * i)
+  const code = changes.map((c, i) => 3e6 + 60 * c + 4000 * wobble(i + 2))
+  const heap = changes.map((c, i) => 7e6 + 100 * c + code[i] + 20_000 * wobble(i))
+  const per = perChange(changes, heap, code)
+  assert.ok(Math.abs(per.heap - 160) < 5, `heap ${per.heap}`)
+  assert.ok(Math.abs(per.code - 60) < 2, `code ${per.code}`)
+  assert.ok(Number.isNaN(perChange([1, 2], [1, 2], [1, 2]).heap))
 })
 
 test.run()

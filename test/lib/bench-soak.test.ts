@@ -1,6 +1,7 @@
 // The soak benchmark's command line: item lengths it cannot lay out are refused with
 // exit 64 before anything starts (no origin, no tracker, no pipeline). Its heap sampler
-// (--heap) writes what is left after a full collection, and only where gc() is exposed.
+// (--heap) writes what is left after a full collection, and how much of it is V8's code,
+// and only where gc() is exposed.
 import { test } from 'uvu'
 import * as assert from 'uvu/assert'
 import { join } from 'node:path'
@@ -29,6 +30,12 @@ test('--lengths that are not whole seconds from 1 to 600 are refused with exit 6
   }
 })
 
+test('--node-flags that are not flags are refused with exit 64', async () => {
+  const r = await finish(start(process.execPath, [SOAK, '--node-flags=max-opt=1']))
+  assert.is(r.code, 64)
+  assert.match(r.stderr, /^soak: --node-flags wants flags that start with --, not max-opt=1 \(try --help\)/)
+})
+
 test('the heap sampler appends the heap after a full collection, only with gc() exposed', async () => {
   const tmp = await tempDir()
   const dir = tmp.path
@@ -43,10 +50,14 @@ test('the heap sampler appends the heap after a full collection, only with gc() 
   assert.equal(await readdir(dir), [`${withGc.pid ?? 0}.csv`])
   const lines = (await readFile(join(dir, `${withGc.pid ?? 0}.csv`), 'utf8')).trim().split('\n')
   assert.is(lines.length, 1)
-  const [at, used, total, external, arrayBuffers] = lines[0].split(',').map(Number)
+  const fields = lines[0].split(',').map(Number)
+  assert.is(fields.length, 7, lines[0])
+  const [at, used, total, external, arrayBuffers, code, bytecode] = fields
   assert.ok(Math.abs(at - Date.now()) < 60_000, `a time in ms since the epoch: ${at}`)
   assert.ok(used > 4e6 && used <= total, `heap used ${used} of ${total}`)
   assert.ok(external >= arrayBuffers && arrayBuffers >= 0)
+  // V8's compiled code and bytecode are part of the heap used, and node's own start-up makes some of each
+  assert.ok(code > 0 && bytecode > 0 && code + bytecode < used, `code ${code}, bytecode ${bytecode} of ${used}`)
   await tmp.remove()
 })
 
