@@ -2,7 +2,8 @@
 // verified chunk is announced to every peer at once (LHAVE), each chunk is asked of whoever
 // has it, newest first within the window, and every chunk held is served to peers that ask.
 // The lockstep trap (everyone wants chunk n the moment it exists) is met by designation:
-// per chunk the listeners rank themselves by a rendezvous score of (seq, peer id); the
+// per chunk the listeners rank themselves by a rendezvous score of (seq, peer id), each
+// among its peers and the peers those say they have (LKEYS); the
 // first `fetchers` of them take it from the origin when it is due (a little later when the
 // tracker's count places them far down the whole audience), the others wait for an LHAVE,
 // and anyone takes it from the origin only when it is about to miss its deadline.
@@ -16,7 +17,7 @@ import type { PeerLink } from './link.js'
 import { Members } from './members.js'
 import { peerKey, score } from './picker.js'
 import type { LiveOriginSource } from './live-origin.js'
-import { WIRE_VERSION_LIVE, type LivePiece, type Message, type PeerAddress } from './wire.js'
+import { MAX_LKEYS, WIRE_VERSION_LIVE, type LivePiece, type Message, type PeerAddress } from './wire.js'
 import { verifyLiveChunk, verifyLiveHeader } from '../live/chunk-sign.js'
 import { claimOf, type ChunkEntry } from '../live/manifest.js'
 
@@ -55,8 +56,14 @@ export const DROP_POLL_MS = 15_000
  * chunks, until everyone's fallback (deadline less a chunk). Before, a designated listener
  * gone without goodbye (its peers keep it for PEER_IDLE_MS) left its chunks to the
  * fallback, where every listener asked the web server at the same moment.
+ * Not sooner: the first copy is at the origin's listener ~0.2 s after it asked, and the
+ * mesh takes a few hundred ms more to bring it to a listener that does not know that one
+ * (most do not: each knows ~30 of 100). At 0.6, nine backups in ten came after another
+ * listener had asked the origin: its copy on its way or already in the mesh (simulated,
+ * bench/sim live, 100 listeners, server at 10 x the stream, seeds 1, 4, 6: 205 of 242).
+ * Seeds 1-20: 2.16 x the stream on average and 158 s of gaps at 0.6; 1.99 x, 132 s at 0.8.
  */
-export const BACKUP_AFTER = 0.6
+export const BACKUP_AFTER = 0.8
 export const BACKUP_STEP = 0.2
 /**
  * Everyone's fallback is spread over this many chunk durations by rank, the last in rank
@@ -109,6 +116,24 @@ export const STAGED_AFTER = 0.3
  * gone but more single chunks missed on the nine others: BENCHMARKS.md `## scale`).
  */
 export const START_WAIT_MS = 500
+/**
+ * A listener tells its peers the designation keys of its own peers (LKEYS) when they
+ * change, at most this often, and ranks itself for a chunk among its peers and theirs.
+ * Ranked among its own peers alone (~30 of an audience of 100), a listener was first for a
+ * chunk while two or three it did not know were first among theirs: 1.33 designated origin
+ * bodies a chunk, the web server at 2.16 x the stream on average; among its peers' peers
+ * too, 0.98 and 1.55 x (simulated, bench/sim live, 100 listeners, server at 10 x the
+ * stream, seeds 1-20; the mean of seeds 1-10 for the bodies).
+ */
+export const LKEYS_EVERY_MS = 1000
+/** ... and at least this often, unchanged: a peer that says nothing for LIVE_SILENT_MS has gone */
+export const LKEYS_BEAT_MS = 2000
+/**
+ * A peer we heard nothing from for this long is not ranked among, nor named in our LKEYS:
+ * a listener gone without a word stays connected for PEER_IDLE_MS, and ranked first for
+ * its chunks by everyone who knew of it, nobody took them from the origin until the fallback.
+ */
+export const LIVE_SILENT_MS = 3 * LKEYS_BEAT_MS
 /** how fast the measure of the web server's pace is forgotten when nothing new was measured */
 export const ORIGIN_PACE_HALF_MS = 5000
 export const TICK_MIN_MS = 20
@@ -192,6 +217,18 @@ export class LiveSwarm extends EventEmitter {
   /** the origin's claims (unsigned streams: what a peer's chunk is checked against) */
   private readonly claims = new Map<number, ChunkEntry | Promise<ChunkEntry | null>>()
   private readonly peerHas = new WeakMap<PeerLink, Set<number>>()
+  /** each peer's own peers' designation keys, as it last said (LKEYS) */
+  private readonly peerKeys = new WeakMap<PeerLink, number[]>()
+  /** the keys ranked among: our peers' and theirs (rankKeys), until either changes */
+  private rankKeysCache?: { direct: number[], keys: number[] }
+  private rankKeysStale = true
+  /** the peer keys last sent in LKEYS, and when */
+  private keysSent?: number[]
+  /** when each peer last sent anything */
+  private readonly heardAt = new WeakMap<PeerLink, number>()
+  /** the keys of the peers heard from lately (LIVE_SILENT_MS): the same array until it changes */
+  private aliveKeys: number[] = []
+  private keysSentAt = -Infinity
   /** requests to peers in flight, by chunk */
   private readonly inflight = new Map<number, Inflight>()
   /**
@@ -297,6 +334,10 @@ export class LiveSwarm extends EventEmitter {
     let top = Math.max(this.newestAnnounced, this.next)
     while (this.dueAt(top + 1) <= now && top < this.next + LIVE_MAX_AHEAD) top++
     const others = this.members.otherKeys()
+    // our peers heard from lately and theirs, to rank ourselves among for each chunk
+    const alive = this.alivePeerKeys(now)
+    this.sendKeys(alive, now)
+    const ranked = this.rankKeys(alive, now)
     // still connecting to the peers we were told of: not yet the one to ask the origin
     const alone = others.length === 0 && this.members.dialling
     // just tuned in: no peer, and no answer from the tracker yet (START_WAIT_MS)
@@ -320,17 +361,17 @@ export class LiveSwarm extends EventEmitter {
       if (this.fromOriginNow.has(seq)) { this.askPeer(seq); continue }
       if (this.askPeer(seq) || unplaced || seq > known + 1 || (behind && (seq !== top || !catchUp))) continue
       const due = this.dueAt(seq)
-      const rank = alone ? 0 : liveRank(this.key, others, seq)
+      const rank = alone ? 0 : this.rankFor(ranked, seq)
       const first = !alone && rank < this.opts.fetchers
       // our place for this chunk in the whole audience (the tracker's count, or the peers we know)
-      const place = (1 - score(this.key, seq) / 2 ** 32) * Math.max(this.audience, others.length + 1)
+      const place = (1 - score(this.key, seq) / 2 ** 32) * Math.max(this.audience, ranked.length + 1)
       const designated = first && place < FIRST_PLACES
       let pollMs = designated ? Math.max(50, this.opts.chunkMs / 10) : this.opts.chunkMs
       // a chunk not known to exist and long overdue (the source dropped, or the show ended): asked less and less often
       const overdue = now - due
       if (seq > known && overdue > 2 * this.opts.chunkMs) pollMs = Math.max(pollMs, designated ? Math.min(DROP_POLL_DESIGNATED_MS, overdue / 8) : Math.min(DROP_POLL_MS, overdue / 2))
       const tried = this.originTried.get(seq) ?? -Infinity
-      const fallback = due + this.opts.deadlineMs - Math.max(this.opts.chunkMs, 500) + (alone ? 0 : FALLBACK_SPREAD * this.opts.chunkMs * rank / Math.max(1, others.length))
+      const fallback = due + this.opts.deadlineMs - Math.max(this.opts.chunkMs, 500) + (alone ? 0 : FALLBACK_SPREAD * this.opts.chunkMs * rank / Math.max(1, ranked.length))
       // the next in rank take over one by one when the designated one brought nothing (it
       // left without a word, or its line is slow), before everyone falls back at once
       const backup = alone ? fallback : Math.min(fallback, due + this.opts.chunkMs * (first ? STAGED_AFTER : BACKUP_AFTER + BACKUP_STEP * (rank - this.opts.fetchers)))
@@ -353,6 +394,57 @@ export class LiveSwarm extends EventEmitter {
     // it nothing more.
     const missing = this.missing.seq >= this.next && this.missing.at > this.dueAt(this.missing.seq) + this.opts.deadlineMs
     if (this.newestAnnounced < this.next && missing && !this.waitingOnOrigin() && now > this.dueAt(this.next) + this.opts.deadlineMs + 2 * this.opts.chunkMs) void this.pollManifest(now)
+  }
+
+  /** Our peers' keys and those they said are theirs, without ours: the same array until one changes. */
+  private rankKeys (direct: number[], now: number): number[] {
+    const c = this.rankKeysCache
+    if (c && c.direct === direct && !this.rankKeysStale) return c.keys
+    const all = new Set(direct)
+    for (const p of this.peers) {
+      if (p.goodbye || !p.remote || !this.heardLately(p, now)) continue
+      const k = this.peerKeys.get(p)
+      if (k) for (const x of k) all.add(x)
+    }
+    all.delete(this.key)
+    this.rankKeysCache = { direct, keys: [...all] }
+    this.rankKeysStale = false
+    return this.rankKeysCache.keys
+  }
+
+  /** liveRank among `keys` for `seq`, kept while `keys` is the same array */
+  private rankFor (keys: number[], seq: number): number {
+    if (this.ranks.keys !== keys) this.ranks = { keys, bySeq: new Map() }
+    let r = this.ranks.bySeq.get(seq)
+    if (r === undefined) {
+      r = liveRank(this.key, keys, seq)
+      if (this.ranks.bySeq.size > 4 * LIVE_MAX_AHEAD) this.ranks.bySeq.clear()
+      this.ranks.bySeq.set(seq, r)
+    }
+    return r
+  }
+
+  private ranks: { keys: number[], bySeq: Map<number, number> } = { keys: [], bySeq: new Map() }
+
+  private heardLately (p: PeerLink, now: number): boolean { return now - (this.heardAt.get(p) ?? -Infinity) < LIVE_SILENT_MS }
+
+  /** The keys of the handshaken peers heard from lately, not leaving: the same array while they are the same. */
+  private alivePeerKeys (now: number): number[] {
+    const out: number[] = []
+    for (const p of this.peers) if (p.remote && !p.goodbye && this.heardLately(p, now)) out.push(p.key)
+    const a = this.aliveKeys
+    if (out.length === a.length && out.every((k, i) => a[i] === k)) return a
+    this.aliveKeys = out
+    return out
+  }
+
+  /** LKEYS to every peer when our peers changed (at most every LKEYS_EVERY_MS), and every LKEYS_BEAT_MS unchanged. */
+  private sendKeys (direct: number[], now: number): void {
+    if (now - this.keysSentAt < (direct === this.keysSent ? LKEYS_BEAT_MS : LKEYS_EVERY_MS)) return
+    this.keysSent = direct
+    this.keysSentAt = now
+    const m: Message = { type: 'live-keys', keys: direct.slice(0, MAX_LKEYS) }
+    for (const p of this.peers) if (p.remote && !p.goodbye) p.send(m)
   }
 
   private waitingOnOrigin (): boolean {
@@ -526,12 +618,14 @@ export class LiveSwarm extends EventEmitter {
   // ---- peers ----
 
   greet (p: PeerLink): void {
+    this.heardAt.set(p, this.clock.now())
     this.peerHas.set(p, new Set())
     for (const seq of this.held.keys()) if (seq >= this.next - 2) p.send({ type: 'live-have', seq })
   }
 
   onMessage (p: PeerLink, m: Message): void {
     if (this.closed) return
+    this.heardAt.set(p, this.clock.now())
     switch (m.type) {
       case 'live-have': {
         const top = Math.max(this.newest?.seq ?? this.next, this.next)
@@ -553,6 +647,7 @@ export class LiveSwarm extends EventEmitter {
       // same origin load and more listeners with a gap: BENCHMARKS.md `## scale`.)
       case 'live-reject': if (this.inflight.get(m.seq)?.peer === p) { this.failPeer(m.seq, p, false); this.kick() } break
       case 'live-piece': void this.onPiece(p, m); break
+      case 'live-keys': this.peerKeys.set(p, m.keys); this.rankKeysStale = true; break
       case 'pex': for (const a of m.peers) this.addAddress(a); break
       default: break // item-swarm messages mean nothing here
     }
@@ -621,6 +716,7 @@ export class LiveSwarm extends EventEmitter {
   }
 
   private forget (p: PeerLink): void {
+    this.rankKeysStale = true
     for (const [k, f] of this.inflight) if (f.peer === p) this.inflight.delete(k)
     const q = this.serving.get(p)
     if (q) { this.servingCount -= q.length; q.length = 0; this.serving.delete(p) }

@@ -71,6 +71,9 @@ export const M_LREQUEST = 12
 export const M_LCANCEL = 13
 export const M_LREJECT = 14
 export const M_LPIECE = 15
+export const M_LKEYS = 16
+/** designation keys in one LKEYS */
+export const MAX_LKEYS = 256
 
 export interface Handshake { infoHash: Buffer, peerId: Buffer, port: number, /** WIRE_VERSION unless said */ version?: number }
 
@@ -100,6 +103,8 @@ export type Message =
   | { type: 'pex', peers: PeerAddress[] }
   | { type: 'goodbye' }
   | { type: 'live-have' | 'live-request' | 'live-cancel' | 'live-reject', seq: number }
+  /** the designation keys (picker.ts peerKey) of the sender's peers in a live swarm */
+  | { type: 'live-keys', keys: number[] }
   | LivePiece
 
 /** A protocol violation by the remote side: the connection is dropped. */
@@ -184,6 +189,13 @@ export function encodeMessage (m: Message): Buffer {
       return b
     }
     case 'live-piece': return Buffer.concat([encodeLivePieceHead(m), m.header ?? Buffer.alloc(0), m.data])
+    case 'live-keys': {
+      const keys = m.keys.slice(0, MAX_LKEYS)
+      const b = header(M_LKEYS, 2 + 4 * keys.length)
+      b.writeUInt16BE(keys.length, 5)
+      keys.forEach((k, i) => b.writeUInt32BE(k >>> 0, 7 + 4 * i))
+      return b
+    }
   }
 }
 
@@ -356,6 +368,15 @@ function decodeBody (type: number, p: Buffer): Message | undefined {
     case M_LCANCEL: exactly(4, 'LCANCEL'); return { type: 'live-cancel', seq: p.readUInt32BE(0) }
     case M_LREJECT: exactly(4, 'LREJECT'); return { type: 'live-reject', seq: p.readUInt32BE(0) }
     case M_LPIECE: return decodeLivePiece(p)
+    case M_LKEYS: {
+      if (p.length < 2) throw new WireError('short LKEYS')
+      const n = p.readUInt16BE(0)
+      if (n > MAX_LKEYS) throw new WireError(`LKEYS of ${n} keys`)
+      exactly(2 + 4 * n, 'LKEYS')
+      const keys: number[] = []
+      for (let i = 0; i < n; i++) keys.push(p.readUInt32BE(2 + 4 * i))
+      return { type: 'live-keys', keys }
+    }
     default: return undefined
   }
 }

@@ -16,6 +16,7 @@ import { parseManifest, claimOf, type LiveManifest } from '../../lib/live/manife
 import { claimFileName, LISTED_CHUNKS } from '../../lib/live/window.js'
 import { readPublicKey } from '../../lib/hashing/sign.js'
 import { scrape } from '../../lib/tracker/client.js'
+import { freePort } from '../../scripts/free-port.js'
 
 let live: Live | undefined
 const cleanups: (() => Promise<unknown>)[] = []
@@ -213,6 +214,19 @@ test('--tracker: the live swarm is announced under the stream\'s info-hash', asy
   await waitForOutput(live.c.stderr!, t => /tracker .*: announced/.test(t), 10_000, 'the announce').catch(() => undefined)
   const st = await scrape(url, [Buffer.from(m.infoHash, 'hex')])
   const e = st.get(m.infoHash)
+  assert.ok(e, 'the tracker knows the swarm')
+  assert.is(e!.complete, 1, 'pc-live is its seed')
+})
+
+test('--tracker not up yet: pc-live announces again within seconds once it answers, not a minute later', async () => {
+  const port = await freePort()
+  const url = `http://127.0.0.1:${port}/announce`
+  live = await startLive(['--tracker', url])
+  const m = await manifest(live.port)
+  await waitLog(live, /tracker .*; retrying/, 10_000, 'the first announce to fail')
+  start('pc-tracker', [`127.0.0.1:${port}`])
+  await waitLog(live, /tracker .*: answering again/, 20_000, 'the tracker to be announced to again')
+  const e = (await scrape(url, [Buffer.from(m.infoHash, 'hex')])).get(m.infoHash)
   assert.ok(e, 'the tracker knows the swarm')
   assert.is(e!.complete, 1, 'pc-live is its seed')
 })

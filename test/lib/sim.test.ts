@@ -135,4 +135,23 @@ test('live, 100 listeners, seed 10: a chunk that had not reached the audience by
   assert.ok(r.originRatio < 2.5, `the web server sent ${r.originRatio.toFixed(2)} × the stream`)
 })
 
+test('live, 100 listeners: a chunk is taken from the origin by about one designated listener, each ranking itself among its peers and theirs (LKEYS)', async () => {
+  // (ranked among its own peers alone, ~30 of the 100, a listener was first for a chunk
+  // while two or three others, unknown to it, were too: 314 designated bodies for 240
+  // chunks here, and the server sent 2.05 x the stream. lib/swarm/live-swarm.ts, BENCHMARKS.md "scale")
+  const r = await runLive({ ...DEFAULTS, listeners: 100, seed: 1 })
+  const perChunk = r.originChunks!.designated / r.chunks
+  assert.ok(perChunk < 1.1, `${perChunk.toFixed(2)} designated bodies a chunk`)
+  assert.ok(r.originRatio < 2, `the web server sent ${r.originRatio.toFixed(2)} x the stream`)
+})
+
+test('live, 100 listeners, seed 2: a peer gone without a word is not ranked first for its chunks by everyone who knew of it', async () => {
+  // (its peers keep its connection for PEER_IDLE_MS, 150 s, and named it in their LKEYS: the
+  // audience waited for it until the fallback, asked the capped server at once, and fell
+  // behind: 94 % of listeners with gaps, 1,511 s in all. Now a peer silent for LIVE_SILENT_MS
+  // is neither ranked among nor named.)
+  const r = await runLive({ ...DEFAULTS, listeners: 100, seed: 2 })
+  assert.ok(r.stallSeconds < 60 && r.stalledShare < 0.3, `${(r.stalledShare * 100).toFixed(0)} % of listeners had gaps, ${r.stallSeconds.toFixed(0)} s in all`)
+})
+
 test.run()

@@ -2,7 +2,7 @@ import { test } from 'uvu'
 import * as assert from 'uvu/assert'
 import {
   encodeHandshake, decodeHandshake, encodeMessage, WireDecoder, WireError, WIRE_MAGIC, HANDSHAKE_BYTES,
-  MAX_PEX_PEERS, WIRE_VERSION_LIVE, MAX_LIVE_CHUNK_BYTES, type Message, type LivePiece,
+  MAX_PEX_PEERS, WIRE_VERSION_LIVE, M_LKEYS, MAX_LKEYS, MAX_LIVE_CHUNK_BYTES, type Message, type LivePiece,
 } from '../../lib/swarm/wire.js'
 
 const hs = { infoHash: Buffer.alloc(20, 0xab), peerId: Buffer.from('-PC0001-abcdefghijkl'), port: 6881 }
@@ -99,7 +99,7 @@ test('live messages round-trip in any split; a version-2 handshake says so and a
   const hs = encodeHandshake({ infoHash: Buffer.alloc(20, 1), peerId: Buffer.alloc(20, 2), port: 7, version: WIRE_VERSION_LIVE })
   assert.ok(!hs.subarray(0, 8).equals(WIRE_MAGIC), 'an old reader, comparing all 8 magic bytes, refuses it')
   const piece: LivePiece = { type: 'live-piece', seq: 9, startMs: 1_700_000_000_123, durationMs: 1000, hash: Buffer.alloc(32, 3), headerHash: Buffer.alloc(32, 4), signature: Buffer.alloc(64, 5), title: 'Ä title', header: Buffer.from('OggS-head'), data: Buffer.from('chunk bytes') }
-  const msgs: Message[] = [{ type: 'live-have', seq: 1 }, { type: 'live-request', seq: 2 }, { type: 'live-cancel', seq: 3 }, { type: 'live-reject', seq: 4 }, piece, { type: 'live-piece', seq: 10, startMs: 5, durationMs: 6, hash: Buffer.alloc(32, 7), data: Buffer.from('x') }]
+  const msgs: Message[] = [{ type: 'live-have', seq: 1 }, { type: 'live-request', seq: 2 }, { type: 'live-cancel', seq: 3 }, { type: 'live-reject', seq: 4 }, piece, { type: 'live-piece', seq: 10, startMs: 5, durationMs: 6, hash: Buffer.alloc(32, 7), data: Buffer.from('x') }, { type: 'live-keys', keys: [0, 1, 0xffffffff, 123456789] }, { type: 'live-keys', keys: [] }]
   const bytes = Buffer.concat([hs, ...msgs.map(encodeMessage)])
   for (const step of [bytes.length, 1, 7]) {
     const d = new WireDecoder()
@@ -118,6 +118,21 @@ test('refuses a handshake of an unknown version and an LPIECE over its bounds', 
   const msg = Buffer.concat([Buffer.from([0, 0, 0, body.length]), body])
   assert.throws(() => new WireDecoder().push(Buffer.concat([ok, msg])), /bad LPIECE title/)
   assert.throws(() => encodeMessage({ type: 'live-piece', seq: 0, startMs: 0, durationMs: 0, hash: Buffer.alloc(32), data: Buffer.alloc(MAX_LIVE_CHUNK_BYTES + 1) }), RangeError)
+})
+
+test('LKEYS: at most MAX_LKEYS keys, its length exactly its count', () => {
+  const ok = encodeHandshake({ infoHash: Buffer.alloc(20), peerId: Buffer.alloc(20), port: 0, version: WIRE_VERSION_LIVE })
+  const keys = (n: number, extra = 0): Buffer => {
+    const body = Buffer.alloc(1 + 2 + 4 * n + extra); body[0] = M_LKEYS; body.writeUInt16BE(n, 1)
+    const len = Buffer.alloc(4); len.writeUInt32BE(body.length, 0)
+    return Buffer.concat([ok, len, body])
+  }
+  assert.equal(new WireDecoder().push(keys(2)).slice(1), [{ type: 'live-keys', keys: [0, 0] }])
+  assert.throws(() => new WireDecoder().push(keys(MAX_LKEYS + 1)), /LKEYS of 257 keys/)
+  assert.throws(() => new WireDecoder().push(keys(2, 1)), /LKEYS of 11 bytes, expected 10/)
+  assert.throws(() => new WireDecoder().push(keys(2, -1)), /LKEYS of 9 bytes, expected 10/)
+  const many = encodeMessage({ type: 'live-keys', keys: Array.from({ length: MAX_LKEYS + 10 }, (_, i) => i) })
+  assert.is(many.readUInt16BE(5), MAX_LKEYS, 'the encoder sends no more than a reader takes')
 })
 
 test.run()
