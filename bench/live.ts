@@ -8,7 +8,7 @@
 // arrival time minus the time the source wrote those bytes (the same clock, one host).
 //   node dist/bench/live.js [--n 20] [--minutes 2] [--kill 3] [--warm 20s] [--delay 3s]
 import { spawn, type ChildProcess } from 'node:child_process'
-import { readFile, mkdtemp, rm } from 'node:fs/promises'
+import { readFile, readdir, mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir, loadavg } from 'node:os'
 import { join, dirname } from 'node:path'
 import { fileURLToPath } from 'node:url'
@@ -16,7 +16,7 @@ import { request as httpRequest, type ClientRequest } from 'node:http'
 import minimist from 'minimist'
 import split2 from 'split2'
 import { parseDuration } from '../lib/core/units.js'
-import { parseManifest, type ChunkEntry } from '../lib/live/manifest.js'
+import { checkChunkEntry, parseManifest, type ChunkEntry } from '../lib/live/manifest.js'
 import { cpuSeconds, peakRssBytes, median, MIB } from './proc.js'
 import { startIcecast2 } from '../test/cmd/icecast-helpers.js'
 import { startNginx } from '../scripts/nginx.js'
@@ -188,12 +188,19 @@ async function main (): Promise<void> {
   const rss = { f: peakRssBytes(listeners[0].fetch.pid!) ?? 0, i: peakRssBytes(listeners[0].icecast.pid!) ?? 0 }
   await sleep(3000) // the last chunks reach the ears
   const nginxBytes = await nginx.bytesSent() // manifests, claims and chunks, requests ended so far
-  const m = parseManifest(await readFile(join(dir, 'live.json'), 'utf8'), 'live.json')
+  // every chunk of the window, from its claim file (SEQ.json): the manifest names only the
+  // newest few (lib/live/window.ts LISTED_CHUNKS)
+  const claims: ChunkEntry[] = []
+  for (const name of await readdir(join(dir, 'live'))) {
+    if (!/^\d+\.json$/.test(name)) continue
+    claims.push(checkChunkEntry(JSON.parse(await readFile(join(dir, 'live', name), 'utf8')) as ChunkEntry, name, true))
+  }
+  claims.sort((a, b) => a.seq - b.seq)
 
   // the chunks measured: after the warm-up, before the end of the run
   const measured: ChunkEntry[] = []
   const data: Buffer[] = []
-  for (const c of m.chunks) {
+  for (const c of claims) {
     const b = await readFile(join(dir, 'live', c.name.replace(/^.*\//, ''))).catch(() => undefined)
     if (!b || b.length < 2 * PROBE) continue
     measured.push(c); data.push(b)
@@ -247,6 +254,9 @@ async function main (): Promise<void> {
     `one listener: pc-fetch ${cpuPct('f').toFixed(1)}% CPU, peak RSS ${(rss.f / MIB).toFixed(0)} MiB; pc-icecast ${cpuPct('i').toFixed(1)}% CPU, peak RSS ${(rss.i / MIB).toFixed(0)} MiB`,
   ]
   process.stdout.write(lines.join('\n') + '\n')
+  // a run that measured nothing is a broken bench, not a figure (it printed NaN when it read
+  // the chunks from the manifest, which names only the newest three)
+  if (!data.some((_d, i) => inRun(i))) { process.stderr.write(`live.js: no chunk of ${dir} was measured; the figures above mean nothing\n`); process.exitCode = 1 }
 
   put.destroy()
   for (const c of children) c.kill('SIGKILL')
