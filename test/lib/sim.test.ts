@@ -154,4 +154,13 @@ test('live, 100 listeners, seed 2: a peer gone without a word is not ranked firs
   assert.ok(r.stallSeconds < 60 && r.stalledShare < 0.3, `${(r.stalledShare * 100).toFixed(0)} % of listeners had gaps, ${r.stallSeconds.toFixed(0)} s in all`)
 })
 
+test('live, 100 listeners, seed 4: a chunk not known to exist is asked of the web server whole only by the first places at the fallback, the others ask its claim', async () => {
+  // (when everyone took the chunk itself, a chunk whose first and second in rank had brought
+  // nothing by the fallback was taken by dozens at once: 248 fallback bodies here, and the
+  // server sent 2.16 x the stream; with the claim alone beyond the first 16 places, 75)
+  const r = await runLive({ ...DEFAULTS, listeners: 100, seed: 4 })
+  assert.ok(r.originChunks!.fallback < 150, `${r.originChunks!.fallback} chunks taken from the web server at the fallback`)
+  assert.ok(r.originRatio < 2, `the web server sent ${r.originRatio.toFixed(2)} x the stream`)
+})
+
 test.run()
