@@ -33,7 +33,7 @@ export class Announcer {
   private stopped = false
 
   constructor (readonly opts: AnnouncerOptions) {
-    this.schedules = opts.trackers.map(t => new TrackerSchedule(t, RETRY_FIRST_MS, { failing: opts.warn, back: opts.warn, again: opts.verbose }, unrefTimers))
+    this.schedules = opts.trackers.map(t => new TrackerSchedule(t, RETRY_FIRST_MS, { failing: m => opts.warn(m), back: m => opts.warn(m), again: m => opts.verbose?.(m) }, unrefTimers))
   }
 
   start (): void { for (const s of this.schedules) void this.once(s, 'started') }
