@@ -8,7 +8,7 @@
 // arrival time minus the time the source wrote those bytes (the same clock, one host).
 //   node dist/bench/live.js [--n 20] [--minutes 2] [--kill 3] [--warm 20s] [--delay 3s]
 import { spawn, type ChildProcess } from 'node:child_process'
-import { readFile, readdir, mkdtemp, rm } from 'node:fs/promises'
+import { readFile, mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir, loadavg } from 'node:os'
 import { join, dirname } from 'node:path'
 import { fileURLToPath } from 'node:url'
@@ -16,7 +16,8 @@ import { request as httpRequest, type ClientRequest } from 'node:http'
 import minimist from 'minimist'
 import split2 from 'split2'
 import { parseDuration } from '../lib/core/units.js'
-import { checkChunkEntry, parseManifest, type ChunkEntry } from '../lib/live/manifest.js'
+import { parseManifest, type ChunkEntry } from '../lib/live/manifest.js'
+import { readClaims } from '../lib/live/window.js'
 import { cpuSeconds, peakRssBytes, median, MIB } from './proc.js'
 import { startIcecast2 } from '../test/cmd/icecast-helpers.js'
 import { startNginx } from '../scripts/nginx.js'
@@ -190,12 +191,7 @@ async function main (): Promise<void> {
   const nginxBytes = await nginx.bytesSent() // manifests, claims and chunks, requests ended so far
   // every chunk of the window, from its claim file (SEQ.json): the manifest names only the
   // newest few (lib/live/window.ts LISTED_CHUNKS)
-  const claims: ChunkEntry[] = []
-  for (const name of await readdir(join(dir, 'live'))) {
-    if (!/^\d+\.json$/.test(name)) continue
-    claims.push(checkChunkEntry(JSON.parse(await readFile(join(dir, 'live', name), 'utf8')) as ChunkEntry, name, true))
-  }
-  claims.sort((a, b) => a.seq - b.seq)
+  const claims = await readClaims(join(dir, 'live'), true)
 
   // the chunks measured: after the warm-up, before the end of the run
   const measured: ChunkEntry[] = []

@@ -3,11 +3,11 @@
 // the last — when the station key is the same and its newest chunk ended recently.
 // Listeners then go on at the next chunk as after a source that dropped and came back;
 // with a new stream they would wait for chunks of the old one that never come.
-import { readdir, readFile } from 'node:fs/promises'
-import { join } from 'node:path'
+import { readFile } from 'node:fs/promises'
 import { DataError } from '../core/errors.js'
 import { streamIdOf } from './chunk-sign.js'
-import { checkChunkEntry, parseManifest, MAX_CLAIM_BYTES, MANIFEST_SUFFIX, type ChunkEntry, type FormatChange, type HeaderEntry } from './manifest.js'
+import { readClaims } from './window.js'
+import { parseManifest, MANIFEST_SUFFIX, type ChunkEntry, type FormatChange, type HeaderEntry } from './manifest.js'
 
 export interface Resumed {
   nonce: Buffer
@@ -53,21 +53,8 @@ export async function findResumable (path: string, publicKey: Buffer | undefined
  * not one is left out (its chunk file then stays); up to the newest chunk the manifest names.
  */
 async function claimsIn (chunkDir: string, listed: ChunkEntry[], signed: boolean): Promise<ChunkEntry[]> {
-  const last = listed[listed.length - 1].seq
   const bySeq = new Map<number, ChunkEntry>()
-  let names: string[] = []
-  try { names = await readdir(chunkDir) } catch {}
-  for (const name of names) {
-    const seq = /^(\d+)\.json$/.exec(name)?.[1]
-    if (seq === undefined || Number(seq) > last) continue
-    try {
-      const text = await readFile(join(chunkDir, name), 'utf8')
-      if (text.length > MAX_CLAIM_BYTES) continue
-      const e = JSON.parse(text) as ChunkEntry
-      checkChunkEntry(e, join(chunkDir, name), signed)
-      if (e.seq === Number(seq)) bySeq.set(e.seq, e)
-    } catch {}
-  }
+  for (const e of await readClaims(chunkDir, signed, listed[listed.length - 1].seq)) bySeq.set(e.seq, e)
   for (const e of listed) bySeq.set(e.seq, e)
   return [...bySeq.values()].sort((a, b) => a.seq - b.seq)
 }

@@ -10,12 +10,12 @@
 //                          chunk: a listener fetches one chunk without the whole manifest
 //   DIR/NAME/header-SEQ.EXT  the header blob first used by chunk SEQ (Ogg codec headers;
 //                          TS PAT+PMT; Matroska EBML header to Tracks; MP4 ftyp+moov)
-import { mkdir, rename, rm, writeFile } from 'node:fs/promises'
+import { mkdir, readdir, readFile, rename, rm, writeFile } from 'node:fs/promises'
 import { dirname, join, posix } from 'node:path'
 import { IOError } from '../core/errors.js'
 import { formatTime } from '../core/units.js'
 import type { LiveChunk } from './chunker.js'
-import { encodeManifest, isoMs, MANIFEST_SUFFIX, MANIFEST_VERSION, type ChunkEntry, type FormatChange, type HeaderEntry, type LiveManifest } from './manifest.js'
+import { checkChunkEntry, encodeManifest, isoMs, MAX_CLAIM_BYTES, MANIFEST_SUFFIX, MANIFEST_VERSION, type ChunkEntry, type FormatChange, type HeaderEntry, type LiveManifest } from './manifest.js'
 
 const EXT: Record<string, string> = { mp3: 'mp3', aac: 'aac', ogg: 'ogg', ts: 'ts', matroska: 'webm', fmp4: 'mp4', other: 'bin' }
 
@@ -32,6 +32,30 @@ export const LISTED_CHUNKS = 3
 export function chunkFileName (seq: number, kind: string): string { return `${seq}.${EXT[kind] ?? 'bin'}` }
 export function claimFileName (seq: number): string { return `${seq}.json` }
 export function headerFileName (firstSeq: number, kind: string): string { return `header-${firstSeq}.${EXT[kind] ?? 'bin'}` }
+
+/**
+ * The claims (SEQ.json) in a chunk directory, oldest first, up to chunk `upTo`: every chunk
+ * of the window, where the manifest names only the newest (a restarted pc-live takes them
+ * up, resume.ts; bench/live.ts measures them). A file that cannot be read, is over
+ * MAX_CLAIM_BYTES, is not a chunk entry (unsigned in a `signed` stream too), or names
+ * another chunk than its file name is left out; a directory that cannot be read has none.
+ */
+export async function readClaims (chunkDir: string, signed: boolean, upTo = Infinity): Promise<ChunkEntry[]> {
+  const out: ChunkEntry[] = []
+  let names: string[] = []
+  try { names = await readdir(chunkDir) } catch {}
+  for (const name of names) {
+    const seq = /^(\d+)\.json$/.exec(name)?.[1]
+    if (seq === undefined || Number(seq) > upTo) continue
+    try {
+      const text = await readFile(join(chunkDir, name), 'utf8')
+      if (text.length > MAX_CLAIM_BYTES) continue
+      const e = checkChunkEntry(JSON.parse(text) as ChunkEntry, join(chunkDir, name), signed)
+      if (e.seq === Number(seq)) out.push(e)
+    } catch {}
+  }
+  return out.sort((a, b) => a.seq - b.seq)
+}
 
 export interface WindowOptions {
   dir: string

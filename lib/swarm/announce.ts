@@ -1,9 +1,11 @@
 // The tracker announce loop of one swarm on one tracker: started, then at the interval
-// the tracker asks for (with backoff while it fails), completed once, stopped on leaving.
+// the tracker asks for (with backoff while it fails: lib/tracker/schedule.ts, as pc-live's),
+// completed once, stopped on leaving.
 // The peers it answers are handed to the swarm to dial. A swarm with few peers asks
 // again sooner (NEEDY_FIRST_MS, doubling, never below the tracker's min interval).
 import { announce as httpAnnounce, MIN_INTERVAL_S, type AnnounceParams, type AnnounceResult } from '../tracker/client.js'
-import { realClock, type SwarmClock, type TimerHandle } from './clock.js'
+import { TrackerSchedule } from '../tracker/schedule.js'
+import { realClock, type SwarmClock } from './clock.js'
 import type { PeerAddress } from './wire.js'
 
 /** What the loop needs of its swarm (an item's Swarm or a LiveSwarm). */
@@ -57,16 +59,18 @@ export interface AnnounceHost {
   readonly announce?: (p: AnnounceParams) => Promise<AnnounceResult>
 }
 
+/** after a failed announce the next comes this soon, then twice as long each time, up to RETRY_MAX_MS */
+export const RETRY_FIRST_MS = 1000
+export const RETRY_MAX_MS = 60_000
+
 export class Announcer {
-  private timer?: TimerHandle
-  private failures = 0
-  private stopped = false
   private needyMs = NEEDY_FIRST_MS
   /** the tracker's count in its last answer (0: none yet) */
   private count = 0
-  private readonly clock: SwarmClock
+  /** the next announce, and the backoff while the tracker fails (shared with pc-live's) */
+  private readonly schedule: TrackerSchedule
   constructor (readonly url: string, readonly swarm: AnnouncedSwarm, readonly f: AnnounceHost) {
-    this.clock = f.clock ?? realClock
+    this.schedule = new TrackerSchedule(url, RETRY_FIRST_MS, { failing: m => f.io.warn(m), back: m => f.io.info(m) }, f.clock ?? realClock)
   }
 
   /** First announce; resolves when it answered or failed. */
@@ -80,8 +84,7 @@ export class Announcer {
         uploaded: s.stats.bytesUploaded, downloaded: s.stats.bytesFromOrigin + s.stats.bytesFromPeers,
         left: s.left, event, numwant: 50, signal: event === 'stopped' ? AbortSignal.timeout(LEAVE_GRACE_MS) : undefined,
       })
-      if (this.failures) this.f.io.info(`tracker ${this.url}: answering again`)
-      this.failures = 0
+      this.schedule.answered(r.interval)
       if (!s.closed) for (const p of r.peers) s.addAddress(p)
       let growing = false
       if (r.complete !== undefined || r.incomplete !== undefined) {
@@ -93,8 +96,7 @@ export class Announcer {
       this.plan(r, growing)
     } catch (e) {
       if (event === 'stopped') return
-      if (this.failures++ === 0) this.f.io.warn(`tracker ${this.url}: ${(e as Error).message}; retrying`)
-      this.next(Math.min(60_000, 1000 * 2 ** Math.min(6, this.failures - 1)))
+      this.next(this.schedule.failed(e as Error, RETRY_MAX_MS))
     }
   }
 
@@ -122,15 +124,12 @@ export class Announcer {
   private next (ms: number): void { this.after(ms, () => { void this.once() }) }
 
   private after (ms: number, fn: () => void): void {
-    if (this.stopped || this.swarm.closed) return
-    this.clock.clearTimeout(this.timer)
-    this.timer = this.clock.setTimeout(fn, ms)
+    if (!this.swarm.closed) this.schedule.after(ms, fn)
   }
 
-  completed (): void { this.clock.clearTimeout(this.timer); void this.once('completed') }
+  completed (): void { this.schedule.cancel(); void this.once('completed') }
   async stop (): Promise<void> {
-    this.stopped = true
-    this.clock.clearTimeout(this.timer)
+    this.schedule.stop()
     await this.once('stopped')
   }
 }

@@ -3,13 +3,13 @@
 // its claim, and a restarted run still prunes what the earlier run left.
 import { test } from 'uvu'
 import * as assert from 'uvu/assert'
-import { readdir, readFile } from 'node:fs/promises'
+import { readdir, readFile, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { randomBytes } from 'node:crypto'
-import { LiveWindow, LISTED_CHUNKS, claimFileName } from '../../lib/live/window.js'
+import { LiveWindow, LISTED_CHUNKS, claimFileName, readClaims } from '../../lib/live/window.js'
 import { findResumable } from '../../lib/live/resume.js'
 import { blake2b, liveInfoHash, streamIdOf } from '../../lib/live/chunk-sign.js'
-import { parseManifest } from '../../lib/live/manifest.js'
+import { MAX_CLAIM_BYTES, parseManifest } from '../../lib/live/manifest.js'
 import type { LiveChunk } from '../../lib/live/chunker.js'
 import { tempDir } from '../helpers.js'
 
@@ -70,6 +70,29 @@ test('restarted: the earlier run\'s whole window is taken up from its claims, an
     for (let seq = 12; seq < 16; seq++) await add(w2, seq, clock)
     assert.equal(await claimsOnDisk(tmp.path), [8, 9, 10, 11, 12, 13, 14, 15], 'the first run\'s oldest chunks pruned by the second')
     assert.equal((await readdir(join(tmp.path, 'live'))).length, 16)
+  } finally { await tmp.remove() }
+})
+
+test('the claims of a directory, oldest first: one unreadable, oversized, not an entry, or of another chunk is left out', async () => {
+  const tmp = await tempDir('pc-live-window-')
+  try {
+    const clock = { t: T0 }
+    const w = windowIn(tmp.path, randomBytes(16), clock)
+    await w.init()
+    for (let seq = 0; seq < 12; seq++) await add(w, seq, clock)
+    const dir = join(tmp.path, 'live')
+    const seqs = async (signed: boolean, upTo?: number): Promise<number[]> => (await readClaims(dir, signed, upTo)).map(e => e.seq)
+    assert.equal(await seqs(false), [4, 5, 6, 7, 8, 9, 10, 11])
+    assert.equal(await seqs(false, 9), [4, 5, 6, 7, 8, 9], 'up to chunk 9')
+    assert.equal(await seqs(true), [], 'unsigned claims of a signed stream')
+    const claim = JSON.parse(await readFile(join(dir, claimFileName(5)), 'utf8')) as Record<string, unknown>
+    await writeFile(join(dir, claimFileName(4)), '{"seq": 4, "name": ')
+    await writeFile(join(dir, claimFileName(5)), JSON.stringify({ ...claim, title: 'x'.repeat(MAX_CLAIM_BYTES) }))
+    await writeFile(join(dir, claimFileName(6)), JSON.stringify({ ...claim, hash: 'not hex' }))
+    await writeFile(join(dir, claimFileName(7)), JSON.stringify(claim))
+    await writeFile(join(dir, 'notes.json'), JSON.stringify(claim))
+    assert.equal(await seqs(false), [8, 9, 10, 11], 'truncated, oversized, a bad hash, chunk 5\'s claim as 7.json, not a SEQ.json')
+    assert.equal(await readClaims(join(tmp.path, 'none'), false), [], 'no directory')
   } finally { await tmp.remove() }
 })
 

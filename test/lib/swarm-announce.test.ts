@@ -8,12 +8,12 @@ import { randomBytes } from 'node:crypto'
 import { createServer } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import { encode } from '../../lib/tracker/bencode.js'
-import { Announcer, FEW_PEERS, GROWING, NEEDY_FIRST_MS, type AnnouncedSwarm } from '../../lib/swarm/announce.js'
+import { Announcer, FEW_PEERS, GROWING, NEEDY_FIRST_MS, RETRY_MAX_MS, type AnnouncedSwarm } from '../../lib/swarm/announce.js'
 import { Swarms } from '../../lib/tracker/swarms.js'
 import { createTrackerServer, listenTracker, announceUrlFor } from '../../lib/tracker/server.js'
 import type { PeerAddress } from '../../lib/swarm/wire.js'
 import { VirtualClock } from './memory-net.js'
-import { announce } from '../../lib/tracker/client.js'
+import { announce, type AnnounceResult } from '../../lib/tracker/client.js'
 import { waitUntil } from '../helpers.js'
 
 const cleanups: Array<() => Promise<void>> = []
@@ -79,6 +79,25 @@ test('alone, a swarm announces again after 5, 10, 20 and 40 s; with peers enough
   s.peers.size = FEW_PEERS
   const later = await announcesUntil(clock, swarms, c.busy, 200_000)
   assert.equal(later, [135, 195], 'with peers enough: every 60 s')
+  await a.stop()
+})
+
+test('a tracker that does not answer is asked again after 1, 2, 4 … s up to a minute; its first failure is a warning, its return a note', async () => {
+  const clock = new VirtualClock()
+  const s = swarm()
+  s.peers.size = FEW_PEERS
+  const at: number[] = []
+  const said: string[] = []
+  const announce = async (): Promise<AnnounceResult> => {
+    at.push(clock.now() / 1000)
+    if (at.length <= 8) throw new Error('connection refused')
+    return { interval: 60, peers: [] }
+  }
+  const a = new Announcer('http://tracker.example/announce', s, { port: 41007, io: { warn: m => said.push(`warn ${m}`), info: m => said.push(`info ${m}`) }, clock, announce })
+  await a.start()
+  await clock.run(300_000)
+  assert.equal(at, [0, 1, 3, 7, 15, 31, 63, 63 + RETRY_MAX_MS / 1000, 63 + 2 * RETRY_MAX_MS / 1000, 183 + 60], 'the waits: 1, 2, 4, 8, 16, 32 s, then a minute; the interval once it answers')
+  assert.equal(said, ['warn tracker http://tracker.example/announce: connection refused; retrying', 'info tracker http://tracker.example/announce: answering again'])
   await a.stop()
 })
 
