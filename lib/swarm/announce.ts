@@ -70,7 +70,7 @@ export class Announcer {
   /** the next announce, and the backoff while the tracker fails (shared with pc-live's) */
   private readonly schedule: TrackerSchedule
   constructor (readonly url: string, readonly swarm: AnnouncedSwarm, readonly f: AnnounceHost) {
-    this.schedule = new TrackerSchedule(url, RETRY_FIRST_MS, { failing: m => f.io.warn(m), back: m => f.io.info(m) }, f.clock ?? realClock)
+    this.schedule = new TrackerSchedule(url, RETRY_FIRST_MS, { failing: m => f.io.warn(m), back: m => f.io.warn(m) }, f.clock ?? realClock)
   }
 
   /** First announce; resolves when it answered or failed. */

@@ -97,7 +97,7 @@ test('a tracker that does not answer is asked again after 1, 2, 4 … s up to a 
   await a.start()
   await clock.run(300_000)
   assert.equal(at, [0, 1, 3, 7, 15, 31, 63, 63 + RETRY_MAX_MS / 1000, 63 + 2 * RETRY_MAX_MS / 1000, 183 + 60], 'the waits: 1, 2, 4, 8, 16, 32 s, then a minute; the interval once it answers')
-  assert.equal(said, ['warn tracker http://tracker.example/announce: connection refused; retrying', 'info tracker http://tracker.example/announce: answering again'])
+  assert.equal(said, ['warn tracker http://tracker.example/announce: connection refused; retrying', 'warn tracker http://tracker.example/announce: answering again'])
   await a.stop()
 })
 
