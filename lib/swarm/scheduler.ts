@@ -148,6 +148,18 @@ export const ORIGIN_STEP_MS = 4000
  */
 export const ORIGIN_STEP_MAX_MS = 30_000
 export const ORIGIN_SETTLE_MS = 10_000
+/**
+ * For its first ISOLATED_WAIT_MS, a listener with no peer while the tracker counts others
+ * (timed()) waits for one before it takes from the origin the first chunk it plays (when
+ * it tuned in within FIRST_SECOND_AFTER_MS of the item's start) or a chunk that plays
+ * later than ISOLATED_LEAD_DEADLINES deadlines (and the origin's measured wait) from now.
+ * In a flash crowd the first listeners are mostly behind NATs and told of each other
+ * only: each alone, each took the first chunks from the origin at once, before anyone
+ * could pass them on (bench/sim audio, N = 300, origin at 10 × the stream, seed 1: chunk
+ * 0 went to the origin 11 times, five of them to listeners with no peer yet).
+ */
+export const ISOLATED_WAIT_MS = 6000
+export const ISOLATED_LEAD_DEADLINES = 4
 /** origin requests in flight at once, alone / with peers around */
 export const ORIGIN_JOBS_ALONE = 3
 export const ORIGIN_JOBS = 2
@@ -514,12 +526,27 @@ export class Scheduler {
   private originEligible (i: number, k: number, now: number, others: number[]): boolean {
     const st = this.state!
     if (this.sw.store!.has(i) || st.busy(i) || this.sw.feed.pending.has(i) || this.gaveUp.has(i) || this.sw.feed.exhausted(i)) return false
+    const alone = this.isolatedUntil(i, k, others)
+    if (alone > now) { this.nextRelease = Math.min(this.nextRelease, alone); return false }
     if (this.overdue(i, k, now, others)) return true
     const block = Math.floor(i / BLOCK_CHUNKS)
     if (st.avail[i] !== 0 || this.rankFor(others, block) !== 0) return false
     const at = this.releaseAt(i, block, others)
     if (at > now) { this.nextRelease = Math.min(this.nextRelease, at); return false }
     return true
+  }
+
+  /**
+   * ISOLATED_WAIT_MS: until when chunk i, at play position k, waits for a peer (-Infinity:
+   * it does not), while we have none though the tracker counts others, for our first
+   * ISOLATED_WAIT_MS: the first to play only when we tuned in near the item's start, a
+   * later one until it plays within ISOLATED_LEAD_DEADLINES deadlines and the origin's wait.
+   */
+  private isolatedUntil (i: number, k: number, others: number[]): number {
+    if (others.length > 0 || !this.timed()) return -Infinity
+    const until = this.startedAt + ISOLATED_WAIT_MS
+    if (k === 0) return this.startedAt - this.itemStartAt < FIRST_SECOND_AFTER_MS ? until : -Infinity
+    return Math.min(until, this.playTime(i) - ISOLATED_LEAD_DEADLINES * this.sw.opts.deadlineMs - this.sw.feed.latencyMs)
   }
 
   /**

@@ -11,7 +11,7 @@ import { makeItem } from '../../bench/sim/scenario.js'
 import { Swarm } from '../../lib/swarm/swarm.js'
 import { MemoryStore } from '../../lib/swarm/store.js'
 import { RateLimiter } from '../../lib/swarm/ratelimit.js'
-import { ORIGIN_LEAD_MS, ORIGIN_STEP_MAX_MS, OVERDUE_LEAD_DEADLINES, OVERDUE_PLACE_MAX_MS } from '../../lib/swarm/scheduler.js'
+import { ORIGIN_LEAD_MS, ORIGIN_STEP_MAX_MS, OVERDUE_LEAD_DEADLINES, OVERDUE_PLACE_MAX_MS, ISOLATED_WAIT_MS, ISOLATED_LEAD_DEADLINES } from '../../lib/swarm/scheduler.js'
 import type { OriginSource } from '../../lib/swarm/origin.js'
 
 // four minutes of 128 kbit/s in 30 chunks of 128 KiB, as bench/sim's audio item
@@ -103,6 +103,22 @@ test('an overdue chunk waits for the listener\'s place in the whole audience, at
 test('in an audience the size of its peers, an overdue chunk goes to the origin by rank among them as before', async () => {
   const asked = await askedAt(11, 10)
   for (const i of [1, 2]) assert.ok(asked[i] < OVERDUE_PLACE_MAX_MS, `chunk ${i} asked at ${asked[i]} ms`)
+})
+
+test('with no peer while the tracker counts others, a listener tuning in at the start waits a few seconds for one before the origin', async () => {
+  // (in a flash crowd the first listeners, mostly behind NATs and told of each other only,
+  // each took chunks 0-2 from the origin at once: bench/sim audio, N = 300, seed 1)
+  const asked = await askedAt(5, 0)
+  assert.ok(asked[0] >= ISOLATED_WAIT_MS, `chunk 0, the first to play, asked at ${asked[0]} ms`)
+  assert.ok(asked[0] <= ISOLATED_WAIT_MS + DEADLINE_MS, `chunk 0 asked at ${asked[0]} ms: the wait for a peer is bounded`)
+  // chunk 1 plays within ISOLATED_LEAD_DEADLINES deadlines: asked at once
+  assert.ok(1 * chunkMs <= ISOLATED_LEAD_DEADLINES * DEADLINE_MS && asked[1] < ISOLATED_WAIT_MS, `chunk 1 asked at ${asked[1]} ms`)
+  assert.ok(asked[2] >= ISOLATED_WAIT_MS, `chunk 2 (plays at ${2 * chunkMs} ms) asked at ${asked[2]} ms`)
+})
+
+test('a listener alone in the tracker\'s count does not wait for a peer', async () => {
+  const asked = await askedAt(1, 0)
+  assert.ok(asked[0] < ISOLATED_WAIT_MS && asked[2] < ISOLATED_WAIT_MS, `chunks 0 and 2 asked at ${asked[0]} and ${asked[2]} ms`)
 })
 
 test.run()
