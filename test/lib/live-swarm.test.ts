@@ -5,7 +5,7 @@ import { test } from 'uvu'
 import * as assert from 'uvu/assert'
 import { createHash, randomBytes } from 'node:crypto'
 import { VirtualClock, MemoryNet, type MemoryLink } from './memory-net.js'
-import { LiveSwarm, liveRank, LIVE_MAX_SERVING, SERVE_BUDGET, FIRST_PLACES, STAGED_AFTER, type LiveSwarmOptions } from '../../lib/swarm/live-swarm.js'
+import { LiveSwarm, liveRank, LIVE_MAX_SERVING, SERVE_BUDGET, FIRST_PLACES, STAGED_AFTER, REASK_AFTER, type LiveSwarmOptions } from '../../lib/swarm/live-swarm.js'
 import { score } from '../../lib/swarm/picker.js'
 import { PeerLink } from '../../lib/swarm/link.js'
 import type { LiveOriginSource } from '../../lib/swarm/live-origin.js'
@@ -339,6 +339,26 @@ test('a peer that sends a forged chunk is dropped and the chunk comes from elsew
     checkPlayed(l, origin, 0)
     for (const p of l.sw.peers) assert.ok(!p.remote?.peerId.equals(liar.sw.opts.peerId), 'the liar is dropped')
   }
+  offAir(s)
+})
+
+test('a chunk asked of a peer that announces it and never sends it is asked of another after REASK_AFTER of a chunk, and plays on time', async () => {
+  const s = await onAir(6)
+  const { clock, origin, listeners } = s
+  await clock.run(10_000)
+  // listener 0 keeps announcing what it holds, and keeps talking, but sends no chunk any more
+  const hole = listeners[0]
+  let swallowed = 0
+  for (const p of hole.sw.peers) (p as MemoryLink).sendLivePiece = async () => { swallowed++ }
+  const from = origin.chunks.length + 1
+  await clock.run(40_000)
+  assert.ok(swallowed > 0, 'the others asked listener 0')
+  for (const l of listeners.slice(1)) {
+    checkPlayed(l, origin, 0)
+    // a peer answers within ~0.2 s; the second ask goes out REASK_AFTER (0.7) of a chunk after the first
+    for (const p of l.played) if (p.seq >= from) assert.ok(p.at <= origin.chunks[p.seq].at + CHUNK_MS * (REASK_AFTER + 0.9), `chunk ${p.seq} played ${p.at - origin.chunks[p.seq].at} ms after it was published`)
+  }
+  console.log(`  ${swallowed} chunks asked of the silent holder, asked again elsewhere`)
   offAir(s)
 })
 
