@@ -147,6 +147,15 @@ export const LKEYS_BEAT_MS = 2000
  * its chunks by everyone who knew of it, nobody took them from the origin until the fallback.
  */
 export const LIVE_SILENT_MS = 3 * LKEYS_BEAT_MS
+/**
+ * A listener tuning in takes the time its manifest took, twice (as a claim's: a chunk's body
+ * waits in the same queue again), for the web server's pace until it measures a chunk. It
+ * took 0 before: in a flash crowd, when the web server's queue was a second or more, a
+ * listener just tuned in fell back on the origin for a chunk it could not have in time,
+ * and made the queue longer for everyone (simulated, bench/sim live, 300 listeners, server
+ * at 10 x the stream, seed 1: BENCHMARKS.md `## scale`).
+ */
+export const START_PACE = 2
 /** how fast the measure of the web server's pace is forgotten when nothing new was measured */
 export const ORIGIN_PACE_HALF_MS = 5000
 export const TICK_MIN_MS = 20
@@ -235,6 +244,8 @@ export class LiveSwarm extends EventEmitter {
   /** the keys ranked among: our peers' and theirs (rankKeys), until either changes */
   private rankKeysCache?: { direct: number[], keys: number[] }
   private rankKeysStale = true
+  /** our rank for each chunk among rankKeysCache's keys (rankFor) */
+  private ranks: { keys: number[], bySeq: Map<number, number> } = { keys: [], bySeq: new Map() }
   /** the peer keys last sent in LKEYS, and when */
   private keysSent?: number[]
   /** when each peer last sent anything */
@@ -307,8 +318,13 @@ export class LiveSwarm extends EventEmitter {
   /** the tracker's count (Announcer) */
   counted (audience: number): void { this.audience = audience }
 
-  /** Start at chunk `entry` (the newest the manifest lists): it exists now. */
-  start (entry: ChunkEntry): void {
+  /**
+   * Start at chunk `entry` (the newest the manifest lists): it exists now. `manifestMs`, how
+   * long the manifest took to come, is the web server's pace until a chunk is measured (see
+   * START_PACE).
+   */
+  start (entry: ChunkEntry, manifestMs?: number): void {
+    if (manifestMs !== undefined) { this.originMs = START_PACE * manifestMs; this.originMsAt = this.clock.now() }
     this.next = entry.seq
     this.ref = { seq: entry.seq, endMs: Date.parse(entry.start) + entry.duration }
     this.offsetMs = this.clock.now() - this.ref.endMs
@@ -438,8 +454,6 @@ export class LiveSwarm extends EventEmitter {
     }
     return r
   }
-
-  private ranks: { keys: number[], bySeq: Map<number, number> } = { keys: [], bySeq: new Map() }
 
   private heardLately (p: PeerLink, now: number): boolean { return now - (this.heardAt.get(p) ?? -Infinity) < LIVE_SILENT_MS }
 

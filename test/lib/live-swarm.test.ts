@@ -119,7 +119,7 @@ function hungOrigin (): LiveOriginSource {
   return { counter: { bytes: 0, requests: 0 }, fetchClaim: never, fetchChunk: never, fetchHeader: never, fetchManifest: never }
 }
 
-function setup (n: number, opts: { fetchers?: number, hung?: number[], slowLine?: { who: number, ms: number }, tracked?: boolean } = {}): { clock: VirtualClock, net: MemoryNet, origin: MemoryLiveOrigin, listeners: Listener[], join: () => void } {
+function setup (n: number, opts: { fetchers?: number, hung?: number[], slowLine?: { who: number, ms: number }, tracked?: boolean, manifestMs?: number[] } = {}): { clock: VirtualClock, net: MemoryNet, origin: MemoryLiveOrigin, listeners: Listener[], join: () => void } {
   const clock = new VirtualClock()
   const net = new MemoryNet(clock, { latencyMs: 20, upBytesPerMs: 250 }) // 2 Mbit/s up each
   const origin = new MemoryLiveOrigin(clock, 20, 1250)
@@ -146,7 +146,7 @@ function setup (n: number, opts: { fetchers?: number, hung?: number[], slowLine?
         for (let k = 0; k < Math.min(i, 3); k++) l.sw.addAddress({ host: `10.0.0.${k + 1}`, port: 6881 })
         const newest = origin.chunks[origin.chunks.length - 1]
         l.first = newest.entry.seq
-        l.sw.start(newest.entry)
+        l.sw.start(newest.entry, opts.manifestMs?.[i])
       }, i * 50)
     })
   }
@@ -360,6 +360,25 @@ test('a chunk asked of a peer that announces it and never sends it is asked of a
   }
   console.log(`  ${swallowed} chunks asked of the silent holder, asked again elsewhere`)
   offAir(s)
+})
+
+test('a listener tuning in whose manifest came slowly does not ask the origin for chunks that at that pace would come after their deadline', async () => {
+  // listener 2's peers announce every chunk and never send one: what it plays comes from the origin
+  const run = async (manifestMs: number): Promise<number> => {
+    const s = await onAir(3, { manifestMs: [20, 20, manifestMs] })
+    await s.clock.run(3700)
+    for (const l of s.listeners.slice(0, 2)) for (const p of l.sw.peers) if (p.remote?.peerId.equals(s.listeners[2].sw.opts.peerId)) (p as MemoryLink).sendLivePiece = async () => {}
+    await s.clock.run(8500)
+    const c = s.listeners[2].sw.stats.originChunks
+    offAir(s)
+    return c.backup + c.fallback
+  }
+  // a manifest of 3 s: the web server's pace taken as 6 s, halved every 5 s, still more than a chunk's whole deadline (3 s) 5 s later
+  const slow = await run(3000)
+  const quick = await run(20)
+  console.log(`  chunks listener 2 took from the origin in its first 5 s, not designated for them: ${slow} after a slow manifest, ${quick} after a quick one`)
+  assert.ok(quick >= 2, 'with a quick manifest it takes what its peers do not send')
+  assert.is(slow, 0, 'after a slow one, only what it is designated for')
 })
 
 test('a lone listener told of an address that accepts and never answers still takes each chunk from the origin when it is due', async () => {
