@@ -148,6 +148,13 @@ export const LKEYS_BEAT_MS = 2000
  */
 export const LIVE_SILENT_MS = 3 * LKEYS_BEAT_MS
 /**
+ * The keys a listener ranks itself among are gathered again at most this often when only
+ * what its peers say changed (at once when its own peers change). At pc-fetch's
+ * connection limit, 256 peers each naming 256, gathering 65,536 keys took 25 ms: every
+ * tick (10 a second) while LKEYS came in, a quarter of a core; ranking among them 1 ms a chunk.
+ */
+export const RANK_EVERY_MS = 1000
+/**
  * A listener tuning in takes the time its manifest took, twice (as a claim's: a chunk's body
  * waits in the same queue again), for the web server's pace until it measures a chunk. It
  * took 0 before: in a flash crowd, when the web server's queue was a second or more, a
@@ -242,7 +249,7 @@ export class LiveSwarm extends EventEmitter {
   /** each peer's own peers' designation keys, as it last said (LKEYS) */
   private readonly peerKeys = new WeakMap<PeerLink, number[]>()
   /** the keys ranked among: our peers' and theirs (rankKeys), until either changes */
-  private rankKeysCache?: { direct: number[], keys: number[] }
+  private rankKeysCache?: { direct: number[], keys: number[], at: number }
   private rankKeysStale = true
   /** our rank for each chunk among rankKeysCache's keys (rankFor) */
   private ranks: { keys: number[], bySeq: Map<number, number> } = { keys: [], bySeq: new Map() }
@@ -427,10 +434,13 @@ export class LiveSwarm extends EventEmitter {
     if (this.newestAnnounced < this.next && missing && !this.waitingOnOrigin() && now > this.dueAt(this.next) + this.opts.deadlineMs + 2 * this.opts.chunkMs) void this.pollManifest(now)
   }
 
-  /** Our peers' keys and those they said are theirs, without ours: the same array until one changes. */
+  /**
+   * Our peers' keys and those they said are theirs, without ours: the same array until one
+   * changes; for what our peers say, at most every RANK_EVERY_MS.
+   */
   private rankKeys (direct: number[], now: number): number[] {
     const c = this.rankKeysCache
-    if (c && c.direct === direct && !this.rankKeysStale) return c.keys
+    if (c && c.direct === direct && (!this.rankKeysStale || now - c.at < RANK_EVERY_MS)) return c.keys
     const all = new Set(direct)
     for (const p of this.peers) {
       if (p.goodbye || !p.remote || !this.heardLately(p, now)) continue
@@ -438,7 +448,7 @@ export class LiveSwarm extends EventEmitter {
       if (k) for (const x of k) all.add(x)
     }
     all.delete(this.key)
-    this.rankKeysCache = { direct, keys: [...all] }
+    this.rankKeysCache = { direct, keys: [...all], at: now }
     this.rankKeysStale = false
     return this.rankKeysCache.keys
   }

@@ -5,7 +5,7 @@ import { test } from 'uvu'
 import * as assert from 'uvu/assert'
 import { createHash, randomBytes } from 'node:crypto'
 import { VirtualClock, MemoryNet, type MemoryLink } from './memory-net.js'
-import { LiveSwarm, liveRank, LIVE_MAX_SERVING, SERVE_BUDGET, FIRST_PLACES, STAGED_AFTER, REASK_AFTER, type LiveSwarmOptions } from '../../lib/swarm/live-swarm.js'
+import { LiveSwarm, liveRank, LIVE_MAX_SERVING, SERVE_BUDGET, FIRST_PLACES, STAGED_AFTER, REASK_AFTER, RANK_EVERY_MS, type LiveSwarmOptions } from '../../lib/swarm/live-swarm.js'
 import { score } from '../../lib/swarm/picker.js'
 import { PeerLink } from '../../lib/swarm/link.js'
 import type { LiveOriginSource } from '../../lib/swarm/live-origin.js'
@@ -379,6 +379,24 @@ test('a listener tuning in whose manifest came slowly does not ask the origin fo
   console.log(`  chunks listener 2 took from the origin in its first 5 s, not designated for them: ${slow} after a slow manifest, ${quick} after a quick one`)
   assert.ok(quick >= 2, 'with a quick manifest it takes what its peers do not send')
   assert.is(slow, 0, 'after a slow one, only what it is designated for')
+})
+
+test('LKEYS arriving many times a second from a peer make a listener gather the keys it ranks among at most once every RANK_EVERY_MS', async () => {
+  const s = await onAir(3)
+  const { clock, listeners } = s
+  await clock.run(10_000)
+  const sw = listeners[0].sw as unknown as { rankKeys: (direct: number[], now: number) => number[] }
+  const rankKeys = sw.rankKeys.bind(sw)
+  const built = new Set<number[]>()
+  sw.rankKeys = (direct, now) => { const k = rankKeys(direct, now); built.add(k); return k }
+  // listener 1 names a new set of peers to listener 0 every 20 ms for 3 s
+  const link = [...listeners[1].sw.peers].find(p => p.remote?.peerId.equals(listeners[0].sw.opts.peerId))
+  assert.ok(link, 'listener 1 is connected to listener 0')
+  for (let t = 0; t < 3000; t += 20) clock.setTimeout(() => link.send({ type: 'live-keys', keys: [t, t + 1, t + 2] }), t)
+  await clock.run(10_000 + 3000)
+  console.log(`  150 LKEYS in 3 s: the keys gathered ${built.size} times`)
+  assert.ok(built.size <= 3000 / RANK_EVERY_MS + 1, `gathered ${built.size} times`)
+  offAir(s)
 })
 
 test('a lone listener told of an address that accepts and never answers still takes each chunk from the origin when it is due', async () => {
