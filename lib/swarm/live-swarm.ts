@@ -570,6 +570,11 @@ export class LiveSwarm extends EventEmitter {
       if (!e || this.held.has(seq) || this.inflight.has(seq)) return
       // the claim says the chunk exists: from now on it is left to the first places and the peers
       if (claimOnly) { this.newestAnnounced = Math.max(this.newestAnnounced, seq); return }
+      // the body waits in the queue the claim waited in: one that would come after the
+      // deadline is not asked, but for the designated listener (a chunk asked for past its
+      // deadline, after a drop or to catch up, is asked on purpose)
+      const deadline = this.dueAt(seq) + this.opts.deadlineMs
+      if (why !== 'designated' && asked < deadline && 2 * this.clock.now() - asked > deadline) return
       this.stats.originChunks[why]++
       const bytes = await o.fetchChunk(e)
       if (bytes) this.paced(this.clock.now() - asked)
