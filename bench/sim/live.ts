@@ -139,7 +139,9 @@ export async function runLive (o: ScenarioOptions): Promise<Result> {
     // as pc-fetch: the manifest says the show ended and everything listed was played: leave, saying goodbye
     sw.once('ended', () => { if (h.online) { void net.leave(h, true); void ann?.stop() } })
     // pc-fetch reads the manifest, then joins at its newest chunk
+    const asked = clock.now()
     const m = await src.fetchManifest()
+    const manifestMs = clock.now() - asked
     if (!h.online) return
     const newest = m.chunks[m.chunks.length - 1]
     if (!newest) return
@@ -148,7 +150,7 @@ export async function runLive (o: ScenarioOptions): Promise<Result> {
     // the announce loop: pc-fetch's own (lib/swarm/announce.ts), on the simulated tracker
     ann = new Announcer('sim:tracker', sw, tracker.announceHost(h, clock))
     void ann.start()
-    sw.start(newest)
+    sw.start(newest, manifestMs)
     if (l.leaveAt < T0 + o.durationMs + o.tailMs) {
       clock.setTimeout(() => {
         void net.leave(h, goodbye)

@@ -6,7 +6,12 @@ import { fetchUrl, linkedSignal } from '../core/http.js'
 import type { ScheduleRecord } from '../core/records.js'
 import { manifestUrlOf, parseManifest, MANIFEST_HEADER, MAX_MANIFEST_BYTES, type LiveManifest } from './manifest.js'
 
-export interface LiveFound { manifestUrl: string, manifest: LiveManifest }
+export interface LiveFound {
+  manifestUrl: string
+  manifest: LiveManifest
+  /** how long the manifest took to come (ms): the web server's pace for a listener tuning in */
+  manifestMs?: number
+}
 
 async function manifestAt (url: string, signal?: AbortSignal): Promise<LiveManifest | undefined> {
   let res
@@ -22,8 +27,9 @@ async function manifestAt (url: string, signal?: AbortSignal): Promise<LiveManif
  */
 export async function findLiveManifest (url: string, signal?: AbortSignal): Promise<LiveFound | undefined> {
   const guess = manifestUrlOf(url)
+  let t0 = performance.now()
   const m = await manifestAt(guess, signal)
-  if (m) return { manifestUrl: guess, manifest: m }
+  if (m) return { manifestUrl: guess, manifest: m, manifestMs: performance.now() - t0 }
   // the body (the stream itself, for a plain Icecast mount) is not read: aborted once the head is in
   const link = linkedSignal(signal)
   let named: string | null = null
@@ -33,8 +39,9 @@ export async function findLiveManifest (url: string, signal?: AbortSignal): Prom
   } catch (e) { if (!(e instanceof NoInputError)) throw e } finally { link.abort(); link.release() }
   if (!named) return undefined
   const at = new URL(named, url).toString()
+  t0 = performance.now()
   const m2 = await manifestAt(at, signal)
-  return m2 ? { manifestUrl: at, manifest: m2 } : undefined
+  return m2 ? { manifestUrl: at, manifest: m2, manifestMs: performance.now() - t0 } : undefined
 }
 
 /** Whether a URL may be a live mount worth probing: a record says so, or its last segment has no file extension. */

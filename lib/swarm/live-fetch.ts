@@ -139,7 +139,7 @@ export async function fetchLive (rec: ScheduleRecord, found: LiveFound, out: Wri
     })
     swarm.on('skip', (seq: number) => io.info(`live chunk ${seq}: given up`))
     const first = m.chunks[m.chunks.length - 1]
-    if (first) swarm.start(first)
+    if (first) swarm.start(first, found.manifestMs)
     else {
       // the show has not produced a chunk yet: wait for the first one's claim
       // (every half chunk at first, then less often the longer the DJ is late: a crowd waiting at the top of the hour is no flood)

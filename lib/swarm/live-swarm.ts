@@ -37,6 +37,15 @@ export const LIVE_MAX_SERVING = 6
  * whose buffer has room) measures no time: the limit stays LIVE_MAX_SERVING.
  */
 export const SERVE_BUDGET = 0.2
+/**
+ * A chunk asked of a peer and not in by this share of a chunk's duration (at least 500 ms)
+ * is cancelled and asked of another peer that has it. Peers answer in 90 ms (median), 99 %
+ * within 510 ms, 99.9 % within 610 ms (simulated, bench/sim live, 100 listeners, seeds 4
+ * and 10, 42,000 requests). At two chunks, the whole time a chunk has from its due time to
+ * its deadline, a listener whose peer had gone without a word, or whose line was full,
+ * waited for it until the chunk was given up: every chunk a listener missed on those seeds.
+ */
+export const REASK_AFTER = 0.7
 /** an LHAVE this far past the newest chunk we verified is not believed */
 export const LIVE_MAX_AHEAD = 64
 /**
@@ -138,6 +147,22 @@ export const LKEYS_BEAT_MS = 2000
  * its chunks by everyone who knew of it, nobody took them from the origin until the fallback.
  */
 export const LIVE_SILENT_MS = 3 * LKEYS_BEAT_MS
+/**
+ * The keys a listener ranks itself among are gathered again at most this often when only
+ * what its peers say changed (at once when its own peers change). At pc-fetch's
+ * connection limit, 256 peers each naming 256, gathering 65,536 keys took 25 ms: every
+ * tick (10 a second) while LKEYS came in, a quarter of a core; ranking among them 1 ms a chunk.
+ */
+export const RANK_EVERY_MS = 1000
+/**
+ * A listener tuning in takes the time its manifest took, twice (as a claim's: a chunk's body
+ * waits in the same queue again), for the web server's pace until it measures a chunk. It
+ * took 0 before: in a flash crowd, when the web server's queue was a second or more, a
+ * listener just tuned in fell back on the origin for a chunk it could not have in time,
+ * and made the queue longer for everyone (simulated, bench/sim live, 300 listeners, server
+ * at 10 x the stream, seed 1: BENCHMARKS.md `## scale`).
+ */
+export const START_PACE = 2
 /** how fast the measure of the web server's pace is forgotten when nothing new was measured */
 export const ORIGIN_PACE_HALF_MS = 5000
 export const TICK_MIN_MS = 20
@@ -224,8 +249,10 @@ export class LiveSwarm extends EventEmitter {
   /** each peer's own peers' designation keys, as it last said (LKEYS) */
   private readonly peerKeys = new WeakMap<PeerLink, number[]>()
   /** the keys ranked among: our peers' and theirs (rankKeys), until either changes */
-  private rankKeysCache?: { direct: number[], keys: number[] }
+  private rankKeysCache?: { direct: number[], keys: number[], at: number }
   private rankKeysStale = true
+  /** our rank for each chunk among rankKeysCache's keys (rankFor) */
+  private ranks: { keys: number[], bySeq: Map<number, number> } = { keys: [], bySeq: new Map() }
   /** the peer keys last sent in LKEYS, and when */
   private keysSent?: number[]
   /** when each peer last sent anything */
@@ -298,8 +325,13 @@ export class LiveSwarm extends EventEmitter {
   /** the tracker's count (Announcer) */
   counted (audience: number): void { this.audience = audience }
 
-  /** Start at chunk `entry` (the newest the manifest lists): it exists now. */
-  start (entry: ChunkEntry): void {
+  /**
+   * Start at chunk `entry` (the newest the manifest lists): it exists now. `manifestMs`, how
+   * long the manifest took to come, is the web server's pace until a chunk is measured (see
+   * START_PACE).
+   */
+  start (entry: ChunkEntry, manifestMs?: number): void {
+    if (manifestMs !== undefined) { this.originMs = START_PACE * manifestMs; this.originMsAt = this.clock.now() }
     this.next = entry.seq
     this.ref = { seq: entry.seq, endMs: Date.parse(entry.start) + entry.duration }
     this.offsetMs = this.clock.now() - this.ref.endMs
@@ -359,7 +391,7 @@ export class LiveSwarm extends EventEmitter {
       if (this.held.has(seq)) continue
       const f = this.inflight.get(seq)
       if (f) {
-        if (now - f.at > Math.max(this.opts.chunkMs, 500) * 2) this.failPeer(seq, f.peer, true)
+        if (now - f.at > Math.max(this.opts.chunkMs * REASK_AFTER, 500)) this.failPeer(seq, f.peer, true)
         else continue
       }
       if (this.fromOriginNow.has(seq)) { this.askPeer(seq); continue }
@@ -402,10 +434,13 @@ export class LiveSwarm extends EventEmitter {
     if (this.newestAnnounced < this.next && missing && !this.waitingOnOrigin() && now > this.dueAt(this.next) + this.opts.deadlineMs + 2 * this.opts.chunkMs) void this.pollManifest(now)
   }
 
-  /** Our peers' keys and those they said are theirs, without ours: the same array until one changes. */
+  /**
+   * Our peers' keys and those they said are theirs, without ours: the same array until one
+   * changes; for what our peers say, at most every RANK_EVERY_MS.
+   */
   private rankKeys (direct: number[], now: number): number[] {
     const c = this.rankKeysCache
-    if (c && c.direct === direct && !this.rankKeysStale) return c.keys
+    if (c && c.direct === direct && (!this.rankKeysStale || now - c.at < RANK_EVERY_MS)) return c.keys
     const all = new Set(direct)
     for (const p of this.peers) {
       if (p.goodbye || !p.remote || !this.heardLately(p, now)) continue
@@ -413,7 +448,7 @@ export class LiveSwarm extends EventEmitter {
       if (k) for (const x of k) all.add(x)
     }
     all.delete(this.key)
-    this.rankKeysCache = { direct, keys: [...all] }
+    this.rankKeysCache = { direct, keys: [...all], at: now }
     this.rankKeysStale = false
     return this.rankKeysCache.keys
   }
@@ -429,8 +464,6 @@ export class LiveSwarm extends EventEmitter {
     }
     return r
   }
-
-  private ranks: { keys: number[], bySeq: Map<number, number> } = { keys: [], bySeq: new Map() }
 
   private heardLately (p: PeerLink, now: number): boolean { return now - (this.heardAt.get(p) ?? -Infinity) < LIVE_SILENT_MS }
 
@@ -537,6 +570,11 @@ export class LiveSwarm extends EventEmitter {
       if (!e || this.held.has(seq) || this.inflight.has(seq)) return
       // the claim says the chunk exists: from now on it is left to the first places and the peers
       if (claimOnly) { this.newestAnnounced = Math.max(this.newestAnnounced, seq); return }
+      // the body waits in the queue the claim waited in: one that would come after the
+      // deadline is not asked, but for the designated listener (a chunk asked for past its
+      // deadline, after a drop or to catch up, is asked on purpose)
+      const deadline = this.dueAt(seq) + this.opts.deadlineMs
+      if (why !== 'designated' && asked < deadline && 2 * this.clock.now() - asked > deadline) return
       this.stats.originChunks[why]++
       const bytes = await o.fetchChunk(e)
       if (bytes) this.paced(this.clock.now() - asked)

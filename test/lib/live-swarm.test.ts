@@ -5,7 +5,7 @@ import { test } from 'uvu'
 import * as assert from 'uvu/assert'
 import { createHash, randomBytes } from 'node:crypto'
 import { VirtualClock, MemoryNet, type MemoryLink } from './memory-net.js'
-import { LiveSwarm, liveRank, LIVE_MAX_SERVING, SERVE_BUDGET, FIRST_PLACES, STAGED_AFTER, type LiveSwarmOptions } from '../../lib/swarm/live-swarm.js'
+import { LiveSwarm, liveRank, LIVE_MAX_SERVING, SERVE_BUDGET, FIRST_PLACES, STAGED_AFTER, REASK_AFTER, RANK_EVERY_MS, type LiveSwarmOptions } from '../../lib/swarm/live-swarm.js'
 import { score } from '../../lib/swarm/picker.js'
 import { PeerLink } from '../../lib/swarm/link.js'
 import type { LiveOriginSource } from '../../lib/swarm/live-origin.js'
@@ -17,6 +17,9 @@ import type { Handshake, LivePiece, Message } from '../../lib/swarm/wire.js'
 const CHUNK_MS = 1000
 const CHUNK_BYTES = 16_000 // 128 kbit/s
 const DEADLINE_MS = 3000
+
+
+
 
 /** A pc-live directory behind a web server: chunk SEQ appears when its second is over. */
 class MemoryLiveOrigin {
@@ -119,7 +122,7 @@ function hungOrigin (): LiveOriginSource {
   return { counter: { bytes: 0, requests: 0 }, fetchClaim: never, fetchChunk: never, fetchHeader: never, fetchManifest: never }
 }
 
-function setup (n: number, opts: { fetchers?: number, hung?: number[], slowLine?: { who: number, ms: number }, tracked?: boolean } = {}): { clock: VirtualClock, net: MemoryNet, origin: MemoryLiveOrigin, listeners: Listener[], join: () => void } {
+function setup (n: number, opts: { fetchers?: number, hung?: number[], slowLine?: { who: number, ms: number }, tracked?: boolean, manifestMs?: number[] } = {}): { clock: VirtualClock, net: MemoryNet, origin: MemoryLiveOrigin, listeners: Listener[], join: () => void } {
   const clock = new VirtualClock()
   const net = new MemoryNet(clock, { latencyMs: 20, upBytesPerMs: 250 }) // 2 Mbit/s up each
   const origin = new MemoryLiveOrigin(clock, 20, 1250)
@@ -146,7 +149,7 @@ function setup (n: number, opts: { fetchers?: number, hung?: number[], slowLine?
         for (let k = 0; k < Math.min(i, 3); k++) l.sw.addAddress({ host: `10.0.0.${k + 1}`, port: 6881 })
         const newest = origin.chunks[origin.chunks.length - 1]
         l.first = newest.entry.seq
-        l.sw.start(newest.entry)
+        l.sw.start(newest.entry, opts.manifestMs?.[i])
       }, i * 50)
     })
   }
@@ -284,6 +287,8 @@ test('a busy web server that stops answering for 8 s: the audience does not keep
   console.log(`  the server sent ${(after / stream).toFixed(2)}x the stream in the 30 s from the stall, ${origin.manifestReads - reads} manifests; chunk bodies by why ${JSON.stringify(why)}`)
   // each listener asking for each chunk in turn kept it overrun (5.8x); backups and fallbacks that could only come late, 2.3-2.5x
   assert.ok(after <= 2 * stream, `the server sent ${(after / stream).toFixed(2)}x the stream in the 30 s from the stall`)
+  // a claim that waited so long in the queue that its chunk would come after the deadline is not followed by the chunk, but for the designated listener (12 backups and 11 fallbacks before, 1.43x)
+  assert.ok(why.backup + why.fallback <= 8, `${why.backup + why.fallback} backups and fallbacks`)
   // a slow server is not a stalled show: the manifest is read only once the server says a chunk long due is not there (33 reads before)
   assert.ok(origin.manifestReads - reads <= 2, `${origin.manifestReads - reads} manifest reads`)
   for (const l of listeners) {
@@ -339,6 +344,63 @@ test('a peer that sends a forged chunk is dropped and the chunk comes from elsew
     checkPlayed(l, origin, 0)
     for (const p of l.sw.peers) assert.ok(!p.remote?.peerId.equals(liar.sw.opts.peerId), 'the liar is dropped')
   }
+  offAir(s)
+})
+
+test('a chunk asked of a peer that announces it and never sends it is asked of another after REASK_AFTER of a chunk, and plays on time', async () => {
+  const s = await onAir(6)
+  const { clock, origin, listeners } = s
+  await clock.run(10_000)
+  // listener 0 keeps announcing what it holds, and keeps talking, but sends no chunk any more
+  const hole = listeners[0]
+  let swallowed = 0
+  for (const p of hole.sw.peers) (p as MemoryLink).sendLivePiece = async () => { swallowed++ }
+  const from = origin.chunks.length + 1
+  await clock.run(40_000)
+  assert.ok(swallowed > 0, 'the others asked listener 0')
+  for (const l of listeners.slice(1)) {
+    checkPlayed(l, origin, 0)
+    // a peer answers within ~0.2 s; the second ask goes out REASK_AFTER (0.7) of a chunk after the first
+    for (const p of l.played) if (p.seq >= from) assert.ok(p.at <= origin.chunks[p.seq].at + CHUNK_MS * (REASK_AFTER + 0.9), `chunk ${p.seq} played ${p.at - origin.chunks[p.seq].at} ms after it was published`)
+  }
+  console.log(`  ${swallowed} chunks asked of the silent holder, asked again elsewhere`)
+  offAir(s)
+})
+
+test('a listener tuning in whose manifest came slowly does not ask the origin for chunks that at that pace would come after their deadline', async () => {
+  // listener 2's peers announce every chunk and never send one: what it plays comes from the origin
+  const run = async (manifestMs: number): Promise<number> => {
+    const s = await onAir(3, { manifestMs: [20, 20, manifestMs] })
+    await s.clock.run(3700)
+    for (const l of s.listeners.slice(0, 2)) for (const p of l.sw.peers) if (p.remote?.peerId.equals(s.listeners[2].sw.opts.peerId)) (p as MemoryLink).sendLivePiece = async () => {}
+    await s.clock.run(8500)
+    const c = s.listeners[2].sw.stats.originChunks
+    offAir(s)
+    return c.backup + c.fallback
+  }
+  // a manifest of 3 s: the web server's pace taken as 6 s, halved every 5 s, still more than a chunk's whole deadline (3 s) 5 s later
+  const slow = await run(3000)
+  const quick = await run(20)
+  console.log(`  chunks listener 2 took from the origin in its first 5 s, not designated for them: ${slow} after a slow manifest, ${quick} after a quick one`)
+  assert.ok(quick >= 2, 'with a quick manifest it takes what its peers do not send')
+  assert.is(slow, 0, 'after a slow one, only what it is designated for')
+})
+
+test('LKEYS arriving many times a second from a peer make a listener gather the keys it ranks among at most once every RANK_EVERY_MS', async () => {
+  const s = await onAir(3)
+  const { clock, listeners } = s
+  await clock.run(10_000)
+  const sw = listeners[0].sw as unknown as { rankKeys: (direct: number[], now: number) => number[] }
+  const rankKeys = sw.rankKeys.bind(sw)
+  const built = new Set<number[]>()
+  sw.rankKeys = (direct, now) => { const k = rankKeys(direct, now); built.add(k); return k }
+  // listener 1 names a new set of peers to listener 0 every 20 ms for 3 s
+  const link = [...listeners[1].sw.peers].find(p => p.remote?.peerId.equals(listeners[0].sw.opts.peerId))
+  assert.ok(link, 'listener 1 is connected to listener 0')
+  for (let t = 0; t < 3000; t += 20) clock.setTimeout(() => link.send({ type: 'live-keys', keys: [t, t + 1, t + 2] }), t)
+  await clock.run(10_000 + 3000)
+  console.log(`  150 LKEYS in 3 s: the keys gathered ${built.size} times`)
+  assert.ok(built.size <= 3000 / RANK_EVERY_MS + 1, `gathered ${built.size} times`)
   offAir(s)
 })
 
