@@ -151,7 +151,8 @@ export const LIVE_SILENT_MS = 3 * LKEYS_BEAT_MS
  * The keys a listener ranks itself among are gathered again at most this often when only
  * what its peers say changed (at once when its own peers change). At pc-fetch's
  * connection limit, 256 peers each naming 256, gathering 65,536 keys took 25 ms: every
- * tick (10 a second) while LKEYS came in, a quarter of a core; ranking among them 1 ms a chunk.
+ * tick (10 a second) while LKEYS came in, a quarter of a core; ranking among them 1 ms a
+ * chunk (bench/live-keys.ts).
  */
 export const RANK_EVERY_MS = 1000
 /**
@@ -218,6 +219,14 @@ export function pieceOf (e: ChunkEntry, bytes: Buffer, header?: Buffer): LivePie
   if (c.title) p.title = c.title
   if (header) p.header = header
   return p
+}
+
+/** Our peers' keys `direct` and the keys each of them named (LKEYS), once each, without `me`: what a listener ranks itself among. */
+export function gatherKeys (direct: number[], lists: number[][], me: number): number[] {
+  const all = new Set(direct)
+  for (const k of lists) for (const x of k) all.add(x)
+  all.delete(me)
+  return [...all]
 }
 
 /** The place of `me` among all the listeners for chunk `seq`: 0 is the first designated. */
@@ -441,14 +450,13 @@ export class LiveSwarm extends EventEmitter {
   private rankKeys (direct: number[], now: number): number[] {
     const c = this.rankKeysCache
     if (c && c.direct === direct && (!this.rankKeysStale || now - c.at < RANK_EVERY_MS)) return c.keys
-    const all = new Set(direct)
+    const lists: number[][] = []
     for (const p of this.peers) {
       if (p.goodbye || !p.remote || !this.heardLately(p, now)) continue
       const k = this.peerKeys.get(p)
-      if (k) for (const x of k) all.add(x)
+      if (k) lists.push(k)
     }
-    all.delete(this.key)
-    this.rankKeysCache = { direct, keys: [...all], at: now }
+    this.rankKeysCache = { direct, keys: gatherKeys(direct, lists, this.key), at: now }
     this.rankKeysStale = false
     return this.rankKeysCache.keys
   }
