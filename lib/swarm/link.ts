@@ -176,6 +176,8 @@ export abstract class PeerLink extends LinkEvents {
   goodbye = false
   /** why drop() closed it, if it did */
   dropped?: string
+  /** drop() closed it for breaking the protocol (a malformed message, a flood of requests) */
+  fault = false
 
   /** whether we opened the connection */
   abstract readonly outgoing: boolean
@@ -261,9 +263,11 @@ export abstract class PeerLink extends LinkEvents {
     return Math.max(1, Math.min(max, Math.floor(this.throughput * deadlineMs / chunkBytes)))
   }
 
-  drop (why: string): void {
+  /** Close it with a reason; `fault` when the peer broke the protocol (it is then avoided and said without -v). */
+  drop (why: string, fault = false): void {
     if (this.closed) return
     this.dropped = why
+    this.fault = fault
     this.emit1('dropped', why)
     this.destroy()
     this.ended()
@@ -285,7 +289,7 @@ export abstract class PeerLink extends LinkEvents {
       return
     }
     if (m.type === 'request') {
-      if (this.wanted.length >= MAX_PEER_REQUESTS) { this.drop(`more than ${MAX_PEER_REQUESTS} requests outstanding`); return }
+      if (this.wanted.length >= MAX_PEER_REQUESTS) { this.drop(`more than ${MAX_PEER_REQUESTS} requests outstanding`, true); return }
       this.wanted.push(m.index)
     } else if (m.type === 'cancel') {
       const k = this.wanted.indexOf(m.index)

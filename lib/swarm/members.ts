@@ -93,7 +93,7 @@ export class Members {
     this.listeners = {
       message (this: PeerLink, m: Message) { if (m.type === 'goodbye') self.keys = undefined; sw.onMessage(this, m) },
       handshake () { self.keys = undefined; self.idsStale = true },
-      dropped (this: PeerLink, why: string) { sw.opts.debug(`peer ${this.address}: ${why}`) },
+      dropped (this: PeerLink, why: string) { if (this.fault) self.avoid(this, why); else sw.opts.debug(`peer ${this.address}: ${why}`) },
       close (this: PeerLink) { self.detach(this) },
     }
   }
@@ -259,12 +259,17 @@ export class Members {
   }
 
   ban (p: PeerLink, why: string): void {
+    this.avoid(p, why)
+    p.drop(why)
+  }
+
+  /** Say why a peer that broke the rules goes, and never connect to it (by id or address) again. */
+  private avoid (p: PeerLink, why: string): void {
     this.sw.opts.warn(`peer ${p.address}: ${why}; disconnected and avoided`)
-    this.banned.add(p.id)
+    if (p.remote) this.banned.add(p.id)
     if (p.outgoing) this.banned.add(p.address)
     const la = p.listenAddress
     if (la) { this.banned.add(keyOf(la)); this.dials.delete(keyOf(la)) }
-    p.drop(why)
   }
 
   /** the designation keys of the peers that count (handshook, not leaving); the same array until they change: do not modify it */

@@ -88,7 +88,7 @@ export class Peer extends PeerLink {
     this.lastRecv = Date.now()
     let msgs
     try { msgs = this.decoder.push(d) } catch (e) {
-      this.drop(e instanceof WireError ? e.message : String(e))
+      this.drop(e instanceof WireError ? e.message : String(e), true)
       return
     }
     for (const m of msgs) {

@@ -96,14 +96,14 @@ test('a listener tells a live peer its other peer\'s key (LKEYS); a malformed LK
   await withTimeout(over.theirs, 5000, 'a\'s handshake')
   over.socket.write(lkeys(MAX_LKEYS + 1, MAX_LKEYS + 1))
   await withTimeout(over.closed, 5000, 'a to drop the peer sending 257 keys')
-  await waitUntil(() => a.stderr().includes(`peer ${over.address()}: LKEYS of ${MAX_LKEYS + 1} keys\n`), 2000, 'the drop on stderr').catch((e: Error) => { throw new Error(`${e.message}: ${a.stderr().slice(-1500)}`) })
+  await waitUntil(() => a.stderr().includes(`peer ${over.address()}: LKEYS of ${MAX_LKEYS + 1} keys; disconnected and avoided\n`), 2000, 'the drop on stderr').catch((e: Error) => { throw new Error(`${e.message}: ${a.stderr().slice(-1500)}`) })
 
   // a count of 3, 2 keys sent
   const short = testPeer(a.port, infoHash, 4)
   await withTimeout(short.theirs, 5000, 'a\'s handshake')
   short.socket.write(lkeys(3, 2))
   await withTimeout(short.closed, 5000, 'a to drop the peer sending a truncated LKEYS')
-  await waitUntil(() => a.stderr().includes(`peer ${short.address()}: LKEYS of 10 bytes, expected 14\n`), 2000, 'the drop on stderr').catch((e: Error) => { throw new Error(`${e.message}: ${a.stderr().slice(-1500)}`) })
+  await waitUntil(() => a.stderr().includes(`peer ${short.address()}: LKEYS of 10 bytes, expected 14; disconnected and avoided\n`), 2000, 'the drop on stderr').catch((e: Error) => { throw new Error(`${e.message}: ${a.stderr().slice(-1500)}`) })
 
   // a well-formed LKEYS from another peer is taken: that peer stays, told the keys every 2 s
   const good = testPeer(a.port, infoHash, 5)
