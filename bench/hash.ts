@@ -2,6 +2,8 @@
 // rounds interleaved so both see the same machine load; then the input size from which
 // worker threads pay (PARALLEL_MIN_BYTES); then pc-hash over chunk sizes.
 // Before those, one thread's BLAKE2b in memory: hash-wasm's (the trees'), libsodium's and OpenSSL's.
+// After the comparison, the ceiling of any Node command here: a bare node's start, then the
+// file hashed on two cores at one thread's rate, to set beside the ratio measured.
 // Prints medians and ratios. The file is made once in /tmp and reused (page cache warm).
 //
 //   node dist/bench/hash.js [--size 1G] [--rounds 7] [--sweep-size 256M] [--no-compare] [--no-crossover] [--no-sweep] [--baseline DIR]
@@ -58,7 +60,7 @@ async function timeRun (cmd: string, argv: string[]): Promise<Timing> {
 
 const mibs = (bytes: number, s: number): string => (bytes / 1048576 / s).toFixed(0).padStart(6)
 
-async function compare (): Promise<void> {
+async function compare (leafRate: number): Promise<void> {
   const bytes = parseSize(args.size)
   const rounds = Number(args.rounds)
   const file = await ensureFile(bytes)
@@ -72,6 +74,7 @@ async function compare (): Promise<void> {
     'pc-hash - < FILE (file on stdin)': { cmd: 'sh', argv: ['-c', '"$1" "$2" --root - < "$3"', 'sh', process.execPath, PC_HASH, file], t: [] },
     'cat | b2sum (pipe)': { cmd: 'sh', argv: ['-c', 'cat "$1" | b2sum', 'sh', file], t: [] },
     'cat | pc-hash - (pipe)': { cmd: 'sh', argv: ['-c', 'cat "$1" | "$2" "$3" --root -', 'sh', file, process.execPath, PC_HASH], t: [] },
+    "node -e '' (a bare Node's start and exit)": { cmd: process.execPath, argv: ['-e', ''], t: [] },
   }
   if (args.baseline !== undefined) {
     const other = join(args.baseline, 'dist', 'bin', 'pc-hash.js')
@@ -95,6 +98,18 @@ async function compare (): Promise<void> {
     const c = median(runs[n].t.map(x => x.cpu))
     console.log(`| ${n} | ${m.toFixed(3)} | ${mibs(bytes, m).trim()} | ${(base / m).toFixed(2)}x | ${c.toFixed(2)} | ${(c / baseCpu).toFixed(2)}x | ${(median(runs[n].t.map(x => x.rssKiB)) / 1024).toFixed(0)} |`)
   }
+  // What no Node command could beat on this machine: a bare Node's start and exit, then
+  // the file split evenly over the cores from the first moment, each hashing at one
+  // thread's rate, with no read, no worker start, no tree to finish. In CPU seconds (a
+  // single thread's wall time on an idle machine), so that other processes' load, which
+  // stretches every wall time here, does not enter it.
+  const bare = median(runs["node -e '' (a bare Node's start and exit)"].t.map(x => x.cpu))
+  const cores = Math.min(2, availableParallelism())
+  const mib = bytes / 1048576
+  const ceiling = (rate: number): string => { const s = bare + mib / (cores * rate); return `${s.toFixed(3)} s, ${(baseCpu / s).toFixed(2)}x b2sum's ${baseCpu.toFixed(2)} CPU s` }
+  console.log(`\nthe ceiling of a Node command on ${cores} cores: a bare Node's start and exit (${bare.toFixed(3)} CPU s), then ${formatSize(bytes)} split over the cores from its first moment and nothing else:`)
+  console.log(`- at one thread's rate of hash-wasm above (${leafRate.toFixed(0)} MiB per CPU s): ${ceiling(leafRate)}`)
+  console.log(`- at b2sum's own bytes per CPU s here, reads included (${(mib / baseCpu).toFixed(0)}): ${ceiling(mib / baseCpu)}`)
 }
 
 async function sweep (): Promise<void> {
@@ -197,7 +212,8 @@ async function crossover (): Promise<void> {
  * libsodium's crypto_generichash (BLAKE2b-256, the one pc used before), and OpenSSL's
  * BLAKE2b-512 through node:crypto (the only length it offers, so not usable for trees).
  */
-function perThread (): void {
+/** Prints the table; returns the trees' rate (hash-wasm), MiB per CPU s. */
+function perThread (): number {
   const rounds = Number(args.rounds)
   const chunk = Buffer.alloc(CHUNK_BYTES, 0x5a)
   const pre = Buffer.alloc(5)
@@ -221,8 +237,9 @@ function perThread (): void {
   console.log('| implementation | MiB per CPU s |')
   console.log('|---|---|')
   for (const name of Object.keys(ways)) console.log(`| ${name} | ${median(rate[name]).toFixed(0)} |`)
+  return median(rate['BLAKE2b-256, hash-wasm (the trees)'])
 }
 
-if (!args['no-compare']) { perThread(); await compare() }
+if (!args['no-compare']) await compare(perThread())
 if (!args['no-crossover']) await crossover()
 if (!args['no-sweep']) await sweep()
