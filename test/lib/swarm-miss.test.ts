@@ -11,10 +11,10 @@ import { makeItem } from '../../bench/sim/scenario.js'
 import { Swarm } from '../../lib/swarm/swarm.js'
 import { MemoryStore } from '../../lib/swarm/store.js'
 import { RateLimiter } from '../../lib/swarm/ratelimit.js'
-import { PeerLink } from '../../lib/swarm/link.js'
+import { ScriptedLink } from './swarm-test-links.js'
 import { MISS_FORGET_DEADLINES } from '../../lib/swarm/scheduler.js'
 import type { OriginSource } from '../../lib/swarm/origin.js'
-import type { Handshake, Message, PeerAddress } from '../../lib/swarm/wire.js'
+import type { Message } from '../../lib/swarm/wire.js'
 
 const DEADLINE_MS = 2000
 const PORT = 6881
@@ -22,14 +22,10 @@ const item = makeItem(8 * 128 * 1024, 128 * 1024)
 const INFO_HASH = Buffer.alloc(20, 1)
 
 /** a peer holding every chunk, refusing the first request for each, 20 ms each way */
-class BusyFirstLink extends PeerLink {
-  readonly outgoing = false
-  readonly address = '10.0.0.9:6881'
+class BusyFirstLink extends ScriptedLink {
   readonly asked: Array<{ index: number, at: number }> = []
   readonly refusedAt = new Map<number, number>()
   constructor (readonly clock: SimClock) { super() }
-  get listenAddress (): PeerAddress | undefined { return undefined }
-  sendHandshake (_h: Handshake): void {}
   send (m: Message): boolean {
     if (m.type !== 'request') return true
     const now = this.clock.now()
@@ -40,14 +36,7 @@ class BusyFirstLink extends PeerLink {
     return true
   }
 
-  async sendPiece (): Promise<void> {}
-  end (): void {}
-  protected destroy (): void {}
-  /** as the transport would: the handshake, then the bitfield of the whole item */
-  open (): void {
-    this.received({ type: 'handshake', handshake: { infoHash: INFO_HASH, peerId: Buffer.alloc(20, 9), port: PORT } })
-  }
-
+  /** as the transport would: the bitfield of the whole item */
   holdAll (): void {
     const bits = Buffer.alloc(Math.ceil(item.chunks.length / 8))
     for (let i = 0; i < item.chunks.length; i++) bits[i >> 3] |= 0x80 >> (i & 7)
@@ -74,7 +63,7 @@ test('a chunk a peer refused is asked of it again after MISS_FORGET_DEADLINES de
   const got = new Map<number, number>()
   sw.on('have', (i: number) => { if (!got.has(i)) got.set(i, clock.now()) })
   const peer = new BusyFirstLink(clock)
-  peer.open()
+  peer.open(INFO_HASH, PORT)
   sw.attach(peer)
   peer.holdAll()
   await clock.run(4 * MISS_FORGET_DEADLINES * DEADLINE_MS)
