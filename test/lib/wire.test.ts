@@ -139,7 +139,8 @@ test('LKEYS: at most MAX_LKEYS keys, its length exactly its count', () => {
 test('ASKED: u32 first chunk and u16 count, exactly 6 bytes', () => {
   assert.is(encodeMessage({ type: 'asked', first: 258, count: 4 }).toString('hex'), '00000007' + '11' + '00000102' + '0004')
   const asked = (extra: number): Buffer => {
-    const body = Buffer.alloc(1 + 6 + extra); body[0] = M_ASKED; body.writeUInt32BE(3, 1); body.writeUInt16BE(2, 5)
+    const full = Buffer.alloc(1 + 6 + Math.max(0, extra)); full[0] = M_ASKED; full.writeUInt32BE(3, 1); full.writeUInt16BE(2, 5)
+    const body = full.subarray(0, 1 + 6 + extra)
     const len = Buffer.alloc(4); len.writeUInt32BE(body.length, 0)
     return Buffer.concat([encodeHandshake(hs), len, body])
   }
