@@ -203,14 +203,17 @@ export const MISS_FORGET_DEADLINES = 2
  * peer holds it (then it is asked of it as of any holder), leaves, or the claim runs out:
  * CLAIM_MAX_MS after the first claim for that chunk came, and no later than a deadline and
  * the origin's measured wait before the chunk plays, but at least CLAIM_MIN_DEADLINES
- * deadlines for chunk 0 and for a chunk that has not played yet by the schedule. In a flash
- * crowd the first copies of the first chunks sat in a capped origin's queue for 11-19 s,
- * unseen, and listeners around the one that had asked took them from the origin again
- * (bench/sim audio, N = 1,000, origin at 10 × the stream, seed 2: chunks 0-3 asked 32
- * times). The bounds are what a peer claiming every chunk and sending none can cost: a
- * chunk still comes from the origin in time, or at most CLAIM_MIN_DEADLINES deadlines late
- * (the minimum for a chunk past its play time cost 2 s more than a minute of waiting in
- * test/lib/swarm-timing, with no gain: BENCHMARKS.md "scale").
+ * deadlines for chunk 0 and for a chunk that has not played yet by the schedule. A chunk
+ * newly waited for so is passed on to our other peers (we will hold it soon, they may wait
+ * for us), once. In a flash crowd the first copies of the first chunks sat in a capped
+ * origin's queue for 11-19 s, unseen, and listeners around the one that had asked took
+ * them from the origin again (bench/sim audio, N = 1,000, origin at 10 × the stream, seed
+ * 2: chunks 0-3 asked 32 times); told to the asker's peers alone, a claim reached ~65 of
+ * the 1,000 (seed 1: 2.26 × the item before, 2.33 × so, 1.99 × passed on; BENCHMARKS.md
+ * "scale"). The bounds are what a peer claiming every chunk and sending none can cost: a
+ * chunk still comes from the origin in time, or at most CLAIM_MIN_DEADLINES deadlines
+ * late (the minimum also for a chunk past its play time cost 2 s more than a minute of
+ * waiting in test/lib/swarm-timing, with no gain).
  */
 export const CLAIM_MAX_MS = 30_000
 export const CLAIM_MIN_DEADLINES = 2
@@ -226,6 +229,8 @@ export interface SchedulerHost {
   readonly audience: number
   /** tell our peers we asked the origin for chunks first..first+n-1 (ASKED) */
   asked: (first: number, n: number) => void
+  /** pass peer `from`'s ASKED for chunks first..first+n-1 on to our other peers (claimed()) */
+  relay: (from: PeerLink, first: number, n: number) => void
   readonly closed: boolean
   complete: boolean
   readonly store?: Store
@@ -321,16 +326,21 @@ export class Scheduler {
   }
 
   /**
-   * Peer p says it asked the origin for chunks first..first+count-1 (ASKED): wait for its
-   * copies, within CLAIM_MAX_MS of the first such claim for each chunk (a peer saying it
-   * again, or another peer, does not make us wait longer than that).
+   * Peer p says it asked the origin for chunks first..first+count-1, or was told so (ASKED):
+   * wait for its copies, within CLAIM_MAX_MS of the first such claim for each chunk (a peer
+   * saying it again, or another peer, does not make us wait longer than that), and pass the
+   * chunks newly waited for on to our other peers.
    */
   claimed (p: PeerLink, first: number, count: number): void {
     const st = this.state
     if (!st) return
     const now = this.sw.clock.now()
     const dl = this.sw.opts.deadlineMs
+    // the chunks newly waited for are passed on to our other peers, in runs
+    let run = -1
+    let n = 0
     for (let i = first; i < first + count && i < st.count; i++) {
+      if (n > 0 && i !== run + n) { this.sw.relay(p, run, n); n = 0 }
       if (this.sw.store!.has(i) || p.has(i)) continue
       const c = this.claims.get(i)
       const from = c?.from ?? now
@@ -338,9 +348,12 @@ export class Scheduler {
       const plays = this.playTime(i)
       const least = i === 0 || from < plays || this.chunkMs === 0 ? from + CLAIM_MIN_DEADLINES * dl : -Infinity
       const until = this.chunkMs === 0 ? least : Math.min(from + CLAIM_MAX_MS, Math.max(least, plays - dl - this.sw.feed.latencyMs))
-      if (c === undefined) this.claims.set(i, { p, from, until })
-      else if (c.until <= now || c.p !== p) { c.p = p; c.until = Math.max(c.until, until) }
+      if (c === undefined) {
+        this.claims.set(i, { p, from, until })
+        if (until > now) { if (n === 0) run = i; n++ }
+      } else if (c.until <= now || c.p !== p) { c.p = p; c.until = Math.max(c.until, until) }
     }
+    if (n > 0) this.sw.relay(p, run, n)
   }
 
   /** Until when chunk i waits for a peer's copy from the origin (claimed()), -Infinity when it does not. */

@@ -113,6 +113,12 @@ export class Swarm extends EventEmitter {
     for (const p of this.peers) if (p.remote && !p.goodbye) p.send(m)
   }
 
+  /** Pass peer `from`'s ASKED on to our other peers (scheduler.ts claimed): we will hold those chunks soon. */
+  relay (from: PeerLink, first: number, n: number): void {
+    const m: Message = { type: 'asked', first, count: n }
+    for (const p of this.peers) if (p !== from && p.remote && !p.goodbye) p.send(m)
+  }
+
   /** The tracker's count of this swarm (Announcer). */
   counted (audience: number): void { this.audience = audience }
   /** the Announcer keeps the count fresh while it grows (announce.ts GROWING) */

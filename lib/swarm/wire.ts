@@ -23,7 +23,8 @@
 //     8 TREE      pc-hashtree(5) text, empty when the sender has none
 //     9 PEX       u16 n | n × (u8 family 4|6, 4|16 address bytes, u16 port)
 //    10 GOODBYE   (empty)            the sender is leaving; finish nothing more
-//    17 ASKED     u32 first | u16 n  the sender has asked the origin for chunks first..first+n-1
+//    17 ASKED     u32 first | u16 n  the sender has asked the origin for chunks first..first+n-1,
+//                                    or a peer told it so in an ASKED (it will hold them soon)
 //   live swarms (version 2) use these instead of 1-6 (chunks by sequence number):
 //    11 LHAVE     u32 seq            the sender holds verified live chunk seq
 //    12 LREQUEST  u32 seq
@@ -104,7 +105,7 @@ export type Message =
   | { type: 'tree', text: string }
   | { type: 'pex', peers: PeerAddress[] }
   | { type: 'goodbye' }
-  /** the sender has asked the origin for chunks first..first+count-1 (an item's swarm) */
+  /** the sender has asked the origin for chunks first..first+count-1, or was told so by a peer (an item's swarm) */
   | { type: 'asked', first: number, count: number }
   | { type: 'live-have' | 'live-request' | 'live-cancel' | 'live-reject', seq: number }
   /** the designation keys (picker.ts peerKey) of the sender's peers in a live swarm */

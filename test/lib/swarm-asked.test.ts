@@ -3,17 +3,14 @@
 // of a scheduled item under a virtual clock (bench/sim's SimClock and SimNet), its origin
 // recording when each chunk is asked of it, and one peer played by the test that sends
 // ASKED, then HAVE and the chunks (an honest one), or ASKED for every chunk again and again
-// and nothing else (a liar).
+// and nothing else (a liar); and a second peer, to which a claim is passed on.
 import { test } from 'uvu'
 import * as assert from 'uvu/assert'
 import { SimClock } from '../../bench/sim/clock.js'
-import { Host, SimNet } from '../../bench/sim/net.js'
-import { Rng, loopbackHost } from '../../bench/sim/population.js'
+import { SimNet } from '../../bench/sim/net.js'
+import { Rng } from '../../bench/sim/population.js'
 import { makeItem } from '../../bench/sim/scenario.js'
-import { Swarm } from '../../lib/swarm/swarm.js'
-import { MemoryStore } from '../../lib/swarm/store.js'
-import { RateLimiter } from '../../lib/swarm/ratelimit.js'
-import { ScriptedLink, recordingOrigin } from './swarm-test-links.js'
+import { ScriptedLink, recordingOrigin, oneSwarm, SILENT_ORIGIN } from './swarm-test-links.js'
 import { CLAIM_MIN_DEADLINES } from '../../lib/swarm/scheduler.js'
 import type { Message } from '../../lib/swarm/wire.js'
 
@@ -56,23 +53,21 @@ class ClaimingLink extends ScriptedLink {
  * One listener tuning in at the item's start, the tracker counting two, connected to one
  * claiming peer: when each chunk was first asked of the origin, and when each was held.
  */
+/** a peer that sends nothing, and records what it is sent */
+class RecordingLink extends ScriptedLink {
+  readonly sent: Message[] = []
+  send (m: Message): boolean { this.sent.push(m); return true }
+  says (m: Message): void { this.received(m) }
+}
+
 async function run (claim: number, holdsAt: number, again: boolean, tellAsked = true): Promise<{ asked: number[], held: number[] }> {
   const clock = new SimClock(10)
   const net = new SimNet(clock, new Rng(1))
   const asked: number[] = new Array(item.chunks.length).fill(NaN)
   const held: number[] = new Array(item.chunks.length).fill(NaN)
   const origin = recordingOrigin(clock, item.chunks, asked)
-  const host = new Host(0, { host: '10.0.0.1', port: PORT }, loopbackHost())
-  net.add(host)
-  const sw = new Swarm({
-    url: 'http://origin.test/item', root: item.tree.root, infoHash: INFO_HASH, peerId: Buffer.alloc(20, 7), port: PORT,
-    cacheDir: '', removeCache: false, window: 16, deadlineMs: DEADLINE_MS, playFraction: 0, durationMs: DURATION_MS, limiter: new RateLimiter(0),
-    warn: () => {}, debug: () => {}, clock, connect: net.connector(host), origin,
-    store: (t) => new MemoryStore(t, { keepBuffers: true }),
-  })
-  host.swarm = sw
+  const sw = await oneSwarm(clock, net, item, INFO_HASH, DEADLINE_MS, origin, DURATION_MS)
   sw.counted(2)
-  await sw.setTree(item.tree)
   sw.on('have', (i: number) => { if (Number.isNaN(held[i])) held[i] = clock.now() })
   // (tellAsked false: a peer of an older version, which sends no ASKED)
   const peer = new ClaimingLink(clock, claim, holdsAt, again, tellAsked)
@@ -114,6 +109,26 @@ test('a peer that says it asked the origin for every chunk and sends none does n
   }
   // and the claims were waited for at all: chunk 0 not before they ran out
   assert.ok(asked[0] >= least, `chunk 0 asked of the origin at ${asked[0]} ms, before ${least} ms`)
+})
+
+test('a claim is passed on once to the other peers, for the chunks not held', async () => {
+  // (told only to the asker's own peers, a claim reached ~65 of a flash crowd of 1,000)
+  const clock = new SimClock(10)
+  const net = new SimNet(clock, new Rng(1))
+  const sw = await oneSwarm(clock, net, item, INFO_HASH, DEADLINE_MS, SILENT_ORIGIN, DURATION_MS)
+  sw.counted(3)
+  await sw.store!.putChecked(5, item.chunks[5])
+  const asker = new RecordingLink(9)
+  const other = new RecordingLink(10)
+  for (const l of [asker, other]) { l.open(INFO_HASH, PORT); sw.attach(l) }
+  const claim: Message = { type: 'asked', first: 4, count: 4 }
+  asker.says(claim)
+  asker.says(claim)
+  await clock.run(100)
+  const passed = (l: RecordingLink): Message[] => l.sent.filter(m => m.type === 'asked')
+  assert.equal(passed(other), [{ type: 'asked', first: 4, count: 1 }, { type: 'asked', first: 6, count: 2 }], 'chunks 4, 6 and 7 passed on once (5 is held)')
+  assert.equal(passed(asker), [], 'nothing passed back to the asker')
+  await sw.close(false)
 })
 
 test.run()
