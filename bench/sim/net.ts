@@ -64,15 +64,22 @@ export class Host {
  * one turn of its event loop.
  */
 export class Inbox extends SimTimer {
-  /** the link each message came over (the sending end), and the message, in arrival order */
-  readonly links: SimLink[] = []
-  readonly msgs: Incoming[] = []
+  /** the first message and the link it came over (the sending end): most inboxes hold one */
+  link0?: SimLink
+  msg0?: Incoming
+  /** the others, link then message, in arrival order (two arrays of their own cost ~350 bytes an inbox) */
+  more?: Array<SimLink | Incoming>
   constructor (readonly host: Host) { super() }
+  add (l: SimLink, m: Incoming): void {
+    if (this.link0 === undefined) { this.link0 = l; this.msg0 = m } else (this.more ??= []).push(l, m)
+  }
+
   override fire (): void {
     const box = this.host.inboxes!
     box.splice(box.indexOf(this), 1)
-    const { links, msgs } = this
-    for (let k = 0; k < msgs.length; k++) links[k].arrived(msgs[k])
+    this.link0!.arrived(this.msg0!)
+    const more = this.more
+    if (more) for (let k = 0; k < more.length; k += 2) (more[k] as SimLink).arrived(more[k + 1] as Incoming)
   }
 }
 
@@ -197,8 +204,7 @@ export class SimLink extends PeerLink {
       box.push(x)
       c.schedule(x, at - c.now())
     }
-    x.links.push(this)
-    x.msgs.push(m)
+    x.add(this, m)
   }
 
   /** A message this end sent arrives at the other. */
