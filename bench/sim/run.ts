@@ -58,7 +58,8 @@ if (argv.help) {
   process.stdout.write(`Usage: node dist/bench/sim/run.js --scenario ${Object.keys(SCENARIOS).join('|')} [--listeners N | --sweep N,N,…] [--modes pc,bt,http] [--origin-rate X] [--seed S] [--no-churn] [--plot FILE.svg] [--from RUN.json --plot FILE.svg]\n` +
     '  live: [--live-delay MS (pc-icecast --live-delay, 3000)]\n' +
     '  day: [--items K (default 10)] [--lead MS (pc-schedule --lead, 10000)] [--keep MS (pc-fetch --keep, 300000)]\n' +
-    '  population and item (to see what a figure depends on): [--nat SHARE] [--up-sigma S (0: every line the median)] [--loss P] [--rtt MS (every path)] [--deadline MS] [--duration MS] [--quantum MS]\n')
+    '  population and item (to see what a figure depends on): [--nat SHARE] [--up-sigma S (0: every line the median)] [--loss P] [--rtt MS (every path)] [--deadline MS] [--duration MS] [--quantum MS]\n' +
+    '  [--until MS]: stop at this simulated time (audio, steady, video, loopback: to profile a part of a run)\n')
   process.exit(0)
 }
 // --from FILE: only draw the plot again from a run's JSON lines
@@ -87,6 +88,7 @@ for (const n of sizes) {
   if (argv['origin-rate'] !== undefined) base.originRateFactor = Number(argv['origin-rate'])
   if (argv.churn === false) base.churn = false // --no-churn
   if (argv.quantum !== undefined) base.quantumMs = Number(argv.quantum)
+  if (argv.until !== undefined) base.untilMs = Number(argv.until)
   if (argv.deadline !== undefined) base.deadlineMs = Number(argv.deadline)
   if (argv.duration !== undefined) base.durationMs = Number(argv.duration)
   if (argv['live-delay'] !== undefined) base.liveDelayMs = Number(argv['live-delay'])

@@ -45,6 +45,8 @@ export interface ScenarioOptions {
   joiners: number
   /** (live) pc-icecast's --live-delay: a chunk plays this long after its start on the source clock */
   liveDelayMs?: number
+  /** stop the run at this simulated time, ms (to profile a part of it, e.g. the flash crowd's first seconds); the figures are then of that part */
+  untilMs?: number
   progress?: (line: string) => void
 }
 
@@ -248,7 +250,7 @@ export async function runScenario (o: ScenarioOptions, item?: Item, keepListener
     }
   }
 
-  const end = Math.max(T0 + o.durationMs + o.tailMs, o.joiners ? joinersFrom + o.joiners * JOINER_GAP_MS : 0)
+  const end = Math.min(o.untilMs ?? Infinity, Math.max(T0 + o.durationMs + o.tailMs, o.joiners ? joinersFrom + o.joiners * JOINER_GAP_MS : 0))
   let originAtJoiners = 0
   if (o.joiners) clock.setTimeout(() => { originAtJoiners = origin.bytesSent }, joinersFrom)
   let lastShown = 0

@@ -53,7 +53,7 @@ export const LIVE_MAX_AHEAD = 64
  * next chunk is asked of the origin at most this often by a listener designated for it,
  * and the others at most this often (and the manifest at twice it): each interval grows
  * with the time overdue up to these, and no chunk past the first one not known to exist is
- * asked for. Before, every listener asked for every chunk the clock said should exist (up
+ * asked for once that one is a deadline overdue (LATE_AHEAD). Before, every listener asked for every chunk the clock said should exist (up
  * to 64 ahead) about once a second: in the in-process test three listeners sent the origin
  * 4,200 requests during a 30 s drop (47 a second each), now 66.
  */
@@ -166,6 +166,17 @@ export const RANK_EVERY_MS = 1000
 export const START_PACE = 2
 /** how fast the measure of the web server's pace is forgotten when nothing new was measured */
 export const ORIGIN_PACE_HALF_MS = 5000
+/**
+ * Chunks appear in order, so none past the first one not known to exist is asked for; but
+ * this many more while that one is less than a deadline late (it may be on its way, from a
+ * busy server or a slow mesh; after a drop, or the show's end, this bounds the extra asks).
+ * Before, a chunk late in a flash crowd held back the next one's first request from the
+ * origin by as much: its designated listener asked for it only once it heard of the one
+ * before (simulated, bench/sim live, 300 listeners, server at 10 x the stream, seed 1:
+ * chunk 2's only designated listener asked 0.8 s after its due time, and 45 listeners
+ * never had it: BENCHMARKS.md `## scale`).
+ */
+export const LATE_AHEAD = 1
 export const TICK_MIN_MS = 20
 export const TICK_MAX_MS = 200
 
@@ -396,6 +407,8 @@ export class LiveSwarm extends EventEmitter {
     const behind = now > this.dueAt(this.next) + this.opts.deadlineMs && this.missing.seq < this.next
     const catchUp = behind && !this.waitingOnOrigin()
     if (behind) known = Math.max(known, top - 1)
+    // LATE_AHEAD further while the first one not known to exist is late by less than a deadline
+    const reach = known + 1 + (now < this.dueAt(known + 1) + this.opts.deadlineMs ? LATE_AHEAD : 0)
     for (let seq = top; seq >= this.next; seq--) {
       if (this.held.has(seq)) continue
       const f = this.inflight.get(seq)
@@ -404,7 +417,7 @@ export class LiveSwarm extends EventEmitter {
         else continue
       }
       if (this.fromOriginNow.has(seq)) { this.askPeer(seq); continue }
-      if (this.askPeer(seq) || unplaced || seq > known + 1 || (behind && (seq !== top || !catchUp))) continue
+      if (this.askPeer(seq) || unplaced || seq > reach || (behind && (seq !== top || !catchUp))) continue
       const due = this.dueAt(seq)
       const rank = alone ? 0 : this.rankFor(ranked, seq)
       const first = !alone && rank < this.opts.fetchers
@@ -567,7 +580,9 @@ export class LiveSwarm extends EventEmitter {
     const o = this.opts.origin
     try {
       const e = await this.originClaim(seq)
-      if (!e && seq >= this.missing.seq) this.missing = { seq, at: this.clock.now() }
+      // the newest chunk it lacks, or an earlier one it lacks a deadline after it was due (the
+      // source stopped: LATE_AHEAD asked for the one after it too, sooner)
+      if (!e && (seq >= this.missing.seq || this.clock.now() > this.dueAt(seq) + this.opts.deadlineMs)) this.missing = { seq, at: this.clock.now() }
       // a claim is small: what it took is the server's queue, which the body will wait in again
       this.paced(2 * (this.clock.now() - asked))
       if (first && probeMs > 0) {

@@ -197,6 +197,26 @@ export const ENDGAME_CHUNKS = 8
  * 1.9 %; after 2, 2.31 ×, none).
  */
 export const MISS_FORGET_DEADLINES = 2
+/**
+ * A peer that says it has asked the origin for a chunk (ASKED, pc-wire(7)) is waited for:
+ * the chunk is not taken from the origin by us, on a designated turn or overdue, until that
+ * peer holds it (then it is asked of it as of any holder), leaves, or the claim runs out:
+ * CLAIM_MAX_MS after the first claim for that chunk came, and no later than a deadline and
+ * the origin's measured wait before the chunk plays, but at least CLAIM_MIN_DEADLINES
+ * deadlines for chunk 0 and for a chunk that has not played yet by the schedule. A chunk
+ * newly waited for so is passed on to our other peers (we will hold it soon, they may wait
+ * for us), once. In a flash crowd the first copies of the first chunks sat in a capped
+ * origin's queue for 11-19 s, unseen, and listeners around the one that had asked took
+ * them from the origin again (bench/sim audio, N = 1,000, origin at 10 × the stream, seed
+ * 2: chunks 0-3 asked 32 times); told to the asker's peers alone, a claim reached ~65 of
+ * the 1,000 (seed 1: 2.26 × the item before, 2.33 × so, 1.99 × passed on; BENCHMARKS.md
+ * "scale"). The bounds are what a peer claiming every chunk and sending none can cost: a
+ * chunk still comes from the origin in time, or at most CLAIM_MIN_DEADLINES deadlines
+ * late (the minimum also for a chunk past its play time cost 2 s more than a minute of
+ * waiting in test/lib/swarm-timing, with no gain).
+ */
+export const CLAIM_MAX_MS = 30_000
+export const CLAIM_MIN_DEADLINES = 2
 /** a peer that has answered nothing and let this many requests pass their deadline is dropped */
 export const MAX_STRIKES = 6
 export const MAX_MISSED = 4096
@@ -207,6 +227,10 @@ export interface SchedulerHost {
   readonly clock: SwarmClock
   /** the tracker's count of the swarm (0: not known) */
   readonly audience: number
+  /** tell our peers we asked the origin for chunks first..first+n-1 (ASKED) */
+  asked: (first: number, n: number) => void
+  /** pass peer `from`'s ASKED for chunks first..first+n-1 on to our other peers (claimed()) */
+  relay: (from: PeerLink, first: number, n: number) => void
   readonly closed: boolean
   complete: boolean
   readonly store?: Store
@@ -250,6 +274,8 @@ export class Scheduler {
   private nextRelease = Infinity
   private releaseTimer?: TimerHandle
   private releaseTimerAt = Infinity
+  /** chunk → the peer that said it asked the origin for it, and until when we wait for that (CLAIM_MAX_MS) */
+  private readonly claims = new Map<number, { p: PeerLink, from: number, until: number }>()
   /** the misses (missedBy) not yet forgiven, oldest first (MISS_FORGET_DEADLINES) */
   private readonly misses: Array<{ at: number, p: PeerLink, i: number }> = []
 
@@ -296,6 +322,46 @@ export class Scheduler {
     this.pendingPeers.delete(i)
     this.urgentSince.delete(i)
     this.nearSince.delete(i)
+    this.claims.delete(i)
+  }
+
+  /**
+   * Peer p says it asked the origin for chunks first..first+count-1, or was told so (ASKED):
+   * wait for its copies, within CLAIM_MAX_MS of the first such claim for each chunk (a peer
+   * saying it again, or another peer, does not make us wait longer than that), and pass the
+   * chunks newly waited for on to our other peers.
+   */
+  claimed (p: PeerLink, first: number, count: number): void {
+    const st = this.state
+    if (!st) return
+    const now = this.sw.clock.now()
+    const dl = this.sw.opts.deadlineMs
+    // the chunks newly waited for are passed on to our other peers, in runs
+    let run = -1
+    let n = 0
+    for (let i = first; i < first + count && i < st.count; i++) {
+      if (n > 0 && i !== run + n) { this.sw.relay(p, run, n); n = 0 }
+      if (this.sw.store!.has(i) || p.has(i)) continue
+      const c = this.claims.get(i)
+      const from = c?.from ?? now
+      // (at least CLAIM_MIN_DEADLINES for the first chunk, which everyone tuning in plays, and for one that has not played yet)
+      const plays = this.playTime(i)
+      const least = i === 0 || from < plays || this.chunkMs === 0 ? from + CLAIM_MIN_DEADLINES * dl : -Infinity
+      const until = this.chunkMs === 0 ? least : Math.min(from + CLAIM_MAX_MS, Math.max(least, plays - dl - this.sw.feed.latencyMs))
+      if (c === undefined) {
+        this.claims.set(i, { p, from, until })
+        if (until > now) { if (n === 0) run = i; n++ }
+      } else if (c.until <= now || c.p !== p) { c.p = p; c.until = Math.max(c.until, until) }
+    }
+    if (n > 0) this.sw.relay(p, run, n)
+  }
+
+  /** Until when chunk i waits for a peer's copy from the origin (claimed()), -Infinity when it does not. */
+  private claimedUntil (i: number, now: number): number {
+    const c = this.claims.get(i)
+    if (c === undefined || c.until <= now) return -Infinity
+    if (c.p.closed || c.p.goodbye || !this.sw.peers.has(c.p) || c.p.has(i)) { c.until = now; return -Infinity }
+    return c.until
   }
 
   /** Peer p is gone: what it held is no longer available, what it was asked for is free. */
@@ -556,6 +622,8 @@ export class Scheduler {
   private originEligible (i: number, k: number, now: number, others: number[]): boolean {
     const st = this.state!
     if (this.sw.store!.has(i) || st.busy(i) || this.sw.feed.pending.has(i) || this.gaveUp.has(i) || this.sw.feed.exhausted(i)) return false
+    const claim = this.claimedUntil(i, now)
+    if (claim > now) { this.nextRelease = Math.min(this.nextRelease, claim); return false }
     const alone = this.isolatedUntil(i, k, others)
     if (alone > now) { this.nextRelease = Math.min(this.nextRelease, alone); return false }
     if (this.overdue(i, k, now, others)) return true
@@ -679,6 +747,7 @@ export class Scheduler {
         (alone || Math.floor((i + n) / BLOCK_CHUNKS) === Math.floor(i / BLOCK_CHUNKS))) { n++; k++ }
       sw.opts.debug(`${sw.opts.url}: origin chunks ${i}..${i + n - 1}${late ? ' (overdue)' : ''}, ${others.length} peers`)
       f.startRange(i, n)
+      sw.asked(i, n)
     }
     // a block waiting for its time: look again then (nothing else may wake an idle swarm)
     if (this.nextRelease < this.releaseTimerAt) {

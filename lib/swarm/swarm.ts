@@ -107,6 +107,18 @@ export class Swarm extends EventEmitter {
   get peers (): Set<PeerLink> { return this.members.peers }
   get gaveUp (): Set<number> { return this.scheduler.gaveUp }
 
+  /** Tell our peers we asked the origin for chunks first..first+n-1 (ASKED, scheduler.ts CLAIM_MAX_MS): one message for all. */
+  asked (first: number, n: number): void {
+    const m: Message = { type: 'asked', first, count: n }
+    for (const p of this.peers) if (p.remote && !p.goodbye) p.send(m)
+  }
+
+  /** Pass peer `from`'s ASKED on to our other peers (scheduler.ts claimed): we will hold those chunks soon. */
+  relay (from: PeerLink, first: number, n: number): void {
+    const m: Message = { type: 'asked', first, count: n }
+    for (const p of this.peers) if (p !== from && p.remote && !p.goodbye) p.send(m)
+  }
+
   /** The tracker's count of this swarm (Announcer). */
   counted (audience: number): void { this.audience = audience }
   /** the Announcer keeps the count fresh while it grows (announce.ts GROWING) */
@@ -184,6 +196,16 @@ export class Swarm extends EventEmitter {
       p.sizeFor(st.count)
       for (let i = 0; i < st.count; i++) if (p.has(i)) st.avail[i]++
       p.send({ type: 'bitfield', count: this.store.count, bits: this.store.bits })
+      // and what we have asked the origin for and not yet received, in runs
+      let first = -1
+      let n = 0
+      for (const i of [...this.feed.pending.keys()].sort((a, b) => a - b)) {
+        if (this.store.has(i)) continue
+        if (n > 0 && i === first + n) { n++; continue }
+        if (n > 0) p.send({ type: 'asked', first, count: n })
+        first = i; n = 1
+      }
+      if (n > 0) p.send({ type: 'asked', first, count: n })
     } else {
       p.send({ type: 'tree-request' })
     }
@@ -231,6 +253,11 @@ export class Swarm extends EventEmitter {
       case 'goodbye':
         this.scheduler.release(p)
         break
+      case 'asked':
+        if (!st) return
+        if (m.first >= st.count || m.count > st.count - m.first) { this.members.ban(p, `ASKED ${m.first}+${m.count} out of range`); return }
+        this.scheduler.claimed(p, m.first, m.count)
+        return
       default: return
     }
     this.kick()

@@ -23,6 +23,8 @@
 //     8 TREE      pc-hashtree(5) text, empty when the sender has none
 //     9 PEX       u16 n | n × (u8 family 4|6, 4|16 address bytes, u16 port)
 //    10 GOODBYE   (empty)            the sender is leaving; finish nothing more
+//    17 ASKED     u32 first | u16 n  the sender has asked the origin for chunks first..first+n-1,
+//                                    or a peer told it so in an ASKED (it will hold them soon)
 //   live swarms (version 2) use these instead of 1-6 (chunks by sequence number):
 //    11 LHAVE     u32 seq            the sender holds verified live chunk seq
 //    12 LREQUEST  u32 seq
@@ -72,6 +74,7 @@ export const M_LCANCEL = 13
 export const M_LREJECT = 14
 export const M_LPIECE = 15
 export const M_LKEYS = 16
+export const M_ASKED = 17
 /** designation keys in one LKEYS */
 export const MAX_LKEYS = 256
 
@@ -102,6 +105,8 @@ export type Message =
   | { type: 'tree', text: string }
   | { type: 'pex', peers: PeerAddress[] }
   | { type: 'goodbye' }
+  /** the sender has asked the origin for chunks first..first+count-1, or was told so by a peer (an item's swarm) */
+  | { type: 'asked', first: number, count: number }
   | { type: 'live-have' | 'live-request' | 'live-cancel' | 'live-reject', seq: number }
   /** the designation keys (picker.ts peerKey) of the sender's peers in a live swarm */
   | { type: 'live-keys', keys: number[] }
@@ -183,6 +188,11 @@ export function encodeMessage (m: Message): Buffer {
       return b
     }
     case 'goodbye': return header(M_GOODBYE, 0)
+    case 'asked': {
+      const b = header(M_ASKED, 6)
+      b.writeUInt32BE(m.first, 5); b.writeUInt16BE(m.count, 9)
+      return b
+    }
     case 'live-have': case 'live-request': case 'live-cancel': case 'live-reject': {
       const b = header(LIVE_TYPES[m.type], 4)
       b.writeUInt32BE(m.seq, 5)
@@ -363,6 +373,7 @@ function decodeBody (type: number, p: Buffer): Message | undefined {
       return { type: 'pex', peers }
     }
     case M_GOODBYE: exactly(0, 'GOODBYE'); return { type: 'goodbye' }
+    case M_ASKED: exactly(6, 'ASKED'); return { type: 'asked', first: p.readUInt32BE(0), count: p.readUInt16BE(4) }
     case M_LHAVE: exactly(4, 'LHAVE'); return { type: 'live-have', seq: p.readUInt32BE(0) }
     case M_LREQUEST: exactly(4, 'LREQUEST'); return { type: 'live-request', seq: p.readUInt32BE(0) }
     case M_LCANCEL: exactly(4, 'LCANCEL'); return { type: 'live-cancel', seq: p.readUInt32BE(0) }

@@ -5,16 +5,12 @@
 import { test } from 'uvu'
 import * as assert from 'uvu/assert'
 import { SimClock } from '../../bench/sim/clock.js'
-import { Host, SimNet } from '../../bench/sim/net.js'
-import { Rng, loopbackHost } from '../../bench/sim/population.js'
+import { SimNet } from '../../bench/sim/net.js'
+import { Rng } from '../../bench/sim/population.js'
 import { makeItem } from '../../bench/sim/scenario.js'
-import { Swarm } from '../../lib/swarm/swarm.js'
-import { MemoryStore } from '../../lib/swarm/store.js'
-import { RateLimiter } from '../../lib/swarm/ratelimit.js'
-import { PeerLink } from '../../lib/swarm/link.js'
+import { ScriptedLink, oneSwarm, SILENT_ORIGIN } from './swarm-test-links.js'
 import { MISS_FORGET_DEADLINES } from '../../lib/swarm/scheduler.js'
-import type { OriginSource } from '../../lib/swarm/origin.js'
-import type { Handshake, Message, PeerAddress } from '../../lib/swarm/wire.js'
+import type { Message } from '../../lib/swarm/wire.js'
 
 const DEADLINE_MS = 2000
 const PORT = 6881
@@ -22,14 +18,10 @@ const item = makeItem(8 * 128 * 1024, 128 * 1024)
 const INFO_HASH = Buffer.alloc(20, 1)
 
 /** a peer holding every chunk, refusing the first request for each, 20 ms each way */
-class BusyFirstLink extends PeerLink {
-  readonly outgoing = false
-  readonly address = '10.0.0.9:6881'
+class BusyFirstLink extends ScriptedLink {
   readonly asked: Array<{ index: number, at: number }> = []
   readonly refusedAt = new Map<number, number>()
   constructor (readonly clock: SimClock) { super() }
-  get listenAddress (): PeerAddress | undefined { return undefined }
-  sendHandshake (_h: Handshake): void {}
   send (m: Message): boolean {
     if (m.type !== 'request') return true
     const now = this.clock.now()
@@ -40,14 +32,7 @@ class BusyFirstLink extends PeerLink {
     return true
   }
 
-  async sendPiece (): Promise<void> {}
-  end (): void {}
-  protected destroy (): void {}
-  /** as the transport would: the handshake, then the bitfield of the whole item */
-  open (): void {
-    this.received({ type: 'handshake', handshake: { infoHash: INFO_HASH, peerId: Buffer.alloc(20, 9), port: PORT } })
-  }
-
+  /** as the transport would: the bitfield of the whole item */
   holdAll (): void {
     const bits = Buffer.alloc(Math.ceil(item.chunks.length / 8))
     for (let i = 0; i < item.chunks.length; i++) bits[i >> 3] |= 0x80 >> (i & 7)
@@ -60,21 +45,11 @@ test('a chunk a peer refused is asked of it again after MISS_FORGET_DEADLINES de
   // 1,000 its ~65 peers all wrote it off at once, and the chunk went to the origin again)
   const clock = new SimClock(10)
   const net = new SimNet(clock, new Rng(1))
-  const host = new Host(0, { host: '10.0.0.1', port: PORT }, loopbackHost())
-  net.add(host)
-  const silent: OriginSource = { fetchChunks: async () => await new Promise<void>(() => {}), fetchSequential: async () => await new Promise<void>(() => {}), close: () => {} }
-  const sw = new Swarm({
-    url: 'http://origin.test/item', root: item.tree.root, infoHash: INFO_HASH, peerId: Buffer.alloc(20, 7), port: PORT,
-    cacheDir: '', removeCache: false, window: 16, deadlineMs: DEADLINE_MS, playFraction: 0, limiter: new RateLimiter(0),
-    warn: () => {}, debug: () => {}, clock, connect: net.connector(host), origin: silent,
-    store: (t) => new MemoryStore(t, { keepBuffers: true }),
-  })
-  host.swarm = sw
-  await sw.setTree(item.tree)
+  const sw = await oneSwarm(clock, net, item, INFO_HASH, DEADLINE_MS, SILENT_ORIGIN)
   const got = new Map<number, number>()
   sw.on('have', (i: number) => { if (!got.has(i)) got.set(i, clock.now()) })
   const peer = new BusyFirstLink(clock)
-  peer.open()
+  peer.open(INFO_HASH, PORT)
   sw.attach(peer)
   peer.holdAll()
   await clock.run(4 * MISS_FORGET_DEADLINES * DEADLINE_MS)

@@ -13,6 +13,7 @@ import { MemoryStore } from '../../lib/swarm/store.js'
 import { RateLimiter } from '../../lib/swarm/ratelimit.js'
 import { ORIGIN_LEAD_MS, ORIGIN_STEP_MAX_MS, OVERDUE_LEAD_DEADLINES, OVERDUE_PLACE_MAX_MS, ISOLATED_WAIT_MS, ISOLATED_LEAD_DEADLINES } from '../../lib/swarm/scheduler.js'
 import type { OriginSource } from '../../lib/swarm/origin.js'
+import { recordingOrigin } from './swarm-test-links.js'
 
 // four minutes of 128 kbit/s in 30 chunks of 128 KiB, as bench/sim's audio item
 const DURATION_MS = 240_000
@@ -29,19 +30,7 @@ async function askedAt (audience: number, mute: number, peerByte = 7): Promise<n
   const clock = new SimClock(10)
   const net = new SimNet(clock, new Rng(1))
   const asked: number[] = new Array(item.chunks.length).fill(NaN)
-  const origin: OriginSource = {
-    fetchChunks: async (first, count, _cs, _size, sink, counter, signal, received) => {
-      for (let i = first; i < first + count; i++) if (Number.isNaN(asked[i])) asked[i] = clock.now()
-      for (let i = first; i < first + count && !(signal?.aborted ?? false); i++) {
-        await new Promise<void>(resolve => { clock.setTimeout(resolve, 100) })
-        counter.bytes += item.chunks[i].length
-        await sink(i, item.chunks[i])
-      }
-      received?.()
-    },
-    fetchSequential: async () => { throw new Error('ranges only') },
-    close: () => {},
-  }
+  const origin = recordingOrigin(clock, item.chunks, asked)
   const silent: OriginSource = { fetchChunks: async () => await new Promise<void>(() => {}), fetchSequential: async () => await new Promise<void>(() => {}), close: () => {} }
   const swarms: Swarm[] = []
   for (let k = 0; k <= mute; k++) {

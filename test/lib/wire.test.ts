@@ -2,7 +2,7 @@ import { test } from 'uvu'
 import * as assert from 'uvu/assert'
 import {
   encodeHandshake, decodeHandshake, encodeMessage, WireDecoder, WireError, WIRE_MAGIC, HANDSHAKE_BYTES,
-  MAX_PEX_PEERS, WIRE_VERSION_LIVE, M_LKEYS, MAX_LKEYS, MAX_LIVE_CHUNK_BYTES, type Message, type LivePiece,
+  MAX_PEX_PEERS, WIRE_VERSION_LIVE, M_LKEYS, M_ASKED, MAX_LKEYS, MAX_LIVE_CHUNK_BYTES, type Message, type LivePiece,
 } from '../../lib/swarm/wire.js'
 
 const hs = { infoHash: Buffer.alloc(20, 0xab), peerId: Buffer.from('-PC0001-abcdefghijkl'), port: 6881 }
@@ -18,6 +18,7 @@ const msgs: Message[] = [
   { type: 'tree', text: 'pc-hashtree 1\nsize 0\n' },
   { type: 'pex', peers: [{ host: '10.0.0.7', port: 6881 }, { host: '2001:db8:0:0:0:0:0:1', port: 1 }] },
   { type: 'goodbye' },
+  { type: 'asked', first: 5, count: 4 },
 ]
 const stream = Buffer.concat([encodeHandshake(hs), ...msgs.map(encodeMessage)])
 
@@ -133,6 +134,19 @@ test('LKEYS: at most MAX_LKEYS keys, its length exactly its count', () => {
   assert.throws(() => new WireDecoder().push(keys(2, -1)), /LKEYS of 9 bytes, expected 10/)
   const many = encodeMessage({ type: 'live-keys', keys: Array.from({ length: MAX_LKEYS + 10 }, (_, i) => i) })
   assert.is(many.readUInt16BE(5), MAX_LKEYS, 'the encoder sends no more than a reader takes')
+})
+
+test('ASKED: u32 first chunk and u16 count, exactly 6 bytes', () => {
+  assert.is(encodeMessage({ type: 'asked', first: 258, count: 4 }).toString('hex'), '00000007' + '11' + '00000102' + '0004')
+  const asked = (extra: number): Buffer => {
+    const full = Buffer.alloc(1 + 6 + Math.max(0, extra)); full[0] = M_ASKED; full.writeUInt32BE(3, 1); full.writeUInt16BE(2, 5)
+    const body = full.subarray(0, 1 + 6 + extra)
+    const len = Buffer.alloc(4); len.writeUInt32BE(body.length, 0)
+    return Buffer.concat([encodeHandshake(hs), len, body])
+  }
+  assert.equal(new WireDecoder().push(asked(0)).slice(1), [{ type: 'asked', first: 3, count: 2 }])
+  assert.throws(() => new WireDecoder().push(asked(1)), /ASKED of 7 bytes, expected 6/)
+  assert.throws(() => new WireDecoder().push(asked(-1)), /ASKED of 5 bytes, expected 6/)
 })
 
 test.run()

@@ -1,0 +1,134 @@
+// A peer that says it asked the origin for a chunk (ASKED, pc-wire(7)) is waited for, within
+// bounds (lib/swarm/scheduler.ts claimed, CLAIM_MAX_MS, CLAIM_MIN_DEADLINES): one real Swarm
+// of a scheduled item under a virtual clock (bench/sim's SimClock and SimNet), its origin
+// recording when each chunk is asked of it, and one peer played by the test that sends
+// ASKED, then HAVE and the chunks (an honest one), or ASKED for every chunk again and again
+// and nothing else (a liar); and a second peer, to which a claim is passed on.
+import { test } from 'uvu'
+import * as assert from 'uvu/assert'
+import { SimClock } from '../../bench/sim/clock.js'
+import { SimNet } from '../../bench/sim/net.js'
+import { Rng } from '../../bench/sim/population.js'
+import { makeItem } from '../../bench/sim/scenario.js'
+import { ScriptedLink, recordingOrigin, oneSwarm, SILENT_ORIGIN } from './swarm-test-links.js'
+import { CLAIM_MIN_DEADLINES } from '../../lib/swarm/scheduler.js'
+import type { Message } from '../../lib/swarm/wire.js'
+
+// four minutes of 128 kbit/s in 30 chunks of 128 KiB, as bench/sim's audio item
+const DURATION_MS = 240_000
+const DEADLINE_MS = 2000
+const PORT = 6881
+const item = makeItem(DURATION_MS * 16, 128 * 1024)
+const chunkMs = DURATION_MS / item.chunks.length
+const INFO_HASH = Buffer.alloc(20, 1)
+
+/** a peer 20 ms away that sends ASKED for `claim` chunks from the start (every 500 ms when `again`), and HAVE for them and the chunks from `holdsAt` */
+class ClaimingLink extends ScriptedLink {
+  private holding = false
+  constructor (readonly clock: SimClock, readonly claim: number, readonly holdsAt: number, readonly again: boolean, readonly tell: boolean) { super() }
+  send (m: Message): boolean {
+    if (m.type !== 'request') return true
+    this.clock.setTimeout(() => { this.received(this.holding ? { type: 'piece', index: m.index, data: item.chunks[m.index] } : { type: 'reject', index: m.index }) }, 40)
+    return true
+  }
+
+  start (): void {
+    this.received({ type: 'bitfield', count: item.chunks.length, bits: Buffer.alloc(Math.ceil(item.chunks.length / 8)) })
+    const tell = (): void => {
+      if (this.closed || this.holding) return
+      this.received({ type: 'asked', first: 0, count: this.claim })
+      if (this.again) this.clock.setTimeout(tell, 500)
+    }
+    if (this.tell) this.clock.setTimeout(tell, 20)
+    if (this.holdsAt < Infinity) {
+      this.clock.setTimeout(() => {
+        this.holding = true
+        for (let i = 0; i < this.claim; i++) this.received({ type: 'have', index: i })
+      }, this.holdsAt)
+    }
+  }
+}
+
+/**
+ * One listener tuning in at the item's start, the tracker counting two, connected to one
+ * claiming peer: when each chunk was first asked of the origin, and when each was held.
+ */
+/** a peer that sends nothing, and records what it is sent */
+class RecordingLink extends ScriptedLink {
+  readonly sent: Message[] = []
+  send (m: Message): boolean { this.sent.push(m); return true }
+  says (m: Message): void { this.received(m) }
+}
+
+async function run (claim: number, holdsAt: number, again: boolean, tellAsked = true): Promise<{ asked: number[], held: number[] }> {
+  const clock = new SimClock(10)
+  const net = new SimNet(clock, new Rng(1))
+  const asked: number[] = new Array(item.chunks.length).fill(NaN)
+  const held: number[] = new Array(item.chunks.length).fill(NaN)
+  const origin = recordingOrigin(clock, item.chunks, asked)
+  const sw = await oneSwarm(clock, net, item, INFO_HASH, DEADLINE_MS, origin, DURATION_MS)
+  sw.counted(2)
+  sw.on('have', (i: number) => { if (Number.isNaN(held[i])) held[i] = clock.now() })
+  // (tellAsked false: a peer of an older version, which sends no ASKED)
+  const peer = new ClaimingLink(clock, claim, holdsAt, again, tellAsked)
+  peer.open(INFO_HASH, PORT)
+  sw.attach(peer)
+  peer.start()
+  sw.allowOrigin()
+  await clock.run(DURATION_MS)
+  await sw.close(false)
+  return { asked, held }
+}
+
+test('a chunk a peer said it asked the origin for is not taken from the origin while that peer may still bring it', async () => {
+  // the peer holds chunks 0-3 from 3.5 s: within CLAIM_MIN_DEADLINES deadlines of its ASKED
+  const holdsAt = 3500
+  assert.ok(holdsAt < CLAIM_MIN_DEADLINES * DEADLINE_MS)
+  const { asked, held } = await run(4, holdsAt, false)
+  for (let i = 0; i < 4; i++) {
+    // (once the peer holds it, a chunk overdue may still go to the origin as before, when the peer's pipeline is full)
+    assert.ok(!(asked[i] < holdsAt), `chunk ${i} asked of the origin at ${asked[i]} ms, while the peer that had asked for it was to bring it`)
+    assert.ok(held[i] >= holdsAt && held[i] < holdsAt + DEADLINE_MS, `chunk ${i} held at ${held[i]} ms`)
+  }
+  assert.ok(Number.isNaN(asked[0]) && Number.isNaN(asked[1]), `chunks 0 and 1, asked of the peer at once, asked of the origin at ${asked[0]} and ${asked[1]} ms`)
+  // the same peer without its ASKED (as an older version): the near chunks go to the origin first
+  const old = await run(4, holdsAt, false, false)
+  assert.ok([0, 1, 2].some(i => old.asked[i] < holdsAt), `without ASKED, chunks 0-2 asked of the origin at ${old.asked.slice(0, 3).join(', ')} ms`)
+})
+
+test('a peer that says it asked the origin for every chunk and sends none does not keep a listener from the origin', async () => {
+  // it says so every 500 ms; each chunk is still asked of the origin by CLAIM_MIN_DEADLINES
+  // deadlines after the first claim or a deadline before it plays, and held before it plays
+  const { asked, held } = await run(item.chunks.length, Infinity, true)
+  const least = 20 + CLAIM_MIN_DEADLINES * DEADLINE_MS
+  for (let i = 0; i < item.chunks.length; i++) {
+    const plays = i * chunkMs
+    assert.ok(!Number.isNaN(asked[i]), `chunk ${i} never asked of the origin`)
+    assert.ok(asked[i] <= Math.max(least, plays - DEADLINE_MS) + 500, `chunk ${i} (plays at ${plays} ms) asked of the origin at ${asked[i]} ms`)
+    assert.ok(held[i] <= Math.max(least + DEADLINE_MS, plays), `chunk ${i} (plays at ${plays} ms) held at ${held[i]} ms`)
+  }
+  // and the claims were waited for at all: chunk 0 not before they ran out
+  assert.ok(asked[0] >= least, `chunk 0 asked of the origin at ${asked[0]} ms, before ${least} ms`)
+})
+
+test('a claim is passed on once to the other peers, for the chunks not held', async () => {
+  // (told only to the asker's own peers, a claim reached ~65 of a flash crowd of 1,000)
+  const clock = new SimClock(10)
+  const net = new SimNet(clock, new Rng(1))
+  const sw = await oneSwarm(clock, net, item, INFO_HASH, DEADLINE_MS, SILENT_ORIGIN, DURATION_MS)
+  sw.counted(3)
+  await sw.store!.putChecked(5, item.chunks[5])
+  const asker = new RecordingLink(9)
+  const other = new RecordingLink(10)
+  for (const l of [asker, other]) { l.open(INFO_HASH, PORT); sw.attach(l) }
+  const claim: Message = { type: 'asked', first: 4, count: 4 }
+  asker.says(claim)
+  asker.says(claim)
+  await clock.run(100)
+  const passed = (l: RecordingLink): Message[] => l.sent.filter(m => m.type === 'asked')
+  assert.equal(passed(other), [{ type: 'asked', first: 4, count: 1 }, { type: 'asked', first: 6, count: 2 }], 'chunks 4, 6 and 7 passed on once (5 is held)')
+  assert.equal(passed(asker), [], 'nothing passed back to the asker')
+  await sw.close(false)
+})
+
+test.run()
