@@ -227,10 +227,8 @@ export interface SchedulerHost {
   readonly clock: SwarmClock
   /** the tracker's count of the swarm (0: not known) */
   readonly audience: number
-  /** tell our peers we asked the origin for chunks first..first+n-1 (ASKED) */
-  asked: (first: number, n: number) => void
-  /** pass peer `from`'s ASKED for chunks first..first+n-1 on to our other peers (claimed()) */
-  relay: (from: PeerLink, first: number, n: number) => void
+  /** tell our peers we asked the origin for chunks first..first+n-1 (ASKED); with `from`, pass that peer's ASKED on to our others (claimed()) */
+  asked: (first: number, n: number, from?: PeerLink) => void
   readonly closed: boolean
   complete: boolean
   readonly store?: Store
@@ -340,7 +338,7 @@ export class Scheduler {
     let run = -1
     let n = 0
     for (let i = first; i < first + count && i < st.count; i++) {
-      if (n > 0 && i !== run + n) { this.sw.relay(p, run, n); n = 0 }
+      if (n > 0 && i !== run + n) { this.sw.asked(run, n, p); n = 0 }
       if (this.sw.store!.has(i) || p.has(i)) continue
       const c = this.claims.get(i)
       const from = c?.from ?? now
@@ -353,7 +351,7 @@ export class Scheduler {
         if (until > now) { if (n === 0) run = i; n++ }
       } else if (c.until <= now || c.p !== p) { c.p = p; c.until = Math.max(c.until, until) }
     }
-    if (n > 0) this.sw.relay(p, run, n)
+    if (n > 0) this.sw.asked(run, n, p)
   }
 
   /** Until when chunk i waits for a peer's copy from the origin (claimed()), -Infinity when it does not. */

@@ -107,14 +107,11 @@ export class Swarm extends EventEmitter {
   get peers (): Set<PeerLink> { return this.members.peers }
   get gaveUp (): Set<number> { return this.scheduler.gaveUp }
 
-  /** Tell our peers we asked the origin for chunks first..first+n-1 (ASKED, scheduler.ts CLAIM_MAX_MS): one message for all. */
-  asked (first: number, n: number): void {
-    const m: Message = { type: 'asked', first, count: n }
-    for (const p of this.peers) if (p.remote && !p.goodbye) p.send(m)
-  }
-
-  /** Pass peer `from`'s ASKED on to our other peers (scheduler.ts claimed): we will hold those chunks soon. */
-  relay (from: PeerLink, first: number, n: number): void {
+  /**
+   * Tell our peers (but `from`) that we asked the origin for chunks first..first+n-1, or
+   * that peer `from` did and we will hold them soon (ASKED, scheduler.ts CLAIM_MAX_MS): one message for all.
+   */
+  asked (first: number, n: number, from?: PeerLink): void {
     const m: Message = { type: 'asked', first, count: n }
     for (const p of this.peers) if (p !== from && p.remote && !p.goodbye) p.send(m)
   }
