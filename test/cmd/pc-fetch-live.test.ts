@@ -5,7 +5,8 @@ import { test } from 'uvu'
 import * as assert from 'uvu/assert'
 import { readFile, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
-import { createServer, type Server } from 'node:net'
+import { createServer, type Server, type AddressInfo } from 'node:net'
+import { createServer as createHttpServer, request as httpRequest } from 'node:http'
 import type { ChildProcess } from 'node:child_process'
 import { killChildren, run, start, tempDir, waitForOutput, withTimeout, ROOT } from '../helpers.js'
 import { spawn } from 'node:child_process'
@@ -192,6 +193,46 @@ test('a live record on stdin (its publicKey from the record), listeners meeting 
   for (let k = 0; k < 3; k++) await checkListener(show, ps[k], k, 0)
   const stats = await Promise.all(ps.map(async (_p, k) => JSON.parse((await readFile(join(show.dir, `stats-${k}`), 'utf8')).split('\n')[0]) as { peersSeen: number, live: boolean }))
   assert.ok(stats.every(s => s.live && s.peersSeen >= 1), `every listener met a peer: ${JSON.stringify(stats)}`)
+})
+
+test('a claim file the web server holds up does not hold back the next chunk: it is asked for when due (LATE_AHEAD)', async () => {
+  const show = await onAir(16)
+  // a web server in front of nginx that holds up the answer for one claim file, that of the
+  // fourth chunk after the first the listener asks for, HOLD_MS (less than -d, 2 s)
+  const HOLD_MS = 1500
+  const asked: Array<{ seq: number, at: number }> = []
+  let first: number | undefined
+  let held: { seq: number, from: number, until: number } | undefined
+  const upstream = new URL(show.nginx.url)
+  const proxy = createHttpServer((req, res) => {
+    const m = /\/live\/(\d+)\.json$/.exec(req.url ?? '')
+    const seq = m ? Number(m[1]) : undefined
+    const now = Date.now()
+    if (seq !== undefined) { asked.push({ seq, at: now }); first ??= seq }
+    const hold = seq !== undefined && first !== undefined && held === undefined && seq >= first + 4
+    if (hold) held = { seq: seq!, from: now, until: now + HOLD_MS }
+    const forward = (): void => {
+      const up = httpRequest({ host: upstream.hostname, port: upstream.port, path: req.url, method: req.method, headers: req.headers }, (r) => {
+        res.writeHead(r.statusCode ?? 502, r.headers)
+        r.pipe(res)
+      })
+      up.on('error', () => res.destroy())
+      req.pipe(up)
+    }
+    if (hold) setTimeout(forward, HOLD_MS)
+    else forward()
+  })
+  await new Promise<void>(resolve => proxy.listen(0, '127.0.0.1', resolve))
+  cleanups.push(() => proxy.close())
+  const p = await startFetch(['--tracker', show.tracker, '--key', show.key, `http://127.0.0.1:${(proxy.address() as AddressInfo).port}/live`])
+  await checkListener(show, p, 0, 1)
+  const h = held as { seq: number, from: number, until: number } | undefined
+  assert.ok(h, `a claim was held up: asked ${JSON.stringify(asked)}`)
+  const next = asked.find(a => a.seq === h.seq + 1)
+  assert.ok(next, `the chunk after the held one was asked for: ${JSON.stringify(asked)}`)
+  // asked while the held claim was still on its way (it was due a chunk, 1 s, after it)
+  console.log(`  claim ${h.seq} held ${HOLD_MS} ms; claim ${h.seq + 1} asked ${next.at - h.from} ms after it`)
+  assert.ok(next.at < h.until, `claim ${h.seq + 1} asked ${next.at - h.from} ms after ${h.seq}'s, which was held ${HOLD_MS} ms`)
 })
 
 test.run()

@@ -1,0 +1,128 @@
+// ASKED from a lying peer, against a real pc-fetch (pc-wire(7), pc-fetch(1)): a scheduled
+// item, a tracker that counts five listeners and names one test peer, and that peer holding
+// nothing while it says every 500 ms that it has asked the origin for every chunk. The
+// listener waits for it only as long as pc-fetch(1) says (at most twice -d on chunk 0 and on
+// a chunk about to play), takes every chunk from the origin once, and plays the item whole.
+// An ASKED past the item's chunk count gets its sender dropped, said on stderr.
+import { test } from 'uvu'
+import * as assert from 'uvu/assert'
+import { createServer, type Server, type Socket } from 'node:net'
+import { createServer as createHttpServer } from 'node:http'
+import type { AddressInfo } from 'node:net'
+import { killChildren, tempDir, withTimeout, waitUntil } from '../helpers.js'
+import { encode } from '../../lib/tracker/bencode.js'
+import { FrameDecoder } from '../../lib/frames/frame.js'
+import { startOrigin, type OriginServer } from '../../scripts/origin.js'
+import { makeItem, record, startFetch, type TestItem } from './pc-fetch-helpers.js'
+import { encodeHandshake, encodeMessage, WireDecoder } from '../../lib/swarm/wire.js'
+
+const CHUNK = 64 * 1024
+const COUNT = 24
+const SIZE = COUNT * CHUNK
+const CHUNK_MS = 1000
+const DEADLINE_MS = 1000
+let dir: { path: string, remove: () => Promise<void> }
+let item: TestItem
+let origin: OriginServer | undefined
+const servers: Array<{ close: () => unknown }> = []
+
+test.before(async () => {
+  dir = await tempDir('pc-fetch-asked-')
+  item = await makeItem(dir.path, 'item.bin', SIZE, CHUNK)
+})
+test.after(async () => { await dir.remove() })
+test.after.each(async () => {
+  killChildren()
+  for (const s of servers.splice(0)) s.close()
+  await origin?.close()
+  origin = undefined
+})
+
+/** What the test peer saw of the listener. */
+interface Claimant { port: number, requests: number, closed: boolean, server: Server }
+
+/**
+ * A peer of the item holding no chunk, that sends `claim` (an ASKED) after its handshake
+ * and then every 500 ms, for as long as the listener keeps it.
+ */
+async function claimant (claim: { first: number, count: number }): Promise<Claimant> {
+  const c: Claimant = { port: 0, requests: 0, closed: false, server: createServer((s: Socket) => {
+    const d = new WireDecoder()
+    let every: NodeJS.Timeout | undefined
+    s.on('error', () => {})
+    s.on('close', () => { c.closed = true; clearInterval(every) })
+    s.on('data', (b: Buffer) => {
+      for (const m of d.push(b)) {
+        if (m.type === 'handshake') {
+          s.write(encodeHandshake({ infoHash: m.handshake.infoHash, peerId: Buffer.alloc(20, 7), port: 0 }))
+          s.write(encodeMessage({ type: 'bitfield', count: COUNT, bits: Buffer.alloc(Math.ceil(COUNT / 8)) }))
+          const say = (): void => { s.write(encodeMessage({ type: 'asked', ...claim })) }
+          say()
+          every = setInterval(say, 500)
+        } else if (m.type === 'request') c.requests++
+      }
+    })
+  }) }
+  await new Promise<void>(resolve => c.server.listen(0, '127.0.0.1', resolve))
+  c.port = (c.server.address() as AddressInfo).port
+  servers.push(c.server)
+  return c
+}
+
+/** An HTTP tracker that counts five listeners on the item and names only 127.0.0.1:port. */
+async function trackerNaming (port: number): Promise<string> {
+  const peers = Buffer.from([127, 0, 0, 1, port >> 8, port & 255])
+  const t = createHttpServer((_req, res) => { res.end(encode({ interval: 60, complete: 0, incomplete: 5, peers })) })
+  await new Promise<void>(resolve => t.listen(0, '127.0.0.1', resolve))
+  servers.push(t)
+  return `http://127.0.0.1:${(t.address() as AddressInfo).port}/announce`
+}
+
+test('a peer that claims every chunk and sends none: each chunk still comes from the origin by its play time, chunk 0 at most twice -d late', async () => {
+  origin = await startOrigin({ dir: dir.path })
+  const liar = await claimant({ first: 0, count: COUNT })
+  const tracker = await trackerNaming(liar.port)
+  const p = await startFetch(['--keep', '0', '--deadline', `${DEADLINE_MS}ms`, '--tracker', tracker], record(origin.url + 'item.bin', { root: item.root, duration: COUNT * CHUNK_MS }))
+  // the item plays from about when pc-fetch listens: chunk i at t0 + i s (no later than
+  // pc-fetch's own count, which starts when the item's swarm opens, after its tree came)
+  const t0 = Date.now()
+  const written: number[] = []
+  const dec = new FrameDecoder('pc-fetch')
+  const data: Buffer[] = []
+  p.child.stdout!.on('data', (b: Buffer) => {
+    for (const f of dec.push(b)) {
+      if (f.type !== 'data') continue
+      written[f.offset / CHUNK] = Date.now() - t0
+      data.push(f.data)
+    }
+  })
+  await waitUntil(() => liar.requests > 0 || written.length > 0, 10_000, 'the first chunk')
+  assert.is(await withTimeout(p.exited, COUNT * CHUNK_MS + 30_000, 'pc-fetch to play the item'), 0, p.stderr())
+  assert.ok(Buffer.concat(data).equals(item.data), 'the item whole, in order')
+  assert.is(liar.requests, 0, 'nothing asked of a peer holding nothing')
+  assert.not.match(p.stderr(), 'disconnected and avoided', 'the claimant was kept: an ASKED in range is no fault')
+  // each chunk once from the origin: waiting did not make it fetch twice
+  assert.is(origin.bytesSent('/item.bin'), SIZE)
+  // pc-fetch(1): a peer claiming every chunk and sending none costs at most twice -d on
+  // chunk 0 and on a chunk about to play; the rest come before they play (1.5 s of slack for
+  // pc-fetch's start, the origin and a loaded machine)
+  const late: string[] = []
+  for (let i = 0; i < COUNT; i++) {
+    const due = Math.max(i * CHUNK_MS, 2 * DEADLINE_MS) + 1500
+    if (!(written[i] <= due)) late.push(`chunk ${i} at ${written[i]} ms (plays at ${i * CHUNK_MS} ms, bound ${due} ms)`)
+  }
+  assert.equal(late, [], `${late.join('; ')}\n${p.stderr().slice(-2000)}`)
+})
+
+test('an ASKED past the item\'s chunk count gets its sender dropped and said on stderr; the item plays on', async () => {
+  origin = await startOrigin({ dir: dir.path })
+  const liar = await claimant({ first: COUNT - 2, count: 5 })
+  const tracker = await trackerNaming(liar.port)
+  const p = await startFetch(['--raw', '--keep', '0', '--tracker', tracker], record(origin.url + 'item.bin', { root: item.root, duration: 4000 }))
+  await waitUntil(() => liar.closed, 15_000, 'the claimant to be dropped').catch((e: Error) => { throw new Error(`${e.message}: ${p.stderr()}`) })
+  assert.is(await withTimeout(p.exited, 30_000, 'pc-fetch to finish'), 0, p.stderr())
+  assert.ok(p.stdout().equals(item.data))
+  assert.match(p.stderr(), new RegExp(`peer 127\\.0\\.0\\.1:${liar.port}: .*ASKED.*; disconnected and avoided\\n`))
+})
+
+test.run()
