@@ -11,9 +11,9 @@ import { createServer as createHttpServer } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import { killChildren, tempDir, withTimeout, waitUntil } from '../helpers.js'
 import { encode } from '../../lib/tracker/bencode.js'
-import { FrameDecoder } from '../../lib/frames/frame.js'
+import { FrameDecoder, type Frame } from '../../lib/frames/frame.js'
 import { startOrigin, type OriginServer } from '../../scripts/origin.js'
-import { makeItem, record, startFetch, type TestItem } from './pc-fetch-helpers.js'
+import { assemble, makeItem, record, startFetch, type TestItem } from './pc-fetch-helpers.js'
 import { encodeHandshake, encodeMessage, WireDecoder } from '../../lib/swarm/wire.js'
 
 const CHUNK = 64 * 1024
@@ -88,18 +88,20 @@ test('a peer that claims every chunk and sends none: each chunk still comes from
   const t0 = Date.now()
   const written: number[] = []
   const dec = new FrameDecoder('pc-fetch')
-  const data: Buffer[] = []
+  // (DATA frames come as chunks verify, not in play order: pc-fetch(1), pc-frames(5))
+  const frames: Frame[] = []
   p.child.stdout!.on('data', (b: Buffer) => {
     for (const f of dec.push(b)) {
-      if (f.type !== 'data') continue
-      written[f.offset / CHUNK] = Date.now() - t0
-      data.push(f.data)
+      frames.push(f)
+      if (f.type === 'data') written[f.offset / CHUNK] = Date.now() - t0
     }
   })
   // (each failure says what was written when, and pc-fetch's -v lines)
   const seen = (): string => `\nwritten (ms after t0): ${written.join(' ')}\npc-fetch: ${p.stderr().slice(-2000)}`
   assert.is(await withTimeout(p.exited, COUNT * CHUNK_MS + 30_000, 'pc-fetch to play the item'), 0, seen())
-  assert.ok(Buffer.concat(data).equals(item.data), `the item whole, in order (${data.length} chunks)${seen()}`)
+  const got = assemble(frames)
+  assert.equal(got.gaps, [], `no GAP${seen()}`)
+  assert.ok(got.data.equals(item.data), `the item whole${seen()}`)
   assert.is(liar.requests, 0, `nothing asked of a peer holding nothing${seen()}`)
   assert.not.ok(p.stderr().includes('disconnected and avoided'), `the claimant was kept: an ASKED in range is no fault${seen()}`)
   // each chunk once from the origin: waiting did not make it fetch twice
