@@ -681,16 +681,21 @@ export class Scheduler {
   private releaseAt (i: number, block: number, others: number[]): number {
     if (!this.timed()) return -Infinity
     const plays = this.playTime(i)
-    const above = this.place(block, others)
+    const above = this.place(block, others, true)
     const first = Math.max(plays - ORIGIN_LEAD_MS, Math.min(this.startedAt + ORIGIN_SETTLE_MS, plays - OVERDUE_LEAD_DEADLINES * this.sw.opts.deadlineMs))
-    if (above * ORIGIN_STEP_MS > ORIGIN_STEP_MAX_MS) return Infinity
+    if (Math.floor(above) * ORIGIN_STEP_MS > ORIGIN_STEP_MAX_MS) return Infinity
     return first + above * ORIGIN_STEP_MS
   }
 
-  /** How many listeners our score for `block` places above us in the whole audience (the tracker's count, or the peers we know). */
-  private place (block: number, others: number[]): number {
+  /**
+   * How many listeners our score for `block` places above us in the whole audience (the
+   * tracker's count, or the peers we know); `exact`: with the fraction of a place our score
+   * stands below the next (ORIGIN_STEP_MS, releaseAt).
+   */
+  private place (block: number, others: number[], exact = false): number {
     const audience = Math.max(this.sw.audience, others.length + 1)
-    return Math.floor((1 - score(this.sw.myKey, block) / 2 ** 32) * audience)
+    const p = (1 - score(this.sw.myKey, block) / 2 ** 32) * audience
+    return exact ? p : Math.floor(p)
   }
 
   /**
