@@ -131,4 +131,32 @@ test('a claim is passed on once to the other peers, for the chunks not held', as
   await sw.close(false)
 })
 
+test('a claim passed on by a peer that then leaves is still waited for, within its bounds', async () => {
+  // the peer may only have passed it on: the asker, elsewhere in the swarm, still brings the
+  // chunks to its other peers (in a flash crowd of 1,000 a listener took chunks 4-7 from the
+  // origin again 1.3 s after the asker, when the peer that had told it left)
+  const clock = new SimClock(10)
+  const net = new SimNet(clock, new Rng(1))
+  const asked: number[] = new Array(item.chunks.length).fill(NaN)
+  const held: number[] = new Array(item.chunks.length).fill(NaN)
+  const sw = await oneSwarm(clock, net, item, INFO_HASH, DEADLINE_MS, recordingOrigin(clock, item.chunks, asked), DURATION_MS)
+  sw.counted(3)
+  sw.on('have', (i: number) => { if (Number.isNaN(held[i])) held[i] = clock.now() })
+  const relay = new RecordingLink(9)
+  relay.open(INFO_HASH, PORT)
+  sw.attach(relay)
+  sw.allowOrigin()
+  clock.setTimeout(() => relay.says({ type: 'asked', first: 4, count: 4 }), 20)
+  clock.setTimeout(() => relay.says({ type: 'goodbye' }), 500)
+  await clock.run(DURATION_MS / 2)
+  await sw.close(false)
+  for (let i = 4; i < 8; i++) {
+    const plays = i * chunkMs
+    // until 30 s after the claim, or a deadline (and the origin's wait) before the chunk plays
+    const until = Math.min(20 + 30_000, plays - DEADLINE_MS - 1000)
+    assert.ok(asked[i] >= until, `chunk ${i} (plays at ${plays} ms) asked of the origin at ${asked[i]} ms, before ${until} ms`)
+    assert.ok(held[i] <= plays, `chunk ${i} (plays at ${plays} ms) held at ${held[i]} ms`)
+  }
+})
+
 test.run()
