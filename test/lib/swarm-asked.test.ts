@@ -131,6 +131,29 @@ test('a claim is passed on once to the other peers, for the chunks not held', as
   await sw.close(false)
 })
 
+test('a new peer is told, after the bitfield, of the chunks waited for by a claim', async () => {
+  // (passed on only when it came, a claim missed the listeners of a flash crowd that
+  // connected a moment later, and they took the first chunks from the origin again)
+  const clock = new SimClock(10)
+  const net = new SimNet(clock, new Rng(1))
+  const sw = await oneSwarm(clock, net, item, INFO_HASH, DEADLINE_MS, SILENT_ORIGIN, DURATION_MS)
+  sw.counted(3)
+  await sw.store!.putChecked(5, item.chunks[5])
+  const asker = new RecordingLink(9)
+  asker.open(INFO_HASH, PORT)
+  sw.attach(asker)
+  asker.says({ type: 'asked', first: 4, count: 4 })
+  await clock.run(100)
+  const late = new RecordingLink(10)
+  late.open(INFO_HASH, PORT)
+  sw.attach(late)
+  await clock.run(200)
+  const kinds = late.sent.map(m => m.type)
+  assert.ok(kinds.indexOf('bitfield') >= 0 && kinds.indexOf('bitfield') < kinds.indexOf('asked'), `sent to the new peer: ${kinds.join(', ')}`)
+  assert.equal(late.sent.filter(m => m.type === 'asked'), [{ type: 'asked', first: 4, count: 1 }, { type: 'asked', first: 6, count: 2 }], 'chunks 4, 6 and 7 (5 is held)')
+  await sw.close(false)
+})
+
 test('a claim passed on by a peer that then leaves is still waited for, within its bounds', async () => {
   // the peer may only have passed it on: the asker, elsewhere in the swarm, still brings the
   // chunks to its other peers (in a flash crowd of 1,000 a listener took chunks 4-7 from the
