@@ -13,6 +13,7 @@ import { makeItem } from '../../bench/sim/scenario.js'
 import { ScriptedLink, recordingOrigin, oneSwarm, SILENT_ORIGIN } from './swarm-test-links.js'
 import { CLAIM_MIN_DEADLINES } from '../../lib/swarm/scheduler.js'
 import type { Message } from '../../lib/swarm/wire.js'
+import type { Swarm } from '../../lib/swarm/swarm.js'
 
 // four minutes of 128 kbit/s in 30 chunks of 128 KiB, as bench/sim's audio item
 const DURATION_MS = 240_000
@@ -111,16 +112,21 @@ test('a peer that says it asked the origin for every chunk and sends none does n
   assert.ok(asked[0] >= least, `chunk 0 asked of the origin at ${asked[0]} ms, before ${least} ms`)
 })
 
-test('a claim is passed on once to the other peers, for the chunks not held', async () => {
-  // (told only to the asker's own peers, a claim reached ~65 of a flash crowd of 1,000)
+/** A listener holding chunk 5 of the item, its origin silent, and `peers` recording peers 10.0.0.9, .10, … connected. */
+async function holdingFive (peers: number): Promise<{ clock: SimClock, sw: Swarm, links: RecordingLink[] }> {
   const clock = new SimClock(10)
   const net = new SimNet(clock, new Rng(1))
   const sw = await oneSwarm(clock, net, item, INFO_HASH, DEADLINE_MS, SILENT_ORIGIN, DURATION_MS)
   sw.counted(3)
   await sw.store!.putChecked(5, item.chunks[5])
-  const asker = new RecordingLink(9)
-  const other = new RecordingLink(10)
-  for (const l of [asker, other]) { l.open(INFO_HASH, PORT); sw.attach(l) }
+  const links: RecordingLink[] = []
+  for (let k = 0; k < peers; k++) { const l = new RecordingLink(9 + k); l.open(INFO_HASH, PORT); sw.attach(l); links.push(l) }
+  return { clock, sw, links }
+}
+
+test('a claim is passed on once to the other peers, for the chunks not held', async () => {
+  // (told only to the asker's own peers, a claim reached ~65 of a flash crowd of 1,000)
+  const { clock, sw, links: [asker, other] } = await holdingFive(2)
   const claim: Message = { type: 'asked', first: 4, count: 4 }
   asker.says(claim)
   asker.says(claim)
@@ -134,14 +140,7 @@ test('a claim is passed on once to the other peers, for the chunks not held', as
 test('a new peer is told, after the bitfield, of the chunks waited for by a claim', async () => {
   // (passed on only when it came, a claim missed the listeners of a flash crowd that
   // connected a moment later, and they took the first chunks from the origin again)
-  const clock = new SimClock(10)
-  const net = new SimNet(clock, new Rng(1))
-  const sw = await oneSwarm(clock, net, item, INFO_HASH, DEADLINE_MS, SILENT_ORIGIN, DURATION_MS)
-  sw.counted(3)
-  await sw.store!.putChecked(5, item.chunks[5])
-  const asker = new RecordingLink(9)
-  asker.open(INFO_HASH, PORT)
-  sw.attach(asker)
+  const { clock, sw, links: [asker] } = await holdingFive(1)
   asker.says({ type: 'asked', first: 4, count: 4 })
   await clock.run(100)
   const late = new RecordingLink(10)
