@@ -193,10 +193,11 @@ export class Swarm extends EventEmitter {
       p.sizeFor(st.count)
       for (let i = 0; i < st.count; i++) if (p.has(i)) st.avail[i]++
       p.send({ type: 'bitfield', count: this.store.count, bits: this.store.bits })
-      // and what we have asked the origin for and not yet received, in runs
+      // and what we have asked the origin for and not yet received, and what we wait for by
+      // a peer's claim, in runs
       let first = -1
       let n = 0
-      for (const i of [...this.feed.pending.keys()].sort((a, b) => a - b)) {
+      for (const i of [...new Set([...this.feed.pending.keys(), ...this.scheduler.waitedFor()])].sort((a, b) => a - b)) {
         if (this.store.has(i)) continue
         if (n > 0 && i === first + n) { n++; continue }
         if (n > 0) p.send({ type: 'asked', first, count: n })

@@ -13,6 +13,7 @@ import { makeItem } from '../../bench/sim/scenario.js'
 import { ScriptedLink, recordingOrigin, oneSwarm, SILENT_ORIGIN } from './swarm-test-links.js'
 import { CLAIM_MIN_DEADLINES } from '../../lib/swarm/scheduler.js'
 import type { Message } from '../../lib/swarm/wire.js'
+import type { Swarm } from '../../lib/swarm/swarm.js'
 
 // four minutes of 128 kbit/s in 30 chunks of 128 KiB, as bench/sim's audio item
 const DURATION_MS = 240_000
@@ -111,16 +112,21 @@ test('a peer that says it asked the origin for every chunk and sends none does n
   assert.ok(asked[0] >= least, `chunk 0 asked of the origin at ${asked[0]} ms, before ${least} ms`)
 })
 
-test('a claim is passed on once to the other peers, for the chunks not held', async () => {
-  // (told only to the asker's own peers, a claim reached ~65 of a flash crowd of 1,000)
+/** A listener holding chunk 5 of the item, its origin silent, and `peers` recording peers 10.0.0.9, .10, … connected. */
+async function holdingFive (peers: number): Promise<{ clock: SimClock, sw: Swarm, links: RecordingLink[] }> {
   const clock = new SimClock(10)
   const net = new SimNet(clock, new Rng(1))
   const sw = await oneSwarm(clock, net, item, INFO_HASH, DEADLINE_MS, SILENT_ORIGIN, DURATION_MS)
   sw.counted(3)
   await sw.store!.putChecked(5, item.chunks[5])
-  const asker = new RecordingLink(9)
-  const other = new RecordingLink(10)
-  for (const l of [asker, other]) { l.open(INFO_HASH, PORT); sw.attach(l) }
+  const links: RecordingLink[] = []
+  for (let k = 0; k < peers; k++) { const l = new RecordingLink(9 + k); l.open(INFO_HASH, PORT); sw.attach(l); links.push(l) }
+  return { clock, sw, links }
+}
+
+test('a claim is passed on once to the other peers, for the chunks not held', async () => {
+  // (told only to the asker's own peers, a claim reached ~65 of a flash crowd of 1,000)
+  const { clock, sw, links: [asker, other] } = await holdingFive(2)
   const claim: Message = { type: 'asked', first: 4, count: 4 }
   asker.says(claim)
   asker.says(claim)
@@ -129,6 +135,50 @@ test('a claim is passed on once to the other peers, for the chunks not held', as
   assert.equal(passed(other), [{ type: 'asked', first: 4, count: 1 }, { type: 'asked', first: 6, count: 2 }], 'chunks 4, 6 and 7 passed on once (5 is held)')
   assert.equal(passed(asker), [], 'nothing passed back to the asker')
   await sw.close(false)
+})
+
+test('a new peer is told, after the bitfield, of the chunks waited for by a claim', async () => {
+  // (passed on only when it came, a claim missed the listeners of a flash crowd that
+  // connected a moment later, and they took the first chunks from the origin again)
+  const { clock, sw, links: [asker] } = await holdingFive(1)
+  asker.says({ type: 'asked', first: 4, count: 4 })
+  await clock.run(100)
+  const late = new RecordingLink(10)
+  late.open(INFO_HASH, PORT)
+  sw.attach(late)
+  await clock.run(200)
+  const kinds = late.sent.map(m => m.type)
+  assert.ok(kinds.indexOf('bitfield') >= 0 && kinds.indexOf('bitfield') < kinds.indexOf('asked'), `sent to the new peer: ${kinds.join(', ')}`)
+  assert.equal(late.sent.filter(m => m.type === 'asked'), [{ type: 'asked', first: 4, count: 1 }, { type: 'asked', first: 6, count: 2 }], 'chunks 4, 6 and 7 (5 is held)')
+  await sw.close(false)
+})
+
+test('a claim passed on by a peer that then leaves is still waited for, within its bounds', async () => {
+  // the peer may only have passed it on: the asker, elsewhere in the swarm, still brings the
+  // chunks to its other peers (in a flash crowd of 1,000 a listener took chunks 4-7 from the
+  // origin again 1.3 s after the asker, when the peer that had told it left)
+  const clock = new SimClock(10)
+  const net = new SimNet(clock, new Rng(1))
+  const asked: number[] = new Array(item.chunks.length).fill(NaN)
+  const held: number[] = new Array(item.chunks.length).fill(NaN)
+  const sw = await oneSwarm(clock, net, item, INFO_HASH, DEADLINE_MS, recordingOrigin(clock, item.chunks, asked), DURATION_MS)
+  sw.counted(3)
+  sw.on('have', (i: number) => { if (Number.isNaN(held[i])) held[i] = clock.now() })
+  const relay = new RecordingLink(9)
+  relay.open(INFO_HASH, PORT)
+  sw.attach(relay)
+  sw.allowOrigin()
+  clock.setTimeout(() => relay.says({ type: 'asked', first: 4, count: 4 }), 20)
+  clock.setTimeout(() => relay.says({ type: 'goodbye' }), 500)
+  await clock.run(DURATION_MS / 2)
+  await sw.close(false)
+  for (let i = 4; i < 8; i++) {
+    const plays = i * chunkMs
+    // until 30 s after the claim, or a deadline (and the origin's wait) before the chunk plays
+    const until = Math.min(20 + 30_000, plays - DEADLINE_MS - 1000)
+    assert.ok(asked[i] >= until, `chunk ${i} (plays at ${plays} ms) asked of the origin at ${asked[i]} ms, before ${until} ms`)
+    assert.ok(held[i] <= plays, `chunk ${i} (plays at ${plays} ms) held at ${held[i]} ms`)
+  }
 })
 
 test.run()
