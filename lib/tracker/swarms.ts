@@ -9,6 +9,8 @@ export const DEFAULT_NUMWANT = 50
 export const MAX_NUMWANT = 200
 /** A peer is forgotten when it has missed its next announce by half an interval. */
 export const EXPIRY_FACTOR = 1.5
+/** the `min interval` of an answer that names fewer peers than were asked for (minIntervalS) */
+export const SHORT_MIN_INTERVAL_S = 1
 /**
  * The `min interval` a tracker answers: half the interval, at most 5 s. A peer with few
  * others announces again that soon (lib/swarm/announce.ts FEW_PEERS); one announce is
@@ -24,7 +26,6 @@ export const EXPIRY_FACTOR = 1.5
 export function minIntervalS (intervalS: number, given = Infinity, asked = 0): number {
   return given < asked ? SHORT_MIN_INTERVAL_S : Math.max(1, Math.min(5, Math.floor(intervalS / 2)))
 }
-export const SHORT_MIN_INTERVAL_S = 1
 const EXPIRE_EVERY_MS = 1000
 
 export type AnnounceEvent = 'started' | 'completed' | 'stopped' | 'paused' | ''
@@ -220,7 +221,6 @@ export class Swarms {
       this.swarms.set(key, swarm)
     }
     const answer = new Map<string, BEncodable>([['interval', this.limits.intervalS], ['min interval', minIntervalS(this.limits.intervalS)]])
-    const asked = Math.min(a.numwant, MAX_NUMWANT)
     if (!swarm) { // stopped, for a swarm we do not know
       answer.set('complete', 0); answer.set('incomplete', 0); answer.set('peers', a.compact ? Buffer.alloc(0) : [])
       return answer
@@ -251,6 +251,7 @@ export class Swarms {
     answer.set('incomplete', swarm.peers.size - swarm.peers.seeders)
     answer.set('downloaded', swarm.completed)
     if (warning) answer.set('warning message', warning)
+    const asked = Math.min(a.numwant, MAX_NUMWANT)
     const chosen = a.event === 'stopped' ? [] : this.choose(swarm, peerKey, a.left === 0, asked)
     if (a.event !== 'stopped') answer.set('min interval', minIntervalS(this.limits.intervalS, chosen.length, asked))
     if (a.compact) {
