@@ -422,7 +422,7 @@ export class SimTracker {
       if (!h.online) return await never
       const peers = this.announce(h.addr)
       // pc-tracker counts every listener of the swarm, this one included (complete + incomplete)
-      return { interval: DEFAULT_INTERVAL_S, minInterval: minIntervalS(DEFAULT_INTERVAL_S), incomplete: this.addrs.length, peers }
+      return { interval: DEFAULT_INTERVAL_S, minInterval: minIntervalS(DEFAULT_INTERVAL_S, peers.length, this.numwant), incomplete: this.addrs.length, peers }
     }
     return { port: h.addr.port, io: { warn: () => {}, info: () => {} }, clock, announce }
   }

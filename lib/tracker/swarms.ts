@@ -9,12 +9,23 @@ export const DEFAULT_NUMWANT = 50
 export const MAX_NUMWANT = 200
 /** A peer is forgotten when it has missed its next announce by half an interval. */
 export const EXPIRY_FACTOR = 1.5
+/** the `min interval` of an answer that names fewer peers than were asked for (minIntervalS) */
+export const SHORT_MIN_INTERVAL_S = 1
 /**
  * The `min interval` a tracker answers: half the interval, at most 5 s. A peer with few
  * others announces again that soon (lib/swarm/announce.ts FEW_PEERS); one announce is
  * a few microseconds of this tracker's time (BENCHMARKS.md "tracker").
+ * An answer naming fewer peers than were asked for (every other peer the swarm has) gives
+ * SHORT_MIN_INTERVAL_S instead: the swarm is small and may be growing fast, and a peer
+ * that could reach none of those named (it tuned in first; they are behind NATs) hears of
+ * the next ones only by asking again. In a live show's flash crowd the first listeners,
+ * behind NATs, were alone for 5 s and took their first chunks from the web server, each
+ * for itself, while it was full (simulated: BENCHMARKS.md `## scale`, "Live: a listener
+ * alone…").
  */
-export function minIntervalS (intervalS: number): number { return Math.max(1, Math.min(5, Math.floor(intervalS / 2))) }
+export function minIntervalS (intervalS: number, given = Infinity, asked = 0): number {
+  return given < asked ? SHORT_MIN_INTERVAL_S : Math.max(1, Math.min(5, Math.floor(intervalS / 2)))
+}
 const EXPIRE_EVERY_MS = 1000
 
 export type AnnounceEvent = 'started' | 'completed' | 'stopped' | 'paused' | ''
@@ -240,7 +251,9 @@ export class Swarms {
     answer.set('incomplete', swarm.peers.size - swarm.peers.seeders)
     answer.set('downloaded', swarm.completed)
     if (warning) answer.set('warning message', warning)
-    const chosen = a.event === 'stopped' ? [] : this.choose(swarm, peerKey, a.left === 0, Math.min(a.numwant, MAX_NUMWANT))
+    const asked = Math.min(a.numwant, MAX_NUMWANT)
+    const chosen = a.event === 'stopped' ? [] : this.choose(swarm, peerKey, a.left === 0, asked)
+    if (a.event !== 'stopped') answer.set('min interval', minIntervalS(this.limits.intervalS, chosen.length, asked))
     if (a.compact) {
       const v4 = chosen.filter(p => p.v4 >= 0)
       const peers = Buffer.allocUnsafe(v4.length * 6)
