@@ -149,7 +149,8 @@ export class Members {
     d.since = sw.clock.now()
     this.dialled.set(p, d)
     p.once('handshake', this.dialListeners.handshake)
-    p.once('close', this.dialListeners.close)
+    // (on, not once: a link closes once, and a once listener was an object of its own on each)
+    p.on('close', this.dialListeners.close)
   }
 
   /** An outgoing connection's handshake came: the dial succeeded. */
@@ -192,7 +193,7 @@ export class Members {
     const la = p.listenAddress
     if (this.banned.has(id) || (la && this.banned.has(keyOf(la)))) { p.drop('avoided'); return }
     // two connections to one peer: keep the one opened by the smaller peer id, on both sides
-    const by = (x: PeerLink): string => x.outgoing ? sw.opts.peerId.toString('hex') : x.id
+    const by = (x: PeerLink): string => x.outgoing ? this.ownHex : x.id
     if (this.idsStale) {
       for (const q of this.peers) {
         if (q.id !== id) continue
@@ -236,6 +237,10 @@ export class Members {
   }
 
   private ours?: Handshake
+
+  /** our peer id in hex, for the duplicate rule (made for each duplicate, it was 0.7 % of a flash crowd) */
+  private get ownHex (): string { return (this.ownHexValue ??= this.sw.opts.peerId.toString('hex')) }
+  private ownHexValue?: string
 
   /**
    * The listen addresses of the peers other than `p`, at most PEX_MAX_ADDRESSES, in one
