@@ -210,10 +210,7 @@ export class Members {
     if (this.keys) this.joined.push(p) // (a subset of the peers: a leaving one clears it)
     this.lastJoinAt = sw.clock.now()
     sw.stats.peersSeen.add(id)
-    p.on('message', this.listeners.message)
-    p.on('handshake', this.listeners.handshake)
-    p.on('dropped', this.listeners.dropped)
-    p.on('close', this.listeners.close)
+    p.adopt(this.listeners)
     if (la) {
       const d = this.dials.get(keyOf(la))
       if (!d) this.dials.set(keyOf(la), { addr: la, tries: 0, sticky: false, connected: true, connecting: false, since: 0 })
