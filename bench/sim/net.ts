@@ -5,7 +5,7 @@
 // whichever link it goes on) and behind what the receiver is already receiving (at its
 // download rate). That is FIFO sharing, not TCP's per-flow fairness: the same bytes per
 // second in total, in another order. Messages keep their order on a link, as over TCP.
-import { PeerLink, type Incoming } from '../../lib/swarm/link.js'
+import { PeerLink, LINK_FLAG_0, LINK_FLAG_1, type Incoming } from '../../lib/swarm/link.js'
 import type { OriginSource, ChunkSink } from '../../lib/swarm/origin.js'
 import type { Handshake, LivePiece, Message, PeerAddress } from '../../lib/swarm/wire.js'
 import type { Swarm } from '../../lib/swarm/swarm.js'
@@ -39,10 +39,11 @@ export class Host {
   live?: LiveSwarm
   /** the BitTorrent-like reference client, when the host runs that instead */
   bt?: { attach: (p: PeerLink) => void }
-  readonly links = new Set<SimLink>()
-  /** what reaches this host at a time not yet come, one inbox (one timer) per time: see Inbox */
-  inboxes?: Inbox[]
-  constructor (readonly id: number, readonly addr: PeerAddress, readonly spec: HostSpec) {}
+  /** what reaches this host at a time not yet come, one inbox (one timer) per time, by time: see Inbox (a walk over a list of them was 4 % of a flash crowd at N = 2,000) */
+  inboxes?: Map<number, Inbox>
+  /** host:port, the key of SimNet.hosts and the address of every link dialled to it */
+  readonly key: string
+  constructor (readonly id: number, readonly addr: PeerAddress, readonly spec: HostSpec) { this.key = `${addr.host}:${addr.port}` }
 
   /** The address it listens on when its handshake says `port`: one object for all its links (each of ~100 had its own). */
   listenAt (port: number): PeerAddress {
@@ -76,27 +77,37 @@ export class Inbox extends SimTimer {
 
   override fire (): void {
     const box = this.host.inboxes!
-    box.splice(box.indexOf(this), 1)
+    if (box.get(this.at) === this) box.delete(this.at)
     this.link0!.arrived(this.msg0!)
     const more = this.more
     if (more) for (let k = 0; k < more.length; k += 2) (more[k] as SimLink).arrived(more[k + 1] as Incoming)
   }
 }
 
+/** SimLink's flags (PeerLink.flags) */
+const HANDSHAKE_SENT = LINK_FLAG_0
+const DEAD = LINK_FLAG_1
+
 export class SimLink extends PeerLink {
   other?: SimLink
-  private handshakeSent = false
-  private dead = false
   private lastArrival = 0
 
-  constructor (readonly net: SimNet, readonly outgoing: boolean, readonly address: string, readonly local: Host, readonly far: Host) {
+  /** `where`: the address dialled (outgoing), or the port the far host dialled from */
+  constructor (readonly net: SimNet, readonly outgoing: boolean, private readonly where: string | number, readonly local: Host, readonly far: Host) {
     super()
-    local.links.add(this)
   }
+
+  /** host:port of the connection, made when asked (messages, bans): a string of its own was ~40 bytes a link */
+  get address (): string {
+    const w = this.where
+    return typeof w === 'string' ? w : `${this.far.addr.host}:${w}`
+  }
+
+  private get dead (): boolean { return (this.flags & DEAD) !== 0 }
 
   /** the host's books, kept here rather than by a 'close' listener: one closure and once-wrapper fewer per link */
   protected override ended (): void {
-    if (!this.closed) { this.local.links.delete(this); if (!this.outgoing) this.local.incoming-- }
+    if (!this.closed && !this.outgoing) this.local.incoming--
     super.ended()
   }
 
@@ -119,8 +130,8 @@ export class SimLink extends PeerLink {
   private get oneWayMs (): number { return (this.local.spec.rttMs + this.far.spec.rttMs) / 4 }
 
   sendHandshake (h: Handshake): void {
-    if (this.handshakeSent || this.closed) return
-    this.handshakeSent = true
+    if ((this.flags & HANDSHAKE_SENT) !== 0 || this.closed) return
+    this.flags |= HANDSHAKE_SENT
     this.deliver({ type: 'handshake', handshake: h }, this.net.clock.now() + this.oneWayMs)
   }
 
@@ -174,13 +185,13 @@ export class SimLink extends PeerLink {
   /** what is in flight is lost; the far end learns of it a one-way trip later (or, when we vanished, once idle) */
   protected destroy (): void {
     if (this.local.vanished) { this.silence(); return }
-    this.dead = true
+    this.flags |= DEAD
     const o = this.other
     if (o) this.net.clock.setTimeout(() => o.close(), this.oneWayMs)
   }
 
   private silence (): void {
-    this.dead = true
+    this.flags |= DEAD
     this.ended()
     const o = this.other
     if (o) this.net.clock.setTimeout(() => o.close(), PEER_IDLE_MS)
@@ -196,13 +207,13 @@ export class SimLink extends PeerLink {
     if (q > 0) at = Math.ceil(at / q) * q
     this.lastArrival = at
     if (pieceBytes) this.net.pieceBytesInFlight += pieceBytes
-    const box = (this.far.inboxes ??= [])
-    let x: Inbox | undefined
-    for (let k = box.length - 1; k >= 0; k--) if (box[k].at === at) { x = box[k]; break }
+    const box = (this.far.inboxes ??= new Map())
+    let x = box.get(at)
     if (x === undefined) {
       x = new Inbox(this.far)
-      box.push(x)
       c.schedule(x, at - c.now())
+      // by the time the clock gives it (the same as `at` when times are whole multiples of the quantum)
+      box.set(x.at, x)
     }
     x.add(this, m)
   }
@@ -225,7 +236,7 @@ export class SimLink extends PeerLink {
   }
 
   take (m: Incoming): void { this.received(m) }
-  close (): void { this.dead = true; this.ended() }
+  close (): void { this.flags |= DEAD; this.ended() }
 }
 
 export class SimNet {
@@ -247,7 +258,7 @@ export class SimNet {
 
   constructor (readonly clock: SimClock, readonly rng: Rng) {}
 
-  add (h: Host): void { this.hosts.set(`${h.addr.host}:${h.addr.port}`, h) }
+  add (h: Host): void { this.hosts.set(h.key, h) }
 
   /**
    * A transfer of `len` bytes reaches `dst` from `firstAt` (its first byte) to no earlier
@@ -280,7 +291,7 @@ export class SimNet {
     return (to) => {
       const key = `${to.host}:${to.port}`
       const there = this.hosts.get(key)
-      const a = new SimLink(this, true, key, from, there ?? from)
+      const a = new SimLink(this, true, there?.key ?? key, from, there ?? from)
       const rtt = (from.spec.rttMs + (there?.spec.rttMs ?? from.spec.rttMs)) / 2
       // behind a NAT the SYN is dropped: no answer, the handshake times out; gone: refused
       const sw = item === undefined ? there?.swarm : there?.swarms.get(item)
@@ -295,7 +306,7 @@ export class SimNet {
         this.yielded++
       }
       there.incoming++
-      const b = new SimLink(this, false, `${from.addr.host}:${this.nextPort++}`, there, from)
+      const b = new SimLink(this, false, this.nextPort++, there, from)
       a.other = b
       b.other = a
       // as pc-fetch does with an incoming connection: to its swarm once the handshake is in

@@ -19,6 +19,8 @@ export const MAX_PEER_REQUESTS = 64
  */
 export class Pace {
   value = 0
+  /** the link's request-to-piece rate (PeerLink.rate), kept here with its pace */
+  rate = 0
   private last = -Infinity
   arrived (bytes: number, askedAt: number, now: number): void {
     const t = bytes / Math.max(1, now - Math.max(askedAt, this.last))
@@ -44,6 +46,36 @@ class NoMisses extends Set<number> {
   override add (): this { throw new Error('PeerLink.missed: add through miss()') }
 }
 const NO_ASKS: Map<number, number> = new NoAsks()
+/** a link's bitfield before it is sized: a Uint8Array and its buffer were ~200 bytes a link, on the third of them that never handshake (a dial to a host behind a NAT) */
+const NO_BITS = new Uint8Array(0)
+
+/**
+ * Links' bitfields, BITS_PER_SLAB of them to one buffer: a bitfield of its own was a
+ * Uint8Array, an ArrayBuffer and its bytes, ~210 bytes for the 4 bytes of a 30-chunk item
+ * (bench/sim, N = 300 at 20 s: 28,000 of them); a view on a shared buffer is ~100. A buffer
+ * lives while one of its links' bitfields does, so a slab holds few.
+ */
+const BITS_PER_SLAB = 64
+let slab = new ArrayBuffer(0)
+let slabUsed = 0
+/** a zeroed bitfield of `n` bytes */
+function slabBits (n: number): Uint8Array {
+  if (slabUsed + n > slab.byteLength) { slab = new ArrayBuffer(n * BITS_PER_SLAB); slabUsed = 0 }
+  const b = new Uint8Array(slab, slabUsed, n)
+  slabUsed += n
+  return b
+}
+
+/** PeerLink's flags (booleans in one field: six were 48 bytes of every link) */
+const SERVING = 1
+const CLOSED = 2
+const GOODBYE = 4
+const FAULT = 8
+/** its bitfield is a slab's (slabBits), not one assigned from outside */
+const SLAB = 16
+/** for the transport's own (SimLink) */
+export const LINK_FLAG_0 = 32
+export const LINK_FLAG_1 = 64
 const NO_MISSES: Set<number> = new NoMisses()
 
 /**
@@ -58,6 +90,8 @@ function hexOf (id: Buffer): string {
 }
 
 type Listener = (...args: any[]) => void
+/** an owner's listeners by event (LinkEvents.adopt) */
+export type OwnerListeners = Partial<Record<string, Listener>>
 /** a listener added with once(): called at most once, removed before it is called */
 interface Once { fn: Listener, fired: boolean }
 
@@ -74,10 +108,36 @@ interface Once { fn: Listener, fired: boolean }
 export class LinkEvents {
   /** event name, then the function or its Once, for each listener in the order added */
   private ls?: Array<string | Listener | Once>
+  /** the owner's listeners (adopt), called after the others */
+  private owner?: OwnerListeners
 
-  on (event: string, fn: Listener): this { (this.ls ??= []).push(event, fn); return this }
+  /**
+   * Listen with one object for every event it names, shared by all the links of an owner
+   * (Members: message, handshake, dropped, close), instead of a listener each on every
+   * link: its functions are called after the listeners added with on and once, however
+   * late it was adopted, as if added last (an emit under way when it is adopted does not
+   * call it). Its four entries were a fifth of a link's memory in the simulator (bench/sim).
+   */
+  adopt (owner: OwnerListeners): this { this.owner = owner; return this }
+
+  on (event: string, fn: Listener): this { this.add(event, fn); return this }
   addListener (event: string, fn: Listener): this { return this.on(event, fn) }
-  once (event: string, fn: Listener): this { (this.ls ??= []).push(event, { fn, fired: false }); return this }
+  once (event: string, fn: Listener): this { this.add(event, { fn, fired: false }); return this }
+
+  /**
+   * A new list one entry longer, of its exact length: a push grew it to 19 slots at the
+   * first listener (V8's growth), where a link has 4 to 6 listeners (~70 bytes a link).
+   */
+  private add (event: string, x: Listener | Once): void {
+    const ls = this.ls
+    if (ls === undefined) { this.ls = [event, x]; return }
+    const n = ls.length
+    const out = new Array<string | Listener | Once>(n + 2)
+    for (let k = 0; k < n; k++) out[k] = ls[k]
+    out[n] = event
+    out[n + 1] = x
+    this.ls = out
+  }
 
   off (event: string, fn: Listener): this {
     const ls = this.ls
@@ -102,23 +162,26 @@ export class LinkEvents {
    */
   protected emit1 (event: string, arg: unknown): boolean {
     const ls = this.ls
+    const own = this.owner?.[event]
     if (ls) {
       let k = 0
       while (k < ls.length && ls[k] !== event) k += 2
-      if (k >= ls.length) return this.emitAll(event, [arg])
-      let j = k + 2
-      while (j < ls.length && ls[j] !== event) j += 2
-      // the only listener: called as emit would, with nothing to keep a list of
-      if (j >= ls.length) {
+      if (k < ls.length) {
+        let j = k + 2
+        while (j < ls.length && ls[j] !== event) j += 2
+        if (j < ls.length) return this.emitAll(event, [arg], own)
+        // the only listener: called as emit would, with nothing to keep a list of
         const x = ls[k + 1] as Listener | Once
         if (typeof x === 'function') x.call(this, arg); else this.call(x, [arg])
+        if (own !== undefined) own.call(this, arg)
         return true
       }
     }
-    return this.emitAll(event, [arg])
+    if (own !== undefined) { own.call(this, arg); return true }
+    return this.emitAll(event, [arg], own)
   }
 
-  private emitAll (event: string, args: any[]): boolean {
+  private emitAll (event: string, args: any[], own = this.owner?.[event]): boolean {
     const ls = this.ls
     let first: Listener | Once | undefined
     let more: Array<Listener | Once> | undefined
@@ -130,11 +193,13 @@ export class LinkEvents {
       }
     }
     if (first === undefined) {
+      if (own !== undefined) { own.apply(this, args); return true }
       if (event === 'error') throw args[0] instanceof Error ? args[0] : new Error(`unhandled 'error' event (${String(args[0])})`)
       return false
     }
     if (more === undefined) this.call(first, args)
     else for (const x of more) this.call(x, args)
+    if (own !== undefined) own.apply(this, args)
     return true
   }
 
@@ -150,8 +215,12 @@ export class LinkEvents {
 
 export abstract class PeerLink extends LinkEvents {
   remote?: Handshake
-  /** the remote's bitfield, sized once the swarm knows the chunk count */
-  bits: Uint8Array = new Uint8Array(0)
+  /** the remote's bitfield, sized once the swarm knows the chunk count (until then one empty array for all links, never written) */
+  get bits (): Uint8Array { return this.bitsValue }
+  set bits (b: Uint8Array) { this.bitsValue = b; this.flags &= ~SLAB }
+  private bitsValue: Uint8Array = NO_BITS
+  /** SERVING, CLOSED, … and the transport's LINK_FLAG_0 and _1 */
+  protected flags = 0
   held = 0
   /** our requests to it: index → time sent (on the swarm's clock); add with ask() */
   get inflight (): Map<number, number> { return this.asks ?? NO_ASKS }
@@ -159,8 +228,9 @@ export abstract class PeerLink extends LinkEvents {
   /** its requests to us, in order */
   readonly wanted: number[] = []
   bytesDelivered = 0
-  /** delivered bytes per ms of each request's wait (request to piece), smoothed: ranks peers */
-  rate = 0
+  /** delivered bytes per ms of each request's wait (request to piece), smoothed: ranks peers (kept with the pace: a number field of every link was a boxed double of its own) */
+  get rate (): number { return this.pace ? this.pace.rate : 0 }
+  set rate (r: number) { if (this.pace || r !== 0) (this.pace ??= new Pace()).rate = r }
   /** made at the first piece: most links never carry one (bench/sim, N = 300: 14,000 requests over ~38,000 links) */
   private pace?: Pace
   /** bytes per ms the link carries to us (each piece over the time since the later of its request and the piece before), smoothed; 0 until one arrives */
@@ -171,13 +241,18 @@ export abstract class PeerLink extends LinkEvents {
   get missed (): Set<number> { return this.misses ?? NO_MISSES }
   private misses?: Set<number>
   /** a serve loop is running for its requests */
-  serving = false
-  closed = false
-  goodbye = false
+  get serving (): boolean { return (this.flags & SERVING) !== 0 }
+  set serving (v: boolean) { this.flag(SERVING, v) }
+  get closed (): boolean { return (this.flags & CLOSED) !== 0 }
+  set closed (v: boolean) { this.flag(CLOSED, v) }
+  get goodbye (): boolean { return (this.flags & GOODBYE) !== 0 }
+  set goodbye (v: boolean) { this.flag(GOODBYE, v) }
   /** why drop() closed it, if it did */
   dropped?: string
   /** drop() closed it for breaking the protocol (a malformed message, a flood of requests) */
-  fault = false
+  get fault (): boolean { return (this.flags & FAULT) !== 0 }
+  set fault (v: boolean) { this.flag(FAULT, v) }
+  protected flag (f: number, v: boolean): void { this.flags = v ? this.flags | f : this.flags & ~f }
 
   /** whether we opened the connection */
   abstract readonly outgoing: boolean
@@ -200,22 +275,17 @@ export abstract class PeerLink extends LinkEvents {
   /** the largest message accepted from now on (a transport with no limit ignores it) */
   setMaxMessage (_n: number): void {}
 
-  /** the remote's peer id in hex, computed once per handshake (Members compares it with every peer's on each join) */
-  get id (): string {
-    if (this.idOf !== this.remote) { this.idOf = this.remote; this.idValue = this.remote ? hexOf(this.remote.peerId) : '' }
-    return this.idValue
-  }
-
-  private idOf?: Handshake
-  private idValue = ''
+  /** the remote's peer id in hex, one string per id (hexOf) */
+  get id (): string { return this.remote ? hexOf(this.remote.peerId) : '' }
 
   /** the designation key of its peer id (picker.ts peerKey), computed once */
   get key (): number {
-    if (this.keyOf !== this.remote) { this.keyOf = this.remote; this.keyValue = this.remote ? peerKey(this.remote.peerId) : 0 }
-    return this.keyValue
+    if (this.keyOf !== this.remote) { this.keyOf = this.remote; this.keyValue = this.remote ? peerKey(this.remote.peerId) | 0 : 0 }
+    return this.keyValue >>> 0
   }
 
   private keyOf?: Handshake
+  /** as a signed 32-bit integer, which V8 keeps in the field itself (an unsigned one above 2^31 was a boxed double) */
   private keyValue = 0
 
   /** Record our request for chunk i, sent at `at`. */
@@ -228,17 +298,24 @@ export abstract class PeerLink extends LinkEvents {
   /** Size the remote bitfield for `count` chunks (keeping what a BITFIELD already said). */
   sizeFor (count: number): void {
     const n = Math.ceil(count / 8)
-    if (this.bits.length === n) return
-    const b = new Uint8Array(n)
-    b.set(this.bits.subarray(0, n))
-    this.bits = b
+    const old = this.bitsValue
+    if (old.length === n) {
+      // the same bits (one a BITFIELD gave), moved into a slab
+      if ((this.flags & SLAB) === 0 && n > 0) { const b = slabBits(n); b.set(old); this.bitsValue = b; this.flags |= SLAB }
+      return
+    }
+    const b = n > 0 ? slabBits(n) : new Uint8Array(0)
+    b.set(old.subarray(0, n))
+    this.bitsValue = b
+    this.flags = n > 0 ? this.flags | SLAB : this.flags & ~SLAB
     this.held = 0
     for (let i = 0; i < count; i++) if (getBit(b, i)) this.held++
   }
 
   markHave (i: number): boolean {
-    if (i >= this.bits.length * 8 || getBit(this.bits, i)) return false
-    setBit(this.bits, i)
+    const bits = this.bitsValue
+    if (i >= bits.length * 8 || getBit(bits, i)) return false
+    setBit(bits, i)
     this.held++
     return true
   }

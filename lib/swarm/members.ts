@@ -73,6 +73,14 @@ export class Members {
    */
   private keys?: number[]
   /**
+   * Peers that joined since `keys` was made, in the order they joined: a join is the
+   * commonest change (a flash crowd's listener that accepts connections takes ~300), and
+   * its new answer is the old one with the newcomers' keys after it, where the walk over
+   * every peer again was 5 % of a flash crowd (bench/sim, N = 2,000). A peer that leaves,
+   * says goodbye or handshakes again still drops `keys` (and these) for a walk.
+   */
+  private joined: PeerLink[] = []
+  /**
    * The peers by id, for the duplicate check of attach: walking every peer's id on each
    * join was two thirds of attach, a tenth of a flash crowd's run in bench/sim (a host
    * that accepts connections has up to ~300 peers). Exact while no peer handshakes again
@@ -87,14 +95,25 @@ export class Members {
    * ~300 of the ~2,200 bytes the simulator kept per link.
    */
   private readonly listeners: { message: (m: Message) => void, handshake: () => void, dropped: (why: string) => void, close: () => void }
+  /**
+   * The dial of each outgoing connection until it closes, and what dial() listens for on
+   * it, one function each for all of them: two closures, their context and the dial's
+   * were ~300 bytes an outgoing link (bench/sim, N = 300 at 20 s: 27,000 of 41,000 links).
+   */
+  private readonly dialled = new Map<PeerLink, Dial>()
+  private readonly dialListeners: { handshake: () => void, close: () => void }
 
   constructor (private readonly sw: MembersHost, readonly version = WIRE_VERSION) {
     const self = this
     this.listeners = {
-      message (this: PeerLink, m: Message) { if (m.type === 'goodbye') self.keys = undefined; sw.onMessage(this, m) },
-      handshake () { self.keys = undefined; self.idsStale = true },
+      message (this: PeerLink, m: Message) { if (m.type === 'goodbye') self.keysChanged(); sw.onMessage(this, m) },
+      handshake () { self.keysChanged(); self.idsStale = true },
       dropped (this: PeerLink, why: string) { if (this.fault) self.avoid(this, why); else sw.opts.debug(`peer ${this.address}: ${why}`) },
       close (this: PeerLink) { self.detach(this) },
+    }
+    this.dialListeners = {
+      handshake (this: PeerLink) { self.dialAnswered(this) },
+      close (this: PeerLink) { self.dialClosed(this) },
     }
   }
 
@@ -123,27 +142,43 @@ export class Members {
   private dial (d: Dial): void {
     const sw = this.sw
     if (sw.closed || d.connected || this.peers.size >= MAX_PEERS) return
-    const key = keyOf(d.addr)
     const p = sw.connect(d.addr)
     p.sendHandshake(this.handshake())
     d.connected = true
     d.connecting = true
     d.since = sw.clock.now()
-    let ok = false
-    p.once('handshake', () => { ok = true; d.tries = 0; d.connecting = false; this.attach(p) })
-    p.once('close', () => {
-      d.connecting = false
-      // the peer is connected the other way round: that connection's end redials (detach)
-      if (p.dropped === 'duplicate') return
-      d.connected = false
-      if (sw.closed || this.banned.has(key) || this.selfAddrs.has(key)) { this.dials.delete(key); return }
-      if (!ok) d.tries++
-      if (p.goodbye && !d.sticky) { this.dials.delete(key); return }
-      if (!d.sticky && d.tries >= DIAL_RETRIES) { this.dials.delete(key); sw.kick(); return }
-      const wait = Math.min(30_000, 500 * 2 ** Math.min(6, d.tries))
-      d.timer = sw.clock.setTimeout(() => { d.timer = undefined; this.dial(d) }, wait)
-      sw.kick()
-    })
+    this.dialled.set(p, d)
+    p.once('handshake', this.dialListeners.handshake)
+    // (on, not once: a link closes once, and a once listener was an object of its own on each)
+    p.on('close', this.dialListeners.close)
+  }
+
+  /** An outgoing connection's handshake came: the dial succeeded. */
+  private dialAnswered (p: PeerLink): void {
+    const d = this.dialled.get(p)!
+    d.tries = 0
+    d.connecting = false
+    this.attach(p)
+  }
+
+  /** An outgoing connection closed: dial again later, or give the address up. */
+  private dialClosed (p: PeerLink): void {
+    const sw = this.sw
+    const d = this.dialled.get(p)!
+    this.dialled.delete(p)
+    const key = keyOf(d.addr)
+    d.connecting = false
+    // the peer is connected the other way round: that connection's end redials (detach)
+    if (p.dropped === 'duplicate') return
+    d.connected = false
+    if (sw.closed || this.banned.has(key) || this.selfAddrs.has(key)) { this.dials.delete(key); return }
+    // no handshake came (dialAnswered was not called: it is the only one that sees the remote's handshake first)
+    if (p.remote === undefined) d.tries++
+    if (p.goodbye && !d.sticky) { this.dials.delete(key); return }
+    if (!d.sticky && d.tries >= DIAL_RETRIES) { this.dials.delete(key); sw.kick(); return }
+    const wait = Math.min(30_000, 500 * 2 ** Math.min(6, d.tries))
+    d.timer = sw.clock.setTimeout(() => { d.timer = undefined; this.dial(d) }, wait)
+    sw.kick()
   }
 
   /** A connection whose remote handshake arrived (either direction). */
@@ -158,7 +193,7 @@ export class Members {
     const la = p.listenAddress
     if (this.banned.has(id) || (la && this.banned.has(keyOf(la)))) { p.drop('avoided'); return }
     // two connections to one peer: keep the one opened by the smaller peer id, on both sides
-    const by = (x: PeerLink): string => x.outgoing ? sw.opts.peerId.toString('hex') : x.id
+    const by = (x: PeerLink): string => x.outgoing ? this.ownHex : x.id
     if (this.idsStale) {
       for (const q of this.peers) {
         if (q.id !== id) continue
@@ -172,13 +207,10 @@ export class Members {
     p.sendHandshake(this.handshake())
     this.peers.add(p)
     this.byId.set(id, p)
-    this.keys = undefined
+    if (this.keys) this.joined.push(p) // (a subset of the peers: a leaving one clears it)
     this.lastJoinAt = sw.clock.now()
     sw.stats.peersSeen.add(id)
-    p.on('message', this.listeners.message)
-    p.on('handshake', this.listeners.handshake)
-    p.on('dropped', this.listeners.dropped)
-    p.on('close', this.listeners.close)
+    p.adopt(this.listeners)
     if (la) {
       const d = this.dials.get(keyOf(la))
       if (!d) this.dials.set(keyOf(la), { addr: la, tries: 0, sticky: false, connected: true, connecting: false, since: 0 })
@@ -202,6 +234,10 @@ export class Members {
   }
 
   private ours?: Handshake
+
+  /** our peer id in hex, for the duplicate rule (made for each duplicate, it was 0.7 % of a flash crowd) */
+  private get ownHex (): string { return (this.ownHexValue ??= this.sw.opts.peerId.toString('hex')) }
+  private ownHexValue?: string
 
   /**
    * The listen addresses of the peers other than `p`, at most PEX_MAX_ADDRESSES, in one
@@ -229,10 +265,15 @@ export class Members {
       // (and one message: a reachable listener's batch went to ~300 peers)
       const shared = fresh.slice(0, PEX_MAX_ADDRESSES)
       const sharedMsg: Message = { type: 'pex', peers: shared }
+      // the newcomers by key, one lookup a peer: scanning the batch for each peer's own
+      // address was ~30,000 comparisons a batch for a listener with ~300 peers and 100
+      // newcomers, the largest single function of a flash crowd (bench/sim, N = 3,000: 7 %)
+      const freshKeys = new Set<string>()
+      for (const a of fresh) freshKeys.add(keyOf(a))
       for (const q of this.peers) {
         if (q.goodbye) continue
         const own = q.listenAddress
-        if (own && fresh.some(a => a.host === own.host && a.port === own.port)) {
+        if (own && freshKeys.has(keyOf(own))) {
           const list = fresh.filter(a => !(a.host === own.host && a.port === own.port)).slice(0, PEX_MAX_ADDRESSES)
           if (list.length) q.send({ type: 'pex', peers: list })
         } else if (shared.length) q.send(sharedMsg)
@@ -244,7 +285,7 @@ export class Members {
     const sw = this.sw
     if (!this.peers.delete(p)) return
     if (this.byId.get(p.id) === p) this.byId.delete(p.id)
-    this.keys = undefined
+    this.keysChanged()
     sw.scheduler.forget(p)
     const la = p.listenAddress
     if (la && !p.outgoing && !sw.closed) {
@@ -274,11 +315,23 @@ export class Members {
 
   /** the designation keys of the peers that count (handshook, not leaving); the same array until they change: do not modify it */
   otherKeys (): number[] {
+    if (this.keys && this.joined.length > 0) {
+      // the walk's answer: the peers it counted, then those joined since, in the set's order
+      const out = this.keys.slice()
+      for (const p of this.joined) if (p.remote && !p.goodbye) out.push(p.key)
+      this.joined.length = 0
+      this.keys = out
+    }
     if (this.keys) return this.keys
     const out: number[] = []
     for (const p of this.peers) if (p.remote && !p.goodbye) out.push(p.key)
     this.keys = out
     return out
+  }
+
+  private keysChanged (): void {
+    this.keys = undefined
+    this.joined.length = 0
   }
 
   /** Stop dialling; with `goodbye`, tell every peer we leave. */

@@ -70,4 +70,43 @@ test('LinkEvents: the calls of EventEmitter for the same script', () => {
   assert.equal(want.filter(l => l === 'b').length, 1)
 })
 
+test('LinkEvents.adopt: the listeners of an owner after the others, whenever added, not in an emit under way', () => {
+  const e = new LinkEvents()
+  const log: string[] = []
+  const owner = {
+    message (this: unknown, x: unknown) { log.push(`own message ${String(x)} ${this === e}`) },
+    handshake (this: unknown, x: unknown) { log.push(`own handshake ${String(x)}`) },
+    dropped (this: unknown, x: unknown, y: unknown) { log.push(`own dropped ${String(x)} ${String(y)}`) },
+    close () { log.push('own close') },
+  }
+  // adopted from inside a handshake: that emit does not call it, the next does
+  e.once('handshake', (x) => { log.push(`once handshake ${String(x)}`); e.adopt(owner) })
+  e.on('close', () => log.push('close'))
+  log.push(`emit ${String(e.emit('handshake', 1))}`)
+  log.push(`emit ${String(e.emit('handshake', 2))}`)
+  // listeners added after it are called before it, one or several
+  e.on('message', (x) => log.push(`message ${String(x)}`))
+  e.emit('message', 3)
+  e.once('message', (x) => log.push(`once message ${String(x)}`))
+  e.emit('message', 4)
+  e.emit('message', 5)
+  // alone it counts as a listener, with any number of arguments
+  log.push(`emit ${String(e.emit('dropped', 'why', 'more'))}`)
+  e.emit('close')
+  log.push(`emit ${String(e.emit('nothing'))}`)
+  // an owner without 'error' does not catch one
+  try { e.emit('error', new Error('boom')); log.push('no throw') } catch (err) { log.push(`threw ${(err as Error).message}`) }
+  assert.equal(log, [
+    'once handshake 1', 'emit true',
+    'own handshake 2', 'emit true',
+    'message 3', 'own message 3 true',
+    'message 4', 'once message 4', 'own message 4 true',
+    'message 5', 'own message 5 true',
+    'own dropped why more', 'emit true',
+    'close', 'own close',
+    'emit false',
+    'threw boom',
+  ])
+})
+
 test.run()

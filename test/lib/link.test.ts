@@ -1,0 +1,84 @@
+// PeerLink (lib/swarm/link.ts) keeps what the swarm knows of a peer compactly: the
+// bitfields of many links in one shared buffer, its booleans in one field, its rate with
+// its pace. What the swarm reads of it is the same as with a field each.
+import { test } from 'uvu'
+import * as assert from 'uvu/assert'
+import { PeerLink } from '../../lib/swarm/link.js'
+import type { Handshake, Message, PeerAddress } from '../../lib/swarm/wire.js'
+
+class Link extends PeerLink {
+  readonly outgoing = false
+  readonly address = '10.0.0.2:1'
+  get listenAddress (): PeerAddress | undefined { return undefined }
+  sendHandshake (_h: Handshake): void {}
+  send (_m: Message): boolean { return true }
+  async sendPiece (): Promise<void> {}
+  end (): void {}
+  protected destroy (): void {}
+}
+
+const held = (p: PeerLink, count: number): number[] => { const out: number[] = []; for (let i = 0; i < count; i++) if (p.has(i)) out.push(i); return out }
+
+test('bitfields of many links: each its own bits, sized and marked apart', () => {
+  // more links than one shared buffer holds, and two sizes (an item of 30 chunks, one of 458)
+  const links = Array.from({ length: 300 }, () => new Link())
+  links.forEach((p, k) => p.sizeFor(k % 3 === 0 ? 458 : 30))
+  links.forEach((p, k) => { assert.ok(p.markHave(k % 30)); assert.not.ok(p.markHave(k % 30), 'twice') })
+  links.forEach((p, k) => {
+    const count = k % 3 === 0 ? 458 : 30
+    assert.equal(held(p, count), [k % 30], `link ${k}`)
+    assert.is(p.held, 1)
+    assert.is(p.bits.length, Math.ceil(count / 8))
+  })
+  // a link that was never sized holds nothing and has no room
+  const unsized = new Link()
+  assert.is(unsized.bits.length, 0)
+  assert.not.ok(unsized.markHave(0))
+  assert.not.ok(unsized.has(0))
+})
+
+test('a bitfield a BITFIELD gave keeps its bits once sized, and the count held as it was', () => {
+  const p = new Link()
+  p.bits = Uint8Array.from([0xff, 0, 0, 0x04])
+  p.sizeFor(30)
+  assert.equal(held(p, 30), [0, 1, 2, 3, 4, 5, 6, 7, 29])
+  assert.is(p.held, 0, 'sizeFor to the same length leaves held alone (the swarm counts it)')
+  const q = new Link()
+  q.sizeFor(30)
+  q.markHave(10)
+  assert.equal(held(p, 30), [0, 1, 2, 3, 4, 5, 6, 7, 29], 'another link writes its own bits')
+  // a larger count keeps what was there and counts it
+  p.sizeFor(60)
+  assert.equal(held(p, 60), [0, 1, 2, 3, 4, 5, 6, 7, 29])
+  assert.is(p.held, 9)
+})
+
+test('flags are each their own', () => {
+  const p = new Link()
+  assert.equal([p.serving, p.closed, p.goodbye, p.fault], [false, false, false, false])
+  p.serving = true
+  p.goodbye = true
+  assert.equal([p.serving, p.closed, p.goodbye, p.fault], [true, false, true, false])
+  p.drop('flood', true)
+  assert.equal([p.serving, p.closed, p.goodbye, p.fault], [true, true, true, true])
+  p.serving = false
+  assert.equal([p.serving, p.closed, p.goodbye, p.fault], [false, true, true, true])
+})
+
+test('rate: 0 until a piece, then smoothed; halving it keeps the pace', () => {
+  const p = new Link()
+  assert.is(p.rate, 0)
+  p.rate *= 0.5
+  assert.is(p.rate, 0)
+  assert.is(p.throughput, 0)
+  p.credit(1000, 0, 100)
+  assert.is(p.rate, 10)
+  p.credit(1000, 100, 150)
+  assert.is(p.rate, 10 * 0.7 + 20 * 0.3)
+  const pace = p.throughput
+  p.rate *= 0.5
+  assert.is(p.rate, (10 * 0.7 + 20 * 0.3) / 2)
+  assert.is(p.throughput, pace)
+})
+
+test.run()

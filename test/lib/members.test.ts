@@ -1,0 +1,103 @@
+// Members (lib/swarm/members.ts) keeps what it works out between changes of its peers:
+// the designation keys of the peers that count (otherKeys, a new array at each change,
+// the newcomers' keys after the others'), and the newcomers told to every peer in one
+// PEX batch, each newcomer without its own address.
+import { test } from 'uvu'
+import * as assert from 'uvu/assert'
+import { SimClock } from '../../bench/sim/clock.js'
+import { PeerLink } from '../../lib/swarm/link.js'
+import { Members, PEX_BATCH_MS, type MembersHost } from '../../lib/swarm/members.js'
+import type { Handshake, Message, PeerAddress } from '../../lib/swarm/wire.js'
+
+const INFO = Buffer.alloc(20, 1)
+
+/** A peer 10.0.0.`n` that listens on 6881 and keeps what it is sent. */
+class Link extends PeerLink {
+  readonly outgoing = false
+  readonly address: string
+  readonly sent: Message[] = []
+  constructor (readonly n: number) { super(); this.address = `10.0.0.${n}:50000` }
+  // a new object each time, as a transport may give: the batch compares addresses, not objects
+  get listenAddress (): PeerAddress | undefined { return this.remote ? { host: `10.0.0.${this.n}`, port: 6881 } : undefined }
+  sendHandshake (_h: Handshake): void {}
+  send (m: Message): boolean { this.sent.push(m); return true }
+  async sendPiece (): Promise<void> {}
+  end (): void {}
+  protected destroy (): void {}
+  open (): void { this.received({ type: 'handshake', handshake: { infoHash: INFO, peerId: Buffer.alloc(20, this.n), port: 6881 } }) }
+  say (m: Message): void { this.received(m) }
+  pexes (): string[][] { return this.sent.filter(m => m.type === 'pex').map(m => (m as { peers: PeerAddress[] }).peers.map(a => `${a.host}:${a.port}`)) }
+}
+
+function members (clock: SimClock): Members {
+  const host: MembersHost = {
+    opts: { infoHash: INFO, peerId: Buffer.alloc(20, 200), port: 6881, warn: () => {}, debug: () => {} },
+    clock,
+    closed: false,
+    stats: { peersSeen: new Set() },
+    scheduler: { forget: () => {} },
+    connect: () => { throw new Error('no dialling here') },
+    greet: () => {},
+    kick: () => {},
+    onMessage: () => {},
+  }
+  return new Members(host)
+}
+
+function join (m: Members, n: number): Link {
+  const p = new Link(n)
+  p.open()
+  m.attach(p)
+  return p
+}
+
+/** the answer otherKeys gives by walking every peer */
+const walk = (m: Members): number[] => [...m.peers].filter(p => p.remote && !p.goodbye).map(p => p.key)
+
+test('otherKeys: a new array at each change, the peers that count in the order they joined', () => {
+  const m = members(new SimClock(10))
+  const a = join(m, 2)
+  const b = join(m, 3)
+  const k1 = m.otherKeys()
+  assert.equal(k1, [a.key, b.key])
+  assert.is(m.otherKeys(), k1, 'the same array while nothing changes')
+  const c = join(m, 4)
+  const k2 = m.otherKeys()
+  assert.is.not(k2, k1, 'a join gives a new array (the scheduler keeps its ranks per array)')
+  assert.equal(k2, [a.key, b.key, c.key])
+  assert.equal(k1, [a.key, b.key], 'the array handed out before is not changed')
+  // several joins between two asks, then a goodbye, a leaving peer, joins again
+  const d = join(m, 5)
+  const e = join(m, 6)
+  assert.equal(m.otherKeys(), walk(m))
+  assert.equal(m.otherKeys(), [a.key, b.key, c.key, d.key, e.key])
+  c.say({ type: 'goodbye' })
+  assert.equal(m.otherKeys(), [a.key, b.key, d.key, e.key])
+  a.drop('gone')
+  const f = join(m, 7)
+  assert.equal(m.otherKeys(), [b.key, d.key, e.key, f.key])
+  const g = join(m, 8)
+  g.say({ type: 'goodbye' })
+  const h = join(m, 9)
+  assert.equal(m.otherKeys(), walk(m))
+  assert.equal(m.otherKeys(), [b.key, d.key, e.key, f.key, h.key])
+})
+
+test('a PEX batch: every newcomer is told the others but not itself, the peers before them all of them', async () => {
+  const clock = new SimClock(10)
+  const m = members(clock)
+  const old = join(m, 2)
+  await clock.run(2 * PEX_BATCH_MS)
+  old.sent.length = 0
+  const x = join(m, 3)
+  const y = join(m, 4)
+  const z = join(m, 5)
+  await clock.run(4 * PEX_BATCH_MS)
+  // on joining each was told who was there (attach), then the batch of newcomers less itself
+  assert.equal(x.pexes(), [['10.0.0.2:6881'], ['10.0.0.4:6881', '10.0.0.5:6881']])
+  assert.equal(y.pexes(), [['10.0.0.2:6881', '10.0.0.3:6881'], ['10.0.0.3:6881', '10.0.0.5:6881']])
+  assert.equal(z.pexes(), [['10.0.0.2:6881', '10.0.0.3:6881', '10.0.0.4:6881'], ['10.0.0.3:6881', '10.0.0.4:6881']])
+  assert.equal(old.pexes(), [['10.0.0.3:6881', '10.0.0.4:6881', '10.0.0.5:6881']])
+})
+
+test.run()
