@@ -21,7 +21,7 @@ export interface AnnouncedSwarm {
   counted?: (audience: number) => void
   /** whether the swarm wants that count kept fresh (GROWING): an item's does, a live show's not */
   readonly freshCount?: boolean
-  /** whether the swarm starts its early announces at EAGER_FIRST_MS (a live show's does) */
+  /** whether the swarm starts its early announces at EAGER_FIRST_MS (a live show's and an item's do) */
   readonly eager?: boolean
 }
 
@@ -40,7 +40,7 @@ export const FEW_PEERS = 5
 /** the first early announce comes this long after an answer; each next one waits twice as long, up to the interval */
 export const NEEDY_FIRST_MS = 5000
 /**
- * ... or this long for an `eager` swarm (a live show's), still never sooner than the
+ * ... or this long for an `eager` swarm (a live show's, an item's), still never sooner than the
  * tracker's min interval (pc-tracker answers 1 s while it names fewer peers than asked for,
  * 5 s otherwise). A live listener with no peer takes each chunk from the web server itself,
  * and its copies reach nobody: in a flash crowd the first ones, behind NATs and told of

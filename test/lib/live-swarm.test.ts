@@ -13,11 +13,7 @@ import { blake2b, liveInfoHash, signChunk, streamIdOf } from '../../lib/live/chu
 import { isoMs, type ChunkEntry, type LiveManifest } from '../../lib/live/manifest.js'
 import { generateKeyPair } from '../../lib/hashing/sign.js'
 import type { Handshake, LivePiece, Message } from '../../lib/swarm/wire.js'
-import { Announcer } from '../../lib/swarm/announce.js'
-import { Swarms } from '../../lib/tracker/swarms.js'
-import { parseAnnounceQuery, parseQuery } from '../../lib/tracker/server.js'
-import { announceQuery, parseAnnounce, type AnnounceParams, type AnnounceResult } from '../../lib/tracker/client.js'
-import { decode, encode } from '../../lib/tracker/bencode.js'
+import { announcedAt } from './via-pc-tracker.js'
 
 const CHUNK_MS = 1000
 const CHUNK_BYTES = 16_000 // 128 kbit/s
@@ -686,25 +682,16 @@ test('a holder on a slow line queues no more pieces than it sends within SERVE_B
 
 test('a live listener alone announces to pc-tracker again 1 s after an answer naming fewer peers than it asked for, then 2, 4, 8 s; not before 5 s once the tracker names as many', async () => {
   /** when a listener announced in its first 20 s, `before` listeners being in the show already */
-  const announcedAt = async (before: number): Promise<number[]> => {
+  const announced = async (before: number): Promise<number[]> => {
     // (its peers are dialled over the in-memory net, where nobody listens at the addresses named)
     const { clock, listeners: [{ sw }] } = setup(1)
-    // pc-tracker's own code end to end, without sockets: the client's query, the server's
-    // reading of it, the swarms, the bencoded answer and the client's reading of that
-    const swarms = new Swarms({ intervalS: 60, maxSwarms: 10, maxPeers: 1000 })
-    const viaTracker = async (p: AnnounceParams): Promise<AnnounceResult> =>
-      parseAnnounce(decode(encode(swarms.announce(parseAnnounceQuery(parseQuery(announceQuery(p)), '127.0.0.1')))), 'pc-tracker')
-    for (let k = 0; k < before; k++) await viaTracker({ announceUrl: 'http://tracker.example/announce', infoHash: sw.opts.infoHash, peerId: randomBytes(20), port: 7000 + k, uploaded: 0, downloaded: 0, left: 1 })
-    const at: number[] = []
-    const a = new Announcer('http://tracker.example/announce', sw, { port: 6881, io: { warn: () => {}, info: () => {} }, clock, announce: async (p) => { at.push(clock.now() / 1000); return await viaTracker(p) } })
-    await a.start()
-    await clock.run(20_000)
+    const at = await announcedAt(sw, sw.opts.infoHash, clock, async (t) => await clock.run(t), 20_000, before)
     sw.close(false)
     return at
   }
-  assert.equal(await announcedAt(0), [0, 1, 3, 7, 15], 'the first of its show: 1, 2, 4, 8 s apart')
+  assert.equal(await announced(0), [0, 1, 3, 7, 15], 'the first of its show: 1, 2, 4, 8 s apart')
   // 60 there already: the answers name the 50 asked for
-  assert.equal(await announcedAt(60), [0, 5, 10, 15], 'the tracker\'s min interval of 5 s is kept to')
+  assert.equal(await announced(60), [0, 5, 10, 15], 'the tracker\'s min interval of 5 s is kept to')
 })
 
 /** One listener alone (no peer): it takes every chunk from the origin. */

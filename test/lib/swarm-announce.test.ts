@@ -1,7 +1,7 @@
 // The swarm's announce loop (lib/swarm/announce.ts) against pc-tracker's own code over
 // HTTP on 127.0.0.1, its timers on a virtual clock: a swarm short of peers announces
 // again after the tracker's min interval, then at twice the wait each time, and one
-// with peers enough waits the whole interval.
+// with peers enough waits the whole interval; and an item's real Swarm, alone, from 1 s.
 import { test } from 'uvu'
 import * as assert from 'uvu/assert'
 import { randomBytes } from 'node:crypto'
@@ -15,6 +15,12 @@ import type { PeerAddress } from '../../lib/swarm/wire.js'
 import { VirtualClock } from './memory-net.js'
 import { announce, type AnnounceResult } from '../../lib/tracker/client.js'
 import { waitUntil } from '../helpers.js'
+import { SimClock } from '../../bench/sim/clock.js'
+import { SimNet } from '../../bench/sim/net.js'
+import { Rng } from '../../bench/sim/population.js'
+import { makeItem } from '../../bench/sim/scenario.js'
+import { oneSwarm, SILENT_ORIGIN } from './swarm-test-links.js'
+import { announcedAt } from './via-pc-tracker.js'
 
 const cleanups: Array<() => Promise<void>> = []
 test.after.each(async () => { for (const c of cleanups.splice(0)) await c() })
@@ -180,6 +186,21 @@ test('a swarm that reads the count announces again early while the count grows, 
   await b.start()
   assert.equal(await announcesUntil(clock2, swarms, c2.busy, 61_000), [60])
   await b.stop()
+})
+
+test('an item\'s Swarm alone announces to pc-tracker again 1 s after an answer naming fewer peers than it asked for, then 2, 4, 8 s; not before 5 s once the tracker names as many', async () => {
+  // (the first listeners of a flash crowd, behind NATs and told of nobody they could dial,
+  // took chunks 0-3 from the origin each for itself while they waited 5 s: announce.ts EAGER_FIRST_MS)
+  const item = makeItem(240_000 * 16, 128 * 1024)
+  const announced = async (before: number): Promise<number[]> => {
+    const clock = new SimClock(10)
+    const sw = await oneSwarm(clock, new SimNet(clock, new Rng(1)), item, Buffer.alloc(20, 3), 2000, SILENT_ORIGIN, 240_000)
+    const at = await announcedAt(sw, Buffer.alloc(20, 3), clock, async (t) => await clock.run(t), 20_000, before)
+    sw.close(false)
+    return at
+  }
+  assert.equal(await announced(0), [0, 1, 3, 7, 15], 'the first of its item: 1, 2, 4, 8 s apart')
+  assert.equal(await announced(60), [0, 5, 10, 15], 'the tracker\'s min interval of 5 s is kept to')
 })
 
 test.run()
