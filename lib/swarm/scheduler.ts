@@ -162,7 +162,9 @@ export const ISOLATED_WAIT_MS = 6000
 export const ISOLATED_LEAD_DEADLINES = 4
 /**
  * origin requests in flight at once, alone / with peers around. Alone with an item whose
- * duration is known (a schedule record), one at a time: the first listener of a flash
+ * duration is known (a schedule record) and a tracker that counts us, one at a time (with
+ * no tracker nobody arrives to take the other ranges again, and three keep a slow origin
+ * busy, as for a URL): the first listener of a flash
  * crowd, alone for its first seconds, asked three ranges at once, the origin's line sent
  * them side by side, and chunk 3 came 11.5 s after chunk 0 (bench/sim audio, N = 1,000,
  * origin at 10 × the stream, seed 2), while the crowd arriving meanwhile took chunks 0-3
@@ -757,7 +759,7 @@ export class Scheduler {
     const congested = others.length > 0 && f.latencyMs > sw.opts.deadlineMs / 2
     // (alone: no peer, and the tracker knows of nobody else either)
     const alone = others.length === 0 && sw.audience <= 1
-    const maxJobs = f.sequential ? 1 : alone ? (this.chunkMs > 0 ? 1 : ORIGIN_JOBS_ALONE) : settling || congested ? 1 : ORIGIN_JOBS
+    const maxJobs = f.sequential ? 1 : alone ? (this.chunkMs > 0 && sw.audience === 1 ? 1 : ORIGIN_JOBS_ALONE) : settling || congested ? 1 : ORIGIN_JOBS
     const ahead = congested ? st.window : Infinity
     // alone, runs grow with what is held (a slow start): when others join a moment later, little
     // is in flight at the origin where they cannot see it, so their designated blocks do not repeat it
