@@ -6,15 +6,15 @@
 // An ASKED past the item's chunk count gets its sender dropped, said on stderr.
 import { test } from 'uvu'
 import * as assert from 'uvu/assert'
-import { createServer, type Server, type Socket } from 'node:net'
+import type { Socket } from 'node:net'
 import { createServer as createHttpServer } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import { killChildren, tempDir, withTimeout, waitUntil } from '../helpers.js'
 import { encode } from '../../lib/tracker/bencode.js'
 import { FrameDecoder, type Frame } from '../../lib/frames/frame.js'
 import { startOrigin, type OriginServer } from '../../scripts/origin.js'
-import { assemble, makeItem, record, startFetch, type TestItem } from './pc-fetch-helpers.js'
-import { encodeHandshake, encodeMessage, WireDecoder } from '../../lib/swarm/wire.js'
+import { assemble, fakePeer, makeItem, record, startFetch, type TestItem } from './pc-fetch-helpers.js'
+import { encodeMessage } from '../../lib/swarm/wire.js'
 
 const CHUNK = 64 * 1024
 const COUNT = 24
@@ -39,33 +39,27 @@ test.after.each(async () => {
 })
 
 /** What the test peer saw of the listener. */
-interface Claimant { port: number, requests: number, closed: boolean, server: Server }
+interface Claimant { port: number, requests: number, closed: boolean }
 
 /**
- * A peer of the item holding no chunk, that sends `claim` (an ASKED) after its handshake
+ * A peer of the item holding no chunk, that sends `claim` (an ASKED) after its bitfield
  * and then every 500 ms, for as long as the listener keeps it.
  */
 async function claimant (claim: { first: number, count: number }): Promise<Claimant> {
-  const c: Claimant = { port: 0, requests: 0, closed: false, server: createServer((s: Socket) => {
-    const d = new WireDecoder()
-    let every: NodeJS.Timeout | undefined
-    s.on('error', () => {})
-    s.on('close', () => { c.closed = true; clearInterval(every) })
-    s.on('data', (b: Buffer) => {
-      for (const m of d.push(b)) {
-        if (m.type === 'handshake') {
-          s.write(encodeHandshake({ infoHash: m.handshake.infoHash, peerId: Buffer.alloc(20, 7), port: 0 }))
-          s.write(encodeMessage({ type: 'bitfield', count: COUNT, bits: Buffer.alloc(Math.ceil(COUNT / 8)) }))
-          const say = (): void => { s.write(encodeMessage({ type: 'asked', ...claim })) }
-          say()
-          every = setInterval(say, 500)
-        } else if (m.type === 'request') c.requests++
-      }
-    })
-  }) }
-  await new Promise<void>(resolve => c.server.listen(0, '127.0.0.1', resolve))
-  c.port = (c.server.address() as AddressInfo).port
-  servers.push(c.server)
+  const c: Claimant = { port: 0, requests: 0, closed: false }
+  const timers: NodeJS.Timeout[] = []
+  const say = (s: Socket): void => { s.write(encodeMessage({ type: 'asked', ...claim })) }
+  const peer = await fakePeer(item, () => { c.requests++ }, () => { c.closed = true }, {
+    holdsNothing: true,
+    onOpen: (s) => {
+      say(s)
+      const every = setInterval(() => say(s), 500)
+      timers.push(every)
+      s.once('close', () => clearInterval(every))
+    },
+  })
+  c.port = peer.port
+  servers.push({ close: () => { for (const t of timers) clearInterval(t); peer.close() } })
   return c
 }
 

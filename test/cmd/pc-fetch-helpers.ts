@@ -46,10 +46,11 @@ export async function startFetch (args: string[], input?: string): Promise<Fetch
 }
 
 /**
- * A fake peer on 127.0.0.1 that claims every chunk of `item` (a full bitfield) and hands
- * each request to `onRequest`, which answers it, or not.
+ * A fake peer on 127.0.0.1 that claims every chunk of `item` (a full bitfield; an empty one
+ * with `holdsNothing`) and hands each request to `onRequest`, which answers it, or not;
+ * `onOpen` is called with each connection once its bitfield is sent.
  */
-export async function fakePeer (item: TestItem, onRequest: (s: Socket, index: number) => void, onClose?: () => void): Promise<{ port: number, close: () => void }> {
+export async function fakePeer (item: TestItem, onRequest: (s: Socket, index: number) => void, onClose?: () => void, opts: { holdsNothing?: boolean, onOpen?: (s: Socket) => void } = {}): Promise<{ port: number, close: () => void }> {
   const server = createServer((s) => {
     const d = new WireDecoder()
     s.on('error', () => {})
@@ -59,7 +60,8 @@ export async function fakePeer (item: TestItem, onRequest: (s: Socket, index: nu
         if (m.type === 'handshake') {
           s.write(encodeHandshake({ infoHash: m.handshake.infoHash, peerId: Buffer.alloc(20, 7), port: 0 }))
           const n = item.tree.leaves.length
-          s.write(encodeMessage({ type: 'bitfield', count: n, bits: Buffer.alloc(Math.ceil(n / 8), 0xff) }))
+          s.write(encodeMessage({ type: 'bitfield', count: n, bits: Buffer.alloc(Math.ceil(n / 8), opts.holdsNothing === true ? 0 : 0xff) }))
+          opts.onOpen?.(s)
         } else if (m.type === 'request') onRequest(s, m.index)
       }
     })
