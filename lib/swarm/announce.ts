@@ -21,8 +21,6 @@ export interface AnnouncedSwarm {
   counted?: (audience: number) => void
   /** whether the swarm wants that count kept fresh (GROWING): an item's does, a live show's not */
   readonly freshCount?: boolean
-  /** whether the swarm starts its early announces at EAGER_FIRST_MS (a live show's and an item's do) */
-  readonly eager?: boolean
 }
 
 export const LEAVE_GRACE_MS = 2000
@@ -37,17 +35,18 @@ export const LEAVE_GRACE_MS = 2000
  * again after 5, 10, 20… s while short of peers, none did (BENCHMARKS.md "scale").
  */
 export const FEW_PEERS = 5
-/** the first early announce comes this long after an answer; each next one waits twice as long, up to the interval */
-export const NEEDY_FIRST_MS = 5000
 /**
- * ... or this long for an `eager` swarm (a live show's, an item's), still never sooner than the
- * tracker's min interval (pc-tracker answers 1 s while it names fewer peers than asked for,
- * 5 s otherwise). A live listener with no peer takes each chunk from the web server itself,
- * and its copies reach nobody: in a flash crowd the first ones, behind NATs and told of
- * nobody they could dial, did so for 5 s while the server was full (simulated:
- * BENCHMARKS.md `## scale`, "Live: a listener alone…").
+ * The first early announce comes this long after an answer; each next one waits twice as
+ * long, up to the interval, and never sooner than the tracker's min interval (pc-tracker
+ * answers 1 s while it names fewer peers than asked for, 5 s otherwise). It was 5 s; a
+ * listener with no peer takes each chunk from the origin itself and its copies reach
+ * nobody, and in a flash crowd the first listeners, behind NATs and told of nobody they
+ * could dial, did so for those 5 s (simulated, BENCHMARKS.md `## scale`: live N = 300
+ * seed 1, 145 s of gaps in the first seconds, 1 s from 1 s; an item's flash crowd at
+ * N = 1,000 seeds 1-2, 1.17 / 1.17 × the item and first audio p95 5.5 / 5.3 s, from 1 s
+ * 1.03 / 1.17 ×, 1.9 / 3.2 s).
  */
-export const EAGER_FIRST_MS = 1000
+export const NEEDY_FIRST_MS = 1000
 /**
  * A swarm that wants the tracker's count fresh (an item's Swarm: the origin's timing places
  * a listener in the whole audience by it) also announces again early, on the same steps,
@@ -75,14 +74,12 @@ export const RETRY_FIRST_MS = 1000
 export const RETRY_MAX_MS = 60_000
 
 export class Announcer {
-  private readonly needyFirstMs: number
-  private needyMs: number
+  private needyMs = NEEDY_FIRST_MS
   /** the tracker's count in its last answer (0: none yet) */
   private count = 0
   /** the next announce, and the backoff while the tracker fails (shared with pc-live's) */
   private readonly schedule: TrackerSchedule
   constructor (readonly url: string, readonly swarm: AnnouncedSwarm, readonly f: AnnounceHost) {
-    this.needyMs = this.needyFirstMs = swarm.eager === true ? EAGER_FIRST_MS : NEEDY_FIRST_MS
     this.schedule = new TrackerSchedule(url, RETRY_FIRST_MS, { failing: m => f.io.warn(m), back: m => f.io.warn(m) }, f.clock ?? realClock)
   }
 
@@ -120,7 +117,7 @@ export class Announcer {
    */
   private plan (r: AnnounceResult, growing: boolean): void {
     const full = r.interval * 1000
-    if (this.swarm.peers.size >= FEW_PEERS && !growing) this.needyMs = this.needyFirstMs
+    if (this.swarm.peers.size >= FEW_PEERS && !growing) this.needyMs = NEEDY_FIRST_MS
     const soon = Math.min(full, Math.max((r.minInterval ?? MIN_INTERVAL_S) * 1000, this.needyMs))
     if (soon >= full) { this.next(full); return }
     this.after(soon, () => {
@@ -128,7 +125,7 @@ export class Announcer {
         this.needyMs = Math.min(full, 2 * this.needyMs)
         void this.once()
       } else {
-        this.needyMs = this.needyFirstMs
+        this.needyMs = NEEDY_FIRST_MS
         this.next(full - soon)
       }
     })

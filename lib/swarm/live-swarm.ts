@@ -258,8 +258,6 @@ export class LiveSwarm extends EventEmitter {
   readonly scheduler = { forget: (p: PeerLink) => this.forget(p) }
   readonly clock: SwarmClock
   readonly left = 1
-  /** early announces from 1 s while short of peers (lib/swarm/announce.ts EAGER_FIRST_MS) */
-  readonly eager = true
   closed = false
   /** the next chunk to play */
   next = -1

@@ -120,14 +120,6 @@ export class Swarm extends EventEmitter {
   counted (audience: number): void { this.audience = audience }
   /** the Announcer keeps the count fresh while it grows (announce.ts GROWING) */
   readonly freshCount = true
-  /**
-   * early announces from 1 s while short of peers, as a live show's (announce.ts
-   * EAGER_FIRST_MS): the first listeners of a flash crowd, behind NATs and told of nobody
-   * they could dial, were alone for 5 s and took chunks 0-3 from the origin each for itself
-   * (bench/sim audio, origin at 10 × the stream, N = 1,000 seeds 1-2: 1.17 / 1.17 × the
-   * item, first audio p95 5.5 / 5.3 s; from 1 s: 1.03 / 1.17 ×, 1.9 / 3.2 s)
-   */
-  readonly eager = true
 
   /** Bytes of needed chunks not yet held (for the tracker's `left`). */
   get left (): number {

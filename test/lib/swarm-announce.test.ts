@@ -70,7 +70,7 @@ async function announcesUntil (clock: VirtualClock, swarms: Swarms, busy: () => 
   return at
 }
 
-test('alone, a swarm announces again after 5, 10, 20 and 40 s; with peers enough it waits the interval', async () => {
+test('alone, a swarm announces again after 1, 2, 4, 8, 16 and 32 s; with peers enough it waits the interval', async () => {
   const { url, swarms } = await tracker(60)
   const clock = new VirtualClock()
   const s = swarm()
@@ -78,13 +78,13 @@ test('alone, a swarm announces again after 5, 10, 20 and 40 s; with peers enough
   const a = new Announcer(url, s, { port: 41001, io, clock, announce: c.announce })
   await a.start()
   assert.is(swarms.announces, 1)
-  // the tracker's min interval is 5 s at a 60 s interval (tracker/swarms.ts minIntervalS)
+  // pc-tracker's min interval is 1 s while it names fewer peers than asked for (tracker/swarms.ts SHORT_MIN_INTERVAL_S)
   const alone = await announcesUntil(clock, swarms, c.busy, 80_000)
-  assert.equal(alone, [5, 15, 35, 75], 'alone: 5, 10, 20, 40 s apart')
-  // the wait has doubled up to the interval; with peers enough the answer at 135 s starts it over, and the check finds no need
+  assert.equal(alone, [1, 3, 7, 15, 31, 63], 'alone: 1, 2, 4, 8, 16, 32 s apart')
+  // the wait has doubled up to the interval: the next comes 60 s after, and with peers enough every 60 s from then on
   s.peers.size = FEW_PEERS
   const later = await announcesUntil(clock, swarms, c.busy, 200_000)
-  assert.equal(later, [135, 195], 'with peers enough: every 60 s')
+  assert.equal(later, [123, 183], 'with peers enough: every 60 s')
   await a.stop()
 })
 
@@ -115,14 +115,14 @@ test('a swarm that loses its peers asks early again, starting over at the shorte
   const c = counted()
   const a = new Announcer(url, s, { port: 41002, io, clock, announce: c.announce })
   await a.start()
-  assert.equal(await announcesUntil(clock, swarms, c.busy, 61_000), [60])
+  assert.equal(await announcesUntil(clock, swarms, c.busy, 60_500), [60])
   s.peers.size = 1
-  assert.equal(await announcesUntil(clock, swarms, c.busy, 140_000), [65, 75, 95, 135], `then ${NEEDY_FIRST_MS / 1000} s, doubling`)
+  assert.equal(await announcesUntil(clock, swarms, c.busy, 140_000), [61, 63, 67, 75, 91, 123], `then ${NEEDY_FIRST_MS / 1000} s, doubling`)
   await a.stop()
 })
 
 test('a tracker\'s longer min interval is kept to, and a short interval is not cut', async () => {
-  // a tracker (as opentracker may) answering min interval 20 s: the early announces wait 20, 20, 20, 40 s, then the interval
+  // a tracker (as opentracker may) answering min interval 20 s: the early announces wait 20 s five times, then 32 s, then the interval
   const server = createServer((_req, res) => { res.end(encode({ interval: 60, 'min interval': 20, peers: Buffer.alloc(0) })) })
   await new Promise<void>(resolve => server.listen(0, '127.0.0.1', resolve))
   cleanups.push(() => new Promise(resolve => { server.closeAllConnections(); server.close(() => resolve()) }))
@@ -136,13 +136,15 @@ test('a tracker\'s longer min interval is kept to, and a short interval is not c
     await clock.run(t)
     await waitUntil(() => !c.busy(), 10_000, 'the tracker to answer')
   }
-  assert.equal(asked, [0, 20, 40, 60, 100, 160])
+  assert.equal(asked, [0, 20, 40, 60, 80, 100, 132])
   await a.stop()
-  // pc-tracker at --interval 4s (min interval 2): every 4 s, never sooner
+  // pc-tracker at --interval 4s, a swarm with peers enough: every 4 s, never sooner
   const { url, swarms } = await tracker(4)
   const clock4 = new VirtualClock()
   const c4 = counted()
-  const b = new Announcer(url, swarm(), { port: 41004, io, clock: clock4, announce: c4.announce })
+  const s4 = swarm()
+  s4.peers.size = FEW_PEERS
+  const b = new Announcer(url, s4, { port: 41004, io, clock: clock4, announce: c4.announce })
   await b.start()
   assert.equal(await announcesUntil(clock4, swarms, c4.busy, 13_000), [4, 8, 12])
   await b.stop()
@@ -167,13 +169,14 @@ test('a swarm that reads the count announces again early while the count grows, 
   await a.start()
   assert.equal(counts, [11])
   await others(20) // 31 by the next answer: grown by more than GROWING
-  assert.equal(await announcesUntil(clock, swarms, c.busy, 5_000), [5], 'the first answer is followed by an early one')
+  assert.equal(await announcesUntil(clock, swarms, c.busy, 1_000), [1], 'the first answer is followed by an early one')
   assert.equal(counts, [11, 31])
   await others(20) // 51 of 31
-  assert.equal(await announcesUntil(clock, swarms, c.busy, 15_000), [15], 'still growing: 10 s later')
+  assert.equal(await announcesUntil(clock, swarms, c.busy, 3_000), [3], 'still growing: 2 s later')
   await others(5) // 56 of 51: less than GROWING
   assert.ok(56 < GROWING * 51)
-  assert.equal(await announcesUntil(clock, swarms, c.busy, 100_000), [35, 95], 'grown too little: the interval from then on')
+  // (at 3 s the tracker named 50 of the 51, as many as asked for: its min interval is 5 s from then on)
+  assert.equal(await announcesUntil(clock, swarms, c.busy, 100_000), [8, 68], 'grown too little: the interval from then on')
   assert.equal(counts, [11, 31, 51, 56, 56])
   await a.stop()
   // a swarm that reads the count but does not want it fresh (a live show) waits the interval from the first answer
@@ -190,7 +193,7 @@ test('a swarm that reads the count announces again early while the count grows, 
 
 test('an item\'s Swarm alone announces to pc-tracker again 1 s after an answer naming fewer peers than it asked for, then 2, 4, 8 s; not before 5 s once the tracker names as many', async () => {
   // (the first listeners of a flash crowd, behind NATs and told of nobody they could dial,
-  // took chunks 0-3 from the origin each for itself while they waited 5 s: announce.ts EAGER_FIRST_MS)
+  // took chunks 0-3 from the origin each for itself while they waited 5 s: announce.ts NEEDY_FIRST_MS)
   const item = makeItem(240_000 * 16, 128 * 1024)
   const announced = async (before: number): Promise<number[]> => {
     const clock = new SimClock(10)
