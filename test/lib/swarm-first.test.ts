@@ -11,7 +11,7 @@ import { makeItem } from '../../bench/sim/scenario.js'
 import { Swarm } from '../../lib/swarm/swarm.js'
 import { MemoryStore } from '../../lib/swarm/store.js'
 import { RateLimiter } from '../../lib/swarm/ratelimit.js'
-import { FIRST_POSITIONS } from '../../lib/swarm/scheduler.js'
+import { FIRST_POSITIONS, LinePace } from '../../lib/swarm/scheduler.js'
 import type { OriginSource } from '../../lib/swarm/origin.js'
 import type { PeerLink } from '../../lib/swarm/link.js'
 import type { Message } from '../../lib/swarm/wire.js'
@@ -87,6 +87,29 @@ test('tuning in, nothing outside the window is asked for until the first positio
   const early = asked.filter(a => a.at < firstHeld && a.i >= 1 && a.i <= 24)
   assert.is(early.length, 0, `asked before the first positions were held (${firstHeld} ms): ${JSON.stringify(early)}`)
   assert.ok(asked.some(a => a.i >= 1 && a.i <= 24), 'the skipped chunks are asked for afterwards')
+})
+
+
+test('tuning in, only the first positions are asked for until they are held, not the rest of the window', async () => {
+  const { heldAt, asked } = await tuneIn()
+  const first = [0, 25, 26]
+  const firstHeld = Math.max(...first.map(i => heldAt[i]))
+  // chunks 27-29 are in the window, but on a slow downlink they took its line beside the
+  // chunk to play first (scheduler.ts firstPositions)
+  const early = asked.filter(a => a.at < firstHeld && !first.includes(a.i))
+  assert.is(early.length, 0, `asked before the first positions were held (${firstHeld} ms): ${JSON.stringify(early)}`)
+  assert.ok(asked.some(a => a.i >= 27 && a.i <= 29), 'the rest of the window is asked for afterwards')
+})
+
+test('our own line\'s pace: pieces from several peers arriving together count as one arrival of their bytes', () => {
+  const line = new LinePace()
+  // two chunks of 128 KiB asked at 0 from two peers, both in at 1,000 ms: 262 bytes a ms
+  line.arrived(131_072, 0, 1000)
+  line.arrived(131_072, 0, 1000)
+  assert.ok(Math.abs(line.value - 262.144) < 1, `pace ${line.value} bytes/ms`)
+  // a third, alone 500 ms later: 262 bytes a ms again
+  line.arrived(131_072, 0, 1500)
+  assert.ok(Math.abs(line.value - 262.144) < 1, `pace ${line.value} bytes/ms`)
 })
 
 test.run()
