@@ -469,7 +469,7 @@ export class Scheduler {
     // first chunk queued behind the others' uploads (first byte ~50 ms later); and see
     // FIRST_POSITIONS
     const windowOnly = st.cursor < FIRST_POSITIONS
-    // (and of those only the first positions, one to each peer not yet heard from: firstPositions)
+    // (and of those only the first positions: firstPositions, askTwice)
     const firsts = windowOnly ? this.firstPositions() : undefined
     // only a peer holding a free candidate can be asked for one (the others' picks would be
     // empty); the fastest first, as the sort is stable this is the order of the full ranking
@@ -479,8 +479,7 @@ export class Scheduler {
     for (const p of byRate(asked)) {
       if (budget <= 0) break
       const limit = p.pipeline(dl, chunk, PIPELINE, UNKNOWN_PIPELINE)
-      const room = firsts !== undefined && p.bytesDelivered === 0 && asked.length > 1 ? 1 - p.inflight.size : limit - p.inflight.size
-      const picks = pickFrom(free, st.avail, (i) => free.has(i) && p.has(i) && !p.missed.has(i) && (firsts === undefined || firsts.includes(i)), Math.min(room, budget), Math.min(URGENT_SLOTS, limit >> 1), windowOnly)
+      const picks = pickFrom(free, st.avail, (i) => free.has(i) && p.has(i) && !p.missed.has(i) && (firsts === undefined || firsts.includes(i)), Math.min(limit - p.inflight.size, budget), Math.min(URGENT_SLOTS, limit >> 1), windowOnly)
       for (const i of picks) { free.take(i); this.request(p, i, now) }
       budget -= picks.length
     }
@@ -495,6 +494,7 @@ export class Scheduler {
       }
     }
     if (budget > 0 && st.cursor < FIRST_POSITIONS && this.startedAt - this.itemStartAt >= FIRST_SECOND_AFTER_MS) this.askSecond(now, chunk)
+    if (budget > 0 && firsts !== undefined) this.askTwice(now, chunk)
     this.scheduleOrigin(now)
     this.giveUpHopeless(now)
     this.armTick()
@@ -526,19 +526,45 @@ export class Scheduler {
 
   /**
    * The chunks of the first positions to play not yet held. Until they are held they are
-   * all that is asked for (not the rest of the window), and while more than one peer may be
-   * asked, one to each peer that has sent us nothing yet. A listener tuning in on a 5 Mbit/s downlink asked for its whole
-   * window at once and its first positions shared its line with chunks playing 8-100 s later
-   * (2-3 s to first audio); one with two peers asked the first, a 1.2 Mbit/s line, for chunk 0
-   * and the chunk it was to play, and the second, a 42 Mbit/s line, for the two after: the
-   * chunk to play came past its deadline (bench/sim, steady audience, N = 100, seeds 7 and 8:
-   * first audio p95 2.26 / 1.60 s, 1.12 / 0.995 s so).
+   * all that is asked for, not the rest of the window: a listener tuning in on a 5 Mbit/s
+   * downlink asked for its whole window at once, and its first positions shared its line
+   * with chunks playing 8-100 s later (2-3 s to first audio; bench/sim, steady audience,
+   * N = 100, seed 7). See askTwice for a slow peer asked for one of them.
    */
   private firstPositions (): number[] {
     const st = this.state!
     const out: number[] = []
     for (let k = st.cursor; k < FIRST_POSITIONS && k < st.originLimit; k++) if (!st.has(st.order[k])) out.push(st.order[k])
     return out
+  }
+
+  /**
+   * The last of the first positions (the chunk at the play position, or the one after chunk
+   * 0 at an item's top), asked of one peer only that has sent us nothing yet, is asked of a
+   * second one at once, the quickest with room that holds it; the copy that comes second is
+   * cancelled, or ignored if already sent. Nothing tells a listener tuning in which peer is
+   * on a slow line, and with the first positions spread over its first peers one of them
+   * often was (bench/sim, steady audience, N = 100, seeds 1-8: first audio p95 0.75 / 0.81 /
+   * 0.79 / 3.69 / 0.81 / 0.94 / 1.27 / 1.20 s without, 0.71 / 0.72 / 0.72 / 3.69 / 0.70 / 0.74 /
+   * 0.93 / 1.16 s with). Each first position asked twice so gave 1.05 / 0.98 / 1.05 / 3.68 /
+   * 1.12 / 1.12 / 1.22 / 1.15 s: the copies took the lines of those on slow downlinks.
+   */
+  private askTwice (now: number, chunk: number): void {
+    const st = this.state!
+    const dl = this.sw.opts.deadlineMs
+    const k = Math.min(FIRST_POSITIONS, st.originLimit) - 1
+    if (k < st.cursor) return
+    const i = st.order[k]
+    const s = this.pendingPeers.get(i)
+    if (s === undefined || s.size !== 1) return
+    const [p] = s
+    if (p.bytesDelivered > 0) return
+    let best: PeerLink | undefined
+    for (const q of this.sw.peers) {
+      if (q === p || !q.remote || q.goodbye || !q.has(i) || q.missed.has(i) || q.inflight.size >= q.pipeline(dl, chunk, PIPELINE, UNKNOWN_PIPELINE)) continue
+      if (best === undefined || q.rate > best.rate) best = q
+    }
+    if (best !== undefined) this.request(best, i, now)
   }
 
   /** Our own line's pace, measured as a peer's is (PeerLink.credit) but over pieces from anyone. */
