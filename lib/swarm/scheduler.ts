@@ -278,6 +278,8 @@ export class Scheduler {
   private readonly cancels: number[] = []
   /** ms of play per chunk (0: no duration known) */
   private chunkMs = 0
+  /** the chunk holding the record's offset (askTwice) */
+  private tuneChunk = 0
   /** when we started, and when chunk 0 played by the record's offset then */
   private startedAt = 0
   private itemStartAt = 0
@@ -297,6 +299,7 @@ export class Scheduler {
     const n = store.count
     const tree = store.tree
     const play = Math.min(n - 1, Math.max(0, Math.floor(playFraction * tree.size / tree.chunkSize) - 1))
+    this.tuneChunk = Math.min(n - 1, Math.floor(playFraction * tree.size / tree.chunkSize))
     const { order, originLimit } = playOrder(n, play)
     const d = this.sw.opts.durationMs
     this.chunkMs = d !== undefined && d > 0 ? d / n : 0
@@ -539,22 +542,24 @@ export class Scheduler {
   }
 
   /**
-   * The last of the first positions (the chunk at the play position, or the one after chunk
-   * 0 at an item's top), asked of one peer only that has sent us nothing yet, is asked of a
-   * second one at once, the quickest with room that holds it; the copy that comes second is
-   * cancelled, or ignored if already sent. Nothing tells a listener tuning in which peer is
-   * on a slow line, and with the first positions spread over its first peers one of them
-   * often was (bench/sim, steady audience, N = 100, seeds 1-8: first audio p95 0.75 / 0.81 /
-   * 0.79 / 3.69 / 0.81 / 0.94 / 1.27 / 1.20 s without, 0.71 / 0.72 / 0.72 / 3.69 / 0.70 / 0.74 /
-   * 0.93 / 1.16 s with). Each first position asked twice so gave 1.05 / 0.98 / 1.05 / 3.68 /
-   * 1.12 / 1.12 / 1.22 / 1.15 s: the copies took the lines of those on slow downlinks.
+   * The chunk holding the record's offset (the first to play; chunk 0 at an item's top),
+   * while the first positions are not all held and it is asked of one peer only that has
+   * sent us nothing yet, is asked of a second one at once, the quickest with room that holds
+   * it; the copy that comes second is cancelled, or ignored if already sent. Nothing tells a
+   * listener tuning in which peer is on a slow line, and with the first positions spread
+   * over its first peers one of them often was (bench/sim, steady audience, N = 100, seeds
+   * 1-8: first audio p95 0.75 / 0.81 / 0.79 / 3.69 / 0.81 / 0.94 / 1.27 / 1.20 s without,
+   * 0.71 / 0.72 / 0.68 / 3.69 / 0.70 / 0.74 / 0.93 / 1.06 s with; the last of the three
+   * positions asked twice instead, which is the same chunk but at an item's first two
+   * chunks, 0.71 / 0.72 / 0.72 / 3.69 / 0.70 / 0.74 / 0.93 / 1.16 s). Each first position
+   * asked twice gave 1.05 / 0.98 / 1.05 / 3.68 / 1.12 / 1.12 / 1.22 / 1.15 s: the copies took
+   * the lines of those on slow downlinks.
    */
   private askTwice (now: number, chunk: number): void {
     const st = this.state!
     const dl = this.sw.opts.deadlineMs
-    const k = Math.min(FIRST_POSITIONS, st.originLimit) - 1
-    if (k < st.cursor) return
-    const i = st.order[k]
+    const i = this.tuneChunk
+    if (st.has(i)) return
     const s = this.pendingPeers.get(i)
     if (s === undefined || s.size !== 1) return
     const [p] = s

@@ -33,7 +33,7 @@ const silent: OriginSource = { fetchChunks: async () => await new Promise<void>(
  * 5 ms later (asked for the next two), both holding the whole item:
  * when it held each chunk, and the chunks each peer was asked for, with when.
  */
-async function tuneIn (three = false): Promise<{ heldAt: number[], asked: Array<{ peer: string, i: number, at: number }> }> {
+async function tuneIn (three = false, fraction = 0.9): Promise<{ heldAt: number[], asked: Array<{ peer: string, i: number, at: number }> }> {
   const clock = new SimClock(10)
   const net = new SimNet(clock, new Rng(1))
   const asked: Array<{ peer: string, i: number, at: number }> = []
@@ -44,7 +44,7 @@ async function tuneIn (three = false): Promise<{ heldAt: number[], asked: Array<
     net.add(host)
     const sw = new Swarm({
       url: 'http://origin.test/item', root: item.tree.root, infoHash: Buffer.alloc(20, 1), peerId: Buffer.alloc(20, 10 + k), port: PORT,
-      cacheDir: '', removeCache: false, window: 16, deadlineMs: DEADLINE_MS, playFraction: k === 0 ? 0.9 : 0, durationMs: DURATION_MS, limiter: new RateLimiter(0),
+      cacheDir: '', removeCache: false, window: 16, deadlineMs: DEADLINE_MS, playFraction: k === 0 ? fraction : 0, durationMs: DURATION_MS, limiter: new RateLimiter(0),
       warn: () => {}, debug: () => {}, clock, connect: net.connector(host), origin: silent,
       store: (t) => new MemoryStore(t, { keepBuffers: true }),
     })
@@ -108,12 +108,20 @@ test('tuning in, only the first positions are asked for until they are held, not
 
 test('tuning in to three peers at once, the chunk at the play position is asked of two of them at once', async () => {
   const { heldAt, asked } = await tuneIn(true)
-  // chunk 26 plays first; before anything has come, it is asked of two peers (scheduler.ts askTwice)
+  // chunk 26 holds the offset (0.9 of 30 chunks); before anything has come, it is asked of two peers (scheduler.ts askTwice)
   const first = asked.filter(a => a.i === 26)
   assert.ok(first.length >= 2 && first[1].at === first[0].at && first[1].peer !== first[0].peer, `chunk 26 asked of ${JSON.stringify(first)}`)
   // and the other first positions once each until then
   for (const i of [0, 25]) assert.ok(asked.filter(a => a.i === i && a.at <= first[0].at).length === 1, `chunk ${i} asked of ${JSON.stringify(asked.filter(a => a.i === i))}`)
   assert.ok(heldAt[26] < 1000, `chunk 26 held at ${heldAt[26]} ms`)
+})
+
+test('tuning in to three peers at once within the item\'s second chunk, that chunk is asked of two of them, not the third position', async () => {
+  // play order 0, 1, 2, …: the offset is in chunk 1, which plays first; chunk 2 is the third position
+  const { asked } = await tuneIn(true, 1.5 * item.tree.chunkSize / item.tree.size)
+  const one = asked.filter(a => a.i === 1)
+  assert.ok(one.length >= 2 && one[1].at === one[0].at, `chunk 1 asked of ${JSON.stringify(one)}`)
+  assert.is(asked.filter(a => a.i === 2 && a.at <= one[0].at).length, 1, `chunk 2 asked of ${JSON.stringify(asked.filter(a => a.i === 2))}`)
 })
 
 test('our own line\'s pace: pieces from several peers arriving together count as one arrival of their bytes', () => {
