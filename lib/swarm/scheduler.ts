@@ -161,7 +161,7 @@ export const ORIGIN_SETTLE_MS = 10_000
  * first ISOLATED_WAIT_MS such a listener took chunks from the origin a minute ahead, by
  * its designated turn, for nobody but itself: in a steady audience's first 18 s with
  * nobody reachable (bench/sim steady, N = 100, seed 4) the first listener, alone behind a
- * NAT, took chunks 4-8 at 12-15 s, the origin's wait grew to 2.9 s for the next listener's
+ * NAT, took chunks 4-9 at 11-13 s, the origin's wait grew to 2.9 s for the next listener's
  * first chunk, and the listeners behind NATs after it took the same chunks again (1.92 ×
  * the item, first audio p95 3.69 s; bounded only by the chunk's play time 1.75 ×, 3.26 s).
  */
