@@ -11,7 +11,7 @@ import { makeItem } from '../../bench/sim/scenario.js'
 import { Swarm } from '../../lib/swarm/swarm.js'
 import { MemoryStore } from '../../lib/swarm/store.js'
 import { RateLimiter } from '../../lib/swarm/ratelimit.js'
-import { FIRST_POSITIONS } from '../../lib/swarm/scheduler.js'
+import { FIRST_POSITIONS, LinePace } from '../../lib/swarm/scheduler.js'
 import type { OriginSource } from '../../lib/swarm/origin.js'
 import type { PeerLink } from '../../lib/swarm/link.js'
 import type { Message } from '../../lib/swarm/wire.js'
@@ -33,18 +33,18 @@ const silent: OriginSource = { fetchChunks: async () => await new Promise<void>(
  * 5 ms later (asked for the next two), both holding the whole item:
  * when it held each chunk, and the chunks each peer was asked for, with when.
  */
-async function tuneIn (): Promise<{ heldAt: number[], asked: Array<{ peer: string, i: number, at: number }> }> {
+async function tuneIn (three = false, fraction = 0.9): Promise<{ heldAt: number[], asked: Array<{ peer: string, i: number, at: number }> }> {
   const clock = new SimClock(10)
   const net = new SimNet(clock, new Rng(1))
   const asked: Array<{ peer: string, i: number, at: number }> = []
   const heldAt: number[] = new Array(item.chunks.length).fill(NaN)
   const swarms: Swarm[] = []
-  for (const [k, spec] of [[0, FAST], [1, SLOW], [2, FAST]] as const) {
+  for (const [k, spec] of (three ? [[0, FAST], [1, SLOW], [2, FAST], [3, FAST]] : [[0, FAST], [1, SLOW], [2, FAST]]) as Array<[number, typeof FAST]>) {
     const host = new Host(k, { host: `10.0.0.${k + 1}`, port: PORT }, spec)
     net.add(host)
     const sw = new Swarm({
       url: 'http://origin.test/item', root: item.tree.root, infoHash: Buffer.alloc(20, 1), peerId: Buffer.alloc(20, 10 + k), port: PORT,
-      cacheDir: '', removeCache: false, window: 16, deadlineMs: DEADLINE_MS, playFraction: k === 0 ? 0.9 : 0, durationMs: DURATION_MS, limiter: new RateLimiter(0),
+      cacheDir: '', removeCache: false, window: 16, deadlineMs: DEADLINE_MS, playFraction: k === 0 ? fraction : 0, durationMs: DURATION_MS, limiter: new RateLimiter(0),
       warn: () => {}, debug: () => {}, clock, connect: net.connector(host), origin: silent,
       store: (t) => new MemoryStore(t, { keepBuffers: true }),
     })
@@ -53,15 +53,20 @@ async function tuneIn (): Promise<{ heldAt: number[], asked: Array<{ peer: strin
     await sw.setTree(item.tree)
     if (k > 0) {
       for (let i = 0; i < item.chunks.length; i++) await sw.store!.putChecked(i, item.chunks[i])
-      const name = k === 1 ? 'slow' : 'fast'
+      const name = k === 1 ? 'slow' : k === 2 ? 'fast' : 'fast2'
       const on = sw.onMessage.bind(sw)
       sw.onMessage = (p: PeerLink, m: Message) => { if (m.type === 'request') asked.push({ peer: name, i: m.index, at: clock.now() }); on(p, m) }
     }
     swarms.push(sw)
   }
   swarms[0].on('have', (i: number) => { if (Number.isNaN(heldAt[i])) heldAt[i] = clock.now() })
-  swarms[0].addAddress({ host: '10.0.0.3', port: PORT })
-  clock.setTimeout(() => swarms[0].addAddress({ host: '10.0.0.2', port: PORT }), 5)
+  if (three) {
+    // all three at once, the slow line first
+    for (const h of ['10.0.0.2', '10.0.0.3', '10.0.0.4']) swarms[0].addAddress({ host: h, port: PORT })
+  } else {
+    swarms[0].addAddress({ host: '10.0.0.3', port: PORT })
+    clock.setTimeout(() => swarms[0].addAddress({ host: '10.0.0.2', port: PORT }), 5)
+  }
   await clock.run(10_000)
   for (const sw of swarms) await sw.close(false)
   return { heldAt, asked }
@@ -87,6 +92,47 @@ test('tuning in, nothing outside the window is asked for until the first positio
   const early = asked.filter(a => a.at < firstHeld && a.i >= 1 && a.i <= 24)
   assert.is(early.length, 0, `asked before the first positions were held (${firstHeld} ms): ${JSON.stringify(early)}`)
   assert.ok(asked.some(a => a.i >= 1 && a.i <= 24), 'the skipped chunks are asked for afterwards')
+})
+
+
+test('tuning in, only the first positions are asked for until they are held, not the rest of the window', async () => {
+  const { heldAt, asked } = await tuneIn()
+  const first = [0, 25, 26]
+  const firstHeld = Math.max(...first.map(i => heldAt[i]))
+  // chunks 27-29 are in the window, but on a slow downlink they took its line beside the
+  // chunk to play first (scheduler.ts firstPositions)
+  const early = asked.filter(a => a.at < firstHeld && !first.includes(a.i))
+  assert.is(early.length, 0, `asked before the first positions were held (${firstHeld} ms): ${JSON.stringify(early)}`)
+  assert.ok(asked.some(a => a.i >= 27 && a.i <= 29), 'the rest of the window is asked for afterwards')
+})
+
+test('tuning in to three peers at once, the chunk at the play position is asked of two of them at once', async () => {
+  const { heldAt, asked } = await tuneIn(true)
+  // chunk 26 holds the offset (0.9 of 30 chunks); before anything has come, it is asked of two peers (scheduler.ts askTwice)
+  const first = asked.filter(a => a.i === 26)
+  assert.ok(first.length >= 2 && first[1].at === first[0].at && first[1].peer !== first[0].peer, `chunk 26 asked of ${JSON.stringify(first)}`)
+  // and the other first positions once each until then
+  for (const i of [0, 25]) assert.ok(asked.filter(a => a.i === i && a.at <= first[0].at).length === 1, `chunk ${i} asked of ${JSON.stringify(asked.filter(a => a.i === i))}`)
+  assert.ok(heldAt[26] < 1000, `chunk 26 held at ${heldAt[26]} ms`)
+})
+
+test('tuning in to three peers at once within the item\'s second chunk, that chunk is asked of two of them, not the third position', async () => {
+  // play order 0, 1, 2, …: the offset is in chunk 1, which plays first; chunk 2 is the third position
+  const { asked } = await tuneIn(true, 1.5 * item.tree.chunkSize / item.tree.size)
+  const one = asked.filter(a => a.i === 1)
+  assert.ok(one.length >= 2 && one[1].at === one[0].at, `chunk 1 asked of ${JSON.stringify(one)}`)
+  assert.is(asked.filter(a => a.i === 2 && a.at <= one[0].at).length, 1, `chunk 2 asked of ${JSON.stringify(asked.filter(a => a.i === 2))}`)
+})
+
+test('our own line\'s pace: pieces from several peers arriving together count as one arrival of their bytes', () => {
+  const line = new LinePace()
+  // two chunks of 128 KiB asked at 0 from two peers, both in at 1,000 ms: 262 bytes a ms
+  line.arrived(131_072, 0, 1000)
+  line.arrived(131_072, 0, 1000)
+  assert.ok(Math.abs(line.value - 262.144) < 1, `pace ${line.value} bytes/ms`)
+  // a third, alone 500 ms later: 262 bytes a ms again
+  line.arrived(131_072, 0, 1500)
+  assert.ok(Math.abs(line.value - 262.144) < 1, `pace ${line.value} bytes/ms`)
 })
 
 test.run()

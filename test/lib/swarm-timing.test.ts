@@ -26,7 +26,7 @@ const chunkMs = DURATION_MS / item.chunks.length
  * One listener tuning in at the item's start, the tracker counting `audience`, connected
  * to `mute` peers that never hold a chunk: when each chunk was first asked of its origin.
  */
-async function askedAt (audience: number, mute: number, peerByte = 7): Promise<number[]> {
+async function askedAt (audience: number, mute: number, peerByte = 7, muteByte = 100): Promise<number[]> {
   const clock = new SimClock(10)
   const net = new SimNet(clock, new Rng(1))
   const asked: number[] = new Array(item.chunks.length).fill(NaN)
@@ -37,7 +37,7 @@ async function askedAt (audience: number, mute: number, peerByte = 7): Promise<n
     const host = new Host(k, { host: `10.0.0.${k + 1}`, port: PORT }, loopbackHost())
     net.add(host)
     const sw = new Swarm({
-      url: 'http://origin.test/item', root: item.tree.root, infoHash: Buffer.alloc(20, 1), peerId: Buffer.alloc(20, k === 0 ? peerByte : 100 + k), port: PORT,
+      url: 'http://origin.test/item', root: item.tree.root, infoHash: Buffer.alloc(20, 1), peerId: Buffer.alloc(20, k === 0 ? peerByte : muteByte + k), port: PORT,
       cacheDir: '', removeCache: false, window: 16, deadlineMs: DEADLINE_MS, playFraction: 0, durationMs: DURATION_MS, limiter: new RateLimiter(0),
       warn: () => {}, debug: () => {}, clock, connect: net.connector(host), origin: k === 0 ? origin : silent,
       store: (t) => new MemoryStore(t, { keepBuffers: true }),
@@ -55,7 +55,9 @@ async function askedAt (audience: number, mute: number, peerByte = 7): Promise<n
 }
 
 test('designated with few above it, a listener takes each chunk at its turn, up to a minute before it plays', async () => {
-  const asked = await askedAt(2, 0)
+  // (one peer that never holds a chunk, ranked below it for every block: with no peer at
+  // all, ISOLATED_LEAD_DEADLINES decides instead, below)
+  const asked = await askedAt(2, 1, 4, 106)
   for (let i = 8; i < item.chunks.length; i++) {
     const plays = i * chunkMs
     assert.ok(asked[i] >= plays - ORIGIN_LEAD_MS, `chunk ${i} (plays at ${plays} ms) asked at ${asked[i]} ms`)
@@ -103,6 +105,16 @@ test('with no peer while the tracker counts others, a listener tuning in at the 
   // chunk 1 plays within ISOLATED_LEAD_DEADLINES deadlines: asked at once
   assert.ok(1 * chunkMs <= ISOLATED_LEAD_DEADLINES * DEADLINE_MS && asked[1] < ISOLATED_WAIT_MS, `chunk 1 asked at ${asked[1]} ms`)
   assert.ok(asked[2] >= ISOLATED_WAIT_MS, `chunk 2 (plays at ${2 * chunkMs} ms) asked at ${asked[2]} ms`)
+})
+
+test('with no peer while the tracker counts others, a listener takes each later chunk from the origin only a few deadlines before it plays, however long it has been alone', async () => {
+  const asked = await askedAt(2, 0)
+  for (let i = 2; i < item.chunks.length; i++) {
+    const plays = i * chunkMs
+    // (the origin's measured wait is added to the lead: on these lines well under a deadline)
+    assert.ok(asked[i] >= plays - ISOLATED_LEAD_DEADLINES * DEADLINE_MS - DEADLINE_MS, `chunk ${i} (plays at ${plays} ms) asked at ${asked[i]} ms`)
+    assert.ok(asked[i] <= plays - DEADLINE_MS, `chunk ${i} (plays at ${plays} ms) asked at ${asked[i]} ms, late`)
+  }
 })
 
 test('a listener alone in the tracker\'s count does not wait for a peer', async () => {
