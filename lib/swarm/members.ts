@@ -101,7 +101,13 @@ export class Members {
    * were ~300 bytes an outgoing link (bench/sim, N = 300 at 20 s: 27,000 of 41,000 links).
    */
   private readonly dialled = new Map<PeerLink, Dial>()
+  /**
+   * What dial() listens for on each outgoing connection, adopted by it (LinkEvents.adopt)
+   * until attach adopts `dialledListeners` (Members' own, after the dial's close): a once
+   * listener and an on listener were a list and an object of ~120 bytes on each.
+   */
   private readonly dialListeners: { handshake: () => void, close: () => void }
+  private readonly dialledListeners: { message: (m: Message) => void, handshake: () => void, dropped: (why: string) => void, close: () => void }
 
   constructor (private readonly sw: MembersHost, readonly version = WIRE_VERSION) {
     const self = this
@@ -114,6 +120,10 @@ export class Members {
     this.dialListeners = {
       handshake (this: PeerLink) { self.dialAnswered(this) },
       close (this: PeerLink) { self.dialClosed(this) },
+    }
+    this.dialledListeners = {
+      ...this.listeners,
+      close (this: PeerLink) { self.dialClosed(this); self.detach(this) },
     }
   }
 
@@ -148,9 +158,9 @@ export class Members {
     d.connecting = true
     d.since = sw.clock.now()
     this.dialled.set(p, d)
-    p.once('handshake', this.dialListeners.handshake)
-    // (on, not once: a link closes once, and a once listener was an object of its own on each)
-    p.on('close', this.dialListeners.close)
+    // its first handshake answers the dial (attach then adopts dialledListeners: the dial's
+    // handshake is not called again); its close, whenever it comes, ends the dial
+    p.adopt(this.dialListeners)
   }
 
   /** An outgoing connection's handshake came: the dial succeeded. */
@@ -210,7 +220,7 @@ export class Members {
     if (this.keys) this.joined.push(p) // (a subset of the peers: a leaving one clears it)
     this.lastJoinAt = sw.clock.now()
     sw.stats.peersSeen.add(id)
-    p.adopt(this.listeners)
+    p.adopt(this.dialled.has(p) ? this.dialledListeners : this.listeners)
     if (la) {
       const d = this.dials.get(keyOf(la))
       if (!d) this.dials.set(keyOf(la), { addr: la, tries: 0, sticky: false, connected: true, connecting: false, since: 0 })
