@@ -283,6 +283,8 @@ export class SimNet {
   refusedFull = 0
   /** incoming connections dropped to make room for a dial at that limit (fetcher.ts yieldingConnection) */
   yielded = 0
+  /** connections dialled (each a link, and one more at the far end when it accepts) */
+  linksMade = 0
   private nextPort = 40000
   /** incoming connections whose handshake has not come yet, and what takes them when it does (SimLink.take) */
   readonly awaiting = new Map<SimLink, { attach: (p: PeerLink) => void }>()
@@ -322,6 +324,7 @@ export class SimNet {
     return (to) => {
       const key = `${to.host}:${to.port}`
       const there = this.hosts.get(key)
+      this.linksMade++
       const a = new SimLink(this, true, there?.key ?? key, from, there ?? from)
       const rtt = (from.spec.rttMs + (there?.spec.rttMs ?? from.spec.rttMs)) / 2
       // behind a NAT the SYN is dropped: no answer, the handshake times out; gone: refused
