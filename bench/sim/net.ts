@@ -5,7 +5,7 @@
 // whichever link it goes on) and behind what the receiver is already receiving (at its
 // download rate). That is FIFO sharing, not TCP's per-flow fairness: the same bytes per
 // second in total, in another order. Messages keep their order on a link, as over TCP.
-import { PeerLink, LINK_FLAG_0, LINK_FLAG_1, type Incoming } from '../../lib/swarm/link.js'
+import { PeerLink, LINK_FLAG_0, LINK_FLAG_1, LINK_FLAG_2, type Incoming } from '../../lib/swarm/link.js'
 import type { OriginSource, ChunkSink } from '../../lib/swarm/origin.js'
 import type { Handshake, LivePiece, Message, PeerAddress } from '../../lib/swarm/wire.js'
 import type { Swarm } from '../../lib/swarm/swarm.js'
@@ -37,6 +37,8 @@ export class Host {
   readonly swarms = new Map<string, Swarm>()
   /** the live swarm, when the host listens to a live show */
   live?: LiveSwarm
+  /** the network it is on, for its links (a field of each of them was 8 bytes a link); set by the first link made */
+  net?: SimNet
   /** the BitTorrent-like reference client, when the host runs that instead */
   bt?: { attach: (p: PeerLink) => void }
   /** what reaches this host at a time not yet come, one inbox (one timer) per time, by time: see Inbox (a walk over a list of them was 4 % of a flash crowd at N = 2,000) */
@@ -84,18 +86,37 @@ export class Inbox extends SimTimer {
   }
 }
 
+/**
+ * A timer that closes a link, or drops it with a reason: a dial to a host behind a NAT
+ * waits 10 s for its handshake, and a closure, its context and a timer each for it were
+ * ~170 bytes of every such link (bench/sim, N = 300 at 20 s: 11,000 of them); this is one
+ * object of ~50.
+ */
+class LinkTimer extends SimTimer {
+  constructor (readonly link: SimLink, readonly why?: string) { super() }
+  override fire (): void { if (this.why === undefined) this.link.close(); else this.link.drop(this.why) }
+}
+
 /** SimLink's flags (PeerLink.flags) */
 const HANDSHAKE_SENT = LINK_FLAG_0
 const DEAD = LINK_FLAG_1
+const OUTGOING = LINK_FLAG_2
 
 export class SimLink extends PeerLink {
   other?: SimLink
   private lastArrival = 0
 
   /** `where`: the address dialled (outgoing), or the port the far host dialled from */
-  constructor (readonly net: SimNet, readonly outgoing: boolean, private readonly where: string | number, readonly local: Host, readonly far: Host) {
+  constructor (net: SimNet, outgoing: boolean, private readonly where: string | number, readonly local: Host, readonly far: Host) {
     super()
+    local.net = net
+    if (outgoing) this.flags |= OUTGOING
   }
+
+  /** the network (its host's: a field of every link was 8 bytes) */
+  get net (): SimNet { return this.local.net! }
+  /** whether we dialled it (a flag: a field of every link was 8 bytes) */
+  get outgoing (): boolean { return (this.flags & OUTGOING) !== 0 }
 
   /** host:port of the connection, made when asked (messages, bans): a string of its own was ~40 bytes a link */
   get address (): string {
@@ -107,25 +128,21 @@ export class SimLink extends PeerLink {
 
   /** the host's books, kept here rather than by a 'close' listener: one closure and once-wrapper fewer per link */
   protected override ended (): void {
-    if (!this.closed && !this.outgoing) this.local.incoming--
+    if (!this.closed && !this.outgoing) { this.local.incoming--; this.net.awaiting.delete(this) }
     super.ended()
   }
 
   /**
-   * One object per handshake: Members asks for it on every PEX (each peer's own, and the
-   * list of the others for a newcomer), and a new one each time was garbage by the
-   * million that lived long enough in the clock's queue to reach the old generation.
+   * The far host's one object for the port (Host.listenAt): Members asks for it on every
+   * PEX (each peer's own, and the list of the others for a newcomer), and a new one each
+   * time was garbage by the million that lived long enough in the clock's queue to reach
+   * the old generation. (Kept in the link with the handshake it was made of, it was 16
+   * bytes of every link.)
    */
   get listenAddress (): PeerAddress | undefined {
-    if (this.listenOf !== this.remote) {
-      this.listenOf = this.remote
-      this.listenValue = this.remote && this.remote.port ? this.far.listenAt(this.remote.port) : undefined
-    }
-    return this.listenValue
+    const r = this.remote
+    return r && r.port ? this.far.listenAt(r.port) : undefined
   }
-
-  private listenOf?: Handshake
-  private listenValue?: PeerAddress
 
   private get oneWayMs (): number { return (this.local.spec.rttMs + this.far.spec.rttMs) / 4 }
 
@@ -187,14 +204,14 @@ export class SimLink extends PeerLink {
     if (this.local.vanished) { this.silence(); return }
     this.flags |= DEAD
     const o = this.other
-    if (o) this.net.clock.setTimeout(() => o.close(), this.oneWayMs)
+    if (o) this.net.clock.schedule(new LinkTimer(o), this.oneWayMs)
   }
 
   private silence (): void {
     this.flags |= DEAD
     this.ended()
     const o = this.other
-    if (o) this.net.clock.setTimeout(() => o.close(), PEER_IDLE_MS)
+    if (o) this.net.clock.schedule(new LinkTimer(o), PEER_IDLE_MS)
   }
 
   private deliver (m: Incoming, at: number, pieceBytes = 0): void {
@@ -235,7 +252,19 @@ export class SimLink extends PeerLink {
     o.take(x)
   }
 
-  take (m: Incoming): void { this.received(m) }
+  /**
+   * What arrives is received; an incoming connection's first handshake then hands it to
+   * its swarm (SimNet.awaiting), as pc-fetch does (a once listener on each such link, its
+   * closure and its list were ~200 bytes of a third of the links, kept after it fired).
+   */
+  take (m: Incoming): void {
+    this.received(m)
+    if (m.type !== 'handshake' || this.outgoing) return
+    const into = this.net.awaiting.get(this)
+    if (into === undefined) return
+    this.net.awaiting.delete(this)
+    if (!this.closed) into.attach(this)
+  }
   close (): void { this.flags |= DEAD; this.ended() }
 }
 
@@ -254,7 +283,11 @@ export class SimNet {
   refusedFull = 0
   /** incoming connections dropped to make room for a dial at that limit (fetcher.ts yieldingConnection) */
   yielded = 0
+  /** connections dialled (each a link, and one more at the far end when it accepts) */
+  linksMade = 0
   private nextPort = 40000
+  /** incoming connections whose handshake has not come yet, and what takes them when it does (SimLink.take) */
+  readonly awaiting = new Map<SimLink, { attach: (p: PeerLink) => void }>()
 
   constructor (readonly clock: SimClock, readonly rng: Rng) {}
 
@@ -291,17 +324,18 @@ export class SimNet {
     return (to) => {
       const key = `${to.host}:${to.port}`
       const there = this.hosts.get(key)
+      this.linksMade++
       const a = new SimLink(this, true, there?.key ?? key, from, there ?? from)
       const rtt = (from.spec.rttMs + (there?.spec.rttMs ?? from.spec.rttMs)) / 2
       // behind a NAT the SYN is dropped: no answer, the handshake times out; gone: refused
       const sw = item === undefined ? there?.swarm : there?.swarms.get(item)
       const into = there?.bt ?? there?.live ?? sw
-      if (!there || !there.online || !into || (there.live ?? sw)?.closed) { this.clock.setTimeout(() => a.close(), rtt); return a }
-      if (there.spec.nat) { this.clock.setTimeout(() => a.drop('no handshake'), HANDSHAKE_TIMEOUT_MS); return a }
+      if (!there || !there.online || !into || (there.live ?? sw)?.closed) { this.clock.schedule(new LinkTimer(a), rtt); return a }
+      if (there.spec.nat) { this.clock.schedule(new LinkTimer(a, 'no handshake'), HANDSHAKE_TIMEOUT_MS); return a }
       if (there.incoming >= this.maxIncoming) {
         // as pc-fetch does at its limit: an idle connection of a swarm holding its item gives way (fetcher.ts)
         const idle = sw && into === sw ? yieldingConnection(there.swarms.values(), sw) : undefined
-        if (!idle) { this.refusedFull++; this.clock.setTimeout(() => a.close(), rtt); return a }
+        if (!idle) { this.refusedFull++; this.clock.schedule(new LinkTimer(a), rtt); return a }
         idle.drop('making room for a swarm still fetching')
         this.yielded++
       }
@@ -309,8 +343,8 @@ export class SimNet {
       const b = new SimLink(this, false, this.nextPort++, there, from)
       a.other = b
       b.other = a
-      // as pc-fetch does with an incoming connection: to its swarm once the handshake is in
-      b.once('handshake', () => { if (!b.closed) into.attach(b) })
+      // as pc-fetch does with an incoming connection: to its swarm once the handshake is in (SimLink.take)
+      this.awaiting.set(b, into)
       return a
     }
   }

@@ -259,7 +259,10 @@ export async function runScenario (o: ScenarioOptions, item?: Item, keepListener
     await clock.run(Math.min(end, t + stepMs))
     if (o.progress && performance.now() - lastShown > 5000) {
       lastShown = performance.now()
-      o.progress(`${o.mode} N=${o.listeners}: ${(clock.now() / 1000).toFixed(0)} of ${(end / 1000).toFixed(0)} s simulated, ${((performance.now() - wall0) / 1000).toFixed(0)} s wall, origin ${(origin.bytesSent / itemBytes).toFixed(2)}x, ${clock.pending} timers`)
+      // what grows with the run, to see where a large one spends its time: timers fired, the tracker's announces, dials, peer messages, the heap
+      let msgs = 0
+      for (const k in net.sent) msgs += net.sent[k]
+      o.progress(`${o.mode} N=${o.listeners}: ${(clock.now() / 1000).toFixed(0)} of ${(end / 1000).toFixed(0)} s simulated, ${((performance.now() - wall0) / 1000).toFixed(0)} s wall, origin ${(origin.bytesSent / itemBytes).toFixed(2)}x, ${clock.pending} timers; fired ${clock.fired}, announces ${tracker.announces}, links ${net.linksMade}, refused full ${net.refusedFull}, peer messages ${msgs}, heap ${(process.memoryUsage().heapUsed / 2 ** 20).toFixed(0)} MiB`)
     }
   }
   const wall = (performance.now() - wall0) / 1000

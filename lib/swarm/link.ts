@@ -21,6 +21,9 @@ export class Pace {
   value = 0
   /** the link's request-to-piece rate (PeerLink.rate), kept here with its pace */
   rate = 0
+  /** the link's PeerLink.bytesDelivered and .strikes, kept here too: most links never carry a piece nor miss one (two number fields of every link) */
+  bytesDelivered = 0
+  strikes = 0
   private last = -Infinity
   arrived (bytes: number, askedAt: number, now: number): void {
     const t = bytes / Math.max(1, now - Math.max(askedAt, this.last))
@@ -76,7 +79,10 @@ const SLAB = 16
 /** for the transport's own (SimLink) */
 export const LINK_FLAG_0 = 32
 export const LINK_FLAG_1 = 64
+export const LINK_FLAG_2 = 128
 const NO_MISSES: Set<number> = new NoMisses()
+/** a link's requests to us before it has any: one empty array for all, frozen (a push there throws; add through want()) */
+const NO_WANTS: number[] = Object.freeze([]) as unknown as number[]
 
 /**
  * A peer id in hex, one string per id buffer: every link to a peer (a swarm's links to
@@ -225,9 +231,15 @@ export abstract class PeerLink extends LinkEvents {
   /** our requests to it: index → time sent (on the swarm's clock); add with ask() */
   get inflight (): Map<number, number> { return this.asks ?? NO_ASKS }
   private asks?: Map<number, number>
-  /** its requests to us, in order */
-  readonly wanted: number[] = []
-  bytesDelivered = 0
+  /**
+   * its requests to us, in order (add with want()): an empty array of its own was 32 bytes
+   * of every link, where most links never carry a request (bench/sim)
+   */
+  get wanted (): number[] { return this.wants ?? NO_WANTS }
+  private wants?: number[]
+  /** bytes it delivered to us (kept with the pace, made at the first piece or strike) */
+  get bytesDelivered (): number { return this.pace ? this.pace.bytesDelivered : 0 }
+  set bytesDelivered (n: number) { if (this.pace || n !== 0) (this.pace ??= new Pace()).bytesDelivered = n }
   /** delivered bytes per ms of each request's wait (request to piece), smoothed: ranks peers (kept with the pace: a number field of every link was a boxed double of its own) */
   get rate (): number { return this.pace ? this.pace.rate : 0 }
   set rate (r: number) { if (this.pace || r !== 0) (this.pace ??= new Pace()).rate = r }
@@ -235,8 +247,9 @@ export abstract class PeerLink extends LinkEvents {
   private pace?: Pace
   /** bytes per ms the link carries to us (each piece over the time since the later of its request and the piece before), smoothed; 0 until one arrives */
   get throughput (): number { return this.pace ? this.pace.value : 0 }
-  /** requests that ran past the deadline, less one per chunk delivered */
-  strikes = 0
+  /** requests that ran past the deadline, less one per chunk delivered (kept with the pace) */
+  get strikes (): number { return this.pace ? this.pace.strikes : 0 }
+  set strikes (n: number) { if (this.pace || n !== 0) (this.pace ??= new Pace()).strikes = n }
   /** chunks it did not deliver in time: not asked of it again; add with miss() */
   get missed (): Set<number> { return this.misses ?? NO_MISSES }
   private misses?: Set<number>
@@ -290,6 +303,8 @@ export abstract class PeerLink extends LinkEvents {
 
   /** Record our request for chunk i, sent at `at`. */
   ask (i: number, at: number): void { (this.asks ??= new Map()).set(i, at) }
+  /** It asks us for chunk i (its REQUEST, kept in `wanted`). */
+  want (i: number): void { if (this.wants === undefined) this.wants = [i]; else this.wants.push(i) }
   /** Chunk i was not delivered in time: not asked of this peer again. */
   miss (i: number): void { (this.misses ??= new Set()).add(i) }
 
@@ -322,12 +337,12 @@ export abstract class PeerLink extends LinkEvents {
 
   /** Record a delivery of `bytes` at `now`, asked for at `askedAt`. */
   credit (bytes: number, askedAt: number, now: number): void {
-    this.bytesDelivered += bytes
-    if (this.strikes > 0) this.strikes--
+    const pace = (this.pace ??= new Pace())
+    pace.bytesDelivered += bytes
+    if (pace.strikes > 0) pace.strikes--
     const r = bytes / Math.max(1, now - askedAt)
-    this.rate = this.rate === 0 ? r : this.rate * 0.7 + r * 0.3
-    this.pace ??= new Pace()
-    this.pace.arrived(bytes, askedAt, now)
+    pace.rate = pace.rate === 0 ? r : pace.rate * 0.7 + r * 0.3
+    pace.arrived(bytes, askedAt, now)
   }
 
   /**
@@ -367,7 +382,7 @@ export abstract class PeerLink extends LinkEvents {
     }
     if (m.type === 'request') {
       if (this.wanted.length >= MAX_PEER_REQUESTS) { this.drop(`more than ${MAX_PEER_REQUESTS} requests outstanding`, true); return }
-      this.wanted.push(m.index)
+      this.want(m.index)
     } else if (m.type === 'cancel') {
       const k = this.wanted.indexOf(m.index)
       if (k >= 0) this.wanted.splice(k, 1)

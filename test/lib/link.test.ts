@@ -81,4 +81,30 @@ test('rate: 0 until a piece, then smoothed; halving it keeps the pace', () => {
   assert.is(p.throughput, pace)
 })
 
+test('requests kept in order, a shared empty queue that refuses a push, counts that start at 0', () => {
+  class Talking extends Link { hear (m: Message): void { this.received(m) } }
+  const a = new Talking()
+  const b = new Talking()
+  // no request yet: an empty queue, the same for every link, and a push into it throws
+  assert.equal(a.wanted, [])
+  assert.ok(a.wanted === b.wanted)
+  assert.throws(() => a.wanted.push(1))
+  a.hear({ type: 'request', index: 5 })
+  a.hear({ type: 'request', index: 2 })
+  a.hear({ type: 'cancel', index: 5 })
+  a.want(7)
+  assert.equal(a.wanted, [2, 7])
+  assert.equal(b.wanted, [], 'the other link still has none')
+  // delivered bytes and strikes: 0 until set, then kept beside the pace
+  assert.is(a.bytesDelivered, 0)
+  assert.is(a.strikes, 0)
+  a.strikes++
+  a.strikes++
+  assert.is(a.strikes, 2)
+  a.credit(1000, 0, 10)
+  assert.is(a.bytesDelivered, 1000)
+  assert.is(a.strikes, 1, 'a delivery takes one strike back')
+  assert.is(b.bytesDelivered + b.strikes, 0)
+})
+
 test.run()

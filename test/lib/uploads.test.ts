@@ -36,7 +36,7 @@ class LineLink extends PeerLink {
   end (): void {}
   protected destroy (): void {}
   /** the peer asks for chunk i, as swarm.ts hands a REQUEST on */
-  request (up: Uploads, i: number): void { this.wanted.push(i); void up.serve(this) }
+  request (up: Uploads, i: number): void { this.want(i); void up.serve(this) }
   get rejected (): number[] { return this.sent.filter(m => m.type === 'reject').map(m => (m as { index: number }).index) }
 }
 
