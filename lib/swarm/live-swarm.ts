@@ -74,6 +74,12 @@ export const DROP_POLL_MS = 15_000
  */
 export const BACKUP_AFTER = 0.8
 export const BACKUP_STEP = 0.2
+// (Both, and STAGED_AFTER, count from a chunk's end on the source clock as the designated
+// ask does (EARLY_MAX), not from the later due time measured: a first in rank gone without
+// a word left its chunk to an ask 0.8 s after the chunk's end, the first copy was in the
+// mesh at 1.0-1.2 s, and the mesh missed its play time (simulated, 100 listeners, seeds
+// 1-20: 11 s of gaps, 3 s now; 300 listeners, seeds 1-4: 8 s, 3 s now, the server at 1.58 x
+// the stream on average against 1.54 x; BENCHMARKS.md `## scale`).)
 /**
  * Everyone's fallback is spread over this many chunk durations by rank, the last in rank
  * asking last: a listener that gets the chunk from a peer meanwhile does not ask. When all
@@ -456,8 +462,9 @@ export class LiveSwarm extends EventEmitter {
       const tried = this.originTried.get(seq) ?? -Infinity
       const fallback = due + this.opts.deadlineMs - Math.max(this.opts.chunkMs, 500) + (alone ? 0 : FALLBACK_SPREAD * this.opts.chunkMs * rank / Math.max(1, ranked.length))
       // the next in rank take over one by one when the designated one brought nothing (it
-      // left without a word, or its line is slow), before everyone falls back at once
-      const backup = alone ? fallback : Math.min(fallback, due + this.opts.chunkMs * (first ? STAGED_AFTER : BACKUP_AFTER + BACKUP_STEP * (rank - this.opts.fetchers)))
+      // left without a word, or its line is slow), before everyone falls back at once;
+      // counted, as the designated ask, from the chunk's end on the source clock (EARLY_MAX)
+      const backup = alone ? fallback : Math.min(fallback, due - earlyMs + this.opts.chunkMs * (first ? STAGED_AFTER : BACKUP_AFTER + BACKUP_STEP * (rank - this.opts.fetchers)))
       // a backup or fallback that would come after the chunk's deadline at the server's recent pace only makes a busy server busier
       const late = (seq <= known || overdue < this.opts.deadlineMs) && !(designated && now < fallback) && now + this.originPace(now) > due + this.opts.deadlineMs
       // a chunk known to exist is left to the first FALLBACK_PLACES at its fallback
