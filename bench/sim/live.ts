@@ -169,6 +169,8 @@ export async function runLive (o: ScenarioOptions): Promise<Result> {
     }
   }
   const wall = (performance.now() - wall0) / 1000
+  const t = tracker.load()
+  o.progress?.(`tracker: ${t.requests} announces from ${t.hosts} listeners (${t.perHostMean.toFixed(2)} each, at most ${t.perHostMax}), at most ${t.peakPerSecond} in one second (at ${t.peakAtS} s)`)
 
   // playback at the chunk's start + the live delay, as pc-icecast plays it (its MARK time +
   // --live-delay); a chunk held later (or never) while listening is a gap of one chunk

@@ -434,7 +434,21 @@ export class SimTracker {
   private readonly addrs: PeerAddress[] = []
   private readonly where = new Map<string, number>()
   announces = 0
+  /** what announceHost's listeners asked of it: each request (stopped ones too) by simulated second, and per host */
+  private readonly perSecond: number[] = []
+  private readonly perHost = new Map<string, number>()
   constructor (readonly rng: Rng, readonly numwant = 50) {}
+
+  /** The load announceHost's listeners put on it: requests, hosts, per host mean and max, and the busiest second. */
+  load (): { requests: number, hosts: number, perHostMean: number, perHostMax: number, peakPerSecond: number, peakAtS: number } {
+    let requests = 0
+    let max = 0
+    for (const n of this.perHost.values()) { requests += n; max = Math.max(max, n) }
+    let peak = 0
+    let at = 0
+    this.perSecond.forEach((n, s) => { if (n > peak) { peak = n; at = s } })
+    return { requests, hosts: this.perHost.size, perHostMean: requests / Math.max(1, this.perHost.size), perHostMax: max, peakPerSecond: peak, peakAtS: at }
+  }
 
   announce (a: PeerAddress): PeerAddress[] {
     this.announces++
@@ -463,6 +477,9 @@ export class SimTracker {
     const announce = async (p: AnnounceParams): Promise<AnnounceResult> => {
       if (!h.online && p.event !== 'stopped') return await never
       await sleepOn(clock, h.spec.rttMs)
+      const s = Math.floor(clock.now() / 1000)
+      this.perSecond[s] = (this.perSecond[s] ?? 0) + 1
+      this.perHost.set(h.key, (this.perHost.get(h.key) ?? 0) + 1)
       if (p.event === 'stopped') { this.stopped(h.addr); return { interval: DEFAULT_INTERVAL_S, peers: [] } }
       if (!h.online) return await never
       const peers = this.announce(h.addr)

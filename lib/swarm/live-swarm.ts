@@ -74,6 +74,12 @@ export const DROP_POLL_MS = 15_000
  */
 export const BACKUP_AFTER = 0.8
 export const BACKUP_STEP = 0.2
+// (Both, and STAGED_AFTER, count from a chunk's end on the source clock as the designated
+// ask does (EARLY_MAX), not from the later due time measured: a first in rank gone without
+// a word left its chunk to an ask 0.8 s after the chunk's end, the first copy was in the
+// mesh at 1.0-1.2 s, and the mesh missed its play time (simulated, 100 listeners, seeds
+// 1-20: 11 s of gaps, 3 s now; 300 listeners, seeds 1-4: 8 s, 3 s now, the server at 1.58 x
+// the stream on average against 1.54 x; BENCHMARKS.md `## scale`).)
 /**
  * Everyone's fallback is spread over this many chunk durations by rank, the last in rank
  * asking last: a listener that gets the chunk from a peer meanwhile does not ask. When all
@@ -177,6 +183,19 @@ export const ORIGIN_PACE_HALF_MS = 5000
  * never had it: BENCHMARKS.md `## scale`).
  */
 export const LATE_AHEAD = 1
+/**
+ * The listener designated for a chunk asks the origin for it from when the source's clock
+ * says it ends (its start + duration, taken as at the origin then: pc-icecast plays by that
+ * clock too), at most this many chunks before the due time it measured, and never sooner
+ * than a claim it asked for earlier said was too soon (the web server answered 404). The
+ * measured due time is an upper bound: the soonest any chunk was seen after its end,
+ * lowered by the designated listener's own probes, and each listener is designated for a
+ * chunk only every N / fetchers chunks, too seldom to learn it. Asked at that due time, the
+ * first copy of a chunk was in the mesh 490 ms after the chunk's end (median; 770 ms p90),
+ * and the listeners the mesh reached last missed its play time (simulated, bench/sim live,
+ * 100 listeners, seed 12: BENCHMARKS.md `## scale`).
+ */
+export const EARLY_MAX = 1
 export const TICK_MIN_MS = 20
 export const TICK_MAX_MS = 200
 
@@ -308,6 +327,8 @@ export class LiveSwarm extends EventEmitter {
   private probeStepMs = 0
   /** a chunk was asked for before it was there: the due time is near, steps stop doubling */
   private probeFound = false
+  /** the highest local time minus source end time at which a claim was not yet there (404): chunks come no sooner (EARLY_MAX) */
+  private floorMs = 0
   private newest?: LivePiece
   /** the newest chunk seen, for when the next ones are due: its number and source end time */
   private ref = { seq: 0, endMs: 0 }
@@ -364,8 +385,14 @@ export class LiveSwarm extends EventEmitter {
 
   /** When chunk `seq` should be at the origin, on our clock. */
   dueAt (seq: number): number {
-    return this.ref.endMs + (seq - this.ref.seq) * this.opts.chunkMs + this.offsetMs
+    return this.endOf(seq) + this.offsetMs
   }
+
+  /** When chunk `seq` ends on the source's clock. */
+  private endOf (seq: number): number { return this.ref.endMs + (seq - this.ref.seq) * this.opts.chunkMs }
+
+  /** How long before its due time the designated listener asks for a chunk: from its end on the source clock, no sooner than a 404 said (EARLY_MAX). */
+  private get earlyMs (): number { return Math.min(EARLY_MAX * this.opts.chunkMs, Math.max(0, this.offsetMs - this.floorMs)) }
 
   kick (): void { this.clock.defer(() => this.tick()) }
 
@@ -389,6 +416,10 @@ export class LiveSwarm extends EventEmitter {
     // newest first, from what should exist now down to the play position
     let top = Math.max(this.newestAnnounced, this.next)
     while (this.dueAt(top + 1) <= now && top < this.next + LIVE_MAX_AHEAD) top++
+    // the designated listener asks from a chunk's end on the source clock (EARLY_MAX): the next may be its to ask for already
+    const earlyMs = this.earlyMs
+    let last = top
+    while (this.dueAt(last + 1) - earlyMs <= now && last < this.next + LIVE_MAX_AHEAD) last++
     const others = this.members.otherKeys()
     // our peers heard from lately and theirs, to rank ourselves among for each chunk
     const alive = this.alivePeerKeys(now)
@@ -409,7 +440,7 @@ export class LiveSwarm extends EventEmitter {
     if (behind) known = Math.max(known, top - 1)
     // LATE_AHEAD further while the first one not known to exist is late by less than a deadline
     const reach = known + 1 + (now < this.dueAt(known + 1) + this.opts.deadlineMs ? LATE_AHEAD : 0)
-    for (let seq = top; seq >= this.next; seq--) {
+    for (let seq = last; seq >= this.next; seq--) {
       if (this.held.has(seq)) continue
       const f = this.inflight.get(seq)
       if (f) {
@@ -431,15 +462,16 @@ export class LiveSwarm extends EventEmitter {
       const tried = this.originTried.get(seq) ?? -Infinity
       const fallback = due + this.opts.deadlineMs - Math.max(this.opts.chunkMs, 500) + (alone ? 0 : FALLBACK_SPREAD * this.opts.chunkMs * rank / Math.max(1, ranked.length))
       // the next in rank take over one by one when the designated one brought nothing (it
-      // left without a word, or its line is slow), before everyone falls back at once
-      const backup = alone ? fallback : Math.min(fallback, due + this.opts.chunkMs * (first ? STAGED_AFTER : BACKUP_AFTER + BACKUP_STEP * (rank - this.opts.fetchers)))
+      // left without a word, or its line is slow), before everyone falls back at once;
+      // counted, as the designated ask, from the chunk's end on the source clock (EARLY_MAX)
+      const backup = alone ? fallback : Math.min(fallback, due - earlyMs + this.opts.chunkMs * (first ? STAGED_AFTER : BACKUP_AFTER + BACKUP_STEP * (rank - this.opts.fetchers)))
       // a backup or fallback that would come after the chunk's deadline at the server's recent pace only makes a busy server busier
       const late = (seq <= known || overdue < this.opts.deadlineMs) && !(designated && now < fallback) && now + this.originPace(now) > due + this.opts.deadlineMs
       // a chunk known to exist is left to the first FALLBACK_PLACES at its fallback
       const capped = !alone && seq <= known && now >= fallback && place >= FALLBACK_PLACES
       // one not known to exist is asked for by everyone in turn, but beyond those places only its claim
       const claimOnly = !alone && seq > known && now >= fallback && place >= FALLBACK_PLACES
-      if (!late && !capped && now - tried >= pollMs && ((designated && now >= due) || now >= backup)) {
+      if (!late && !capped && now - tried >= pollMs && ((designated && now >= due - earlyMs) || now >= backup)) {
         const why: OriginWhy = alone ? 'alone' : now >= fallback ? 'fallback' : designated ? 'designated' : 'backup'
         void this.fromOrigin(seq, why, designated && now < fallback ? pollMs : 0, claimOnly)
       }
@@ -575,6 +607,8 @@ export class LiveSwarm extends EventEmitter {
   private async fromOrigin (seq: number, why: OriginWhy, probeMs = 0, claimOnly = false): Promise<void> {
     const first = !this.originTried.has(seq)
     const asked = this.clock.now()
+    // asked before the due time we measured (EARLY_MAX): a 404 then says the floor, not that the due time is too soon
+    const early = asked < this.dueAt(seq)
     this.originTried.set(seq, asked)
     this.fromOriginNow.add(seq)
     const o = this.opts.origin
@@ -585,7 +619,8 @@ export class LiveSwarm extends EventEmitter {
       if (!e && (seq >= this.missing.seq || this.clock.now() > this.dueAt(seq) + this.opts.deadlineMs)) this.missing = { seq, at: this.clock.now() }
       // a claim is small: what it took is the server's queue, which the body will wait in again
       this.paced(2 * (this.clock.now() - asked))
-      if (first && probeMs > 0) {
+      if (!e && probeMs > 0) this.floorMs = Math.max(this.floorMs, asked - this.endOf(seq))
+      if (first && probeMs > 0 && !early) {
         if (e) { this.probeStepMs = this.probeFound ? probeMs / 4 : Math.min(Math.max(this.probeStepMs * 2, probeMs), this.opts.chunkMs); this.offsetMs -= this.probeStepMs }
         else { this.offsetMs += this.probeFound ? probeMs / 2 : Math.max(probeMs / 2, this.probeStepMs / 2); this.probeFound = true }
       }
@@ -648,6 +683,8 @@ export class LiveSwarm extends EventEmitter {
     this.held.set(p.seq, p)
     if (p.headerHash && p.header) this.headers.set(p.headerHash.toString('hex'), p.header)
     this.inflight.delete(p.seq)
+    // a source back from a drop stamps its chunks from the time it returned: a 404 of before says nothing of them
+    if (Math.abs(p.startMs + p.durationMs - this.endOf(p.seq)) > this.opts.chunkMs / 2) this.floorMs = 0
     this.offsetMs = Math.min(this.offsetMs, this.clock.now() - (p.startMs + p.durationMs))
     if (!this.newest || p.seq > this.newest.seq) this.newest = p
     if (p.seq >= this.ref.seq) this.ref = { seq: p.seq, endMs: p.startMs + p.durationMs }
