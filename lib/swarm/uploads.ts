@@ -42,6 +42,14 @@ export const SHARE_URGENT_DEADLINES = 2
  * 1.25 × the item on a seed where every chunk far ahead was refused whoever held it).
  */
 export const SHARE_NEAR_MS = 20_000
+/**
+ * Past its share, a chunk that too few of our other peers hold (as above) is still sent
+ * this many times in a swarm, then refused like the others: the first requesters pass it
+ * on. Without it, the fastest line, the first to hold each chunk and asked for it at once
+ * by everyone, served it to all (bench/sim day, N = 300, seed 1: a 500 Mbit/s line 40 ×
+ * each of its items, 8,212 requests refused).
+ */
+export const SHARE_RARE_COPIES = 2
 
 /**
  * One listener's upload against what it received, over all its items: one per RateLimiter,
@@ -107,6 +115,8 @@ export class Uploads {
   private readonly waiting: Array<() => void> = []
   /** when chunk 0 plays by the record's offset when the store opened (NaN: not known) */
   private itemStartAt = NaN
+  /** copies of each chunk sent in this swarm (SHARE_RARE_COPIES), at most 255 counted */
+  private copies = new Uint8Array(0)
 
   constructor (private readonly sw: UploadsHost) {
     // Swarm makes its Uploads before its own fields are set: opts and clock are read only once the store opens
@@ -122,10 +132,11 @@ export class Uploads {
   /**
    * Answer REJECT to `p`'s latest request when we are past our share, its chunk plays more
    * than SHARE_URGENT_DEADLINES deadlines from now, and others of our peers hold it (one
-   * when it plays more than SHARE_NEAR_MS from now, two when sooner); never when no play
-   * time is known (a whole item). Returns whether it did. Requests go to the fastest holder
-   * first (scheduler.ts), so without this a few fast reachable lines served most of every
-   * item: the day's schedule, N = 100, seed 1, 27.69 × what the busiest one listened to.
+   * when it plays more than SHARE_NEAR_MS from now, two when sooner), or we have sent it
+   * SHARE_RARE_COPIES times already; never when no play time is known (a whole item).
+   * Returns whether it did. Requests go to the fastest holder first (scheduler.ts), so
+   * without this a few fast reachable lines served most of every item: the day's
+   * schedule, N = 100, seed 1, 27.69 × what the busiest one listened to.
    */
   private refuseBeyondShare (p: PeerLink): boolean {
     const i = p.wanted[p.wanted.length - 1]
@@ -137,7 +148,7 @@ export class Uploads {
     const need = ahead > SHARE_NEAR_MS ? 1 : 2
     let held = 0
     for (const q of sw.peers ?? []) if (q !== p && q.has(i) && ++held >= need) break
-    if (held < need) return false
+    if (held < need && (this.copies[i] ?? 0) < SHARE_RARE_COPIES) return false
     p.wanted.pop()
     p.send({ type: 'reject', index: i })
     sw.stats.requestsRefused++
@@ -220,6 +231,8 @@ export class Uploads {
           this.sent(len, from)
           sw.stats.bytesUploaded += len
           this.ledger.uploaded += len
+          if (this.copies.length !== sw.store.count) this.copies = new Uint8Array(sw.store.count)
+          if (this.copies[i] < 255) this.copies[i]++
           sw.emit('uploaded', len)
         } finally { this.release() }
       }

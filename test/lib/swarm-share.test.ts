@@ -1,13 +1,13 @@
 // A listener past its share (lib/swarm/uploads.ts, pc-fetch --max-share): what it uploaded,
 // over all the items of its line, against what it received. Past it, a request for a chunk
 // that others of its peers hold and that plays more than two deadlines from now is answered
-// REJECT; what plays sooner, and what nobody else holds, is served. Real Uploads and
+// REJECT; what plays sooner is served, and what nobody else holds twice. Real Uploads and
 // PeerLinks, a store of 30 chunks of a 300 s record (chunk i plays at i × 10 s), under the
 // virtual clock of memory-net.ts.
 import { test } from 'uvu'
 import * as assert from 'uvu/assert'
 import { EventEmitter } from 'node:events'
-import { Uploads, shareLedger, SHARE_URGENT_DEADLINES, SHARE_NEAR_MS, type UploadsHost } from '../../lib/swarm/uploads.js'
+import { Uploads, shareLedger, SHARE_URGENT_DEADLINES, SHARE_NEAR_MS, SHARE_RARE_COPIES, type UploadsHost } from '../../lib/swarm/uploads.js'
 import { PeerLink } from '../../lib/swarm/link.js'
 import { RateLimiter } from '../../lib/swarm/ratelimit.js'
 import type { Store } from '../../lib/swarm/store.js'
@@ -105,6 +105,12 @@ test('past its share: a chunk far ahead that another peer holds is refused; one 
   assert.equal([...b.pieces].sort((x, y) => x - y), [0, 21])
   assert.equal(b.rejected, [20])
   assert.is(h.stats.requestsRefused, 1)
+  // chunk 21, which no other peer of ours holds, is sent SHARE_RARE_COPIES times, then refused like the others
+  assert.is(SHARE_RARE_COPIES, 2)
+  const c = h.ask(21, 0)
+  await clock.run(3000)
+  assert.equal(c.pieces, [21])
+  assert.equal(h.ask(21, 0).rejected, [21])
 })
 
 test('past its share: a chunk playing within SHARE_NEAR_MS is refused only when two other peers hold it, and not within two deadlines', async () => {
