@@ -8,6 +8,7 @@ import { fetchLive } from '../lib/swarm/live-fetch.js'
 import { findLiveManifest, mayBeLive } from '../lib/live/find.js'
 import { readPublicKey } from '../lib/hashing/sign.js'
 import { outputFile } from '../lib/swarm/store.js'
+import { DEFAULT_MAX_SHARE, setDefaultMaxShare } from '../lib/swarm/uploads.js'
 import { formatTime } from '../lib/core/units.js'
 import { setFlagsFromString } from 'node:v8'
 import { appendFile } from 'node:fs/promises'
@@ -26,6 +27,7 @@ const OPTIONS: OptionTable = {
   cache: { type: 'string', arg: 'DIR', help: 'keep chunks in DIR (default: a temporary directory removed on exit)' },
   keep: { type: 'string', arg: 'DURATION', help: 'serve an item to peers this long after it was written (default: 5m; 0 with a URL argument)' },
   'upload-limit': { type: 'string', default: '0', arg: 'RATE', help: 'upload at most RATE bytes per second, 0 for no limit' },
+  'max-share': { type: 'string', default: String(DEFAULT_MAX_SHARE), arg: 'R', help: 'past R times the bytes received, refuse peers chunks that others hold and that play beyond two deadlines (scheduled items); 0 for no bound' },
   stats: { type: 'string', arg: 'FILE', help: 'append NDJSON counters to FILE per item and at exit' },
   window: { alias: 'w', type: 'string', default: '16', arg: 'N', help: 'write at most N chunks ahead of the first one not yet written' },
   deadline: { alias: 'd', type: 'string', default: '2s', arg: 'DURATION', help: 'time a request may take before it goes to another peer or the origin' },
@@ -61,6 +63,8 @@ run('pc-fetch', OPTIONS, INFO, async (opts, io) => {
   const window = intOption(opts, 'window', 1, 65536)
   const workers = opts.workers === 'auto' ? undefined : intOption(opts, 'workers', 0, 16)
   const uploadLimit = sizeOption(opts, 'uploadLimit')
+  const maxShare = String(opts.maxShare)
+  if (!/^\d+(\.\d+)?$/.test(maxShare)) throw new UsageError(`--max-share: not a number >= 0: '${maxShare}'`)
   const keepMs = opts.keep !== undefined ? durationOption(opts, 'keep') : url !== undefined ? 0 : 300_000
   const lio = { warn: io.warn, info: (m: string) => { if (io.verbose) io.stderr.write(`pc-fetch: ${m}\n`) }, debug: (m: string) => { if (io.verbose) io.stderr.write(`pc-fetch: ${m}\n`) }, signal: io.signal }
   // a mount URL (no file extension) may be a live show: its manifest says so
@@ -73,6 +77,8 @@ run('pc-fetch', OPTIONS, INFO, async (opts, io) => {
     if (opts.stats !== undefined) await appendFile(String(opts.stats), JSON.stringify({ type: 'item', item: 0, url, live: true, ...st, peersSeen: st.peersSeen.size }) + '\n')
     return
   }
+  // one pc-fetch is one line: its bound counts over every item it fetches
+  setDefaultMaxShare(Number(maxShare))
   const fetcher = new Fetcher({
     trackers, peers,
     host: String(opts.host),

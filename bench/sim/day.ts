@@ -10,10 +10,13 @@
 // listener opens the next item's swarm `leadMs` before it goes on air (pc-schedule's
 // --lead), with the record's offset 0, and keeps serving an item for `keepMs` after it
 // ended (pc-fetch's --keep); one tuning in mid-item opens that item at its offset. One
-// pc-fetch uses one peer id for all its items, so a listener has one here too.
+// pc-fetch uses one peer id and one upload line for all its items, so a listener has one
+// here too, and its share bound (pc-fetch --max-share, lib/swarm/uploads.ts) counts over
+// the day.
 import { Swarm } from '../../lib/swarm/swarm.js'
 import { MemoryStore } from '../../lib/swarm/store.js'
 import { RateLimiter } from '../../lib/swarm/ratelimit.js'
+import { shareLedger, DEFAULT_MAX_SHARE } from '../../lib/swarm/uploads.js'
 import { infoHash, leafHash } from '../../lib/hashing/hashtree.js'
 import { Announcer } from '../../lib/swarm/announce.js'
 import { EXPIRY_FACTOR } from '../../lib/tracker/swarms.js'
@@ -32,6 +35,8 @@ export interface DayOptions extends ScenarioOptions {
   keepMs: number
   /** incoming connections a host accepts at once (default pc-fetch's MAX_CONNECTIONS; lower, to make the limit bind in a small audience) */
   maxIncoming?: number
+  /** each listener's pc-fetch --max-share (default pc-fetch's; 0: none) */
+  maxShare?: number
 }
 
 export const DAY_DEFAULTS = { items: 10, leadMs: 10_000, keepMs: 300_000 }
@@ -85,6 +90,8 @@ export interface DayResult {
   perItem: { mean: number, max: number }
   /** pieces that arrived still asked for, and after their request was cancelled (counted in the sender's share all the same) */
   pieces: { wanted: number, unwanted: number }
+  /** requests answered REJECT by a listener past its share (uploads.ts refuseBeyondShare), over the day */
+  shareRefused: number
   /** dials refused because the far host held pc-fetch's MAX_CONNECTIONS incoming connections (over all its swarms) */
   refusedFull: number
   /** connections dropped by a host at that limit to make room for a dial (fetcher.ts yieldingConnection) */
@@ -144,6 +151,7 @@ export async function runDay (o: DayOptions, keepListeners = false): Promise<Day
     net.add(host)
     const l: DayListener = { host, joinAt: at, leaveAt, cls: classOf(host), items: [], opened: [], firstChunk: [], haveAt: [], swarms: [], share: 0, stallMs: 0, limiter: new RateLimiter(0) }
     listeners.push(l)
+    shareLedger(l.limiter).maxShare = o.maxShare ?? DEFAULT_MAX_SHARE
     // the items it is there for: opened `leadMs` before air, or when it tunes in mid-item
     for (let k2 = 0; k2 < o.items; k2++) {
       const open = Math.max(at, airAt(k2) - o.leadMs)
@@ -273,6 +281,7 @@ export async function runDay (o: DayOptions, keepListeners = false): Promise<Day
     byClass,
     perItem: { mean: perItem.reduce((a, b) => a + b, 0) / Math.max(1, perItem.length), max: Math.max(0, ...perItem) },
     pieces: { wanted: net.piecesWanted, unwanted: net.piecesUnwanted },
+    shareRefused: listeners.reduce((a, l) => a + shareLedger(l.limiter).refused, 0),
     refusedFull: net.refusedFull,
     yielded: net.yielded,
     conservation: { receivedFromPeers, deliveredByNet: net.pieceBytesDelivered, sentByPeers: net.pieceBytesSent, uploadedBySwarms, uploadedByListeners: sentByPeers, receivedFromOrigin, sentByOrigin: origin.bytesSent },

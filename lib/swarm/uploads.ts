@@ -2,6 +2,9 @@
 // and sent through the shared upload limit (--upload-limit), one chunk at a time per peer
 // and at most UPLOAD_SLOTS chunks at a time over all peers. A request our line could not
 // send within half a deadline, behind what it already has to send, is answered REJECT at once.
+// A listener that has uploaded more than its share (--max-share × what it received, over
+// all its items) answers REJECT to a request for a chunk that others of its peers hold and
+// that does not play within two deadlines.
 import type { PeerLink } from './link.js'
 import type { Store } from './store.js'
 import type { RateLimiter } from './ratelimit.js'
@@ -9,12 +12,73 @@ import type { SwarmClock } from './clock.js'
 
 /** What uploads need of their swarm (swarm.ts Swarm). */
 export interface UploadsHost {
-  readonly opts: { limiter: RateLimiter, deadlineMs: number }
+  /** `durationMs` and `playFraction`: when each chunk plays (the share rule needs it; none for a whole item) */
+  readonly opts: { limiter: RateLimiter, deadlineMs: number, durationMs?: number, playFraction?: number }
   readonly clock: SwarmClock
   readonly closed: boolean
   readonly store?: Store
   readonly stats: { bytesUploaded: number, requestsRefused: number }
   emit: (event: string, ...args: unknown[]) => boolean
+  /** 'tree': the store is open (the play times count from then, as scheduler.ts's); 'have': a chunk held */
+  on?: (event: 'tree' | 'have', fn: (i: number) => void) => unknown
+  /** our peers, and what each holds (their HAVEs) */
+  readonly peers?: Iterable<PeerLink>
+}
+
+/**
+ * pc-fetch's --max-share default: past this many times the bytes it received, over all its
+ * items, a listener refuses chunks that others can send (Uploads.refuseBeyondShare).
+ * Issue 13's target is 4 × the items listened to over a day; what plays soon, or what
+ * nobody else holds, is still served past it, so the bound is set below.
+ */
+export const DEFAULT_MAX_SHARE = 3
+/** Past its share, a listener serves every chunk that plays within this many deadlines: its requester has little time to ask another. */
+export const SHARE_URGENT_DEADLINES = 2
+/**
+ * Past its share, a chunk that plays within this (ms) is refused only when two of our other
+ * peers hold it (one might be busy, and the time is short); one that plays later, when one
+ * does. The requester has the chunk's holders as we do, about: refused by the only one, it
+ * would wait for the origin's turn and take it from there (bench/sim day: origin 1.05 →
+ * 1.25 × the item on a seed where every chunk far ahead was refused whoever held it).
+ */
+export const SHARE_NEAR_MS = 20_000
+/**
+ * Past its share, a chunk that too few of our other peers hold (as above) is still sent
+ * this many times in a swarm, then refused like the others: the first requesters pass it
+ * on. Without it, the fastest line, the first to hold each chunk and asked for it at once
+ * by everyone, served it to all (bench/sim day, N = 300, seed 1: a 500 Mbit/s line 40 ×
+ * each of its items, 8,212 requests refused).
+ */
+export const SHARE_RARE_COPIES = 2
+
+/**
+ * One listener's upload against what it received, over all its items: one per RateLimiter,
+ * the line one pc-fetch shares among its swarms (fetcher.ts makes one; bench/sim/day.ts one
+ * per listener). `maxShare` 0: no bound.
+ */
+export class ShareLedger {
+  uploaded = 0
+  received = 0
+  /** requests answered REJECT for it */
+  refused = 0
+  constructor (public maxShare = DEFAULT_MAX_SHARE) {}
+  get over (): boolean { return this.maxShare > 0 && this.uploaded > this.maxShare * this.received }
+}
+
+const ledgers = new WeakMap<RateLimiter, ShareLedger>()
+let defaultMaxShare = DEFAULT_MAX_SHARE
+
+/** The ledger of the line `limiter` stands for (made with the process's default bound on first use). */
+export function shareLedger (limiter: RateLimiter): ShareLedger {
+  let l = ledgers.get(limiter)
+  if (!l) { l = new ShareLedger(defaultMaxShare); ledgers.set(limiter, l) }
+  return l
+}
+
+/** pc-fetch --max-share: the bound of every ledger made from now on in this process (0: none). */
+export function setDefaultMaxShare (r: number): void {
+  if (!(r >= 0) || !Number.isFinite(r)) throw new RangeError(`max share must be a number >= 0, not ${r}`)
+  defaultMaxShare = r
 }
 
 /**
@@ -49,8 +113,48 @@ export class Uploads {
   private lastSentAt = -Infinity
   /** serve loops waiting for a slot, first come first served */
   private readonly waiting: Array<() => void> = []
+  /** when chunk 0 plays by the record's offset when the store opened (NaN: not known) */
+  private itemStartAt = NaN
+  /** copies of each chunk sent in this swarm (SHARE_RARE_COPIES), at most 255 counted */
+  private copies = new Uint8Array(0)
 
-  constructor (private readonly sw: UploadsHost) {}
+  constructor (private readonly sw: UploadsHost) {
+    // Swarm makes its Uploads before its own fields are set: opts and clock are read only once the store opens
+    sw.on?.('tree', () => {
+      const d = sw.opts.durationMs
+      if (d !== undefined && d > 0) this.itemStartAt = sw.clock.now() - d * (sw.opts.playFraction ?? 0)
+    })
+    sw.on?.('have', (i: number) => { if (sw.store) this.ledger.received += sw.store.length(i) })
+  }
+
+  private get ledger (): ShareLedger { return shareLedger(this.sw.opts.limiter) }
+
+  /**
+   * Answer REJECT to `p`'s latest request when we are past our share, its chunk plays more
+   * than SHARE_URGENT_DEADLINES deadlines from now, and others of our peers hold it (one
+   * when it plays more than SHARE_NEAR_MS from now, two when sooner), or we have sent it
+   * SHARE_RARE_COPIES times already; never when no play time is known (a whole item).
+   * Returns whether it did. Requests go to the fastest holder first (scheduler.ts), so
+   * without this a few fast reachable lines served most of every item: the day's
+   * schedule, N = 100, seed 1, 27.69 × what the busiest one listened to.
+   */
+  private refuseBeyondShare (p: PeerLink): boolean {
+    const i = p.wanted[p.wanted.length - 1]
+    const sw = this.sw
+    const store = sw.store
+    if (i === undefined || !store?.has(i) || Number.isNaN(this.itemStartAt) || !this.ledger.over) return false
+    const ahead = this.itemStartAt + i * (sw.opts.durationMs! / store.count) - sw.clock.now()
+    if (ahead <= SHARE_URGENT_DEADLINES * sw.opts.deadlineMs) return false
+    const need = ahead > SHARE_NEAR_MS ? 1 : 2
+    let held = 0
+    for (const q of sw.peers ?? []) if (q !== p && q.has(i) && ++held >= need) break
+    if (held < need && (this.copies[i] ?? 0) < SHARE_RARE_COPIES) return false
+    p.wanted.pop()
+    p.send({ type: 'reject', index: i })
+    sw.stats.requestsRefused++
+    this.ledger.refused++
+    return true
+  }
 
   private async slot (): Promise<void> {
     if (this.active < UPLOAD_SLOTS) { this.active++; return }
@@ -101,7 +205,7 @@ export class Uploads {
 
   async serve (p: PeerLink): Promise<void> {
     const sw = this.sw
-    this.refuseBeyondLine(p)
+    if (!this.refuseBeyondShare(p)) this.refuseBeyondLine(p)
     if (p.serving) return
     p.serving = true
     try {
@@ -126,6 +230,9 @@ export class Uploads {
           await p.sendPiece(i, data)
           this.sent(len, from)
           sw.stats.bytesUploaded += len
+          this.ledger.uploaded += len
+          if (this.copies.length !== sw.store.count) this.copies = new Uint8Array(sw.store.count)
+          if (this.copies[i] < 255) this.copies[i]++
           sw.emit('uploaded', len)
         } finally { this.release() }
       }

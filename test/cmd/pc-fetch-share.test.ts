@@ -1,0 +1,79 @@
+// pc-fetch --max-share (lib/swarm/uploads.ts): past R times what it received, a listener
+// answers REJECT to a request for a chunk that another of its peers holds and that plays
+// beyond two deadlines; what plays sooner is served. A real pc-fetch fetching a scheduled
+// record (60 s, 17 chunks: chunk i plays ~3.5 i s after it starts) from a web server and
+// a fake peer that holds every chunk, and a test peer speaking
+// lib/swarm/wire.ts to it: chunk 0 (playing now) is served, then chunk 15 (playing in
+// ~50 s) is refused with --max-share 0.01 and served with --max-share 0 (no bound).
+import { test } from 'uvu'
+import * as assert from 'uvu/assert'
+import { connect, type Socket } from 'node:net'
+import { killChildren, run, tempDir, waitUntil, withTimeout } from '../helpers.js'
+import { startOrigin, type OriginServer } from '../../scripts/origin.js'
+import { fakePeer, makeItem, record, startFetch, type TestItem } from './pc-fetch-helpers.js'
+import { encodeHandshake, encodeMessage, WireDecoder, type Message } from '../../lib/swarm/wire.js'
+import { infoHash as infoHashOf } from '../../lib/hashing/hashtree.js'
+
+const SIZE = 1024 * 1024 + 777
+const CHUNK = 64 * 1024
+let dir: { path: string, remove: () => Promise<void> }
+let item: TestItem
+let origin: OriginServer | undefined
+const cleanups: Array<() => void> = []
+
+test.before(async () => {
+  dir = await tempDir('pc-fetch-share-')
+  item = await makeItem(dir.path, 'item.bin', SIZE, CHUNK)
+})
+test.after(async () => { await dir.remove() })
+test.after.each(async () => {
+  killChildren()
+  for (const c of cleanups.splice(0)) c()
+  await origin?.close()
+  origin = undefined
+})
+
+/** a peer on a socket to the listener: it handshakes, and keeps what it is sent (a bitfield and HAVEs as the chunks it holds) */
+function testPeer (port: number): { socket: Socket, got: Message[], holds: (i: number) => boolean } {
+  const socket = connect({ host: '127.0.0.1', port })
+  const d = new WireDecoder()
+  const got: Message[] = []
+  socket.on('error', () => {})
+  socket.on('data', (b: Buffer) => { for (const m of d.push(b)) if (m.type !== 'handshake') got.push(m) })
+  socket.write(encodeHandshake({ infoHash: infoHashOf(item.tree.root), peerId: Buffer.alloc(20, 9), port: 0 }))
+  cleanups.push(() => socket.destroy())
+  const holds = (i: number): boolean => got.some(m => (m.type === 'have' && m.index === i) || (m.type === 'bitfield' && (m.bits[i >> 3] & (0x80 >> (i & 7))) !== 0))
+  return { socket, got, holds }
+}
+
+/** what the listener answered to our REQUEST for chunk i: 'piece' or 'reject' */
+async function ask (p: ReturnType<typeof testPeer>, i: number): Promise<string> {
+  p.socket.write(encodeMessage({ type: 'request', index: i }))
+  await waitUntil(() => p.got.some(m => (m.type === 'piece' || m.type === 'reject') && m.index === i), 10_000, `an answer for chunk ${i}`)
+  return p.got.find(m => (m.type === 'piece' || m.type === 'reject') && m.index === i)!.type
+}
+
+for (const [max, last] of [['0.01', 'reject'], ['0', 'piece']]) {
+  test(`--max-share ${max}: chunk 0 served, chunk 15 (held by another peer, playing in ~50 s) ${last === 'reject' ? 'refused' : 'served'}`, async () => {
+    origin = await startOrigin({ dir: dir.path })
+    // it serves every chunk (a peer that answers nothing is dropped, and would hold nothing)
+    const other = await fakePeer(item, (s, i) => { s.write(encodeMessage({ type: 'piece', index: i, data: item.data.subarray(i * CHUNK, (i + 1) * CHUNK) })) })
+    cleanups.push(other.close)
+    const rec = record(origin.url + 'item.bin', { root: item.root, duration: 60_000 })
+    const a = await startFetch(['-q', '--keep', '30s', '--deadline', '500ms', '--max-share', max, '--peer', `127.0.0.1:${other.port}`], rec)
+    const p = testPeer(a.port)
+    await withTimeout(waitUntil(() => p.holds(15), 20_000, 'the listener to hold chunk 15'), 25_000, 'chunk 15')
+    assert.is(await ask(p, 0), 'piece', 'chunk 0 plays now')
+    assert.is(await ask(p, 15), last, a.stderr())
+  })
+}
+
+test('--max-share takes a number >= 0', async () => {
+  for (const bad of ['-1', 'lots', '1e3']) {
+    const r = await run('pc-fetch', [`--max-share=${bad}`, 'http://127.0.0.1:9/x.mp3'])
+    assert.is(r.code, 64, r.stderr)
+    assert.match(r.stderr, `--max-share: not a number >= 0: '${bad}'`)
+  }
+})
+
+test.run()
