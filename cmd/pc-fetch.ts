@@ -8,7 +8,7 @@ import { fetchLive } from '../lib/swarm/live-fetch.js'
 import { findLiveManifest, mayBeLive } from '../lib/live/find.js'
 import { readPublicKey } from '../lib/hashing/sign.js'
 import { outputFile } from '../lib/swarm/store.js'
-import { DEFAULT_MAX_SHARE, setDefaultMaxShare } from '../lib/swarm/uploads.js'
+import { DEFAULT_MAX_SHARE } from '../lib/swarm/uploads.js'
 import { formatTime } from '../lib/core/units.js'
 import { setFlagsFromString } from 'node:v8'
 import { appendFile } from 'node:fs/promises'
@@ -77,8 +77,6 @@ run('pc-fetch', OPTIONS, INFO, async (opts, io) => {
     if (opts.stats !== undefined) await appendFile(String(opts.stats), JSON.stringify({ type: 'item', item: 0, url, live: true, ...st, peersSeen: st.peersSeen.size }) + '\n')
     return
   }
-  // one pc-fetch is one line: its bound counts over every item it fetches
-  setDefaultMaxShare(Number(maxShare))
   const fetcher = new Fetcher({
     trackers, peers,
     host: String(opts.host),
@@ -89,6 +87,8 @@ run('pc-fetch', OPTIONS, INFO, async (opts, io) => {
     cacheDir: opts.cache as string | undefined,
     keepMs,
     uploadLimit,
+    // one pc-fetch is one line: its bound counts over every item it fetches
+    maxShare: Number(maxShare),
     statsFile: opts.stats as string | undefined,
     window,
     deadlineMs,

@@ -16,7 +16,7 @@
 import { Swarm } from '../../lib/swarm/swarm.js'
 import { MemoryStore } from '../../lib/swarm/store.js'
 import { RateLimiter } from '../../lib/swarm/ratelimit.js'
-import { shareLedger, DEFAULT_MAX_SHARE } from '../../lib/swarm/uploads.js'
+import { ShareLedger, DEFAULT_MAX_SHARE } from '../../lib/swarm/uploads.js'
 import { infoHash, leafHash } from '../../lib/hashing/hashtree.js'
 import { Announcer } from '../../lib/swarm/announce.js'
 import { EXPIRY_FACTOR } from '../../lib/tracker/swarms.js'
@@ -65,6 +65,8 @@ export interface DayListener {
   stallMs: number
   /** one pc-fetch's upload limit, over all its swarms */
   limiter: RateLimiter
+  /** its line's upload against what it received over its items (pc-fetch --max-share) */
+  ledger: ShareLedger
 }
 
 export interface ShareFigures { listeners: number, mean: number, p99: number, max: number, over4: number }
@@ -149,9 +151,8 @@ export async function runDay (o: DayOptions, keepListeners = false): Promise<Day
     const peerId = Buffer.concat([Buffer.from('-PC0001-'), rng.bytes(12)])
     const host = new Host(k, { host: `10.${(k >> 16) & 255}.${(k >> 8) & 255}.${k & 255}`, port: PORT }, spec)
     net.add(host)
-    const l: DayListener = { host, joinAt: at, leaveAt, cls: classOf(host), items: [], opened: [], firstChunk: [], haveAt: [], swarms: [], share: 0, stallMs: 0, limiter: new RateLimiter(0) }
+    const l: DayListener = { host, joinAt: at, leaveAt, cls: classOf(host), items: [], opened: [], firstChunk: [], haveAt: [], swarms: [], share: 0, stallMs: 0, limiter: new RateLimiter(0), ledger: new ShareLedger(o.maxShare ?? DEFAULT_MAX_SHARE) }
     listeners.push(l)
-    shareLedger(l.limiter).maxShare = o.maxShare ?? DEFAULT_MAX_SHARE
     // the items it is there for: opened `leadMs` before air, or when it tunes in mid-item
     for (let k2 = 0; k2 < o.items; k2++) {
       const open = Math.max(at, airAt(k2) - o.leadMs)
@@ -182,7 +183,7 @@ export async function runDay (o: DayOptions, keepListeners = false): Promise<Day
     const it = items[k]
     const sw = new Swarm({
       url: `http://origin.test/item${k}`, root: it.tree.root, infoHash: hashes[k], peerId, port: PORT, cacheDir: '', removeCache: false,
-      window: o.window, deadlineMs: o.deadlineMs, playFraction: offset / o.durationMs, durationMs: o.durationMs, limiter: l.limiter,
+      window: o.window, deadlineMs: o.deadlineMs, playFraction: offset / o.durationMs, durationMs: o.durationMs, limiter: l.limiter, share: l.ledger,
       warn: () => {}, debug: () => {}, clock, connect: net.connector(h, hexes[k]), origin: origin.source(h, it.chunks),
       store: (t) => new MemoryStore(t, { keepBuffers: true, check: checks[k] }),
     })
@@ -281,7 +282,7 @@ export async function runDay (o: DayOptions, keepListeners = false): Promise<Day
     byClass,
     perItem: { mean: perItem.reduce((a, b) => a + b, 0) / Math.max(1, perItem.length), max: Math.max(0, ...perItem) },
     pieces: { wanted: net.piecesWanted, unwanted: net.piecesUnwanted },
-    shareRefused: listeners.reduce((a, l) => a + shareLedger(l.limiter).refused, 0),
+    shareRefused: listeners.reduce((a, l) => a + l.ledger.refused, 0),
     refusedFull: net.refusedFull,
     yielded: net.yielded,
     conservation: { receivedFromPeers, deliveredByNet: net.pieceBytesDelivered, sentByPeers: net.pieceBytesSent, uploadedBySwarms, uploadedByListeners: sentByPeers, receivedFromOrigin, sentByOrigin: origin.bytesSent },

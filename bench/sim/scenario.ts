@@ -5,6 +5,7 @@ import { TreeBuilder, infoHash, leafHash, CHUNK_BYTES, type HashTree } from '../
 import { Swarm } from '../../lib/swarm/swarm.js'
 import { MemoryStore } from '../../lib/swarm/store.js'
 import { RateLimiter } from '../../lib/swarm/ratelimit.js'
+import { ShareLedger } from '../../lib/swarm/uploads.js'
 import { EXPIRY_FACTOR } from '../../lib/tracker/swarms.js'
 import { DEFAULT_INTERVAL_S } from '../../lib/tracker/client.js'
 import { SimClock } from './clock.js'
@@ -229,7 +230,7 @@ export async function runScenario (o: ScenarioOptions, item?: Item, keepListener
     }
     const sw = new Swarm({
       url: 'http://origin.test/item', root: tree.root, infoHash: ih, peerId, port: PORT, cacheDir: '', removeCache: false,
-      window: o.window, deadlineMs: o.deadlineMs, playFraction: offset / o.durationMs, durationMs: o.arrival === 'together' ? undefined : o.durationMs, limiter: new RateLimiter(0),
+      window: o.window, deadlineMs: o.deadlineMs, playFraction: offset / o.durationMs, durationMs: o.arrival === 'together' ? undefined : o.durationMs, limiter: new RateLimiter(0), share: new ShareLedger(),
       warn: () => {}, debug: () => {}, clock, connect: net.connector(h), origin: origin.source(h),
       store: (t) => new MemoryStore(t, { keepBuffers: true, check }),
     })

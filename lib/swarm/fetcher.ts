@@ -20,6 +20,7 @@ import type { OutputFile } from './store.js'
 import { Peer } from './peer.js'
 import type { PeerLink } from './link.js'
 import { RateLimiter } from './ratelimit.js'
+import { ShareLedger, DEFAULT_MAX_SHARE } from './uploads.js'
 import type { PeerAddress } from './wire.js'
 import { emitItem } from './emit.js'
 import { realClock, within } from './clock.js'
@@ -50,6 +51,8 @@ export interface FetcherOptions {
   cacheDir?: string
   keepMs: number
   uploadLimit: number
+  /** --max-share: past this × what it received, over every item, the line refuses chunks others can send (uploads.ts; 0: no bound; default DEFAULT_MAX_SHARE) */
+  maxShare?: number
   statsFile?: string
   window: number
   deadlineMs: number
@@ -121,6 +124,8 @@ export class Fetcher {
   /** what the --stats line of a swarm's item said, for the line written when pc-fetch leaves it */
   private readonly written = new Map<Swarm, { item: number, url: string, root: string, size: number }>()
   private readonly limiter: RateLimiter
+  /** the line's upload against what it received, over every item of this run */
+  private readonly share: ShareLedger
   private readonly sockets = new Set<Socket>()
   private cacheDir = ''
   private tempCache = false
@@ -136,6 +141,7 @@ export class Fetcher {
 
   constructor (readonly opts: FetcherOptions, readonly io: FetcherIo) {
     this.limiter = new RateLimiter(opts.uploadLimit)
+    this.share = new ShareLedger(opts.maxShare ?? DEFAULT_MAX_SHARE)
     // two threads beside the main one, even on two cores: BLAKE2b at ~580 MB/s a core is
     // the bottleneck of a download into a file (256 MiB: medians 0.98 s with one, 0.78 s with two)
     const workers = opts.workers ?? (availableParallelism() >= 2 ? AUTO_WORKERS : 0)
@@ -409,7 +415,7 @@ export class Fetcher {
       removeCache: this.tempCache, window: this.opts.window, deadlineMs: this.opts.deadlineMs,
       playFraction: !this.opts.raw && rec.duration && rec.offset ? Math.min(1, rec.offset / rec.duration) : 0,
       durationMs: !this.opts.raw && rec.duration ? rec.duration : undefined,
-      limiter: this.limiter, output, verifier: this.opts.workers !== undefined || output ? this.verifier : undefined, verifyMinBytes: this.verifyMinBytes, warn: this.io.warn, debug: this.io.debug,
+      limiter: this.limiter, share: this.share, output, verifier: this.opts.workers !== undefined || output ? this.verifier : undefined, verifyMinBytes: this.verifyMinBytes, warn: this.io.warn, debug: this.io.debug,
     })
     swarm.on('error', (e: Error) => this.io.warn(`${rec.url}: ${e.message}`))
     swarm.on('complete', () => { for (const a of this.announcers.get(swarm) ?? []) a.completed() })

@@ -20,7 +20,7 @@ import { RateLimiter } from './ratelimit.js'
 import { realClock, sleepOn, within, type SwarmClock } from './clock.js'
 import { Members } from './members.js'
 import { Scheduler } from './scheduler.js'
-import { Uploads } from './uploads.js'
+import { Uploads, type ShareLedger } from './uploads.js'
 
 /** how long a new swarm looks for peers before it may use the origin */
 export const DISCOVERY_MS = 800
@@ -50,6 +50,8 @@ export interface SwarmOptions {
   /** the record's duration (ms): when each chunk plays, for the origin's timing (scheduler.ts ORIGIN_LEAD_MS); none for a whole item */
   durationMs?: number
   limiter: RateLimiter
+  /** the line's upload against what it received, over every swarm on it (uploads.ts, pc-fetch --max-share); none: no bound */
+  share?: ShareLedger
   /** threads that verify and store chunks, used for items of at least `verifyMinBytes` */
   verifier?: VerifyPool
   verifyMinBytes?: number

@@ -12,8 +12,12 @@ import type { SwarmClock } from './clock.js'
 
 /** What uploads need of their swarm (swarm.ts Swarm). */
 export interface UploadsHost {
-  /** `durationMs` and `playFraction`: when each chunk plays (the share rule needs it; none for a whole item) */
-  readonly opts: { limiter: RateLimiter, deadlineMs: number, durationMs?: number, playFraction?: number }
+  /**
+   * `durationMs` and `playFraction`: when each chunk plays (the share rule needs it; none
+   * for a whole item); `share`: the line's ledger, shared by every swarm on that line (none:
+   * no bound, nothing counted)
+   */
+  readonly opts: { limiter: RateLimiter, deadlineMs: number, durationMs?: number, playFraction?: number, share?: ShareLedger }
   readonly clock: SwarmClock
   readonly closed: boolean
   readonly store?: Store
@@ -52,33 +56,19 @@ export const SHARE_NEAR_MS = 20_000
 export const SHARE_RARE_COPIES = 2
 
 /**
- * One listener's upload against what it received, over all its items: one per RateLimiter,
- * the line one pc-fetch shares among its swarms (fetcher.ts makes one; bench/sim/day.ts one
- * per listener). `maxShare` 0: no bound.
+ * One listener's upload against what it received, over all its items: one per line, made
+ * beside its RateLimiter and handed to each of its swarms (fetcher.ts makes one per
+ * pc-fetch; bench/sim one per listener). `maxShare` 0: no bound.
  */
 export class ShareLedger {
   uploaded = 0
   received = 0
   /** requests answered REJECT for it */
   refused = 0
-  constructor (public maxShare = DEFAULT_MAX_SHARE) {}
+  constructor (public maxShare = DEFAULT_MAX_SHARE) {
+    if (!(maxShare >= 0) || !Number.isFinite(maxShare)) throw new RangeError(`max share must be a number >= 0, not ${maxShare}`)
+  }
   get over (): boolean { return this.maxShare > 0 && this.uploaded > this.maxShare * this.received }
-}
-
-const ledgers = new WeakMap<RateLimiter, ShareLedger>()
-let defaultMaxShare = DEFAULT_MAX_SHARE
-
-/** The ledger of the line `limiter` stands for (made with the process's default bound on first use). */
-export function shareLedger (limiter: RateLimiter): ShareLedger {
-  let l = ledgers.get(limiter)
-  if (!l) { l = new ShareLedger(defaultMaxShare); ledgers.set(limiter, l) }
-  return l
-}
-
-/** pc-fetch --max-share: the bound of every ledger made from now on in this process (0: none). */
-export function setDefaultMaxShare (r: number): void {
-  if (!(r >= 0) || !Number.isFinite(r)) throw new RangeError(`max share must be a number >= 0, not ${r}`)
-  defaultMaxShare = r
 }
 
 /**
@@ -124,10 +114,9 @@ export class Uploads {
       const d = sw.opts.durationMs
       if (d !== undefined && d > 0) this.itemStartAt = sw.clock.now() - d * (sw.opts.playFraction ?? 0)
     })
-    sw.on?.('have', (i: number) => { if (sw.store) this.ledger.received += sw.store.length(i) })
+    sw.on?.('have', (i: number) => { const l = sw.opts.share; if (l && sw.store) l.received += sw.store.length(i) })
   }
 
-  private get ledger (): ShareLedger { return shareLedger(this.sw.opts.limiter) }
 
   /**
    * Answer REJECT to `p`'s latest request when we are past our share, its chunk plays more
@@ -142,7 +131,8 @@ export class Uploads {
     const i = p.wanted[p.wanted.length - 1]
     const sw = this.sw
     const store = sw.store
-    if (i === undefined || !store?.has(i) || Number.isNaN(this.itemStartAt) || !this.ledger.over) return false
+    const ledger = sw.opts.share
+    if (i === undefined || !store?.has(i) || Number.isNaN(this.itemStartAt) || ledger?.over !== true) return false
     const ahead = this.itemStartAt + i * (sw.opts.durationMs! / store.count) - sw.clock.now()
     if (ahead <= SHARE_URGENT_DEADLINES * sw.opts.deadlineMs) return false
     const need = ahead > SHARE_NEAR_MS ? 1 : 2
@@ -152,7 +142,7 @@ export class Uploads {
     p.wanted.pop()
     p.send({ type: 'reject', index: i })
     sw.stats.requestsRefused++
-    this.ledger.refused++
+    ledger.refused++
     return true
   }
 
@@ -230,7 +220,7 @@ export class Uploads {
           await p.sendPiece(i, data)
           this.sent(len, from)
           sw.stats.bytesUploaded += len
-          this.ledger.uploaded += len
+          if (sw.opts.share) sw.opts.share.uploaded += len
           if (this.copies.length !== sw.store.count) this.copies = new Uint8Array(sw.store.count)
           if (this.copies[i] < 255) this.copies[i]++
           sw.emit('uploaded', len)

@@ -7,7 +7,7 @@
 import { test } from 'uvu'
 import * as assert from 'uvu/assert'
 import { EventEmitter } from 'node:events'
-import { Uploads, shareLedger, SHARE_URGENT_DEADLINES, SHARE_NEAR_MS, SHARE_RARE_COPIES, type UploadsHost } from '../../lib/swarm/uploads.js'
+import { Uploads, ShareLedger, SHARE_URGENT_DEADLINES, SHARE_NEAR_MS, SHARE_RARE_COPIES, type UploadsHost } from '../../lib/swarm/uploads.js'
 import { PeerLink } from '../../lib/swarm/link.js'
 import { RateLimiter } from '../../lib/swarm/ratelimit.js'
 import type { Store } from '../../lib/swarm/store.js'
@@ -47,12 +47,12 @@ class Host extends EventEmitter implements UploadsHost {
   readonly stats = { bytesUploaded: 0, requestsRefused: 0 }
   readonly peers = new Set<PeerLink>()
   readonly uploads: Uploads
-  constructor (readonly clock: VirtualClock, limiter: RateLimiter, { durationMs }: { durationMs?: number } = { durationMs: DURATION_MS }) {
+  constructor (readonly clock: VirtualClock, share: ShareLedger, { durationMs }: { durationMs?: number } = { durationMs: DURATION_MS }) {
     super()
     const data = Buffer.alloc(CHUNK)
     this.store = { count: COUNT, has: (i: number) => i < COUNT, length: () => CHUNK, get: async () => data } as unknown as Store
     this.uploads = new Uploads(this)
-    this.opts = { limiter, deadlineMs: DEADLINE_MS, durationMs, playFraction: 0 }
+    this.opts = { limiter: new RateLimiter(0), share, deadlineMs: DEADLINE_MS, durationMs, playFraction: 0 }
     this.emit('tree')
   }
 
@@ -79,15 +79,14 @@ class Host extends EventEmitter implements UploadsHost {
 /** a host at time 0 (chunk i plays at i × CHUNK_MS), bound `max`, that received 2 chunks and uploaded 3 to `a` */
 async function pastShare (max = 1): Promise<{ clock: VirtualClock, h: Host }> {
   const clock = new VirtualClock()
-  const limiter = new RateLimiter(0)
-  shareLedger(limiter).maxShare = max
-  const h = new Host(clock, limiter)
+  const line = new ShareLedger(max)
+  const h = new Host(clock, line)
   h.received(2)
   const a = h.link('a')
   for (const i of [27, 28, 29]) h.request(a, i)
   await clock.run(1000)
   assert.equal(a.pieces, [27, 28, 29], 'served while under the bound')
-  assert.ok(shareLedger(limiter).over, 'past the bound: 3 chunks sent for 2 received')
+  assert.ok(line.over, 'past the bound: 3 chunks sent for 2 received')
   return { clock, h }
 }
 
@@ -134,19 +133,17 @@ test('past its share: a chunk playing within SHARE_NEAR_MS is refused only when 
 test('the share counts over every item of one line, and only its own', async () => {
   const { clock, h } = await pastShare()
   // a second item on the same line (one pc-fetch), nothing uploaded in it yet
-  const other = new Host(clock, h.opts.limiter)
+  const other = new Host(clock, h.opts.share!)
   assert.equal(other.ask(20, 1).rejected, [20], 'the first item\'s uploads count in the second')
   // another listener's line, same everything else, under its bound
-  const line2 = new RateLimiter(0)
-  shareLedger(line2).maxShare = 1
-  const third = new Host(clock, line2)
+  const third = new Host(clock, new ShareLedger(1))
   third.received(2)
   const e = third.ask(20, 1)
   await clock.run(2000)
   assert.equal(e.pieces, [20])
   // what it receives counts as well: 12 more chunks, and the first line is under 1 × again
   h.received(12)
-  assert.not.ok(shareLedger(h.opts.limiter).over)
+  assert.not.ok(h.opts.share!.over)
   const f = h.ask(20, 1)
   await clock.run(3000)
   assert.equal(f.pieces, [20])
@@ -155,9 +152,7 @@ test('the share counts over every item of one line, and only its own', async () 
 test('no bound (0), or no play time known (a whole item): every chunk held is served', async () => {
   for (const [max, duration] of [[0, DURATION_MS], [1, undefined]] as const) {
     const clock = new VirtualClock()
-    const limiter = new RateLimiter(0)
-    shareLedger(limiter).maxShare = max
-    const h = new Host(clock, limiter, { durationMs: duration })
+    const h = new Host(clock, new ShareLedger(max), { durationMs: duration })
     h.received(1)
     const a = h.link('a')
     h.link('c', [10, 11, 12, 13, 14])
