@@ -24,7 +24,7 @@ import { DEFAULT_INTERVAL_S } from '../../lib/tracker/client.js'
 import { SimClock } from './clock.js'
 import { Host, SimNet, SimOrigin, SimTracker } from './net.js'
 import { Rng, homeHost, HOME } from './population.js'
-import { makeItem, quantile, stallAfter, type Item, type ScenarioOptions } from './scenario.js'
+import { firstAudioAt, makeItem, quantile, stallAfter, type Item, type ScenarioOptions } from './scenario.js'
 
 export interface DayOptions extends ScenarioOptions {
   /** items in the day, each `durationMs` long, back to back */
@@ -241,8 +241,8 @@ export async function runDay (o: DayOptions, keepListeners = false): Promise<Day
         const f = haveAt[0]
         if (Number.isNaN(f) || f > air) { const until = Number.isNaN(f) ? playEnd : Math.min(f, playEnd); my += Math.max(0, until - air); if (Number.isNaN(f)) continue; t = f } else t = air
       } else {
-        // tuning in (shortly before the item or during it): first audio once its first chunk is held (not before air)
-        const f = haveAt[first]
+        // tuning in (shortly before the item or during it): first audio once pc-fetch has written what comes before its first chunk, and that (not before air)
+        const f = firstAudioAt(haveAt, first, true)
         if (Number.isNaN(f)) continue
         firstAudio.push(Math.max(f, air) - l.opened[j])
         t = Math.max(f, air)

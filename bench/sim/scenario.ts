@@ -164,6 +164,17 @@ export function stallAfter (haveAt: Float64Array, first: number, start: number, 
   return my
 }
 
+/**
+ * When a pc listener tuning in at chunk `first` can play: pc-fetch writes chunk 0 (codec
+ * headers) before anything else of an item (lib/swarm/emit.ts), so its first audio waits
+ * for both; NaN while either is missing. (pc-icecast's reorder gives up a range whose time
+ * has passed, so the chunk before the offset's, asked with them, is not waited for.) A
+ * plain HTTP or BitTorrent-like listener needs only `first` (`pc` false).
+ */
+export function firstAudioAt (haveAt: Float64Array, first: number, pc: boolean): number {
+  return pc ? Math.max(haveAt[0], haveAt[first]) : haveAt[first]
+}
+
 export function quantile (xs: number[], q: number): number {
   if (!xs.length) return NaN
   const s = [...xs].sort((a, b) => a - b)
@@ -277,7 +288,7 @@ export async function runScenario (o: ScenarioOptions, item?: Item, keepListener
   let stayed = 0
   for (const l of listeners) {
     const playEnd = Math.min(l.leaveAt, T0 + o.durationMs + o.tailMs)
-    const f = l.haveAt[l.firstChunk]
+    const f = firstAudioAt(l.haveAt, l.firstChunk, o.mode === 'pc')
     const whole = (() => { for (let i = l.firstChunk; i < count; i++) if (Number.isNaN(l.haveAt[i])) return false; return true })()
     if (l.leaveAt >= T0 + o.durationMs) stayed++
     if (whole) completed++
@@ -304,7 +315,7 @@ export async function runScenario (o: ScenarioOptions, item?: Item, keepListener
   return {
     ...summary({ o, itemBytes, count, originBytes: origin.bytesSent, stalled, listeners: listeners.length, stallMs, firstAudio, up, completed, stayed, endMs: end, wall, clock, net }),
     conservation: { receivedFromPeers, deliveredByNet: net.pieceBytesDelivered, sentByPeers, uploadedBySwarms, receivedFromOrigin, sentByOrigin: origin.bytesSent },
-    joiners: o.joiners ? { firstAudioMs: listeners.slice(o.listeners).map(l => l.haveAt[l.firstChunk] - l.joinAt), originRatio: (origin.bytesSent - originAtJoiners) / itemBytes } : undefined,
+    joiners: o.joiners ? { firstAudioMs: listeners.slice(o.listeners).map(l => firstAudioAt(l.haveAt, l.firstChunk, o.mode === 'pc') - l.joinAt), originRatio: (origin.bytesSent - originAtJoiners) / itemBytes } : undefined,
     listeners: keepListeners ? listeners : undefined,
   }
 }

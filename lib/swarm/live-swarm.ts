@@ -450,6 +450,8 @@ export class LiveSwarm extends EventEmitter {
       if (this.fromOriginNow.has(seq)) { this.askPeer(seq); continue }
       if (this.askPeer(seq) || unplaced || seq > reach || (behind && (seq !== top || !catchUp))) continue
       const due = this.dueAt(seq)
+      // when the designated listener asks for it, and the backups count from: its end on the source clock (EARLY_MAX)
+      const asksFrom = due - earlyMs
       const rank = alone ? 0 : this.rankFor(ranked, seq)
       const first = !alone && rank < this.opts.fetchers
       // our place for this chunk in the whole audience (the tracker's count, or the peers we know)
@@ -463,15 +465,15 @@ export class LiveSwarm extends EventEmitter {
       const fallback = due + this.opts.deadlineMs - Math.max(this.opts.chunkMs, 500) + (alone ? 0 : FALLBACK_SPREAD * this.opts.chunkMs * rank / Math.max(1, ranked.length))
       // the next in rank take over one by one when the designated one brought nothing (it
       // left without a word, or its line is slow), before everyone falls back at once;
-      // counted, as the designated ask, from the chunk's end on the source clock (EARLY_MAX)
-      const backup = alone ? fallback : Math.min(fallback, due - earlyMs + this.opts.chunkMs * (first ? STAGED_AFTER : BACKUP_AFTER + BACKUP_STEP * (rank - this.opts.fetchers)))
+      // counted, as the designated ask, from asksFrom
+      const backup = alone ? fallback : Math.min(fallback, asksFrom + this.opts.chunkMs * (first ? STAGED_AFTER : BACKUP_AFTER + BACKUP_STEP * (rank - this.opts.fetchers)))
       // a backup or fallback that would come after the chunk's deadline at the server's recent pace only makes a busy server busier
       const late = (seq <= known || overdue < this.opts.deadlineMs) && !(designated && now < fallback) && now + this.originPace(now) > due + this.opts.deadlineMs
       // a chunk known to exist is left to the first FALLBACK_PLACES at its fallback
       const capped = !alone && seq <= known && now >= fallback && place >= FALLBACK_PLACES
       // one not known to exist is asked for by everyone in turn, but beyond those places only its claim
       const claimOnly = !alone && seq > known && now >= fallback && place >= FALLBACK_PLACES
-      if (!late && !capped && now - tried >= pollMs && ((designated && now >= due - earlyMs) || now >= backup)) {
+      if (!late && !capped && now - tried >= pollMs && ((designated && now >= asksFrom) || now >= backup)) {
         const why: OriginWhy = alone ? 'alone' : now >= fallback ? 'fallback' : designated ? 'designated' : 'backup'
         void this.fromOrigin(seq, why, designated && now < fallback ? pollMs : 0, claimOnly)
       }
