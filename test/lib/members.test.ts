@@ -18,13 +18,13 @@ class Link extends PeerLink {
   readonly sent: Message[] = []
   constructor (readonly n: number) { super(); this.address = `10.0.0.${n}:50000` }
   // a new object each time, as a transport may give: the batch compares addresses, not objects
-  get listenAddress (): PeerAddress | undefined { return this.remote ? { host: `10.0.0.${this.n}`, port: 6881 } : undefined }
+  get listenAddress (): PeerAddress | undefined { return this.remote ? { host: `10.0.0.${this.n}`, port: this.remote.port } : undefined }
   sendHandshake (_h: Handshake): void {}
   send (m: Message): boolean { this.sent.push(m); return true }
   async sendPiece (): Promise<void> {}
   end (): void {}
   protected destroy (): void {}
-  open (): void { this.received({ type: 'handshake', handshake: { infoHash: INFO, peerId: Buffer.alloc(20, this.n), port: 6881 } }) }
+  open (port = 6881): void { this.received({ type: 'handshake', handshake: { infoHash: INFO, peerId: Buffer.alloc(20, this.n), port } }) }
   say (m: Message): void { this.received(m) }
   pexes (): string[][] { return this.sent.filter(m => m.type === 'pex').map(m => (m as { peers: PeerAddress[] }).peers.map(a => `${a.host}:${a.port}`)) }
 }
@@ -98,6 +98,25 @@ test('a PEX batch: every newcomer is told the others but not itself, the peers b
   assert.equal(y.pexes(), [['10.0.0.2:6881', '10.0.0.3:6881'], ['10.0.0.3:6881', '10.0.0.5:6881']])
   assert.equal(z.pexes(), [['10.0.0.2:6881', '10.0.0.3:6881', '10.0.0.4:6881'], ['10.0.0.3:6881', '10.0.0.4:6881']])
   assert.equal(old.pexes(), [['10.0.0.3:6881', '10.0.0.4:6881', '10.0.0.5:6881']])
+})
+
+test('a newcomer is told the peers there now: not one that left, one that handshook again at its new port', async () => {
+  const clock = new SimClock(10)
+  const m = members(clock)
+  const a = join(m, 2)
+  const b = join(m, 3)
+  join(m, 4)
+  const c = [...m.peers][2] as Link
+  join(m, 5)
+  await clock.run(2 * PEX_BATCH_MS)
+  b.drop('gone')
+  c.open(7000) // a second handshake, another listen port
+  a.sent.length = 0
+  const d = join(m, 6)
+  assert.equal(d.pexes(), [['10.0.0.2:6881', '10.0.0.4:7000', '10.0.0.5:6881']])
+  await clock.run(4 * PEX_BATCH_MS)
+  assert.equal(a.pexes(), [['10.0.0.6:6881']], 'the batch goes to the peers there')
+  assert.equal(b.pexes().length, 2, 'not to the one that left (its attach and its batch before)')
 })
 
 test.run()
