@@ -28,10 +28,11 @@ export const PEX_MAX_ADDRESSES = 100
  */
 export const DIAL_GRACE_MS = 1000
 
-/** Dial's flags */
+/** Dial's flags; its tries are counted above them */
 const STICKY = 1
 const CONNECTED = 2
 const CONNECTING = 4
+const TRIES_SHIFT = 3
 
 /**
  * A known address and the state of dialling it. A swarm knows up to 4 × MAX_PEERS: a
@@ -40,12 +41,13 @@ const CONNECTING = 4
  * (bench/sim, N = 300 at 20 s: 55,000 of them); this is 64.
  */
 class Dial {
-  tries = 0
   since = 0
   timer?: TimerHandle = undefined
-  /** STICKY, CONNECTED, CONNECTING */
+  /** STICKY, CONNECTED, CONNECTING, and the tries above them (a field of its own was 8 bytes of ~260 dials a swarm) */
   private flags: number
   constructor (readonly addr: PeerAddress, sticky: boolean, connected = false) { this.flags = (sticky ? STICKY : 0) | (connected ? CONNECTED : 0) }
+  get tries (): number { return this.flags >>> TRIES_SHIFT }
+  set tries (n: number) { this.flags = (this.flags & ((1 << TRIES_SHIFT) - 1)) | (n << TRIES_SHIFT) }
   is (f: number): boolean { return (this.flags & f) !== 0 }
   set (f: number, v: boolean): void { this.flags = v ? this.flags | f : this.flags & ~f }
 }
@@ -125,15 +127,12 @@ export class Members {
    */
   private readonly listeners: { message: (m: Message) => void, handshake: () => void, dropped: (why: string) => void, close: () => void }
   /**
-   * The dial of each outgoing connection until it closes, and what dial() listens for on
-   * it, one function each for all of them: two closures, their context and the dial's
-   * were ~300 bytes an outgoing link (bench/sim, N = 300 at 20 s: 27,000 of 41,000 links).
-   */
-  private readonly dialled = new Map<PeerLink, Dial>()
-  /**
    * What dial() listens for on each outgoing connection, adopted by it (LinkEvents.adopt)
    * until attach adopts `dialledListeners` (Members' own, after the dial's close): a once
-   * listener and an on listener were a list and an object of ~120 bytes on each.
+   * listener and an on listener were a list and an object of ~120 bytes on each; two
+   * closures, their context and the dial's before that ~300. The dial itself is kept in
+   * the link (PeerLink.dialled) until it closes: a map from each link to it was ~40 bytes
+   * an outgoing link (bench/sim, N = 3,000 at 20 s: 15.7 MB of a 293 MB heap).
    */
   private readonly dialListeners: { handshake: () => void, close: () => void }
   private readonly dialledListeners: { message: (m: Message) => void, handshake: () => void, dropped: (why: string) => void, close: () => void }
@@ -186,7 +185,7 @@ export class Members {
     d.set(CONNECTED, true)
     d.set(CONNECTING, true)
     d.since = sw.clock.now()
-    this.dialled.set(p, d)
+    p.dialled = d
     // its first handshake answers the dial (attach then adopts dialledListeners: the dial's
     // handshake is not called again); its close, whenever it comes, ends the dial
     p.adopt(this.dialListeners)
@@ -194,7 +193,7 @@ export class Members {
 
   /** An outgoing connection's handshake came: the dial succeeded. */
   private dialAnswered (p: PeerLink): void {
-    const d = this.dialled.get(p)!
+    const d = p.dialled as Dial
     d.tries = 0
     d.set(CONNECTING, false)
     this.attach(p)
@@ -203,8 +202,8 @@ export class Members {
   /** An outgoing connection closed: dial again later, or give the address up. */
   private dialClosed (p: PeerLink): void {
     const sw = this.sw
-    const d = this.dialled.get(p)!
-    this.dialled.delete(p)
+    const d = p.dialled as Dial
+    p.dialled = undefined
     const key = keyOf(d.addr)
     d.set(CONNECTING, false)
     // the peer is connected the other way round: that connection's end redials (detach)
@@ -251,7 +250,7 @@ export class Members {
     if (this.keys) this.joined.push(p) // (a subset of the peers: a leaving one clears it)
     this.lastJoinAt = sw.clock.now()
     sw.stats.peersSeen.add(id)
-    p.adopt(this.dialled.has(p) ? this.dialledListeners : this.listeners)
+    p.adopt(p.dialled !== undefined ? this.dialledListeners : this.listeners)
     if (la) {
       const d = this.dials.get(keyOf(la))
       if (!d) this.dials.set(keyOf(la), new Dial(la, false, true))
