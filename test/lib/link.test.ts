@@ -122,4 +122,31 @@ test('the designation key: 0 before a handshake, its peer id\'s after it, a new 
   assert.is(p.key, 0)
 })
 
+test('what a link keeps once it carries traffic: requests both ways, misses, the rate and why it was dropped, each its own', () => {
+  const p = new Link()
+  assert.is(p.dropped, undefined)
+  p.dropped = undefined
+  assert.is(p.rate, 0, 'nothing made for an undefined reason')
+  p.want(3)
+  p.ask(5, 100)
+  p.miss(7)
+  p.credit(1000, 100, 200)
+  assert.equal(p.wanted, [3])
+  assert.equal([...p.inflight], [[5, 100]])
+  assert.equal([...p.missed], [7])
+  assert.is(p.bytesDelivered, 1000)
+  p.drop('gone')
+  assert.is(p.dropped, 'gone')
+  assert.equal(p.wanted, [3])
+  assert.equal([...p.inflight], [[5, 100]])
+  assert.equal([...p.missed], [7])
+  // a link dropped before any traffic
+  const q = new Link()
+  q.drop('duplicate')
+  assert.is(q.dropped, 'duplicate')
+  assert.equal(q.wanted, [])
+  assert.is(q.inflight.size, 0)
+  assert.is(q.rate, 0)
+})
+
 test.run()
