@@ -34,9 +34,10 @@ export class Pace {
   wants?: number[] = undefined
   misses?: Set<number> = undefined
   dropped?: string = undefined
-  private last = -Infinity
+  /** the last piece's time; none before the first (-Infinity there was a number object of every pace) */
+  private last?: number = undefined
   arrived (bytes: number, askedAt: number, now: number): void {
-    const t = bytes / Math.max(1, now - Math.max(askedAt, this.last))
+    const t = bytes / Math.max(1, now - Math.max(askedAt, this.last ?? -Infinity))
     this.last = now
     this.value = this.value === 0 ? t : this.value * 0.7 + t * 0.3
   }

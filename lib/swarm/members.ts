@@ -111,13 +111,13 @@ export class Members {
   private readonly byId = new Map<string, PeerLink>()
   private idsStale = false
   /**
-   * The peers in the set's order, and the listen address of each (undefined where it told
-   * none), kept at attach and at a new handshake: every attach sends the newcomer up to
-   * PEX_MAX_ADDRESSES of them and every PEX batch reads each peer's, and the walk over the
-   * set asking each link for it was a quarter of attach (bench/sim, N = 3,000: 2.4 % of a
-   * flash crowd), most of it waiting on memory for each link and its far end.
+   * The listen address of each peer (undefined where it told none), in the set's order,
+   * kept at attach and at a new handshake: every attach sends the newcomer up to
+   * PEX_MAX_ADDRESSES of them and every PEX batch reads each peer's, and asking each link
+   * for it was a quarter of attach (bench/sim, N = 3,000: 2.4 % of a flash crowd), most of
+   * it waiting on memory for each link and its far end. (The peers in an array beside it
+   * too were 3.6 MB more at N = 3,000, for a walk over the set that does not read them.)
    */
-  private readonly order: PeerLink[] = []
   private readonly listenAt: Array<PeerAddress | undefined> = []
 
   /**
@@ -244,7 +244,6 @@ export class Members {
     }
     p.sendHandshake(this.handshake())
     this.peers.add(p)
-    this.order.push(p)
     this.listenAt.push(la)
     this.byId.set(id, p)
     if (this.keys) this.joined.push(p) // (a subset of the peers: a leaving one clears it)
@@ -286,20 +285,26 @@ export class Members {
    */
   private addressesBut (p: PeerLink): PeerAddress[] {
     const out: PeerAddress[] = []
-    const order = this.order
     const at = this.listenAt
-    for (let k = 0; k < order.length; k++) {
+    let k = 0
+    for (const q of this.peers) {
       if (out.length >= PEX_MAX_ADDRESSES) break
-      if (order[k] === p) continue
-      const a = at[k]
-      if (a) out.push(a)
+      const a = at[k++]
+      if (q !== p && a) out.push(a)
     }
     return out
   }
 
+  /** where p is in the set's order (and in listenAt), or -1 */
+  private placeOf (p: PeerLink): number {
+    let k = 0
+    for (const q of this.peers) { if (q === p) return k; k++ }
+    return -1
+  }
+
   /** A peer handshook again: its listen address as it now says. */
   private readdress (p: PeerLink): void {
-    const k = this.order.indexOf(p)
+    const k = this.placeOf(p)
     if (k >= 0) this.listenAt[k] = p.listenAddress
   }
 
@@ -318,12 +323,11 @@ export class Members {
       // newcomers, the largest single function of a flash crowd (bench/sim, N = 3,000: 7 %)
       const freshKeys = new Set<string>()
       for (const a of fresh) freshKeys.add(keyOf(a))
-      const order = this.order
       const at = this.listenAt
-      for (let k = 0; k < order.length; k++) {
-        const q = order[k]
+      let k = 0
+      for (const q of this.peers) {
+        const own = at[k++]
         if (q.goodbye) continue
-        const own = at[k]
         if (own && freshKeys.has(keyOf(own))) {
           const list = fresh.filter(a => !(a.host === own.host && a.port === own.port)).slice(0, PEX_MAX_ADDRESSES)
           if (list.length) q.send({ type: 'pex', peers: list })
@@ -334,10 +338,9 @@ export class Members {
 
   private detach (p: PeerLink): void {
     const sw = this.sw
-    if (!this.peers.delete(p)) return
-    const k = this.order.indexOf(p)
-    this.order.splice(k, 1)
-    this.listenAt.splice(k, 1)
+    if (!this.peers.has(p)) return
+    this.listenAt.splice(this.placeOf(p), 1)
+    this.peers.delete(p)
     if (this.byId.get(p.id) === p) this.byId.delete(p.id)
     this.keysChanged()
     sw.scheduler.forget(p)
