@@ -45,7 +45,9 @@ export class Host {
   inboxes?: Map<number, Inbox>
   /** host:port, the key of SimNet.hosts and the address of every link dialled to it */
   readonly key: string
-  constructor (readonly id: number, readonly addr: PeerAddress, readonly spec: HostSpec) { this.key = `${addr.host}:${addr.port}` }
+  /** the spec's RTT, kept here too: every message's one-way delay reads both ends' (a load of each end's spec fewer) */
+  readonly rttMs: number
+  constructor (readonly id: number, readonly addr: PeerAddress, readonly spec: HostSpec) { this.key = `${addr.host}:${addr.port}`; this.rttMs = spec.rttMs }
 
   /** The address it listens on when its handshake says `port`: one object for all its links (each of ~100 had its own). */
   listenAt (port: number): PeerAddress {
@@ -144,7 +146,7 @@ export class SimLink extends PeerLink {
     return r && r.port ? this.far.listenAt(r.port) : undefined
   }
 
-  private get oneWayMs (): number { return (this.local.spec.rttMs + this.far.spec.rttMs) / 4 }
+  private get oneWayMs (): number { return (this.local.rttMs + this.far.rttMs) / 4 }
 
   sendHandshake (h: Handshake): void {
     if ((this.flags & HANDSHAKE_SENT) !== 0 || this.closed) return

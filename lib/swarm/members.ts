@@ -28,24 +28,26 @@ export const PEX_MAX_ADDRESSES = 100
  */
 export const DIAL_GRACE_MS = 1000
 
-/** Dial's flags */
+/** Dial's flags; its tries are counted above them */
 const STICKY = 1
 const CONNECTED = 2
 const CONNECTING = 4
+const TRIES_SHIFT = 3
 
 /**
  * A known address and the state of dialling it. A swarm knows up to 4 × MAX_PEERS: a
  * literal object of its own each, with three booleans and a timer added later (out of the
  * object, a property array of its own), was ~90 bytes, a tenth of the simulator's heap
- * (bench/sim, N = 300 at 20 s: 55,000 of them); this is 64.
+ * (bench/sim, N = 300 at 20 s: 55,000 of them); this is 56 (64 with its tries in a field of their own).
  */
 class Dial {
-  tries = 0
   since = 0
   timer?: TimerHandle = undefined
-  /** STICKY, CONNECTED, CONNECTING */
+  /** STICKY, CONNECTED, CONNECTING, and the tries above them (a field of its own was 8 bytes of ~260 dials a swarm) */
   private flags: number
   constructor (readonly addr: PeerAddress, sticky: boolean, connected = false) { this.flags = (sticky ? STICKY : 0) | (connected ? CONNECTED : 0) }
+  get tries (): number { return this.flags >>> TRIES_SHIFT }
+  set tries (n: number) { this.flags = (this.flags & ((1 << TRIES_SHIFT) - 1)) | (n << TRIES_SHIFT) }
   is (f: number): boolean { return (this.flags & f) !== 0 }
   set (f: number, v: boolean): void { this.flags = v ? this.flags | f : this.flags & ~f }
 }
@@ -108,6 +110,15 @@ export class Members {
    */
   private readonly byId = new Map<string, PeerLink>()
   private idsStale = false
+  /**
+   * The listen address of each peer (undefined where it told none), in the set's order,
+   * kept at attach and at a new handshake: every attach sends the newcomer up to
+   * PEX_MAX_ADDRESSES of them and every PEX batch reads each peer's, and asking each link
+   * for it was a quarter of attach (bench/sim, N = 3,000: 2.4 % of a flash crowd), most of
+   * it waiting on memory for each link and its far end. (The peers in an array beside it
+   * too were 3.6 MB more at N = 3,000, for a walk over the set that does not read them.)
+   */
+  private readonly listenAt: Array<PeerAddress | undefined> = []
 
   /**
    * What attach listens for on each peer, one function each for all of them (a link calls
@@ -116,15 +127,12 @@ export class Members {
    */
   private readonly listeners: { message: (m: Message) => void, handshake: () => void, dropped: (why: string) => void, close: () => void }
   /**
-   * The dial of each outgoing connection until it closes, and what dial() listens for on
-   * it, one function each for all of them: two closures, their context and the dial's
-   * were ~300 bytes an outgoing link (bench/sim, N = 300 at 20 s: 27,000 of 41,000 links).
-   */
-  private readonly dialled = new Map<PeerLink, Dial>()
-  /**
    * What dial() listens for on each outgoing connection, adopted by it (LinkEvents.adopt)
    * until attach adopts `dialledListeners` (Members' own, after the dial's close): a once
-   * listener and an on listener were a list and an object of ~120 bytes on each.
+   * listener and an on listener were a list and an object of ~120 bytes on each; two
+   * closures, their context and the dial's before that ~300. The dial itself is kept in
+   * the link (PeerLink.dialled) until it closes: a map from each link to it was ~40 bytes
+   * an outgoing link (bench/sim, N = 3,000 at 20 s: 15.7 MB of a 293 MB heap).
    */
   private readonly dialListeners: { handshake: () => void, close: () => void }
   private readonly dialledListeners: { message: (m: Message) => void, handshake: () => void, dropped: (why: string) => void, close: () => void }
@@ -133,7 +141,7 @@ export class Members {
     const self = this
     this.listeners = {
       message (this: PeerLink, m: Message) { if (m.type === 'goodbye') self.keysChanged(); sw.onMessage(this, m) },
-      handshake () { self.keysChanged(); self.idsStale = true },
+      handshake (this: PeerLink) { self.keysChanged(); self.idsStale = true; self.readdress(this) },
       dropped (this: PeerLink, why: string) { if (this.fault) self.avoid(this, why); else sw.opts.debug(`peer ${this.address}: ${why}`) },
       close (this: PeerLink) { self.detach(this) },
     }
@@ -177,7 +185,7 @@ export class Members {
     d.set(CONNECTED, true)
     d.set(CONNECTING, true)
     d.since = sw.clock.now()
-    this.dialled.set(p, d)
+    p.dialled = d
     // its first handshake answers the dial (attach then adopts dialledListeners: the dial's
     // handshake is not called again); its close, whenever it comes, ends the dial
     p.adopt(this.dialListeners)
@@ -185,7 +193,7 @@ export class Members {
 
   /** An outgoing connection's handshake came: the dial succeeded. */
   private dialAnswered (p: PeerLink): void {
-    const d = this.dialled.get(p)!
+    const d = p.dialled as Dial
     d.tries = 0
     d.set(CONNECTING, false)
     this.attach(p)
@@ -194,8 +202,8 @@ export class Members {
   /** An outgoing connection closed: dial again later, or give the address up. */
   private dialClosed (p: PeerLink): void {
     const sw = this.sw
-    const d = this.dialled.get(p)!
-    this.dialled.delete(p)
+    const d = p.dialled as Dial
+    p.dialled = undefined
     const key = keyOf(d.addr)
     d.set(CONNECTING, false)
     // the peer is connected the other way round: that connection's end redials (detach)
@@ -236,11 +244,12 @@ export class Members {
     }
     p.sendHandshake(this.handshake())
     this.peers.add(p)
+    this.listenAt.push(la)
     this.byId.set(id, p)
     if (this.keys) this.joined.push(p) // (a subset of the peers: a leaving one clears it)
     this.lastJoinAt = sw.clock.now()
     sw.stats.peersSeen.add(id)
-    p.adopt(this.dialled.has(p) ? this.dialledListeners : this.listeners)
+    p.adopt(p.dialled !== undefined ? this.dialledListeners : this.listeners)
     if (la) {
       const d = this.dials.get(keyOf(la))
       if (!d) this.dials.set(keyOf(la), new Dial(la, false, true))
@@ -276,13 +285,27 @@ export class Members {
    */
   private addressesBut (p: PeerLink): PeerAddress[] {
     const out: PeerAddress[] = []
+    const at = this.listenAt
+    let k = 0
     for (const q of this.peers) {
       if (out.length >= PEX_MAX_ADDRESSES) break
-      if (q === p) continue
-      const a = q.listenAddress
-      if (a) out.push(a)
+      const a = at[k++]
+      if (q !== p && a) out.push(a)
     }
     return out
+  }
+
+  /** where p is in the set's order (and in listenAt), or -1 */
+  private placeOf (p: PeerLink): number {
+    let k = 0
+    for (const q of this.peers) { if (q === p) return k; k++ }
+    return -1
+  }
+
+  /** A peer handshook again: its listen address as it now says. */
+  private readdress (p: PeerLink): void {
+    const k = this.placeOf(p)
+    if (k >= 0) this.listenAt[k] = p.listenAddress
   }
 
   private tellOthers (la: PeerAddress): void {
@@ -300,9 +323,11 @@ export class Members {
       // newcomers, the largest single function of a flash crowd (bench/sim, N = 3,000: 7 %)
       const freshKeys = new Set<string>()
       for (const a of fresh) freshKeys.add(keyOf(a))
+      const at = this.listenAt
+      let k = 0
       for (const q of this.peers) {
+        const own = at[k++]
         if (q.goodbye) continue
-        const own = q.listenAddress
         if (own && freshKeys.has(keyOf(own))) {
           const list = fresh.filter(a => !(a.host === own.host && a.port === own.port)).slice(0, PEX_MAX_ADDRESSES)
           if (list.length) q.send({ type: 'pex', peers: list })
@@ -313,7 +338,9 @@ export class Members {
 
   private detach (p: PeerLink): void {
     const sw = this.sw
-    if (!this.peers.delete(p)) return
+    if (!this.peers.has(p)) return
+    this.listenAt.splice(this.placeOf(p), 1)
+    this.peers.delete(p)
     if (this.byId.get(p.id) === p) this.byId.delete(p.id)
     this.keysChanged()
     sw.scheduler.forget(p)

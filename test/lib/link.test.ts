@@ -4,6 +4,7 @@
 import { test } from 'uvu'
 import * as assert from 'uvu/assert'
 import { PeerLink } from '../../lib/swarm/link.js'
+import { peerKey } from '../../lib/swarm/picker.js'
 import type { Handshake, Message, PeerAddress } from '../../lib/swarm/wire.js'
 
 class Link extends PeerLink {
@@ -15,6 +16,7 @@ class Link extends PeerLink {
   async sendPiece (): Promise<void> {}
   end (): void {}
   protected destroy (): void {}
+  handshake (peerId: Buffer): void { this.received({ type: 'handshake', handshake: { infoHash: Buffer.alloc(20), peerId, port: 1 } }) }
 }
 
 const held = (p: PeerLink, count: number): number[] => { const out: number[] = []; for (let i = 0; i < count; i++) if (p.has(i)) out.push(i); return out }
@@ -105,6 +107,46 @@ test('requests kept in order, a shared empty queue that refuses a push, counts t
   assert.is(a.bytesDelivered, 1000)
   assert.is(a.strikes, 1, 'a delivery takes one strike back')
   assert.is(b.bytesDelivered + b.strikes, 0)
+})
+
+test('the designation key: 0 before a handshake, its peer id\'s after it, a new one at a second handshake or a remote set', () => {
+  const p = new Link()
+  assert.is(p.key, 0)
+  // ids whose keys are above 2^31 too (kept as a signed integer, given unsigned)
+  const ids = Array.from({ length: 8 }, (_, k) => Buffer.alloc(20, 17 * k + 3))
+  assert.ok(ids.some(id => peerKey(id) >= 2 ** 31))
+  for (const id of ids) { p.handshake(id); assert.is(p.key, peerKey(id)); assert.is(p.remote?.peerId, id) }
+  p.remote = { infoHash: Buffer.alloc(20), peerId: ids[0], port: 1 }
+  assert.is(p.key, peerKey(ids[0]))
+  p.remote = undefined
+  assert.is(p.key, 0)
+})
+
+test('what a link keeps once it carries traffic: requests both ways, misses, the rate and why it was dropped, each its own', () => {
+  const p = new Link()
+  assert.is(p.dropped, undefined)
+  p.dropped = undefined
+  assert.is(p.rate, 0, 'nothing made for an undefined reason')
+  p.want(3)
+  p.ask(5, 100)
+  p.miss(7)
+  p.credit(1000, 100, 200)
+  assert.equal(p.wanted, [3])
+  assert.equal([...p.inflight], [[5, 100]])
+  assert.equal([...p.missed], [7])
+  assert.is(p.bytesDelivered, 1000)
+  p.drop('gone')
+  assert.is(p.dropped, 'gone')
+  assert.equal(p.wanted, [3])
+  assert.equal([...p.inflight], [[5, 100]])
+  assert.equal([...p.missed], [7])
+  // a link dropped before any traffic
+  const q = new Link()
+  q.drop('duplicate')
+  assert.is(q.dropped, 'duplicate')
+  assert.equal(q.wanted, [])
+  assert.is(q.inflight.size, 0)
+  assert.is(q.rate, 0)
 })
 
 test.run()

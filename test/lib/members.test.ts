@@ -6,37 +6,43 @@ import { test } from 'uvu'
 import * as assert from 'uvu/assert'
 import { SimClock } from '../../bench/sim/clock.js'
 import { PeerLink } from '../../lib/swarm/link.js'
-import { Members, PEX_BATCH_MS, type MembersHost } from '../../lib/swarm/members.js'
+import { Members, PEX_BATCH_MS, DIAL_RETRIES, type MembersHost } from '../../lib/swarm/members.js'
 import type { Handshake, Message, PeerAddress } from '../../lib/swarm/wire.js'
 
 const INFO = Buffer.alloc(20, 1)
 
 /** A peer 10.0.0.`n` that listens on 6881 and keeps what it is sent. */
 class Link extends PeerLink {
-  readonly outgoing = false
+  readonly outgoing: boolean = false
   readonly address: string
   readonly sent: Message[] = []
   constructor (readonly n: number) { super(); this.address = `10.0.0.${n}:50000` }
   // a new object each time, as a transport may give: the batch compares addresses, not objects
-  get listenAddress (): PeerAddress | undefined { return this.remote ? { host: `10.0.0.${this.n}`, port: 6881 } : undefined }
+  get listenAddress (): PeerAddress | undefined { return this.remote ? { host: `10.0.0.${this.n}`, port: this.remote.port } : undefined }
   sendHandshake (_h: Handshake): void {}
   send (m: Message): boolean { this.sent.push(m); return true }
   async sendPiece (): Promise<void> {}
   end (): void {}
   protected destroy (): void {}
-  open (): void { this.received({ type: 'handshake', handshake: { infoHash: INFO, peerId: Buffer.alloc(20, this.n), port: 6881 } }) }
+  open (port = 6881): void { this.received({ type: 'handshake', handshake: { infoHash: INFO, peerId: Buffer.alloc(20, this.n), port } }) }
   say (m: Message): void { this.received(m) }
   pexes (): string[][] { return this.sent.filter(m => m.type === 'pex').map(m => (m as { peers: PeerAddress[] }).peers.map(a => `${a.host}:${a.port}`)) }
 }
 
-function members (clock: SimClock): Members {
+/** A connection we dialled that never answers: it closes `ms` after it was made. */
+class Unanswered extends Link {
+  override readonly outgoing = true
+  constructor (clock: SimClock, ms: number) { super(0); clock.setTimeout(() => this.ended(), ms) }
+}
+
+function members (clock: SimClock, connect: MembersHost['connect'] = () => { throw new Error('no dialling here') }): Members {
   const host: MembersHost = {
     opts: { infoHash: INFO, peerId: Buffer.alloc(20, 200), port: 6881, warn: () => {}, debug: () => {} },
     clock,
     closed: false,
     stats: { peersSeen: new Set() },
     scheduler: { forget: () => {} },
-    connect: () => { throw new Error('no dialling here') },
+    connect,
     greet: () => {},
     kick: () => {},
     onMessage: () => {},
@@ -98,6 +104,41 @@ test('a PEX batch: every newcomer is told the others but not itself, the peers b
   assert.equal(y.pexes(), [['10.0.0.2:6881', '10.0.0.3:6881'], ['10.0.0.3:6881', '10.0.0.5:6881']])
   assert.equal(z.pexes(), [['10.0.0.2:6881', '10.0.0.3:6881', '10.0.0.4:6881'], ['10.0.0.3:6881', '10.0.0.4:6881']])
   assert.equal(old.pexes(), [['10.0.0.3:6881', '10.0.0.4:6881', '10.0.0.5:6881']])
+})
+
+test('a newcomer is told the peers there now: not one that left, one that handshook again at its new port', async () => {
+  const clock = new SimClock(10)
+  const m = members(clock)
+  const a = join(m, 2)
+  const b = join(m, 3)
+  join(m, 4)
+  const c = [...m.peers][2] as Link
+  join(m, 5)
+  await clock.run(2 * PEX_BATCH_MS)
+  b.drop('gone')
+  c.open(7000) // a second handshake, another listen port
+  a.sent.length = 0
+  const d = join(m, 6)
+  assert.equal(d.pexes(), [['10.0.0.2:6881', '10.0.0.4:7000', '10.0.0.5:6881']])
+  await clock.run(4 * PEX_BATCH_MS)
+  assert.equal(a.pexes(), [['10.0.0.6:6881']], 'the batch goes to the peers there')
+  assert.equal(b.pexes().length, 2, 'not to the one that left (its attach and its batch before)')
+})
+
+test('an address that never answers is dialled again after 0.5 s × 2^tries (at most 30 s), DIAL_RETRIES times unless sticky', async () => {
+  const clock = new SimClock(10)
+  const dials = new Map<string, number[]>()
+  const m = members(clock, (to) => {
+    const k = `${to.host}:${to.port}`
+    dials.set(k, [...dials.get(k) ?? [], clock.now()])
+    return new Unanswered(clock, 50)
+  })
+  m.addAddress({ host: '10.0.0.9', port: 6881 })
+  m.addAddress({ host: '10.0.0.8', port: 6881 }, true)
+  await clock.run(200_000)
+  // each closes 50 ms after its dial, then waits 1, 2, 4, 8, 16, 30, 30, … s (tries 1, 2, …)
+  assert.equal(dials.get('10.0.0.9:6881'), [0, 1050, 3100, 7150].slice(0, DIAL_RETRIES))
+  assert.equal(dials.get('10.0.0.8:6881'), [0, 1050, 3100, 7150, 15200, 31250, 61300, 91350, 121400, 151450, 181500])
 })
 
 test.run()
