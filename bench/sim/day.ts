@@ -35,8 +35,6 @@ export interface DayOptions extends ScenarioOptions {
   keepMs: number
   /** incoming connections a host accepts at once (default pc-fetch's MAX_CONNECTIONS; lower, to make the limit bind in a small audience) */
   maxIncoming?: number
-  /** each listener's pc-fetch --max-share (default pc-fetch's; 0: none) */
-  maxShare?: number
 }
 
 export const DAY_DEFAULTS = { items: 10, leadMs: 10_000, keepMs: 300_000 }

@@ -5,7 +5,7 @@ import { TreeBuilder, infoHash, leafHash, CHUNK_BYTES, type HashTree } from '../
 import { Swarm } from '../../lib/swarm/swarm.js'
 import { MemoryStore } from '../../lib/swarm/store.js'
 import { RateLimiter } from '../../lib/swarm/ratelimit.js'
-import { ShareLedger } from '../../lib/swarm/uploads.js'
+import { ShareLedger, DEFAULT_MAX_SHARE } from '../../lib/swarm/uploads.js'
 import { EXPIRY_FACTOR } from '../../lib/tracker/swarms.js'
 import { DEFAULT_INTERVAL_S } from '../../lib/tracker/client.js'
 import { SimClock } from './clock.js'
@@ -20,6 +20,8 @@ export type Arrival = 'flash' | 'steady' | 'together'
 
 export interface ScenarioOptions {
   mode: Mode
+  /** each pc listener's pc-fetch --max-share (default pc-fetch's, none; 0: none) */
+  maxShare?: number
   listeners: number
   /** the stream's rate, bit/s, and the item's length */
   bitrate: number
@@ -241,7 +243,7 @@ export async function runScenario (o: ScenarioOptions, item?: Item, keepListener
     }
     const sw = new Swarm({
       url: 'http://origin.test/item', root: tree.root, infoHash: ih, peerId, port: PORT, cacheDir: '', removeCache: false,
-      window: o.window, deadlineMs: o.deadlineMs, playFraction: offset / o.durationMs, durationMs: o.arrival === 'together' ? undefined : o.durationMs, limiter: new RateLimiter(0), share: new ShareLedger(),
+      window: o.window, deadlineMs: o.deadlineMs, playFraction: offset / o.durationMs, durationMs: o.arrival === 'together' ? undefined : o.durationMs, limiter: new RateLimiter(0), share: new ShareLedger(o.maxShare ?? DEFAULT_MAX_SHARE),
       warn: () => {}, debug: () => {}, clock, connect: net.connector(h), origin: origin.source(h),
       store: (t) => new MemoryStore(t, { keepBuffers: true, check }),
     })
