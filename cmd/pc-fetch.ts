@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 // pc-fetch: schedule records (NDJSON) or one URL in; the items, swarmed from peers and the origin and verified, out as frames (or --raw bytes).
-import { run, intOption, durationOption, sizeOption, parseHostPort, refuseBinaryToTTY, UsageError, type OptionTable, type CommandInfo } from '../lib/core/cli.js'
+import { run, intOption, numberOption, durationOption, sizeOption, parseHostPort, refuseBinaryToTTY, UsageError, type OptionTable, type CommandInfo } from '../lib/core/cli.js'
 import { readNdjson } from '../lib/core/ndjson.js'
 import { validateRecord, type ScheduleRecord } from '../lib/core/records.js'
 import { Fetcher } from '../lib/swarm/fetcher.js'
@@ -63,8 +63,7 @@ run('pc-fetch', OPTIONS, INFO, async (opts, io) => {
   const window = intOption(opts, 'window', 1, 65536)
   const workers = opts.workers === 'auto' ? undefined : intOption(opts, 'workers', 0, 16)
   const uploadLimit = sizeOption(opts, 'uploadLimit')
-  const maxShare = String(opts.maxShare)
-  if (!/^\d+(\.\d+)?$/.test(maxShare)) throw new UsageError(`--max-share: not a number >= 0: '${maxShare}'`)
+  const maxShare = numberOption(opts, 'maxShare')
   const keepMs = opts.keep !== undefined ? durationOption(opts, 'keep') : url !== undefined ? 0 : 300_000
   const lio = { warn: io.warn, info: (m: string) => { if (io.verbose) io.stderr.write(`pc-fetch: ${m}\n`) }, debug: (m: string) => { if (io.verbose) io.stderr.write(`pc-fetch: ${m}\n`) }, signal: io.signal }
   // a mount URL (no file extension) may be a live show: its manifest says so
@@ -88,7 +87,7 @@ run('pc-fetch', OPTIONS, INFO, async (opts, io) => {
     keepMs,
     uploadLimit,
     // one pc-fetch is one line: its bound counts over every item it fetches
-    maxShare: Number(maxShare),
+    maxShare,
     statsFile: opts.stats as string | undefined,
     window,
     deadlineMs,

@@ -138,6 +138,12 @@ export function intOption (opts: Opts, key: string, min: number, max: number): n
   if (n < min || n > max) throw new UsageError(`--${kebab(key)}: ${n} is outside ${min}..${max}`)
   return n
 }
+/** A decimal number of at least `min` (no exponent, no sign). */
+export function numberOption (opts: Opts, key: string, min = 0): number {
+  const raw = String(opts[key])
+  if (!/^\d+(\.\d+)?$/.test(raw) || Number(raw) < min) throw new UsageError(`--${kebab(key)}: not a number >= ${min}: '${raw}'`)
+  return Number(raw)
+}
 export function durationOption (opts: Opts, key: string): number {
   try { return parseDuration(String(opts[key])) } catch (e) { throw new UsageError(`--${kebab(key)}: ${(e as Error).message}`) }
 }

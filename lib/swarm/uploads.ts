@@ -12,19 +12,17 @@ import type { SwarmClock } from './clock.js'
 
 /** What uploads need of their swarm (swarm.ts Swarm). */
 export interface UploadsHost {
-  /**
-   * `durationMs` and `playFraction`: when each chunk plays (the share rule needs it; none
-   * for a whole item); `share`: the line's ledger, shared by every swarm on that line (none:
-   * no bound, nothing counted)
-   */
-  readonly opts: { limiter: RateLimiter, deadlineMs: number, durationMs?: number, playFraction?: number, share?: ShareLedger }
+  /** `share`: the line's ledger, shared by every swarm on that line (none: no bound, nothing counted) */
+  readonly opts: { limiter: RateLimiter, deadlineMs: number, share?: ShareLedger }
   readonly clock: SwarmClock
   readonly closed: boolean
   readonly store?: Store
   readonly stats: { bytesUploaded: number, requestsRefused: number }
   emit: (event: string, ...args: unknown[]) => boolean
-  /** 'tree': the store is open (the play times count from then, as scheduler.ts's); 'have': a chunk held */
-  on?: (event: 'tree' | 'have', fn: (i: number) => void) => unknown
+  /** 'have': a chunk held */
+  on?: (event: 'have', fn: (i: number) => void) => unknown
+  /** when chunk i plays (scheduler.ts, by the record's duration and offset); NaN when not known (a whole item) */
+  playTime?: (i: number) => number
   /** our peers, and what each holds (their HAVEs) */
   readonly peers?: Iterable<PeerLink>
 }
@@ -106,20 +104,13 @@ export class Uploads {
   private lastSentAt = -Infinity
   /** serve loops waiting for a slot, first come first served */
   private readonly waiting: Array<() => void> = []
-  /** when chunk 0 plays by the record's offset when the store opened (NaN: not known) */
-  private itemStartAt = NaN
   /** copies of each chunk sent in this swarm (SHARE_RARE_COPIES), at most 255 counted */
   private copies = new Uint8Array(0)
 
   constructor (private readonly sw: UploadsHost) {
-    // Swarm makes its Uploads before its own fields are set: opts and clock are read only once the store opens
-    sw.on?.('tree', () => {
-      const d = sw.opts.durationMs
-      if (d !== undefined && d > 0) this.itemStartAt = sw.clock.now() - d * (sw.opts.playFraction ?? 0)
-    })
+    // Swarm makes its Uploads before its own fields are set: opts is read only when a chunk comes
     sw.on?.('have', (i: number) => { const l = sw.opts.share; if (l && sw.store) l.received += sw.store.length(i) })
   }
-
 
   /**
    * Answer REJECT to `p`'s latest request when we are past our share, its chunk plays more
@@ -135,9 +126,9 @@ export class Uploads {
     const sw = this.sw
     const store = sw.store
     const ledger = sw.opts.share
-    if (i === undefined || !store?.has(i) || Number.isNaN(this.itemStartAt) || ledger?.over !== true) return false
-    const ahead = this.itemStartAt + i * (sw.opts.durationMs! / store.count) - sw.clock.now()
-    if (ahead <= SHARE_URGENT_DEADLINES * sw.opts.deadlineMs) return false
+    if (i === undefined || !store?.has(i) || ledger?.over !== true) return false
+    const ahead = (sw.playTime?.(i) ?? NaN) - sw.clock.now()
+    if (Number.isNaN(ahead) || ahead <= SHARE_URGENT_DEADLINES * sw.opts.deadlineMs) return false
     const need = ahead > SHARE_NEAR_MS ? 1 : 2
     let held = 0
     for (const q of sw.peers ?? []) if (q !== p && q.has(i) && ++held >= need) break

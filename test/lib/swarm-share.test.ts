@@ -47,13 +47,14 @@ class Host extends EventEmitter implements UploadsHost {
   readonly stats = { bytesUploaded: 0, requestsRefused: 0 }
   readonly peers = new Set<PeerLink>()
   readonly uploads: Uploads
+  readonly playTime: (i: number) => number
   constructor (readonly clock: VirtualClock, share: ShareLedger, { durationMs }: { durationMs?: number } = { durationMs: DURATION_MS }) {
     super()
     const data = Buffer.alloc(CHUNK)
     this.store = { count: COUNT, has: (i: number) => i < COUNT, length: () => CHUNK, get: async () => data } as unknown as Store
     this.uploads = new Uploads(this)
-    this.opts = { limiter: new RateLimiter(0), share, deadlineMs: DEADLINE_MS, durationMs, playFraction: 0 }
-    this.emit('tree')
+    this.opts = { limiter: new RateLimiter(0), share, deadlineMs: DEADLINE_MS }
+    this.playTime = (i: number) => durationMs === undefined ? NaN : i * durationMs / COUNT
   }
 
   /** we received `n` chunks */
