@@ -5,7 +5,7 @@ import { test } from 'uvu'
 import * as assert from 'uvu/assert'
 import { createHash, randomBytes } from 'node:crypto'
 import { VirtualClock, MemoryNet, type MemoryLink } from './memory-net.js'
-import { LiveSwarm, liveRank, LIVE_MAX_SERVING, SERVE_BUDGET, FIRST_PLACES, STAGED_AFTER, REASK_AFTER, RANK_EVERY_MS, type LiveSwarmOptions } from '../../lib/swarm/live-swarm.js'
+import { LiveSwarm, liveRank, LIVE_MAX_SERVING, SERVE_BUDGET, FIRST_PLACES, STAGED_AFTER, BACKUP_AFTER, REASK_AFTER, RANK_EVERY_MS, type LiveSwarmOptions } from '../../lib/swarm/live-swarm.js'
 import { score } from '../../lib/swarm/picker.js'
 import { PeerLink } from '../../lib/swarm/link.js'
 import type { LiveOriginSource } from '../../lib/swarm/live-origin.js'
@@ -235,6 +235,29 @@ test('a designated listener whose web requests hang: the next in rank takes its 
   // (one listener asks, the other mostly takes it from that one; their due times differ a little, so now and then both ask)
   for (const l of [a, b]) checkPlayed(l, origin, 0)
   console.log(`  ${muteFirst.length} chunks where the hung listener ranked first: ${fetches} origin fetches, ${Math.min(...late)}–${Math.max(...late)} ms after they appeared`)
+  offAir(s)
+})
+
+test('the next in rank after a hung designated listener asks the origin BACKUP_AFTER of a chunk after the chunk\'s end on the source clock, not after the later due time it measured', async () => {
+  // (a web server 400 ms away: every listener's due time is 400 ms or more after a chunk's
+  // end, and counted from there the backup came 0.4 chunk later than counted from the end)
+  const s = await onAir(3, { hung: [2] }, ({ origin }) => { origin.latencyMs = 400 })
+  const { clock, origin, listeners } = s
+  await clock.run(40_000)
+  const [a, b, mute] = listeners
+  const after: number[] = []
+  for (let seq = a.first + 10; seq < origin.chunks.length - 4; seq++) {
+    if (liveRank(mute.sw.key, [a.sw.key, b.sw.key], seq) !== 0) continue
+    const asks = origin.claimLog.filter(c => c.seq === seq)
+    after.push(Math.round(Math.min(...asks.map(c => c.at)) - origin.chunks[seq].at))
+  }
+  assert.ok(after.length >= 3, `${after.length} chunks where the hung listener ranks first`)
+  after.sort((x, y) => x - y)
+  const median = after[Math.floor(after.length / 2)]
+  console.log(`  ${after.length} chunks where the hung listener ranked first: first asked ${after[0]} / ${median} / ${after[after.length - 1]} ms after they appeared (least / median / most)`)
+  assert.ok(median >= BACKUP_AFTER * CHUNK_MS - 50, `the backup asked a median ${median} ms after the chunk appeared, before BACKUP_AFTER`)
+  assert.ok(median < (BACKUP_AFTER + 0.25) * CHUNK_MS, `the backup asked a median ${median} ms after the chunk appeared`)
+  for (const l of [a, b]) checkPlayed(l, origin, 0)
   offAir(s)
 })
 
