@@ -293,6 +293,8 @@ export class Scheduler {
   private readonly cancels: number[] = []
   /** ms of play per chunk (0: no duration known) */
   private chunkMs = 0
+  /** the first positions not yet held, while we tune in (firstPositions; originBusy) */
+  private tuning?: number[]
   /** the chunk holding the record's offset (askTwice) */
   private tuneChunk = 0
   /** when we started, and when chunk 0 played by the record's offset then */
@@ -331,11 +333,18 @@ export class Scheduler {
    * Chunk i is on its way from the origin, asked for less than a deadline ago. An origin
    * request has a deadline like a peer's: a capped origin serving a crowd queues its
    * requests for seconds, and a chunk waiting there is asked of a peer that holds it
-   * meanwhile (the origin request is aborted once all it would bring is held).
+   * meanwhile (the origin request is aborted once all it would bring is held). A first
+   * position (FIRST_POSITIONS) asked of the origin while we tune in is asked of a peer that
+   * holds it at once: the first listener that accepts connections in a steady audience
+   * asked the origin for chunks 0-2 at its turn, its peers behind NATs, holding them,
+   * dialled it 0.2-1 s later, and it asked them only when the deadline had passed; the
+   * origin, queueing, sent chunk 0 2.6 s after its ask, and the listeners behind NATs that
+   * tuned in then waited for its claim (bench/sim steady, N = 100, origin at 10 × the
+   * stream, seed 4: first audio 3.1-3.7 s for five listeners; BENCHMARKS.md `## scale`).
    */
   private originBusy (i: number): boolean {
     const t = this.sw.feed.pending.get(i)
-    return t !== undefined && this.now - t <= this.sw.opts.deadlineMs
+    return t !== undefined && this.now - t <= this.sw.opts.deadlineMs && this.tuning?.includes(i) !== true
   }
 
   kick (): void {
@@ -488,7 +497,7 @@ export class Scheduler {
     // FIRST_POSITIONS
     const windowOnly = st.cursor < FIRST_POSITIONS
     // (and of those only the first positions: firstPositions, askTwice)
-    const firsts = windowOnly ? this.firstPositions() : undefined
+    const firsts = this.tuning = windowOnly ? this.firstPositions() : undefined
     // only a peer holding a free candidate can be asked for one (the others' picks would be
     // empty); the fastest first, as the sort is stable this is the order of the full ranking
     // (nor is any when no free candidate is available from a peer at all, which is most passes)
