@@ -200,13 +200,22 @@ export const ORIGIN_RUN_CHUNKS = 16
  * had been idle (so it had forgotten its pace and did not refuse) sent the first chunk
  * 0.95-1.35 s later, or past the deadline (bench/sim, steady audience, N = 100, seed 2:
  * four of the six slowest first audios). The copy that comes second is cancelled, or ignored if already sent. The
- * second ask is only for a listener tuning in FIRST_SECOND_AFTER_MS or more into an item
+ * second ask is only for a listener tuning in SECOND_ASK_AFTER_MS or more into an item
  * and for a chunk that at least half its peers hold: in a flash crowd at an item's top the
  * few quick peers holding the first chunks were asked for them again by everyone (358
  * second asks at N = 300, and 3.7-6.7 % of the crowd stalled instead of 0.3 %).
  */
 export const FIRST_POSITIONS = 3
 export const FIRST_SECOND_AFTER_MS = 30_000
+/**
+ * It was FIRST_SECOND_AFTER_MS: listeners of a steady audience tuning in 12-16 s into an
+ * item asked chunk 0 of a peer on a 1.2 Mbit/s line while one on a 42 Mbit/s line that had
+ * just sent them the next chunk held it too, and had it 0.96-1.08 s later (bench/sim
+ * steady, N = 100, origin at 10 × the stream, seed 8: first audio p95 1.18 s; from 8 s,
+ * 1.04 s, and seeds 1-16 better on five, worse on two by 34 and 67 ms; flash crowds'
+ * p95 the same or better, BENCHMARKS.md `## scale`).
+ */
+export const SECOND_ASK_AFTER_MS = 8000
 /** end-game: when this few chunks are missing, ask a second peer for chunks in flight */
 export const ENDGAME_CHUNKS = 8
 /**
@@ -520,7 +529,7 @@ export class Scheduler {
         }
       }
     }
-    if (budget > 0 && st.cursor < FIRST_POSITIONS && this.startedAt - this.itemStartAt >= FIRST_SECOND_AFTER_MS) this.askSecond(now, chunk)
+    if (budget > 0 && st.cursor < FIRST_POSITIONS && this.startedAt - this.itemStartAt >= SECOND_ASK_AFTER_MS) this.askSecond(now, chunk)
     if (budget > 0 && firsts !== undefined) this.askTwice(now, chunk)
     this.scheduleOrigin(now)
     this.giveUpHopeless(now)

@@ -84,6 +84,17 @@ test('tuning in, a first position asked of a peer that has sent nothing is asked
   for (const i of first) assert.ok(heldAt[i] < 1000, `chunk ${i} held at ${heldAt[i]} ms`)
 })
 
+test('tuning in 17 s into an item, a first position asked of a peer that has sent nothing is asked of a quick one too', async () => {
+  // (chunk 2 holds the offset: the first positions are chunks 0, 1 and 2; the slow line dialled
+  // first is asked for chunks 0 and 1, and the fast ones for chunk 2, the one at the offset)
+  const { heldAt, asked } = await tuneIn(true, 0.07)
+  const first = [0, 1, 2]
+  const ofSlow = asked.filter(a => a.peer === 'slow' && first.includes(a.i))
+  assert.ok(ofSlow.length > 0, `the slow peer was asked for ${JSON.stringify(asked.filter(a => a.peer === 'slow'))}`)
+  for (const a of ofSlow) assert.ok(asked.some(b => b.peer === 'fast' && b.i === a.i && b.at < a.at + DEADLINE_MS), `chunk ${a.i} asked of the fast peer too, before the deadline: ${JSON.stringify(asked.filter(b => b.i === a.i))}`)
+  for (const i of first) assert.ok(heldAt[i] < 1000, `chunk ${i} held at ${heldAt[i]} ms`)
+})
+
 test('tuning in, nothing outside the window is asked for until the first positions are held', async () => {
   const { heldAt, asked } = await tuneIn()
   const firstHeld = Math.max(heldAt[0], heldAt[25], heldAt[26])
