@@ -58,6 +58,19 @@ export const NEEDY_FIRST_MS = 1000
  * apart, 6.73 × the item with this rule, 11.03 × without it).
  */
 export const GROWING = 1.25
+/**
+ * An item's swarm with no peer at all while the tracker counts others announces again at
+ * most this long after the last early one: its early announces do not double past it. A
+ * listener behind a NAT can be reached by nobody: it meets a listener that accepts
+ * connections only by hearing of it from the tracker and dialling it, and the one coming
+ * after it is in no answer it has had. Doubling, the first listener of a steady audience,
+ * behind a NAT and alone from 1.3 s, announced at 16.4 s and then at 32.4 s; the first
+ * reachable listener came at 18.3 s, and it took chunks 4 and 5 from the origin alone at
+ * 24 and 31 s, which the one it could have reached took too (bench/sim steady, N = 100,
+ * origin at 10 × the stream, seed 4; BENCHMARKS.md `## scale`). Only an item's swarm
+ * (freshCount): a live show's keeps its own steps.
+ */
+export const ALONE_MAX_MS = 2000
 
 export interface AnnounceHost {
   /** the port we accept peers on */
@@ -122,7 +135,7 @@ export class Announcer {
     if (soon >= full) { this.next(full); return }
     this.after(soon, () => {
       if (this.swarm.peers.size < FEW_PEERS || growing) {
-        this.needyMs = Math.min(full, 2 * this.needyMs)
+        this.needyMs = Math.min(full, 2 * this.needyMs, this.alone() ? ALONE_MAX_MS : Infinity)
         void this.once()
       } else {
         this.needyMs = NEEDY_FIRST_MS
@@ -130,6 +143,9 @@ export class Announcer {
       }
     })
   }
+
+  /** ALONE_MAX_MS: an item's swarm with no peer while its tracker counts others */
+  private alone (): boolean { return this.swarm.freshCount === true && this.swarm.peers.size === 0 && this.count > 1 }
 
   private next (ms: number): void { this.after(ms, () => { void this.once() }) }
 

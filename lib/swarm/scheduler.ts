@@ -93,6 +93,14 @@ export const OVERDUE_OTHERS = 2
  */
 export const OVERDUE_STEP = 4
 /**
+ * Listeners of one rank for a block (OVERDUE_STEP) are told apart by the fraction of a place
+ * their score stands below the next in the whole audience, up to this many deadlines
+ * later: two listeners sharing four peers but not connected, each second in rank, took an
+ * overdue chunk from the origin 20-80 ms apart, before either one's ASKED reached the other
+ * (bench/sim steady, N = 100, seed 7, chunk 6; flash, seed 3, chunk 9).
+ */
+export const OVERDUE_SPREAD = 0.5
+/**
  * For a scheduled item while others listen, an overdue chunk (not the first one to play
  * after tuning in) also waits OVERDUE_PLACE_STEP_MS for each listener that our score for
  * its block places above us in the whole audience (the tracker's count), as the origin's
@@ -200,13 +208,22 @@ export const ORIGIN_RUN_CHUNKS = 16
  * had been idle (so it had forgotten its pace and did not refuse) sent the first chunk
  * 0.95-1.35 s later, or past the deadline (bench/sim, steady audience, N = 100, seed 2:
  * four of the six slowest first audios). The copy that comes second is cancelled, or ignored if already sent. The
- * second ask is only for a listener tuning in FIRST_SECOND_AFTER_MS or more into an item
+ * second ask is only for a listener tuning in SECOND_ASK_AFTER_MS or more into an item
  * and for a chunk that at least half its peers hold: in a flash crowd at an item's top the
  * few quick peers holding the first chunks were asked for them again by everyone (358
  * second asks at N = 300, and 3.7-6.7 % of the crowd stalled instead of 0.3 %).
  */
 export const FIRST_POSITIONS = 3
 export const FIRST_SECOND_AFTER_MS = 30_000
+/**
+ * It was FIRST_SECOND_AFTER_MS: listeners of a steady audience tuning in 12-16 s into an
+ * item asked chunk 0 of a peer on a 1.2 Mbit/s line while one on a 42 Mbit/s line that had
+ * just sent them the next chunk held it too, and had it 0.96-1.08 s later (bench/sim
+ * steady, N = 100, origin at 10 × the stream, seed 8: first audio p95 1.18 s; from 8 s,
+ * 1.04 s, and seeds 1-16 better on five, worse on two by 34 and 67 ms; flash crowds'
+ * p95 the same or better, BENCHMARKS.md `## scale`).
+ */
+export const SECOND_ASK_AFTER_MS = 8000
 /** end-game: when this few chunks are missing, ask a second peer for chunks in flight */
 export const ENDGAME_CHUNKS = 8
 /**
@@ -245,6 +262,16 @@ export const MISS_FORGET_DEADLINES = 2
  */
 export const CLAIM_MAX_MS = 30_000
 export const CLAIM_MIN_DEADLINES = 2
+/**
+ * A claim (ASKED) that comes after the one before for its chunk ran out is waited for
+ * afresh, once (CLAIM_RENEWALS), from when it came, no later than a deadline and the
+ * origin's wait before the chunk plays (and with no CLAIM_MIN_DEADLINES minimum): a
+ * listener's claim made at its turn ran out after CLAIM_MAX_MS, its copy having reached
+ * nobody (a 0.6 Mbit/s line), and when two listeners then found the chunk overdue 20 ms
+ * apart, the first one's ASKED, coming after, was not waited for (bench/sim audio, N = 100,
+ * origin at 10 × the stream, seed 3: chunk 9 from the origin three times).
+ */
+export const CLAIM_RENEWALS = 1
 /** a peer that has answered nothing and let this many requests pass their deadline is dropped */
 export const MAX_STRIKES = 6
 export const MAX_MISSED = 4096
@@ -293,6 +320,8 @@ export class Scheduler {
   private readonly cancels: number[] = []
   /** ms of play per chunk (0: no duration known) */
   private chunkMs = 0
+  /** the first positions not yet held, while we tune in (firstPositions; originBusy) */
+  private tuning?: number[]
   /** the chunk holding the record's offset (askTwice) */
   private tuneChunk = 0
   /** when we started, and when chunk 0 played by the record's offset then */
@@ -303,7 +332,7 @@ export class Scheduler {
   private releaseTimer?: TimerHandle
   private releaseTimerAt = Infinity
   /** chunk → the peer that said it asked the origin for it, and until when we wait for that (CLAIM_MAX_MS) */
-  private readonly claims = new Map<number, { p: PeerLink, from: number, until: number }>()
+  private readonly claims = new Map<number, { p: PeerLink, from: number, until: number, renewed?: number }>()
   /** the misses (missedBy) not yet forgiven, oldest first (MISS_FORGET_DEADLINES) */
   private readonly misses: Array<{ at: number, p: PeerLink, i: number }> = []
 
@@ -331,11 +360,18 @@ export class Scheduler {
    * Chunk i is on its way from the origin, asked for less than a deadline ago. An origin
    * request has a deadline like a peer's: a capped origin serving a crowd queues its
    * requests for seconds, and a chunk waiting there is asked of a peer that holds it
-   * meanwhile (the origin request is aborted once all it would bring is held).
+   * meanwhile (the origin request is aborted once all it would bring is held). A first
+   * position (FIRST_POSITIONS) asked of the origin while we tune in is asked of a peer that
+   * holds it at once: the first listener that accepts connections in a steady audience
+   * asked the origin for chunks 0-2 at its turn, its peers behind NATs, holding them,
+   * dialled it 0.2-1 s later, and it asked them only when the deadline had passed; the
+   * origin, queueing, sent chunk 0 2.6 s after its ask, and the listeners behind NATs that
+   * tuned in then waited for its claim (bench/sim steady, N = 100, origin at 10 × the
+   * stream, seed 4: first audio 3.1-3.7 s for five listeners; BENCHMARKS.md `## scale`).
    */
   private originBusy (i: number): boolean {
     const t = this.sw.feed.pending.get(i)
-    return t !== undefined && this.now - t <= this.sw.opts.deadlineMs
+    return t !== undefined && this.now - t <= this.sw.opts.deadlineMs && this.tuning?.includes(i) !== true
   }
 
   kick (): void {
@@ -372,15 +408,21 @@ export class Scheduler {
       if (n > 0 && i !== run + n) { this.sw.asked(run, n, p); n = 0 }
       if (this.sw.store!.has(i) || p.has(i)) continue
       const c = this.claims.get(i)
-      const from = c?.from ?? now
-      // (at least CLAIM_MIN_DEADLINES for the first chunk, which everyone tuning in plays, and for one that has not played yet)
+      // (a claim coming after the one before ran out is waited for afresh, once: CLAIM_RENEWALS)
+      const renew = c !== undefined && c.until <= now && (c.renewed ?? 0) < CLAIM_RENEWALS
+      const from = c === undefined || renew ? now : c.from
+      // (at least CLAIM_MIN_DEADLINES for the first chunk, which everyone tuning in plays, and for one that has not played yet; not when renewed)
       const plays = this.playTime(i)
-      const least = i === 0 || from < plays || this.chunkMs === 0 ? from + CLAIM_MIN_DEADLINES * dl : -Infinity
+      const least = !renew && (i === 0 || from < plays || this.chunkMs === 0) ? from + CLAIM_MIN_DEADLINES * dl : -Infinity
       const until = this.chunkMs === 0 ? least : Math.min(from + CLAIM_MAX_MS, Math.max(least, plays - dl - this.sw.feed.latencyMs))
       if (c === undefined) {
         this.claims.set(i, { p, from, until })
         if (until > now) { if (n === 0) run = i; n++ }
-      } else if (c.until <= now || c.p !== p) { c.p = p; c.until = Math.max(c.until, until) }
+      } else if (c.until <= now || c.p !== p) {
+        if (renew) { c.from = now; c.renewed = (c.renewed ?? 0) + 1; if (until > now) { if (n === 0) run = i; n++ } }
+        c.p = p
+        c.until = Math.max(c.until, until)
+      }
     }
     if (n > 0) this.sw.asked(run, n, p)
   }
@@ -488,7 +530,7 @@ export class Scheduler {
     // FIRST_POSITIONS
     const windowOnly = st.cursor < FIRST_POSITIONS
     // (and of those only the first positions: firstPositions, askTwice)
-    const firsts = windowOnly ? this.firstPositions() : undefined
+    const firsts = this.tuning = windowOnly ? this.firstPositions() : undefined
     // only a peer holding a free candidate can be asked for one (the others' picks would be
     // empty); the fastest first, as the sort is stable this is the order of the full ranking
     // (nor is any when no free candidate is available from a peer at all, which is most passes)
@@ -511,7 +553,7 @@ export class Scheduler {
         }
       }
     }
-    if (budget > 0 && st.cursor < FIRST_POSITIONS && this.startedAt - this.itemStartAt >= FIRST_SECOND_AFTER_MS) this.askSecond(now, chunk)
+    if (budget > 0 && st.cursor < FIRST_POSITIONS && this.startedAt - this.itemStartAt >= SECOND_ASK_AFTER_MS) this.askSecond(now, chunk)
     if (budget > 0 && firsts !== undefined) this.askTwice(now, chunk)
     this.scheduleOrigin(now)
     this.giveUpHopeless(now)
@@ -708,8 +750,9 @@ export class Scheduler {
     // the others in turn, OVERDUE_STEP deadlines apart by their rank for the block, each also
     // allowing for the origin's own wait: at a capped origin a crowd that asked at once
     // queued each next chunk there from every listener, and every request then took longer
+    // (and, in one rank, by the fraction of a place our score stands below the next: OVERDUE_SPREAD)
     const r = this.rankFor(others, block)
-    return waited >= (OVERDUE_OTHERS + OVERDUE_STEP * Math.max(0, r - 1)) * dl + this.sw.feed.latencyMs
+    return waited >= (OVERDUE_OTHERS + OVERDUE_STEP * Math.max(0, r - 1)) * dl + this.sw.feed.latencyMs + (this.place(block, others, true) % 1) * OVERDUE_SPREAD * dl
   }
 
   /** Whether chunk i, at play position k, may be fetched from the origin now. */

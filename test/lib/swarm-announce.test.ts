@@ -8,7 +8,7 @@ import { randomBytes } from 'node:crypto'
 import { createServer } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import { encode } from '../../lib/tracker/bencode.js'
-import { Announcer, FEW_PEERS, GROWING, NEEDY_FIRST_MS, RETRY_MAX_MS, type AnnouncedSwarm } from '../../lib/swarm/announce.js'
+import { Announcer, ALONE_MAX_MS, FEW_PEERS, GROWING, NEEDY_FIRST_MS, RETRY_MAX_MS, type AnnouncedSwarm } from '../../lib/swarm/announce.js'
 import { Swarms } from '../../lib/tracker/swarms.js'
 import { createTrackerServer, listenTracker, announceUrlFor } from '../../lib/tracker/server.js'
 import type { PeerAddress } from '../../lib/swarm/wire.js'
@@ -191,7 +191,28 @@ test('a swarm that reads the count announces again early while the count grows, 
   await b.stop()
 })
 
-test('an item\'s Swarm alone announces to pc-tracker again 1 s after an answer naming fewer peers than it asked for, then 2, 4, 8 s; not before 5 s once the tracker names as many', async () => {
+test('an item\'s swarm with no peer while the tracker counts others announces every 2 s; with a peer, or a live show\'s, the waits double', async () => {
+  // (a listener behind a NAT hears of the first one that accepts connections only from the tracker: announce.ts ALONE_MAX_MS)
+  const { url, swarms } = await tracker(60)
+  const run = async (fresh: boolean, peerAt: number, until: number): Promise<number[]> => {
+    const s = Object.assign(swarm(), { freshCount: fresh })
+    // one other listener of the item, behind a NAT: the tracker counts two
+    await announce({ announceUrl: url, infoHash: s.opts.infoHash, peerId: randomBytes(20), port: 42999, uploaded: 0, downloaded: 0, left: 1000, event: 'started' })
+    const clock = new VirtualClock()
+    const c = counted()
+    const a = new Announcer(url, s, { port: 41008, io, clock, announce: c.announce })
+    await a.start()
+    const at = await announcesUntil(clock, swarms, c.busy, peerAt)
+    s.peers.size = 1
+    at.push(...await announcesUntil(clock, swarms, c.busy, until))
+    await a.stop()
+    return at
+  }
+  assert.equal(await run(true, 11_500, 30_000), [1, 3, 5, 7, 9, 11, 13, 17, 25], `alone: ${ALONE_MAX_MS / 1000} s apart; with a peer from 11.5 s: 2, 4, 8 s`)
+  assert.equal(await run(false, 11_500, 30_000), [1, 3, 7, 15], 'a live show\'s: doubling')
+})
+
+test('an item\'s Swarm alone announces to pc-tracker again 1 s after an answer naming fewer peers than it asked for, then 2, 4, 8 s; every 5 s (not sooner) once the tracker names as many', async () => {
   // (the first listeners of a flash crowd, behind NATs and told of nobody they could dial,
   // took chunks 0-3 from the origin each for itself while they waited 5 s: announce.ts NEEDY_FIRST_MS)
   const item = makeItem(240_000 * 16, 128 * 1024)
@@ -203,7 +224,8 @@ test('an item\'s Swarm alone announces to pc-tracker again 1 s after an answer n
     return at
   }
   assert.equal(await announced(0), [0, 1, 3, 7, 15], 'the first of its item: 1, 2, 4, 8 s apart')
-  assert.equal(await announced(60), [0, 5, 10, 15], 'the tracker\'s min interval of 5 s is kept to')
+  // (with 60 others counted and none reached it is not the first: its waits do not double past ALONE_MAX_MS, so the 5 s rule every time)
+  assert.equal(await announced(60), [0, 5, 10, 15, 20], 'the tracker\'s min interval of 5 s is kept to')
 })
 
 test.run()

@@ -11,7 +11,8 @@ import { SimNet } from '../../bench/sim/net.js'
 import { Rng } from '../../bench/sim/population.js'
 import { makeItem } from '../../bench/sim/scenario.js'
 import { ScriptedLink, recordingOrigin, oneSwarm, SILENT_ORIGIN } from './swarm-test-links.js'
-import { CLAIM_MIN_DEADLINES } from '../../lib/swarm/scheduler.js'
+import { CLAIM_MIN_DEADLINES, CLAIM_MAX_MS, OVERDUE_SPREAD } from '../../lib/swarm/scheduler.js'
+import { peerKey, score } from '../../lib/swarm/picker.js'
 import type { Message } from '../../lib/swarm/wire.js'
 import type { Swarm } from '../../lib/swarm/swarm.js'
 
@@ -179,6 +180,80 @@ test('a claim passed on by a peer that then leaves is still waited for, within i
     assert.ok(asked[i] >= until, `chunk ${i} (plays at ${plays} ms) asked of the origin at ${asked[i]} ms, before ${until} ms`)
     assert.ok(held[i] <= plays, `chunk ${i} (plays at ${plays} ms) held at ${held[i]} ms`)
   }
+})
+
+/** a peer that holds nothing, says what `script` makes it say, and sends chunk i when asked once it has said HAVE i */
+class TellingLink extends ScriptedLink {
+  readonly holds = new Set<number>()
+  constructor (readonly clock: SimClock, idByte: number) { super(idByte) }
+  send (m: Message): boolean {
+    if (m.type !== 'request') return true
+    this.clock.setTimeout(() => { this.received(this.holds.has(m.index) ? { type: 'piece', index: m.index, data: item.chunks[m.index] } : { type: 'reject', index: m.index }) }, 40)
+    return true
+  }
+
+  says (m: Message): void { if (m.type === 'have') this.holds.add(m.index); this.received(m) }
+}
+
+// chunk 8 (block 2, plays at 64 s): peer A claims it at 20 ms and never brings it (the
+// claim runs out at CLAIM_MAX_MS); peer B, ranked above the listener for block 2, so that the
+// listener takes the chunk only when overdue (about 52 s), claims it at 50 s when `again`, and holds it at 53 s
+const me = peerKey(Buffer.alloc(20, 7))
+const ids = Array.from({ length: 40 }, (_, k) => 20 + k)
+const above = ids.find(b => score(peerKey(Buffer.alloc(20, b)), 2) > score(me, 2))!
+const below = ids.find(b => score(peerKey(Buffer.alloc(20, b)), 2) < score(me, 2))!
+const chunk = 8
+const claimAt = 50_000
+const holdsAt = 53_000
+async function overdueRun (again: boolean, audience = 3, holds = holdsAt): Promise<{ asked: number, held: number }> {
+    const clock = new SimClock(10)
+    const net = new SimNet(clock, new Rng(1))
+    const asked: number[] = new Array(item.chunks.length).fill(NaN)
+    let held = NaN
+    const sw = await oneSwarm(clock, net, item, INFO_HASH, DEADLINE_MS, recordingOrigin(clock, item.chunks, asked), DURATION_MS)
+    sw.counted(audience)
+    sw.on('have', (i: number) => { if (i === chunk && Number.isNaN(held)) held = clock.now() })
+    const a = new TellingLink(clock, below)
+    const b = new TellingLink(clock, above)
+    for (const p of [a, b]) {
+      p.open(INFO_HASH, PORT)
+      sw.attach(p)
+      p.says({ type: 'bitfield', count: item.chunks.length, bits: Buffer.alloc(Math.ceil(item.chunks.length / 8)) })
+    }
+    clock.setTimeout(() => a.says({ type: 'asked', first: chunk, count: 1 }), 20)
+    if (again) clock.setTimeout(() => b.says({ type: 'asked', first: chunk, count: 1 }), claimAt)
+    clock.setTimeout(() => b.says({ type: 'have', index: chunk }), holds)
+    sw.allowOrigin()
+    await clock.run(80_000)
+    await sw.close(false)
+    return { asked: asked[chunk], held }
+}
+
+test('a claim coming after the one before ran out is waited for afresh, once', async () => {
+  assert.ok(above !== undefined && below !== undefined)
+  assert.ok(claimAt > 20 + CLAIM_MAX_MS)
+  const runIt = overdueRun
+  // without B's claim the chunk goes to the origin when overdue, before B holds it
+  const alone = await runIt(false)
+  assert.ok(alone.asked > claimAt && alone.asked < holdsAt, `without a second claim, chunk ${chunk} asked of the origin at ${alone.asked} ms`)
+  // with it, the listener waits for B's copy
+  const told = await runIt(true)
+  assert.ok(Number.isNaN(told.asked), `chunk ${chunk} asked of the origin at ${told.asked} ms, while B, which claimed it at ${claimAt} ms, was to bring it`)
+  assert.ok(told.held >= holdsAt && told.held < holdsAt + DEADLINE_MS, `chunk ${chunk} held at ${told.held} ms`)
+})
+
+test('listeners of one rank take an overdue chunk later by the fraction of their place in the audience', async () => {
+  // the same listener (second in rank for block 2 among its peers) in two audiences where
+  // its exact place has a fraction under 0.1 and over 0.9: the second takes the chunk
+  // about OVERDUE_SPREAD deadlines later (passes come at most 500 ms apart)
+  const frac = (n: number): number => ((1 - score(me, 2) / 2 ** 32) * n) % 1
+  const counts = Array.from({ length: 300 }, (_, k) => 3 + k)
+  const low = counts.find(n => frac(n) < 0.1)!
+  const high = counts.find(n => frac(n) > 0.9)!
+  const a = await overdueRun(false, low, 60_000)
+  const b = await overdueRun(false, high, 60_000)
+  assert.ok(b.asked - a.asked >= 0.8 * OVERDUE_SPREAD * DEADLINE_MS - 500, `asked of the origin at ${a.asked} ms (place fraction ${frac(low).toFixed(2)}) and ${b.asked} ms (${frac(high).toFixed(2)})`)
+  assert.ok(b.asked - a.asked <= OVERDUE_SPREAD * DEADLINE_MS + 500)
 })
 
 test.run()

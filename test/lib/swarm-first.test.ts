@@ -84,6 +84,17 @@ test('tuning in, a first position asked of a peer that has sent nothing is asked
   for (const i of first) assert.ok(heldAt[i] < 1000, `chunk ${i} held at ${heldAt[i]} ms`)
 })
 
+test('tuning in 17 s into an item, a first position asked of a peer that has sent nothing is asked of a quick one too', async () => {
+  // (chunk 2 holds the offset: the first positions are chunks 0, 1 and 2; the slow line dialled
+  // first is asked for chunks 0 and 1, and the fast ones for chunk 2, the one at the offset)
+  const { heldAt, asked } = await tuneIn(true, 0.07)
+  const first = [0, 1, 2]
+  const ofSlow = asked.filter(a => a.peer === 'slow' && first.includes(a.i))
+  assert.ok(ofSlow.length > 0, `the slow peer was asked for ${JSON.stringify(asked.filter(a => a.peer === 'slow'))}`)
+  for (const a of ofSlow) assert.ok(asked.some(b => b.peer === 'fast' && b.i === a.i && b.at < a.at + DEADLINE_MS), `chunk ${a.i} asked of the fast peer too, before the deadline: ${JSON.stringify(asked.filter(b => b.i === a.i))}`)
+  for (const i of first) assert.ok(heldAt[i] < 1000, `chunk ${i} held at ${heldAt[i]} ms`)
+})
+
 test('tuning in, nothing outside the window is asked for until the first positions are held', async () => {
   const { heldAt, asked } = await tuneIn()
   const firstHeld = Math.max(heldAt[0], heldAt[25], heldAt[26])
@@ -122,6 +133,51 @@ test('tuning in to three peers at once within the item\'s second chunk, that chu
   const one = asked.filter(a => a.i === 1)
   assert.ok(one.length >= 2 && one[1].at === one[0].at, `chunk 1 asked of ${JSON.stringify(one)}`)
   assert.is(asked.filter(a => a.i === 2 && a.at <= one[0].at).length, 1, `chunk 2 asked of ${JSON.stringify(asked.filter(a => a.i === 2))}`)
+})
+
+test('tuning in, a first position asked of the origin is asked of a peer that comes holding it at once, not a deadline later', async () => {
+  // (a queueing origin: the listener's ranges never come; the peer, on a fast line, holds the item)
+  const clock = new SimClock(10)
+  const net = new SimNet(clock, new Rng(1))
+  const ranges: Array<{ first: number, n: number, at: number }> = []
+  const queueing: OriginSource = { ...silent, fetchChunks: async (first, n) => { ranges.push({ first, n, at: clock.now() }); return await new Promise<void>(() => {}) } }
+  const asked: Array<{ i: number, at: number }> = []
+  const heldAt: number[] = new Array(item.chunks.length).fill(NaN)
+  const swarms: Swarm[] = []
+  for (const k of [0, 1]) {
+    const host = new Host(k, { host: `10.0.0.${k + 1}`, port: PORT }, FAST)
+    net.add(host)
+    const sw = new Swarm({
+      url: 'http://origin.test/item', root: item.tree.root, infoHash: Buffer.alloc(20, 1), peerId: Buffer.alloc(20, 10 + k), port: PORT,
+      cacheDir: '', removeCache: false, window: 16, deadlineMs: DEADLINE_MS, playFraction: k === 0 ? 0.5 : 0, durationMs: DURATION_MS, limiter: new RateLimiter(0),
+      warn: () => {}, debug: () => {}, clock, connect: net.connector(host), origin: k === 0 ? queueing : silent,
+      store: (t) => new MemoryStore(t, { keepBuffers: true }),
+    })
+    host.swarm = sw
+    sw.counted(2)
+    await sw.setTree(item.tree)
+    if (k === 1) {
+      for (let i = 0; i < item.chunks.length; i++) await sw.store!.putChecked(i, item.chunks[i])
+      const on = sw.onMessage.bind(sw)
+      sw.onMessage = (p: PeerLink, m: Message) => { if (m.type === 'request') asked.push({ i: m.index, at: clock.now() }); on(p, m) }
+    }
+    swarms.push(sw)
+  }
+  swarms[0].on('have', (i: number) => { if (Number.isNaN(heldAt[i])) heldAt[i] = clock.now() })
+  // alone, it asks the origin for its first positions (chunk 0, 13, 14: tuned in within chunk 14), one range at a time
+  swarms[0].allowOrigin()
+  await clock.run(100)
+  const first = [0, 13, 14].filter(i => ranges.some(r => r.first <= i && i < r.first + r.n))
+  assert.ok(first.includes(0), `chunk 0 asked of the origin: ${JSON.stringify(ranges)}`)
+  // then the peer holding the item comes
+  swarms[0].addAddress({ host: '10.0.0.2', port: PORT })
+  await clock.run(DEADLINE_MS * 2)
+  for (const i of first) {
+    const a = asked.find(x => x.i === i)
+    assert.ok(a !== undefined && a.at < DEADLINE_MS, `chunk ${i} asked of the peer within the origin request's deadline: ${JSON.stringify(asked)}`)
+    assert.ok(heldAt[i] < DEADLINE_MS, `chunk ${i} held at ${heldAt[i]} ms`)
+  }
+  for (const sw of swarms) await sw.close(false)
 })
 
 test('our own line\'s pace: pieces from several peers arriving together count as one arrival of their bytes', () => {
