@@ -33,8 +33,6 @@ export interface DayOptions extends ScenarioOptions {
   leadMs: number
   /** and serves an item this long after it ended (pc-fetch --keep) */
   keepMs: number
-  /** incoming connections a host accepts at once (default pc-fetch's MAX_CONNECTIONS; lower, to make the limit bind in a small audience) */
-  maxIncoming?: number
 }
 
 export const DAY_DEFAULTS = { items: 10, leadMs: 10_000, keepMs: 300_000 }
@@ -181,7 +179,7 @@ export async function runDay (o: DayOptions, keepListeners = false): Promise<Day
     const it = items[k]
     const sw = new Swarm({
       url: `http://origin.test/item${k}`, root: it.tree.root, infoHash: hashes[k], peerId, port: PORT, cacheDir: '', removeCache: false,
-      window: o.window, deadlineMs: o.deadlineMs, playFraction: offset / o.durationMs, durationMs: o.durationMs, limiter: l.limiter, share: l.ledger,
+      window: o.window, deadlineMs: o.deadlineMs, playFraction: offset / o.durationMs, durationMs: o.durationMs, limiter: l.limiter, share: l.ledger, maxPeers: o.maxPeers,
       warn: () => {}, debug: () => {}, clock, connect: net.connector(h, hexes[k]), origin: origin.source(h, it.chunks),
       store: (t) => new MemoryStore(t, { keepBuffers: true, check: checks[k] }),
     })
