@@ -22,7 +22,7 @@ import { Announcer } from '../../lib/swarm/announce.js'
 import { EXPIRY_FACTOR } from '../../lib/tracker/swarms.js'
 import { DEFAULT_INTERVAL_S } from '../../lib/tracker/client.js'
 import { SimClock } from './clock.js'
-import { Host, SimNet, SimOrigin, SimTracker } from './net.js'
+import { Host, SimNet, SimOrigin, SimTracker, UNKEPT } from './net.js'
 import { Rng, homeHost, HOME } from './population.js'
 import { firstAudioAt, makeItem, quantile, stallAfter, type Item, type ScenarioOptions } from './scenario.js'
 
@@ -184,6 +184,7 @@ export async function runDay (o: DayOptions, keepListeners = false): Promise<Day
       store: (t) => new MemoryStore(t, { keepBuffers: true, check: checks[k] }),
     })
     l.swarms.push(sw)
+    sw.stats.peersSeen = UNKEPT
     h.swarms.set(hexes[k], sw)
     sw.on('have', (i: number) => { if (Number.isNaN(haveAt[i])) haveAt[i] = clock.now() })
     await sw.setTree(it.tree)

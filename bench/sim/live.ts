@@ -17,7 +17,7 @@ import { EXPIRY_FACTOR } from '../../lib/tracker/swarms.js'
 import { DEFAULT_INTERVAL_S } from '../../lib/tracker/client.js'
 import { SimClock } from './clock.js'
 import { Announcer } from '../../lib/swarm/announce.js'
-import { Host, SimNet, SimOrigin, SimTracker } from './net.js'
+import { Host, SimNet, SimOrigin, SimTracker, UNKEPT } from './net.js'
 import { Rng, homeHost, HOME } from './population.js'
 import { summary, type ScenarioOptions, type Result } from './scenario.js'
 
@@ -138,6 +138,7 @@ export async function runLive (o: ScenarioOptions): Promise<Result> {
     }
     const sw = new LiveSwarm(lo)
     h.live = sw
+    sw.stats.peersSeen = UNKEPT
     sw.on('chunk', (p: LivePiece) => { if (!l.heldAt.has(p.seq)) l.heldAt.set(p.seq, clock.now()) })
     // as pc-fetch: the manifest says the show ended and everything listed was played: leave, saying goodbye
     sw.once('ended', () => { if (h.online) { void net.leave(h, true); void ann?.stop() } })

@@ -9,7 +9,7 @@ import { ShareLedger, DEFAULT_MAX_SHARE } from '../../lib/swarm/uploads.js'
 import { EXPIRY_FACTOR } from '../../lib/tracker/swarms.js'
 import { DEFAULT_INTERVAL_S } from '../../lib/tracker/client.js'
 import { SimClock } from './clock.js'
-import { Host, SimNet, SimOrigin, SimTracker } from './net.js'
+import { Host, SimNet, SimOrigin, SimTracker, UNKEPT } from './net.js'
 import { Rng, homeHost, loopbackHost, HOME } from './population.js'
 import type { PeerAddress } from '../../lib/swarm/wire.js'
 import { BtClient } from './bt.js'
@@ -253,6 +253,7 @@ export async function runScenario (o: ScenarioOptions, item?: Item, keepListener
       store: (t) => new MemoryStore(t, { keepBuffers: true, check }),
     })
     h.swarm = sw
+    sw.stats.peersSeen = UNKEPT
     sw.on('have', got)
     await sw.setTree(tree)
     if (o.chain && h.id > 0) sw.addAddress({ host: listeners[h.id - 1].host.addr.host, port: PORT }, true)
