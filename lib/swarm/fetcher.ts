@@ -146,7 +146,9 @@ export class Fetcher {
 
   constructor (readonly opts: FetcherOptions, readonly io: FetcherIo) {
     this.maxConnections = opts.maxConnections ?? MAX_CONNECTIONS
-    if (!(Number.isInteger(this.maxConnections) && this.maxConnections >= 1)) throw new RangeError(`maxConnections must be a whole number of at least 1, not ${opts.maxConnections}`)
+    for (const [name, v] of [['maxConnections', this.maxConnections], ['maxPeers', opts.maxPeers ?? 1]] as const) {
+      if (!(Number.isInteger(v) && v >= 1)) throw new RangeError(`${name} must be a whole number of at least 1, not ${v}`)
+    }
     this.limiter = new RateLimiter(opts.uploadLimit)
     this.share = new ShareLedger(opts.maxShare ?? DEFAULT_MAX_SHARE)
     // two threads beside the main one, even on two cores: BLAKE2b at ~580 MB/s a core is

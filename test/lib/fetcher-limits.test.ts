@@ -1,11 +1,12 @@
 // Fetcher's limits as options (lib/swarm/fetcher.ts FetcherOptions.maxConnections,
 // maxPeers): a listener holding `maxConnections` incoming connections closes the next
 // one at once while no swarm has one to give way; a limit that is not a whole number of
-// at least 1 is refused when the Fetcher is made.
+// at least 1 is refused when the Fetcher (or a Swarm, for maxPeers) is made.
 import { test } from 'uvu'
 import * as assert from 'uvu/assert'
 import { connect, type Socket } from 'node:net'
 import { waitUntil } from '../helpers.js'
+import { Swarm, type SwarmOptions } from '../../lib/swarm/swarm.js'
 import { Fetcher, type FetcherOptions, type FetcherIo } from '../../lib/swarm/fetcher.js'
 
 const io = (signal: AbortSignal): FetcherIo => ({ warn: () => {}, info: () => {}, debug: () => {}, progress: () => {}, signal })
@@ -50,6 +51,9 @@ test('a limit that is not a whole number of at least 1 is refused with its name'
   const ac = new AbortController()
   for (const bad of [0, -1, 2.5, NaN]) {
     assert.throws(() => new Fetcher(opts({ maxConnections: bad }), io(ac.signal)), /maxConnections must be a whole number/)
+    assert.throws(() => new Fetcher(opts({ maxPeers: bad }), io(ac.signal)), /maxPeers must be a whole number/)
+    // a swarm made with it alone says so too (its check comes before it reads any other option)
+    assert.throws(() => new Swarm({ maxPeers: bad } as unknown as SwarmOptions), /maxPeers must be a whole number/)
   }
 })
 
