@@ -22,7 +22,7 @@ import { Announcer } from '../../lib/swarm/announce.js'
 import { EXPIRY_FACTOR } from '../../lib/tracker/swarms.js'
 import { DEFAULT_INTERVAL_S } from '../../lib/tracker/client.js'
 import { SimClock } from './clock.js'
-import { Host, SimNet, SimOrigin, SimTracker } from './net.js'
+import { Host, SimNet, SimOrigin, SimTracker, UNKEPT } from './net.js'
 import { Rng, homeHost, HOME } from './population.js'
 import { firstAudioAt, makeItem, quantile, stallAfter, type Item, type ScenarioOptions } from './scenario.js'
 
@@ -33,8 +33,6 @@ export interface DayOptions extends ScenarioOptions {
   leadMs: number
   /** and serves an item this long after it ended (pc-fetch --keep) */
   keepMs: number
-  /** incoming connections a host accepts at once (default pc-fetch's MAX_CONNECTIONS; lower, to make the limit bind in a small audience) */
-  maxIncoming?: number
 }
 
 export const DAY_DEFAULTS = { items: 10, leadMs: 10_000, keepMs: 300_000 }
@@ -181,11 +179,12 @@ export async function runDay (o: DayOptions, keepListeners = false): Promise<Day
     const it = items[k]
     const sw = new Swarm({
       url: `http://origin.test/item${k}`, root: it.tree.root, infoHash: hashes[k], peerId, port: PORT, cacheDir: '', removeCache: false,
-      window: o.window, deadlineMs: o.deadlineMs, playFraction: offset / o.durationMs, durationMs: o.durationMs, limiter: l.limiter, share: l.ledger,
+      window: o.window, deadlineMs: o.deadlineMs, playFraction: offset / o.durationMs, durationMs: o.durationMs, limiter: l.limiter, share: l.ledger, maxPeers: o.maxPeers,
       warn: () => {}, debug: () => {}, clock, connect: net.connector(h, hexes[k]), origin: origin.source(h, it.chunks),
       store: (t) => new MemoryStore(t, { keepBuffers: true, check: checks[k] }),
     })
     l.swarms.push(sw)
+    sw.stats.peersSeen = UNKEPT
     h.swarms.set(hexes[k], sw)
     sw.on('have', (i: number) => { if (Number.isNaN(haveAt[i])) haveAt[i] = clock.now() })
     await sw.setTree(it.tree)

@@ -5,7 +5,7 @@
 // clock plus a fixed delay (--live-delay); a chunk not held by then is a gap. The source
 // sends in real time, so a chunk is cut (and at the origin) one chunk after its start.
 import { randomBytes } from 'node:crypto'
-import { LiveSwarm } from '../../lib/swarm/live-swarm.js'
+import { LiveSwarm, type LiveSwarmOptions } from '../../lib/swarm/live-swarm.js'
 import type { LiveOriginSource } from '../../lib/swarm/live-origin.js'
 import { LIVE_FETCHERS, LIVE_KEEP_CHUNKS } from '../../lib/swarm/live-fetch.js'
 import { blake2b, liveInfoHash, signChunk, streamIdOf } from '../../lib/live/chunk-sign.js'
@@ -17,7 +17,7 @@ import { EXPIRY_FACTOR } from '../../lib/tracker/swarms.js'
 import { DEFAULT_INTERVAL_S } from '../../lib/tracker/client.js'
 import { SimClock } from './clock.js'
 import { Announcer } from '../../lib/swarm/announce.js'
-import { Host, SimNet, SimOrigin, SimTracker } from './net.js'
+import { Host, SimNet, SimOrigin, SimTracker, UNKEPT } from './net.js'
 import { Rng, homeHost, HOME } from './population.js'
 import { summary, type ScenarioOptions, type Result } from './scenario.js'
 
@@ -102,7 +102,7 @@ export async function runLive (o: ScenarioOptions): Promise<Result> {
   const byteRate = o.bitrate / 8 / 1000
   const clock = new SimClock(o.quantumMs)
   const net = new SimNet(clock, rng)
-  net.maxIncoming = LIVE_MAX_INCOMING
+  net.maxIncoming = o.maxIncoming ?? LIVE_MAX_INCOMING
   const origin = new SimOrigin(clock, net, [], Number.isFinite(o.originRateFactor) ? o.originRateFactor * byteRate : Infinity, 20)
   const tracker = new SimTracker(rng, o.numwant)
   const T0 = 1000
@@ -129,12 +129,16 @@ export async function runLive (o: ScenarioOptions): Promise<Result> {
     const h = l.host
     const src = show.source(origin, h)
     let ann: Announcer | undefined
-    const sw = new LiveSwarm({
+    // maxPeers is read by the swarm's Members (members.ts MembersHost) from these options;
+    // LiveSwarmOptions does not name it yet, so pc-fetch cannot set it for a live item
+    const lo: LiveSwarmOptions & { maxPeers?: number } = {
       infoHash, peerId, port: PORT, streamId: show.streamId, publicKey: show.kp.publicKey,
       chunkMs: LIVE_CHUNK_MS, deadlineMs, fetchers: LIVE_FETCHERS, keepChunks: LIVE_KEEP_CHUNKS, tracked: true,
-      clock, random: () => rng.next(), connect: net.connector(h), origin: src, warn: () => {}, debug: () => {},
-    })
+      clock, random: () => rng.next(), connect: net.connector(h), origin: src, warn: () => {}, debug: () => {}, maxPeers: o.maxPeers,
+    }
+    const sw = new LiveSwarm(lo)
     h.live = sw
+    sw.stats.peersSeen = UNKEPT
     sw.on('chunk', (p: LivePiece) => { if (!l.heldAt.has(p.seq)) l.heldAt.set(p.seq, clock.now()) })
     // as pc-fetch: the manifest says the show ended and everything listed was played: leave, saying goodbye
     sw.once('ended', () => { if (h.online) { void net.leave(h, true); void ann?.stop() } })

@@ -270,6 +270,13 @@ export class SimLink extends PeerLink {
   close (): void { this.flags |= DEAD; this.ended() }
 }
 
+/**
+ * A swarm's `stats.peersSeen` in the simulator, which never reads it: the ids of every
+ * peer met, kept by each swarm for pc-fetch's --stats, were 10.5 MB of a 268 MB heap at
+ * N = 3,000 (BENCHMARKS.md `## scale`). One for every swarm; it keeps nothing.
+ */
+export const UNKEPT: Set<string> = new (class extends Set<string> { override add (_id: string): this { return this } })()
+
 export class SimNet {
   readonly hosts = new Map<string, Host>()
   /** incoming connections a host accepts at once (pc-fetch's limit) */

@@ -65,13 +65,15 @@ const SCENARIOS: Record<string, Partial<ScenarioOptions>> = {
   loopback: { bitrate: 20 * 1024 * 1024 * 8 / 240, durationMs: 240_000, arrival: 'together', population: 'loopback', originRateFactor: Infinity, churn: false, tailMs: 0, joiners: 5, quantumMs: 1 },
 }
 
-const argv = minimist(process.argv.slice(2), { string: ['scenario', 'listeners', 'sweep', 'modes', 'mode', 'seed', 'origin-rate', 'plot', 'until', 'quantum', 'nat', 'up-sigma', 'loss', 'rtt', 'deadline', 'live-delay', 'duration', 'from', 'items', 'lead', 'keep', 'max-share'], boolean: ['churn', 'help'], default: { churn: true } })
+const argv = minimist(process.argv.slice(2), { string: ['scenario', 'listeners', 'sweep', 'modes', 'mode', 'seed', 'origin-rate', 'plot', 'until', 'quantum', 'nat', 'up-sigma', 'loss', 'rtt', 'deadline', 'live-delay', 'duration', 'from', 'items', 'lead', 'keep', 'max-share', 'max-peers', 'max-incoming'], boolean: ['churn', 'help'], default: { churn: true } })
 if (argv.help) {
   process.stdout.write(`Usage: node dist/bench/sim/run.js --scenario ${Object.keys(SCENARIOS).join('|')} [--listeners N | --sweep N,N,…] [--modes pc,bt,http] [--origin-rate X] [--seed S] [--no-churn] [--plot FILE.svg] [--from RUN.json --plot FILE.svg]\n` +
     '  live: [--live-delay MS (pc-icecast --live-delay, 3000)]\n' +
     '  day: [--items K (default 10)] [--lead MS (pc-schedule --lead, 10000)] [--keep MS (pc-fetch --keep, 300000)]\n' +
     '  population and item (to see what a figure depends on): [--nat SHARE] [--up-sigma S (0: every line the median)] [--loss P] [--rtt MS (every path)] [--deadline MS] [--duration MS] [--quantum MS]\n' +
     '  [--max-share R]: each pc listener\'s pc-fetch --max-share (default none, as pc-fetch\'s)\n' +
+    '  [--max-peers K]: each pc listener\'s swarm dials while it has fewer than K peers (default 50, members.ts MAX_PEERS)\n' +
+    '  [--max-incoming M]: each host accepts at most M incoming connections (default 256, fetcher.ts MAX_CONNECTIONS; live 128)\n' +
     '  [--until MS]: stop at this simulated time (audio, steady, video, loopback: to profile a part of a run)\n')
   process.exit(0)
 }
@@ -93,6 +95,8 @@ if (argv.rtt !== undefined) { HOME.rttMedianMs = Number(argv.rtt); HOME.rttSigma
 const sizes = String(argv.sweep ?? argv.listeners ?? '1000').split(',').map(Number)
 const modes = String(argv.modes ?? argv.mode ?? 'pc').split(',') as Mode[]
 const results: Result[] = []
+const maxPeers = argv['max-peers'] !== undefined ? count('max-peers') : undefined
+const maxIncoming = argv['max-incoming'] !== undefined ? count('max-incoming') : undefined
 
 const fmt = (ms: number): string => Number.isNaN(ms) ? '–' : ms >= 10_000 ? `${(ms / 1000).toFixed(1)} s` : `${Math.round(ms)} ms`
 if (name !== 'day') process.stderr.write('| scenario | mode | N | origin ÷ item | listeners with a stall | stall time (total) | first audio median / p95 / p99 | upload ÷ item mean / max | complete | sim s per wall s | wall | peak RSS |\n|---|---|---|---|---|---|---|---|---|---|---|---|\n')
@@ -106,6 +110,8 @@ for (const n of sizes) {
   if (argv.duration !== undefined) base.durationMs = Number(argv.duration)
   if (argv['live-delay'] !== undefined) base.liveDelayMs = Number(argv['live-delay'])
   if (argv['max-share'] !== undefined) base.maxShare = Number(argv['max-share'])
+  if (maxPeers !== undefined) base.maxPeers = maxPeers
+  if (maxIncoming !== undefined) base.maxIncoming = maxIncoming
   if (name === 'day') { await day(base); continue }
   const item = makeItem(Math.round(base.bitrate / 8 * base.durationMs / 1000), base.chunkBytes)
   for (const mode of modes) {
@@ -122,6 +128,13 @@ for (const n of sizes) {
   }
 }
 if (argv.plot) writeFileSync(String(argv.plot), plot(results, `${name}: ${sc.bitrate! / 1000} kbit/s, ${sc.durationMs! / 60000} min, origin upload ${base().originRateFactor}× the stream`))
+
+/** a whole number of at least 1 given to --NAME, or the run stops with why */
+function count (name: string): number {
+  const v = Number(argv[name])
+  if (!Number.isInteger(v) || v < 1) { process.stderr.write(`sim: --${name} wants a whole number of at least 1, not '${String(argv[name])}'\n`); process.exit(64) }
+  return v
+}
 
 function base (): ScenarioOptions { return { ...DEFAULTS, ...sc, ...(argv['origin-rate'] !== undefined ? { originRateFactor: Number(argv['origin-rate']) } : {}) } }
 

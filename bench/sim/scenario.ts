@@ -9,7 +9,7 @@ import { ShareLedger, DEFAULT_MAX_SHARE } from '../../lib/swarm/uploads.js'
 import { EXPIRY_FACTOR } from '../../lib/tracker/swarms.js'
 import { DEFAULT_INTERVAL_S } from '../../lib/tracker/client.js'
 import { SimClock } from './clock.js'
-import { Host, SimNet, SimOrigin, SimTracker } from './net.js'
+import { Host, SimNet, SimOrigin, SimTracker, UNKEPT } from './net.js'
 import { Rng, homeHost, loopbackHost, HOME } from './population.js'
 import type { PeerAddress } from '../../lib/swarm/wire.js'
 import { BtClient } from './bt.js'
@@ -22,6 +22,10 @@ export interface ScenarioOptions {
   mode: Mode
   /** each pc listener's pc-fetch --max-share (default pc-fetch's, none; 0: none) */
   maxShare?: number
+  /** each pc listener's swarm dials while it has fewer peers than this (SwarmOptions.maxPeers; default members.ts MAX_PEERS) */
+  maxPeers?: number
+  /** incoming connections a host accepts at once (pc-fetch's FetcherOptions.maxConnections; default its MAX_CONNECTIONS, live's LIVE_MAX_INCOMING) */
+  maxIncoming?: number
   listeners: number
   /** the stream's rate, bit/s, and the item's length */
   bitrate: number
@@ -193,6 +197,7 @@ export async function runScenario (o: ScenarioOptions, item?: Item, keepListener
   const byteRate = o.bitrate / 8 / 1000 // bytes per ms of play
   const clock = new SimClock(o.quantumMs)
   const net = new SimNet(clock, rng)
+  if (o.maxIncoming !== undefined) net.maxIncoming = o.maxIncoming
   const origin = new SimOrigin(clock, net, chunks, Number.isFinite(o.originRateFactor) ? o.originRateFactor * byteRate : Infinity, o.population === 'home' ? 20 : 2)
   const tracker = new SimTracker(rng, o.numwant)
   const ih = infoHash(tree.root)
@@ -243,11 +248,12 @@ export async function runScenario (o: ScenarioOptions, item?: Item, keepListener
     }
     const sw = new Swarm({
       url: 'http://origin.test/item', root: tree.root, infoHash: ih, peerId, port: PORT, cacheDir: '', removeCache: false,
-      window: o.window, deadlineMs: o.deadlineMs, playFraction: offset / o.durationMs, durationMs: o.arrival === 'together' ? undefined : o.durationMs, limiter: new RateLimiter(0), share: new ShareLedger(o.maxShare ?? DEFAULT_MAX_SHARE),
+      window: o.window, deadlineMs: o.deadlineMs, playFraction: offset / o.durationMs, durationMs: o.arrival === 'together' ? undefined : o.durationMs, limiter: new RateLimiter(0), share: new ShareLedger(o.maxShare ?? DEFAULT_MAX_SHARE), maxPeers: o.maxPeers,
       warn: () => {}, debug: () => {}, clock, connect: net.connector(h), origin: origin.source(h),
       store: (t) => new MemoryStore(t, { keepBuffers: true, check }),
     })
     h.swarm = sw
+    sw.stats.peersSeen = UNKEPT
     sw.on('have', got)
     await sw.setTree(tree)
     if (o.chain && h.id > 0) sw.addAddress({ host: listeners[h.id - 1].host.addr.host, port: PORT }, true)

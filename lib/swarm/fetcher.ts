@@ -37,7 +37,7 @@ const MAX_NEXT_QUEUED = 4096
 export const AUTO_WORKERS = 2
 /** how long to wait for a hash tree from peers before asking the tracker gateway */
 export const TREE_FROM_PEERS_MS = 3000
-/** incoming connections held at once, over all swarms */
+/** incoming connections held at once, over all swarms (FetcherOptions.maxConnections) */
 export const MAX_CONNECTIONS = 256
 /** how long an incoming connection for a swarm we do not (yet) hold is kept waiting */
 export const UNKNOWN_SWARM_WAIT_MS = 3000
@@ -53,6 +53,10 @@ export interface FetcherOptions {
   uploadLimit: number
   /** --max-share: past this × what it received, over every item, the line refuses chunks others can send (uploads.ts; 0: no bound; default DEFAULT_MAX_SHARE) */
   maxShare?: number
+  /** each swarm dials peers while it has fewer than this (SwarmOptions.maxPeers; default members.ts MAX_PEERS) */
+  maxPeers?: number
+  /** incoming connections held at once, over all swarms (default MAX_CONNECTIONS) */
+  maxConnections?: number
   statsFile?: string
   window: number
   deadlineMs: number
@@ -138,8 +142,13 @@ export class Fetcher {
 
   private readonly verifier?: VerifyPool
   private readonly verifyMinBytes: number
+  private readonly maxConnections: number
 
   constructor (readonly opts: FetcherOptions, readonly io: FetcherIo) {
+    this.maxConnections = opts.maxConnections ?? MAX_CONNECTIONS
+    for (const [name, v] of [['maxConnections', this.maxConnections], ['maxPeers', opts.maxPeers ?? 1]] as const) {
+      if (!(Number.isInteger(v) && v >= 1)) throw new RangeError(`${name} must be a whole number of at least 1, not ${v}`)
+    }
     this.limiter = new RateLimiter(opts.uploadLimit)
     this.share = new ShareLedger(opts.maxShare ?? DEFAULT_MAX_SHARE)
     // two threads beside the main one, even on two cores: BLAKE2b at ~580 MB/s a core is
@@ -178,7 +187,8 @@ export class Fetcher {
 
   private incoming (s: Socket): void {
     // at the limit, one is let in (a few at a time) only while a connection may give way to it once its handshake names its swarm (route)
-    if (this.sockets.size >= MAX_CONNECTIONS && (this.sockets.size >= MAX_CONNECTIONS + MAX_CONNECTIONS_PENDING || !yieldingConnection(this.swarms.values()))) { s.destroy(); return }
+    const max = this.maxConnections
+    if (this.sockets.size >= max && (this.sockets.size >= max + MAX_CONNECTIONS_PENDING || !yieldingConnection(this.swarms.values()))) { s.destroy(); return }
     this.sockets.add(s)
     s.on('close', () => this.sockets.delete(s))
     const p = new Peer(s, false, `${(s.remoteAddress ?? '?').replace(/^::ffff:/, '')}:${s.remotePort ?? 0}`)
@@ -199,9 +209,9 @@ export class Fetcher {
       sw = this.swarms.get(key)
     }
     if (!sw || sw.closed) { p.drop('unknown swarm'); return }
-    if (this.sockets.size > MAX_CONNECTIONS && !p.closed) {
+    if (this.sockets.size > this.maxConnections && !p.closed) {
       const idle = yieldingConnection(this.swarms.values(), sw)
-      if (!idle) { p.drop(`more than ${MAX_CONNECTIONS} connections`); return }
+      if (!idle) { p.drop(`more than ${this.maxConnections} connections`); return }
       idle.drop('making room for a swarm still fetching')
     }
     if (!p.closed) sw.attach(p)
@@ -415,7 +425,7 @@ export class Fetcher {
       removeCache: this.tempCache, window: this.opts.window, deadlineMs: this.opts.deadlineMs,
       playFraction: !this.opts.raw && rec.duration && rec.offset ? Math.min(1, rec.offset / rec.duration) : 0,
       durationMs: !this.opts.raw && rec.duration ? rec.duration : undefined,
-      limiter: this.limiter, share: this.share, output, verifier: this.opts.workers !== undefined || output ? this.verifier : undefined, verifyMinBytes: this.verifyMinBytes, warn: this.io.warn, debug: this.io.debug,
+      limiter: this.limiter, share: this.share, maxPeers: this.opts.maxPeers, output, verifier: this.opts.workers !== undefined || output ? this.verifier : undefined, verifyMinBytes: this.verifyMinBytes, warn: this.io.warn, debug: this.io.debug,
     })
     swarm.on('error', (e: Error) => this.io.warn(`${rec.url}: ${e.message}`))
     swarm.on('complete', () => { for (const a of this.announcers.get(swarm) ?? []) a.completed() })

@@ -6,6 +6,7 @@ import type { PeerLink } from './link.js'
 import { WIRE_VERSION, type Handshake, type Message, type PeerAddress } from './wire.js'
 import type { SwarmClock, TimerHandle } from './clock.js'
 
+/** peers a swarm dials while it has fewer (its option `maxPeers`, SwarmOptions) */
 export const MAX_PEERS = 50
 /**
  * Newcomers are told to the other peers in one PEX message per peer per this interval,
@@ -35,7 +36,7 @@ const CONNECTING = 4
 const TRIES_SHIFT = 3
 
 /**
- * A known address and the state of dialling it. A swarm knows up to 4 × MAX_PEERS: a
+ * A known address and the state of dialling it. A swarm knows up to 4 × its maxPeers: a
  * literal object of its own each, with three booleans and a timer added later (out of the
  * object, a property array of its own), was ~90 bytes, a tenth of the simulator's heap
  * (bench/sim, N = 300 at 20 s: 55,000 of them); this is 56 (64 with its tries in a field of their own).
@@ -67,7 +68,8 @@ function keyOf (a: PeerAddress): string {
 
 /** What Members needs of its swarm (an item's Swarm or a LiveSwarm). */
 export interface MembersHost {
-  readonly opts: { infoHash: Buffer, peerId: Buffer, port: number, warn: (m: string) => void, debug: (m: string) => void }
+  /** `maxPeers`: dial while fewer peers than this are connected (default MAX_PEERS) */
+  readonly opts: { infoHash: Buffer, peerId: Buffer, port: number, maxPeers?: number, warn: (m: string) => void, debug: (m: string) => void }
   readonly clock: SwarmClock
   readonly closed: boolean
   readonly stats: { peersSeen: Set<string> }
@@ -155,16 +157,19 @@ export class Members {
     }
   }
 
+  /** the swarm's limit on the peers it dials, read when used (a swarm's options are set after its members are made) */
+  private get maxPeers (): number { return this.sw.opts.maxPeers ?? MAX_PEERS }
+
   /** Known address (tracker, --peer, PEX); `sticky` ones are redialled while we run. */
   addAddress (addr: PeerAddress, sticky = false): void {
     // with the list full, an address that is not sticky changes nothing whatever it is:
     // said first, as PEX brings hundreds at a time and each took a key string and lookups
-    if (!sticky && this.dials.size >= 4 * MAX_PEERS) return
+    if (!sticky && this.dials.size >= 4 * this.maxPeers) return
     const key = keyOf(addr)
     if (this.sw.closed || this.banned.has(key) || this.selfAddrs.has(key)) return
     const d = this.dials.get(key)
     if (d) { if (sticky) d.set(STICKY, true); return }
-    if (!sticky && this.dials.size >= 4 * MAX_PEERS) return
+    if (!sticky && this.dials.size >= 4 * this.maxPeers) return
     const dial = new Dial(addr, sticky)
     this.dials.set(key, dial)
     this.dial(dial)
@@ -179,7 +184,7 @@ export class Members {
 
   private dial (d: Dial): void {
     const sw = this.sw
-    if (sw.closed || d.is(CONNECTED) || this.peers.size >= MAX_PEERS) return
+    if (sw.closed || d.is(CONNECTED) || this.peers.size >= this.maxPeers) return
     const p = sw.connect(d.addr)
     p.sendHandshake(this.handshake())
     d.set(CONNECTED, true)

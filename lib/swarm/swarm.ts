@@ -50,6 +50,8 @@ export interface SwarmOptions {
   /** the record's duration (ms): when each chunk plays, for the origin's timing (scheduler.ts ORIGIN_LEAD_MS); none for a whole item */
   durationMs?: number
   limiter: RateLimiter
+  /** dial peers while fewer than this are connected (members.ts, default MAX_PEERS); it knows up to 4 × as many addresses */
+  maxPeers?: number
   /** the line's upload against what it received, over every swarm on it (uploads.ts, pc-fetch --max-share); none: no bound */
   share?: ShareLedger
   /** threads that verify and store chunks, used for items of at least `verifyMinBytes` */
@@ -89,6 +91,7 @@ export class Swarm extends EventEmitter {
 
   constructor (readonly opts: SwarmOptions) {
     super()
+    if (opts.maxPeers !== undefined && !(Number.isInteger(opts.maxPeers) && opts.maxPeers >= 1)) throw new RangeError(`maxPeers must be a whole number of at least 1, not ${opts.maxPeers}`)
     this.clock = opts.clock ?? realClock
     this.connect = opts.connect ?? ((a) => new Peer(tcpConnect({ host: a.host, port: a.port }), true, `${a.host}:${a.port}`))
     this.feed = new OriginFeed(opts.url, opts.origin ?? new Origin(opts.url), this.clock, {

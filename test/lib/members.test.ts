@@ -6,7 +6,7 @@ import { test } from 'uvu'
 import * as assert from 'uvu/assert'
 import { SimClock } from '../../bench/sim/clock.js'
 import { PeerLink } from '../../lib/swarm/link.js'
-import { Members, PEX_BATCH_MS, DIAL_RETRIES, type MembersHost } from '../../lib/swarm/members.js'
+import { Members, PEX_BATCH_MS, DIAL_RETRIES, MAX_PEERS, type MembersHost } from '../../lib/swarm/members.js'
 import type { Handshake, Message, PeerAddress } from '../../lib/swarm/wire.js'
 
 const INFO = Buffer.alloc(20, 1)
@@ -35,9 +35,9 @@ class Unanswered extends Link {
   constructor (clock: SimClock, ms: number) { super(0); clock.setTimeout(() => this.ended(), ms) }
 }
 
-function members (clock: SimClock, connect: MembersHost['connect'] = () => { throw new Error('no dialling here') }): Members {
+function members (clock: SimClock, connect: MembersHost['connect'] = () => { throw new Error('no dialling here') }, maxPeers?: number): Members {
   const host: MembersHost = {
-    opts: { infoHash: INFO, peerId: Buffer.alloc(20, 200), port: 6881, warn: () => {}, debug: () => {} },
+    opts: { infoHash: INFO, peerId: Buffer.alloc(20, 200), port: 6881, maxPeers, warn: () => {}, debug: () => {} },
     clock,
     closed: false,
     stats: { peersSeen: new Set() },
@@ -139,6 +139,24 @@ test('an address that never answers is dialled again after 0.5 s × 2^tries (at 
   // each closes 50 ms after its dial, then waits 1, 2, 4, 8, 16, 30, 30, … s (tries 1, 2, …)
   assert.equal(dials.get('10.0.0.9:6881'), [0, 1050, 3100, 7150].slice(0, DIAL_RETRIES))
   assert.equal(dials.get('10.0.0.8:6881'), [0, 1050, 3100, 7150, 15200, 31250, 61300, 91350, 121400, 151450, 181500])
+})
+
+test('maxPeers: no dial with that many peers connected; at most 4 × as many addresses known', async () => {
+  for (const [max, peers] of [[undefined, MAX_PEERS], [3, 3]] as const) {
+    const clock = new SimClock(10)
+    const dialled: string[] = []
+    const m = members(clock, (to) => { dialled.push(`${to.host}:${to.port}`); return new Unanswered(clock, 60_000) }, max)
+    const links: Link[] = []
+    for (let n = 1; n <= peers; n++) links.push(join(m, n))
+    m.addAddress({ host: '10.0.1.1', port: 6881 })
+    assert.equal(dialled, [], `${String(max)}: ${peers} peers connected, none dialled`)
+    links[0].drop('gone')
+    // a place free: each new address is dialled (and never answers) until the known list,
+    // the peers' own addresses and 10.0.1.1 among them, holds 4 × maxPeers
+    for (let n = 2; n <= 4 * peers + 10; n++) m.addAddress({ host: '10.0.1.' + String(n), port: 6881 })
+    await clock.run(1000)
+    assert.is(dialled.length, 4 * peers - (peers - 1) - 1, `${String(max)}: dialled until the known list was full`)
+  }
 })
 
 test.run()
