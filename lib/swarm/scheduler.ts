@@ -269,7 +269,11 @@ export const CLAIM_MIN_DEADLINES = 2
  * listener's claim made at its turn ran out after CLAIM_MAX_MS, its copy having reached
  * nobody (a 0.6 Mbit/s line), and when two listeners then found the chunk overdue 20 ms
  * apart, the first one's ASKED, coming after, was not waited for (bench/sim audio, N = 100,
- * origin at 10 × the stream, seed 3: chunk 9 from the origin three times).
+ * origin at 10 × the stream, seed 3: chunk 9 from the origin three times). Not chunk 0,
+ * which every listener tuning in waits for and which a claim holds at most
+ * CLAIM_MIN_DEADLINES (pc-fetch(1)): renewed, a peer claiming every chunk and sending none
+ * held it 1.5 s past that in test/cmd/pc-fetch-asked (a CI run, 4,062 ms after the start
+ * against chunks 1-2 at 2,571 ms), the origin's wait having shrunk meanwhile.
  */
 export const CLAIM_RENEWALS = 1
 /** a peer that has answered nothing and let this many requests pass their deadline is dropped */
@@ -409,7 +413,7 @@ export class Scheduler {
       if (this.sw.store!.has(i) || p.has(i)) continue
       const c = this.claims.get(i)
       // (a claim coming after the one before ran out is waited for afresh, once: CLAIM_RENEWALS)
-      const renew = c !== undefined && c.until <= now && (c.renewed ?? 0) < CLAIM_RENEWALS
+      const renew = c !== undefined && c.until <= now && (c.renewed ?? 0) < CLAIM_RENEWALS && i !== 0
       const from = c === undefined || renew ? now : c.from
       // (at least CLAIM_MIN_DEADLINES for the first chunk, which everyone tuning in plays, and for one that has not played yet; not when renewed)
       const plays = this.playTime(i)
