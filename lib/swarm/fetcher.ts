@@ -15,7 +15,7 @@ import { fetchLive } from './live-fetch.js'
 import { findLiveManifest } from '../live/find.js'
 import { writeAll } from '../core/ndjson.js'
 import type { ScheduleRecord } from '../core/records.js'
-import { Swarm, type SwarmStats } from './swarm.js'
+import { Swarm, checkLimit, type SwarmStats } from './swarm.js'
 import type { OutputFile } from './store.js'
 import { Peer } from './peer.js'
 import type { PeerLink } from './link.js'
@@ -146,9 +146,9 @@ export class Fetcher {
 
   constructor (readonly opts: FetcherOptions, readonly io: FetcherIo) {
     this.maxConnections = opts.maxConnections ?? MAX_CONNECTIONS
-    for (const [name, v] of [['maxConnections', this.maxConnections], ['maxPeers', opts.maxPeers ?? 1]] as const) {
-      if (!(Number.isInteger(v) && v >= 1)) throw new RangeError(`${name} must be a whole number of at least 1, not ${v}`)
-    }
+    // (checked here too, not only when a swarm is made: a bad maxPeers threw then, mid-run)
+    checkLimit('maxConnections', this.maxConnections)
+    if (opts.maxPeers !== undefined) checkLimit('maxPeers', opts.maxPeers)
     this.limiter = new RateLimiter(opts.uploadLimit)
     this.share = new ShareLedger(opts.maxShare ?? DEFAULT_MAX_SHARE)
     // two threads beside the main one, even on two cores: BLAKE2b at ~580 MB/s a core is

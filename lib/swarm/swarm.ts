@@ -71,6 +71,11 @@ export interface SwarmOptions {
   store?: (tree: HashTree) => Store
 }
 
+/** A connection limit (SwarmOptions.maxPeers, FetcherOptions.maxConnections): a whole number of at least 1, or a RangeError naming it. */
+export function checkLimit (name: string, v: number): void {
+  if (!(Number.isInteger(v) && v >= 1)) throw new RangeError(`${name} must be a whole number of at least 1, not ${v}`)
+}
+
 export class Swarm extends EventEmitter {
   tree?: HashTree
   store?: Store
@@ -91,7 +96,7 @@ export class Swarm extends EventEmitter {
 
   constructor (readonly opts: SwarmOptions) {
     super()
-    if (opts.maxPeers !== undefined && !(Number.isInteger(opts.maxPeers) && opts.maxPeers >= 1)) throw new RangeError(`maxPeers must be a whole number of at least 1, not ${opts.maxPeers}`)
+    if (opts.maxPeers !== undefined) checkLimit('maxPeers', opts.maxPeers)
     this.clock = opts.clock ?? realClock
     this.connect = opts.connect ?? ((a) => new Peer(tcpConnect({ host: a.host, port: a.port }), true, `${a.host}:${a.port}`))
     this.feed = new OriginFeed(opts.url, opts.origin ?? new Origin(opts.url), this.clock, {
