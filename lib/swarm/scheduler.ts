@@ -239,6 +239,16 @@ export const ENDGAME_CHUNKS = 8
  */
 export const MISS_FORGET_DEADLINES = 2
 /**
+ * A peer that answered REJECT (its line too busy or too slow to send a chunk within half a
+ * deadline, uploads.ts) comes after every peer that did not, for any chunk, for
+ * REFUSED_DEADLINES deadlines: a line that slow refuses every request while it remembers
+ * its pace. In connection order, a listener tuning in asked the offset's chunk of one
+ * 0.8 Mbit/s line after another, each refusing in turn one round trip later, before a
+ * 8.7 Mbit/s line that held it too (bench/sim steady, N = 100, origin at 10 × the stream,
+ * seed 7: 0.9 s to the first PIECE, three such listeners over 1 s to first audio).
+ */
+export const REFUSED_DEADLINES = 2
+/**
  * A peer that says it has asked the origin for a chunk (ASKED, pc-wire(7)) is waited for:
  * the chunk is not taken from the origin by us, on a designated turn or overdue, until that
  * peer holds it (then it is asked of it as of any holder) or the claim runs out (its
@@ -339,6 +349,8 @@ export class Scheduler {
   private readonly claims = new Map<number, { p: PeerLink, from: number, until: number, renewed?: number }>()
   /** the misses (missedBy) not yet forgiven, oldest first (MISS_FORGET_DEADLINES) */
   private readonly misses: Array<{ at: number, p: PeerLink, i: number }> = []
+  /** when each peer last answered REJECT (REFUSED_DEADLINES) */
+  private readonly refusedAt = new Map<PeerLink, number>()
 
   constructor (private readonly sw: SchedulerHost) {}
 
@@ -460,6 +472,7 @@ export class Scheduler {
   forget (p: PeerLink): void {
     const st = this.state
     if (st) for (let i = 0; i < st.count; i++) if (p.has(i) && !p.missed.has(i) && st.avail[i] > 0) st.avail[i]--
+    this.refusedAt.delete(p)
     this.release(p)
   }
 
@@ -469,9 +482,14 @@ export class Scheduler {
     p.inflight.clear()
   }
 
-  /** Chunk i is not asked of peer p again (past its deadline, or refused), and no longer counted as available from it. */
-  missedBy (p: PeerLink, i: number): void {
+  /**
+   * Chunk i is not asked of peer p again (past its deadline, or `refused`: REJECT), and no
+   * longer counted as available from it; a peer that refused comes after the others for a
+   * while (REFUSED_DEADLINES).
+   */
+  missedBy (p: PeerLink, i: number, refused = true): void {
     const st = this.state
+    if (refused) this.refusedAt.set(p, this.sw.clock.now())
     if (!st || i >= st.count || p.missed.has(i) || p.missed.size >= MAX_MISSED) return
     p.miss(i)
     if (p.has(i) && st.avail[i] > 0) st.avail[i]--
@@ -540,7 +558,7 @@ export class Scheduler {
     // (nor is any when no free candidate is available from a peer at all, which is most passes)
     let budget = this.inboundBudget(dl, chunk)
     const asked = budget > 0 && free.available(st.avail) ? this.openPeers(chunk, free) : []
-    for (const p of byRate(asked)) {
+    for (const p of this.byRefusal(byRate(asked), now)) {
       if (budget <= 0) break
       const limit = p.pipeline(dl, chunk, PIPELINE, UNKNOWN_PIPELINE)
       const picks = pickFrom(free, st.avail, (i) => free.has(i) && p.has(i) && !p.missed.has(i) && (firsts === undefined || firsts.includes(i)), Math.min(limit - p.inflight.size, budget), Math.min(URGENT_SLOTS, limit >> 1), windowOnly)
@@ -550,7 +568,7 @@ export class Scheduler {
     if (endgame) {
       // (the peers with room left after the picks above: one filled by them asked for nothing more here)
       const seconds = this.secondAskable()
-      for (const p of seconds ? byRate(this.openPeers(chunk, seconds)) : []) {
+      for (const p of seconds ? this.byRefusal(byRate(this.openPeers(chunk, seconds)), now) : []) {
         for (const [i, s] of this.pendingPeers) {
           if (budget <= 0 || p.inflight.size >= p.pipeline(dl, chunk, PIPELINE, UNKNOWN_PIPELINE)) break
           if (s.size < 2 && !s.has(p) && p.has(i) && !p.missed.has(i)) { this.request(p, i, now); budget-- }
@@ -581,7 +599,7 @@ export class Scheduler {
       if (p.bytesDelivered > 0 || t === undefined || 2 * st.avail[i] < this.sw.peers.size) continue
       let best: PeerLink | undefined
       for (const q of this.sw.peers) {
-        if (q === p || q.bytesDelivered === 0 || !q.remote || q.goodbye || !q.has(i) || q.missed.has(i) || q.inflight.size >= q.pipeline(dl, chunk, PIPELINE, UNKNOWN_PIPELINE)) continue
+        if (q === p || q.bytesDelivered === 0 || !q.remote || q.goodbye || !q.has(i) || q.missed.has(i) || this.refusing(q, now) || q.inflight.size >= q.pipeline(dl, chunk, PIPELINE, UNKNOWN_PIPELINE)) continue
         if (best === undefined || q.rate > best.rate) best = q
       }
       if (best !== undefined && now - t > chunk / best.rate) this.request(best, i, now)
@@ -627,10 +645,26 @@ export class Scheduler {
     if (p.bytesDelivered > 0) return
     let best: PeerLink | undefined
     for (const q of this.sw.peers) {
-      if (q === p || !q.remote || q.goodbye || !q.has(i) || q.missed.has(i) || q.inflight.size >= q.pipeline(dl, chunk, PIPELINE, UNKNOWN_PIPELINE)) continue
+      if (q === p || !q.remote || q.goodbye || !q.has(i) || q.missed.has(i) || this.refusing(q, now) || q.inflight.size >= q.pipeline(dl, chunk, PIPELINE, UNKNOWN_PIPELINE)) continue
       if (best === undefined || q.rate > best.rate) best = q
     }
     if (best !== undefined) this.request(best, i, now)
+  }
+
+  /** Whether peer p answered REJECT within REFUSED_DEADLINES deadlines. */
+  private refusing (p: PeerLink, now: number): boolean {
+    const t = this.refusedAt.get(p)
+    return t !== undefined && now - t < REFUSED_DEADLINES * this.sw.opts.deadlineMs
+  }
+
+  /** `peers` (in the order given) with those refusing lately (refusing()) moved after the others. */
+  private byRefusal (peers: PeerLink[], now: number): PeerLink[] {
+    if (this.refusedAt.size === 0) return peers
+    const later: PeerLink[] = []
+    let n = 0
+    for (const p of peers) if (this.refusing(p, now)) later.push(p); else peers[n++] = p
+    for (let k = 0; k < later.length; k++) peers[n + k] = later[k]
+    return peers
   }
 
   /** Our own line's pace, measured as a peer's is (PeerLink.credit) but over pieces from anyone. */
@@ -670,7 +704,7 @@ export class Scheduler {
           if (this.cancels.length < MAX_MISSED) this.cancels.push(now)
           p.rate *= 0.5
           p.strikes++
-          this.missedBy(p, i)
+          this.missedBy(p, i, false)
         }
       }
       if (p.strikes >= MAX_STRIKES && p.bytesDelivered === 0) p.drop(`${p.strikes} requests unanswered within ${dl} ms, none ever answered`)
