@@ -1,5 +1,6 @@
 // Tuning in: a peer that answered REJECT comes after the peers that did not
-// (scheduler.ts REFUSED_DEADLINES). Real Swarms on the simulator's clock
+// (scheduler.ts REFUSED_DEADLINES), and chunk 0 and the chunk at the offset are asked for
+// before the chunk before the offset's (playedFirst). Real Swarms on the simulator's clock
 // and links (bench/sim): one listener and three peers holding the item, one of them with
 // an upload limit that makes it refuse every request (pc-fetch --upload-limit).
 import { test } from 'uvu'
@@ -83,6 +84,14 @@ test('tuning in, a peer that answered REJECT is asked for nothing more while the
   const again = asked.filter(a => a.peer === 'refuser' && a.at > first.at && a.at <= held)
   assert.is(again.length, 0, `asked of the refuser after its REJECT at ${first.at} ms, before the first positions were held at ${held} ms: ${JSON.stringify(again)}`)
   for (const i of [0, 26]) assert.ok(heldAt[i] < 1000, `chunk ${i} held at ${heldAt[i]} ms`)
+})
+
+test('tuning in, chunk 0 and the chunk at the offset are asked for before the chunk before the offset\'s', async () => {
+  const { asked, heldAt } = await tuneIn(['a', 'b'])
+  // the first peer dialled has room for two requests before its first piece: chunk 0 and 26, not 0 and 25
+  const at = (i: number): number => Math.min(...asked.filter(a => a.i === i).map(a => a.at))
+  assert.ok(at(25) > at(0) && at(25) > at(26), `chunk 25 asked at ${at(25)} ms, chunk 0 at ${at(0)}, chunk 26 at ${at(26)}: ${JSON.stringify(asked.filter(a => a.at <= at(25)))}`)
+  assert.ok(heldAt[25] < 1000, `the chunk before the offset's is asked for afterwards (held at ${heldAt[25]} ms)`)
 })
 
 test.run()
