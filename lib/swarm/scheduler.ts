@@ -242,10 +242,11 @@ export const MISS_FORGET_DEADLINES = 2
  * A peer that answered REJECT (its line too busy or too slow to send a chunk within half a
  * deadline, uploads.ts) comes after every peer that did not, for any chunk, for
  * REFUSED_DEADLINES deadlines: a line that slow refuses every request while it remembers
- * its pace. In connection order, a listener tuning in asked the offset's chunk of one
- * 0.8 Mbit/s line after another, each refusing in turn one round trip later, before a
- * 8.7 Mbit/s line that held it too (bench/sim steady, N = 100, origin at 10 × the stream,
- * seed 7: 0.9 s to the first PIECE, three such listeners over 1 s to first audio).
+ * its pace. In connection order, a listener tuning in asked the chunk at its offset of
+ * four lines (0.3-2.5 Mbit/s) in turn, each refusing one round trip later, and had it from
+ * the fifth, an 8.7 Mbit/s line, 0.89 s after the first ask (bench/sim steady, N = 100,
+ * origin at 10 × the stream, seed 7: such chains in four of the six first audios over 1 s;
+ * p95 1.10 s, 0.97 s with this rule; seeds 1-16 BENCHMARKS.md `## scale`).
  */
 export const REFUSED_DEADLINES = 2
 /**
