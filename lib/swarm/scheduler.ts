@@ -239,6 +239,17 @@ export const ENDGAME_CHUNKS = 8
  */
 export const MISS_FORGET_DEADLINES = 2
 /**
+ * A peer that answered REJECT (its line too busy or too slow to send a chunk within half a
+ * deadline, uploads.ts) comes after every peer that did not, for any chunk, for
+ * REFUSED_DEADLINES deadlines: a line that slow refuses every request while it remembers
+ * its pace. In connection order, a listener tuning in asked the chunk at its offset of
+ * four lines (0.3-2.5 Mbit/s) in turn, each refusing one round trip later, and had it from
+ * the fifth, an 8.7 Mbit/s line, 0.89 s after the first ask (bench/sim steady, N = 100,
+ * origin at 10 × the stream, seed 7: such chains in four of the six first audios over 1 s;
+ * p95 1.10 s, 0.97 s with this rule; seeds 1-16 BENCHMARKS.md `## scale`).
+ */
+export const REFUSED_DEADLINES = 2
+/**
  * A peer that says it has asked the origin for a chunk (ASKED, pc-wire(7)) is waited for:
  * the chunk is not taken from the origin by us, on a designated turn or overdue, until that
  * peer holds it (then it is asked of it as of any holder) or the claim runs out (its
@@ -276,6 +287,27 @@ export const CLAIM_MIN_DEADLINES = 2
  * against chunks 1-2 at 2,571 ms), the origin's wait having shrunk meanwhile.
  */
 export const CLAIM_RENEWALS = 1
+/**
+ * When a claim runs out and its chunk is overdue, a listener takes it from the origin up to
+ * CLAIM_SPREAD deadlines later, by its place for the chunk's block in the whole audience
+ * (place / CLAIM_SPREAD_PLACES of it, all of it from that place on), and no later than
+ * (1 - CLAIM_SPREAD) deadlines and the origin's wait before the chunk plays; a claim
+ * renewed (CLAIM_RENEWALS) lasts to that bound too. A claim ends at the same moment for
+ * every listener it reached: in a flash crowd of 1,000 the first holder of chunk 1, behind
+ * a NAT on a 2.2 Mbit/s line, refused it to ~95 peers while it sent chunk 0, its claim ran
+ * out a deadline before chunk 1 played for five listeners, all overdue, and all five took it
+ * from the origin in the same 10 ms (bench/sim audio, origin at 10 × the stream, seed 2:
+ * 1.17 × the item; 1.10 × spread). The first placed asks at once, its ASKED renews the claim
+ * for the others, and they wait for its copy. Not chunk 0, nor a chunk about to play (the
+ * bound is past): a peer claiming every chunk costs no more on those (CLAIM_MIN_DEADLINES),
+ * and on the others its claims keep the chunk from the origin until 0.75 deadline and the
+ * origin's wait before it plays. With half a deadline, 1.00 × there, but three listeners of
+ * a steady audience stalled 0.02-0.74 s on a chunk whose claims, renewed one after another,
+ * held them until half a deadline before it played, and the origin's copy came late
+ * (steady, N = 100, seed 10).
+ */
+export const CLAIM_SPREAD = 0.25
+export const CLAIM_SPREAD_PLACES = 4
 /** a peer that has answered nothing and let this many requests pass their deadline is dropped */
 export const MAX_STRIKES = 6
 export const MAX_MISSED = 4096
@@ -339,6 +371,8 @@ export class Scheduler {
   private readonly claims = new Map<number, { p: PeerLink, from: number, until: number, renewed?: number }>()
   /** the misses (missedBy) not yet forgiven, oldest first (MISS_FORGET_DEADLINES) */
   private readonly misses: Array<{ at: number, p: PeerLink, i: number }> = []
+  /** when each peer last answered REJECT (REFUSED_DEADLINES) */
+  private readonly refusedAt = new Map<PeerLink, number>()
 
   constructor (private readonly sw: SchedulerHost) {}
 
@@ -418,7 +452,8 @@ export class Scheduler {
       // (at least CLAIM_MIN_DEADLINES for the first chunk, which everyone tuning in plays, and for one that has not played yet; not when renewed)
       const plays = this.playTime(i)
       const least = !renew && (i === 0 || from < plays || this.chunkMs === 0) ? from + CLAIM_MIN_DEADLINES * dl : -Infinity
-      const until = this.chunkMs === 0 ? least : Math.min(from + CLAIM_MAX_MS, Math.max(least, plays - dl - this.sw.feed.latencyMs))
+      // (renewed, to the bound of CLAIM_SPREAD)
+      const until = this.chunkMs === 0 ? least : Math.min(from + CLAIM_MAX_MS, Math.max(least, plays - (renew ? 1 - CLAIM_SPREAD : 1) * dl - this.sw.feed.latencyMs))
       if (c === undefined) {
         this.claims.set(i, { p, from, until })
         if (until > now) { if (n === 0) run = i; n++ }
@@ -460,6 +495,7 @@ export class Scheduler {
   forget (p: PeerLink): void {
     const st = this.state
     if (st) for (let i = 0; i < st.count; i++) if (p.has(i) && !p.missed.has(i) && st.avail[i] > 0) st.avail[i]--
+    this.refusedAt.delete(p)
     this.release(p)
   }
 
@@ -469,9 +505,14 @@ export class Scheduler {
     p.inflight.clear()
   }
 
-  /** Chunk i is not asked of peer p again (past its deadline, or refused), and no longer counted as available from it. */
-  missedBy (p: PeerLink, i: number): void {
+  /**
+   * Chunk i is not asked of peer p again (past its deadline, or `refused`: REJECT), and no
+   * longer counted as available from it; a peer that refused comes after the others for a
+   * while (REFUSED_DEADLINES).
+   */
+  missedBy (p: PeerLink, i: number, refused = true): void {
     const st = this.state
+    if (refused) this.refusedAt.set(p, this.sw.clock.now())
     if (!st || i >= st.count || p.missed.has(i) || p.missed.size >= MAX_MISSED) return
     p.miss(i)
     if (p.has(i) && st.avail[i] > 0) st.avail[i]--
@@ -534,13 +575,14 @@ export class Scheduler {
     // FIRST_POSITIONS
     const windowOnly = st.cursor < FIRST_POSITIONS
     // (and of those only the first positions: firstPositions, askTwice)
-    const firsts = this.tuning = windowOnly ? this.firstPositions() : undefined
+    const tuning = this.tuning = windowOnly ? this.firstPositions() : undefined
+    const firsts = tuning && this.playedFirst(tuning)
     // only a peer holding a free candidate can be asked for one (the others' picks would be
     // empty); the fastest first, as the sort is stable this is the order of the full ranking
     // (nor is any when no free candidate is available from a peer at all, which is most passes)
     let budget = this.inboundBudget(dl, chunk)
     const asked = budget > 0 && free.available(st.avail) ? this.openPeers(chunk, free) : []
-    for (const p of byRate(asked)) {
+    for (const p of this.byRefusal(byRate(asked), now)) {
       if (budget <= 0) break
       const limit = p.pipeline(dl, chunk, PIPELINE, UNKNOWN_PIPELINE)
       const picks = pickFrom(free, st.avail, (i) => free.has(i) && p.has(i) && !p.missed.has(i) && (firsts === undefined || firsts.includes(i)), Math.min(limit - p.inflight.size, budget), Math.min(URGENT_SLOTS, limit >> 1), windowOnly)
@@ -550,7 +592,7 @@ export class Scheduler {
     if (endgame) {
       // (the peers with room left after the picks above: one filled by them asked for nothing more here)
       const seconds = this.secondAskable()
-      for (const p of seconds ? byRate(this.openPeers(chunk, seconds)) : []) {
+      for (const p of seconds ? this.byRefusal(byRate(this.openPeers(chunk, seconds)), now) : []) {
         for (const [i, s] of this.pendingPeers) {
           if (budget <= 0 || p.inflight.size >= p.pipeline(dl, chunk, PIPELINE, UNKNOWN_PIPELINE)) break
           if (s.size < 2 && !s.has(p) && p.has(i) && !p.missed.has(i)) { this.request(p, i, now); budget-- }
@@ -581,7 +623,7 @@ export class Scheduler {
       if (p.bytesDelivered > 0 || t === undefined || 2 * st.avail[i] < this.sw.peers.size) continue
       let best: PeerLink | undefined
       for (const q of this.sw.peers) {
-        if (q === p || q.bytesDelivered === 0 || !q.remote || q.goodbye || !q.has(i) || q.missed.has(i) || q.inflight.size >= q.pipeline(dl, chunk, PIPELINE, UNKNOWN_PIPELINE)) continue
+        if (q === p || q.bytesDelivered === 0 || !q.remote || q.goodbye || !q.has(i) || q.missed.has(i) || this.refusing(q, now) || q.inflight.size >= q.pipeline(dl, chunk, PIPELINE, UNKNOWN_PIPELINE)) continue
         if (best === undefined || q.rate > best.rate) best = q
       }
       if (best !== undefined && now - t > chunk / best.rate) this.request(best, i, now)
@@ -600,6 +642,23 @@ export class Scheduler {
     const out: number[] = []
     for (let k = st.cursor; k < FIRST_POSITIONS && k < st.originLimit; k++) if (!st.has(st.order[k])) out.push(st.order[k])
     return out
+  }
+
+  /**
+   * Of the first positions not yet held (`firsts`), those asked for now: while chunk 0 or
+   * the chunk holding the offset is neither held nor asked, not the chunk before the
+   * offset's (at an item's top, where there is none, all of them). First audio
+   * waits for both, not for the chunk before the offset's (pc-icecast gives up a range whose
+   * time has passed), but in play order that one was asked with chunk 0 of the first peer,
+   * and a peer serves its requests lowest index first: a listener tuning in 231 s into an
+   * item had the chunk before the offset's, then chunk 0, from one 37.6 Mbit/s line, chunk
+   * 0 last (bench/sim steady, N = 100, origin at 10 × the stream, seed 10).
+   */
+  private playedFirst (firsts: number[]): number[] {
+    const open = (i: number): boolean => !this.sw.store!.has(i) && !this.pendingPeers.has(i) && !this.writing.has(i)
+    const before = this.tuneChunk - 1
+    if (before < 1 || (!open(0) && !open(this.tuneChunk))) return firsts
+    return firsts.filter(i => i !== before)
   }
 
   /**
@@ -627,10 +686,26 @@ export class Scheduler {
     if (p.bytesDelivered > 0) return
     let best: PeerLink | undefined
     for (const q of this.sw.peers) {
-      if (q === p || !q.remote || q.goodbye || !q.has(i) || q.missed.has(i) || q.inflight.size >= q.pipeline(dl, chunk, PIPELINE, UNKNOWN_PIPELINE)) continue
+      if (q === p || !q.remote || q.goodbye || !q.has(i) || q.missed.has(i) || this.refusing(q, now) || q.inflight.size >= q.pipeline(dl, chunk, PIPELINE, UNKNOWN_PIPELINE)) continue
       if (best === undefined || q.rate > best.rate) best = q
     }
     if (best !== undefined) this.request(best, i, now)
+  }
+
+  /** Whether peer p answered REJECT within REFUSED_DEADLINES deadlines. */
+  private refusing (p: PeerLink, now: number): boolean {
+    const t = this.refusedAt.get(p)
+    return t !== undefined && now - t < REFUSED_DEADLINES * this.sw.opts.deadlineMs
+  }
+
+  /** `peers` (in the order given) with those refusing lately (refusing()) moved after the others. */
+  private byRefusal (peers: PeerLink[], now: number): PeerLink[] {
+    if (this.refusedAt.size === 0) return peers
+    const later: PeerLink[] = []
+    let n = 0
+    for (const p of peers) if (this.refusing(p, now)) later.push(p); else peers[n++] = p
+    for (let k = 0; k < later.length; k++) peers[n + k] = later[k]
+    return peers
   }
 
   /** Our own line's pace, measured as a peer's is (PeerLink.credit) but over pieces from anyone. */
@@ -670,7 +745,7 @@ export class Scheduler {
           if (this.cancels.length < MAX_MISSED) this.cancels.push(now)
           p.rate *= 0.5
           p.strikes++
-          this.missedBy(p, i)
+          this.missedBy(p, i, false)
         }
       }
       if (p.strikes >= MAX_STRIKES && p.bytesDelivered === 0) p.drop(`${p.strikes} requests unanswered within ${dl} ms, none ever answered`)
@@ -746,6 +821,8 @@ export class Scheduler {
     const dl = this.sw.opts.deadlineMs
     if (waited < dl) return false
     const block = Math.floor(i / BLOCK_CHUNKS)
+    const spread = this.claimSpreadUntil(i, block, others, now)
+    if (spread > now) { this.nextRelease = Math.min(this.nextRelease, spread); return false }
     if (this.timed() && k > 0 && others.length >= OVERDUE_PLACE_PEERS) {
       const p = this.place(block, others)
       if (waited < dl + Math.min(OVERDUE_PLACE_MAX_MS, p * OVERDUE_PLACE_STEP_MS) + (p > 0 ? this.sw.feed.latencyMs : 0)) return false
@@ -757,6 +834,19 @@ export class Scheduler {
     // (and, in one rank, by the fraction of a place our score stands below the next: OVERDUE_SPREAD)
     const r = this.rankFor(others, block)
     return waited >= (OVERDUE_OTHERS + OVERDUE_STEP * Math.max(0, r - 1)) * dl + this.sw.feed.latencyMs + (this.place(block, others, true) % 1) * OVERDUE_SPREAD * dl
+  }
+
+  /**
+   * CLAIM_SPREAD: until when chunk i (of `block`), its claim run out, is not overdue for us
+   * (-Infinity: no claim ran out): the claim's end and our place's share of CLAIM_SPREAD
+   * deadlines, no later than (1 - CLAIM_SPREAD) deadlines and the origin's wait before it plays.
+   */
+  private claimSpreadUntil (i: number, block: number, others: number[], now: number): number {
+    const c = this.claims.get(i)
+    if (c === undefined || c.until > now || !this.timed()) return -Infinity
+    const dl = this.sw.opts.deadlineMs
+    const share = Math.min(this.place(block, others, true), CLAIM_SPREAD_PLACES) / CLAIM_SPREAD_PLACES
+    return Math.min(c.until + share * CLAIM_SPREAD * dl, this.playTime(i) - (1 - CLAIM_SPREAD) * dl - this.sw.feed.latencyMs)
   }
 
   /** Whether chunk i, at play position k, may be fetched from the origin now. */

@@ -11,7 +11,7 @@ import { SimNet } from '../../bench/sim/net.js'
 import { Rng } from '../../bench/sim/population.js'
 import { makeItem } from '../../bench/sim/scenario.js'
 import { ScriptedLink, recordingOrigin, oneSwarm, SILENT_ORIGIN } from './swarm-test-links.js'
-import { CLAIM_MIN_DEADLINES, CLAIM_MAX_MS, OVERDUE_SPREAD } from '../../lib/swarm/scheduler.js'
+import { CLAIM_MIN_DEADLINES, CLAIM_MAX_MS, CLAIM_SPREAD, CLAIM_SPREAD_PLACES, OVERDUE_SPREAD } from '../../lib/swarm/scheduler.js'
 import { peerKey, score } from '../../lib/swarm/picker.js'
 import type { Message } from '../../lib/swarm/wire.js'
 import type { Swarm } from '../../lib/swarm/swarm.js'
@@ -100,13 +100,14 @@ test('a chunk a peer said it asked the origin for is not taken from the origin w
 
 test('a peer that says it asked the origin for every chunk and sends none does not keep a listener from the origin', async () => {
   // it says so every 500 ms; each chunk is still asked of the origin by CLAIM_MIN_DEADLINES
-  // deadlines after the first claim or a deadline before it plays, and held before it plays
+  // deadlines after the first claim or (1 - CLAIM_SPREAD) deadlines before it plays (its
+  // claim renewed once: CLAIM_RENEWALS), and held before it plays
   const { asked, held } = await run(item.chunks.length, Infinity, true)
   const least = 20 + CLAIM_MIN_DEADLINES * DEADLINE_MS
   for (let i = 0; i < item.chunks.length; i++) {
     const plays = i * chunkMs
     assert.ok(!Number.isNaN(asked[i]), `chunk ${i} never asked of the origin`)
-    assert.ok(asked[i] <= Math.max(least, plays - DEADLINE_MS) + 500, `chunk ${i} (plays at ${plays} ms) asked of the origin at ${asked[i]} ms`)
+    assert.ok(asked[i] <= Math.max(least, plays - (1 - CLAIM_SPREAD) * DEADLINE_MS) + 500, `chunk ${i} (plays at ${plays} ms) asked of the origin at ${asked[i]} ms`)
     assert.ok(held[i] <= Math.max(least + DEADLINE_MS, plays), `chunk ${i} (plays at ${plays} ms) held at ${held[i]} ms`)
   }
   // and the claims were waited for at all: chunk 0 not before they ran out
@@ -205,7 +206,7 @@ const below = ids.find(b => score(peerKey(Buffer.alloc(20, b)), 2) < score(me, 2
 const chunk = 8
 const claimAt = 50_000
 const holdsAt = 53_000
-async function overdueRun (again: boolean, audience = 3, holds = holdsAt): Promise<{ asked: number, held: number }> {
+async function overdueRun (again: boolean, audience = 3, holds = holdsAt, firstClaimAt = 20, againAt = claimAt): Promise<{ asked: number, held: number }> {
     const clock = new SimClock(10)
     const net = new SimNet(clock, new Rng(1))
     const asked: number[] = new Array(item.chunks.length).fill(NaN)
@@ -220,8 +221,8 @@ async function overdueRun (again: boolean, audience = 3, holds = holdsAt): Promi
       sw.attach(p)
       p.says({ type: 'bitfield', count: item.chunks.length, bits: Buffer.alloc(Math.ceil(item.chunks.length / 8)) })
     }
-    clock.setTimeout(() => a.says({ type: 'asked', first: chunk, count: 1 }), 20)
-    if (again) clock.setTimeout(() => b.says({ type: 'asked', first: chunk, count: 1 }), claimAt)
+    clock.setTimeout(() => a.says({ type: 'asked', first: chunk, count: 1 }), firstClaimAt)
+    if (again) clock.setTimeout(() => b.says({ type: 'asked', first: chunk, count: 1 }), againAt)
     clock.setTimeout(() => b.says({ type: 'have', index: chunk }), holds)
     sw.allowOrigin()
     await clock.run(80_000)
@@ -254,6 +255,40 @@ test('listeners of one rank take an overdue chunk later by the fraction of their
   const b = await overdueRun(false, high, 60_000)
   assert.ok(b.asked - a.asked >= 0.8 * OVERDUE_SPREAD * DEADLINE_MS - 500, `asked of the origin at ${a.asked} ms (place fraction ${frac(low).toFixed(2)}) and ${b.asked} ms (${frac(high).toFixed(2)})`)
   assert.ok(b.asked - a.asked <= OVERDUE_SPREAD * DEADLINE_MS + 500)
+})
+
+test('when a claim runs out on an overdue chunk, listeners take it later by their place, before it plays', async () => {
+  // A claims chunk 8 (plays at 64 s) at 40 s: the claim ends a deadline and the origin's
+  // wait before it plays (~62 s), when the listener has found it overdue for ~10 s. It asks
+  // the origin then and its place's share of CLAIM_SPREAD deadlines later (the share: its
+  // place for block 2 over CLAIM_SPREAD_PLACES, at most 1), and no later than (1 -
+  // CLAIM_SPREAD) deadlines before the chunk plays: in the smallest audience and in one
+  // where it is placed past CLAIM_SPREAD_PLACES, about that share apart
+  const share = (n: number): number => Math.min(1, (1 - score(me, 2) / 2 ** 32) * n / CLAIM_SPREAD_PLACES)
+  const low = 3
+  const high = Array.from({ length: 5000 }, (_, k) => 3 + k).find(n => share(n) === 1)!
+  assert.ok(share(low) < 0.6, `share ${share(low)} in an audience of ${low}`)
+  const plays = chunk * chunkMs
+  const a = await overdueRun(false, low, Infinity, 40_000)
+  const b = await overdueRun(false, high, Infinity, 40_000)
+  const apart = (share(high) - share(low)) * CLAIM_SPREAD * DEADLINE_MS
+  assert.ok(Math.abs(b.asked - a.asked - apart) <= Math.max(50, apart / 4), `asked of the origin at ${a.asked} ms (share ${share(low).toFixed(2)}) and ${b.asked} ms (share ${share(high).toFixed(2)}), not ${apart.toFixed(0)} ms apart`)
+  assert.ok(b.asked <= plays - (1 - CLAIM_SPREAD) * DEADLINE_MS, `share 1: asked of the origin at ${b.asked} ms`)
+  assert.ok(a.held < plays && b.held < plays, `held at ${a.held} and ${b.held} ms`)
+})
+
+test('a claim renewed after one ran out lasts to (1 - CLAIM_SPREAD) deadlines before its chunk plays', async () => {
+  // A's claim (made at 40 s) runs out a deadline and the origin's wait before chunk 8 plays
+  // (~61.9 s), the listener's share of CLAIM_SPREAD later it would ask the origin; B claims
+  // it at 62.1 s and holds it at 62.25 s: the listener waits for B's copy (without the longer
+  // bound for a renewed claim, B's claim ended when it came, and the chunk went to the origin)
+  const plays = chunk * chunkMs
+  const renewedAt = plays - DEADLINE_MS + 100
+  const holds = renewedAt + 150
+  assert.ok(holds < plays - (1 - CLAIM_SPREAD) * DEADLINE_MS - 50)
+  const r = await overdueRun(true, 3, holds, 40_000, renewedAt)
+  assert.ok(Number.isNaN(r.asked), `chunk ${chunk} asked of the origin at ${r.asked} ms, while B, which claimed it at ${renewedAt} ms, was to bring it at ${holds} ms`)
+  assert.ok(r.held >= holds && r.held < plays, `held at ${r.held} ms`)
 })
 
 test.run()

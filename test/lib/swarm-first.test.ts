@@ -122,8 +122,10 @@ test('tuning in to three peers at once, the chunk at the play position is asked 
   // chunk 26 holds the offset (0.9 of 30 chunks); before anything has come, it is asked of two peers (scheduler.ts askTwice)
   const first = asked.filter(a => a.i === 26)
   assert.ok(first.length >= 2 && first[1].at === first[0].at && first[1].peer !== first[0].peer, `chunk 26 asked of ${JSON.stringify(first)}`)
-  // and the other first positions once each until then
-  for (const i of [0, 25]) assert.ok(asked.filter(a => a.i === i && a.at <= first[0].at).length === 1, `chunk ${i} asked of ${JSON.stringify(asked.filter(a => a.i === i))}`)
+  // and the other first positions at most once each until then (chunk 0 once; the one before
+  // the offset's waits until chunk 0 and 26 are asked: scheduler.ts playedFirst)
+  assert.is(asked.filter(a => a.i === 0 && a.at <= first[0].at).length, 1, `chunk 0 asked of ${JSON.stringify(asked.filter(a => a.i === 0))}`)
+  assert.ok(asked.filter(a => a.i === 25 && a.at <= first[0].at).length <= 1, `chunk 25 asked of ${JSON.stringify(asked.filter(a => a.i === 25))}`)
   assert.ok(heldAt[26] < 1000, `chunk 26 held at ${heldAt[26]} ms`)
 })
 
@@ -132,7 +134,7 @@ test('tuning in to three peers at once within the item\'s second chunk, that chu
   const { asked } = await tuneIn(true, 1.5 * item.tree.chunkSize / item.tree.size)
   const one = asked.filter(a => a.i === 1)
   assert.ok(one.length >= 2 && one[1].at === one[0].at, `chunk 1 asked of ${JSON.stringify(one)}`)
-  assert.is(asked.filter(a => a.i === 2 && a.at <= one[0].at).length, 1, `chunk 2 asked of ${JSON.stringify(asked.filter(a => a.i === 2))}`)
+  assert.ok(asked.filter(a => a.i === 2 && a.at <= one[0].at).length <= 1, `chunk 2 asked of ${JSON.stringify(asked.filter(a => a.i === 2))}`)
 })
 
 test('tuning in, a first position asked of the origin is asked of a peer that comes holding it at once, not a deadline later', async () => {
