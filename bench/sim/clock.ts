@@ -22,6 +22,9 @@ export class SimTimer {
   fire (): void {}
 }
 
+/** what the queue holds: a timer, or a deferred call (SimClock.defer) */
+type Queued = SimTimer | (() => void)
+
 class FnTimer extends SimTimer {
   constructor (readonly fn: () => void) { super() }
   override fire (): void { this.fn() }
@@ -55,11 +58,16 @@ export class SimClock implements SwarmClock {
     if (q > 0 && at > this.t) at = Math.ceil(at / q) * q
     x.at = at
     x.seq = this.seq++
-    this.push(x)
+    this.push(x, at)
   }
 
   clearTimeout (t: TimerHandle | undefined): void { if (t) (t as SimTimer).cancelled = true }
-  defer (fn: () => void): void { this.setTimeout(fn, 0) }
+  /**
+   * `fn` at the end of what fires now (setTimeout(fn, 0)), queued as itself: a deferred call
+   * cannot be cancelled, so it needs no timer object (every scheduling pass of every swarm
+   * comes through here, a quarter of a run's timers at N = 100).
+   */
+  defer (fn: () => void): void { this.push(fn, this.t) }
   get pending (): number { return this.size }
 
   /**
@@ -82,13 +90,14 @@ export class SimClock implements SwarmClock {
               return
             }
             const x = this.pop()
-            if (x.cancelled) continue
-            sameTime = x.at === this.t ? sameTime + 1 : 0
+            if (typeof x !== 'function' && x.cancelled) continue
+            const at = this.curAt
+            sameTime = at === this.t ? sameTime + 1 : 0
             // code that keeps re-arming a timer for now would hold virtual time still for ever
             if (sameTime > MAX_TIMERS_AT_ONCE) throw new Error(`more than ${MAX_TIMERS_AT_ONCE} timers at ${this.t} ms: time no longer moves`)
-            this.t = x.at
+            this.t = at
             this.fired++
-            x.fire()
+            if (typeof x === 'function') x(); else x.fire()
             break
           }
           if (++n % DRAIN_EVERY === 0) {
@@ -106,18 +115,18 @@ export class SimClock implements SwarmClock {
   }
 
   /**
-   * The queue: one array of timers per time (a bucket), in the order they were set, and a
-   * binary heap of the times that have a bucket. Timers fall on few distinct times (the
+   * The queue: one array of timers per time (a bucket), in the order they were set (a
+   * deferred call as its function, defer()), and a binary heap of the times that have a bucket. Timers fall on few distinct times (the
    * quantum's multiples), so a timer is pushed and popped without sifting; the order is
    * the heap of timers' it replaced, (time, order set), as a bucket is only ever appended
    * to. (A heap of every timer sifted ~17 levels a push and a pop at N = 3,000, ~130,000
    * pending timers: 6 % of a run before its times moved into typed arrays.)
    */
-  private buckets = new Map<number, SimTimer[]>()
+  private buckets = new Map<number, Queued[]>()
   private times = new Float64Array(1024)
   private nTimes = 0
   /** the bucket being fired, its time, and the next in it */
-  private cur: Array<SimTimer | undefined> = []
+  private cur: Array<Queued | undefined> = []
   private curAt = -Infinity
   private head = 0
   private size = 0
@@ -125,9 +134,8 @@ export class SimClock implements SwarmClock {
   /** the time of the next timer (size > 0) */
   private get nextAt (): number { return this.head < this.cur.length ? this.curAt : this.times[0] }
 
-  private push (x: SimTimer): void {
+  private push (x: Queued, at: number): void {
     this.size++
-    const at = x.at
     if (at === this.curAt && this.head < this.cur.length) { this.cur.push(x); return }
     let b = this.buckets.get(at)
     if (b === undefined) {
@@ -138,7 +146,8 @@ export class SimClock implements SwarmClock {
     b.push(x)
   }
 
-  private pop (): SimTimer {
+  /** the next timer; its time is `curAt` */
+  private pop (): Queued {
     this.size--
     if (this.head >= this.cur.length) {
       const at = this.popTime()

@@ -87,6 +87,10 @@ const GOODBYE = 4
 const FAULT = 8
 /** its bitfield is a slab's (slabBits), not one assigned from outside */
 const SLAB = 16
+/** the peer said its list of addresses is full (PEXFULL): it is sent no PEX */
+const PEX_OFF = 256
+/** we told the peer our list is full, and not yet that it has room again */
+const TOLD_FULL = 512
 /** for the transport's own (SimLink) */
 export const LINK_FLAG_0 = 32
 export const LINK_FLAG_1 = 64
@@ -280,6 +284,12 @@ export abstract class PeerLink extends LinkEvents {
   /** why drop() closed it, if it did */
   get dropped (): string | undefined { return this.pace?.dropped }
   set dropped (why: string | undefined) { if (this.pace || why !== undefined) (this.pace ??= new Pace()).dropped = why }
+  /** the peer said its list of addresses is full (PEXFULL 1, until a PEXFULL 0): a PEX tells it nothing */
+  get pexOff (): boolean { return (this.flags & PEX_OFF) !== 0 }
+  set pexOff (v: boolean) { this.flag(PEX_OFF, v) }
+  /** we told the peer our list is full (Members), and not yet that it has room again */
+  get toldFull (): boolean { return (this.flags & TOLD_FULL) !== 0 }
+  set toldFull (v: boolean) { this.flag(TOLD_FULL, v) }
   /** drop() closed it for breaking the protocol (a malformed message, a flood of requests) */
   get fault (): boolean { return (this.flags & FAULT) !== 0 }
   set fault (v: boolean) { this.flag(FAULT, v) }

@@ -29,6 +29,10 @@ export const PEX_MAX_ADDRESSES = 100
  */
 export const DIAL_GRACE_MS = 1000
 
+/** PEXFULL's two messages, one object each for every peer (a link encodes or reads a message, never changes it) */
+const PEX_FULL: Message = { type: 'pex-full', full: true }
+const PEX_ROOM: Message = { type: 'pex-full', full: false }
+
 /** Dial's flags; its tries are counted above them */
 const STICKY = 1
 const CONNECTED = 2
@@ -142,7 +146,12 @@ export class Members {
   constructor (private readonly sw: MembersHost, readonly version = WIRE_VERSION) {
     const self = this
     this.listeners = {
-      message (this: PeerLink, m: Message) { if (m.type === 'goodbye') self.keysChanged(); sw.onMessage(this, m) },
+      message (this: PeerLink, m: Message) {
+        if (m.type === 'pex-full') { this.pexOff = m.full; return }
+        if (m.type === 'goodbye') self.keysChanged()
+        sw.onMessage(this, m)
+        if (m.type === 'pex') self.pexTaken(this)
+      },
       handshake (this: PeerLink) { self.keysChanged(); self.idsStale = true; self.readdress(this) },
       dropped (this: PeerLink, why: string) { if (this.fault) self.avoid(this, why); else sw.opts.debug(`peer ${this.address}: ${why}`) },
       close (this: PeerLink) { self.detach(this) },
@@ -214,11 +223,11 @@ export class Members {
     // the peer is connected the other way round: that connection's end redials (detach)
     if (p.dropped === 'duplicate') return
     d.set(CONNECTED, false)
-    if (sw.closed || this.banned.has(key) || this.selfAddrs.has(key)) { this.dials.delete(key); return }
+    if (sw.closed || this.banned.has(key) || this.selfAddrs.has(key)) { this.forgetDial(key); return }
     // no handshake came (dialAnswered was not called: it is the only one that sees the remote's handshake first)
     if (p.remote === undefined) d.tries++
-    if (p.goodbye && !d.is(STICKY)) { this.dials.delete(key); return }
-    if (!d.is(STICKY) && d.tries >= DIAL_RETRIES) { this.dials.delete(key); sw.kick(); return }
+    if (p.goodbye && !d.is(STICKY)) { this.forgetDial(key); return }
+    if (!d.is(STICKY) && d.tries >= DIAL_RETRIES) { this.forgetDial(key); sw.kick(); return }
     const wait = Math.min(30_000, 500 * 2 ** Math.min(6, d.tries))
     d.timer = sw.clock.setTimeout(() => { d.timer = undefined; this.dial(d) }, wait)
     sw.kick()
@@ -332,7 +341,7 @@ export class Members {
       let k = 0
       for (const q of this.peers) {
         const own = at[k++]
-        if (q.goodbye) continue
+        if (q.goodbye || q.pexOff) continue
         if (own && freshKeys.has(keyOf(own))) {
           const list = fresh.filter(a => !(a.host === own.host && a.port === own.port)).slice(0, PEX_MAX_ADDRESSES)
           if (list.length) q.send({ type: 'pex', peers: list })
@@ -340,6 +349,33 @@ export class Members {
       }
     }, PEX_BATCH_MS)
   }
+
+  /** whether a PEX can bring us nothing: every address not sticky is refused (addAddress) */
+  private get full (): boolean { return this.dials.size >= 4 * this.maxPeers }
+
+  /**
+   * Peer p sent a PEX, and our list is full (after it): tell it so once (PEXFULL), and it
+   * sends us none until we say there is room again (forgetDial). Of the PEX messages of a
+   * flash crowd, 99.5 % reached a list that was full and changed nothing (bench/sim,
+   * N = 1,000, 20 peers dialled: 1,345,647 of 1,352,404), a third of all peer messages.
+   */
+  pexTaken (p: PeerLink): void {
+    if (p.toldFull || !this.full || this.sw.closed) return
+    p.toldFull = true
+    this.toldFull = true
+    p.send(PEX_FULL)
+  }
+
+  /** A known address forgotten: with room in the list again, the peers told it was full are told it is not. */
+  private forgetDial (key: string): void {
+    this.dials.delete(key)
+    if (!this.toldFull || this.full || this.sw.closed) return
+    this.toldFull = false
+    for (const q of this.peers) if (q.toldFull) { q.toldFull = false; if (!q.goodbye) q.send(PEX_ROOM) }
+  }
+
+  /** some peer was told our list is full (PEXFULL 1) and not yet that it has room */
+  private toldFull = false
 
   private detach (p: PeerLink): void {
     const sw = this.sw
@@ -352,7 +388,7 @@ export class Members {
     const la = p.listenAddress
     if (la && !p.outgoing && !sw.closed) {
       const d = this.dials.get(keyOf(la))
-      if (d && !d.is(STICKY)) this.dials.delete(keyOf(la))
+      if (d && !d.is(STICKY)) this.forgetDial(keyOf(la))
       else if (d && !d.is(CONNECTING) && d.timer === undefined) {
         d.set(CONNECTED, false)
         d.timer = sw.clock.setTimeout(() => { d.timer = undefined; this.dial(d) }, 500)
@@ -372,7 +408,7 @@ export class Members {
     if (p.remote) this.banned.add(p.id)
     if (p.outgoing) this.banned.add(p.address)
     const la = p.listenAddress
-    if (la) { this.banned.add(keyOf(la)); this.dials.delete(keyOf(la)) }
+    if (la) { this.banned.add(keyOf(la)); this.forgetDial(keyOf(la)) }
   }
 
   /** the designation keys of the peers that count (handshook, not leaving); the same array until they change: do not modify it */

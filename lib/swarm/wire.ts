@@ -25,6 +25,9 @@
 //    10 GOODBYE   (empty)            the sender is leaving; finish nothing more
 //    17 ASKED     u32 first | u16 n  the sender has asked the origin for chunks first..first+n-1,
 //                                    or a peer told it so in an ASKED (it will hold them soon)
+//    18 PEXFULL   u8 full            1: the sender's list of addresses is full, PEX tells it
+//                                    nothing (send it none); 0: it has room again. A peer
+//                                    that does not know it skips it and keeps sending PEX
 //   live swarms (version 2) use these instead of 1-6 (chunks by sequence number):
 //    11 LHAVE     u32 seq            the sender holds verified live chunk seq
 //    12 LREQUEST  u32 seq
@@ -75,6 +78,7 @@ export const M_LREJECT = 14
 export const M_LPIECE = 15
 export const M_LKEYS = 16
 export const M_ASKED = 17
+export const M_PEXFULL = 18
 /** designation keys in one LKEYS */
 export const MAX_LKEYS = 256
 
@@ -107,6 +111,8 @@ export type Message =
   | { type: 'goodbye' }
   /** the sender has asked the origin for chunks first..first+count-1, or was told so by a peer (an item's swarm) */
   | { type: 'asked', first: number, count: number }
+  /** the sender's list of addresses is full (PEX brings it nothing), or has room again: PEXFULL */
+  | { type: 'pex-full', full: boolean }
   | { type: 'live-have' | 'live-request' | 'live-cancel' | 'live-reject', seq: number }
   /** the designation keys (picker.ts peerKey) of the sender's peers in a live swarm */
   | { type: 'live-keys', keys: number[] }
@@ -191,6 +197,11 @@ export function encodeMessage (m: Message): Buffer {
     case 'asked': {
       const b = header(M_ASKED, 6)
       b.writeUInt32BE(m.first, 5); b.writeUInt16BE(m.count, 9)
+      return b
+    }
+    case 'pex-full': {
+      const b = header(M_PEXFULL, 1)
+      b[5] = m.full ? 1 : 0
       return b
     }
     case 'live-have': case 'live-request': case 'live-cancel': case 'live-reject': {
@@ -374,6 +385,10 @@ function decodeBody (type: number, p: Buffer): Message | undefined {
     }
     case M_GOODBYE: exactly(0, 'GOODBYE'); return { type: 'goodbye' }
     case M_ASKED: exactly(6, 'ASKED'); return { type: 'asked', first: p.readUInt32BE(0), count: p.readUInt16BE(4) }
+    case M_PEXFULL:
+      exactly(1, 'PEXFULL')
+      if (p[0] > 1) throw new WireError(`PEXFULL of ${p[0]}`)
+      return { type: 'pex-full', full: p[0] === 1 }
     case M_LHAVE: exactly(4, 'LHAVE'); return { type: 'live-have', seq: p.readUInt32BE(0) }
     case M_LREQUEST: exactly(4, 'LREQUEST'); return { type: 'live-request', seq: p.readUInt32BE(0) }
     case M_LCANCEL: exactly(4, 'LCANCEL'); return { type: 'live-cancel', seq: p.readUInt32BE(0) }

@@ -45,9 +45,11 @@ function members (clock: SimClock, connect: MembersHost['connect'] = () => { thr
     connect,
     greet: () => {},
     kick: () => {},
-    onMessage: () => {},
+    // as a swarm does with a PEX (swarm.ts onMessage)
+    onMessage: (_p, msg) => { if (msg.type === 'pex') for (const a of msg.peers) m.addAddress(a) },
   }
-  return new Members(host)
+  const m = new Members(host)
+  return m
 }
 
 function join (m: Members, n: number): Link {
@@ -157,6 +159,42 @@ test('maxPeers: no dial with that many peers connected; at most 4 × as many add
     await clock.run(1000)
     assert.is(dialled.length, 4 * peers - (peers - 1) - 1, `${String(max)}: dialled until the known list was full`)
   }
+})
+
+test('PEXFULL: a full list tells a peer that sends PEX once, and that it has room again when an address goes; a peer that said it is full gets no PEX batch until it has room', async () => {
+  const clock = new SimClock(10)
+  // maxPeers 1: a list of 4 addresses
+  const m = members(clock, () => new Unanswered(clock, 60_000), 1)
+  const a = join(m, 2)
+  const b = join(m, 3)
+  const full = (l: Link): boolean[] => l.sent.filter(x => x.type === 'pex-full').map(x => (x as { full: boolean }).full)
+  a.say({ type: 'pex', peers: [{ host: '10.0.1.1', port: 6881 }] })
+  assert.equal(full(a), [], 'a PEX that leaves room says nothing')
+  a.say({ type: 'pex', peers: [{ host: '10.0.1.2', port: 6881 }, { host: '10.0.1.3', port: 6881 }] })
+  assert.equal(full(a), [true], 'the PEX that filled the list (a and b, 10.0.1.1 and .2)')
+  a.say({ type: 'pex', peers: [{ host: '10.0.1.4', port: 6881 }] })
+  b.say({ type: 'pex', peers: [{ host: '10.0.1.5', port: 6881 }] })
+  assert.equal(full(a), [true], 'said once')
+  assert.equal(full(b), [true])
+  // b says its own list is full; a never does (as a peer that does not know PEXFULL)
+  b.say({ type: 'pex-full', full: true })
+  await clock.run(2 * PEX_BATCH_MS)
+  a.sent.length = 0
+  b.sent.length = 0
+  const c = join(m, 4)
+  await clock.run(4 * PEX_BATCH_MS)
+  assert.equal(a.pexes(), [['10.0.0.4:6881']])
+  assert.equal(b.pexes(), [], 'no batch to a peer whose list is full')
+  // a and c leave: their addresses are forgotten (c's had made 5), the list has room, and those told otherwise hear it
+  a.drop('gone')
+  assert.equal(full(b), [], 'still 4 known')
+  c.drop('gone')
+  assert.equal(full(b), [false])
+  assert.equal(full(c), [], 'c sent no PEX, was told nothing')
+  b.say({ type: 'pex-full', full: false })
+  join(m, 5)
+  await clock.run(8 * PEX_BATCH_MS)
+  assert.equal(b.pexes(), [['10.0.0.5:6881']], 'b has room again: the next batch')
 })
 
 test.run()

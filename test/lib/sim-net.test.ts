@@ -30,6 +30,26 @@ test('the clock fires timers in (time, order set) order, those set for now while
   assert.is(clock.pending, 0)
 })
 
+test('a deferred call fires after what is queued for now, in order with timers set for now, and a cancelled timer not at all', async () => {
+  const clock = new SimClock(10)
+  const seen: string[] = []
+  clock.setTimeout(() => {
+    seen.push('a')
+    clock.defer(() => { seen.push('d1'); clock.defer(() => seen.push('d3')) })
+    clock.setTimeout(() => seen.push('t0'), 0)
+    const x = clock.setTimeout(() => seen.push('cancelled'), 0)
+    clock.defer(() => seen.push('d2'))
+    clock.clearTimeout(x)
+    clock.setTimeout(() => seen.push('later'), 1)
+  }, 25)
+  clock.setTimeout(() => seen.push('b'), 30)
+  // a bucket already fired through: a deferred call starts a new one at the same time
+  clock.setTimeout(() => clock.defer(() => seen.push(`e at ${clock.now()}`)), 50)
+  await clock.run(1000)
+  assert.equal(seen, ['a', 'b', 'd1', 't0', 'd2', 'd3', 'later', 'e at 50'])
+  assert.is(clock.pending, 0)
+})
+
 const line: HostSpec = { upBytesPerMs: 1000, downBytesPerMs: 1000, rttMs: 40, loss: 0, nat: false }
 
 function pair (net: SimNet, from: Host, to: Host): [SimLink, SimLink] {

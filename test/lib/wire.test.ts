@@ -2,7 +2,7 @@ import { test } from 'uvu'
 import * as assert from 'uvu/assert'
 import {
   encodeHandshake, decodeHandshake, encodeMessage, WireDecoder, WireError, WIRE_MAGIC, HANDSHAKE_BYTES,
-  MAX_PEX_PEERS, WIRE_VERSION_LIVE, M_LKEYS, M_ASKED, MAX_LKEYS, MAX_LIVE_CHUNK_BYTES, type Message, type LivePiece,
+  MAX_PEX_PEERS, WIRE_VERSION_LIVE, M_LKEYS, M_ASKED, M_PEXFULL, MAX_LKEYS, MAX_LIVE_CHUNK_BYTES, type Message, type LivePiece,
 } from '../../lib/swarm/wire.js'
 
 const hs = { infoHash: Buffer.alloc(20, 0xab), peerId: Buffer.from('-PC0001-abcdefghijkl'), port: 6881 }
@@ -147,6 +147,16 @@ test('ASKED: u32 first chunk and u16 count, exactly 6 bytes', () => {
   assert.equal(new WireDecoder().push(asked(0)).slice(1), [{ type: 'asked', first: 3, count: 2 }])
   assert.throws(() => new WireDecoder().push(asked(1)), /ASKED of 7 bytes, expected 6/)
   assert.throws(() => new WireDecoder().push(asked(-1)), /ASKED of 5 bytes, expected 6/)
+})
+
+test('PEXFULL: one byte, 1 full or 0 room; anything else refused', () => {
+  assert.is(encodeMessage({ type: 'pex-full', full: true }).toString('hex'), '00000002' + '12' + '01')
+  assert.is(encodeMessage({ type: 'pex-full', full: false }).toString('hex'), '00000002' + '12' + '00')
+  const body = (...b: number[]): Buffer => Buffer.concat([encodeHandshake(hs), Buffer.from([0, 0, 0, 1 + b.length, M_PEXFULL, ...b])])
+  assert.equal(new WireDecoder().push(body(1)).slice(1), [{ type: 'pex-full', full: true }])
+  assert.equal(new WireDecoder().push(body(0)).slice(1), [{ type: 'pex-full', full: false }])
+  assert.throws(() => new WireDecoder().push(body(2)), /PEXFULL of 2/)
+  assert.throws(() => new WireDecoder().push(body(1, 0)), /PEXFULL of 2 bytes, expected 1/)
 })
 
 test.run()
