@@ -613,7 +613,6 @@ export class Scheduler {
    */
   private askSecond (now: number, chunk: number): void {
     const st = this.state!
-    const dl = this.sw.opts.deadlineMs
     for (let k = st.cursor; k < FIRST_POSITIONS && k < st.originLimit; k++) {
       const i = st.order[k]
       const s = this.pendingPeers.get(i)
@@ -621,11 +620,7 @@ export class Scheduler {
       const [p] = s
       const t = p.inflight.get(i)
       if (p.bytesDelivered > 0 || t === undefined || 2 * st.avail[i] < this.sw.peers.size) continue
-      let best: PeerLink | undefined
-      for (const q of this.sw.peers) {
-        if (q === p || q.bytesDelivered === 0 || !q.remote || q.goodbye || !q.has(i) || q.missed.has(i) || this.refusing(q, now) || q.inflight.size >= q.pipeline(dl, chunk, PIPELINE, UNKNOWN_PIPELINE)) continue
-        if (best === undefined || q.rate > best.rate) best = q
-      }
+      const best = this.secondPeer(i, p, now, chunk, true)
       if (best !== undefined && now - t > chunk / best.rate) this.request(best, i, now)
     }
   }
@@ -677,19 +672,29 @@ export class Scheduler {
    */
   private askTwice (now: number, chunk: number): void {
     const st = this.state!
-    const dl = this.sw.opts.deadlineMs
     const i = this.tuneChunk
     if (st.has(i)) return
     const s = this.pendingPeers.get(i)
     if (s === undefined || s.size !== 1) return
     const [p] = s
     if (p.bytesDelivered > 0) return
+    const best = this.secondPeer(i, p, now, chunk, false)
+    if (best !== undefined) this.request(best, i, now)
+  }
+
+  /**
+   * The fastest peer other than `p` that can be asked for chunk i now (askSecond, askTwice):
+   * it holds it, has not missed it, has not refused lately (REFUSED_DEADLINES) and has room
+   * in its pipeline; with `sentUs`, only one that has sent us something.
+   */
+  private secondPeer (i: number, p: PeerLink, now: number, chunk: number, sentUs: boolean): PeerLink | undefined {
+    const dl = this.sw.opts.deadlineMs
     let best: PeerLink | undefined
     for (const q of this.sw.peers) {
-      if (q === p || !q.remote || q.goodbye || !q.has(i) || q.missed.has(i) || this.refusing(q, now) || q.inflight.size >= q.pipeline(dl, chunk, PIPELINE, UNKNOWN_PIPELINE)) continue
+      if (q === p || (sentUs && q.bytesDelivered === 0) || !q.remote || q.goodbye || !q.has(i) || q.missed.has(i) || this.refusing(q, now) || q.inflight.size >= q.pipeline(dl, chunk, PIPELINE, UNKNOWN_PIPELINE)) continue
       if (best === undefined || q.rate > best.rate) best = q
     }
-    if (best !== undefined) this.request(best, i, now)
+    return best
   }
 
   /** Whether peer p answered REJECT within REFUSED_DEADLINES deadlines. */
