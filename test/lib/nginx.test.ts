@@ -5,7 +5,9 @@ import { existsSync } from 'node:fs'
 import { readFile, writeFile } from 'node:fs/promises'
 import { request } from 'node:http'
 import { join } from 'node:path'
+import { gunzipSync } from 'node:zlib'
 import { startNginx, sumBodyBytes, type Nginx } from '../../scripts/nginx.js'
+import { PlaylistSource } from '../../lib/playlist/poll.js'
 import { ROOT, finish, start, tempDir, waitForOutput, withTimeout, killChildren } from '../helpers.js'
 
 interface Got { status: number, headers: Record<string, string | string[] | undefined>, body: Buffer }
@@ -110,14 +112,15 @@ test('sumBodyBytes sums the first field and ignores anything else', () => {
   assert.is(sumBodyBytes('10 200 GET "/a" "-"\n5 206 GET "/a" "bytes=0-4"\n\ngarbage\n'), 15)
 })
 
+/** scripts/examples/nginx-station.conf on our port and directory */
+const stationBlock = (example: string) => (listen: string, root: string): string =>
+  example.replace('listen 80;', `listen ${listen};`).replace(/^\s*listen \[::\]:80;$/m, '').replace('root /srv/radio/www;', `root ${root};`)
+
 test('the example station server block serves the playlist type, text trees, Range and CORS', async () => {
   const example = await readFile(join(ROOT, 'scripts', 'examples', 'nginx-station.conf'), 'utf8')
   assert.match(example, /listen 80;/)
   assert.match(example, /root \/srv\/radio\/www;/)
-  ngx = await startNginx({
-    root: dir!.path,
-    serverBlock: (listen, root) => example.replace('listen 80;', `listen ${listen};`).replace(/^\s*listen \[::\]:80;$/m, '').replace('root /srv/radio/www;', `root ${root};`),
-  })
+  ngx = await startNginx({ root: dir!.path, serverBlock: stationBlock(example) })
   const rss = await get(ngx.url + 'list.rss')
   assert.is(rss.headers['content-type'], 'application/x-alluvium')
   assert.is(rss.headers['access-control-allow-origin'], '*')
@@ -132,6 +135,39 @@ test('the example station server block serves the playlist type, text trees, Ran
   const pre = await get(ngx.url + 'song.bin', { Origin: 'http://player.example', 'Access-Control-Request-Method': 'GET', 'Access-Control-Request-Headers': 'range' }, 'OPTIONS')
   assert.is(pre.status, 204)
   assert.match(String(pre.headers['access-control-allow-headers']), /Range/)
+})
+
+test('the example station server block gzips the playlist, answers its weak ETag with 304, and pc-schedule\'s loader reads it', async () => {
+  const example = await readFile(join(ROOT, 'scripts', 'examples', 'nginx-station.conf'), 'utf8')
+  // a playlist's items repeat themselves, as pc-playlist --until writes them
+  const items = Array.from({ length: 2000 }, (_, i) => `  <item rdf:about="http://radio.example/media/song${i % 2}.mp3#${i}"><title>song${i % 2}</title><ev:startdate>2026-12-06T${String(i % 24).padStart(2, '0')}:00:00Z</ev:startdate></item>\n`).join('')
+  const rssBytes = Buffer.from(`<?xml version="1.0"?>\n<rdf:RDF>\n${items}</rdf:RDF>\n`)
+  await writeFile(join(dir!.path, 'list.rss'), rssBytes)
+  ngx = await startNginx({ root: dir!.path, serverBlock: stationBlock(example) })
+  const gz = await get(ngx.url + 'list.rss', { 'Accept-Encoding': 'gzip' })
+  assert.is(gz.status, 200)
+  assert.is(gz.headers['content-encoding'], 'gzip')
+  assert.ok(gunzipSync(gz.body).equals(rssBytes), 'the gzipped playlist unzips to the file')
+  assert.ok(gz.body.length * 10 < rssBytes.length, `gzipped ${gz.body.length} of ${rssBytes.length} bytes`)
+  const etag = String(gz.headers.etag)
+  assert.match(etag, /^W\//)
+  assert.is((await get(ngx.url + 'list.rss', { 'Accept-Encoding': 'gzip', 'If-None-Match': etag })).status, 304)
+  // media stay as they are: ranges, no encoding
+  const part = await get(ngx.url + 'song.bin', { 'Accept-Encoding': 'gzip', Range: 'bytes=0-99' })
+  assert.is(part.status, 206)
+  assert.is(part.headers['content-encoding'], undefined)
+  // pc-schedule's loader: the bytes whole, then nothing while the file is unchanged
+  const src = new PlaylistSource(ngx.url + 'list.rss', { stdin: process.stdin, signal: new AbortController().signal })
+  const first = await src.load()
+  assert.ok(first?.equals(rssBytes), 'the loader reads the playlist decoded')
+  assert.is(await src.load(), undefined)
+  // two 304s: the request above with the weak ETag, and the loader's second load
+  const log = await readFile(ngx.accessLog, 'utf8')
+  assert.is(log.split('\n').filter(l => /^\d+ 304 GET "\/list\.rss"/.test(l)).length, 2, log)
+  // and the loader asked for gzip: both whole answers went gzipped
+  const sent = log.split('\n').filter(l => /^\d+ 200 GET "\/list\.rss"/.test(l)).map(l => parseInt(l, 10))
+  assert.is(sent.length, 2, log)
+  for (const n of sent) assert.ok(n * 10 < rssBytes.length, `${n} bytes sent for a ${rssBytes.length}-byte playlist`)
 })
 
 test('runs as a CLI: prints the URL, serves, and stops on SIGTERM', async () => {
