@@ -46,15 +46,30 @@ const TRIES_SHIFT = 3
  * (bench/sim, N = 300 at 20 s: 55,000 of them); this is 56 (64 with its tries in a field of their own).
  */
 class Dial {
-  since = 0
-  timer?: TimerHandle = undefined
+  /**
+   * While CONNECTING, when the dial began (`since`); otherwise the timer of the next dial,
+   * if one is set (`timer`): never both at once. A field each were 8 bytes more, and the
+   * time a number object of its own (16 bytes) in every dial that ever dialled (bench/sim,
+   * N = 3,000 with 20 peers dialled, at 20 s: 283,914 dials, 4.5 MB of numbers in a 155 MB heap).
+   */
+  private at: unknown = undefined
   /** STICKY, CONNECTED, CONNECTING, and the tries above them (a field of its own was 8 bytes of ~260 dials a swarm) */
   private flags: number
   constructor (readonly addr: PeerAddress, sticky: boolean, connected = false) { this.flags = (sticky ? STICKY : 0) | (connected ? CONNECTED : 0) }
   get tries (): number { return this.flags >>> TRIES_SHIFT }
   set tries (n: number) { this.flags = (this.flags & ((1 << TRIES_SHIFT) - 1)) | (n << TRIES_SHIFT) }
+  /** when the dial under way began (0 when none is) */
+  get since (): number { return this.is(CONNECTING) ? this.at as number : 0 }
+  set since (t: number) { if (this.is(CONNECTING)) this.at = t }
+  /** the timer of the next dial, when one is set and no dial is under way */
+  get timer (): TimerHandle | undefined { return this.is(CONNECTING) ? undefined : this.at }
+  set timer (t: TimerHandle | undefined) { if (!this.is(CONNECTING)) this.at = t }
   is (f: number): boolean { return (this.flags & f) !== 0 }
-  set (f: number, v: boolean): void { this.flags = v ? this.flags | f : this.flags & ~f }
+  set (f: number, v: boolean): void {
+    // a dial begun or ended: its start time (since) is set or no longer read
+    if ((f & CONNECTING) !== 0 && v !== this.is(CONNECTING)) this.at = undefined
+    this.flags = v ? this.flags | f : this.flags & ~f
+  }
 }
 
 /**

@@ -6,7 +6,7 @@ import { test } from 'uvu'
 import * as assert from 'uvu/assert'
 import { SimClock } from '../../bench/sim/clock.js'
 import { PeerLink } from '../../lib/swarm/link.js'
-import { Members, PEX_BATCH_MS, DIAL_RETRIES, MAX_PEERS, type MembersHost } from '../../lib/swarm/members.js'
+import { Members, PEX_BATCH_MS, DIAL_RETRIES, DIAL_GRACE_MS, MAX_PEERS, type MembersHost } from '../../lib/swarm/members.js'
 import type { Handshake, Message, PeerAddress } from '../../lib/swarm/wire.js'
 
 const INFO = Buffer.alloc(20, 1)
@@ -237,6 +237,26 @@ test('the handshake\'s PEXFULL flag: a peer whose list was full when it handshoo
   assert.equal(full(e), [false], 'told by the handshake, then by PEXFULL 0')
   assert.equal(full(d), [true, false])
   assert.equal([...b.sent, ...c.sent].filter(x => x.type === 'pex-full'), [], 'b and c were never told')
+})
+
+test('dialling: while a dial begun less than DIAL_GRACE_MS ago is under way, again at each redial; close() stops a redial waiting for its timer', async () => {
+  const clock = new SimClock(10)
+  const dials: number[] = []
+  // each dial closes unanswered after 5 s, and is dialled again 1 s later (its first try)
+  const m = members(clock, () => { dials.push(clock.now()); return new Unanswered(clock, 5000) })
+  m.addAddress({ host: '10.0.0.9', port: 6881 })
+  const at = async (t: number): Promise<boolean> => { await clock.run(t); return m.dialling }
+  assert.is(m.dialling, true, 'dialled at 0')
+  assert.is(await at(DIAL_GRACE_MS - 10), true)
+  assert.is(await at(DIAL_GRACE_MS), false, 'under way, but for DIAL_GRACE_MS')
+  assert.is(await at(5500), false, 'closed, waiting to dial again')
+  assert.is(await at(6000), true, 'dialled again at 6,000')
+  assert.is(await at(6000 + DIAL_GRACE_MS), false)
+  assert.equal(dials, [0, 6000])
+  await clock.run(11_500) // closed at 11,000, dialled again at 13,000 (its second try) unless closed
+  m.close(false)
+  await clock.run(30_000)
+  assert.equal(dials, [0, 6000], 'the redial waiting for its timer was stopped')
 })
 
 test.run()
