@@ -43,7 +43,7 @@ const TRIES_SHIFT = 3
  * A known address and the state of dialling it. A swarm knows up to 4 × its maxPeers: a
  * literal object of its own each, with three booleans and a timer added later (out of the
  * object, a property array of its own), was ~90 bytes, a tenth of the simulator's heap
- * (bench/sim, N = 300 at 20 s: 55,000 of them); this is 56 (64 with its tries in a field of their own).
+ * (bench/sim, N = 300 at 20 s: 55,000 of them); this is 48 (64 with its tries in a field of their own, 56 with its start time and timer in two).
  */
 class Dial {
   /**
