@@ -91,6 +91,8 @@ const SLAB = 16
 const PEX_OFF = 256
 /** we told the peer our list is full, and not yet that it has room again */
 const TOLD_FULL = 512
+/** our handshake to the peer said our list is full (its flag), and no message has said otherwise since */
+const TOLD_FULL_HS = 1024
 /** for the transport's own (SimLink) */
 export const LINK_FLAG_0 = 32
 export const LINK_FLAG_1 = 64
@@ -290,6 +292,13 @@ export abstract class PeerLink extends LinkEvents {
   /** we told the peer our list is full (Members), and not yet that it has room again */
   get toldFull (): boolean { return (this.flags & TOLD_FULL) !== 0 }
   set toldFull (v: boolean) { this.flag(TOLD_FULL, v) }
+  /**
+   * our handshake told the peer our list is full (Members), and not yet that it has room:
+   * apart from toldFull, as a peer that reads no handshake flags still sends PEX and is
+   * answered PEXFULL 1 once
+   */
+  get toldFullInHandshake (): boolean { return (this.flags & TOLD_FULL_HS) !== 0 }
+  set toldFullInHandshake (v: boolean) { this.flag(TOLD_FULL_HS, v) }
   /** drop() closed it for breaking the protocol (a malformed message, a flood of requests) */
   get fault (): boolean { return (this.flags & FAULT) !== 0 }
   set fault (v: boolean) { this.flag(FAULT, v) }
@@ -401,6 +410,8 @@ export abstract class PeerLink extends LinkEvents {
     if (this.closed) return
     if (m.type === 'handshake') {
       this.remote = m.handshake
+      // its list of addresses full from the start (the handshake's flag): no PEX, as after a PEXFULL 1
+      this.pexOff = m.handshake.pexFull === true
       this.emit1('handshake', m.handshake)
       return
     }

@@ -8,7 +8,8 @@
 //   8       20     info-hash of the swarm (lib/hashtree.ts infoHash(root))
 //   28      20     peer id
 //   48      2      listen port of the sender, 0 when it accepts no connections
-//   50      2      flags, 0 (ignored on receipt)
+//   50      2      flags: bit 0 (HS_PEXFULL) the sender's list of addresses is full, as a PEXFULL 1
+//                  at once (send it no PEX); the other bits 0, ignored on receipt
 // Message:
 //   0       4      length L of what follows (0: keep-alive, no type byte)
 //   4       1      type
@@ -82,7 +83,22 @@ export const M_PEXFULL = 18
 /** designation keys in one LKEYS */
 export const MAX_LKEYS = 256
 
-export interface Handshake { infoHash: Buffer, peerId: Buffer, port: number, /** WIRE_VERSION unless said */ version?: number }
+export interface Handshake {
+  infoHash: Buffer
+  peerId: Buffer
+  port: number
+  /** WIRE_VERSION unless said */
+  version?: number
+  /**
+   * the sender's list of addresses was full when it sent this (flag HS_PEXFULL): as a
+   * PEXFULL 1 before any message, so the newcomer's first PEX is not sent; a peer that
+   * reads no flags sends it anyway and is answered PEXFULL 1 as before
+   */
+  pexFull?: boolean
+}
+
+/** the handshake's flag: the sender's list of addresses is full (Handshake.pexFull) */
+export const HS_PEXFULL = 1
 
 /** A live chunk on the wire: its claim (what the station signs) and its bytes. */
 export interface LivePiece {
@@ -128,6 +144,7 @@ export function encodeHandshake (h: Handshake): Buffer {
   h.infoHash.copy(b, 8, 0, INFO_HASH_BYTES)
   h.peerId.copy(b, 28, 0, PEER_ID_BYTES)
   b.writeUInt16BE(h.port, 48)
+  b.writeUInt16BE(h.pexFull === true ? HS_PEXFULL : 0, 50)
   return b
 }
 
@@ -139,6 +156,7 @@ export function decodeHandshake (b: Buffer): Handshake {
   if (v !== WIRE_VERSION && v !== WIRE_VERSION_LIVE) throw new WireError(`wire version ${v}, not one this peer speaks`)
   const h: Handshake = { infoHash: Buffer.from(b.subarray(8, 28)), peerId: Buffer.from(b.subarray(28, 48)), port: b.readUInt16BE(48) }
   if (v !== WIRE_VERSION) h.version = v
+  if ((b.readUInt16BE(50) & HS_PEXFULL) !== 0) h.pexFull = true
   return h
 }
 

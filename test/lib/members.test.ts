@@ -6,7 +6,7 @@ import { test } from 'uvu'
 import * as assert from 'uvu/assert'
 import { SimClock } from '../../bench/sim/clock.js'
 import { PeerLink } from '../../lib/swarm/link.js'
-import { Members, PEX_BATCH_MS, DIAL_RETRIES, MAX_PEERS, type MembersHost } from '../../lib/swarm/members.js'
+import { Members, PEX_BATCH_MS, DIAL_RETRIES, DIAL_GRACE_MS, MAX_PEERS, type MembersHost } from '../../lib/swarm/members.js'
 import type { Handshake, Message, PeerAddress } from '../../lib/swarm/wire.js'
 
 const INFO = Buffer.alloc(20, 1)
@@ -16,15 +16,17 @@ class Link extends PeerLink {
   readonly outgoing: boolean = false
   readonly address: string
   readonly sent: Message[] = []
+  /** the handshake we sent it */
+  hs?: Handshake
   constructor (readonly n: number) { super(); this.address = `10.0.0.${n}:50000` }
   // a new object each time, as a transport may give: the batch compares addresses, not objects
   get listenAddress (): PeerAddress | undefined { return this.remote ? { host: `10.0.0.${this.n}`, port: this.remote.port } : undefined }
-  sendHandshake (_h: Handshake): void {}
+  sendHandshake (h: Handshake): void { this.hs ??= h }
   send (m: Message): boolean { this.sent.push(m); return true }
   async sendPiece (): Promise<void> {}
   end (): void {}
   protected destroy (): void {}
-  open (port = 6881): void { this.received({ type: 'handshake', handshake: { infoHash: INFO, peerId: Buffer.alloc(20, this.n), port } }) }
+  open (port = 6881, pexFull?: boolean): void { this.received({ type: 'handshake', handshake: { infoHash: INFO, peerId: Buffer.alloc(20, this.n), port, pexFull } }) }
   say (m: Message): void { this.received(m) }
   pexes (): string[][] { return this.sent.filter(m => m.type === 'pex').map(m => (m as { peers: PeerAddress[] }).peers.map(a => `${a.host}:${a.port}`)) }
 }
@@ -52,9 +54,9 @@ function members (clock: SimClock, connect: MembersHost['connect'] = () => { thr
   return m
 }
 
-function join (m: Members, n: number): Link {
+function join (m: Members, n: number, pexFull?: boolean): Link {
   const p = new Link(n)
-  p.open()
+  p.open(6881, pexFull)
   m.attach(p)
   return p
 }
@@ -195,6 +197,66 @@ test('PEXFULL: a full list tells a peer that sends PEX once, and that it has roo
   join(m, 5)
   await clock.run(8 * PEX_BATCH_MS)
   assert.equal(b.pexes(), [['10.0.0.5:6881']], 'b has room again: the next batch')
+})
+
+test('the handshake\'s PEXFULL flag: a peer whose list was full when it handshook is sent no PEX, its first included; ours says so when our list is full; a peer that reads no flag still sends PEX and is answered PEXFULL 1 once', async () => {
+  const clock = new SimClock(10)
+  // maxPeers 1: a list of 4 addresses
+  const m = members(clock, () => new Unanswered(clock, 60_000), 1)
+  const full = (l: Link): boolean[] => l.sent.filter(x => x.type === 'pex-full').map(x => (x as { full: boolean }).full)
+  const a = join(m, 2)
+  assert.is(a.hs?.pexFull, undefined, 'our list has room: no flag')
+  const b = join(m, 3, true)
+  assert.equal(a.pexes(), [], 'a came first: nobody to tell it of')
+  assert.equal(b.pexes(), [], 'b said its list is full: not told of a')
+  const c = join(m, 4)
+  assert.equal(c.pexes(), [['10.0.0.2:6881', '10.0.0.3:6881']], 'c said nothing (an older peer): told of a and b as before')
+  await clock.run(4 * PEX_BATCH_MS)
+  assert.equal(a.pexes(), [['10.0.0.3:6881', '10.0.0.4:6881']])
+  assert.equal(b.pexes(), [], 'nor in the batch')
+  // our list fills (a, b, c and 10.0.1.1); the next peer's handshake from us says so
+  a.say({ type: 'pex', peers: [{ host: '10.0.1.1', port: 6881 }] })
+  assert.equal(full(a), [true], 'the PEX that filled it is answered as before')
+  const d = join(m, 5)
+  assert.is(d.hs?.pexFull, true, 'our list full: the flag')
+  assert.is(a.hs?.pexFull, undefined, 'each link keeps the handshake it was sent')
+  assert.equal(full(d), [], 'told by the handshake, not a message')
+  // d reads no flags (an older peer): its PEX is answered PEXFULL 1, once
+  d.say({ type: 'pex', peers: [{ host: '10.0.1.9', port: 6881 }] })
+  d.say({ type: 'pex', peers: [{ host: '10.0.1.8', port: 6881 }] })
+  assert.equal(full(d), [true])
+  // known now: a, b, c, 10.0.1.1, d and e (a peer's own address is kept whatever the list
+  // holds); a, b and c leave, their addresses are forgotten, the list has room at the third:
+  // each peer told it was full hears it has room
+  const e = join(m, 6)
+  assert.is(e.hs?.pexFull, true)
+  a.drop('gone')
+  b.drop('gone')
+  assert.equal(full(e), [], 'still 4 known')
+  c.drop('gone')
+  assert.equal(full(e), [false], 'told by the handshake, then by PEXFULL 0')
+  assert.equal(full(d), [true, false])
+  assert.equal([...b.sent, ...c.sent].filter(x => x.type === 'pex-full'), [], 'b and c were never told')
+})
+
+test('dialling: while a dial begun less than DIAL_GRACE_MS ago is under way, again at each redial; close() stops a redial waiting for its timer', async () => {
+  const clock = new SimClock(10)
+  const dials: number[] = []
+  // each dial closes unanswered after 5 s, and is dialled again 1 s later (its first try)
+  const m = members(clock, () => { dials.push(clock.now()); return new Unanswered(clock, 5000) })
+  m.addAddress({ host: '10.0.0.9', port: 6881 })
+  const at = async (t: number): Promise<boolean> => { await clock.run(t); return m.dialling }
+  assert.is(m.dialling, true, 'dialled at 0')
+  assert.is(await at(DIAL_GRACE_MS - 10), true)
+  assert.is(await at(DIAL_GRACE_MS), false, 'under way, but for DIAL_GRACE_MS')
+  assert.is(await at(5500), false, 'closed, waiting to dial again')
+  assert.is(await at(6000), true, 'dialled again at 6,000')
+  assert.is(await at(6000 + DIAL_GRACE_MS), false)
+  assert.equal(dials, [0, 6000])
+  await clock.run(11_500) // closed at 11,000, dialled again at 13,000 (its second try) unless closed
+  m.close(false)
+  await clock.run(30_000)
+  assert.equal(dials, [0, 6000], 'the redial waiting for its timer was stopped')
 })
 
 test.run()

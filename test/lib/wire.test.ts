@@ -2,7 +2,7 @@ import { test } from 'uvu'
 import * as assert from 'uvu/assert'
 import {
   encodeHandshake, decodeHandshake, encodeMessage, WireDecoder, WireError, WIRE_MAGIC, HANDSHAKE_BYTES,
-  MAX_PEX_PEERS, WIRE_VERSION_LIVE, M_LKEYS, M_ASKED, M_PEXFULL, MAX_LKEYS, MAX_LIVE_CHUNK_BYTES, type Message, type LivePiece,
+  MAX_PEX_PEERS, WIRE_VERSION_LIVE, M_LKEYS, M_ASKED, M_PEXFULL, HS_PEXFULL, MAX_LKEYS, MAX_LIVE_CHUNK_BYTES, type Message, type LivePiece,
 } from '../../lib/swarm/wire.js'
 
 const hs = { infoHash: Buffer.alloc(20, 0xab), peerId: Buffer.from('-PC0001-abcdefghijkl'), port: 6881 }
@@ -157,6 +157,18 @@ test('PEXFULL: one byte, 1 full or 0 room; anything else refused', () => {
   assert.equal(new WireDecoder().push(body(0)).slice(1), [{ type: 'pex-full', full: false }])
   assert.throws(() => new WireDecoder().push(body(2)), /PEXFULL of 2/)
   assert.throws(() => new WireDecoder().push(body(1, 0)), /PEXFULL of 2 bytes, expected 1/)
+})
+
+test('the handshake\'s flag HS_PEXFULL: bit 0 of the flags; no flag from an older peer, other bits ignored', () => {
+  const b = encodeHandshake({ ...hs, pexFull: true })
+  assert.is(b.readUInt16BE(50), HS_PEXFULL)
+  assert.is(decodeHandshake(b).pexFull, true)
+  const old = encodeHandshake(hs)
+  assert.is(old.readUInt16BE(50), 0, 'sent as 0 without the flag, as an older peer does')
+  assert.is(decodeHandshake(old).pexFull, undefined)
+  old.writeUInt16BE(0xfffe, 50)
+  assert.is(decodeHandshake(old).pexFull, undefined, 'the other bits say nothing')
+  assert.equal(new WireDecoder().push(b)[0], { type: 'handshake', handshake: { ...hs, pexFull: true } })
 })
 
 test.run()
