@@ -74,7 +74,18 @@ async function trackerNaming (port: number): Promise<string> {
 }
 
 test('a peer that claims every chunk and sends none: each chunk still comes from the origin by its play time, chunk 0 at most twice -d late', async () => {
-  origin = await startOrigin({ dir: dir.path })
+  // when pc-fetch asked the origin for each chunk (Date.now(), the ranges' arrival here)
+  const asked: number[] = []
+  origin = await startOrigin({
+    dir: dir.path,
+    log: (line) => {
+      const m = /^GET \/item\.bin (?:bytes=(\d+)-(\d*))?$/.exec(line)
+      if (!m) return
+      const from = m[1] === undefined ? 0 : Math.floor(Number(m[1]) / CHUNK)
+      const to = m[2] ? Math.floor(Number(m[2]) / CHUNK) : COUNT - 1
+      for (let i = from; i <= to; i++) asked[i] ??= Date.now()
+    },
+  })
   const liar = await claimant({ first: 0, count: COUNT })
   const tracker = await trackerNaming(liar.port)
   const p = await startFetch(['--keep', '0', '--deadline', `${DEADLINE_MS}ms`, '--tracker', tracker], record(origin.url + 'item.bin', { root: item.root, duration: COUNT * CHUNK_MS }))
@@ -92,7 +103,7 @@ test('a peer that claims every chunk and sends none: each chunk still comes from
     }
   })
   // (each failure says what was written when, and pc-fetch's -v lines)
-  const seen = (): string => `\nwritten (ms after t0): ${written.join(' ')}\npc-fetch: ${p.stderr().slice(-2000)}`
+  const seen = (): string => `\nasked of the origin (ms after t0): ${asked.map(a => a - t0).join(' ')}\nwritten (ms after t0): ${written.join(' ')}\npc-fetch: ${p.stderr().slice(-2000)}`
   assert.is(await withTimeout(p.exited, COUNT * CHUNK_MS + 30_000, 'pc-fetch to play the item'), 0, seen())
   const got = assemble(frames)
   assert.equal(got.gaps, [], `no GAP${seen()}`)
@@ -102,16 +113,19 @@ test('a peer that claims every chunk and sends none: each chunk still comes from
   // each chunk once from the origin: waiting did not make it fetch twice
   assert.is(origin.bytesSent('/item.bin'), SIZE, `the origin sent the item once${seen()}`)
   // pc-fetch(1): a peer claiming every chunk and sending none costs at most twice -d on
-  // chunk 0 and on a chunk about to play; the rest come before they play. Counted from the
-  // first claim, which came after pc-fetch's item began (it dialled the tracker's peer once
-  // its swarm opened), not from t0: on a loaded machine pc-fetch's start alone took over a
-  // second, and CI once saw chunk 0 at 4,062 ms after t0. 1.5 s of slack for the origin and
-  // the verifier.
+  // chunk 0 and on a chunk about to play; the rest come before they play. What pc-fetch
+  // decides is when it asks the origin, so that is what is bounded: the transfer, the
+  // verifier and the pipe to this process are the machine's, and under load (~13 on two
+  // cores) they alone put a chunk seconds late. Counted from the first claim, which came
+  // after pc-fetch's item began (it dialled the tracker's peer once its swarm opened), not
+  // from t0: on a loaded machine pc-fetch's start alone took over a second. 1 s of slack
+  // for timers that fire late.
   const base = (liar.firstClaimAt ?? NaN) - t0
   const late: string[] = []
   for (let i = 0; i < COUNT; i++) {
-    const due = base + Math.max(i * CHUNK_MS, 2 * DEADLINE_MS) + 1500
-    if (!(written[i] <= due)) late.push(`chunk ${i} at ${written[i]} ms (first claim at ${base} ms, plays ${i * CHUNK_MS} ms after it, bound ${due} ms)`)
+    const due = base + Math.max(i * CHUNK_MS, 2 * DEADLINE_MS) + 1000
+    const at = asked[i] - t0
+    if (!(at <= due)) late.push(`chunk ${i} asked of the origin at ${at} ms (first claim at ${base} ms, plays ${i * CHUNK_MS} ms after it, bound ${due} ms)`)
   }
   assert.equal(late, [], `${late.join('; ')}${seen()}`)
 })
