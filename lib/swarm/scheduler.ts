@@ -182,7 +182,14 @@ export const ORIGIN_SETTLE_MS = 10_000
  * audio p95 3.26 → 3.33 s): chunk 1 went to the origin from two of them at once.
  */
 export const ISOLATED_WAIT_MS = 6000
-export const ISOLATED_LEAD_DEADLINES = 4
+/**
+ * It was 4: with several listeners alone behind NATs sharing a capped origin, each asked its
+ * next chunk 8 s and the origin's wait ahead, and a newcomer's first chunk queued there behind
+ * them (bench/sim steady, N = 100, origin at 10 × the stream: at 3, first audio p95 seed 1
+ * 881 → 832 ms, seed 4 1,271 → 1,241 ms, the origin one chunk lower on seeds 7 and 11, one
+ * higher on seed 13, no stall; at 2, seed 13's p95 2.29 → 4.96 s).
+ */
+export const ISOLATED_LEAD_DEADLINES = 3
 /**
  * The first chunk waits ISOLATED_WAIT_MS for a peer only while listeners come fast enough
  * that ISOLATED_WAIT_ARRIVALS of them are due within it, by the tracker's count since the
