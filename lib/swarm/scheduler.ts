@@ -182,7 +182,27 @@ export const ORIGIN_SETTLE_MS = 10_000
  * audio p95 3.26 → 3.33 s): chunk 1 went to the origin from two of them at once.
  */
 export const ISOLATED_WAIT_MS = 6000
-export const ISOLATED_LEAD_DEADLINES = 4
+/**
+ * It was 4: with several listeners alone behind NATs sharing a capped origin, each asked its
+ * next chunk 8 s and the origin's wait ahead, and a newcomer's first chunk queued there behind
+ * them (bench/sim steady, N = 100, origin at 10 × the stream: at 3, first audio p95 seed 1
+ * 881 → 832 ms, seed 4 1,271 → 1,241 ms, the origin one chunk lower on seeds 7 and 11, one
+ * higher on seed 13, no stall; at 2, seed 13's p95 2.29 → 4.96 s).
+ */
+export const ISOLATED_LEAD_DEADLINES = 3
+/**
+ * The first chunk waits ISOLATED_WAIT_MS for a peer only while listeners come fast enough
+ * that ISOLATED_WAIT_ARRIVALS of them are due within it, by the tracker's count since the
+ * item's start (one in three or so accepts connections; the others, behind NATs as we are,
+ * cannot reach us nor we them). In a steady audience of 100 over a 4-minute item (~0.4
+ * a second), listeners behind NATs tuning in before anyone reachable had come each waited
+ * the 6 s for nobody, then queued at the origin behind the others' chunks: first audio
+ * 4.6-11.5 s for 8 listeners (bench/sim steady, N = 100, origin at 10 × the stream, seed
+ * 13: p95 7.13 s; 2.29 s without the wait, the origin 1.82 → 1.92 × the item; seed 11
+ * 2.18 → 1.20 s, 1.27 → 1.34 ×). A flash crowd (~10 a second at its start) still waits,
+ * and its figures are the same (BENCHMARKS.md `## scale`).
+ */
+export const ISOLATED_WAIT_ARRIVALS = 3
 /**
  * origin requests in flight at once, alone / with peers around. Alone with an item whose
  * duration is known (a schedule record) and a tracker that counts us, one at a time (with
@@ -882,12 +902,22 @@ export class Scheduler {
     if (others.length > 0 || !this.timed()) return -Infinity
     const until = this.startedAt + ISOLATED_WAIT_MS
     const early = this.startedAt - this.itemStartAt < FIRST_SECOND_AFTER_MS
-    if (k === 0) return early ? until : -Infinity
+    // (and only while listeners come fast enough that one we can reach may come meanwhile: ISOLATED_WAIT_ARRIVALS)
+    if (k === 0) return early && this.arriving() ? until : -Infinity
     const dl = this.sw.opts.deadlineMs
     const lead = this.playTime(i) - ISOLATED_LEAD_DEADLINES * dl - this.sw.feed.latencyMs
     // (the other first positions wait for a peer as the first does, but not past a deadline and the origin's wait before they play)
     if (early && k < FIRST_POSITIONS) return Math.max(lead, Math.min(this.startedAt + dl, this.playTime(i) - dl - this.sw.feed.latencyMs))
     return lead
+  }
+
+  /**
+   * ISOLATED_WAIT_ARRIVALS: whether listeners come fast enough, by the tracker's count since
+   * the item's start, that this many are due within ISOLATED_WAIT_MS.
+   */
+  private arriving (): boolean {
+    const since = Math.max(this.sw.opts.deadlineMs, this.now - this.itemStartAt)
+    return (this.sw.audience - 1) * ISOLATED_WAIT_MS >= ISOLATED_WAIT_ARRIVALS * since
   }
 
   /**
