@@ -10,10 +10,10 @@
 // listener opens the next item's swarm `leadMs` before it goes on air (pc-schedule's
 // --lead), with the record's offset 0, and keeps serving an item for `keepMs` after it
 // ended (pc-fetch's --keep); one tuning in mid-item opens that item at its offset. One
-// pc-fetch uses one peer id and one upload line for all its items, so a listener has one
-// here too, and its share bound (pc-fetch --max-share, lib/swarm/uploads.ts) counts over
-// the day.
-import { Swarm } from '../../lib/swarm/swarm.js'
+// pc-fetch uses one upload line for all its items and one peer id, from which each item's
+// swarm makes its own (lib/swarm/swarm.ts itemPeerId), so a listener has them here too,
+// and its share bound (pc-fetch --max-share, lib/swarm/uploads.ts) counts over the day.
+import { Swarm, itemPeerId } from '../../lib/swarm/swarm.js'
 import { MemoryStore } from '../../lib/swarm/store.js'
 import { RateLimiter } from '../../lib/swarm/ratelimit.js'
 import { ShareLedger, DEFAULT_MAX_SHARE } from '../../lib/swarm/uploads.js'
@@ -33,6 +33,8 @@ export interface DayOptions extends ScenarioOptions {
   leadMs: number
   /** and serves an item this long after it ended (pc-fetch --keep) */
   keepMs: number
+  /** the line classes whose listeners set `maxShare` (pc-fetch --max-share); none given: every listener */
+  maxShareClasses?: LineClass[]
 }
 
 export const DAY_DEFAULTS = { items: 10, leadMs: 10_000, keepMs: 300_000 }
@@ -63,9 +65,14 @@ export interface DayListener {
   limiter: RateLimiter
   /** its line's upload against what it received over its items (pc-fetch --max-share) */
   ledger: ShareLedger
+  /** its first audio of each item it tuned in to mid-item, ms */
+  firstAudio: number[]
 }
 
 export interface ShareFigures { listeners: number, mean: number, p99: number, max: number, over4: number }
+
+/** The listeners that set a share bound, or those that did not: their share, stalls and first audio. */
+export interface BoundFigures { share: ShareFigures, stalledShare: number, stallSeconds: number, firstAudioMs: { median: number, p95: number } }
 
 export interface DayResult {
   options: Omit<DayOptions, 'progress'>
@@ -84,6 +91,8 @@ export interface DayResult {
   firstAudioMs: { median: number, p95: number }
   share: ShareFigures
   byClass: Record<LineClass, ShareFigures>
+  /** with a share bound (`maxShare`), the listeners that set it and the others */
+  byBound?: { bounded: BoundFigures, others: BoundFigures }
   /** the upload ÷ item of each swarm (one listener, one item), as the item scenarios count it: mean, max */
   perItem: { mean: number, max: number }
   /** pieces that arrived still asked for, and after their request was cancelled (counted in the sender's share all the same) */
@@ -128,6 +137,10 @@ export async function runDay (o: DayOptions, keepListeners = false): Promise<Day
   const trackers = items.map(() => new SimTracker(rng, o.numwant))
   const hashes = items.map(it => infoHash(it.tree.root))
   const hexes = hashes.map(h => h.toString('hex'))
+  // what each listener's per-item peer id is made from (lib/swarm/swarm.ts itemPeerId): the
+  // item's number, not its info-hash as pc-fetch does, since an item here is random bytes
+  // made anew on every run and its info-hash with it (a run would not repeat)
+  const itemIds = items.map((_, k) => Buffer.from(`item ${k}`))
   const checks = items.map(it => (i: number, d: Buffer): boolean => d === it.chunks[i] || leafHash(d).equals(it.tree.leaves[i]))
   // item k goes on air at airAt(k)
   const T0 = 1000 + o.leadMs
@@ -147,7 +160,9 @@ export async function runDay (o: DayOptions, keepListeners = false): Promise<Day
     const peerId = Buffer.concat([Buffer.from('-PC0001-'), rng.bytes(12)])
     const host = new Host(k, { host: `10.${(k >> 16) & 255}.${(k >> 8) & 255}.${k & 255}`, port: PORT }, spec)
     net.add(host)
-    const l: DayListener = { host, joinAt: at, leaveAt, cls: classOf(host), items: [], opened: [], firstChunk: [], haveAt: [], swarms: [], share: 0, stallMs: 0, limiter: new RateLimiter(0), ledger: new ShareLedger(o.maxShare ?? DEFAULT_MAX_SHARE) }
+    const cls = classOf(host)
+    const bounded = o.maxShareClasses === undefined || o.maxShareClasses.includes(cls)
+    const l: DayListener = { host, joinAt: at, leaveAt, cls, items: [], opened: [], firstChunk: [], haveAt: [], swarms: [], share: 0, stallMs: 0, limiter: new RateLimiter(0), ledger: new ShareLedger(bounded ? o.maxShare ?? DEFAULT_MAX_SHARE : 0), firstAudio: [] }
     listeners.push(l)
     // the items it is there for: opened `leadMs` before air, or when it tunes in mid-item
     for (let k2 = 0; k2 < o.items; k2++) {
@@ -178,7 +193,7 @@ export async function runDay (o: DayOptions, keepListeners = false): Promise<Day
     l.haveAt.push(haveAt)
     const it = items[k]
     const sw = new Swarm({
-      url: `http://origin.test/item${k}`, root: it.tree.root, infoHash: hashes[k], peerId, port: PORT, cacheDir: '', removeCache: false,
+      url: `http://origin.test/item${k}`, root: it.tree.root, infoHash: hashes[k], peerId: itemPeerId(peerId, itemIds[k]), port: PORT, cacheDir: '', removeCache: false,
       window: o.window, deadlineMs: o.deadlineMs, playFraction: offset / o.durationMs, durationMs: o.durationMs, limiter: l.limiter, share: l.ledger, maxPeers: o.maxPeers,
       warn: () => {}, debug: () => {}, clock, connect: net.connector(h, hexes[k]), origin: origin.source(h, it.chunks),
       store: (t) => new MemoryStore(t, { keepBuffers: true, check: checks[k] }),
@@ -242,6 +257,7 @@ export async function runDay (o: DayOptions, keepListeners = false): Promise<Day
         const f = firstAudioAt(haveAt, first, true)
         if (Number.isNaN(f)) continue
         firstAudio.push(Math.max(f, air) - l.opened[j])
+        l.firstAudio.push(Math.max(f, air) - l.opened[j])
         t = Math.max(f, air)
       }
       my += stallAfter(haveAt, first, t, playEnd, o.chunkBytes, byteRate)
@@ -262,6 +278,11 @@ export async function runDay (o: DayOptions, keepListeners = false): Promise<Day
   for (const l of listeners) for (const sw of l.swarms) void sw.close(false)
   const tuned = listeners.filter(l => l.items.length > 0)
   const byClass = Object.fromEntries(CLASSES.map(c => [c, figures(tuned.filter(l => l.cls === c).map(l => l.share))])) as Record<LineClass, ShareFigures>
+  const boundFigures = (ls: DayListener[]): BoundFigures => {
+    const fa = ls.flatMap(l => l.firstAudio)
+    return { share: figures(ls.map(l => l.share)), stalledShare: ls.filter(l => l.stallMs > 0).length / Math.max(1, ls.length), stallSeconds: ls.reduce((a, l) => a + l.stallMs, 0) / 1000, firstAudioMs: { median: quantile(fa, 0.5), p95: quantile(fa, 0.95) } }
+  }
+  const byBound = (o.maxShare ?? 0) > 0 ? { bounded: boundFigures(tuned.filter(l => l.ledger.maxShare > 0)), others: boundFigures(tuned.filter(l => l.ledger.maxShare === 0)) } : undefined
   const { progress: _p, ...options } = o
   void _p
   return {
@@ -277,6 +298,7 @@ export async function runDay (o: DayOptions, keepListeners = false): Promise<Day
     firstAudioMs: { median: quantile(firstAudio, 0.5), p95: quantile(firstAudio, 0.95) },
     share: figures(tuned.map(l => l.share)),
     byClass,
+    byBound,
     perItem: { mean: perItem.reduce((a, b) => a + b, 0) / Math.max(1, perItem.length), max: Math.max(0, ...perItem) },
     pieces: { wanted: net.piecesWanted, unwanted: net.piecesUnwanted },
     shareRefused: listeners.reduce((a, l) => a + l.ledger.refused, 0),
