@@ -47,10 +47,12 @@ export class ShareLedger {
   }
 
   /**
-   * At the bound: no chunk starts out. What is on its way counts, so the upload passes
-   * `maxShare` × received by at most the last chunk started (the slack a listener sees).
+   * Whether a chunk of `len` bytes may start out: not when it would take what was sent
+   * and what is on its way past `maxShare` × received, so the bound holds at every moment.
    */
-  get full (): boolean { return this.maxShare > 0 && this.uploaded + this.sending >= this.maxShare * this.received }
+  allows (len: number): boolean { return this.maxShare === 0 || this.uploaded + this.sending + len <= this.maxShare * this.received }
+  /** at the bound: not even a byte more may go */
+  get full (): boolean { return !this.allows(1) }
 }
 
 /**
@@ -92,8 +94,8 @@ export class Uploads {
   }
 
   /**
-   * Answer REJECT to `p`'s latest request when our line is at its share (ShareLedger.full),
-   * whatever the chunk: the bound holds. Returns whether it did. Requests go to the
+   * Answer REJECT to `p`'s latest request when its chunk would take our line past its share
+   * (ShareLedger.allows), whatever the chunk: the bound holds. Returns whether it did. Requests go to the
    * fastest holder first (scheduler.ts), so with no bound a few fast reachable lines serve
    * most of every item (the day's schedule, N = 100, seed 1: 27.96 × what the busiest one
    * listened to). A bound that served what played soon and what no other peer held, past
@@ -102,7 +104,7 @@ export class Uploads {
   private refuseBeyondShare (p: PeerLink): boolean {
     const i = p.wanted[p.wanted.length - 1]
     const ledger = this.sw.opts.share
-    if (i === undefined || !this.sw.store?.has(i) || ledger?.full !== true) return false
+    if (i === undefined || !this.sw.store?.has(i) || ledger === undefined || ledger.allows(this.sw.store.length(i))) return false
     return this.refuseShare(p, i, ledger)
   }
 
@@ -179,9 +181,9 @@ export class Uploads {
           if (i === undefined || p.closed || sw.closed) continue // cancelled while we waited for the slot
           if (!sw.store?.has(i)) { p.wanted.splice(k, 1); p.send({ type: 'reject', index: i }); continue }
           const share = sw.opts.share
-          // at the bound since it was asked (what others asked meanwhile went first): refused now
-          if (share?.full === true) { this.refuseShare(p, i, share); continue }
           const len = sw.store.length(i)
+          // the bound reached since it was asked (what others asked meanwhile went first): refused now
+          if (share !== undefined && !share.allows(len)) { this.refuseShare(p, i, share); continue }
           if (share) share.sending += len
           try {
             const from = sw.clock.now()

@@ -1,10 +1,10 @@
 // pc-fetch --max-share (lib/swarm/uploads.ts): once its upload has reached R times what it
 // received, a listener answers REJECT to every request, whatever the chunk; a chunk starts
-// out only below the bound, so the upload passes it by one chunk at most. A real pc-fetch
+// out only when it fits under the bound, so the upload never passes it. A real pc-fetch
 // fetching a scheduled record (60 s, 17 chunks of 64 KiB) from a web server and a fake
 // peer that holds every chunk, and a test peer speaking lib/swarm/wire.ts to it: once the
-// listener holds the item (~1 MiB received), chunk 0 is served (nothing uploaded yet, below
-// the bound of ~52 KiB), then chunk 15 is refused with --max-share 0.05 and served with
+// listener holds the item (~1 MiB received), chunk 0 is served (64 KiB, under the bound of
+// ~102 KiB), then chunk 15 is refused (a second chunk would pass it) with --max-share 0.1 and served with
 // --max-share 0 (no bound).
 import { test } from 'uvu'
 import * as assert from 'uvu/assert'
@@ -54,7 +54,7 @@ async function ask (p: ReturnType<typeof testPeer>, i: number): Promise<string> 
   return p.got.find(m => (m.type === 'piece' || m.type === 'reject') && m.index === i)!.type
 }
 
-for (const [max, last] of [['0.05', 'reject'], ['0', 'piece']]) {
+for (const [max, last] of [['0.1', 'reject'], ['0', 'piece']]) {
   test(`--max-share ${max}: chunk 0 served, then chunk 15 ${last === 'reject' ? 'refused (the bound reached)' : 'served'}`, async () => {
     origin = await startOrigin({ dir: dir.path })
     // it serves every chunk (a peer that answers nothing is dropped, and would hold nothing)

@@ -1,7 +1,7 @@
 // A listener at its share (lib/swarm/uploads.ts, pc-fetch --max-share): what it uploaded,
 // over all the items of its line, against what it received. At the bound, every request
-// is answered REJECT, whatever the chunk, until it has received more; the chunks on their
-// way out count, so the upload passes the bound by one chunk at most. Real Uploads and
+// is answered REJECT, whatever the chunk, until it has received more; a chunk starts out only
+// when it and those on their way fit under the bound, so the upload never passes it. Real Uploads and
 // PeerLinks, a store of 30 chunks of a 300 s record, under the virtual clock of memory-net.ts.
 import { test } from 'uvu'
 import * as assert from 'uvu/assert'
@@ -99,7 +99,7 @@ test('at its share: every request is refused, a chunk only we hold and one playi
   assert.is(h.opts.share!.uploaded, 2 * CHUNK)
 })
 
-test('the chunks on their way out count: requests made at once take the upload past the bound by one chunk at most', async () => {
+test('the chunks on their way out count: requests made at once never take the upload past the bound', async () => {
   const clock = new VirtualClock()
   const line = new ShareLedger(1)
   const h = new Host(clock, line)
@@ -115,7 +115,7 @@ test('the chunks on their way out count: requests made at once take the upload p
   const refused = [...askers, e].flatMap(p => p.rejected)
   assert.is(sent.length, 2, `sent ${sent.join(', ')}`)
   assert.is(refused.length, 5, `refused ${refused.join(', ')}`)
-  assert.ok(line.uploaded <= line.maxShare * line.received + CHUNK)
+  assert.ok(line.uploaded <= line.maxShare * line.received)
   assert.is(line.sending, 0)
 })
 
@@ -132,6 +132,8 @@ test('the share counts over every item of one line, and only its own; what it re
   assert.equal(e.pieces, [20])
   // what it receives counts as well: one more chunk, room for one more
   h.received(1)
+  assert.ok(h.opts.share!.allows(CHUNK))
+  assert.not.ok(h.opts.share!.allows(CHUNK + 1))
   assert.not.ok(h.opts.share!.full)
   const f = h.ask(20, 1)
   await clock.run(3000)
