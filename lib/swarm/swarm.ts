@@ -28,12 +28,11 @@ import { Uploads, type ShareLedger } from './uploads.js'
  * own (`-PC0001-`), then 12 bytes of SHA-256 over its own and the info-hash. The
  * designation of each block to a peer (picker.ts `score`: the origin's turns, claims, the
  * overdue spread) hashes the peer id with the block number, so with one id for every
- * item the same listeners were designated for the same blocks of each, and requesters,
- * asking the first holder, came to them in every item of the day (bench/sim day, N = 100,
- * seed 1: one fast line the top uploader of all ten items, 27.96 × what it listened to).
- * With an id of its own in each item the designated listeners change from item to item;
- * it also keeps an item's peers from telling, by the id, which other items a listener
- * fetched.
+ * item the same listeners were designated for the same blocks of each; now that changes
+ * from item to item. (It did not move the upload with it: bench/sim day, N = 100, seed 1,
+ * the busiest line, 48 Mbit/s and reachable, is the top uploader of all ten items either
+ * way, asked first as the fastest holder.) Peers of one item cannot tell by the id which
+ * other items a listener fetched.
  */
 export function itemPeerId (peerId: Buffer, infoHash: Buffer): Buffer {
   const h = createHash('sha256').update(peerId).update(infoHash).digest()

@@ -24,9 +24,11 @@ export interface UploadsHost {
 
 /**
  * pc-fetch's --max-share default: no bound. A bound is the listener's to set (a metered
- * line): each request it refuses goes to another holder, or to the origin when none
- * other is at hand (bench/sim day, N = 100, every listener at 4 and 3 items: the origin
- * 1.18 → 1.40 × the item on seed 1; see man/pc-fetch.1).
+ * line): what it refuses goes to another holder, or to the origin when none other is at
+ * hand, and listeners tuning in wait longer when the fast lines are at theirs (bench/sim
+ * day, N = 100, seeds 1-3, every listener at 4: the busiest 31.08 / 29.05 / 22.06 → 4.00 ×
+ * what it listened to, origin 1.198 / 1.102 / 1.205 → 1.218 / 1.085 / 1.212 × the item,
+ * first audio p95 864 / 950 / 1,897 → 1,248 / 2,576 / 1,897 ms; see man/pc-fetch.1).
  */
 export const DEFAULT_MAX_SHARE = 0
 
