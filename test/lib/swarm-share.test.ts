@@ -85,9 +85,9 @@ async function atShare (max = 1): Promise<{ clock: VirtualClock, h: Host }> {
   return { clock, h }
 }
 
-test('at its share: every request is refused, a chunk only we hold and one playing now too', async () => {
+test('at its share: every request is refused, a chunk only we hold and chunk 0 too', async () => {
   const { clock, h } = await atShare()
-  // chunk 20: another peer holds it; 21: no other peer does; 0: plays now
+  // chunk 20: another peer holds it; 21: no other peer does; 0: the first any listener plays
   h.link('c', [20])
   const b = h.link('b')
   for (const i of [20, 21, 0]) h.request(b, i)
