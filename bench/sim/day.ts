@@ -10,10 +10,10 @@
 // listener opens the next item's swarm `leadMs` before it goes on air (pc-schedule's
 // --lead), with the record's offset 0, and keeps serving an item for `keepMs` after it
 // ended (pc-fetch's --keep); one tuning in mid-item opens that item at its offset. One
-// pc-fetch uses one upload line for all its items and one peer id, from which each item's
-// swarm makes its own (lib/swarm/swarm.ts itemPeerId), so a listener has them here too,
-// and its share bound (pc-fetch --max-share, lib/swarm/uploads.ts) counts over the day.
-import { Swarm, itemPeerId } from '../../lib/swarm/swarm.js'
+// pc-fetch uses one peer id and one upload line for all its items, so a listener has one
+// here too, and its share bound (pc-fetch --max-share, lib/swarm/uploads.ts) counts over
+// the day.
+import { Swarm } from '../../lib/swarm/swarm.js'
 import { MemoryStore } from '../../lib/swarm/store.js'
 import { RateLimiter } from '../../lib/swarm/ratelimit.js'
 import { ShareLedger, DEFAULT_MAX_SHARE } from '../../lib/swarm/uploads.js'
@@ -137,10 +137,6 @@ export async function runDay (o: DayOptions, keepListeners = false): Promise<Day
   const trackers = items.map(() => new SimTracker(rng, o.numwant))
   const hashes = items.map(it => infoHash(it.tree.root))
   const hexes = hashes.map(h => h.toString('hex'))
-  // what each listener's per-item peer id is made from (lib/swarm/swarm.ts itemPeerId): the
-  // item's number, not its info-hash as pc-fetch does, since an item here is random bytes
-  // made anew on every run and its info-hash with it (a run would not repeat)
-  const itemIds = items.map((_, k) => Buffer.from(`item ${k}`))
   const checks = items.map(it => (i: number, d: Buffer): boolean => d === it.chunks[i] || leafHash(d).equals(it.tree.leaves[i]))
   // item k goes on air at airAt(k)
   const T0 = 1000 + o.leadMs
@@ -193,7 +189,7 @@ export async function runDay (o: DayOptions, keepListeners = false): Promise<Day
     l.haveAt.push(haveAt)
     const it = items[k]
     const sw = new Swarm({
-      url: `http://origin.test/item${k}`, root: it.tree.root, infoHash: hashes[k], peerId: itemPeerId(peerId, itemIds[k]), port: PORT, cacheDir: '', removeCache: false,
+      url: `http://origin.test/item${k}`, root: it.tree.root, infoHash: hashes[k], peerId, port: PORT, cacheDir: '', removeCache: false,
       window: o.window, deadlineMs: o.deadlineMs, playFraction: offset / o.durationMs, durationMs: o.durationMs, limiter: l.limiter, share: l.ledger, maxPeers: o.maxPeers,
       warn: () => {}, debug: () => {}, clock, connect: net.connector(h, hexes[k]), origin: origin.source(h, it.chunks),
       store: (t) => new MemoryStore(t, { keepBuffers: true, check: checks[k] }),

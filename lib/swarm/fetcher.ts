@@ -15,7 +15,7 @@ import { fetchLive } from './live-fetch.js'
 import { findLiveManifest } from '../live/find.js'
 import { writeAll } from '../core/ndjson.js'
 import type { ScheduleRecord } from '../core/records.js'
-import { Swarm, checkLimit, itemPeerId, type SwarmStats } from './swarm.js'
+import { Swarm, checkLimit, type SwarmStats } from './swarm.js'
 import type { OutputFile } from './store.js'
 import { Peer } from './peer.js'
 import type { PeerLink } from './link.js'
@@ -118,7 +118,6 @@ class Bell {
 }
 
 export class Fetcher {
-  /** this run's id; each item's swarm shows one made from it (swarm.ts itemPeerId) */
   readonly peerId = Buffer.concat([Buffer.from('-PC0001-'), randomBytes(12)])
   port = 0
   private server?: Server
@@ -421,10 +420,8 @@ export class Fetcher {
     const output = oneOff && this.opts.raw ? this.opts.output : undefined
     // by default threads verify only downloads into a file, where speed is the point; a
     // stream is paced by its consumer, and a thread costs ~20 MB (a long-running listener's memory)
-    const ih = infoHash(root)
-    // an id of its own in each item's swarm (swarm.ts itemPeerId): the blocks it is designated for change with the item
     const swarm = new Swarm({
-      url: rec.url, root, infoHash: ih, peerId: itemPeerId(this.peerId, ih), port: this.port, cacheDir: this.cacheDir,
+      url: rec.url, root, infoHash: infoHash(root), peerId: this.peerId, port: this.port, cacheDir: this.cacheDir,
       removeCache: this.tempCache, window: this.opts.window, deadlineMs: this.opts.deadlineMs,
       playFraction: !this.opts.raw && rec.duration && rec.offset ? Math.min(1, rec.offset / rec.duration) : 0,
       durationMs: !this.opts.raw && rec.duration ? rec.duration : undefined,

@@ -7,7 +7,6 @@
 // origin.ts OriginSource).
 import { connect as tcpConnect } from 'node:net'
 import { EventEmitter } from 'node:events'
-import { createHash } from 'node:crypto'
 import { type HashTree, parseTree, formatTree } from '../hashing/hashtree.js'
 import { ChunkStore, type PutResult, type OutputFile, type Store } from './store.js'
 import type { VerifyPool } from '../hashing/verify-pool.js'
@@ -22,22 +21,6 @@ import { realClock, sleepOn, within, type SwarmClock } from './clock.js'
 import { Members } from './members.js'
 import { Scheduler } from './scheduler.js'
 import { Uploads, type ShareLedger } from './uploads.js'
-
-/**
- * The peer id a listener shows in the swarm of item `infoHash`: the first 8 bytes of its
- * own (`-PC0001-`), then 12 bytes of SHA-256 over its own and the info-hash. The
- * designation of each block to a peer (picker.ts `score`: the origin's turns, claims, the
- * overdue spread) hashes the peer id with the block number, so with one id for every
- * item the same listeners were designated for the same blocks of each; now that changes
- * from item to item. (It did not move the upload with it: bench/sim day, N = 100, seed 1,
- * the busiest line, 48 Mbit/s and reachable, is the top uploader of all ten items either
- * way, asked first as the fastest holder.) Peers of one item cannot tell by the id which
- * other items a listener fetched.
- */
-export function itemPeerId (peerId: Buffer, infoHash: Buffer): Buffer {
-  const h = createHash('sha256').update(peerId).update(infoHash).digest()
-  return Buffer.concat([peerId.subarray(0, 8), h.subarray(0, 12)])
-}
 
 /** how long a new swarm looks for peers before it may use the origin */
 export const DISCOVERY_MS = 800

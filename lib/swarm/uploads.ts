@@ -26,9 +26,9 @@ export interface UploadsHost {
  * pc-fetch's --max-share default: no bound. A bound is the listener's to set (a metered
  * line): what it refuses goes to another holder, or to the origin when none other is at
  * hand, and listeners tuning in wait longer when the fast lines are at theirs (bench/sim
- * day, N = 100, seeds 1-3, every listener at 4: the busiest 31.08 / 29.05 / 22.06 → 4.00 ×
- * what it listened to, origin 1.198 / 1.102 / 1.205 → 1.218 / 1.085 / 1.212 × the item,
- * first audio p95 864 / 950 / 1,897 → 1,248 / 2,576 / 1,897 ms; see man/pc-fetch.1).
+ * day, N = 100, seeds 1-3, every listener at 4: the busiest 27.96 / 23.43 / 22.56 → 4.00 ×
+ * what it listened to, origin 1.177 / 1.102 / 1.222 → 1.177 / 1.075 / 1.218 × the item,
+ * first audio p95 875 / 1,148 / 1,897 → 1,027 / 1,775 / 2,517 ms; see man/pc-fetch.1).
  */
 export const DEFAULT_MAX_SHARE = 0
 
