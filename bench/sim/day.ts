@@ -97,7 +97,7 @@ export interface DayResult {
   perItem: { mean: number, max: number }
   /** pieces that arrived still asked for, and after their request was cancelled (counted in the sender's share all the same) */
   pieces: { wanted: number, unwanted: number }
-  /** requests answered REJECT by a listener past its share (uploads.ts refuseBeyondShare), over the day */
+  /** requests answered REJECT by a listener at its share (uploads.ts refuseBeyondShare), over the day */
   shareRefused: number
   /** dials refused because the far host held pc-fetch's MAX_CONNECTIONS incoming connections (over all its swarms) */
   refusedFull: number
