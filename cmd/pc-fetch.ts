@@ -27,7 +27,7 @@ const OPTIONS: OptionTable = {
   cache: { type: 'string', arg: 'DIR', help: 'keep chunks in DIR (default: a temporary directory removed on exit)' },
   keep: { type: 'string', arg: 'DURATION', help: 'serve an item to peers this long after it was written (default: 5m; 0 with a URL argument)' },
   'upload-limit': { type: 'string', default: '0', arg: 'RATE', help: 'upload at most RATE bytes per second, 0 for no limit' },
-  'max-share': { type: 'string', default: String(DEFAULT_MAX_SHARE), arg: 'R', help: 'past R times the bytes received, refuse peers chunks that others hold and that play beyond two deadlines (scheduled items); 0 for no bound' },
+  'max-share': { type: 'string', default: String(DEFAULT_MAX_SHARE), arg: 'R', help: 'upload at most R times the bytes received, over all items: a request that would pass the bound is refused, whatever the chunk; 0 for no bound' },
   stats: { type: 'string', arg: 'FILE', help: 'append NDJSON counters to FILE per item and at exit' },
   window: { alias: 'w', type: 'string', default: '16', arg: 'N', help: 'write at most N chunks ahead of the first one not yet written' },
   deadline: { alias: 'd', type: 'string', default: '2s', arg: 'DURATION', help: 'time a request may take before it goes to another peer or the origin' },

@@ -33,6 +33,8 @@ export interface DayOptions extends ScenarioOptions {
   leadMs: number
   /** and serves an item this long after it ended (pc-fetch --keep) */
   keepMs: number
+  /** the line classes whose listeners set `maxShare` (pc-fetch --max-share); none given: every listener */
+  maxShareClasses?: LineClass[]
 }
 
 export const DAY_DEFAULTS = { items: 10, leadMs: 10_000, keepMs: 300_000 }
@@ -63,9 +65,14 @@ export interface DayListener {
   limiter: RateLimiter
   /** its line's upload against what it received over its items (pc-fetch --max-share) */
   ledger: ShareLedger
+  /** its first audio of each item it tuned in to mid-item, ms */
+  firstAudio: number[]
 }
 
 export interface ShareFigures { listeners: number, mean: number, p99: number, max: number, over4: number }
+
+/** The listeners that set a share bound, or those that did not: their share, stalls and first audio. */
+export interface BoundFigures { share: ShareFigures, stalledShare: number, stallSeconds: number, firstAudioMs: { median: number, p95: number } }
 
 export interface DayResult {
   options: Omit<DayOptions, 'progress'>
@@ -84,11 +91,13 @@ export interface DayResult {
   firstAudioMs: { median: number, p95: number }
   share: ShareFigures
   byClass: Record<LineClass, ShareFigures>
+  /** with a share bound (`maxShare`), the listeners that set it and the others */
+  byBound?: { bounded: BoundFigures, others: BoundFigures }
   /** the upload ÷ item of each swarm (one listener, one item), as the item scenarios count it: mean, max */
   perItem: { mean: number, max: number }
   /** pieces that arrived still asked for, and after their request was cancelled (counted in the sender's share all the same) */
   pieces: { wanted: number, unwanted: number }
-  /** requests answered REJECT by a listener past its share (uploads.ts refuseBeyondShare), over the day */
+  /** requests answered REJECT by a listener at its share (uploads.ts refuseBeyondShare), over the day */
   shareRefused: number
   /** dials refused because the far host held pc-fetch's MAX_CONNECTIONS incoming connections (over all its swarms) */
   refusedFull: number
@@ -147,7 +156,9 @@ export async function runDay (o: DayOptions, keepListeners = false): Promise<Day
     const peerId = Buffer.concat([Buffer.from('-PC0001-'), rng.bytes(12)])
     const host = new Host(k, { host: `10.${(k >> 16) & 255}.${(k >> 8) & 255}.${k & 255}`, port: PORT }, spec)
     net.add(host)
-    const l: DayListener = { host, joinAt: at, leaveAt, cls: classOf(host), items: [], opened: [], firstChunk: [], haveAt: [], swarms: [], share: 0, stallMs: 0, limiter: new RateLimiter(0), ledger: new ShareLedger(o.maxShare ?? DEFAULT_MAX_SHARE) }
+    const cls = classOf(host)
+    const bounded = o.maxShareClasses === undefined || o.maxShareClasses.includes(cls)
+    const l: DayListener = { host, joinAt: at, leaveAt, cls, items: [], opened: [], firstChunk: [], haveAt: [], swarms: [], share: 0, stallMs: 0, limiter: new RateLimiter(0), ledger: new ShareLedger(bounded ? o.maxShare ?? DEFAULT_MAX_SHARE : 0), firstAudio: [] }
     listeners.push(l)
     // the items it is there for: opened `leadMs` before air, or when it tunes in mid-item
     for (let k2 = 0; k2 < o.items; k2++) {
@@ -242,6 +253,7 @@ export async function runDay (o: DayOptions, keepListeners = false): Promise<Day
         const f = firstAudioAt(haveAt, first, true)
         if (Number.isNaN(f)) continue
         firstAudio.push(Math.max(f, air) - l.opened[j])
+        l.firstAudio.push(Math.max(f, air) - l.opened[j])
         t = Math.max(f, air)
       }
       my += stallAfter(haveAt, first, t, playEnd, o.chunkBytes, byteRate)
@@ -262,6 +274,11 @@ export async function runDay (o: DayOptions, keepListeners = false): Promise<Day
   for (const l of listeners) for (const sw of l.swarms) void sw.close(false)
   const tuned = listeners.filter(l => l.items.length > 0)
   const byClass = Object.fromEntries(CLASSES.map(c => [c, figures(tuned.filter(l => l.cls === c).map(l => l.share))])) as Record<LineClass, ShareFigures>
+  const boundFigures = (ls: DayListener[]): BoundFigures => {
+    const fa = ls.flatMap(l => l.firstAudio)
+    return { share: figures(ls.map(l => l.share)), stalledShare: ls.filter(l => l.stallMs > 0).length / Math.max(1, ls.length), stallSeconds: ls.reduce((a, l) => a + l.stallMs, 0) / 1000, firstAudioMs: { median: quantile(fa, 0.5), p95: quantile(fa, 0.95) } }
+  }
+  const byBound = (o.maxShare ?? 0) > 0 ? { bounded: boundFigures(tuned.filter(l => l.ledger.maxShare > 0)), others: boundFigures(tuned.filter(l => l.ledger.maxShare === 0)) } : undefined
   const { progress: _p, ...options } = o
   void _p
   return {
@@ -277,6 +294,7 @@ export async function runDay (o: DayOptions, keepListeners = false): Promise<Day
     firstAudioMs: { median: quantile(firstAudio, 0.5), p95: quantile(firstAudio, 0.95) },
     share: figures(tuned.map(l => l.share)),
     byClass,
+    byBound,
     perItem: { mean: perItem.reduce((a, b) => a + b, 0) / Math.max(1, perItem.length), max: Math.max(0, ...perItem) },
     pieces: { wanted: net.piecesWanted, unwanted: net.piecesUnwanted },
     shareRefused: listeners.reduce((a, l) => a + l.ledger.refused, 0),

@@ -116,8 +116,6 @@ export class Swarm extends EventEmitter {
   get infoHashHex (): string { return this.opts.infoHash.toString('hex') }
   get peers (): Set<PeerLink> { return this.members.peers }
   get gaveUp (): Set<number> { return this.scheduler.gaveUp }
-  /** When chunk i plays (NaN: not known), for the share rule (uploads.ts) */
-  playTime (i: number): number { return this.scheduler.whenPlays(i) }
 
   /**
    * Tell our peers (but `from`) that we asked the origin for chunks first..first+n-1, or

@@ -2,9 +2,8 @@
 // and sent through the shared upload limit (--upload-limit), one chunk at a time per peer
 // and at most UPLOAD_SLOTS chunks at a time over all peers. A request our line could not
 // send within half a deadline, behind what it already has to send, is answered REJECT at once.
-// A listener that has uploaded more than its share (--max-share × what it received, over
-// all its items) answers REJECT to a request for a chunk that others of its peers hold and
-// that does not play within two deadlines.
+// A listener whose upload has reached its share (--max-share × what it received, over all
+// its items) answers REJECT to every request until it has received more.
 import type { PeerLink } from './link.js'
 import type { Store } from './store.js'
 import type { RateLimiter } from './ratelimit.js'
@@ -21,40 +20,17 @@ export interface UploadsHost {
   emit: (event: string, ...args: unknown[]) => boolean
   /** 'have': a chunk held */
   on?: (event: 'have', fn: (i: number) => void) => unknown
-  /** when chunk i plays (scheduler.ts, by the record's duration and offset); NaN when not known (a whole item) */
-  playTime?: (i: number) => number
-  /** our peers, and what each holds (their HAVEs) */
-  readonly peers?: Iterable<PeerLink>
 }
 
 /**
- * pc-fetch's --max-share default: no bound. With 3 (past 3 × the bytes it received, over
- * all its items, a listener refuses chunks that others of its peers can send:
- * Uploads.refuseBeyondShare) the day's busiest line fell from 27.69 to 7.46 × what it
- * listened to (bench/sim day, N = 100, seed 1), but the origin sent more where the
- * requester could not reach those others (behind a NAT): steady audience, N = 100, seeds
- * 4 / 7 / 8, 1.75 / 1.27 / 1.14 → 1.96 / 1.58 / 1.38 × the item; flash crowd seed 3
- * 1.07 → 1.14 ×. So the bound is the listener's to set (a metered line), not a default.
+ * pc-fetch's --max-share default: no bound. A bound is the listener's to set (a metered
+ * line): what it refuses goes to another holder, or to the origin when none other is at
+ * hand, and listeners tuning in wait longer when the fast lines are at theirs (bench/sim
+ * day, N = 100, seeds 1-3, every listener at 4: the busiest 27.96 / 23.43 / 22.56 → 4.00 ×
+ * what it listened to, origin 1.177 / 1.102 / 1.222 → 1.177 / 1.075 / 1.218 × the item,
+ * first audio p95 875 / 1,148 / 1,897 → 1,027 / 1,775 / 2,517 ms; see man/pc-fetch.1).
  */
 export const DEFAULT_MAX_SHARE = 0
-/** Past its share, a listener serves every chunk that plays within this many deadlines: its requester has little time to ask another. */
-export const SHARE_URGENT_DEADLINES = 2
-/**
- * Past its share, a chunk that plays within this (ms) is refused only when two of our other
- * peers hold it (one might be busy, and the time is short); one that plays later, when one
- * does. The requester has the chunk's holders as we do, about: refused by the only one, it
- * would wait for the origin's turn and take it from there (bench/sim day: origin 1.05 →
- * 1.25 × the item on a seed where every chunk far ahead was refused whoever held it).
- */
-export const SHARE_NEAR_MS = 20_000
-/**
- * Past its share, a chunk that too few of our other peers hold (as above) is still sent
- * this many times in a swarm, then refused like the others: the first requesters pass it
- * on. Without it, the fastest line, the first to hold each chunk and asked for it at once
- * by everyone, served it to all (bench/sim day, N = 300, seed 1: a 500 Mbit/s line 40 ×
- * each of its items, 8,212 requests refused).
- */
-export const SHARE_RARE_COPIES = 2
 
 /**
  * One listener's upload against what it received, over all its items: one per line, made
@@ -64,12 +40,21 @@ export const SHARE_RARE_COPIES = 2
 export class ShareLedger {
   uploaded = 0
   received = 0
+  /** bytes of the chunks on their way out now (counted in `uploaded` once sent) */
+  sending = 0
   /** requests answered REJECT for it */
   refused = 0
   constructor (public maxShare = DEFAULT_MAX_SHARE) {
     if (!(maxShare >= 0) || !Number.isFinite(maxShare)) throw new RangeError(`max share must be a number >= 0, not ${maxShare}`)
   }
-  get over (): boolean { return this.maxShare > 0 && this.uploaded > this.maxShare * this.received }
+
+  /**
+   * Whether a chunk of `len` bytes may start out: not when it would take what was sent
+   * and what is on its way past `maxShare` × received, so the bound holds at every moment.
+   */
+  allows (len: number): boolean { return this.maxShare === 0 || this.uploaded + this.sending + len <= this.maxShare * this.received }
+  /** at the bound: not even a byte more may go */
+  get full (): boolean { return !this.allows(1) }
 }
 
 /**
@@ -104,8 +89,6 @@ export class Uploads {
   private lastSentAt = -Infinity
   /** serve loops waiting for a slot, first come first served */
   private readonly waiting: Array<() => void> = []
-  /** copies of each chunk sent in this swarm (SHARE_RARE_COPIES), at most 255 counted */
-  private copies = new Uint8Array(0)
 
   constructor (private readonly sw: UploadsHost) {
     // Swarm makes its Uploads before its own fields are set: opts is read only when a chunk comes
@@ -113,29 +96,26 @@ export class Uploads {
   }
 
   /**
-   * Answer REJECT to `p`'s latest request when we are past our share, its chunk plays more
-   * than SHARE_URGENT_DEADLINES deadlines from now, and others of our peers hold it (one
-   * when it plays more than SHARE_NEAR_MS from now, two when sooner), or we have sent it
-   * SHARE_RARE_COPIES times already; never when no play time is known (a whole item).
-   * Returns whether it did. Requests go to the fastest holder first (scheduler.ts), so
-   * without this a few fast reachable lines served most of every item: the day's
-   * schedule, N = 100, seed 1, 27.69 × what the busiest one listened to.
+   * Answer REJECT to `p`'s latest request when its chunk would take our line past its share
+   * (ShareLedger.allows), whatever the chunk: the bound holds. Returns whether it did. Requests go to the
+   * fastest holder first (scheduler.ts), so with no bound a few fast reachable lines serve
+   * most of every item (the day's schedule, N = 100, seed 1: 27.96 × what the busiest one
+   * listened to). A bound that served what played soon and what no other peer held, past
+   * it (before this rule), still let that line upload 7.52 × with --max-share 3.
    */
   private refuseBeyondShare (p: PeerLink): boolean {
     const i = p.wanted[p.wanted.length - 1]
-    const sw = this.sw
-    const store = sw.store
-    const ledger = sw.opts.share
-    if (i === undefined || !store?.has(i) || ledger?.over !== true) return false
-    const ahead = (sw.playTime?.(i) ?? NaN) - sw.clock.now()
-    if (Number.isNaN(ahead) || ahead <= SHARE_URGENT_DEADLINES * sw.opts.deadlineMs) return false
-    const need = ahead > SHARE_NEAR_MS ? 1 : 2
-    let held = 0
-    for (const q of sw.peers ?? []) if (q !== p && q.has(i) && ++held >= need) break
-    if (held < need && (this.copies[i] ?? 0) < SHARE_RARE_COPIES) return false
-    p.wanted.pop()
+    const ledger = this.sw.opts.share
+    if (i === undefined || !this.sw.store?.has(i) || ledger === undefined || ledger.allows(this.sw.store.length(i))) return false
+    return this.refuseShare(p, i, ledger)
+  }
+
+  /** REJECT `p`'s request for chunk i, for our share */
+  private refuseShare (p: PeerLink, i: number, ledger: ShareLedger): true {
+    const k = p.wanted.lastIndexOf(i)
+    if (k >= 0) p.wanted.splice(k, 1)
     p.send({ type: 'reject', index: i })
-    sw.stats.requestsRefused++
+    this.sw.stats.requestsRefused++
     ledger.refused++
     return true
   }
@@ -202,21 +182,25 @@ export class Uploads {
           const i = p.wanted[k]
           if (i === undefined || p.closed || sw.closed) continue // cancelled while we waited for the slot
           if (!sw.store?.has(i)) { p.wanted.splice(k, 1); p.send({ type: 'reject', index: i }); continue }
+          const share = sw.opts.share
           const len = sw.store.length(i)
-          const from = sw.clock.now()
-          await sw.opts.limiter.take(len)
-          k = p.wanted.indexOf(i)
-          // cancelled while we waited: the limit's wait was still the line's pace (its bytes are spent)
-          if (k < 0) { if (sw.opts.limiter.bytesPerSecond > 0) this.sent(len, from); continue }
-          p.wanted.splice(k, 1)
-          let data: Buffer
-          try { data = await sw.store.get(i) } catch { p.send({ type: 'reject', index: i }); continue }
-          await p.sendPiece(i, data)
-          this.sent(len, from)
-          sw.stats.bytesUploaded += len
-          if (sw.opts.share) sw.opts.share.uploaded += len
-          if (this.copies.length !== sw.store.count) this.copies = new Uint8Array(sw.store.count)
-          if (this.copies[i] < 255) this.copies[i]++
+          // the bound reached since it was asked (what others asked meanwhile went first): refused now
+          if (share !== undefined && !share.allows(len)) { this.refuseShare(p, i, share); continue }
+          if (share) share.sending += len
+          try {
+            const from = sw.clock.now()
+            await sw.opts.limiter.take(len)
+            k = p.wanted.indexOf(i)
+            // cancelled while we waited: the limit's wait was still the line's pace (its bytes are spent)
+            if (k < 0) { if (sw.opts.limiter.bytesPerSecond > 0) this.sent(len, from); continue }
+            p.wanted.splice(k, 1)
+            let data: Buffer
+            try { data = await sw.store.get(i) } catch { p.send({ type: 'reject', index: i }); continue }
+            await p.sendPiece(i, data)
+            this.sent(len, from)
+            sw.stats.bytesUploaded += len
+            if (share) share.uploaded += len
+          } finally { if (share) share.sending -= len }
           sw.emit('uploaded', len)
         } finally { this.release() }
       }
