@@ -945,9 +945,6 @@ export class Scheduler {
   /** When chunk i plays, by the record's duration and offset at our start. */
   private playTime (i: number): number { return this.itemStartAt + i * this.chunkMs }
 
-  /** When chunk i plays, as playTime; NaN before the store opened or with no duration known (a whole item). */
-  whenPlays (i: number): number { return this.chunkMs > 0 ? this.playTime(i) : NaN }
-
   /**
    * When chunk i (of `block`) may go to the origin from us, its block's designated listener:
    * ORIGIN_LEAD_MS before it plays (not before ORIGIN_SETTLE_MS after our start unless it
