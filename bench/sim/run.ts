@@ -10,7 +10,7 @@ import { totalmem } from 'node:os'
 import { runScenario, makeItem, DEFAULTS, type ScenarioOptions, type Result, type Mode } from './scenario.js'
 import { plot } from './plot.js'
 import { runLive } from './live.js'
-import { runDay, DAY_DEFAULTS, CLASSES, type DayResult } from './day.js'
+import { runDay, DAY_DEFAULTS, CLASSES, type DayOptions, type DayResult, type LineClass } from './day.js'
 import { HOME } from './population.js'
 
 /**
@@ -65,13 +65,14 @@ const SCENARIOS: Record<string, Partial<ScenarioOptions>> = {
   loopback: { bitrate: 20 * 1024 * 1024 * 8 / 240, durationMs: 240_000, arrival: 'together', population: 'loopback', originRateFactor: Infinity, churn: false, tailMs: 0, joiners: 5, quantumMs: 1 },
 }
 
-const argv = minimist(process.argv.slice(2), { string: ['scenario', 'listeners', 'sweep', 'modes', 'mode', 'seed', 'origin-rate', 'plot', 'until', 'quantum', 'nat', 'up-sigma', 'loss', 'rtt', 'deadline', 'live-delay', 'duration', 'from', 'items', 'lead', 'keep', 'max-share', 'max-peers', 'max-incoming'], boolean: ['churn', 'help'], default: { churn: true } })
+const argv = minimist(process.argv.slice(2), { string: ['scenario', 'listeners', 'sweep', 'modes', 'mode', 'seed', 'origin-rate', 'plot', 'until', 'quantum', 'nat', 'up-sigma', 'loss', 'rtt', 'deadline', 'live-delay', 'duration', 'from', 'items', 'lead', 'keep', 'max-share', 'max-share-lines', 'max-peers', 'max-incoming'], boolean: ['churn', 'help'], default: { churn: true } })
 if (argv.help) {
   process.stdout.write(`Usage: node dist/bench/sim/run.js --scenario ${Object.keys(SCENARIOS).join('|')} [--listeners N | --sweep N,N,…] [--modes pc,bt,http] [--origin-rate X] [--seed S] [--no-churn] [--plot FILE.svg] [--from RUN.json --plot FILE.svg]\n` +
     '  live: [--live-delay MS (pc-icecast --live-delay, 3000)]\n' +
     '  day: [--items K (default 10)] [--lead MS (pc-schedule --lead, 10000)] [--keep MS (pc-fetch --keep, 300000)]\n' +
     '  population and item (to see what a figure depends on): [--nat SHARE] [--up-sigma S (0: every line the median)] [--loss P] [--rtt MS (every path)] [--deadline MS] [--duration MS] [--quantum MS]\n' +
     '  [--max-share R]: each pc listener\'s pc-fetch --max-share (default none, as pc-fetch\'s)\n' +
+    '  day: [--max-share-lines fast,slow,nat]: only the listeners on these lines set --max-share (reachable at 10 Mbit/s up or more, reachable below, behind a NAT; default all)\n' +
     '  [--max-peers K]: each pc listener\'s swarm dials while it has fewer than K peers (default 50, members.ts MAX_PEERS)\n' +
     '  [--max-incoming M]: each host accepts at most M incoming connections (default 256, fetcher.ts MAX_CONNECTIONS; live 128)\n' +
     '  [--until MS]: stop at this simulated time (audio, steady, video, loopback: to profile a part of a run)\n')
@@ -136,14 +137,25 @@ function count (name: string): number {
   return v
 }
 
+/** --max-share-lines: the line classes named, or the run stops with why */
+function lines (v: string): LineClass[] {
+  const names: Record<string, LineClass> = { fast: 'reachable fast', slow: 'reachable slow', nat: 'unreachable' }
+  return v.split(',').map(w => {
+    const c = names[w.trim()]
+    if (c === undefined) { process.stderr.write(`sim: --max-share-lines wants fast, slow or nat, comma-separated, not '${w}'\n`); process.exit(64) }
+    return c
+  })
+}
+
 function base (): ScenarioOptions { return { ...DEFAULTS, ...sc, ...(argv['origin-rate'] !== undefined ? { originRateFactor: Number(argv['origin-rate']) } : {}) } }
 
 /** the day's scenario: one JSON line on stdout, its figures on stderr */
 async function day (b: ScenarioOptions): Promise<void> {
-  const o = { ...b, ...DAY_DEFAULTS, progress: (l: string) => process.stderr.write(`sim: ${l}\n`) }
+  const o: DayOptions = { ...b, ...DAY_DEFAULTS, progress: (l: string) => process.stderr.write(`sim: ${l}\n`) }
   if (argv.items !== undefined) o.items = Number(argv.items)
   if (argv.lead !== undefined) o.leadMs = Number(argv.lead)
   if (argv.keep !== undefined) o.keepMs = Number(argv.keep)
+  if (argv['max-share-lines'] !== undefined) o.maxShareClasses = lines(String(argv['max-share-lines']))
   const r: DayResult = await runDay(o)
   process.stdout.write(JSON.stringify({ scenario: 'day', ...r }) + '\n')
   const s = (f: { listeners: number, mean: number, p99: number, max: number, over4: number }): string => `${f.listeners}: ${f.mean.toFixed(2)} / ${f.p99.toFixed(2)} / ${f.max.toFixed(2)} (${f.over4} over 4)`
