@@ -328,6 +328,11 @@ export const CLAIM_RENEWALS = 1
  */
 export const CLAIM_SPREAD = 0.25
 export const CLAIM_SPREAD_PLACES = 4
+/**
+ * CROWD (draft)
+ */
+export const CROWD_FIRST_PLACES = 0
+export const CROWD_GROWTH_MAX = 8
 /** a peer that has answered nothing and let this many requests pass their deadline is dropped */
 export const MAX_STRIKES = 6
 export const MAX_MISSED = 4096
@@ -393,6 +398,9 @@ export class Scheduler {
   private readonly misses: Array<{ at: number, p: PeerLink, i: number }> = []
   /** when each peer last answered REJECT (REFUSED_DEADLINES) */
   private readonly refusedAt = new Map<PeerLink, number>()
+  /** the tracker's count last seen, and when it was first seen (crowdCount) */
+  private countSeen = 0
+  private countAt = 0
 
   constructor (private readonly sw: SchedulerHost) {}
 
@@ -564,6 +572,7 @@ export class Scheduler {
     const store = sw.store
     if (sw.closed || !st || !store) return
     const now = this.now = sw.clock.now()
+    if (sw.audience !== this.countSeen) { this.countSeen = sw.audience; this.countAt = now }
     while (st.cursor < st.order.length && (store.has(st.order[st.cursor]) || this.gaveUp.has(st.order[st.cursor]))) st.cursor++
     if (!sw.complete && this.neededDone()) { sw.complete = true; sw.emit('complete') }
     const dl = sw.opts.deadlineMs
@@ -885,9 +894,36 @@ export class Scheduler {
     if (this.overdue(i, k, now, others)) return true
     const block = Math.floor(i / BLOCK_CHUNKS)
     if (st.avail[i] !== 0 || this.rankFor(others, block) !== 0) return false
+    if (this.crowdWaits(i, block, others, now)) return false
     const at = this.releaseAt(i, block, others)
     if (at > now) { this.nextRelease = Math.min(this.nextRelease, at); return false }
     return true
+  }
+
+  /**
+   * CROWD_FIRST_PLACES: whether chunk i (of `block`), one of the first to play when we tuned
+   * in at an item's top, waits for a holder or a claim rather than going to the origin on
+   * our designated turn: unless our place for its block against the audience as it has
+   * grown since the tracker's count (crowdCount) is among the first CROWD_FIRST_PLACES.
+   * The overdue rule still takes it (overdue()).
+   */
+  private crowdWaits (i: number, block: number, others: number[], now: number): boolean {
+    if (!this.timed() || this.startedAt - this.itemStartAt >= FIRST_SECOND_AFTER_MS) return false
+    if (this.playTime(i) - OVERDUE_LEAD_DEADLINES * this.sw.opts.deadlineMs > this.startedAt) return false
+    const audience = Math.max(this.crowdCount(now), others.length + 1)
+    return (1 - score(this.sw.myKey, block) / 2 ** 32) * audience >= CROWD_FIRST_PLACES
+  }
+
+  /**
+   * The audience now as the tracker's last count has grown since the item's start: that
+   * count times how much longer the item has been on now than when it came (at most
+   * CROWD_GROWTH_MAX times).
+   */
+  private crowdCount (now: number): number {
+    const c = this.sw.audience
+    const then = this.countAt - this.itemStartAt
+    if (c <= 1 || then <= 0) return c
+    return c * Math.min(CROWD_GROWTH_MAX, Math.max(1, (now - this.itemStartAt) / then))
   }
 
   /**
