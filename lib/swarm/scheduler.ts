@@ -908,7 +908,7 @@ export class Scheduler {
    * The overdue rule still takes it (overdue()).
    */
   private crowdWaits (i: number, block: number, others: number[], now: number): boolean {
-    if (!this.timed() || this.startedAt - this.itemStartAt >= FIRST_SECOND_AFTER_MS) return false
+    if (others.length === 0 || !this.timed() || this.startedAt - this.itemStartAt >= FIRST_SECOND_AFTER_MS || !this.arriving()) return false
     if (this.playTime(i) - OVERDUE_LEAD_DEADLINES * this.sw.opts.deadlineMs > this.startedAt) return false
     const audience = Math.max(this.crowdCount(now), others.length + 1)
     return (1 - score(this.sw.myKey, block) / 2 ** 32) * audience >= CROWD_FIRST_PLACES
