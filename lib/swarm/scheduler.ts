@@ -328,11 +328,6 @@ export const CLAIM_RENEWALS = 1
  */
 export const CLAIM_SPREAD = 0.25
 export const CLAIM_SPREAD_PLACES = 4
-/**
- * CROWD (draft)
- */
-export const CROWD_FIRST_PLACES = 0
-export const CROWD_GROWTH_MAX = 8
 /** a peer that has answered nothing and let this many requests pass their deadline is dropped */
 export const MAX_STRIKES = 6
 export const MAX_MISSED = 4096
@@ -398,9 +393,6 @@ export class Scheduler {
   private readonly misses: Array<{ at: number, p: PeerLink, i: number }> = []
   /** when each peer last answered REJECT (REFUSED_DEADLINES) */
   private readonly refusedAt = new Map<PeerLink, number>()
-  /** the tracker's count last seen, and when it was first seen (crowdCount) */
-  private countSeen = 0
-  private countAt = 0
 
   constructor (private readonly sw: SchedulerHost) {}
 
@@ -572,7 +564,6 @@ export class Scheduler {
     const store = sw.store
     if (sw.closed || !st || !store) return
     const now = this.now = sw.clock.now()
-    if (sw.audience !== this.countSeen) { this.countSeen = sw.audience; this.countAt = now }
     while (st.cursor < st.order.length && (store.has(st.order[st.cursor]) || this.gaveUp.has(st.order[st.cursor]))) st.cursor++
     if (!sw.complete && this.neededDone()) { sw.complete = true; sw.emit('complete') }
     const dl = sw.opts.deadlineMs
@@ -894,36 +885,31 @@ export class Scheduler {
     if (this.overdue(i, k, now, others)) return true
     const block = Math.floor(i / BLOCK_CHUNKS)
     if (st.avail[i] !== 0 || this.rankFor(others, block) !== 0) return false
-    if (this.crowdWaits(i, block, others, now)) return false
+    if (this.crowdWaits(i, others)) return false
     const at = this.releaseAt(i, block, others)
     if (at > now) { this.nextRelease = Math.min(this.nextRelease, at); return false }
     return true
   }
 
   /**
-   * CROWD_FIRST_PLACES: whether chunk i (of `block`), one of the first to play when we tuned
-   * in at an item's top, waits for a holder or a claim rather than going to the origin on
-   * our designated turn: unless our place for its block against the audience as it has
-   * grown since the tracker's count (crowdCount) is among the first CROWD_FIRST_PLACES.
-   * The overdue rule still takes it (overdue()).
+   * Whether chunk i, one of the first to play when we tuned in at an item's top (its turn
+   * was due when we started), waits for a holder or a claim while listeners come fast
+   * (arriving()) and we have peers: it goes to the origin only when overdue (overdue()),
+   * not on our designated turn. In a flash crowd the first listener, alone, takes chunks
+   * 0-3 at once (the tracker counting nobody else, timed() does not apply) and its claim
+   * (ASKED) reaches nobody until it has a peer; the listeners tuning in in the next second
+   * each know ~20 peers, and whoever was designated among its own took chunks 0-2 from the
+   * origin again: at N = 30,000 (bench/sim audio, 20 peers dialled, origin at 10 × the
+   * stream, seed 1) all 7 extra copies of the item's 30 chunks were those, asked at 1.03
+   * s by the first listener and at 1.83-1.85 s by three others whose neighbourhoods had not
+   * met; at N = 1,000 seed 2 and N = 3,000 seed 1 the same pattern gave 1.07 and 1.10 × the
+   * item, 1.00 × both with this wait (BENCHMARKS.md `## scale`). Designated by place in the
+   * tracker's count instead (even a count grown with the time since it came), the listener
+   * placed first still took them again 0.9 s after the first one, whom nobody could hear.
    */
-  private crowdWaits (i: number, block: number, others: number[], now: number): boolean {
+  private crowdWaits (i: number, others: number[]): boolean {
     if (others.length === 0 || !this.timed() || this.startedAt - this.itemStartAt >= FIRST_SECOND_AFTER_MS || !this.arriving()) return false
-    if (this.playTime(i) - OVERDUE_LEAD_DEADLINES * this.sw.opts.deadlineMs > this.startedAt) return false
-    const audience = Math.max(this.crowdCount(now), others.length + 1)
-    return (1 - score(this.sw.myKey, block) / 2 ** 32) * audience >= CROWD_FIRST_PLACES
-  }
-
-  /**
-   * The audience now as the tracker's last count has grown since the item's start: that
-   * count times how much longer the item has been on now than when it came (at most
-   * CROWD_GROWTH_MAX times).
-   */
-  private crowdCount (now: number): number {
-    const c = this.sw.audience
-    const then = this.countAt - this.itemStartAt
-    if (c <= 1 || then <= 0) return c
-    return c * Math.min(CROWD_GROWTH_MAX, Math.max(1, (now - this.itemStartAt) / then))
+    return this.playTime(i) - OVERDUE_LEAD_DEADLINES * this.sw.opts.deadlineMs <= this.startedAt
   }
 
   /**
