@@ -902,10 +902,15 @@ export class Scheduler {
    * origin again: at N = 30,000 (bench/sim audio, 20 peers dialled, origin at 10 × the
    * stream, seed 1) all 7 extra copies of the item's 30 chunks were those, asked at 1.03
    * s by the first listener and at 1.83-1.85 s by three others whose neighbourhoods had not
-   * met; at N = 1,000 seed 2 and N = 3,000 seed 1 the same pattern gave 1.07 and 1.10 × the
-   * item, 1.00 × both with this wait (BENCHMARKS.md `## scale`). Designated by place in the
-   * tracker's count instead (even a count grown with the time since it came), the listener
-   * placed first still took them again 0.9 s after the first one, whom nobody could hear.
+   * met; at N = 1,000 seed 2, N = 3,000 and N = 10,000 seed 1 the same pattern gave 1.07,
+   * 1.10 and 1.07 × the item, 1.00 × all three with this wait, and at N = 30,000 no chunk
+   * went twice in the first 20 s; the day's items, opened 10 s before they play, 1.18 →
+   * 1.09 × per item (first audio p95 +31 ms at N = 10,000, +49 ms on the day; BENCHMARKS.md
+   * `## scale`). Designated by place in the tracker's count instead (even a count grown with
+   * the time since it came), the listener placed first still took them again 0.9 s after the
+   * first one, whom nobody could hear yet. With no peer ISOLATED_WAIT_MS decides, and in a
+   * slow audience the turns do: waiting there, a listener alone in a steady audience waited
+   * a deadline for its first chunk (test/lib/swarm-timing).
    */
   private crowdWaits (i: number, others: number[]): boolean {
     if (others.length === 0 || !this.timed() || this.startedAt - this.itemStartAt >= FIRST_SECOND_AFTER_MS || !this.arriving()) return false
