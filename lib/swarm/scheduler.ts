@@ -885,9 +885,36 @@ export class Scheduler {
     if (this.overdue(i, k, now, others)) return true
     const block = Math.floor(i / BLOCK_CHUNKS)
     if (st.avail[i] !== 0 || this.rankFor(others, block) !== 0) return false
+    if (this.crowdWaits(i, others)) return false
     const at = this.releaseAt(i, block, others)
     if (at > now) { this.nextRelease = Math.min(this.nextRelease, at); return false }
     return true
+  }
+
+  /**
+   * Whether chunk i, one of the first to play when we tuned in at an item's top (its turn
+   * was due when we started), waits for a holder or a claim while listeners come fast
+   * (arriving()) and we have peers: it goes to the origin only when overdue (overdue()),
+   * not on our designated turn. In a flash crowd the first listener, alone, takes chunks
+   * 0-3 at once (the tracker counting nobody else, timed() does not apply) and its claim
+   * (ASKED) reaches nobody until it has a peer; the listeners tuning in in the next second
+   * each know ~20 peers, and whoever was designated among its own took chunks 0-2 from the
+   * origin again: at N = 30,000 (bench/sim audio, 20 peers dialled, origin at 10 × the
+   * stream, seed 1) all 7 extra copies of the item's 30 chunks were those, asked at 1.03
+   * s by the first listener and at 1.83-1.85 s by three others whose neighbourhoods had not
+   * met; at N = 1,000 seed 2, N = 3,000 and N = 10,000 seed 1 the same pattern gave 1.07,
+   * 1.10 and 1.07 × the item, 1.00 × all three with this wait, and at N = 30,000 no chunk
+   * went twice in the first 20 s; the day's items, opened 10 s before they play, 1.18 →
+   * 1.09 × per item (first audio p95 +31 ms at N = 10,000, +49 ms on the day; BENCHMARKS.md
+   * `## scale`). Designated by place in the tracker's count instead (even a count grown with
+   * the time since it came), the listener placed first still took them again 0.9 s after the
+   * first one, whom nobody could hear yet. With no peer ISOLATED_WAIT_MS decides, and in a
+   * slow audience the turns do: waiting there, a listener alone in a steady audience waited
+   * a deadline for its first chunk (test/lib/swarm-timing).
+   */
+  private crowdWaits (i: number, others: number[]): boolean {
+    if (others.length === 0 || !this.timed() || this.startedAt - this.itemStartAt >= FIRST_SECOND_AFTER_MS || !this.arriving()) return false
+    return this.playTime(i) - OVERDUE_LEAD_DEADLINES * this.sw.opts.deadlineMs <= this.startedAt
   }
 
   /**

@@ -26,7 +26,7 @@ const chunkMs = DURATION_MS / item.chunks.length
  * One listener tuning in at the item's start, the tracker counting `audience`, connected
  * to `mute` peers that never hold a chunk: when each chunk was first asked of its origin.
  */
-async function askedAt (audience: number, mute: number, peerByte = 7, muteByte = 100, fraction = 0): Promise<number[]> {
+async function askedAt (audience: number, mute: number, peerByte = 7, muteByte = 100, fraction = 0, allowAfterMs = 0): Promise<number[]> {
   const clock = new SimClock(10)
   const net = new SimNet(clock, new Rng(1))
   const asked: number[] = new Array(item.chunks.length).fill(NaN)
@@ -48,7 +48,9 @@ async function askedAt (audience: number, mute: number, peerByte = 7, muteByte =
     swarms.push(sw)
   }
   for (let k = 1; k <= mute; k++) swarms[0].addAddress({ host: `10.0.0.${k + 1}`, port: PORT })
-  for (const sw of swarms) sw.allowOrigin()
+  // (the origin allowed after `allowAfterMs`: the peers are connected by then)
+  if (allowAfterMs > 0) clock.setTimeout(() => { for (const sw of swarms) sw.allowOrigin() }, allowAfterMs)
+  else for (const sw of swarms) sw.allowOrigin()
   await clock.run(DURATION_MS)
   for (const sw of swarms) await sw.close(false)
   return asked
@@ -131,6 +133,26 @@ test('with no peer, a listener waits for one before the origin only while the tr
   const fast = await askedAt(40, 0, 7, 100, at / DURATION_MS)
   assert.ok(fast[0] >= ISOLATED_WAIT_MS, `chunk 0 asked at ${fast[0]} ms in a flash crowd`)
   assert.ok(fast[0] <= ISOLATED_WAIT_MS + DEADLINE_MS, `chunk 0 asked at ${fast[0]} ms: the wait for a peer is bounded`)
+})
+
+test('tuning in at an item\'s top while listeners come fast, a listener designated among its peers leaves the first chunks to the origin\'s first copy for a deadline', async () => {
+  // (in a flash crowd the first listener, alone, takes chunks 0-3 and its claim reaches
+  // nobody until it has a peer; the neighbourhoods of the next hundred, each with its own
+  // designated listener, took chunks 0-2 again: bench/sim audio, N = 1,000-30,000). Three
+  // counted at the top is a crowd's pace (ISOLATED_WAIT_ARRIVALS), and this listener is
+  // placed first for block 0 among them: its turn was at once.
+  const asked = await askedAt(3, 1, 4, 106)
+  for (const i of [0, 1, 2]) {
+    assert.ok(asked[i] >= DEADLINE_MS, `chunk ${i} asked at ${asked[i]} ms, at once`)
+    assert.ok(asked[i] <= 2 * DEADLINE_MS, `chunk ${i} asked at ${asked[i]} ms: the wait is bounded by the overdue rule`)
+  }
+  // a later chunk keeps its turn (from eight deadlines before it plays)
+  assert.ok(asked[3] >= 3 * chunkMs - OVERDUE_LEAD_DEADLINES * DEADLINE_MS && asked[3] < 3 * chunkMs, `chunk 3 asked at ${asked[3]} ms`)
+  // where listeners come slowly (3 counted 12 s into the item), the first chunks go at once
+  // (the origin allowed once the peer is connected: with no peer ISOLATED_WAIT_MS decides)
+  const at = 12_000
+  const slow = await askedAt(3, 1, 4, 106, at / DURATION_MS, 100)
+  assert.ok(slow[0] < DEADLINE_MS && slow[1] < DEADLINE_MS, `chunks 0 and 1 asked at ${slow[0]} and ${slow[1]} ms in a slow audience`)
 })
 
 test('a listener alone in the tracker\'s count does not wait for a peer', async () => {
