@@ -834,7 +834,13 @@ export class Scheduler {
    * deadline: once for the peer designated for its block, twice for the others, who give
    * that peer's origin fetch time to arrive (see OVERDUE_OTHERS); and, for a scheduled
    * item in a swarm of at least OVERDUE_PLACE_PEERS peers, past our turn by place in the
-   * whole audience (OVERDUE_PLACE_STEP_MS).
+   * whole audience (OVERDUE_PLACE_STEP_MS): not for the first chunk to play after tuning
+   * in, unless it waited for the first listener's copy in a crowd (crowdWaits). Without
+   * the place there, at 100,000 listeners each neighbourhood's designated listener found
+   * chunk 0 overdue in the same 50 ms, a deadline after the crowd came, and 21 took it
+   * from the origin again (bench/sim audio, 20 peers dialled, origin at 10 × the stream,
+   * seed 1, the first 9 s: one did with the place, and chunk 1 went 5 times more instead
+   * of 11; BENCHMARKS.md `## scale`).
    */
   private overdue (i: number, k: number, now: number, others: number[]): boolean {
     // counted from when it came near, not from when it entered the window: a swarm that
@@ -848,7 +854,7 @@ export class Scheduler {
     const block = Math.floor(i / BLOCK_CHUNKS)
     const spread = this.claimSpreadUntil(i, block, others, now)
     if (spread > now) { this.nextRelease = Math.min(this.nextRelease, spread); return false }
-    if (this.timed() && k > 0 && others.length >= OVERDUE_PLACE_PEERS) {
+    if (this.timed() && (k > 0 || this.crowdWaits(i, others)) && others.length >= OVERDUE_PLACE_PEERS) {
       const p = this.place(block, others)
       if (waited < dl + Math.min(OVERDUE_PLACE_MAX_MS, p * OVERDUE_PLACE_STEP_MS) + (p > 0 ? this.sw.feed.latencyMs : 0)) return false
     }

@@ -83,10 +83,11 @@ test('an overdue chunk waits for the listener\'s place in the whole audience, at
   // within eight deadlines) and overdue for everyone, but in an audience of 100,000 those
   // placed above this listener take them first (rank among ten peers alone let it ask after
   // 2 to 76 s: with 1,000 listeners, ~20 ranked first among their peers asked at once)
+  // (chunk 0 too: tuned in at the top of a crowd, it waited for the first listener's copy,
+  // crowdWaits, and goes by place as well; see the crowd test below)
   const asked = await askedAt(100_000, 10)
-  assert.ok(asked[0] < OVERDUE_PLACE_MAX_MS, `chunk 0, the first to play (by rank among its peers), asked at ${asked[0]} ms`)
   const near = 0
-  for (const i of [1, 2]) {
+  for (const i of [0, 1, 2]) {
     assert.ok(!Number.isNaN(asked[i]), `chunk ${i} never asked of the origin`)
     assert.ok(asked[i] >= near + OVERDUE_PLACE_MAX_MS, `chunk ${i} asked at ${asked[i]} ms, before its place came`)
     assert.ok(asked[i] <= near + OVERDUE_PLACE_MAX_MS + 2 * DEADLINE_MS, `chunk ${i} asked at ${asked[i]} ms: a listener whose peers never bring a chunk waits at most a minute`)
@@ -153,6 +154,18 @@ test('tuning in at an item\'s top while listeners come fast, a listener designat
   const at = 12_000
   const slow = await askedAt(3, 1, 4, 106, at / DURATION_MS, 100)
   assert.ok(slow[0] < DEADLINE_MS && slow[1] < DEADLINE_MS, `chunks 0 and 1 asked at ${slow[0]} and ${slow[1]} ms in a slow audience`)
+})
+
+test('in a crowd at an item\'s top, chunk 0 overdue goes to the origin by place in the whole audience, not by rank among the peers alone', async () => {
+  // (at 100,000 listeners every neighbourhood's designated listener found chunk 0 overdue
+  // in the same 50 ms and 21 took it again: bench/sim audio). This listener is first in
+  // rank among its five peers for block 0, and placed 5.31 of a count of 1,000.
+  const crowd = await askedAt(1000, 5, 32, 100)
+  assert.ok(crowd[0] >= DEADLINE_MS + 5 * 1000, `chunk 0 asked at ${crowd[0]} ms, before its place's five steps`)
+  assert.ok(crowd[0] <= 2 * DEADLINE_MS + 5 * 1000, `chunk 0 asked at ${crowd[0]} ms, the wait past its place unbounded`)
+  // placed first in a count of 20 (0.11), it goes when overdue
+  const small = await askedAt(20, 5, 32, 100)
+  assert.ok(small[0] >= DEADLINE_MS && small[0] <= 2 * DEADLINE_MS, `chunk 0 asked at ${small[0]} ms in a small crowd`)
 })
 
 test('a listener alone in the tracker\'s count does not wait for a peer', async () => {
