@@ -47,7 +47,7 @@ async function getJson (url: string): Promise<unknown> {
   try { const r = await fetch(url, { signal: AbortSignal.timeout(1000) }); return r.ok ? await r.json() : undefined } catch { return undefined }
 }
 
-interface ItemStats { url: string, bytesFromOrigin: number, bytesFromPeers: number, bytesUploaded: number }
+interface ItemStats { type: string, url: string, bytesFromOrigin: number, bytesFromPeers: number, bytesUploaded: number }
 
 /**
  * Each item's counters from what pc-fetch --stats appended so far, in the order the items
@@ -164,7 +164,7 @@ async function main (): Promise<void> {
       const src = ice?.icestats?.source
       out.push(`listener ${i + 1}: now playing ${src?.title ?? '-'} (${src?.listeners ?? 0} players connected)`)
       for (const st of (await itemStats(s.stats)).slice(-2)) {
-        out.push(`  fetched ${st.url.split('/').pop() ?? st.url}: ${kb(st.bytesFromOrigin)} from the origin, ${kb(st.bytesFromPeers)} from peers; uploaded ${kb(st.bytesUploaded)} to peers`)
+        out.push(`  fetched ${st.url.split('/').pop() ?? st.url}: ${kb(st.bytesFromOrigin)} from the origin, ${kb(st.bytesFromPeers)} from peers; uploaded ${kb(st.bytesUploaded)} to peers ${st.type === 'left' ? 'before it left the swarm' : 'by the time it was written out'}`)
       }
     }
     out.push(...log.slice(-3).map(l => `  ${l}`))
