@@ -180,13 +180,20 @@ export class MediaParser {
   /**
    * The bytes are over: the units still held come out. A final unit cut short is
    * dropped, with a warning unless `cut` says the stream was stopped there (a signal,
-   * an item whose END never came) rather than truncated.
+   * an item whose END never came) rather than truncated; so are bytes at the end in
+   * which no unit was found.
    */
   end (opts: { cut?: boolean } = {}): MediaUnit[] {
     if (!this.fmt) return []
     this.gather()
     const out = this.run(true, opts.cut === true)
-    if (this.badAt !== undefined) this.flushBad(this.at)
+    // no unit found from badAt to the end: cut there, that is the last unit cut short too
+    // (a frame header too short to read, a block whose size runs past the end), not damage.
+    // A listener pipeline stopped by SIGTERM said 'byte 262143: 1 bytes skipped (no MPEG
+    // audio frame sync)' of the byte of the next frame that pc-fetch had written.
+    if (this.badAt !== undefined) {
+      if (opts.cut === true) { this.badAt = undefined; this.quiet = false } else this.flushBad(this.at)
+    }
     return out
   }
 

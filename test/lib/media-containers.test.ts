@@ -96,4 +96,26 @@ test('a gap (resyncAt) in a transport stream, a WebM and an fMP4 resumes at the 
   }
 })
 
+test('a container stream stopped inside a unit (end with cut) ends quietly at the last whole unit; truncated without the cut, it is said', () => {
+  // a listener pipeline stopped by SIGTERM mid-item: pc-icecast said 'truncated Matroska block'
+  for (const [name, kind] of CASES) {
+    const { bytes } = files.get(name) as { bytes: Buffer, seconds: number }
+    const whole = parse(kind, [bytes], []).units
+    const last = whole[Math.floor(whole.length * 0.6)]
+    for (const n of [1, Math.max(2, last.bytes.length >> 1)]) {
+      const short = bytes.subarray(0, last.offset + n)
+      const quiet: string[] = []
+      const p = new MediaParser(kind, { warn: m => quiet.push(m) })
+      const units = [...p.push(short), ...p.end({ cut: true })]
+      assert.equal(quiet, [], `${name} +${n}`)
+      assert.ok(units.length > 0 && units.every(u => u.offset + u.bytes.length <= short.length), `${name} +${n}: only whole units before the cut`)
+      // (a transport stream cut on a packet boundary is whole: 1 byte in is cut short in every container)
+      if (n !== 1) continue
+      const said: string[] = []
+      parse(kind, [short], said)
+      assert.is(said.length, 1, `${name} +${n}: ${said.join('; ')}`)
+    }
+  }
+})
+
 test.run()

@@ -138,6 +138,18 @@ test('a truncated final frame is dropped with a warning; a stream stopped there 
     const stopped: string[] = []
     assert.equal(plain(parse(kind, [cut], stopped, true)), plain(units.slice(0, -1)), name)
     assert.equal(stopped, [], name)
+    // stopped 1-3 bytes into the last unit (too few to read its header): quietly too, and
+    // without the cut said as damage
+    for (const n of [1, 2, 3]) {
+      const short = b.subarray(0, lastUnit.offset + n)
+      const quiet: string[] = []
+      assert.equal(plain(parse(kind, [short], quiet, true)), plain(units.slice(0, -1)), `${name} +${n}`)
+      assert.equal(quiet, [], `${name} +${n}`)
+      const said: string[] = []
+      parse(kind, [short], said)
+      assert.is(said.length, 1, `${name} +${n}: ${said.join('; ')}`)
+      assert.match(said[0], `byte ${lastUnit.offset}: `)
+    }
   }
 })
 
