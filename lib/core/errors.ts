@@ -8,7 +8,9 @@ export const EX = {
 /** Base of the errors lib/ throws; `where` names the file:line or peer it concerns. */
 export class PcError extends Error {
   readonly code: number = EX.SOFTWARE
-  constructor (message: string, readonly where?: string) { super(where ? `${where}: ${message}` : message) }
+  /** the message without `where` (for a line that names the place itself) */
+  readonly reason: string
+  constructor (message: string, readonly where?: string) { super(where ? `${where}: ${message}` : message); this.reason = message }
 }
 export class UsageError extends PcError { override readonly code = EX.USAGE }
 export class DataError extends PcError { override readonly code = EX.DATAERR }

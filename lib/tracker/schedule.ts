@@ -5,6 +5,7 @@
 // tracker's interval); the first failure in a row is reported, and the tracker's return.
 // What an answer leads to (the interval, announcing early while short of peers) is the
 // caller's.
+import { PcError } from '../core/errors.js'
 
 /** the timers the schedule arms: a swarm's clock (lib/swarm/clock.ts), or the process's */
 export interface ScheduleTimers {
@@ -52,8 +53,10 @@ export class TrackerSchedule {
   /** An announce failed: the wait before the next, firstMs doubled once per failure before it, at most capMs. */
   failed (e: Error, capMs: number): number {
     const waitMs = Math.min(capMs, this.firstMs * 2 ** Math.min(this.failures, MAX_DOUBLINGS))
-    if (this.failures++ === 0) this.say.failing(`tracker ${this.url}: ${e.message}; retrying`)
-    else this.say.again?.(`tracker ${this.url}: ${e.message}; again in ${Math.round(waitMs / 1000)} s`)
+    // (the URL once: an error naming it as its place said 'tracker URL: URL: cannot fetch: …')
+    const why = e instanceof PcError && e.where === this.url ? e.reason : e.message
+    if (this.failures++ === 0) this.say.failing(`tracker ${this.url}: ${why}; retrying`)
+    else this.say.again?.(`tracker ${this.url}: ${why}; again in ${Math.round(waitMs / 1000)} s`)
     return waitMs
   }
 

@@ -7,6 +7,7 @@ import * as assert from 'uvu/assert'
 import { TrackerSchedule } from '../../lib/tracker/schedule.js'
 import { RETRY_FIRST_MS } from '../../lib/live/announce.js'
 import { VirtualClock } from './memory-net.js'
+import { UnavailableError } from '../../lib/core/errors.js'
 
 const URL = 'http://tracker.example/announce'
 
@@ -35,6 +36,19 @@ test('failures: 2, 4, 8 … s up to the cap; said once as a warning, then verbos
   assert.is(said.filter(m => /answering again/.test(m)).length, 1, 'said once')
   // failing again starts over at 2 s, up to the interval it named
   assert.equal([0, 1, 2, 3, 4].map(() => s.failed(down, s.interval! * 1000)), [2000, 4000, 8000, 16_000, 20_000])
+})
+
+test('an error that names the tracker as its place is said with the URL once', () => {
+  const { s, said } = schedule()
+  s.failed(new UnavailableError('cannot fetch: ECONNREFUSED', URL), 60_000)
+  s.failed(new UnavailableError('cannot fetch: ECONNREFUSED', URL), 60_000)
+  // (an error about another place keeps its place)
+  s.failed(new UnavailableError('cannot fetch: ECONNREFUSED', 'http://elsewhere.example/'), 60_000)
+  assert.equal(said, [
+    `warn tracker ${URL}: cannot fetch: ECONNREFUSED; retrying`,
+    `verbose tracker ${URL}: cannot fetch: ECONNREFUSED; again in 4 s`,
+    `verbose tracker ${URL}: http://elsewhere.example/: cannot fetch: ECONNREFUSED; again in 8 s`,
+  ])
 })
 
 test('the next plan replaces the last; stop() cancels it and plans nothing more', async () => {
