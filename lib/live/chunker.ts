@@ -130,10 +130,15 @@ export class Chunker {
     return this.units(this.parser.push(data))
   }
 
-  /** The source went away: what is held becomes a (short) chunk. */
+  /**
+   * The source went away: what is held becomes a (short) chunk. A unit cut short by its
+   * going is dropped, quietly: an encoder stopping or a DJ's connection closing ends
+   * wherever its last write ended (pc-live said 'truncated final unit of 289 bytes
+   * dropped' each time a Liquidsoap source was stopped), and that is not damage.
+   */
   end (): LiveChunk[] {
     const out = this.parser ? [] : this.startParser()
-    if (this.parser) out.push(...this.units(this.parser.end()))
+    if (this.parser) out.push(...this.units(this.parser.end({ cut: true })))
     this.cut(out)
     this.parser = undefined
     return out

@@ -46,6 +46,18 @@ test('mp3: 1 s chunks at frame boundaries, the same for any input split', () => 
   assert.is(whole[0].info.sampleRate, 44100)
 })
 
+test('a source gone in the middle of a frame: the frames before it are chunked, the cut one dropped quietly', () => {
+  const frames = new MediaParser('mp3').push(MP3)
+  const f = frames[Math.floor(frames.length / 2)]
+  for (const n of [1, 3, f.bytes.length >> 1]) {
+    const warn: string[] = []
+    const chunks = cut(MP3.subarray(0, f.offset + n), 'random', { warn })
+    assert.equal(warn, [], `+${n}`)
+    const bytes = chunks.reduce((a, c) => a + c.bytes.length, 0)
+    assert.is(bytes, f.offset - frames[0].offset, `+${n}: the frames before the cut`)
+  }
+})
+
 test('shorter chunks: 500 ms', () => {
   const cs = cut(MP3, 'whole', { chunkMs: 500 })
   for (const c of cs.slice(0, -1)) assert.ok(Math.abs(c.durationMs - 500) <= 27, `chunk ${c.seq}: ${c.durationMs} ms`)
