@@ -2,7 +2,7 @@ import { test } from 'uvu'
 import * as assert from 'uvu/assert'
 import { randomBytes } from 'node:crypto'
 import { existsSync } from 'node:fs'
-import { readFile, writeFile } from 'node:fs/promises'
+import { mkdir, readFile, writeFile } from 'node:fs/promises'
 import { request } from 'node:http'
 import { join } from 'node:path'
 import { gunzipSync } from 'node:zlib'
@@ -132,6 +132,12 @@ test('the example station server block serves the playlist type, text trees, Ran
   assert.ok(part.body.equals(file.subarray(5, 10)))
   assert.is(part.headers['access-control-allow-origin'], '*')
   assert.match(String(part.headers['access-control-expose-headers']), /Content-Range/)
+  // a live show's manifest is not cached (pc-live(5)); its chunks are
+  await mkdir(join(dir!.path, 'live'), { recursive: true })
+  await writeFile(join(dir!.path, 'live.json'), '{}')
+  await writeFile(join(dir!.path, 'live', '7.mp3'), 'x')
+  assert.is((await get(ngx.url + 'live.json')).headers['cache-control'], 'no-cache')
+  assert.is((await get(ngx.url + 'live/7.mp3')).headers['cache-control'], 'max-age=604800')
   const pre = await get(ngx.url + 'song.bin', { Origin: 'http://player.example', 'Access-Control-Request-Method': 'GET', 'Access-Control-Request-Headers': 'range' }, 'OPTIONS')
   assert.is(pre.status, 204)
   assert.match(String(pre.headers['access-control-allow-headers']), /Range/)
