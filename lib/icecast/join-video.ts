@@ -180,11 +180,52 @@ function voidElement (len: number): Buffer {
 
 /** what of a TrackEntry makes two items' tracks the same for a decoder: all but the TrackUID */
 const TRACK_UID = 0x73c5
-function trackSetup (tracksBody: Buffer): { codecs: string, setup: string } {
-  const entries = children(tracksBody).filter(([id]) => id === ID.TrackEntry)
-  const codecs = entries.map(([, e]) => children(e).find(([id]) => id === ID.CodecID)?.[1].toString('latin1') ?? '').join('+')
-  const setup = entries.map(([, e]) => children(e).filter(([id]) => id !== TRACK_UID).map(([id, d]) => `${id.toString(16)}:${d.toString('hex')}`).join(',')).join('|')
-  return { codecs, setup }
+interface TrackSetup { codecs: string, setup: string, entries: Buffer[] }
+function trackSetup (tracksBody: Buffer): TrackSetup {
+  const entries = children(tracksBody).filter(([id]) => id === ID.TrackEntry).map(([, e]) => e)
+  const codecs = entries.map(e => children(e).find(([id]) => id === ID.CodecID)?.[1].toString('latin1') ?? '').join('+')
+  const setup = entries.map(e => children(e).filter(([id]) => id !== TRACK_UID).map(([id, d]) => `${id.toString(16)}:${d.toString('hex')}`).join(',')).join('|')
+  return { codecs, setup, entries }
+}
+
+/** the TrackEntry elements a setup change names (Matroska's element names), and Video and Audio, whose children are compared */
+const TRACK_NAMES: Record<number, string> = {
+  0xd7: 'TrackNumber', 0x83: 'TrackType', 0x86: 'CodecID', 0x63a2: 'CodecPrivate', 0x23e383: 'DefaultDuration',
+  0x56aa: 'CodecDelay', 0x56bb: 'SeekPreRoll', 0x22b59c: 'Language', 0x536e: 'Name', 0x9c: 'FlagLacing',
+  0x88: 'FlagDefault', 0xb9: 'FlagEnabled', 0x23314f: 'TrackTimecodeScale', 0xe0: 'Video', 0xe1: 'Audio',
+  0xb0: 'PixelWidth', 0xba: 'PixelHeight', 0x54b0: 'DisplayWidth', 0x54ba: 'DisplayHeight', 0x54b2: 'DisplayUnit',
+  0x55b0: 'Colour', 0x9a: 'FlagInterlaced', 0x53b8: 'StereoMode', 0x2383e3: 'FrameRate',
+  0xb5: 'SamplingFrequency', 0x78b5: 'OutputSamplingFrequency', 0x9f: 'Channels', 0x6264: 'BitDepth',
+}
+const NESTED = new Set([0xe0, 0xe1])
+
+/**
+ * What differs between two items' tracks, for the warning (each differing element by
+ * name, one level into Video and Audio): two WebM items from ffmpeg's testsrc and
+ * testsrc2, alike but for the colour range, were said only to differ.
+ */
+function setupDiff (a: Buffer[], b: Buffer[]): string {
+  if (a.length !== b.length) return `${a.length} tracks, then ${b.length}`
+  const tracks: string[] = []
+  let out: string[] = []
+  const diff = (x: Buffer, y: Buffer, prefix: string): void => {
+    const mx = new Map(children(x).filter(([id]) => id !== TRACK_UID))
+    const my = new Map(children(y).filter(([id]) => id !== TRACK_UID))
+    for (const id of new Set([...mx.keys(), ...my.keys()])) {
+      const dx = mx.get(id)
+      const dy = my.get(id)
+      if (dx !== undefined && dy !== undefined && dx.equals(dy)) continue
+      const name = prefix + (TRACK_NAMES[id] ?? `0x${id.toString(16)}`)
+      if (NESTED.has(id) && dx !== undefined && dy !== undefined) diff(dx, dy, name + '.')
+      else out.push(name)
+    }
+  }
+  for (let k = 0; k < a.length; k++) {
+    out = []
+    diff(a[k], b[k], '')
+    if (out.length > 0) tracks.push(`track ${k + 1}: ${out.join(', ')}`)
+  }
+  return tracks.join('; ')
 }
 
 /**
@@ -196,7 +237,7 @@ function trackSetup (tracksBody: Buffer): { codecs: string, setup: string } {
 export class MatroskaJoin extends VideoJoin {
   private scale = DEFAULT_TIMECODE_SCALE
   /** the track setup players are decoding now, and the one of the item being read */
-  private current?: { codecs: string, setup: string }
+  private current?: TrackSetup
   private held: Buffer[] = []
   private continuing = false
   private decided = false
@@ -226,7 +267,7 @@ export class MatroskaJoin extends VideoJoin {
       this.current = t
       this.continuing = prev !== undefined && prev.setup === t.setup
       this.decided = true
-      if (prev && !this.continuing && prev.codecs === t.codecs) this.say('video or audio setup differs from the previous item (same codecs); a new WebM header is sent mid-stream, which some players do not follow')
+      if (prev && !this.continuing && prev.codecs === t.codecs) this.say(`video or audio setup differs from the previous item (same codecs; ${setupDiff(prev.entries, t.entries)}); a new WebM header is sent mid-stream, which some players do not follow`)
       const send = this.continuing ? EMPTY : Buffer.concat([...this.held, out])
       this.held = []
       return { send, join: out }
