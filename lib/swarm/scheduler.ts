@@ -567,8 +567,12 @@ export class Scheduler {
     while (st.cursor < st.order.length && (store.has(st.order[st.cursor]) || this.gaveUp.has(st.order[st.cursor]))) st.cursor++
     if (!sw.complete && this.neededDone()) { sw.complete = true; sw.emit('complete') }
     const dl = sw.opts.deadlineMs
-    // no request may stay pending on a connection that is gone
-    for (const [i, set] of this.pendingPeers) for (const q of set) if (q.closed || !sw.peers.has(q)) { q.inflight.delete(i); this.unpend(i, q) }
+    // (no request stays pending on a connection that is gone: a link that closes leaves the
+    // peers at once (Members.detach), and forget() frees what it was asked for; every other
+    // place that ends a request ends it in both pendingPeers and the link's inflight. A walk
+    // here over every request in flight on every pass, looking for one, found none in a
+    // flash crowd and was ~2.5 % of its run: bench/sim audio, N = 3,000, 20 peers dialled,
+    // the first 60 s)
     // requests past their deadline go elsewhere; the slow peer ranks lower
     // (strikes grow only here, so a pass that does not look finds no peer to drop either:
     // one that reached MAX_STRIKES with nothing delivered was dropped when it did)
