@@ -605,7 +605,7 @@ export class Scheduler {
     // empty); the fastest first, as the sort is stable this is the order of the full ranking
     // (nor is any when no free candidate is available from a peer at all, which is most passes)
     let budget = this.inboundBudget(dl, chunk)
-    const asked = budget > 0 && free.available(st.avail) ? this.openPeers(chunk, free) : []
+    const asked = budget > 0 ? this.askable(free, firsts, chunk) : []
     for (const p of this.byRefusal(byRate(asked), now)) {
       if (budget <= 0) break
       const limit = p.pipeline(dl, chunk, PIPELINE, UNKNOWN_PIPELINE)
@@ -799,6 +799,27 @@ export class Scheduler {
       m.set(i)
     }
     return m
+  }
+
+  /**
+   * The peers worth picking for in this pass (openPeers): those holding a free candidate that
+   * a pick may take, none when no peer holds one (FreeCandidates.available). While we tune
+   * in (`firsts`: the first positions asked for now) a pick takes only those of them still
+   * free, and a peer holding other free candidates alone picked nothing: in a flash crowd
+   * (bench/sim audio, N = 3,000, 20 peers dialled, the first 60 s) 67 % of the peers opened
+   * for a pass were such, walked and picked for in vain. Leaving them out changes no
+   * decision: a peer's picks empty at the start of a pass stay empty, as picks only take.
+   */
+  private askable (free: FreeCandidates, firsts: number[] | undefined, chunk: number): PeerLink[] {
+    if (firsts === undefined) return free.available(this.state!.avail) ? this.openPeers(chunk, free) : []
+    const avail = this.state!.avail
+    let m: ChunkMask | undefined
+    for (const i of firsts) {
+      if (!free.has(i) || avail[i] === 0) continue
+      m ??= new ChunkMask(this.state!.count)
+      m.set(i)
+    }
+    return m === undefined ? [] : this.openPeers(chunk, m)
   }
 
   /**
