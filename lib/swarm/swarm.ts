@@ -233,6 +233,8 @@ export class Swarm extends EventEmitter {
         if (!st) return
         if (m.index >= st.count) { this.members.ban(p, `HAVE ${m.index} out of range`); return }
         if (p.markHave(m.index) && !p.missed.has(m.index)) st.avail[m.index]++
+        // a pass only when it may ask for something on it (Scheduler.haveMayAct)
+        if (!this.scheduler.haveMayAct(p, m.index)) return
         break
       case 'request': void this.uploads.serve(p); return
       case 'cancel': return
