@@ -339,7 +339,14 @@ export class SimNet {
 
   constructor (readonly clock: SimClock, readonly rng: Rng) {}
 
-  add (h: Host): void { this.hosts.set(h.key, h) }
+  add (h: Host): void { this.hosts.set(h.key, h); this.byAddr.set(h.addr, h) }
+
+  /**
+   * The hosts by their own address object, which the tracker's answers and most PEX lists
+   * hand on: a dial looked its host up by a string made for it, hashed and compared, 0.9 %
+   * of audio N = 3,000, 20 peers (other address objects are still looked up so).
+   */
+  private readonly byAddr = new Map<PeerAddress, Host>()
 
   /**
    * A transfer of `len` bytes reaches `dst` from `firstAt` (its first byte) to no earlier
@@ -370,10 +377,9 @@ export class SimNet {
   /** The `connect` of the swarm on `from`; with `item` (an info-hash in hex), to the far host's swarm of that item (Host.swarms). */
   connector (from: Host, item?: string): (to: PeerAddress) => PeerLink {
     return (to) => {
-      const key = `${to.host}:${to.port}`
-      const there = this.hosts.get(key)
+      const there = this.byAddr.get(to) ?? this.hosts.get(`${to.host}:${to.port}`)
       this.linksMade++
-      const a = new SimLink(this, true, there?.key ?? key, from, there ?? from)
+      const a = new SimLink(this, true, there?.key ?? `${to.host}:${to.port}`, from, there ?? from)
       const rtt = (from.spec.rttMs + (there?.spec.rttMs ?? from.spec.rttMs)) / 2
       // behind a NAT the SYN is dropped: no answer, the handshake times out; gone: refused
       const sw = item === undefined ? there?.swarm : there?.swarms.get(item)
