@@ -106,7 +106,7 @@ export interface Result {
   /**
    * A run stopped before its end (`untilMs`): the time it stopped, and how many listeners
    * had tuned in by then. Its stalls are counted up to that time only, and `stalledShare`
-   * is of those listeners (a chunk not yet held at the stop is a stall from its turn to
+   * and `completedShare` are of those listeners (a chunk not yet held at the stop is a stall from its turn to
    * the stop, not to the item's end: counted to the end, ~99.5 % of a flash crowd cut at
    * 20 s "stalled").
    */
