@@ -103,6 +103,14 @@ export interface Result {
   originChunks?: Record<string, number>
   /** per listener, for the test: held every chunk from its first one on by its leaving time */
   listeners?: Listener[]
+  /**
+   * A run stopped before its end (`untilMs`): the time it stopped, and how many listeners
+   * had tuned in by then. Its stalls are counted up to that time only, and `stalledShare`
+   * and `completedShare` are of those listeners (a chunk not yet held at the stop is a stall from its turn to
+   * the stop, not to the item's end: counted to the end, ~99.5 % of a flash crowd cut at
+   * 20 s "stalled").
+   */
+  cut?: { atMs: number, tunedIn: number }
 }
 
 const PORT = 6881
@@ -270,7 +278,10 @@ export async function runScenario (o: ScenarioOptions, item?: Item, keepListener
     }
   }
 
-  const end = Math.min(o.untilMs ?? Infinity, Math.max(T0 + o.durationMs + o.tailMs, o.joiners ? joinersFrom + o.joiners * JOINER_GAP_MS : 0))
+  const whole = Math.max(T0 + o.durationMs + o.tailMs, o.joiners ? joinersFrom + o.joiners * JOINER_GAP_MS : 0)
+  const end = Math.min(o.untilMs ?? Infinity, whole)
+  // a run cut short: what plays after it stopped is not known, nor counted
+  const stopAt = end < whole ? end : Infinity
   let originAtJoiners = 0
   if (o.joiners) clock.setTimeout(() => { originAtJoiners = origin.bytesSent }, joinersFrom)
   let lastShown = 0
@@ -294,13 +305,15 @@ export async function runScenario (o: ScenarioOptions, item?: Item, keepListener
   let stallMs = 0
   let completed = 0
   let stayed = 0
+  let tunedIn = 0
   for (const l of listeners) {
-    const playEnd = Math.min(l.leaveAt, T0 + o.durationMs + o.tailMs)
+    const playEnd = Math.min(l.leaveAt, T0 + o.durationMs + o.tailMs, stopAt)
     const f = firstAudioAt(l.haveAt, l.firstChunk, o.mode === 'pc')
-    const whole = (() => { for (let i = l.firstChunk; i < count; i++) if (Number.isNaN(l.haveAt[i])) return false; return true })()
+    const held = (() => { for (let i = l.firstChunk; i < count; i++) if (Number.isNaN(l.haveAt[i])) return false; return true })()
     if (l.leaveAt >= T0 + o.durationMs) stayed++
-    if (whole) completed++
-    if (Number.isNaN(f)) { if (l.leaveAt > l.joinAt + 10_000) stalled++; continue }
+    if (held) completed++
+    if (l.joinAt < stopAt) tunedIn++
+    if (Number.isNaN(f)) { if (Math.min(l.leaveAt, stopAt) > l.joinAt + 10_000) stalled++; continue }
     firstAudio.push(f - l.joinAt)
     const my = stallAfter(l.haveAt, l.firstChunk, f, playEnd, o.chunkBytes, byteRate)
     if (my > 0) stalled++
@@ -321,10 +334,11 @@ export async function runScenario (o: ScenarioOptions, item?: Item, keepListener
   // every run leaves the swarms closed (their timers go with them)
   for (const l of listeners) void l.host.swarm?.close(false)
   return {
-    ...summary({ o, itemBytes, count, originBytes: origin.bytesSent, stalled, listeners: listeners.length, stallMs, firstAudio, up, completed, stayed, endMs: end, wall, clock, net }),
+    ...summary({ o, itemBytes, count, originBytes: origin.bytesSent, stalled, listeners: stopAt < Infinity ? tunedIn : listeners.length, stallMs, firstAudio, up, completed, stayed, endMs: end, wall, clock, net }),
     conservation: { receivedFromPeers, deliveredByNet: net.pieceBytesDelivered, sentByPeers, uploadedBySwarms, receivedFromOrigin, sentByOrigin: origin.bytesSent },
     joiners: o.joiners ? { firstAudioMs: listeners.slice(o.listeners).map(l => firstAudioAt(l.haveAt, l.firstChunk, o.mode === 'pc') - l.joinAt), originRatio: (origin.bytesSent - originAtJoiners) / itemBytes } : undefined,
     listeners: keepListeners ? listeners : undefined,
+    cut: stopAt < Infinity ? { atMs: stopAt, tunedIn } : undefined,
   }
 }
 

@@ -130,9 +130,9 @@ interface Once { fn: Listener, fired: boolean }
  */
 export class LinkEvents {
   /** event name, then the function or its Once, for each listener in the order added */
-  private ls?: Array<string | Listener | Once>
+  protected ls?: Array<string | Listener | Once>
   /** the owner's listeners (adopt), called after the others */
-  private owner?: OwnerListeners
+  protected owner?: OwnerListeners
 
   /**
    * Listen with one object for every event it names, shared by all the links of an owner
@@ -424,6 +424,10 @@ export abstract class PeerLink extends LinkEvents {
     } else if (m.type === 'goodbye') {
       this.goodbye = true
     }
+    // the owner's listener alone (a swarm's Members), called as emit1 calls it, without
+    // emit1's lookup of it by the event's name: 0.85 % of audio N = 3,000, 20 peers (bench/sim)
+    const own = this.ls === undefined ? this.owner?.message : undefined
+    if (own !== undefined) { own.call(this, m); return }
     this.emit1('message', m)
   }
 }

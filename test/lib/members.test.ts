@@ -6,7 +6,7 @@ import { test } from 'uvu'
 import * as assert from 'uvu/assert'
 import { SimClock } from '../../bench/sim/clock.js'
 import { PeerLink } from '../../lib/swarm/link.js'
-import { Members, PEX_BATCH_MS, DIAL_RETRIES, DIAL_GRACE_MS, MAX_PEERS, type MembersHost } from '../../lib/swarm/members.js'
+import { Members, PEX_BATCH_MS, PEX_MAX_ADDRESSES, DIAL_RETRIES, DIAL_GRACE_MS, MAX_PEERS, type MembersHost } from '../../lib/swarm/members.js'
 import type { Handshake, Message, PeerAddress } from '../../lib/swarm/wire.js'
 
 const INFO = Buffer.alloc(20, 1)
@@ -127,6 +127,23 @@ test('a newcomer is told the peers there now: not one that left, one that handsh
   await clock.run(4 * PEX_BATCH_MS)
   assert.equal(a.pexes(), [['10.0.0.6:6881']], 'the batch goes to the peers there')
   assert.equal(b.pexes().length, 2, 'not to the one that left (its attach and its batch before)')
+})
+
+test('a newcomer among more than PEX_MAX_ADDRESSES peers is told the first of those there now: not one that left, one that handshook again at its new port', () => {
+  const m = members(new SimClock(10))
+  const first: Link[] = []
+  for (let n = 2; n < 2 + PEX_MAX_ADDRESSES + 5; n++) first.push(join(m, n))
+  const told = (p: Link): string[] => p.pexes()[0]
+  const addrs = (ns: number[]): string[] => ns.map(n => `10.0.0.${n}:6881`)
+  const upTo = (from: number, count: number): number[] => Array.from({ length: count }, (_, k) => from + k)
+  assert.equal(told(join(m, 150)), addrs(upTo(2, PEX_MAX_ADDRESSES)))
+  assert.equal(told(join(m, 151)), addrs(upTo(2, PEX_MAX_ADDRESSES)), 'the next newcomer the same')
+  first[1].drop('gone')
+  assert.equal(told(join(m, 152)), addrs([2, ...upTo(4, PEX_MAX_ADDRESSES - 1)]), 'not peer 3, gone')
+  first[2].open(7000)
+  const l = told(join(m, 153))
+  assert.equal(l.slice(0, 3), ['10.0.0.2:6881', '10.0.0.4:7000', '10.0.0.5:6881'], 'peer 4 at its new port')
+  assert.is(l.length, PEX_MAX_ADDRESSES)
 })
 
 test('an address that never answers is dialled again after 0.5 s × 2^tries (at most 30 s), DIAL_RETRIES times unless sticky', async () => {
