@@ -10,7 +10,7 @@ import type { TimerHandle } from './clock.js'
 import type { Store } from './store.js'
 import type { OriginFeed } from './origin-feed.js'
 import type { SwarmClock } from './clock.js'
-import { playOrder, pickFrom, candidates, rank, score, ChunkMask, FreeCandidates, BLOCK_CHUNKS, SCAN_POSITIONS, type PickState } from './picker.js'
+import { playOrder, pickFrom, candidates, rank, score, signedScore, ChunkMask, FreeCandidates, BLOCK_CHUNKS, SCAN_POSITIONS, type PickState } from './picker.js'
 
 /** requests in flight over all peers however slow our own line seems (inboundBudget) */
 export const INBOUND_MIN = 2
@@ -1158,9 +1158,9 @@ export class Scheduler {
     const from = old!.length
     for (let b = 0; b < ranks.length; b++) {
       if (ranks[b] < 0) continue
-      const mine = score(me, b)
+      const mine = signedScore(me, b)
       // (picker.ts rank, over the newcomers)
-      for (let j = from; j < others.length; j++) { const o = others[j]; const s = score(o, b); if (s > mine || (s === mine && o > me)) ranks[b]++ }
+      for (let j = from; j < others.length; j++) { const o = others[j]; const s = signedScore(o, b); if (s > mine || (s === mine && o > me)) ranks[b]++ }
     }
   }
 
