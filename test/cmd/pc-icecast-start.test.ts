@@ -177,6 +177,18 @@ test('a frame stream that ends inside an item without its END: no truncation war
   }
 })
 
+test('a frame stream stopped 1 byte into a frame (a listener pipeline stopped by SIGTERM): nothing said', async () => {
+  const data = await readFile(join(MEDIA, 'tone-cbr.mp3'))
+  const cut = data.subarray(0, lastFrame(data, 20_000).offset + 1)
+  const now = Date.now()
+  const whole = frameStream([{ data: cut, title: 'cut', startMs: now, durationMs: Math.round(data.length / 16) }], now)
+  const stopped = whole.subarray(0, whole.length - encodeFrame({ type: 'end', item: 0 }).length)
+  const r = await run('pc-icecast', ['127.0.0.1:0'], stopped, { timeoutMs: 30_000 })
+  assert.is(r.code, 0, r.stderr)
+  // ('byte N: 1 bytes skipped (no MPEG audio frame sync)' before)
+  assert.is(r.stderr, '')
+})
+
 test('SIGTERM to pc-icecast reading a plain MP3 mid-file says nothing about truncated units', async () => {
   const data = await readFile(join(MEDIA, 'tone-cbr.mp3'))
   const c = start('pc-icecast', ['-v', '127.0.0.1:0'])
