@@ -175,6 +175,17 @@ test('a chunked body (Transfer-Encoding: chunked) is decoded', async () => {
   assert.not.ok(bytes.includes(Buffer.from('1b58\r\n')), 'no chunk-size lines in the audio')
 })
 
+test('a source that goes in the middle of a frame: its show ends at its last whole frame, nothing said of the cut one', async () => {
+  live = await startLive()
+  const { s, answer } = await rawSource(live.port, `SOURCE /live HTTP/1.0\r\nAuthorization: ${auth()}\r\nContent-Type: audio/mpeg\r\n\r\n`)
+  assert.match(answer, /^HTTP\/1\.0 200 OK/)
+  // 100,000 bytes of a 128 kbit/s MP3 end inside a frame (417 or 418 bytes each)
+  s.end(MP3.subarray(0, 100_001))
+  await waitManifest(live.port, m => !m.source && m.chunks.length > 0, 10_000, 'the source to go')
+  // ('byte N: truncated final unit of M bytes dropped' each time before)
+  assert.not.match(live.stderr(), /truncated|skipped/, live.stderr())
+})
+
 test('wrong password: 401 to ffmpeg (which fails) and to a raw request', async () => {
   live = await startLive()
   const ff = ffmpegSource(live.port, { password: 'nope' })
