@@ -224,6 +224,8 @@ test('--tracker not up yet: pc-live announces again within seconds once it answe
   live = await startLive(['--tracker', url])
   const m = await manifest(live.port)
   await waitLog(live, /tracker .*; retrying/, 10_000, 'the first announce to fail')
+  // the tracker's URL said once (it was said twice: 'tracker URL: URL: cannot fetch: …')
+  assert.match(live.stderr(), `pc-live: tracker ${url}: cannot fetch: ECONNREFUSED; retrying`)
   start('pc-tracker', [`127.0.0.1:${port}`])
   await waitLog(live, /tracker .*: answering again/, 20_000, 'the tracker to be announced to again')
   const e = (await scrape(url, [Buffer.from(m.infoHash, 'hex')])).get(m.infoHash)
