@@ -38,9 +38,12 @@ export const DEFAULT_MAX_SHARE = 0
  * pc-fetch's --fair-share default: past 4 × what it received, over all its items, a line
  * refuses the requests that say their sender has another holder at hand and time to ask
  * it (AREQUEST: scheduler.ts sends one only then); every other request is served as
- * before, so a refusal for it sends nothing to the origin that a peer could have sent.
- * Issue 13's day target is 4 ×. Figures: BENCHMARKS.md `## scale`, "A fair share by
- * default".
+ * before. Issue 13's day target is 4 ×; this does not reach it (bench/sim day, N = 100,
+ * seeds 1-3: the busiest 29.16 / 22.74 / 23.48 → 22.70 / 19.35 / 18.73 × what it listened
+ * to, origin 1.089 / 1.072 / 1.034 → 1.085 / 1.068 / 1.027 × the item, first audio p95
+ * 821 / 1,085 / 1,897 → 971 / 1,180 / 1,897 ms; steady seeds 1-8 and flash 1-3 the same
+ * origin): most requests reaching a line past its share come from requesters that know
+ * no other holder (BENCHMARKS.md `## scale`, "A fair share by default").
  */
 export const DEFAULT_FAIR_SHARE = 4
 
