@@ -8,7 +8,7 @@ import { fetchLive } from '../lib/swarm/live-fetch.js'
 import { findLiveManifest, mayBeLive } from '../lib/live/find.js'
 import { readPublicKey } from '../lib/hashing/sign.js'
 import { outputFile } from '../lib/swarm/store.js'
-import { DEFAULT_MAX_SHARE } from '../lib/swarm/uploads.js'
+import { DEFAULT_MAX_SHARE, DEFAULT_FAIR_SHARE } from '../lib/swarm/uploads.js'
 import { formatTime } from '../lib/core/units.js'
 import { setFlagsFromString } from 'node:v8'
 import { appendFile } from 'node:fs/promises'
@@ -28,6 +28,7 @@ const OPTIONS: OptionTable = {
   keep: { type: 'string', arg: 'DURATION', help: 'serve an item to peers this long after it was written (default: 5m; 0 with a URL argument)' },
   'upload-limit': { type: 'string', default: '0', arg: 'RATE', help: 'upload at most RATE bytes per second, 0 for no limit' },
   'max-share': { type: 'string', default: String(DEFAULT_MAX_SHARE), arg: 'R', help: 'upload at most R times the bytes received, over all items: a request that would pass the bound is refused, whatever the chunk; 0 for no bound' },
+  'fair-share': { type: 'string', default: String(DEFAULT_FAIR_SHARE), arg: 'R', help: 'past R times the bytes received, over all items, refuse the requests of peers that say they can ask another holder in time; 0 never refuses' },
   stats: { type: 'string', arg: 'FILE', help: 'append NDJSON counters to FILE per item and at exit' },
   window: { alias: 'w', type: 'string', default: '16', arg: 'N', help: 'write at most N chunks ahead of the first one not yet written' },
   deadline: { alias: 'd', type: 'string', default: '2s', arg: 'DURATION', help: 'time a request may take before it goes to another peer or the origin' },
@@ -64,6 +65,7 @@ run('pc-fetch', OPTIONS, INFO, async (opts, io) => {
   const workers = opts.workers === 'auto' ? undefined : intOption(opts, 'workers', 0, 16)
   const uploadLimit = sizeOption(opts, 'uploadLimit')
   const maxShare = numberOption(opts, 'maxShare')
+  const fairShare = numberOption(opts, 'fairShare')
   const keepMs = opts.keep !== undefined ? durationOption(opts, 'keep') : url !== undefined ? 0 : 300_000
   const lio = { warn: io.warn, info: (m: string) => { if (io.verbose) io.stderr.write(`pc-fetch: ${m}\n`) }, debug: (m: string) => { if (io.verbose) io.stderr.write(`pc-fetch: ${m}\n`) }, signal: io.signal }
   // a mount URL (no file extension) may be a live show: its manifest says so
@@ -88,6 +90,7 @@ run('pc-fetch', OPTIONS, INFO, async (opts, io) => {
     uploadLimit,
     // one pc-fetch is one line: its bound counts over every item it fetches
     maxShare,
+    fairShare,
     statsFile: opts.stats as string | undefined,
     window,
     deadlineMs,

@@ -16,7 +16,7 @@
 import { Swarm } from '../../lib/swarm/swarm.js'
 import { MemoryStore } from '../../lib/swarm/store.js'
 import { RateLimiter } from '../../lib/swarm/ratelimit.js'
-import { ShareLedger, DEFAULT_MAX_SHARE } from '../../lib/swarm/uploads.js'
+import { ShareLedger, DEFAULT_MAX_SHARE, DEFAULT_FAIR_SHARE } from '../../lib/swarm/uploads.js'
 import { infoHash, leafHash } from '../../lib/hashing/hashtree.js'
 import { Announcer } from '../../lib/swarm/announce.js'
 import { EXPIRY_FACTOR } from '../../lib/tracker/swarms.js'
@@ -99,6 +99,8 @@ export interface DayResult {
   pieces: { wanted: number, unwanted: number }
   /** requests answered REJECT by a listener at its share (uploads.ts refuseBeyondShare), over the day */
   shareRefused: number
+  /** requests asked with AREQUEST answered REJECT by a listener past its fair share (uploads.ts refuseBeyondFair), over the day */
+  fairRefused: number
   /** dials refused because the far host held pc-fetch's MAX_CONNECTIONS incoming connections (over all its swarms) */
   refusedFull: number
   /** connections dropped by a host at that limit to make room for a dial (fetcher.ts yieldingConnection) */
@@ -158,7 +160,7 @@ export async function runDay (o: DayOptions, keepListeners = false): Promise<Day
     net.add(host)
     const cls = classOf(host)
     const bounded = o.maxShareClasses === undefined || o.maxShareClasses.includes(cls)
-    const l: DayListener = { host, joinAt: at, leaveAt, cls, items: [], opened: [], firstChunk: [], haveAt: [], swarms: [], share: 0, stallMs: 0, limiter: new RateLimiter(0), ledger: new ShareLedger(bounded ? o.maxShare ?? DEFAULT_MAX_SHARE : 0), firstAudio: [] }
+    const l: DayListener = { host, joinAt: at, leaveAt, cls, items: [], opened: [], firstChunk: [], haveAt: [], swarms: [], share: 0, stallMs: 0, limiter: new RateLimiter(0), ledger: new ShareLedger(bounded ? o.maxShare ?? DEFAULT_MAX_SHARE : 0, o.fairShare ?? DEFAULT_FAIR_SHARE), firstAudio: [] }
     listeners.push(l)
     // the items it is there for: opened `leadMs` before air, or when it tunes in mid-item
     for (let k2 = 0; k2 < o.items; k2++) {
@@ -298,6 +300,7 @@ export async function runDay (o: DayOptions, keepListeners = false): Promise<Day
     perItem: { mean: perItem.reduce((a, b) => a + b, 0) / Math.max(1, perItem.length), max: Math.max(0, ...perItem) },
     pieces: { wanted: net.piecesWanted, unwanted: net.piecesUnwanted },
     shareRefused: listeners.reduce((a, l) => a + l.ledger.refused, 0),
+    fairRefused: listeners.reduce((a, l) => a + l.ledger.fairRefused, 0),
     refusedFull: net.refusedFull,
     yielded: net.yielded,
     conservation: { receivedFromPeers, deliveredByNet: net.pieceBytesDelivered, sentByPeers: net.pieceBytesSent, uploadedBySwarms, uploadedByListeners: sentByPeers, receivedFromOrigin, sentByOrigin: origin.bytesSent },

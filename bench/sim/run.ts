@@ -65,13 +65,14 @@ const SCENARIOS: Record<string, Partial<ScenarioOptions>> = {
   loopback: { bitrate: 20 * 1024 * 1024 * 8 / 240, durationMs: 240_000, arrival: 'together', population: 'loopback', originRateFactor: Infinity, churn: false, tailMs: 0, joiners: 5, quantumMs: 1 },
 }
 
-const argv = minimist(process.argv.slice(2), { string: ['scenario', 'listeners', 'sweep', 'modes', 'mode', 'seed', 'origin-rate', 'plot', 'until', 'quantum', 'nat', 'up-sigma', 'loss', 'rtt', 'deadline', 'live-delay', 'duration', 'from', 'items', 'lead', 'keep', 'max-share', 'max-share-lines', 'max-peers', 'max-incoming'], boolean: ['churn', 'help'], default: { churn: true } })
+const argv = minimist(process.argv.slice(2), { string: ['scenario', 'listeners', 'sweep', 'modes', 'mode', 'seed', 'origin-rate', 'plot', 'until', 'quantum', 'nat', 'up-sigma', 'loss', 'rtt', 'deadline', 'live-delay', 'duration', 'from', 'items', 'lead', 'keep', 'max-share', 'fair-share', 'max-share-lines', 'max-peers', 'max-incoming'], boolean: ['churn', 'help'], default: { churn: true } })
 if (argv.help) {
   process.stdout.write(`Usage: node dist/bench/sim/run.js --scenario ${Object.keys(SCENARIOS).join('|')} [--listeners N | --sweep N,N,…] [--modes pc,bt,http] [--origin-rate X] [--seed S] [--no-churn] [--plot FILE.svg] [--from RUN.json --plot FILE.svg]\n` +
     '  live: [--live-delay MS (pc-icecast --live-delay, 3000)]\n' +
     '  day: [--items K (default 10)] [--lead MS (pc-schedule --lead, 10000)] [--keep MS (pc-fetch --keep, 300000)]\n' +
     '  population and item (to see what a figure depends on): [--nat SHARE] [--up-sigma S (0: every line the median)] [--loss P] [--rtt MS (every path)] [--deadline MS] [--duration MS] [--quantum MS]\n' +
     '  [--max-share R]: each pc listener\'s pc-fetch --max-share (default none, as pc-fetch\'s)\n' +
+    '  [--fair-share R]: each pc listener\'s pc-fetch --fair-share (default 4, as pc-fetch\'s; 0: none)\n' +
     '  day: [--max-share-lines fast,slow,nat]: only the listeners on these lines set --max-share (reachable at 10 Mbit/s up or more, reachable below, behind a NAT; default all)\n' +
     '  [--max-peers K]: each pc listener\'s swarm dials while it has fewer than K peers (default 50, members.ts MAX_PEERS)\n' +
     '  [--max-incoming M]: each host accepts at most M incoming connections (default 256, fetcher.ts MAX_CONNECTIONS; live 128)\n' +
@@ -111,6 +112,7 @@ for (const n of sizes) {
   if (argv.duration !== undefined) base.durationMs = Number(argv.duration)
   if (argv['live-delay'] !== undefined) base.liveDelayMs = Number(argv['live-delay'])
   if (argv['max-share'] !== undefined) base.maxShare = Number(argv['max-share'])
+  if (argv['fair-share'] !== undefined) base.fairShare = Number(argv['fair-share'])
   if (maxPeers !== undefined) base.maxPeers = maxPeers
   if (maxIncoming !== undefined) base.maxIncoming = maxIncoming
   if (name === 'day') { await day(base); continue }
@@ -164,4 +166,5 @@ async function day (b: ScenarioOptions): Promise<void> {
   process.stderr.write('sim: share over the day (upload ÷ the items listened to), listeners: mean / p99 / max (over 4 x)\n')
   process.stderr.write(`sim:   all ${s(r.share)}\n`)
   for (const c of CLASSES) process.stderr.write(`sim:   ${c} ${s(r.byClass[c])}\n`)
+  process.stderr.write(`sim: requests refused at the share bound ${r.shareRefused}, at the fair share ${r.fairRefused}\n`)
 }

@@ -5,7 +5,7 @@ import { TreeBuilder, infoHash, leafHash, CHUNK_BYTES, type HashTree } from '../
 import { Swarm } from '../../lib/swarm/swarm.js'
 import { MemoryStore } from '../../lib/swarm/store.js'
 import { RateLimiter } from '../../lib/swarm/ratelimit.js'
-import { ShareLedger, DEFAULT_MAX_SHARE } from '../../lib/swarm/uploads.js'
+import { ShareLedger, DEFAULT_MAX_SHARE, DEFAULT_FAIR_SHARE } from '../../lib/swarm/uploads.js'
 import { EXPIRY_FACTOR } from '../../lib/tracker/swarms.js'
 import { DEFAULT_INTERVAL_S } from '../../lib/tracker/client.js'
 import { SimClock } from './clock.js'
@@ -22,6 +22,8 @@ export interface ScenarioOptions {
   mode: Mode
   /** each pc listener's pc-fetch --max-share (default pc-fetch's, none; 0: none) */
   maxShare?: number
+  /** each pc listener's pc-fetch --fair-share (default pc-fetch's, DEFAULT_FAIR_SHARE; 0: none) */
+  fairShare?: number
   /** each pc listener's swarm dials while it has fewer peers than this (SwarmOptions.maxPeers; default members.ts MAX_PEERS) */
   maxPeers?: number
   /** incoming connections a host accepts at once (pc-fetch's FetcherOptions.maxConnections; default its MAX_CONNECTIONS, live's LIVE_MAX_INCOMING) */
@@ -256,7 +258,7 @@ export async function runScenario (o: ScenarioOptions, item?: Item, keepListener
     }
     const sw = new Swarm({
       url: 'http://origin.test/item', root: tree.root, infoHash: ih, peerId, port: PORT, cacheDir: '', removeCache: false,
-      window: o.window, deadlineMs: o.deadlineMs, playFraction: offset / o.durationMs, durationMs: o.arrival === 'together' ? undefined : o.durationMs, limiter: new RateLimiter(0), share: new ShareLedger(o.maxShare ?? DEFAULT_MAX_SHARE), maxPeers: o.maxPeers,
+      window: o.window, deadlineMs: o.deadlineMs, playFraction: offset / o.durationMs, durationMs: o.arrival === 'together' ? undefined : o.durationMs, limiter: new RateLimiter(0), share: new ShareLedger(o.maxShare ?? DEFAULT_MAX_SHARE, o.fairShare ?? DEFAULT_FAIR_SHARE), maxPeers: o.maxPeers,
       warn: () => {}, debug: () => {}, clock, connect: net.connector(h), origin: origin.source(h),
       store: (t) => new MemoryStore(t, { keepBuffers: true, check }),
     })

@@ -20,7 +20,7 @@ import type { OutputFile } from './store.js'
 import { Peer } from './peer.js'
 import type { PeerLink } from './link.js'
 import { RateLimiter } from './ratelimit.js'
-import { ShareLedger, DEFAULT_MAX_SHARE } from './uploads.js'
+import { ShareLedger, DEFAULT_MAX_SHARE, DEFAULT_FAIR_SHARE } from './uploads.js'
 import type { PeerAddress } from './wire.js'
 import { emitItem } from './emit.js'
 import { realClock, within } from './clock.js'
@@ -53,6 +53,8 @@ export interface FetcherOptions {
   uploadLimit: number
   /** --max-share: past this × what it received, over every item, the line refuses chunks others can send (uploads.ts; 0: no bound; default DEFAULT_MAX_SHARE) */
   maxShare?: number
+  /** --fair-share: past this × what it received, over every item, the line refuses the requests whose sender has another holder at hand (AREQUEST, uploads.ts; 0: never; default DEFAULT_FAIR_SHARE) */
+  fairShare?: number
   /** each swarm dials peers while it has fewer than this (SwarmOptions.maxPeers; default members.ts MAX_PEERS) */
   maxPeers?: number
   /** incoming connections held at once, over all swarms (default MAX_CONNECTIONS) */
@@ -150,7 +152,7 @@ export class Fetcher {
     checkLimit('maxConnections', this.maxConnections)
     if (opts.maxPeers !== undefined) checkLimit('maxPeers', opts.maxPeers)
     this.limiter = new RateLimiter(opts.uploadLimit)
-    this.share = new ShareLedger(opts.maxShare ?? DEFAULT_MAX_SHARE)
+    this.share = new ShareLedger(opts.maxShare ?? DEFAULT_MAX_SHARE, opts.fairShare ?? DEFAULT_FAIR_SHARE)
     // two threads beside the main one, even on two cores: BLAKE2b at ~580 MB/s a core is
     // the bottleneck of a download into a file (256 MiB: medians 0.98 s with one, 0.78 s with two)
     const workers = opts.workers ?? (availableParallelism() >= 2 ? AUTO_WORKERS : 0)

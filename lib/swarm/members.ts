@@ -312,7 +312,8 @@ export class Members {
     if (had) return had
     const o = this.sw.opts
     const h: Handshake = { infoHash: o.infoHash, peerId: o.peerId, port: o.port }
-    if (this.version !== WIRE_VERSION) h.version = this.version
+    // an item swarm reads AREQUEST (uploads.ts, the fair share); a live swarm does not
+    if (this.version !== WIRE_VERSION) h.version = this.version; else h.altRequests = true
     if (full) { h.pexFull = true; this.oursFull = h } else this.ours = h
     return h
   }

@@ -236,7 +236,7 @@ export class Swarm extends EventEmitter {
         // a pass only when it may ask for something on it (Scheduler.haveMayAct)
         if (!this.scheduler.haveMayAct(p, m.index)) return
         break
-      case 'request': void this.uploads.serve(p); return
+      case 'request': void this.uploads.serve(p, m.alt === true); return
       case 'cancel': return
       case 'piece': void this.onPiece(p, m.index, m.data); return
       case 'reject': {

@@ -9,7 +9,8 @@
 //   28      20     peer id
 //   48      2      listen port of the sender, 0 when it accepts no connections
 //   50      2      flags: bit 0 (HS_PEXFULL) the sender's list of addresses is full, as a PEXFULL 1
-//                  at once (send it no PEX); the other bits 0, ignored on receipt
+//                  at once (send it no PEX); bit 1 (HS_AREQUEST) the sender reads AREQUEST (an
+//                  item swarm's; a live swarm's 0); the other bits 0, ignored on receipt
 // Message:
 //   0       4      length L of what follows (0: keep-alive, no type byte)
 //   4       1      type
@@ -29,6 +30,9 @@
 //    18 PEXFULL   u8 full            1: the sender's list of addresses is full, PEX tells it
 //                                    nothing (send it none); 0: it has room again. A peer
 //                                    that does not know it skips it and keeps sending PEX
+//    19 AREQUEST  u32 index          a REQUEST whose sender has another holder at hand and time
+//                                    to ask it: a line past its fair share may answer REJECT.
+//                                    Sent only to a peer whose handshake set HS_AREQUEST
 //   live swarms (version 2) use these instead of 1-6 (chunks by sequence number):
 //    11 LHAVE     u32 seq            the sender holds verified live chunk seq
 //    12 LREQUEST  u32 seq
@@ -80,6 +84,7 @@ export const M_LPIECE = 15
 export const M_LKEYS = 16
 export const M_ASKED = 17
 export const M_PEXFULL = 18
+export const M_AREQUEST = 19
 /** designation keys in one LKEYS */
 export const MAX_LKEYS = 256
 
@@ -95,10 +100,17 @@ export interface Handshake {
    * reads no flags sends it anyway and is answered PEXFULL 1 as before
    */
   pexFull?: boolean
+  /**
+   * the sender reads AREQUEST (flag HS_AREQUEST): it may be sent one instead of a REQUEST.
+   * An item swarm's handshake says so; a peer that reads no flags is sent REQUEST only
+   */
+  altRequests?: boolean
 }
 
 /** the handshake's flag: the sender's list of addresses is full (Handshake.pexFull) */
 export const HS_PEXFULL = 1
+/** the handshake's flag: the sender reads AREQUEST (Handshake.altRequests) */
+export const HS_AREQUEST = 2
 
 /** A live chunk on the wire: its claim (what the station signs) and its bytes. */
 export interface LivePiece {
@@ -119,7 +131,9 @@ export interface PeerAddress { host: string, port: number }
 export type Message =
   | { type: 'keepalive' }
   | { type: 'bitfield', count: number, bits: Buffer }
-  | { type: 'have' | 'request' | 'cancel' | 'reject', index: number }
+  | { type: 'have' | 'cancel' | 'reject', index: number }
+  /** `alt`: the sender has another holder at hand and time to ask it (AREQUEST; a REQUEST without) */
+  | { type: 'request', index: number, alt?: boolean }
   | { type: 'piece', index: number, data: Buffer }
   | { type: 'tree-request' }
   | { type: 'tree', text: string }
@@ -144,7 +158,7 @@ export function encodeHandshake (h: Handshake): Buffer {
   h.infoHash.copy(b, 8, 0, INFO_HASH_BYTES)
   h.peerId.copy(b, 28, 0, PEER_ID_BYTES)
   b.writeUInt16BE(h.port, 48)
-  b.writeUInt16BE(h.pexFull === true ? HS_PEXFULL : 0, 50)
+  b.writeUInt16BE((h.pexFull === true ? HS_PEXFULL : 0) | (h.altRequests === true ? HS_AREQUEST : 0), 50)
   return b
 }
 
@@ -156,7 +170,9 @@ export function decodeHandshake (b: Buffer): Handshake {
   if (v !== WIRE_VERSION && v !== WIRE_VERSION_LIVE) throw new WireError(`wire version ${v}, not one this peer speaks`)
   const h: Handshake = { infoHash: Buffer.from(b.subarray(8, 28)), peerId: Buffer.from(b.subarray(28, 48)), port: b.readUInt16BE(48) }
   if (v !== WIRE_VERSION) h.version = v
-  if ((b.readUInt16BE(50) & HS_PEXFULL) !== 0) h.pexFull = true
+  const flags = b.readUInt16BE(50)
+  if ((flags & HS_PEXFULL) !== 0) h.pexFull = true
+  if ((flags & HS_AREQUEST) !== 0) h.altRequests = true
   return h
 }
 
@@ -179,7 +195,7 @@ export function encodeMessage (m: Message): Buffer {
       return b
     }
     case 'have': case 'request': case 'cancel': case 'reject': {
-      const b = header(INDEX_TYPES[m.type], 4)
+      const b = header(m.type === 'request' && m.alt === true ? M_AREQUEST : INDEX_TYPES[m.type], 4)
       b.writeUInt32BE(m.index, 5)
       return b
     }
@@ -373,6 +389,7 @@ function decodeBody (type: number, p: Buffer): Message | undefined {
     }
     case M_HAVE: exactly(4, 'HAVE'); return { type: 'have', index: p.readUInt32BE(0) }
     case M_REQUEST: exactly(4, 'REQUEST'); return { type: 'request', index: p.readUInt32BE(0) }
+    case M_AREQUEST: exactly(4, 'AREQUEST'); return { type: 'request', index: p.readUInt32BE(0), alt: true }
     case M_CANCEL: exactly(4, 'CANCEL'); return { type: 'cancel', index: p.readUInt32BE(0) }
     case M_REJECT: exactly(4, 'REJECT'); return { type: 'reject', index: p.readUInt32BE(0) }
     case M_PIECE:

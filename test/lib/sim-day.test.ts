@@ -43,4 +43,15 @@ test('day: a host at its connection limit gives an idle connection of an item it
   for (const [k, x] of r.originPerItem.entries()) assert.ok(x < 6, `item ${k}: the origin sent it ${x.toFixed(2)} times`)
 })
 
+test('day: the fair share (pc-fetch --fair-share, default 4) refuses AREQUESTs, the busiest line uploads less, and the origin sends no more than with none', async () => {
+  const none = await runDay({ ...base, fairShare: 0 })
+  const fair = await runDay(base)
+  assert.is(none.fairRefused, 0)
+  assert.ok(fair.fairRefused > 0, `AREQUESTs refused past the fair share (${fair.fairRefused})`)
+  // not down to 4 ×: most of what the busiest line sends past it is asked of it as the only holder its requesters know
+  assert.ok(fair.share.max < none.share.max, `the busiest line's share ${fair.share.max.toFixed(2)} × against ${none.share.max.toFixed(2)} × with none`)
+  assert.ok(fair.originRatio <= none.originRatio, `origin ${fair.originRatio.toFixed(3)} × the item against ${none.originRatio.toFixed(3)} × with none`)
+  assert.is(fair.stalledShare, 0)
+})
+
 test.run()

@@ -61,8 +61,8 @@ class Host extends EventEmitter implements UploadsHost {
     return l
   }
 
-  /** `p` asks for chunk i, as swarm.ts hands a REQUEST on */
-  request (p: TestLink, i: number): void { p.want(i); void this.uploads.serve(p) }
+  /** `p` asks for chunk i, as swarm.ts hands a REQUEST on (an AREQUEST with `alt`) */
+  request (p: TestLink, i: number, alt = false): void { p.want(i); void this.uploads.serve(p, alt) }
   /** `holders` new peers hold chunk i, and a new peer asks for it */
   ask (i: number, holders: number): TestLink {
     for (let k = 0; k < holders; k++) this.link(`holder ${this.peers.size}`, [i])
@@ -150,6 +150,65 @@ test('no bound (0): every chunk held is served', async () => {
   for (const [k, i] of [10, 11, 12, 13, 14].entries()) { h.request(a, i); await clock.run(200 * (k + 1)) }
   assert.equal(a.pieces, [10, 11, 12, 13, 14])
   assert.equal(a.rejected, [])
+})
+
+/** a host at time 0 with no bound and fair share `fair`, that received 1 chunk and uploaded `sent` to `a`, asked with REQUEST */
+async function pastFair (fair: number, sent: number): Promise<{ clock: VirtualClock, h: Host, line: ShareLedger }> {
+  const clock = new VirtualClock()
+  const line = new ShareLedger(0, fair)
+  const h = new Host(clock, line)
+  h.received(1)
+  const a = h.link('a')
+  for (let k = 0; k < sent; k++) { h.request(a, 10 + k); await clock.run(200 * (k + 1)) }
+  assert.is(a.pieces.length, sent, 'REQUESTs served, past the fair share or not')
+  return { clock, h, line }
+}
+
+test('past its fair share: an AREQUEST (the requester has another holder at hand) is refused, a REQUEST is served', async () => {
+  const { clock, h, line } = await pastFair(2, 1)
+  // under the fair share (1 sent, 1 received, 2 ×): an AREQUEST is served, and takes the line to it
+  const b0 = h.link('b0')
+  h.request(b0, 19, true)
+  await clock.run(1000)
+  assert.equal(b0.pieces, [19])
+  assert.ok(line.beyondFair(CHUNK), '2 chunks sent for 1 received: past 2 ×')
+  assert.not.ok(line.full, 'no bound')
+  const b = h.link('b')
+  h.request(b, 20, true)
+  h.request(b, 21)
+  h.request(b, 22, true)
+  await clock.run(3000)
+  assert.equal(b.rejected, [20, 22])
+  assert.equal(b.pieces, [21])
+  assert.is(line.fairRefused, 2)
+  assert.is(line.refused, 0, 'the bound refused nothing')
+  assert.is(h.stats.requestsRefused, 2)
+})
+
+test('a peer that does not send AREQUEST (an older build, or one with no other holder) is never refused for the fair share', async () => {
+  const { clock, h, line } = await pastFair(1, 3)
+  const old = h.link('old')
+  for (const i of [20, 21, 22, 23]) h.request(old, i)
+  await clock.run(3000)
+  assert.equal(old.pieces, [20, 21, 22, 23])
+  assert.equal(old.rejected, [])
+  assert.is(line.fairRefused, 0)
+})
+
+test('fair share 0: AREQUESTs are served like REQUESTs; the bound (--max-share) still refuses both', async () => {
+  const { clock, h } = await pastFair(0, 4)
+  const b = h.link('b')
+  h.request(b, 20, true)
+  await clock.run(2000)
+  assert.equal(b.pieces, [20])
+  // a metered line: its bound holds whatever the request says
+  const { clock: c2, h: h2 } = await atShare()
+  const d = h2.link('d')
+  h2.request(d, 20, true)
+  h2.request(d, 21)
+  await c2.run(2000)
+  assert.equal(d.rejected, [20, 21])
+  assert.is(h2.opts.share!.fairRefused, 0)
 })
 
 test.run()

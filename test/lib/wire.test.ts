@@ -2,7 +2,7 @@ import { test } from 'uvu'
 import * as assert from 'uvu/assert'
 import {
   encodeHandshake, decodeHandshake, encodeMessage, WireDecoder, WireError, WIRE_MAGIC, HANDSHAKE_BYTES,
-  MAX_PEX_PEERS, WIRE_VERSION_LIVE, M_LKEYS, M_ASKED, M_PEXFULL, HS_PEXFULL, MAX_LKEYS, MAX_LIVE_CHUNK_BYTES, type Message, type LivePiece,
+  MAX_PEX_PEERS, WIRE_VERSION_LIVE, M_LKEYS, M_ASKED, M_PEXFULL, HS_PEXFULL, M_REQUEST, M_AREQUEST, HS_AREQUEST, MAX_LKEYS, MAX_LIVE_CHUNK_BYTES, type Message, type LivePiece,
 } from '../../lib/swarm/wire.js'
 
 const hs = { infoHash: Buffer.alloc(20, 0xab), peerId: Buffer.from('-PC0001-abcdefghijkl'), port: 6881 }
@@ -19,6 +19,7 @@ const msgs: Message[] = [
   { type: 'pex', peers: [{ host: '10.0.0.7', port: 6881 }, { host: '2001:db8:0:0:0:0:0:1', port: 1 }] },
   { type: 'goodbye' },
   { type: 'asked', first: 5, count: 4 },
+  { type: 'request', index: 9, alt: true },
 ]
 const stream = Buffer.concat([encodeHandshake(hs), ...msgs.map(encodeMessage)])
 
@@ -169,6 +170,31 @@ test('the handshake\'s flag HS_PEXFULL: bit 0 of the flags; no flag from an olde
   old.writeUInt16BE(0xfffe, 50)
   assert.is(decodeHandshake(old).pexFull, undefined, 'the other bits say nothing')
   assert.equal(new WireDecoder().push(b)[0], { type: 'handshake', handshake: { ...hs, pexFull: true } })
+})
+
+test('AREQUEST: type 19, u32 index, exactly 4 bytes, read as a request that may be refused; a REQUEST stays type 3', () => {
+  assert.is(M_AREQUEST, 19)
+  assert.is(encodeMessage({ type: 'request', index: 258, alt: true }).toString('hex'), '00000005' + '13' + '00000102')
+  assert.is(encodeMessage({ type: 'request', index: 258 }).toString('hex'), '00000005' + '03' + '00000102')
+  assert.is(encodeMessage({ type: 'request', index: 258, alt: false }).toString('hex'), '00000005' + '03' + '00000102')
+  const body = (type: number, ...b: number[]): Buffer => Buffer.concat([encodeHandshake(hs), Buffer.from([0, 0, 0, 1 + b.length, type, ...b])])
+  assert.equal(new WireDecoder().push(body(M_AREQUEST, 0, 0, 1, 2)).slice(1), [{ type: 'request', index: 258, alt: true }])
+  assert.equal(new WireDecoder().push(body(M_REQUEST, 0, 0, 1, 2)).slice(1), [{ type: 'request', index: 258 }])
+  assert.throws(() => new WireDecoder().push(body(M_AREQUEST, 0, 1, 2)), /AREQUEST of 3 bytes, expected 4/)
+  assert.throws(() => new WireDecoder().push(body(M_AREQUEST, 0, 0, 1, 2, 0)), /AREQUEST of 5 bytes, expected 4/)
+})
+
+test('the handshake\'s flag HS_AREQUEST: bit 1 of the flags, beside HS_PEXFULL; an older peer\'s flags 0 say it reads no AREQUEST', () => {
+  const b = encodeHandshake({ ...hs, altRequests: true })
+  assert.is(b.readUInt16BE(50), HS_AREQUEST)
+  assert.is(HS_AREQUEST, 2)
+  assert.equal(decodeHandshake(b), { ...hs, altRequests: true })
+  assert.is(encodeHandshake({ ...hs, altRequests: true, pexFull: true }).readUInt16BE(50), HS_AREQUEST | HS_PEXFULL)
+  assert.equal(decodeHandshake(encodeHandshake({ ...hs, altRequests: true, pexFull: true })), { ...hs, altRequests: true, pexFull: true })
+  const old = encodeHandshake(hs)
+  assert.is(decodeHandshake(old).altRequests, undefined)
+  old.writeUInt16BE(0xfffd, 50)
+  assert.is(decodeHandshake(old).altRequests, undefined, 'the other bits say nothing of it')
 })
 
 test.run()
