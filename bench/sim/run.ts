@@ -12,6 +12,7 @@ import { plot } from './plot.js'
 import { runLive } from './live.js'
 import { runDay, DAY_DEFAULTS, CLASSES, type DayOptions, type DayResult, type LineClass } from './day.js'
 import { HOME } from './population.js'
+import { DEFAULT_FAIR_SHARE } from '../../lib/swarm/uploads.js'
 
 /**
  * The old generation may grow by this much past what a full GC left live before the next
@@ -72,7 +73,7 @@ if (argv.help) {
     '  day: [--items K (default 10)] [--lead MS (pc-schedule --lead, 10000)] [--keep MS (pc-fetch --keep, 300000)]\n' +
     '  population and item (to see what a figure depends on): [--nat SHARE] [--up-sigma S (0: every line the median)] [--loss P] [--rtt MS (every path)] [--deadline MS] [--duration MS] [--quantum MS]\n' +
     '  [--max-share R]: each pc listener\'s pc-fetch --max-share (default none, as pc-fetch\'s)\n' +
-    '  [--fair-share R]: each pc listener\'s pc-fetch --fair-share (default 4, as pc-fetch\'s; 0: none)\n' +
+    `  [--fair-share R]: each pc listener's pc-fetch --fair-share (default ${DEFAULT_FAIR_SHARE}, as pc-fetch's; 0: none)\n` +
     '  day: [--max-share-lines fast,slow,nat]: only the listeners on these lines set --max-share (reachable at 10 Mbit/s up or more, reachable below, behind a NAT; default all)\n' +
     '  [--max-peers K]: each pc listener\'s swarm dials while it has fewer than K peers (default 50, members.ts MAX_PEERS)\n' +
     '  [--max-incoming M]: each host accepts at most M incoming connections (default 256, fetcher.ts MAX_CONNECTIONS; live 128)\n' +
