@@ -143,21 +143,16 @@ export class Uploads {
     const i = p.wanted[p.wanted.length - 1]
     const ledger = this.sw.opts.share
     if (!alt || i === undefined || ledger === undefined || !this.sw.store?.has(i) || !ledger.beyondFair(this.sw.store.length(i))) return false
-    const k = p.wanted.lastIndexOf(i)
-    if (k >= 0) p.wanted.splice(k, 1)
-    p.send({ type: 'reject', index: i })
-    this.sw.stats.requestsRefused++
-    ledger.fairRefused++
-    return true
+    return this.refuseShare(p, i, ledger, true)
   }
 
-  /** REJECT `p`'s request for chunk i, for our share */
-  private refuseShare (p: PeerLink, i: number, ledger: ShareLedger): true {
+  /** REJECT `p`'s request for chunk i, for our share (`fair`: the fair share's, counted apart) */
+  private refuseShare (p: PeerLink, i: number, ledger: ShareLedger, fair = false): true {
     const k = p.wanted.lastIndexOf(i)
     if (k >= 0) p.wanted.splice(k, 1)
     p.send({ type: 'reject', index: i })
     this.sw.stats.requestsRefused++
-    ledger.refused++
+    if (fair) ledger.fairRefused++; else ledger.refused++
     return true
   }
 
