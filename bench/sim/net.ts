@@ -416,8 +416,13 @@ export class SimNet {
 export class SimOrigin {
   bytesSent = 0
   requests = 0
+  /** copies of each chunk of `chunks` sent (fetchChunks), and when each copy after the first went (ms) */
+  readonly copies: number[]
+  readonly extraAt: number[] = []
   private busy = 0
-  constructor (readonly clock: SimClock, readonly net: SimNet, readonly chunks: Buffer[], readonly upBytesPerMs: number, readonly rttMs: number) {}
+  constructor (readonly clock: SimClock, readonly net: SimNet, readonly chunks: Buffer[], readonly upBytesPerMs: number, readonly rttMs: number) {
+    this.copies = new Array<number>(chunks.length).fill(0)
+  }
 
   /** Send `len` bytes to `to`, queued behind what the origin is already sending; resolves when they are all in. */
   private transfer (to: Host, len: number): Promise<void> {
@@ -457,6 +462,7 @@ export class SimOrigin {
           await this.transfer(h, chunk.length)
           if (!h.online) return
           this.bytesSent += chunk.length
+          if (chunks === this.chunks && this.copies[i]++ > 0) this.extraAt.push(this.clock.now())
           h.bytesReceived += chunk.length
           counter.bytes += chunk.length
           await sink(i, chunk)

@@ -126,6 +126,7 @@ for (const n of sizes) {
     const m = r.messages
     process.stderr.write(`sim: peer messages ${JSON.stringify(m.sent)}; pieces arriving still wanted ${m.piecesWanted}, after their request was cancelled ${m.piecesUnwanted}\n`)
     if (r.originAsked) process.stderr.write(`sim: origin asked for ${JSON.stringify(r.originAsked)}\n`)
+    if (r.originCopies && r.originCopies.extraBy10s.length) process.stderr.write(`sim: the origin's copies after a chunk's first, by 10 s from the top: ${r.originCopies.extraBy10s.join(' ')}; copies by chunk: ${r.originCopies.byChunk.join(' ')}\n`)
     if (r.originChunks) process.stderr.write(`sim: chunks taken from the origin, by why ${JSON.stringify(r.originChunks)}\n`)
     if (r.joiners) process.stderr.write(`sim: joiners: first audio ${r.joiners.firstAudioMs.map(fmt).join(', ')}; origin for them ${r.joiners.originRatio.toFixed(2)}× the item\n`)
     process.stderr.write(`| ${name} | ${mode} | ${n} | ${r.originRatio.toFixed(2)} | ${(100 * r.stalledShare).toFixed(2)} % | ${r.stallSeconds.toFixed(0)} s | ${fmt(r.firstAudioMs.median)} / ${fmt(r.firstAudioMs.p95)} / ${fmt(r.firstAudioMs.p99)} | ${r.uploadRatio.mean.toFixed(2)} / ${r.uploadRatio.max.toFixed(2)} | ${(100 * r.completedShare).toFixed(1)} % | ${r.simPerWall.toFixed(2)} | ${r.wallSeconds.toFixed(0)} s | ${r.peakRssMiB.toFixed(0)} MiB |\n`)

@@ -103,6 +103,12 @@ export interface Result {
   originAsked?: Record<string, { requests: number, bytes: number }>
   /** live: chunk bodies the listeners took from the origin, by why (LiveStats.originChunks) */
   originChunks?: Record<string, number>
+  /**
+   * pc and bt: the copies of each chunk the origin sent through ranges (a plain HTTP
+   * listener's stream is not counted here), and the copies after each chunk's first by
+   * when they went, in 10 s bins from the item's top: where an origin ratio over 1 comes from
+   */
+  originCopies?: { byChunk: number[], extraBy10s: number[] }
   /** per listener, for the test: held every chunk from its first one on by its leaving time */
   listeners?: Listener[]
   /**
@@ -295,7 +301,7 @@ export async function runScenario (o: ScenarioOptions, item?: Item, keepListener
       // what grows with the run, to see where a large one spends its time: timers fired, the tracker's announces, dials, peer messages, the heap
       let msgs = 0
       for (const k in net.sent) msgs += net.sent[k]
-      o.progress(`${o.mode} N=${o.listeners}: ${(clock.now() / 1000).toFixed(0)} of ${(end / 1000).toFixed(0)} s simulated, ${((performance.now() - wall0) / 1000).toFixed(0)} s wall, origin ${(origin.bytesSent / itemBytes).toFixed(2)}x, ${clock.pending} timers; fired ${clock.fired}, announces ${tracker.announces}, links ${net.linksMade}, refused full ${net.refusedFull}, peer messages ${msgs}, heap ${(process.memoryUsage().heapUsed / 2 ** 20).toFixed(0)} MiB`)
+      o.progress(`${o.mode} N=${o.listeners}: ${(clock.now() / 1000).toFixed(0)} of ${(end / 1000).toFixed(0)} s simulated, ${((performance.now() - wall0) / 1000).toFixed(0)} s wall, origin ${(origin.bytesSent / itemBytes).toFixed(2)}x (${origin.extraAt.length} copies after a chunk's first), ${clock.pending} timers; fired ${clock.fired}, announces ${tracker.announces}, links ${net.linksMade}, refused full ${net.refusedFull}, peer messages ${msgs}, heap ${(process.memoryUsage().heapUsed / 2 ** 20).toFixed(0)} MiB`)
     }
   }
   const wall = (performance.now() - wall0) / 1000
@@ -341,6 +347,18 @@ export async function runScenario (o: ScenarioOptions, item?: Item, keepListener
     joiners: o.joiners ? { firstAudioMs: listeners.slice(o.listeners).map(l => firstAudioAt(l.haveAt, l.firstChunk, o.mode === 'pc') - l.joinAt), originRatio: (origin.bytesSent - originAtJoiners) / itemBytes } : undefined,
     listeners: keepListeners ? listeners : undefined,
     cut: stopAt < Infinity ? { atMs: stopAt, tunedIn } : undefined,
+    originCopies: o.mode !== 'http' ? { byChunk: origin.copies, extraBy10s: bins(origin.extraAt, 10_000) } : undefined,
   }
+}
+
+/** how many of `ts` fall in each `width`-long bin from 0 */
+export function bins (ts: number[], width: number): number[] {
+  const out: number[] = []
+  for (const t of ts) {
+    const k = Math.floor(t / width)
+    while (out.length <= k) out.push(0)
+    out[k]++
+  }
+  return out
 }
 

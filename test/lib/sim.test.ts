@@ -33,6 +33,12 @@ test('pc: bytes are conserved between listeners, the network and the origin, and
   assert.ok(r.originRatio >= 1, 'the origin sent the item at least once')
   assert.ok(r.originRatio < base.listeners, `origin ${r.originRatio}× is less than plain HTTP`)
   assert.ok(r.firstAudioMs.median > 0)
+  // the origin's copies by chunk add up to what it sent, and its copies after a chunk's first to the bins
+  const oc = r.originCopies!
+  assert.is(oc.byChunk.length, r.chunks)
+  assert.is(oc.byChunk.reduce((a, n, i) => a + n * item.chunks[i].length, 0), r.originBytes, 'copies × chunk sizes = the origin\'s bytes')
+  assert.is(oc.extraBy10s.reduce((a, n) => a + n, 0), oc.byChunk.reduce((a, n) => a + Math.max(0, n - 1), 0), 'each copy after a chunk\'s first is in a bin')
+  assert.ok(oc.byChunk.every(n => n >= 1), 'each chunk went out at least once')
 })
 
 test('the baselines, origin unbounded: plain HTTP sends one copy per listener; the BitTorrent-like client completes everyone', async () => {
@@ -46,6 +52,8 @@ test('the baselines, origin unbounded: plain HTTP sends one copy per listener; t
   const bt = await runScenario({ ...base, mode: 'bt', originRateFactor: Infinity }, item, true)
   everyoneComplete(bt)
   assert.ok(bt.conservation.deliveredByNet <= bt.conservation.sentByPeers)
+  assert.is(bt.originCopies!.byChunk.reduce((a, n, i) => a + n * item.chunks[i].length, 0), bt.originBytes, 'the web seed\'s copies by chunk add up to what it sent')
+  assert.is(http.originCopies, undefined, 'a plain HTTP stream is not counted by chunk')
 })
 
 test('pc, origin capped at 10 × the stream: each next chunk is not asked of the origin by every listener at once', async () => {
