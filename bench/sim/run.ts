@@ -3,7 +3,7 @@
 //   node dist/bench/sim/run.js --scenario audio --listeners 1000
 //   node dist/bench/sim/run.js --scenario audio --sweep 1000,10000 --modes pc,bt,http --plot sim.svg
 import minimist from 'minimist'
-import { writeFileSync, readFileSync } from 'node:fs'
+import { writeFileSync, readFileSync, openSync, writeSync } from 'node:fs'
 import { setFlagsFromString } from 'node:v8'
 import { spawnSync } from 'node:child_process'
 import { totalmem } from 'node:os'
@@ -66,7 +66,7 @@ const SCENARIOS: Record<string, Partial<ScenarioOptions>> = {
   loopback: { bitrate: 20 * 1024 * 1024 * 8 / 240, durationMs: 240_000, arrival: 'together', population: 'loopback', originRateFactor: Infinity, churn: false, tailMs: 0, joiners: 5, quantumMs: 1 },
 }
 
-const argv = minimist(process.argv.slice(2), { string: ['scenario', 'listeners', 'sweep', 'modes', 'mode', 'seed', 'origin-rate', 'plot', 'until', 'quantum', 'nat', 'up-sigma', 'loss', 'rtt', 'deadline', 'live-delay', 'duration', 'from', 'items', 'lead', 'keep', 'max-share', 'fair-share', 'max-share-lines', 'max-peers', 'max-incoming'], boolean: ['churn', 'help'], default: { churn: true } })
+const argv = minimist(process.argv.slice(2), { string: ['scenario', 'listeners', 'sweep', 'modes', 'mode', 'seed', 'origin-rate', 'plot', 'until', 'quantum', 'nat', 'up-sigma', 'loss', 'rtt', 'deadline', 'live-delay', 'duration', 'from', 'items', 'lead', 'keep', 'max-share', 'fair-share', 'max-share-lines', 'max-peers', 'max-incoming', 'trace-origin'], boolean: ['churn', 'help'], default: { churn: true } })
 if (argv.help) {
   process.stdout.write(`Usage: node dist/bench/sim/run.js --scenario ${Object.keys(SCENARIOS).join('|')} [--listeners N | --sweep N,N,…] [--modes pc,bt,http] [--origin-rate X] [--seed S] [--no-churn] [--plot FILE.svg] [--from RUN.json --plot FILE.svg]\n` +
     '  live: [--live-delay MS (pc-icecast --live-delay, 3000)]\n' +
@@ -77,7 +77,8 @@ if (argv.help) {
     '  day: [--max-share-lines fast,slow,nat]: only the listeners on these lines set --max-share (reachable at 10 Mbit/s up or more, reachable below, behind a NAT; default all)\n' +
     '  [--max-peers K]: each pc listener\'s swarm dials while it has fewer than K peers (default 50, members.ts MAX_PEERS)\n' +
     '  [--max-incoming M]: each host accepts at most M incoming connections (default 256, fetcher.ts MAX_CONNECTIONS; live 128)\n' +
-    '  [--until MS]: stop at this simulated time (audio, steady, video, loopback: to profile a part of a run)\n')
+    '  [--until MS]: stop at this simulated time (audio, steady, video, loopback: to profile a part of a run)\n' +
+    '  [--trace-origin FILE]: audio, steady, video: each pc listener\'s origin requests, one NDJSON line each ({t, listener, line}: the swarm\'s debug line, with its place and holders)\n')
   process.exit(0)
 }
 // --from FILE: only draw the plot again from a run's JSON lines
@@ -119,7 +120,11 @@ for (const n of sizes) {
   if (name === 'day') { await day(base); continue }
   const item = makeItem(Math.round(base.bitrate / 8 * base.durationMs / 1000), base.chunkBytes)
   for (const mode of modes) {
-    const run = { ...base, mode, progress: (l: string) => process.stderr.write(`sim: ${l}\n`) }
+    const run: ScenarioOptions = { ...base, mode, progress: (l: string) => process.stderr.write(`sim: ${l}\n`) }
+    if (argv['trace-origin'] !== undefined) {
+      const fd = openSync(String(argv['trace-origin']), 'a')
+      run.traceOrigin = (t, listener, line) => writeSync(fd, JSON.stringify({ mode, n, t, listener, line }) + '\n')
+    }
     const r = name === 'live' ? await runLive(run) : await runScenario(run, item)
     results.push(r)
     process.stdout.write(JSON.stringify({ scenario: name, ...r }) + '\n')

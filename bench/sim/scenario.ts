@@ -56,6 +56,8 @@ export interface ScenarioOptions {
   liveDelayMs?: number
   /** stop the run at this simulated time, ms (to profile a part of it, e.g. the flash crowd's first seconds); the figures are then of that part */
   untilMs?: number
+  /** each pc listener's origin requests (the swarm's debug line, lib/swarm/scheduler.ts scheduleOrigin), with the simulated time and the listener */
+  traceOrigin?: (t: number, listener: number, line: string) => void
   progress?: (line: string) => void
 }
 
@@ -265,7 +267,7 @@ export async function runScenario (o: ScenarioOptions, item?: Item, keepListener
     const sw = new Swarm({
       url: 'http://origin.test/item', root: tree.root, infoHash: ih, peerId, port: PORT, cacheDir: '', removeCache: false,
       window: o.window, deadlineMs: o.deadlineMs, playFraction: offset / o.durationMs, durationMs: o.arrival === 'together' ? undefined : o.durationMs, limiter: new RateLimiter(0), share: new ShareLedger(o.maxShare ?? DEFAULT_MAX_SHARE, o.fairShare ?? DEFAULT_FAIR_SHARE), maxPeers: o.maxPeers,
-      warn: () => {}, debug: () => {}, clock, connect: net.connector(h), origin: origin.source(h),
+      warn: () => {}, debug: o.traceOrigin ? (m) => { if (m.includes(': origin chunks ')) o.traceOrigin!(clock.now(), h.id, m) } : () => {}, clock, connect: net.connector(h), origin: origin.source(h),
       store: (t) => new MemoryStore(t, { keepBuffers: true, check }),
     })
     h.swarm = sw

@@ -1222,7 +1222,7 @@ export class Scheduler {
       let n = 1
       while (n < runMax && k < st.originLimit && st.order[k] === i + n && this.originEligible(i + n, k, now, others) &&
         (alone || Math.floor((i + n) / BLOCK_CHUNKS) === Math.floor(i / BLOCK_CHUNKS))) { n++; k++ }
-      sw.opts.debug(`${sw.opts.url}: origin chunks ${i}..${i + n - 1}${late ? ' (overdue)' : ''}, ${others.length} peers`)
+      sw.opts.debug(`${sw.opts.url}: origin chunks ${i}..${i + n - 1}${late ? ' (overdue)' : ''}, ${others.length} peers, place ${this.place(Math.floor(i / BLOCK_CHUNKS), others)} of ${sw.audience}, ${st.avail[i]} holders`)
       f.startRange(i, n)
       sw.asked(i, n)
     }

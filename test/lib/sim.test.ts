@@ -18,7 +18,8 @@ function everyoneComplete (r: Result): void {
 }
 
 test('pc: bytes are conserved between listeners, the network and the origin, and every listener completes', async () => {
-  const r = await runScenario({ ...base, mode: 'pc' }, item, true)
+  const traced: Array<{ t: number, listener: number, line: string }> = []
+  const r = await runScenario({ ...base, mode: 'pc', traceOrigin: (t, listener, line) => traced.push({ t, listener, line }) }, item, true)
   everyoneComplete(r)
   const c = r.conservation
   assert.ok(c.receivedFromPeers > 0, 'peers swapped chunks')
@@ -39,6 +40,15 @@ test('pc: bytes are conserved between listeners, the network and the origin, and
   assert.is(oc.byChunk.reduce((a, n, i) => a + n * item.chunks[i].length, 0), r.originBytes, 'copies × chunk sizes = the origin\'s bytes')
   assert.is(oc.extraBy10s.reduce((a, n) => a + n, 0), oc.byChunk.reduce((a, n) => a + Math.max(0, n - 1), 0), 'each copy after a chunk\'s first is in a bin')
   assert.ok(oc.byChunk.every(n => n >= 1), 'each chunk went out at least once')
+  // each origin request is traced with its chunks, place and holders; the origin sent no chunk nobody asked for
+  const asked = new Array<number>(r.chunks).fill(0)
+  for (const x of traced) {
+    const m = /origin chunks (\d+)\.\.(\d+)(?: \(overdue\))?, \d+ peers, place \d+ of \d+, \d+ holders$/.exec(x.line)
+    assert.ok(m, `traced: ${x.line}`)
+    assert.ok(x.listener >= 0 && x.listener < base.listeners && x.t > 0)
+    for (let i = Number(m[1]); i <= Number(m[2]); i++) asked[i]++
+  }
+  oc.byChunk.forEach((n, i) => assert.ok(n <= asked[i], `chunk ${i}: sent ${n} times, asked ${asked[i]} times`))
 })
 
 test('the baselines, origin unbounded: plain HTTP sends one copy per listener; the BitTorrent-like client completes everyone', async () => {
