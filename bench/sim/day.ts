@@ -97,9 +97,9 @@ export interface DayResult {
   perItem: { mean: number, max: number }
   /** pieces that arrived still asked for, and after their request was cancelled (counted in the sender's share all the same) */
   pieces: { wanted: number, unwanted: number }
-  /** requests answered REJECT by a listener at its share (uploads.ts refuseBeyondShare), over the day */
+  /** requests answered REJECT by a listener at its share (uploads.ts refuseBeyondShares), over the day */
   shareRefused: number
-  /** requests asked with AREQUEST answered REJECT by a listener past its fair share (uploads.ts refuseBeyondFair), over the day */
+  /** requests asked with AREQUEST answered REJECT by a listener past its fair share (uploads.ts refuseBeyondShares), over the day */
   fairRefused: number
   /** dials refused because the far host held pc-fetch's MAX_CONNECTIONS incoming connections (over all its swarms) */
   refusedFull: number

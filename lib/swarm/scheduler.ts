@@ -931,7 +931,7 @@ export class Scheduler {
 
   /**
    * Whether chunk i is asked of p with AREQUEST (pc-wire(7)): p reads it, and we could ask
-   * someone else, so a line past its fair share may refuse it (uploads.ts refuseBeyondFair):
+   * someone else, so a line past its fair share may refuse it (uploads.ts refuseBeyondShares):
    * the chunk has a play time more than OVERDUE_LEAD_DEADLINES deadlines away (it cannot
    * become overdue, and go to the origin, before a second holder is asked; not chunk 0,
    * which plays when we tune in), and another connected peer holds it that has not missed

@@ -118,32 +118,25 @@ export class Uploads {
 
   /**
    * Answer REJECT to `p`'s latest request when its chunk would take our line past its share
-   * (ShareLedger.allows), whatever the chunk: the bound holds. Returns whether it did. Requests go to the
-   * fastest holder first (scheduler.ts), so with no bound a few fast reachable lines serve
-   * most of every item (the day's schedule, N = 100, seed 1: 27.96 × what the busiest one
-   * listened to). A bound that served what played soon and what no other peer held, past
-   * it (before this rule), still let that line upload 7.52 × with --max-share 3.
+   * (ShareLedger.allows), whatever the chunk: the bound holds. Requests go to the fastest
+   * holder first (scheduler.ts), so with no bound a few fast reachable lines serve most of
+   * every item (the day's schedule, N = 100, seed 1: 27.96 × what the busiest one listened
+   * to). A bound that served what played soon and what no other peer held, past it (before
+   * this rule), still let that line upload 7.52 × with --max-share 3.
+   * Below that, answer REJECT to a request asked with AREQUEST (`alt`: its sender has another
+   * holder at hand and time to ask it) when its chunk would take our line past its fair
+   * share (ShareLedger.beyondFair). A REQUEST, and an AREQUEST below the fair share, are
+   * served as before: the requester that knows no other holder, or whose chunk plays soon,
+   * is never sent to the origin by this rule. Checked when the request comes only: one
+   * accepted then is sent when its turn comes. Returns whether it refused.
    */
-  private refuseBeyondShare (p: PeerLink): boolean {
+  private refuseBeyondShares (p: PeerLink, alt: boolean): boolean {
     const i = p.wanted[p.wanted.length - 1]
     const ledger = this.sw.opts.share
-    if (i === undefined || !this.sw.store?.has(i) || ledger === undefined || ledger.allows(this.sw.store.length(i))) return false
-    return this.refuseShare(p, i, ledger)
-  }
-
-  /**
-   * Answer REJECT to `p`'s latest request, asked with AREQUEST (`alt`: its sender has another
-   * holder at hand and time to ask it), when its chunk would take our line past its fair
-   * share (ShareLedger.beyondFair). Returns whether it did. A REQUEST, and an AREQUEST below
-   * the fair share, are served as before: the requester that knows no other holder, or
-   * whose chunk plays soon, is never sent to the origin by this rule. Checked when the
-   * request comes only: one accepted then is sent when its turn comes.
-   */
-  private refuseBeyondFair (p: PeerLink, alt: boolean): boolean {
-    const i = p.wanted[p.wanted.length - 1]
-    const ledger = this.sw.opts.share
-    if (!alt || i === undefined || ledger === undefined || !this.sw.store?.has(i) || !ledger.beyondFair(this.sw.store.length(i))) return false
-    return this.refuseShare(p, i, ledger, true)
+    if (i === undefined || ledger === undefined || !this.sw.store?.has(i)) return false
+    const len = this.sw.store.length(i)
+    if (!ledger.allows(len)) return this.refuseShare(p, i, ledger)
+    return alt && ledger.beyondFair(len) && this.refuseShare(p, i, ledger, true)
   }
 
   /** REJECT `p`'s request for chunk i, for our share (`fair`: the fair share's, counted apart) */
@@ -203,10 +196,10 @@ export class Uploads {
     this.msPerByte = this.msPerByte === 0 || forgotten ? ms : this.msPerByte + PACE_WEIGHT * (ms - this.msPerByte)
   }
 
-  /** Serve `p`'s requests; its latest came now, asked with AREQUEST when `alt` (refuseBeyondFair). */
+  /** Serve `p`'s requests; its latest came now, asked with AREQUEST when `alt` (refuseBeyondShares). */
   async serve (p: PeerLink, alt = false): Promise<void> {
     const sw = this.sw
-    if (!this.refuseBeyondShare(p) && !this.refuseBeyondFair(p, alt)) this.refuseBeyondLine(p)
+    if (!this.refuseBeyondShares(p, alt)) this.refuseBeyondLine(p)
     if (p.serving) return
     p.serving = true
     try {

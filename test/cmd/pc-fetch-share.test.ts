@@ -72,7 +72,7 @@ for (const [max, last] of [['0.1', 'reject'], ['0', 'piece']]) {
   })
 }
 
-// --fair-share (uploads.ts refuseBeyondFair): past R × what it received, an AREQUEST (the
+// --fair-share (uploads.ts refuseBeyondShares): past R × what it received, an AREQUEST (the
 // requester has another holder at hand) is refused, a REQUEST served; the listener's own
 // handshake says it reads AREQUEST (HS_AREQUEST)
 for (const [fair, alt] of [['0.1', 'reject'], ['0', 'piece']]) {

@@ -1,4 +1,4 @@
-// The fair share (lib/swarm/uploads.ts refuseBeyondFair, pc-fetch --fair-share): a line
+// The fair share (lib/swarm/uploads.ts refuseBeyondShares, pc-fetch --fair-share): a line
 // past it refuses a request marked AREQUEST (scheduler.ts mayAskElsewhere: the requester
 // has another holder at hand and time to ask it) and serves one that is not; the refused
 // requester takes the chunk from its other holder, not from the origin. Real Swarms on the
