@@ -348,6 +348,8 @@ export interface SchedulerHost {
   readonly peers: Set<PeerLink>
   readonly members: { readonly lastJoinAt: number, otherKeys: () => number[] }
   emit: (event: string, ...args: unknown[]) => boolean
+  /** whether our line has shown it can pass a chunk of `len` bytes on in time (uploads.ts canPassOn) */
+  canPassOn: (len: number) => boolean
 }
 
 export class Scheduler {
@@ -1014,6 +1016,20 @@ export class Scheduler {
    * Whether chunk i, at play position k, may be fetched from the origin now; `late`: whether
    * it is overdue, as scheduleOrigin has just worked out (overdue() again gives the same
    * unless the claim on it ended here, in claimedUntil).
+   *
+   * A listener whose line cannot pass a chunk on within
+   * half a deadline (the pace of the chunks it sent lately, or --upload-limit; uploads.ts
+   * canPassOn) or that --max-share stops takes no turn for a chunk playing more than
+   * OVERDUE_LEAD_DEADLINES deadlines ahead: its copy reaches few if any, and its claim
+   * (ASKED) keeps everyone else from the origin meanwhile. In a flash crowd of 100,000
+   * (bench/sim audio, 20 peers dialled, origin at 10 × the stream, seed 1) a listener on a
+   * 0.5 Mbit/s line took chunks 5-7 at its turn; when its claim ran out chunk 5 had reached
+   * none of the peers of four listeners and chunk 7 of eleven, and each group took it from
+   * the origin in the same 20 ms (1.33 × the item by 65 s). One that has sent nothing yet
+   * takes its turns: nothing says its line is slow. And a turn, like an overdue chunk, waits
+   * for our place's share of CLAIM_SPREAD after a claim on the chunk ran out
+   * (claimSpreadUntil): the four and the eleven above were designated listeners whose turns
+   * had passed while they waited for the claim, and all asked as it ended.
    */
   private originEligible (i: number, k: number, now: number, others: number[], late?: boolean): boolean {
     const st = this.state!
@@ -1028,7 +1044,9 @@ export class Scheduler {
     const block = Math.floor(i / BLOCK_CHUNKS)
     if (st.avail[i] !== 0 || this.rankFor(others, block) !== 0) return false
     if (this.crowdWaits(i, others)) return false
-    const at = this.releaseAt(i, block, others)
+    // (a line that cannot pass the chunk on in time takes no turn for it, above)
+    if (this.timed() && this.playTime(i) - now > OVERDUE_LEAD_DEADLINES * this.sw.opts.deadlineMs && !this.sw.canPassOn(this.sw.store!.length(i))) return false
+    const at = Math.max(this.releaseAt(i, block, others), this.claimSpreadUntil(i, block, others, now))
     if (at > now) { this.nextRelease = Math.min(this.nextRelease, at); return false }
     return true
   }

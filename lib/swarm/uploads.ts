@@ -196,6 +196,19 @@ export class Uploads {
     this.msPerByte = this.msPerByte === 0 || forgotten ? ms : this.msPerByte + PACE_WEIGHT * (ms - this.msPerByte)
   }
 
+  /**
+   * Whether our line can pass a chunk of `len` bytes on to a peer, as far as we know: at the
+   * pace of the chunks sent lately (or --upload-limit) it goes within half a deadline (the
+   * test refuseBeyondLine makes of a request with nothing ahead of it), and --max-share
+   * allows it. Before our first chunk is out nothing says the line is slow: it can.
+   */
+  canPassOn (len: number): boolean {
+    const limit = this.sw.opts.limiter.bytesPerSecond
+    const msPerByte = Math.max(this.msPerByte, limit > 0 ? 1000 / limit : 0)
+    const ledger = this.sw.opts.share
+    return len * msPerByte <= this.sw.opts.deadlineMs / 2 && (ledger === undefined || ledger.allows(len))
+  }
+
   /** Serve `p`'s requests; its latest came now, asked with AREQUEST when `alt` (refuseBeyondShares). */
   async serve (p: PeerLink, alt = false): Promise<void> {
     const sw = this.sw

@@ -11,7 +11,7 @@ import { SimNet } from '../../bench/sim/net.js'
 import { Rng } from '../../bench/sim/population.js'
 import { makeItem } from '../../bench/sim/scenario.js'
 import { ScriptedLink, recordingOrigin, oneSwarm, SILENT_ORIGIN } from './swarm-test-links.js'
-import { CLAIM_MIN_DEADLINES, CLAIM_MAX_MS, CLAIM_SPREAD, CLAIM_SPREAD_PLACES, OVERDUE_SPREAD } from '../../lib/swarm/scheduler.js'
+import { CLAIM_MIN_DEADLINES, CLAIM_MAX_MS, CLAIM_SPREAD, CLAIM_SPREAD_PLACES, OVERDUE_SPREAD, ORIGIN_SETTLE_MS, ORIGIN_STEP_MS } from '../../lib/swarm/scheduler.js'
 import { peerKey, score } from '../../lib/swarm/picker.js'
 import type { Message } from '../../lib/swarm/wire.js'
 import type { Swarm } from '../../lib/swarm/swarm.js'
@@ -275,6 +275,33 @@ test('when a claim runs out on an overdue chunk, listeners take it later by thei
   assert.ok(Math.abs(b.asked - a.asked - apart) <= Math.max(50, apart / 4), `asked of the origin at ${a.asked} ms (share ${share(low).toFixed(2)}) and ${b.asked} ms (share ${share(high).toFixed(2)}), not ${apart.toFixed(0)} ms apart`)
   assert.ok(b.asked <= plays - (1 - CLAIM_SPREAD) * DEADLINE_MS, `share 1: asked of the origin at ${b.asked} ms`)
   assert.ok(a.held < plays && b.held < plays, `held at ${a.held} and ${b.held} ms`)
+})
+
+test('when a claim runs out after a designated listener\'s turn has passed, it takes the chunk later by its place, as an overdue one', async () => {
+  // one peer, ranked below us for block 2, claims chunk 8 (plays at 64 s) at 20 ms and never
+  // sends it: the claim runs out CLAIM_MAX_MS later, after our turn for the chunk (10 s after
+  // the start and 4 s a place; placed past CLAIM_SPREAD_PLACES). We take it then all of
+  // CLAIM_SPREAD deadlines later, not the moment it runs out with everyone who waited for it
+  // (a flash crowd of 100,000, bench/sim audio, seed 1: eleven listeners in the same 20 ms)
+  const place = (n: number): number => (1 - score(me, 2) / 2 ** 32) * n
+  const audience = Array.from({ length: 5000 }, (_, k) => 3 + k).find(n => place(n) >= CLAIM_SPREAD_PLACES && place(n) < CLAIM_SPREAD_PLACES + 0.5)!
+  const ends = 20 + CLAIM_MAX_MS
+  assert.ok(ORIGIN_SETTLE_MS + place(audience) * ORIGIN_STEP_MS < ends, 'our turn comes while the claim holds')
+  const clock = new SimClock(10)
+  const net = new SimNet(clock, new Rng(1))
+  const asked: number[] = new Array(item.chunks.length).fill(NaN)
+  const sw = await oneSwarm(clock, net, item, INFO_HASH, DEADLINE_MS, recordingOrigin(clock, item.chunks, asked), DURATION_MS)
+  sw.counted(audience)
+  const a = new TellingLink(clock, below)
+  a.open(INFO_HASH, PORT)
+  sw.attach(a)
+  a.says({ type: 'bitfield', count: item.chunks.length, bits: Buffer.alloc(Math.ceil(item.chunks.length / 8)) })
+  clock.setTimeout(() => a.says({ type: 'asked', first: chunk, count: 1 }), 20)
+  sw.allowOrigin()
+  await clock.run(45_000)
+  await sw.close(false)
+  const spread = ends + CLAIM_SPREAD * DEADLINE_MS
+  assert.ok(asked[chunk] >= spread - 20 && asked[chunk] <= spread + 600, `chunk ${chunk} asked of the origin at ${asked[chunk]} ms, the claim ending at ${ends} ms`)
 })
 
 test('a claim renewed after one ran out lasts to (1 - CLAIM_SPREAD) deadlines before its chunk plays', async () => {

@@ -26,7 +26,7 @@ const chunkMs = DURATION_MS / item.chunks.length
  * One listener tuning in at the item's start, the tracker counting `audience`, connected
  * to `mute` peers that never hold a chunk: when each chunk was first asked of its origin.
  */
-async function askedAt (audience: number, mute: number, peerByte = 7, muteByte = 100, fraction = 0, allowAfterMs = 0): Promise<number[]> {
+async function askedAt (audience: number, mute: number, peerByte = 7, muteByte = 100, fraction = 0, allowAfterMs = 0, uploadLimit = 0): Promise<number[]> {
   const clock = new SimClock(10)
   const net = new SimNet(clock, new Rng(1))
   const asked: number[] = new Array(item.chunks.length).fill(NaN)
@@ -38,7 +38,7 @@ async function askedAt (audience: number, mute: number, peerByte = 7, muteByte =
     net.add(host)
     const sw = new Swarm({
       url: 'http://origin.test/item', root: item.tree.root, infoHash: Buffer.alloc(20, 1), peerId: Buffer.alloc(20, k === 0 ? peerByte : muteByte + k), port: PORT,
-      cacheDir: '', removeCache: false, window: 16, deadlineMs: DEADLINE_MS, playFraction: fraction, durationMs: DURATION_MS, limiter: new RateLimiter(0),
+      cacheDir: '', removeCache: false, window: 16, deadlineMs: DEADLINE_MS, playFraction: fraction, durationMs: DURATION_MS, limiter: new RateLimiter(k === 0 ? uploadLimit : 0, clock),
       warn: () => {}, debug: () => {}, clock, connect: net.connector(host), origin: k === 0 ? origin : silent,
       store: (t) => new MemoryStore(t, { keepBuffers: true }),
     })
@@ -65,6 +65,23 @@ test('designated with few above it, a listener takes each chunk at its turn, up 
     assert.ok(asked[i] >= plays - ORIGIN_LEAD_MS, `chunk ${i} (plays at ${plays} ms) asked at ${asked[i]} ms`)
     assert.ok(asked[i] <= plays - ORIGIN_LEAD_MS + ORIGIN_STEP_MAX_MS, `chunk ${i} (plays at ${plays} ms) asked at ${asked[i]} ms, not at its turn`)
   }
+})
+
+test('designated, but on a line too slow to pass a chunk on within half a deadline, a listener leaves each chunk to the listeners below it until it comes near', async () => {
+  // (--upload-limit 64 KiB/s: a chunk of 128 KiB takes 2 s, a deadline. In a flash crowd of
+  // 100,000 a listener on a 0.5 Mbit/s line took chunks 5-7 at its turn and its claim held
+  // the audience for 30 s; chunk 7 had reached none of the peers of 11 listeners by then,
+  // and they took it from the origin in the same 20 ms, bench/sim audio, seed 1)
+  const asked = await askedAt(2, 1, 4, 106, 0, 0, 64 * 1024)
+  const last = item.chunks.length - 1
+  for (let i = 8; i < last; i++) {
+    const plays = i * chunkMs
+    assert.ok(asked[i] >= plays - OVERDUE_LEAD_DEADLINES * DEADLINE_MS, `chunk ${i} (plays at ${plays} ms) asked at ${asked[i]} ms, before it was near`)
+    assert.ok(asked[i] < plays, `chunk ${i} (plays at ${plays} ms) asked at ${asked[i]} ms, after it played`)
+  }
+  // the last chunk, 38 KB, goes out in 0.6 s: that one it takes at its turn
+  assert.ok(item.chunks[last].length * 1000 / (64 * 1024) < DEADLINE_MS / 2)
+  assert.ok(asked[last] <= last * chunkMs - ORIGIN_LEAD_MS + ORIGIN_STEP_MAX_MS, `the last chunk asked at ${asked[last]} ms, not at its turn`)
 })
 
 test('placed past the last turn in a large audience, a listener leaves a chunk to those above it until the chunk holds up its output', async () => {

@@ -83,4 +83,23 @@ test('a line too slow for one chunk in half a deadline refuses; idle long enough
   assert.equal(a.pieces.map(p => p.index), [0, 2])
 })
 
+
+test('whether the line can pass a chunk on (the origin\'s turns, scheduler.ts): yes before its pace is known, no once measured too slow for half a deadline, no past --max-share', async () => {
+  const clock = new VirtualClock()
+  const slow = new Uploads(host(clock))
+  assert.ok(slow.canPassOn(CHUNK), 'nothing sent yet: nothing says the line is slow')
+  const a = new LineLink('a', new Line(clock, 1500)) // a chunk in 1.5 s: past half a deadline
+  a.request(slow, 0)
+  await clock.run(2000)
+  assert.equal(a.pieces.map(p => p.index), [0])
+  assert.not.ok(slow.canPassOn(CHUNK), 'measured at 1.5 s a chunk')
+  const fast = new Uploads(host(clock))
+  const b = new LineLink('b', new Line(clock, 400))
+  b.request(fast, 1)
+  await clock.run(4500)
+  assert.ok(fast.canPassOn(CHUNK), 'measured at 400 ms a chunk')
+  const h = host(clock)
+  h.opts.share = { allows: () => false } as unknown as UploadsHost['opts']['share']
+  assert.not.ok(new Uploads(h).canPassOn(CHUNK), 'the share bound reached')
+})
 test.run()
