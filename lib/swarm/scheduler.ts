@@ -1242,7 +1242,8 @@ export class Scheduler {
         (alone || Math.floor((i + n) / BLOCK_CHUNKS) === Math.floor(i / BLOCK_CHUNKS))) { n++; k++ }
       sw.opts.debug(`${sw.opts.url}: origin chunks ${i}..${i + n - 1}${late ? ' (overdue)' : ''}, ${others.length} peers, place ${this.place(Math.floor(i / BLOCK_CHUNKS), others)} of ${sw.audience}, ${st.avail[i]} holders`)
       f.startRange(i, n)
-      sw.asked(i, n)
+      // (a claim our line cannot honour is not made: it held the others from the origin while our copy reached nobody)
+      if (sw.canPassOn(sw.store!.length(i))) sw.asked(i, n)
     }
     // a block waiting for its time: look again then (nothing else may wake an idle swarm)
     if (this.nextRelease < this.releaseTimerAt) {

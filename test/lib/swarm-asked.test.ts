@@ -139,6 +139,30 @@ test('a claim is passed on once to the other peers, for the chunks not held', as
   await sw.close(false)
 })
 
+test('a listener whose line cannot pass a chunk on within half a deadline takes chunks from the origin without a claim (ASKED)', async () => {
+  // (its claim held the whole audience while its copy reached nobody: a flash crowd of
+  // 100,000, bench/sim audio, seed 1, a 0.5 Mbit/s line and chunk 5; BENCHMARKS.md `## scale`)
+  const told = async (uploadLimit: number): Promise<Message[]> => {
+    const clock = new SimClock(10)
+    const net = new SimNet(clock, new Rng(1))
+    const asked: number[] = new Array(item.chunks.length).fill(NaN)
+    const sw = await oneSwarm(clock, net, item, INFO_HASH, DEADLINE_MS, recordingOrigin(clock, item.chunks, asked), DURATION_MS, uploadLimit)
+    sw.counted(2)
+    const peer = new RecordingLink(9)
+    peer.open(INFO_HASH, PORT)
+    sw.attach(peer)
+    peer.says({ type: 'bitfield', count: item.chunks.length, bits: Buffer.alloc(Math.ceil(item.chunks.length / 8)) })
+    sw.allowOrigin()
+    await clock.run(20_000)
+    await sw.close(false)
+    assert.ok(asked.some(t => t >= 0), 'chunks were taken from the origin')
+    return peer.sent.filter(m => m.type === 'asked')
+  }
+  assert.ok((await told(0)).length > 0, 'a line of no known limit tells its peer')
+  // (64 KiB/s: a 128 KiB chunk takes a deadline)
+  assert.equal(await told(64 * 1024), [], 'a line too slow tells it nothing')
+})
+
 test('a new peer is told, after the bitfield, of the chunks waited for by a claim', async () => {
   // (passed on only when it came, a claim missed the listeners of a flash crowd that
   // connected a moment later, and they took the first chunks from the origin again)

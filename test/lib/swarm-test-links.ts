@@ -50,13 +50,13 @@ export function recordingOrigin (clock: SimClock, chunks: Buffer[], asked: numbe
 export const SILENT_ORIGIN: OriginSource = { fetchChunks: async () => await new Promise<void>(() => {}), fetchSequential: async () => await new Promise<void>(() => {}), close: () => {} }
 
 /** One Swarm of `item` (peer id 7s, port 6881, window 16) on host 10.0.0.1 of `net`, its tree set; `durationMs` for a scheduled item. */
-export async function oneSwarm (clock: SimClock, net: SimNet, item: Item, infoHash: Buffer, deadlineMs: number, origin: OriginSource, durationMs?: number): Promise<Swarm> {
+export async function oneSwarm (clock: SimClock, net: SimNet, item: Item, infoHash: Buffer, deadlineMs: number, origin: OriginSource, durationMs?: number, uploadLimit = 0): Promise<Swarm> {
   const port = 6881
   const host = new Host(0, { host: '10.0.0.1', port }, loopbackHost())
   net.add(host)
   const sw = new Swarm({
     url: 'http://origin.test/item', root: item.tree.root, infoHash, peerId: Buffer.alloc(20, 7), port,
-    cacheDir: '', removeCache: false, window: 16, deadlineMs, playFraction: 0, durationMs, limiter: new RateLimiter(0),
+    cacheDir: '', removeCache: false, window: 16, deadlineMs, playFraction: 0, durationMs, limiter: new RateLimiter(uploadLimit, clock),
     warn: () => {}, debug: () => {}, clock, connect: net.connector(host), origin,
     store: (t) => new MemoryStore(t, { keepBuffers: true }),
   })
