@@ -348,7 +348,7 @@ export interface SchedulerHost {
   readonly peers: Set<PeerLink>
   readonly members: { readonly lastJoinAt: number, otherKeys: () => number[] }
   emit: (event: string, ...args: unknown[]) => boolean
-  /** whether our line has shown it can pass a chunk of `len` bytes on in time (uploads.ts canPassOn) */
+  /** whether our line can pass a chunk of `len` bytes on in time, as far as we know (uploads.ts canPassOn) */
   canPassOn: (len: number) => boolean
 }
 

@@ -113,7 +113,7 @@ export class Swarm extends EventEmitter {
     this.myKey = peerKey(opts.peerId)
   }
 
-  /** whether our line has shown it can pass a chunk of `len` bytes on in time (Uploads.canPassOn) */
+  /** whether our line can pass a chunk of `len` bytes on in time, as far as we know (Uploads.canPassOn) */
   canPassOn (len: number): boolean { return this.uploads.canPassOn(len) }
   get infoHashHex (): string { return this.opts.infoHash.toString('hex') }
   get peers (): Set<PeerLink> { return this.members.peers }

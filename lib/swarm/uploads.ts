@@ -173,8 +173,7 @@ export class Uploads {
   private refuseBeyondLine (p: PeerLink): void {
     const i = p.wanted[p.wanted.length - 1]
     // --upload-limit bounds the pace too, measured or not
-    const limit = this.sw.opts.limiter.bytesPerSecond
-    const msPerByte = Math.max(this.msPerByte, limit > 0 ? 1000 / limit : 0)
+    const msPerByte = this.pace
     if (msPerByte === 0 || i === undefined || !this.sw.store?.has(i)) return
     const dl = this.sw.opts.deadlineMs
     // idle long enough to forget: one request is served, and measures the line anew
@@ -203,10 +202,14 @@ export class Uploads {
    * allows it. Before our first chunk is out nothing says the line is slow: it can.
    */
   canPassOn (len: number): boolean {
-    const limit = this.sw.opts.limiter.bytesPerSecond
-    const msPerByte = Math.max(this.msPerByte, limit > 0 ? 1000 / limit : 0)
     const ledger = this.sw.opts.share
-    return len * msPerByte <= this.sw.opts.deadlineMs / 2 && (ledger === undefined || ledger.allows(len))
+    return len * this.pace <= this.sw.opts.deadlineMs / 2 && (ledger === undefined || ledger.allows(len))
+  }
+
+  /** ms per byte our line sends at: the pace of the chunks sent lately, or --upload-limit's when slower (0: neither known) */
+  private get pace (): number {
+    const limit = this.sw.opts.limiter.bytesPerSecond
+    return Math.max(this.msPerByte, limit > 0 ? 1000 / limit : 0)
   }
 
   /** Serve `p`'s requests; its latest came now, asked with AREQUEST when `alt` (refuseBeyondShares). */
