@@ -3,7 +3,7 @@
 //   node dist/bench/sim/run.js --scenario audio --listeners 1000
 //   node dist/bench/sim/run.js --scenario audio --sweep 1000,10000 --modes pc,bt,http --plot sim.svg
 import minimist from 'minimist'
-import { writeFileSync, readFileSync, openSync, writeSync } from 'node:fs'
+import { writeFileSync, readFileSync, openSync, writeSync, closeSync } from 'node:fs'
 import { setFlagsFromString } from 'node:v8'
 import { spawnSync } from 'node:child_process'
 import { totalmem } from 'node:os'
@@ -91,6 +91,7 @@ if (argv.from !== undefined) {
 const name = String(argv.scenario ?? 'audio')
 const sc = SCENARIOS[name]
 if (!sc) { process.stderr.write(`sim: unknown scenario '${name}'\n`); process.exit(64) }
+if (argv['trace-origin'] !== undefined && (name === 'live' || name === 'day')) { process.stderr.write(`sim: --trace-origin is for audio, steady and video, not ${name}\n`); process.exit(64) }
 // population overrides (population.ts HOME), for experiments on what a figure depends on
 if (argv.nat !== undefined) HOME.natShare = Number(argv.nat)
 if (argv['up-sigma'] !== undefined) HOME.upSigma = Number(argv['up-sigma'])
@@ -121,11 +122,10 @@ for (const n of sizes) {
   const item = makeItem(Math.round(base.bitrate / 8 * base.durationMs / 1000), base.chunkBytes)
   for (const mode of modes) {
     const run: ScenarioOptions = { ...base, mode, progress: (l: string) => process.stderr.write(`sim: ${l}\n`) }
-    if (argv['trace-origin'] !== undefined) {
-      const fd = openSync(String(argv['trace-origin']), 'a')
-      run.traceOrigin = (t, listener, line) => writeSync(fd, JSON.stringify({ mode, n, t, listener, line }) + '\n')
-    }
+    const fd = argv['trace-origin'] !== undefined ? openSync(String(argv['trace-origin']), 'a') : undefined
+    if (fd !== undefined) run.traceOrigin = (t, listener, line) => writeSync(fd, JSON.stringify({ mode, n, t, listener, line }) + '\n')
     const r = name === 'live' ? await runLive(run) : await runScenario(run, item)
+    if (fd !== undefined) closeSync(fd)
     results.push(r)
     process.stdout.write(JSON.stringify({ scenario: name, ...r }) + '\n')
     const m = r.messages
