@@ -14,7 +14,7 @@ import { encode } from '../../lib/tracker/bencode.js'
 import { FrameDecoder, type Frame } from '../../lib/frames/frame.js'
 import { startOrigin, type OriginServer } from '../../scripts/origin.js'
 import { assemble, fakePeer, makeItem, record, startFetch, type TestItem } from './pc-fetch-helpers.js'
-import { encodeMessage } from '../../lib/swarm/wire.js'
+import { encodeMessage, type Message } from '../../lib/swarm/wire.js'
 
 const CHUNK = 64 * 1024
 const COUNT = 24
@@ -131,6 +131,60 @@ test('a peer that claims every chunk and sends none: each chunk still comes from
     if (!(at <= due)) late.push(`chunk ${i} asked of the origin at ${at} ms (first claim at ${base} ms, plays ${i * CHUNK_MS} ms after it, bound ${due} ms)`)
   }
   assert.equal(late, [], `${late.join('; ')}${seen()}`)
+})
+
+// A longer item in shorter chunks, for turns far ahead: 120 chunks of 16 KiB, 2 s each
+const LONG_CHUNK = 16 * 1024
+const LONG_COUNT = 120
+const LONG_CHUNK_MS = 2000
+
+/**
+ * One listener of the long item under a tracker counting five, whose one peer holds
+ * nothing and claims nothing, with `args` added, watched for `watchMs` and stopped: when
+ * it asked its own origin for each chunk (ms after it listened) and the ASKED messages its
+ * peer was sent.
+ */
+async function listenerWithEmptyPeer (long: TestItem, args: string[], watchMs: number): Promise<{ askedAt: number[], claims: Array<{ first: number, count: number }>, stderr: string }> {
+  const askedAt: number[] = []
+  const own = await startOrigin({
+    dir: dir.path,
+    log: (line) => {
+      const m = /^GET \/long\.bin bytes=(\d+)-(\d+)$/.exec(line)
+      if (!m) return
+      for (let i = Math.floor(Number(m[1]) / LONG_CHUNK); i <= Math.floor(Number(m[2]) / LONG_CHUNK); i++) askedAt[i] ??= Date.now()
+    },
+  })
+  servers.push({ close: () => { void own.close() } })
+  const claims: Array<{ first: number, count: number }> = []
+  const peer = await fakePeer(long, () => {}, undefined, { holdsNothing: true, onMessage: (m: Message) => { if (m.type === 'asked') claims.push({ first: m.first, count: m.count }) } })
+  servers.push(peer)
+  const tracker = await trackerNaming(peer.port)
+  // (not --raw, which fetches an item whole with no play times)
+  const p = await startFetch(['--keep', '0', '--deadline', `${DEADLINE_MS}ms`, '--tracker', tracker, ...args], record(own.url + 'long.bin', { root: long.root, duration: LONG_COUNT * LONG_CHUNK_MS }))
+  const t0 = Date.now()
+  await new Promise(resolve => setTimeout(resolve, watchMs))
+  p.child.kill('SIGTERM')
+  await withTimeout(p.exited, 10_000, 'pc-fetch to stop')
+  return { askedAt: askedAt.map(a => a - t0), claims, stderr: p.stderr() }
+}
+
+test('a listener whose --upload-limit cannot pass a chunk on within half -d claims nothing (ASKED) and takes no chunk from the origin more than 8 -d before it plays', async () => {
+  const long = await makeItem(dir.path, 'long.bin', LONG_COUNT * LONG_CHUNK, LONG_CHUNK)
+  // 20,000 bytes/s sends a 16 KiB chunk in 0.82 s, past half of -d 1 s; the same listener
+  // unlimited, for contrast. 30 s: the unlimited one's turns for the blocks playing in
+  // 18-70 s come 10 s after it started, plus 4 s for each place above it among the five
+  // counted, and for a block it is designated for among the two (half of them) they are
+  // more than 8 -d ahead
+  const [slow, free] = await Promise.all([listenerWithEmptyPeer(long, ['--upload-limit', '20000'], 30_000), listenerWithEmptyPeer(long, [], 30_000)])
+  const seen = (r: typeof slow): string => `\nasked of the origin (ms after it listened): ${r.askedAt.map((at, i) => `${i}@${at}`).join(' ')}\nASKED sent: ${JSON.stringify(r.claims)}\npc-fetch: ${r.stderr.slice(-3000)}`
+  assert.ok(free.claims.length > 0, `the unlimited listener claims what it asks of the origin${seen(free)}`)
+  assert.equal(slow.claims, [], `the slow listener claims nothing${seen(slow)}`)
+  assert.ok(slow.askedAt.length > 0, `the slow listener took its first chunks from the origin${seen(slow)}`)
+  // chunk i plays i * 2 s after pc-fetch's item began, which is after it listened: a chunk
+  // asked more than 8 -d before that, counted from when it listened, was asked on a far turn
+  const early = (r: typeof slow): number[] => r.askedAt.flatMap((at, i) => at < i * LONG_CHUNK_MS - 8 * DEADLINE_MS ? [i] : [])
+  assert.ok(early(free).length > 0, `the unlimited listener takes chunks far ahead at its turn${seen(free)}`)
+  assert.equal(early(slow), [], `the slow listener takes no chunk far ahead${seen(slow)}`)
 })
 
 test('an ASKED past the item\'s chunk count gets its sender dropped and said on stderr; the item plays on', async () => {

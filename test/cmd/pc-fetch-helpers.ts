@@ -8,7 +8,7 @@ import { TreeBuilder, formatTree, type HashTree } from '../../lib/hashing/hashtr
 import { FrameDecoder, type Frame } from '../../lib/frames/frame.js'
 import { createServer, type Socket } from 'node:net'
 import * as assert from 'uvu/assert'
-import { encodeHandshake, encodeMessage, WireDecoder } from '../../lib/swarm/wire.js'
+import { encodeHandshake, encodeMessage, WireDecoder, type Message } from '../../lib/swarm/wire.js'
 import { start, waitForOutput, withTimeout } from '../helpers.js'
 
 export interface TestItem { name: string, data: Buffer, tree: HashTree, root: string }
@@ -48,9 +48,10 @@ export async function startFetch (args: string[], input?: string): Promise<Fetch
 /**
  * A fake peer on 127.0.0.1 that claims every chunk of `item` (a full bitfield; an empty one
  * with `holdsNothing`) and hands each request to `onRequest`, which answers it, or not;
- * `onOpen` is called with each connection once its bitfield is sent.
+ * `onOpen` is called with each connection once its bitfield is sent, `onMessage` with every
+ * message the listener sends after its handshake.
  */
-export async function fakePeer (item: TestItem, onRequest: (s: Socket, index: number) => void, onClose?: () => void, opts: { holdsNothing?: boolean, onOpen?: (s: Socket) => void } = {}): Promise<{ port: number, close: () => void }> {
+export async function fakePeer (item: TestItem, onRequest: (s: Socket, index: number) => void, onClose?: () => void, opts: { holdsNothing?: boolean, onOpen?: (s: Socket) => void, onMessage?: (m: Message) => void } = {}): Promise<{ port: number, close: () => void }> {
   const server = createServer((s) => {
     const d = new WireDecoder()
     s.on('error', () => {})
@@ -62,7 +63,10 @@ export async function fakePeer (item: TestItem, onRequest: (s: Socket, index: nu
           const n = item.tree.leaves.length
           s.write(encodeMessage({ type: 'bitfield', count: n, bits: Buffer.alloc(Math.ceil(n / 8), opts.holdsNothing === true ? 0 : 0xff) }))
           opts.onOpen?.(s)
-        } else if (m.type === 'request') onRequest(s, m.index)
+          continue
+        }
+        opts.onMessage?.(m)
+        if (m.type === 'request') onRequest(s, m.index)
       }
     })
   })
