@@ -22,11 +22,15 @@ const PORT = 6881
 const item = makeItem(DURATION_MS * 16, 128 * 1024)
 const chunkMs = DURATION_MS / item.chunks.length
 
+/** askedAt's listener: its peer id's bytes and its mute peers' first one's, where in the item it tunes in, when its origin is allowed, its --upload-limit */
+interface Listener { peerByte?: number, muteByte?: number, fraction?: number, allowAfterMs?: number, uploadLimit?: number }
+
 /**
- * One listener tuning in at the item's start, the tracker counting `audience`, connected
- * to `mute` peers that never hold a chunk: when each chunk was first asked of its origin.
+ * One listener tuning in at the item's start (or `fraction` into it), the tracker counting
+ * `audience`, connected to `mute` peers that never hold a chunk: when each chunk was first
+ * asked of its origin.
  */
-async function askedAt (audience: number, mute: number, peerByte = 7, muteByte = 100, fraction = 0, allowAfterMs = 0, uploadLimit = 0): Promise<number[]> {
+async function askedAt (audience: number, mute: number, { peerByte = 7, muteByte = 100, fraction = 0, allowAfterMs = 0, uploadLimit = 0 }: Listener = {}): Promise<number[]> {
   const clock = new SimClock(10)
   const net = new SimNet(clock, new Rng(1))
   const asked: number[] = new Array(item.chunks.length).fill(NaN)
@@ -59,7 +63,7 @@ async function askedAt (audience: number, mute: number, peerByte = 7, muteByte =
 test('designated with few above it, a listener takes each chunk at its turn, up to a minute before it plays', async () => {
   // (one peer that never holds a chunk, ranked below it for every block: with no peer at
   // all, ISOLATED_LEAD_DEADLINES decides instead, below)
-  const asked = await askedAt(2, 1, 4, 106)
+  const asked = await askedAt(2, 1, { peerByte: 4, muteByte: 106 })
   for (let i = 8; i < item.chunks.length; i++) {
     const plays = i * chunkMs
     assert.ok(asked[i] >= plays - ORIGIN_LEAD_MS, `chunk ${i} (plays at ${plays} ms) asked at ${asked[i]} ms`)
@@ -72,7 +76,7 @@ test('designated, but on a line too slow to pass a chunk on within half a deadli
   // 100,000 a listener on a 0.5 Mbit/s line took chunks 5-7 at its turn and its claim held
   // the audience for 30 s; chunk 7 had reached none of the peers of 11 listeners by then,
   // and they took it from the origin in the same 20 ms, bench/sim audio, seed 1)
-  const asked = await askedAt(2, 1, 4, 106, 0, 0, 64 * 1024)
+  const asked = await askedAt(2, 1, { peerByte: 4, muteByte: 106, uploadLimit: 64 * 1024 })
   const last = item.chunks.length - 1
   for (let i = 8; i < last; i++) {
     const plays = i * chunkMs
@@ -145,10 +149,10 @@ test('with no peer, a listener waits for one before the origin only while the tr
   // reachable, 8 listeners waited the whole of it for nobody: bench/sim steady, N = 100,
   // seed 13); 40 is a flash crowd's, where one that accepts connections soon comes
   const at = 12_000
-  const slow = await askedAt(3, 0, 7, 100, at / DURATION_MS)
+  const slow = await askedAt(3, 0, { fraction: at / DURATION_MS })
   assert.ok((3 - 1) * ISOLATED_WAIT_MS < ISOLATED_WAIT_ARRIVALS * at)
   assert.ok(slow[0] < DEADLINE_MS, `chunk 0 asked at ${slow[0]} ms in a slow audience`)
-  const fast = await askedAt(40, 0, 7, 100, at / DURATION_MS)
+  const fast = await askedAt(40, 0, { fraction: at / DURATION_MS })
   assert.ok(fast[0] >= ISOLATED_WAIT_MS, `chunk 0 asked at ${fast[0]} ms in a flash crowd`)
   assert.ok(fast[0] <= ISOLATED_WAIT_MS + DEADLINE_MS, `chunk 0 asked at ${fast[0]} ms: the wait for a peer is bounded`)
 })
@@ -159,7 +163,7 @@ test('tuning in at an item\'s top while listeners come fast, a listener designat
   // designated listener, took chunks 0-2 again: bench/sim audio, N = 1,000-30,000). Three
   // counted at the top is a crowd's pace (ISOLATED_WAIT_ARRIVALS), and this listener is
   // placed first for block 0 among them: its turn was at once.
-  const asked = await askedAt(3, 1, 4, 106)
+  const asked = await askedAt(3, 1, { peerByte: 4, muteByte: 106 })
   for (const i of [0, 1, 2]) {
     assert.ok(asked[i] >= DEADLINE_MS, `chunk ${i} asked at ${asked[i]} ms, at once`)
     assert.ok(asked[i] <= 2 * DEADLINE_MS, `chunk ${i} asked at ${asked[i]} ms: the wait is bounded by the overdue rule`)
@@ -169,7 +173,7 @@ test('tuning in at an item\'s top while listeners come fast, a listener designat
   // where listeners come slowly (3 counted 12 s into the item), the first chunks go at once
   // (the origin allowed once the peer is connected: with no peer ISOLATED_WAIT_MS decides)
   const at = 12_000
-  const slow = await askedAt(3, 1, 4, 106, at / DURATION_MS, 100)
+  const slow = await askedAt(3, 1, { peerByte: 4, muteByte: 106, fraction: at / DURATION_MS, allowAfterMs: 100 })
   assert.ok(slow[0] < DEADLINE_MS && slow[1] < DEADLINE_MS, `chunks 0 and 1 asked at ${slow[0]} and ${slow[1]} ms in a slow audience`)
 })
 
@@ -177,11 +181,11 @@ test('in a crowd at an item\'s top, chunk 0 overdue goes to the origin by place 
   // (at 100,000 listeners every neighbourhood's designated listener found chunk 0 overdue
   // in the same 50 ms and 21 took it again: bench/sim audio). This listener is first in
   // rank among its five peers for block 0, and placed 5.31 of a count of 1,000.
-  const crowd = await askedAt(1000, 5, 32, 100)
+  const crowd = await askedAt(1000, 5, { peerByte: 32 })
   assert.ok(crowd[0] >= DEADLINE_MS + 5 * 1000, `chunk 0 asked at ${crowd[0]} ms, before its place's five steps`)
   assert.ok(crowd[0] <= 2 * DEADLINE_MS + 5 * 1000, `chunk 0 asked at ${crowd[0]} ms, the wait past its place unbounded`)
   // placed first in a count of 20 (0.11), it goes when overdue
-  const small = await askedAt(20, 5, 32, 100)
+  const small = await askedAt(20, 5, { peerByte: 32 })
   assert.ok(small[0] >= DEADLINE_MS && small[0] <= 2 * DEADLINE_MS, `chunk 0 asked at ${small[0]} ms in a small crowd`)
 })
 
