@@ -9,6 +9,7 @@ import { spawnSync } from 'node:child_process'
 import { totalmem } from 'node:os'
 import { runScenario, makeItem, DEFAULTS, type ScenarioOptions, type Result, type Mode } from './scenario.js'
 import { plot } from './plot.js'
+import { summarizeTrace, type TraceRecord } from './trace.js'
 import { runLive } from './live.js'
 import { runDay, DAY_DEFAULTS, CLASSES, type DayOptions, type DayResult, type LineClass } from './day.js'
 import { HOME } from './population.js'
@@ -66,7 +67,7 @@ const SCENARIOS: Record<string, Partial<ScenarioOptions>> = {
   loopback: { bitrate: 20 * 1024 * 1024 * 8 / 240, durationMs: 240_000, arrival: 'together', population: 'loopback', originRateFactor: Infinity, churn: false, tailMs: 0, joiners: 5, quantumMs: 1 },
 }
 
-const argv = minimist(process.argv.slice(2), { string: ['scenario', 'listeners', 'sweep', 'modes', 'mode', 'seed', 'origin-rate', 'plot', 'until', 'quantum', 'nat', 'up-sigma', 'loss', 'rtt', 'deadline', 'live-delay', 'duration', 'from', 'items', 'lead', 'keep', 'max-share', 'fair-share', 'max-share-lines', 'max-peers', 'max-incoming', 'trace-origin'], boolean: ['churn', 'help'], default: { churn: true } })
+const argv = minimist(process.argv.slice(2), { string: ['scenario', 'listeners', 'sweep', 'modes', 'mode', 'seed', 'origin-rate', 'plot', 'until', 'quantum', 'nat', 'up-sigma', 'loss', 'rtt', 'deadline', 'live-delay', 'duration', 'from', 'items', 'lead', 'keep', 'max-share', 'fair-share', 'max-share-lines', 'max-peers', 'max-incoming', 'trace-origin', 'from-trace', 'rows'], boolean: ['churn', 'help'], default: { churn: true } })
 if (argv.help) {
   process.stdout.write(`Usage: node dist/bench/sim/run.js --scenario ${Object.keys(SCENARIOS).join('|')} [--listeners N | --sweep N,N,…] [--modes pc,bt,http] [--origin-rate X] [--seed S] [--no-churn] [--plot FILE.svg] [--from RUN.json --plot FILE.svg]\n` +
     '  live: [--live-delay MS (pc-icecast --live-delay, 3000)]\n' +
@@ -78,7 +79,20 @@ if (argv.help) {
     '  [--max-peers K]: each pc listener\'s swarm dials while it has fewer than K peers (default 50, members.ts MAX_PEERS)\n' +
     '  [--max-incoming M]: each host accepts at most M incoming connections (default 256, fetcher.ts MAX_CONNECTIONS; live 128)\n' +
     '  [--until MS]: stop at this simulated time (audio, steady, video, loopback: to profile a part of a run)\n' +
-    '  [--trace-origin FILE]: audio, steady, video: each pc listener\'s origin requests, one NDJSON line each ({t, listener, line}: the swarm\'s debug line, with its place and holders)\n')
+    '  [--trace-origin FILE]: audio, steady, video: each pc listener\'s origin requests, one NDJSON line each ({t, listener, line}: the swarm\'s debug line, with its place and holders)\n' +
+    '  --from-trace FILE [--rows K]: only print that file\'s requests by chunk: how many, and the first K (default 12) with when, who and by which rule\n')
+  process.exit(0)
+}
+// --from-trace FILE: only read a --trace-origin file, by chunk
+if (argv['from-trace'] !== undefined) {
+  const f = String(argv['from-trace'])
+  try {
+    const rs = readFileSync(f === '-' ? 0 : f, 'utf8').split('\n').filter(Boolean).map(l => JSON.parse(l) as TraceRecord)
+    process.stdout.write(summarizeTrace(rs, argv.rows !== undefined ? count('rows') : undefined))
+  } catch (e) {
+    process.stderr.write(`sim: ${f}: ${(e as Error).message}\n`)
+    process.exit(65)
+  }
   process.exit(0)
 }
 // --from FILE: only draw the plot again from a run's JSON lines

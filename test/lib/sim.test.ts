@@ -5,6 +5,7 @@ import { test } from 'uvu'
 import * as assert from 'uvu/assert'
 import { runScenario, makeItem, DEFAULTS, type ScenarioOptions, type Result } from '../../bench/sim/scenario.js'
 import { runLive, LIVE_DELAY_MS } from '../../bench/sim/live.js'
+import { parseOriginLine, summarizeTrace, type TraceRecord } from '../../bench/sim/trace.js'
 
 // one minute of 128 kbit/s (8 chunks of 128 KiB), 30 listeners tuning in at the top of the hour, nobody leaving
 const base: ScenarioOptions = { ...DEFAULTS, listeners: 30, durationMs: 60_000, tailMs: 20_000, churn: false, seed: 7 }
@@ -18,8 +19,8 @@ function everyoneComplete (r: Result): void {
 }
 
 test('pc: bytes are conserved between listeners, the network and the origin, and every listener completes', async () => {
-  const traced: Array<{ t: number, listener: number, line: string }> = []
-  const r = await runScenario({ ...base, mode: 'pc', traceOrigin: (t, listener, line) => traced.push({ t, listener, line }) }, item, true)
+  const traced: TraceRecord[] = []
+  const r = await runScenario({ ...base, mode: 'pc', traceOrigin: (t, listener, line) => traced.push({ mode: 'pc', n: base.listeners, t, listener, line }) }, item, true)
   everyoneComplete(r)
   const c = r.conservation
   assert.ok(c.receivedFromPeers > 0, 'peers swapped chunks')
@@ -43,12 +44,16 @@ test('pc: bytes are conserved between listeners, the network and the origin, and
   // each origin request is traced with its chunks, place and holders; the origin sent no chunk nobody asked for
   const asked = new Array<number>(r.chunks).fill(0)
   for (const x of traced) {
-    const m = /origin chunks (\d+)\.\.(\d+)(?: \(overdue\))?, \d+ peers, place \d+ of \d+, \d+ holders$/.exec(x.line)
-    assert.ok(m, `traced: ${x.line}`)
+    const q = parseOriginLine(x.line)
+    assert.ok(q, `traced: ${x.line}`)
     assert.ok(x.listener >= 0 && x.listener < base.listeners && x.t > 0)
-    for (let i = Number(m[1]); i <= Number(m[2]); i++) asked[i]++
+    for (let i = q.first; i <= q.last; i++) asked[i]++
   }
   oc.byChunk.forEach((n, i) => assert.ok(n <= asked[i], `chunk ${i}: sent ${n} times, asked ${asked[i]} times`))
+  // and read back by chunk (run.ts --from-trace): each chunk asked, as many times
+  const summary = summarizeTrace(traced, 1)
+  asked.forEach((n, i) => { if (n > 0) assert.ok(summary.includes(`\nchunk ${i}: ${n} ${n === 1 ? 'ask' : 'asks'}\n`), `chunk ${i} asked ${n} times, not in:\n${summary}`) })
+  assert.throws(() => summarizeTrace([{ ...traced[0], line: 'a line of something else' }]), /trace line 1: not an origin request/)
 })
 
 test('the baselines, origin unbounded: plain HTTP sends one copy per listener; the BitTorrent-like client completes everyone', async () => {
