@@ -9,7 +9,7 @@ import { spawnSync } from 'node:child_process'
 import { totalmem } from 'node:os'
 import { runScenario, makeItem, DEFAULTS, type ScenarioOptions, type Result, type Mode } from './scenario.js'
 import { plot } from './plot.js'
-import { summarizeTrace, type TraceRecord } from './trace.js'
+import { readTrace, summarizeTrace } from './trace.js'
 import { runLive } from './live.js'
 import { runDay, DAY_DEFAULTS, CLASSES, type DayOptions, type DayResult, type LineClass } from './day.js'
 import { HOME } from './population.js'
@@ -87,8 +87,7 @@ if (argv.help) {
 if (argv['from-trace'] !== undefined) {
   const f = String(argv['from-trace'])
   try {
-    const rs = readFileSync(f === '-' ? 0 : f, 'utf8').split('\n').filter(Boolean).map(l => JSON.parse(l) as TraceRecord)
-    process.stdout.write(summarizeTrace(rs, argv.rows !== undefined ? count('rows') : undefined))
+    process.stdout.write(summarizeTrace(readTrace(readFileSync(f === '-' ? 0 : f, 'utf8')), argv.rows !== undefined ? count('rows') : undefined))
   } catch (e) {
     process.stderr.write(`sim: ${f}: ${(e as Error).message}\n`)
     process.exit(65)

@@ -10,6 +10,16 @@ export interface OriginRequest { first: number, last: number, overdue: boolean, 
 
 const LINE = /origin chunks (\d+)\.\.(\d+)( \(overdue\))?, (\d+) peers, place (\d+) of (\d+), (\d+) holders$/
 
+/** The records of a --trace-origin file's text; a line that is not JSON is an error, named by its number. */
+export function readTrace (text: string): TraceRecord[] {
+  const out: TraceRecord[] = []
+  text.split('\n').forEach((l, k) => {
+    if (l.trim() === '') return
+    try { out.push(JSON.parse(l) as TraceRecord) } catch { throw new Error(`trace line ${k + 1}: not JSON`) }
+  })
+  return out
+}
+
 /** The request a traced line tells of, or undefined when it is not one. */
 export function parseOriginLine (line: string): OriginRequest | undefined {
   const m = LINE.exec(line)

@@ -5,7 +5,7 @@ import { test } from 'uvu'
 import * as assert from 'uvu/assert'
 import { runScenario, makeItem, DEFAULTS, type ScenarioOptions, type Result } from '../../bench/sim/scenario.js'
 import { runLive, LIVE_DELAY_MS } from '../../bench/sim/live.js'
-import { parseOriginLine, summarizeTrace, type TraceRecord } from '../../bench/sim/trace.js'
+import { parseOriginLine, readTrace, summarizeTrace, type TraceRecord } from '../../bench/sim/trace.js'
 
 // one minute of 128 kbit/s (8 chunks of 128 KiB), 30 listeners tuning in at the top of the hour, nobody leaving
 const base: ScenarioOptions = { ...DEFAULTS, listeners: 30, durationMs: 60_000, tailMs: 20_000, churn: false, seed: 7 }
@@ -54,6 +54,8 @@ test('pc: bytes are conserved between listeners, the network and the origin, and
   const summary = summarizeTrace(traced, 1)
   asked.forEach((n, i) => { if (n > 0) assert.ok(summary.includes(`\nchunk ${i}: ${n} ${n === 1 ? 'ask' : 'asks'}\n`), `chunk ${i} asked ${n} times, not in:\n${summary}`) })
   assert.throws(() => summarizeTrace([{ ...traced[0], line: 'a line of something else' }]), /trace line 1: not an origin request/)
+  assert.equal(readTrace(traced.map(x => JSON.stringify(x)).join('\n') + '\n'), traced)
+  assert.throws(() => readTrace(JSON.stringify(traced[0]) + '\n{"t":'), /trace line 2: not JSON/)
 })
 
 test('the baselines, origin unbounded: plain HTTP sends one copy per listener; the BitTorrent-like client completes everyone', async () => {
