@@ -11,7 +11,7 @@ import { SimNet } from '../../bench/sim/net.js'
 import { Rng } from '../../bench/sim/population.js'
 import { makeItem } from '../../bench/sim/scenario.js'
 import { ScriptedLink, recordingOrigin, oneSwarm, SILENT_ORIGIN } from './swarm-test-links.js'
-import { CLAIM_MIN_DEADLINES, CLAIM_MAX_MS, CLAIM_SPREAD, CLAIM_SPREAD_PLACES, OVERDUE_SPREAD, ORIGIN_SETTLE_MS, ORIGIN_STEP_MS } from '../../lib/swarm/scheduler.js'
+import { CLAIM_MIN_DEADLINES, CLAIM_MAX_MS, CLAIM_SPREAD, CLAIM_SPREAD_PLACES, OVERDUE_PLACE_STEP_MS, OVERDUE_SPREAD, ORIGIN_SETTLE_MS, ORIGIN_STEP_MS } from '../../lib/swarm/scheduler.js'
 import { peerKey, score } from '../../lib/swarm/picker.js'
 import type { Message } from '../../lib/swarm/wire.js'
 import type { Swarm } from '../../lib/swarm/swarm.js'
@@ -326,6 +326,46 @@ test('when a claim runs out after a designated listener\'s turn has passed, it t
   await sw.close(false)
   const spread = ends + CLAIM_SPREAD * DEADLINE_MS
   assert.ok(asked[chunk] >= spread - 20 && asked[chunk] <= spread + 600, `chunk ${chunk} asked of the origin at ${asked[chunk]} ms, the claim ending at ${ends} ms`)
+})
+
+test('when a claim runs out after its chunk came near, listeners among five peers or more take it a second apart by their place, counted from its end', async () => {
+  // A (ranked below us for block 2) claims chunk 8 (plays at 64 s) at 40 s and never sends
+  // it; B (ranked above us, so that we take no turn for it) and three more peers (ranked
+  // below) hold chunks 0-7 and no other. The claim ends a deadline and the origin's wait
+  // before the chunk plays (~62 s), when the chunk has been near for 14 s: counted from
+  // when it came near, every listener's place had passed, and all asked the origin at the
+  // end. Counted from the end, a listener asks OVERDUE_PLACE_STEP_MS later for each place
+  // lower: 3 s for 3. (In a flash crowd of 100,000, bench/sim audio, seed 1, sixteen
+  // listeners placed 2-17 took a chunk from the origin within 50 ms when a claim on it ran out.)
+  const place = (n: number): number => Math.floor((1 - score(me, 2) / 2 ** 32) * n)
+  // (the smallest audience, of us and our five peers, and one placing us 3 places lower)
+  const low = 6
+  const high = Array.from({ length: 5000 }, (_, k) => low + k).find(n => place(n) === place(low) + 3)!
+  const askedAt = async (audience: number): Promise<number> => {
+    const clock = new SimClock(10)
+    const net = new SimNet(clock, new Rng(1))
+    const asked: number[] = new Array(item.chunks.length).fill(NaN)
+    const sw = await oneSwarm(clock, net, item, INFO_HASH, DEADLINE_MS, recordingOrigin(clock, item.chunks, asked), DURATION_MS)
+    sw.counted(audience)
+    // (the three more ranked below us too: second in rank, we take an overdue chunk two deadlines after it came near)
+    const others = [below, above, ...ids.filter(b => b !== below && score(peerKey(Buffer.alloc(20, b)), 2) < score(me, 2)).slice(0, 3)]
+    const links = others.map(b => new TellingLink(clock, b))
+    for (const p of links) {
+      p.open(INFO_HASH, PORT)
+      sw.attach(p)
+      p.says({ type: 'bitfield', count: item.chunks.length, bits: Buffer.alloc(Math.ceil(item.chunks.length / 8)) })
+      for (let i = 0; i < chunk; i++) p.says({ type: 'have', index: i })
+    }
+    clock.setTimeout(() => links[0].says({ type: 'asked', first: chunk, count: 1 }), 40_000)
+    sw.allowOrigin()
+    await clock.run(75_000)
+    await sw.close(false)
+    return asked[chunk]
+  }
+  const a = await askedAt(low)
+  const b = await askedAt(high)
+  assert.ok(a >= chunk * chunkMs - DEADLINE_MS - 1000, `placed ${place(low)}: chunk ${chunk} asked of the origin at ${a} ms, before the claim ended`)
+  assert.ok(Math.abs(b - a - 3 * OVERDUE_PLACE_STEP_MS) <= 600, `chunk ${chunk} asked of the origin at ${a} ms placed ${place(low)} and ${b} ms placed ${place(high)}, not ${3 * OVERDUE_PLACE_STEP_MS} ms apart`)
 })
 
 test('a claim renewed after one ran out lasts to (1 - CLAIM_SPREAD) deadlines before its chunk plays', async () => {
