@@ -184,16 +184,39 @@ export class Members {
   /** the swarm's limit on the peers it dials, read when used (a swarm's options are set after its members are made) */
   private get maxPeers (): number { return this.sw.opts.maxPeers ?? MAX_PEERS }
 
-  /** Known address (tracker, --peer, PEX); `sticky` ones are redialled while we run. */
+  /**
+   * Known address (tracker, --peer, PEX); `sticky` ones are redialled while we run. With
+   * the list full (4 × maxPeers), a new address takes the place of the one whose dial
+   * failed longest ago and that waits to be dialled again (no handshake came: refused, or
+   * no answer; not a sticky one, nor one still being dialled). Kept to their last try
+   * (DIAL_RETRIES dials, 1, 2 and 4 s after each failure: ~45 s for an address that never
+   * answers, HANDSHAKE_TIMEOUT_MS each), such addresses shut out every new one: in a flash
+   * crowd of 100,000 four listeners behind NATs that came first had their list filled by
+   * their one peer's PEX within half a second, 54 of the 80 with addresses behind NATs
+   * (a 10 s handshake timeout each) and 26 with the first listeners that accept
+   * connections, already at their limit of incoming ones; the tracker's later answers were
+   * dropped, they still had one peer at 7.5 s, and each took chunk 1 from the origin in
+   * the same 10 ms when it came due (bench/sim audio, 20 peers dialled, origin at 10 × the
+   * stream, seed 1: 6 copies after the first by 10 s, 2 so). A list so held still says it
+   * is full (PEXFULL): a PEX is what filled it.
+   */
   addAddress (addr: PeerAddress, sticky = false): void {
     // with the list full, an address that is not sticky changes nothing whatever it is:
     // said first, as PEX brings hundreds at a time and each took a key string and lookups
-    if (!sticky && this.dials.size >= 4 * this.maxPeers) return
+    if (!sticky && this.dials.size >= 4 * this.maxPeers && (this.failed === undefined || this.failed.size === 0)) return
     const key = keyOf(addr)
     if (this.sw.closed || this.banned.has(key) || this.selfAddrs.has(key)) return
     const d = this.dials.get(key)
     if (d) { if (sticky) d.set(STICKY, true); return }
-    if (!sticky && this.dials.size >= 4 * this.maxPeers) return
+    if (!sticky && this.dials.size >= 4 * this.maxPeers) {
+      // (the address whose dial failed longest ago gives way)
+      const old = this.failed?.values().next().value
+      if (old === undefined) return
+      this.failed!.delete(old)
+      this.sw.clock.clearTimeout(old.timer)
+      old.timer = undefined
+      this.dials.delete(keyOf(old.addr))
+    }
     const dial = new Dial(addr, sticky)
     this.dials.set(key, dial)
     this.dial(dial)
@@ -244,9 +267,16 @@ export class Members {
     if (p.goodbye && !d.is(STICKY)) { this.forgetDial(key); return }
     if (!d.is(STICKY) && d.tries >= DIAL_RETRIES) { this.forgetDial(key); sw.kick(); return }
     const wait = Math.min(30_000, 500 * 2 ** Math.min(6, d.tries))
-    d.timer = sw.clock.setTimeout(() => { d.timer = undefined; this.dial(d) }, wait)
+    d.timer = sw.clock.setTimeout(() => { d.timer = undefined; this.failed?.delete(d); this.dial(d) }, wait)
+    if (d.tries > 0 && !d.is(STICKY)) (this.failed ??= new Set()).add(d)
     sw.kick()
   }
+
+  /**
+   * The known addresses whose last dial got no handshake (refused, or no answer) and that
+   * wait to be dialled again, oldest first (addAddress); made when the first one fails.
+   */
+  private failed?: Set<Dial>
 
   /** A connection whose remote handshake arrived (either direction). */
   attach (p: PeerLink): void {
@@ -416,6 +446,8 @@ export class Members {
 
   /** A known address forgotten: with room in the list again, the peers told it was full are told it is not. */
   private forgetDial (key: string): void {
+    const d = this.dials.get(key)
+    if (d !== undefined) this.failed?.delete(d)
     this.dials.delete(key)
     if (!this.toldFull || this.full || this.sw.closed) return
     this.toldFull = false

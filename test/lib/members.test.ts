@@ -180,6 +180,28 @@ test('maxPeers: no dial with that many peers connected; at most 4 × as many add
   }
 })
 
+test('a full list: a new address takes the place of the one whose dial failed longest ago, not of one still being dialled or sticky', async () => {
+  const clock = new SimClock(10)
+  const dials: string[] = []
+  // maxPeers 1: a list of 4 addresses; .1 and .2 refuse at once, .3 never answers, .4 is sticky and refuses
+  const m = members(clock, (to) => { dials.push(to.host); return new Unanswered(clock, to.host === '10.0.1.3' ? 60_000 : 50) }, 1)
+  m.addAddress({ host: '10.0.1.4', port: 6881 }, true)
+  m.addAddress({ host: '10.0.1.1', port: 6881 })
+  m.addAddress({ host: '10.0.1.3', port: 6881 })
+  m.addAddress({ host: '10.0.1.2', port: 6881 })
+  m.addAddress({ host: '10.0.1.5', port: 6881 })
+  assert.equal(dials, ['10.0.1.4', '10.0.1.1', '10.0.1.3', '10.0.1.2'], 'full, and no dial has failed yet: .5 is not taken')
+  await clock.run(100)
+  dials.length = 0
+  m.addAddress({ host: '10.0.1.5', port: 6881 })
+  m.addAddress({ host: '10.0.1.6', port: 6881 })
+  m.addAddress({ host: '10.0.1.7', port: 6881 })
+  assert.equal(dials, ['10.0.1.5', '10.0.1.6'], '.1 then .2 gave way; .3 is still being dialled and .4 is sticky')
+  // .4 closed at 50 ms and is dialled again 1 s later; .5 and .6 would be at 1,150 ms
+  await clock.run(1100)
+  assert.equal(dials, ['10.0.1.5', '10.0.1.6', '10.0.1.4'], 'of the first four only the sticky one is dialled again')
+})
+
 test('PEXFULL: a full list tells a peer that sends PEX once, and that it has room again when an address goes; a peer that said it is full gets no PEX batch until it has room', async () => {
   const clock = new SimClock(10)
   // maxPeers 1: a list of 4 addresses
