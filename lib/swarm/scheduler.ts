@@ -358,6 +358,9 @@ export interface SchedulerHost {
   canPassOn: (len: number) => boolean
 }
 
+/** A peer's claim (ASKED) on a chunk: who told us, when we began waiting for it, until when, and how often it was renewed (CLAIM_RENEWALS). */
+interface Claim { p: PeerLink, from: number, until: number, renewed?: number }
+
 export class Scheduler {
   state?: PickState
   readonly gaveUp = new Set<number>()
@@ -399,7 +402,7 @@ export class Scheduler {
   private releaseTimer?: TimerHandle
   private releaseTimerAt = Infinity
   /** chunk → the peer that said it asked the origin for it, and until when we wait for that (CLAIM_MAX_MS) */
-  private readonly claims = new Map<number, { p: PeerLink, from: number, until: number, renewed?: number }>()
+  private readonly claims = new Map<number, Claim>()
   /** the misses (missedBy) not yet forgiven, oldest first (MISS_FORGET_DEADLINES) */
   private readonly misses: Array<{ at: number, p: PeerLink, i: number }> = []
   /** when each peer last answered REJECT (REFUSED_DEADLINES) */
@@ -990,12 +993,12 @@ export class Scheduler {
     const dl = this.sw.opts.deadlineMs
     if (waited < dl) return false
     const block = Math.floor(i / BLOCK_CHUNKS)
-    const spread = this.claimSpreadUntil(i, block, others, now)
+    const c = this.claims.get(i)
+    const spread = this.claimSpreadUntil(c, i, block, others, now)
     if (spread > now) { this.nextRelease = Math.min(this.nextRelease, spread); return false }
     if (this.timed() && (k > 0 || this.crowdWaits(i, others)) && others.length >= OVERDUE_PLACE_PEERS) {
       const p = this.place(block, others)
       // (counted from the end of a claim that ran out, as from a deadline after the chunk came near)
-      const c = this.claims.get(i)
       const turn = c !== undefined && c.until <= now ? Math.min(waited, now - c.until + dl) : waited
       if (turn < dl + Math.min(OVERDUE_PLACE_MAX_MS, p * OVERDUE_PLACE_STEP_MS) + (p > 0 ? this.sw.feed.latencyMs : 0)) return false
     }
@@ -1009,12 +1012,11 @@ export class Scheduler {
   }
 
   /**
-   * CLAIM_SPREAD: until when chunk i (of `block`), its claim run out, is not overdue for us
-   * (-Infinity: no claim ran out): the claim's end and our place's share of CLAIM_SPREAD
+   * CLAIM_SPREAD: until when chunk i (of `block`), its claim `c` run out, is not overdue for
+   * us (-Infinity: no claim ran out): the claim's end and our place's share of CLAIM_SPREAD
    * deadlines, no later than (1 - CLAIM_SPREAD) deadlines and the origin's wait before it plays.
    */
-  private claimSpreadUntil (i: number, block: number, others: number[], now: number): number {
-    const c = this.claims.get(i)
+  private claimSpreadUntil (c: Claim | undefined, i: number, block: number, others: number[], now: number): number {
     if (c === undefined || c.until > now || !this.timed()) return -Infinity
     const dl = this.sw.opts.deadlineMs
     const share = Math.min(this.place(block, others, true), CLAIM_SPREAD_PLACES) / CLAIM_SPREAD_PLACES
@@ -1055,7 +1057,7 @@ export class Scheduler {
     if (this.crowdWaits(i, others)) return false
     // (a line that cannot pass the chunk on in time takes no turn for it, above)
     if (this.timed() && this.playTime(i) - now > OVERDUE_LEAD_DEADLINES * this.sw.opts.deadlineMs && !this.sw.canPassOn(this.sw.store!.length(i))) return false
-    const at = Math.max(this.releaseAt(i, block, others), this.claimSpreadUntil(i, block, others, now))
+    const at = Math.max(this.releaseAt(i, block, others), this.claimSpreadUntil(c, i, block, others, now))
     if (at > now) { this.nextRelease = Math.min(this.nextRelease, at); return false }
     return true
   }
