@@ -33,6 +33,8 @@ export const LEAVE_GRACE_MS = 2000
  * the stream, seed 1): the first listeners behind NATs stayed apart for a minute, the
  * origin sent each early chunk several times, and 19 % of listeners stalled; announcing
  * again after 5, 10, 20… s while short of peers, none did (BENCHMARKS.md "scale").
+ * Short of peers so, a swarm's full list of known addresses also lets one that failed
+ * give way to a new one (members.ts addAddress).
  */
 export const FEW_PEERS = 5
 /**

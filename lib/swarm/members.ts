@@ -3,6 +3,7 @@
 // peers that lied. Connections come through the swarm's `connect` (TCP by default), so
 // a test or a simulator can join swarms with links of its own.
 import type { PeerLink } from './link.js'
+import { FEW_PEERS } from './announce.js'
 import { WIRE_VERSION, type Handshake, type Message, type PeerAddress } from './wire.js'
 import type { SwarmClock, TimerHandle } from './clock.js'
 
@@ -186,9 +187,10 @@ export class Members {
 
   /**
    * Known address (tracker, --peer, PEX); `sticky` ones are redialled while we run. With
-   * the list full (4 × maxPeers), a new address takes the place of the one whose dial
-   * failed longest ago and that waits to be dialled again (no handshake came: refused, or
-   * no answer; not a sticky one, nor one still being dialled). Kept to their last try
+   * the list full (4 × maxPeers) while we are short of peers (announce.ts FEW_PEERS), a new
+   * address takes the place of the one whose dial failed longest ago and that waits to be
+   * dialled again (no handshake came: refused, or no answer; not a sticky one, nor one
+   * still being dialled). Kept to their last try
    * (DIAL_RETRIES dials, 1, 2 and 4 s after each failure: ~45 s for an address that never
    * answers, HANDSHAKE_TIMEOUT_MS each), such addresses shut out every new one: in a flash
    * crowd of 100,000 four listeners behind NATs that came first had their list filled by
@@ -198,19 +200,22 @@ export class Members {
    * dropped, they still had one peer at 7.5 s, and each took chunk 1 from the origin in
    * the same 10 ms when it came due (bench/sim audio, 20 peers dialled, origin at 10 × the
    * stream, seed 1: 6 copies after the first by 10 s, 2 so). A list so held still says it
-   * is full (PEXFULL): a PEX is what filled it.
+   * is full (PEXFULL): a PEX is what filled it. Not with FEW_PEERS or more: there the
+   * change only moved who met whom, and with it the figures both ways (flash crowd, 20
+   * peers dialled: N = 3,000 1.00 → 1.14 × the item, two listeners sharing the first
+   * place of a block; N = 10,000 first audio p95 1.29 → 1.60 s; BENCHMARKS.md `## scale`).
    */
   addAddress (addr: PeerAddress, sticky = false): void {
     // with the list full, an address that is not sticky changes nothing whatever it is:
     // said first, as PEX brings hundreds at a time and each took a key string and lookups
-    if (!sticky && this.dials.size >= 4 * this.maxPeers && (this.failed === undefined || this.failed.size === 0)) return
+    if (!sticky && this.dials.size >= 4 * this.maxPeers && (this.failed === undefined || this.failed.size === 0 || this.peers.size >= FEW_PEERS)) return
     const key = keyOf(addr)
     if (this.sw.closed || this.banned.has(key) || this.selfAddrs.has(key)) return
     const d = this.dials.get(key)
     if (d) { if (sticky) d.set(STICKY, true); return }
     if (!sticky && this.dials.size >= 4 * this.maxPeers) {
-      // (the address whose dial failed longest ago gives way)
-      const old = this.failed?.values().next().value
+      // (the address whose dial failed longest ago gives way, while we are short of peers)
+      const old = this.peers.size < FEW_PEERS ? this.failed?.values().next().value : undefined
       if (old === undefined) return
       this.failed!.delete(old)
       this.sw.clock.clearTimeout(old.timer)

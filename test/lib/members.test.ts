@@ -6,6 +6,7 @@ import { test } from 'uvu'
 import * as assert from 'uvu/assert'
 import { SimClock } from '../../bench/sim/clock.js'
 import { PeerLink } from '../../lib/swarm/link.js'
+import { FEW_PEERS } from '../../lib/swarm/announce.js'
 import { Members, PEX_BATCH_MS, PEX_MAX_ADDRESSES, DIAL_RETRIES, DIAL_GRACE_MS, MAX_PEERS, type MembersHost } from '../../lib/swarm/members.js'
 import type { Handshake, Message, PeerAddress } from '../../lib/swarm/wire.js'
 
@@ -200,6 +201,24 @@ test('a full list: a new address takes the place of the one whose dial failed lo
   // .4 closed at 50 ms and is dialled again 1 s later; .5 and .6 would be at 1,150 ms
   await clock.run(1100)
   assert.equal(dials, ['10.0.1.5', '10.0.1.6', '10.0.1.4'], 'of the first four only the sticky one is dialled again')
+})
+
+test('a full list: a failed address gives way only while the swarm has fewer than FEW_PEERS peers', async () => {
+  const clock = new SimClock(10)
+  const dials: string[] = []
+  // maxPeers 6: a list of 24, the peers' own addresses among them; every dial is refused
+  const m = members(clock, (to) => { dials.push(to.host); return new Unanswered(clock, 50) }, 6)
+  const peers = [1, 2, 3, 4, 5].map(n => join(m, n))
+  for (let n = 1; n <= 19; n++) m.addAddress({ host: `10.0.1.${n}`, port: 6881 })
+  await clock.run(100)
+  dials.length = 0
+  m.addAddress({ host: '10.0.2.1', port: 6881 })
+  assert.equal(dials, [], `${FEW_PEERS} peers: the list is full and stays so`)
+  // one leaves (its address is forgotten, a place frees), a new address fills it; then one gives way
+  peers[0].drop('gone')
+  m.addAddress({ host: '10.0.2.2', port: 6881 })
+  m.addAddress({ host: '10.0.2.3', port: 6881 })
+  assert.equal(dials, ['10.0.2.2', '10.0.2.3'], `${FEW_PEERS - 1} peers: 10.0.1.1 gave way to 10.0.2.3`)
 })
 
 test('PEXFULL: a full list tells a peer that sends PEX once, and that it has room again when an address goes; a peer that said it is full gets no PEX batch until it has room', async () => {
