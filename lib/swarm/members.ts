@@ -190,9 +190,9 @@ export class Members {
    * the list full (4 × maxPeers) while we are short of peers (announce.ts FEW_PEERS), a new
    * address takes the place of the one whose dial failed longest ago and that waits to be
    * dialled again (no handshake came: refused, or no answer; not a sticky one, nor one
-   * still being dialled). Kept to their last try
-   * (DIAL_RETRIES dials, 1, 2 and 4 s after each failure: ~45 s for an address that never
-   * answers, HANDSHAKE_TIMEOUT_MS each), such addresses shut out every new one: in a flash
+   * still being dialled). Kept to their last try (DIAL_RETRIES dials, 1, 2 and 4 s after
+   * each failure: ~45 s for an address that never answers, HANDSHAKE_TIMEOUT_MS each),
+   * such addresses shut out every new one: in a flash
    * crowd of 100,000 four listeners behind NATs that came first had their list filled by
    * their one peer's PEX within half a second, 54 of the 80 with addresses behind NATs
    * (a 10 s handshake timeout each) and 26 with the first listeners that accept
