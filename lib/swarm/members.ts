@@ -192,8 +192,8 @@ export class Members {
    * dialled again (no handshake came: refused, or no answer; not a sticky one, nor one
    * still being dialled). Kept to their last try (DIAL_RETRIES dials, 1, 2 and 4 s after
    * each failure: ~45 s for an address that never answers, HANDSHAKE_TIMEOUT_MS each),
-   * such addresses shut out every new one: in a flash
-   * crowd of 100,000 four listeners behind NATs that came first had their list filled by
+   * such addresses shut out every new one: in a flash crowd of 100,000 four listeners
+   * behind NATs that came first had their list filled by
    * their one peer's PEX within half a second, 54 of the 80 with addresses behind NATs
    * (a 10 s handshake timeout each) and 26 with the first listeners that accept
    * connections, already at their limit of incoming ones; the tracker's later answers were
@@ -206,17 +206,16 @@ export class Members {
    * place of a block; N = 10,000 first audio p95 1.29 → 1.60 s; BENCHMARKS.md `## scale`).
    */
   addAddress (addr: PeerAddress, sticky = false): void {
-    // with the list full, an address that is not sticky changes nothing whatever it is:
-    // said first, as PEX brings hundreds at a time and each took a key string and lookups
-    if (!sticky && this.dials.size >= 4 * this.maxPeers && (this.failed === undefined || this.failed.size === 0 || this.peers.size >= FEW_PEERS)) return
+    // with the list full, an address that is not sticky changes nothing whatever it is
+    // unless one that failed gives way: said first, as PEX brings hundreds at a time and
+    // each took a key string and lookups
+    const old = !sticky && this.full ? this.givesWay() : undefined
+    if (old === null) return
     const key = keyOf(addr)
     if (this.sw.closed || this.banned.has(key) || this.selfAddrs.has(key)) return
     const d = this.dials.get(key)
     if (d) { if (sticky) d.set(STICKY, true); return }
-    if (!sticky && this.dials.size >= 4 * this.maxPeers) {
-      // (the address whose dial failed longest ago gives way, while we are short of peers)
-      const old = this.peers.size < FEW_PEERS ? this.failed?.values().next().value : undefined
-      if (old === undefined) return
+    if (old !== undefined) {
       this.failed!.delete(old)
       this.sw.clock.clearTimeout(old.timer)
       old.timer = undefined
@@ -275,6 +274,11 @@ export class Members {
     d.timer = sw.clock.setTimeout(() => { d.timer = undefined; this.failed?.delete(d); this.dial(d) }, wait)
     if (d.tries > 0 && !d.is(STICKY)) (this.failed ??= new Set()).add(d)
     sw.kick()
+  }
+
+  /** With the list full: the address that gives way to a new one (addAddress), or null when none does. */
+  private givesWay (): Dial | null {
+    return this.peers.size < FEW_PEERS ? this.failed?.values().next().value ?? null : null
   }
 
   /**
@@ -433,7 +437,7 @@ export class Members {
     }, PEX_BATCH_MS)
   }
 
-  /** whether a PEX can bring us nothing: every address not sticky is refused (addAddress) */
+  /** whether a PEX can bring us nothing: every address not sticky is refused (addAddress; but while we are short of peers, one that failed gives way) */
   private get full (): boolean { return this.dials.size >= 4 * this.maxPeers }
 
   /**
