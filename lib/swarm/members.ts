@@ -351,8 +351,8 @@ export class Members {
     if (had) return had
     const o = this.sw.opts
     const h: Handshake = { infoHash: o.infoHash, peerId: o.peerId, port: o.port }
-    // an item swarm reads AREQUEST (uploads.ts, the fair share); a live swarm does not
-    if (this.version !== WIRE_VERSION) h.version = this.version; else h.altRequests = true
+    // an item swarm reads AREQUEST (uploads.ts, the fair share) and ASKING (scheduler.ts CLAIM_INTENT_MS); a live swarm neither
+    if (this.version !== WIRE_VERSION) h.version = this.version; else { h.altRequests = true; h.asking = true }
     if (full) { h.pexFull = true; this.oursFull = h } else this.ours = h
     return h
   }

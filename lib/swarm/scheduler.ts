@@ -334,6 +334,23 @@ export const CLAIM_RENEWALS = 1
  */
 export const CLAIM_SPREAD = 0.25
 export const CLAIM_SPREAD_PLACES = 4
+/**
+ * A designated listener's turn (releaseAt) for chunks playing more than
+ * OVERDUE_LEAD_DEADLINES deadlines and this long ahead is said to its peers first, with its
+ * score for their block (ASKING, pc-wire(7); picker.ts score: the higher is placed first),
+ * passed on as any claim, and the origin is asked this long after, unless meanwhile a claim
+ * with a higher score came for them, or one without (ASKED: its asker is at the origin
+ * already): then it stands down and waits for that one's copy like any claim. A claim with
+ * a lower score does not hold it. Two listeners whose turns for a block fell 20 ms apart,
+ * each timed from its own start (ORIGIN_SETTLE_MS), both asked the origin before the
+ * other's ASKED could reach them (bench/sim audio, N = 100,000, 20 peers dialled, origin
+ * at 10 × the stream, seed 1: chunks 8-9 twice at 20.2 s). Said first, each hears the
+ * other's before it asks, when the claims cross the crowd in less than half of this: a
+ * few hops of 10-300 ms.
+ */
+export const CLAIM_INTENT_MS = 1000
+/** a turn said (CLAIM_INTENT_MS) this long ago and not taken is said again */
+const INTENT_STALE_MS = 4 * CLAIM_INTENT_MS
 /** a peer that has answered nothing and let this many requests pass their deadline is dropped */
 export const MAX_STRIKES = 6
 export const MAX_MISSED = 4096
@@ -345,7 +362,7 @@ export interface SchedulerHost {
   /** the tracker's count of the swarm (0: not known) */
   readonly audience: number
   /** tell our peers we asked the origin for chunks first..first+n-1 (ASKED); with `from`, pass that peer's ASKED on to our others (claimed()) */
-  asked: (first: number, n: number, from?: PeerLink) => void
+  asked: (first: number, n: number, from?: PeerLink, score?: number) => void
   readonly closed: boolean
   complete: boolean
   readonly store?: Store
@@ -359,7 +376,10 @@ export interface SchedulerHost {
 }
 
 /** A peer's claim (ASKED) on a chunk: who told us, when we began waiting for it, until when, and how often it was renewed (CLAIM_RENEWALS). */
-interface Claim { p: PeerLink, from: number, until: number, renewed?: number }
+/** a peer's claim on a chunk (claimed()); `score`: made at a designated turn, the asker's (ASKING, CLAIM_INTENT_MS) */
+interface Claim { p: PeerLink, from: number, until: number, renewed?: number, score?: number }
+/** our designated turn for a chunk, said to our peers (CLAIM_INTENT_MS): our score for its block, and when */
+interface Intent { score: number, at: number }
 
 export class Scheduler {
   state?: PickState
@@ -403,6 +423,8 @@ export class Scheduler {
   private releaseTimerAt = Infinity
   /** chunk → the peer that said it asked the origin for it, and until when we wait for that (CLAIM_MAX_MS) */
   private readonly claims = new Map<number, Claim>()
+  /** chunk → our turn for it said to our peers (CLAIM_INTENT_MS), until it is stored or a higher claim comes */
+  private readonly intents = new Map<number, Intent>()
   /** the misses (missedBy) not yet forgiven, oldest first (MISS_FORGET_DEADLINES) */
   private readonly misses: Array<{ at: number, p: PeerLink, i: number }> = []
   /** when each peer last answered REJECT (REFUSED_DEADLINES) */
@@ -515,6 +537,7 @@ export class Scheduler {
     this.urgentSince.delete(i)
     this.nearSince.delete(i)
     this.claims.delete(i)
+    this.intents.delete(i)
   }
 
   /**
@@ -523,7 +546,7 @@ export class Scheduler {
    * saying it again, or another peer, does not make us wait longer than that), and pass the
    * chunks newly waited for on to our other peers.
    */
-  claimed (p: PeerLink, first: number, count: number): void {
+  claimed (p: PeerLink, first: number, count: number, score?: number): void {
     const st = this.state
     if (!st) return
     const now = this.sw.clock.now()
@@ -532,8 +555,15 @@ export class Scheduler {
     let run = -1
     let n = 0
     for (let i = first; i < first + count && i < st.count; i++) {
-      if (n > 0 && i !== run + n) { this.sw.asked(run, n, p); n = 0 }
+      if (n > 0 && i !== run + n) { this.sw.asked(run, n, p, score); n = 0 }
       if (this.sw.store!.has(i) || p.has(i)) continue
+      // (our turn said for it, CLAIM_INTENT_MS: ours come back, or a lower one, holds us
+      // not and goes no further; a higher one, or one at the origin already, and we stand down)
+      const mine = this.intents.get(i)
+      if (mine !== undefined) {
+        if (score !== undefined && score <= mine.score) continue
+        this.intents.delete(i)
+      }
       const c = this.claims.get(i)
       // (a claim coming after the one before ran out is waited for afresh, once: CLAIM_RENEWALS)
       const renew = c !== undefined && c.until <= now && (c.renewed ?? 0) < CLAIM_RENEWALS && i !== 0
@@ -543,16 +573,23 @@ export class Scheduler {
       const least = !renew && (i === 0 || from < plays || this.chunkMs === 0) ? from + CLAIM_MIN_DEADLINES * dl : -Infinity
       // (renewed, to the bound of CLAIM_SPREAD)
       const until = this.chunkMs === 0 ? least : Math.min(from + CLAIM_MAX_MS, Math.max(least, plays - (renew ? 1 - CLAIM_SPREAD : 1) * dl - this.sw.feed.latencyMs))
+      let pass = false
       if (c === undefined) {
-        this.claims.set(i, { p, from, until })
-        if (until > now) { if (n === 0) run = i; n++ }
-      } else if (c.until <= now || c.p !== p) {
-        if (renew) { c.from = now; c.renewed = (c.renewed ?? 0) + 1; if (until > now) { if (n === 0) run = i; n++ } }
-        c.p = p
-        c.until = Math.max(c.until, until)
+        this.claims.set(i, score === undefined ? { p, from, until } : { p, from, until, score })
+        pass = until > now
+      } else {
+        // (a claim higher than the one waited for, or one at the origin already, is passed on
+        // too: it must reach the listener whose turn it puts below, CLAIM_INTENT_MS)
+        if (c.until > now && c.score !== undefined && (score === undefined || score > c.score)) { c.score = score; pass = true }
+        if (c.until <= now || c.p !== p) {
+          if (renew) { c.from = now; c.renewed = (c.renewed ?? 0) + 1; c.score = score; pass = until > now }
+          c.p = p
+          c.until = Math.max(c.until, until)
+        }
       }
+      if (pass) { if (n === 0) run = i; n++ }
     }
-    if (n > 0) this.sw.asked(run, n, p)
+    if (n > 0) this.sw.asked(run, n, p, score)
   }
 
   /**
@@ -572,12 +609,18 @@ export class Scheduler {
     return c.until
   }
 
-  /** The chunks we wait for by a peer's claim now (claimedUntil), to tell a new peer of them. */
+  /** The chunks we wait for by a peer's claim now (claimedUntil), and those of our turns said and not yet taken (CLAIM_INTENT_MS), to tell a new peer of them. */
   waitedFor (): number[] {
     const now = this.sw.clock.now()
     const out: number[] = []
     for (const i of this.claims.keys()) if (this.claimedUntil(i, now) > now) out.push(i)
+    for (const [i, t] of this.intents) if (now - t.at < INTENT_STALE_MS && !this.sw.feed.pending.has(i)) out.push(i)
     return out
+  }
+
+  /** The score a new peer is told with chunk i of waitedFor(): ours for a turn said, or the claim's (ASKING); undefined: an ASKED. */
+  claimScore (i: number): number | undefined {
+    return this.intents.get(i)?.score ?? this.claims.get(i)?.score
   }
 
   /** Peer p is gone: what it held is no longer available, what it was asked for is free. */
@@ -1251,10 +1294,14 @@ export class Scheduler {
       let n = 1
       while (n < runMax && k < st.originLimit && st.order[k] === i + n && this.originEligible(i + n, k, now, others) &&
         (alone || Math.floor((i + n) / BLOCK_CHUNKS) === Math.floor(i / BLOCK_CHUNKS))) { n++; k++ }
+      // (our designated turn, said first: CLAIM_INTENT_MS)
+      const said = late ? -1 : this.turnSaid(i, n, now)
+      if (said === 0) continue
+      if (said > 0 && said < n) { k -= n - said; n = said }
       sw.opts.debug(`${sw.opts.url}: origin chunks ${i}..${i + n - 1}${late ? ' (overdue)' : ''}, ${others.length} peers, place ${this.place(Math.floor(i / BLOCK_CHUNKS), others)} of ${sw.audience}, ${st.avail[i]} holders`)
       f.startRange(i, n)
       // (a claim our line cannot honour is not made: it held the others from the origin while our copy reached nobody)
-      if (sw.canPassOn(sw.store!.length(i))) sw.asked(i, n)
+      if (said < 0 && sw.canPassOn(sw.store!.length(i))) sw.asked(i, n)
     }
     // a block waiting for its time: look again then (nothing else may wake an idle swarm)
     if (this.nextRelease < this.releaseTimerAt) {
@@ -1262,6 +1309,29 @@ export class Scheduler {
       this.releaseTimerAt = this.nextRelease
       this.releaseTimer = sw.clock.setTimeout(() => { this.releaseTimer = undefined; this.releaseTimerAt = Infinity; this.kick() }, Math.max(0, this.nextRelease - now))
     }
+  }
+
+  /**
+   * CLAIM_INTENT_MS: of chunks i..i+n-1, due from us at our designated turn, how many go to
+   * the origin now: none the first time, when the turn is said to our peers with our score
+   * (ASKING); those said CLAIM_INTENT_MS ago and still ours, after; -1: not said first (no
+   * time for it, or a line that makes no claim, scheduleOrigin), all go as before.
+   */
+  private turnSaid (i: number, n: number, now: number): number {
+    const sw = this.sw
+    if (!this.timed() || this.playTime(i) - now <= OVERDUE_LEAD_DEADLINES * sw.opts.deadlineMs + CLAIM_INTENT_MS || !sw.canPassOn(sw.store!.length(i))) return -1
+    const t = this.intents.get(i)
+    if (t === undefined || now - t.at >= INTENT_STALE_MS) {
+      const s = score(sw.myKey, Math.floor(i / BLOCK_CHUNKS))
+      for (let j = i; j < i + n; j++) this.intents.set(j, { score: s, at: now })
+      sw.asked(i, n, undefined, s)
+      this.nextRelease = Math.min(this.nextRelease, now + CLAIM_INTENT_MS)
+      return 0
+    }
+    if (now < t.at + CLAIM_INTENT_MS) { this.nextRelease = Math.min(this.nextRelease, t.at + CLAIM_INTENT_MS); return 0 }
+    let m = 1
+    while (m < n && (this.intents.get(i + m)?.at ?? Infinity) + CLAIM_INTENT_MS <= now) m++
+    return m
   }
 
   /**

@@ -121,11 +121,14 @@ export class Swarm extends EventEmitter {
 
   /**
    * Tell our peers (but `from`) that we asked the origin for chunks first..first+n-1, or
-   * that peer `from` did and we will hold them soon (ASKED, scheduler.ts CLAIM_MAX_MS): one message for all.
+   * that peer `from` did and we will hold them soon (ASKED, scheduler.ts CLAIM_MAX_MS): one message for all;
+   * with `score`, that we or the asker will at a designated turn (ASKING, scheduler.ts
+   * CLAIM_INTENT_MS), and to a peer that does not read ASKING, as ASKED.
    */
-  asked (first: number, n: number, from?: PeerLink): void {
+  asked (first: number, n: number, from?: PeerLink, score?: number): void {
     const m: Message = { type: 'asked', first, count: n }
-    for (const p of this.peers) if (p !== from && p.remote && !p.goodbye) p.send(m)
+    const scored: Message = score === undefined ? m : { type: 'asked', first, count: n, score }
+    for (const p of this.peers) if (p !== from && p.remote && !p.goodbye) p.send(p.remote.asking === true ? scored : m)
   }
 
   /** The tracker's count of this swarm (Announcer). */
@@ -206,16 +209,21 @@ export class Swarm extends EventEmitter {
       for (let i = 0; i < st.count; i++) if (p.has(i)) st.avail[i]++
       p.send({ type: 'bitfield', count: this.store.count, bits: this.store.bits })
       // and what we have asked the origin for and not yet received, and what we wait for by
-      // a peer's claim, in runs
+      // a peer's claim, in runs; a claim made at a designated turn with its score (ASKING),
+      // ours about to be made too (scheduler.ts claimScore)
+      const scores = p.remote.asking === true
       let first = -1
       let n = 0
-      for (const i of [...new Set([...this.feed.pending.keys(), ...this.scheduler.waitedFor()])].sort((a, b) => a - b)) {
+      let sc: number | undefined
+      const pending = this.feed.pending
+      for (const i of [...new Set([...pending.keys(), ...this.scheduler.waitedFor()])].sort((a, b) => a - b)) {
         if (this.store.has(i)) continue
-        if (n > 0 && i === first + n) { n++; continue }
-        if (n > 0) p.send({ type: 'asked', first, count: n })
-        first = i; n = 1
+        const s = scores && !pending.has(i) ? this.scheduler.claimScore(i) : undefined
+        if (n > 0 && i === first + n && s === sc) { n++; continue }
+        if (n > 0) p.send(sc === undefined ? { type: 'asked', first, count: n } : { type: 'asked', first, count: n, score: sc })
+        first = i; n = 1; sc = s
       }
-      if (n > 0) p.send({ type: 'asked', first, count: n })
+      if (n > 0) p.send(sc === undefined ? { type: 'asked', first, count: n } : { type: 'asked', first, count: n, score: sc })
     } else {
       p.send({ type: 'tree-request' })
     }
@@ -268,7 +276,7 @@ export class Swarm extends EventEmitter {
       case 'asked':
         if (!st) return
         if (m.first >= st.count || m.count > st.count - m.first) { this.members.ban(p, `ASKED ${m.first}+${m.count} out of range`); return }
-        this.scheduler.claimed(p, m.first, m.count)
+        this.scheduler.claimed(p, m.first, m.count, m.score)
         return
       default: return
     }

@@ -9,8 +9,9 @@
 //   28      20     peer id
 //   48      2      listen port of the sender, 0 when it accepts no connections
 //   50      2      flags: bit 0 (HS_PEXFULL) the sender's list of addresses is full, as a PEXFULL 1
-//                  at once (send it no PEX); bit 1 (HS_AREQUEST) the sender reads AREQUEST (an
-//                  item swarm's; a live swarm's 0); the other bits 0, ignored on receipt
+//                  at once (send it no PEX); bit 1 (HS_AREQUEST) the sender reads AREQUEST, bit 2
+//                  (HS_ASKING) it reads ASKING (an item swarm's; a live swarm's 0); the other
+//                  bits 0, ignored on receipt
 // Message:
 //   0       4      length L of what follows (0: keep-alive, no type byte)
 //   4       1      type
@@ -33,6 +34,12 @@
 //    19 AREQUEST  u32 index          a REQUEST whose sender has another holder at hand and time
 //                                    to ask it: a line past its fair share may answer REJECT.
 //                                    Sent only to a peer whose handshake set HS_AREQUEST
+//    20 ASKING    u32 first | u16 n  an ASKED made at a designated turn, a moment before the
+//                 | u32 score        origin is asked (scheduler.ts CLAIM_INTENT_MS): score is
+//                                    the asker's for the chunks' block (picker.ts score), the
+//                                    higher asks, the lower stands down. Passed on as it came;
+//                                    sent only to a peer whose handshake set HS_ASKING, as
+//                                    ASKED to others
 //   live swarms (version 2) use these instead of 1-6 (chunks by sequence number):
 //    11 LHAVE     u32 seq            the sender holds verified live chunk seq
 //    12 LREQUEST  u32 seq
@@ -85,6 +92,7 @@ export const M_LKEYS = 16
 export const M_ASKED = 17
 export const M_PEXFULL = 18
 export const M_AREQUEST = 19
+export const M_ASKING = 20
 /** designation keys in one LKEYS */
 export const MAX_LKEYS = 256
 
@@ -105,12 +113,20 @@ export interface Handshake {
    * An item swarm's handshake says so; a peer that reads no flags is sent REQUEST only
    */
   altRequests?: boolean
+  /**
+   * the sender reads ASKING (flag HS_ASKING): a claim made at a designated turn is sent it
+   * with its asker's score. An item swarm's handshake says so; a peer that reads no flags
+   * is sent ASKED instead
+   */
+  asking?: boolean
 }
 
 /** the handshake's flag: the sender's list of addresses is full (Handshake.pexFull) */
 export const HS_PEXFULL = 1
 /** the handshake's flag: the sender reads AREQUEST (Handshake.altRequests) */
 export const HS_AREQUEST = 2
+/** the handshake's flag: the sender reads ASKING (Handshake.asking) */
+export const HS_ASKING = 4
 
 /** A live chunk on the wire: its claim (what the station signs) and its bytes. */
 export interface LivePiece {
@@ -139,8 +155,12 @@ export type Message =
   | { type: 'tree', text: string }
   | { type: 'pex', peers: PeerAddress[] }
   | { type: 'goodbye' }
-  /** the sender has asked the origin for chunks first..first+count-1, or was told so by a peer (an item's swarm) */
-  | { type: 'asked', first: number, count: number }
+  /**
+   * the sender has asked the origin for chunks first..first+count-1, or was told so by a peer
+   * (an item's swarm); `score`: at a designated turn, a moment before (ASKING), with the
+   * asker's score for their block
+   */
+  | { type: 'asked', first: number, count: number, score?: number }
   /** the sender's list of addresses is full (PEX brings it nothing), or has room again: PEXFULL */
   | { type: 'pex-full', full: boolean }
   | { type: 'live-have' | 'live-request' | 'live-cancel' | 'live-reject', seq: number }
@@ -158,7 +178,7 @@ export function encodeHandshake (h: Handshake): Buffer {
   h.infoHash.copy(b, 8, 0, INFO_HASH_BYTES)
   h.peerId.copy(b, 28, 0, PEER_ID_BYTES)
   b.writeUInt16BE(h.port, 48)
-  b.writeUInt16BE((h.pexFull === true ? HS_PEXFULL : 0) | (h.altRequests === true ? HS_AREQUEST : 0), 50)
+  b.writeUInt16BE((h.pexFull === true ? HS_PEXFULL : 0) | (h.altRequests === true ? HS_AREQUEST : 0) | (h.asking === true ? HS_ASKING : 0), 50)
   return b
 }
 
@@ -173,6 +193,7 @@ export function decodeHandshake (b: Buffer): Handshake {
   const flags = b.readUInt16BE(50)
   if ((flags & HS_PEXFULL) !== 0) h.pexFull = true
   if ((flags & HS_AREQUEST) !== 0) h.altRequests = true
+  if ((flags & HS_ASKING) !== 0) h.asking = true
   return h
 }
 
@@ -229,8 +250,9 @@ export function encodeMessage (m: Message): Buffer {
     }
     case 'goodbye': return header(M_GOODBYE, 0)
     case 'asked': {
-      const b = header(M_ASKED, 6)
+      const b = header(m.score === undefined ? M_ASKED : M_ASKING, m.score === undefined ? 6 : 10)
       b.writeUInt32BE(m.first, 5); b.writeUInt16BE(m.count, 9)
+      if (m.score !== undefined) b.writeUInt32BE(m.score, 11)
       return b
     }
     case 'pex-full': {
@@ -420,6 +442,7 @@ function decodeBody (type: number, p: Buffer): Message | undefined {
     }
     case M_GOODBYE: exactly(0, 'GOODBYE'); return { type: 'goodbye' }
     case M_ASKED: exactly(6, 'ASKED'); return { type: 'asked', first: p.readUInt32BE(0), count: p.readUInt16BE(4) }
+    case M_ASKING: exactly(10, 'ASKING'); return { type: 'asked', first: p.readUInt32BE(0), count: p.readUInt16BE(4), score: p.readUInt32BE(6) }
     case M_PEXFULL:
       exactly(1, 'PEXFULL')
       if (p[0] > 1) throw new WireError(`PEXFULL of ${p[0]}`)

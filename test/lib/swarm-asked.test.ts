@@ -11,7 +11,7 @@ import { SimNet } from '../../bench/sim/net.js'
 import { Rng } from '../../bench/sim/population.js'
 import { makeItem } from '../../bench/sim/scenario.js'
 import { ScriptedLink, recordingOrigin, oneSwarm, SILENT_ORIGIN } from './swarm-test-links.js'
-import { CLAIM_MIN_DEADLINES, CLAIM_MAX_MS, CLAIM_SPREAD, CLAIM_SPREAD_PLACES, OVERDUE_PLACE_STEP_MS, OVERDUE_SPREAD, ORIGIN_SETTLE_MS, ORIGIN_STEP_MS } from '../../lib/swarm/scheduler.js'
+import { CLAIM_INTENT_MS, CLAIM_MIN_DEADLINES, CLAIM_MAX_MS, CLAIM_SPREAD, CLAIM_SPREAD_PLACES, OVERDUE_PLACE_STEP_MS, OVERDUE_SPREAD, ORIGIN_SETTLE_MS, ORIGIN_STEP_MS } from '../../lib/swarm/scheduler.js'
 import { peerKey, score } from '../../lib/swarm/picker.js'
 import type { Message } from '../../lib/swarm/wire.js'
 import type { Swarm } from '../../lib/swarm/swarm.js'
@@ -324,7 +324,8 @@ test('when a claim runs out after a designated listener\'s turn has passed, it t
   sw.allowOrigin()
   await clock.run(45_000)
   await sw.close(false)
-  const spread = ends + CLAIM_SPREAD * DEADLINE_MS
+  // (a turn, said first: CLAIM_INTENT_MS)
+  const spread = ends + CLAIM_SPREAD * DEADLINE_MS + CLAIM_INTENT_MS
   assert.ok(asked[chunk] >= spread - 20 && asked[chunk] <= spread + 600, `chunk ${chunk} asked of the origin at ${asked[chunk]} ms, the claim ending at ${ends} ms`)
 })
 

@@ -2,7 +2,7 @@ import { test } from 'uvu'
 import * as assert from 'uvu/assert'
 import {
   encodeHandshake, decodeHandshake, encodeMessage, WireDecoder, WireError, WIRE_MAGIC, HANDSHAKE_BYTES,
-  MAX_PEX_PEERS, WIRE_VERSION_LIVE, M_LKEYS, M_ASKED, M_PEXFULL, HS_PEXFULL, M_REQUEST, M_AREQUEST, HS_AREQUEST, MAX_LKEYS, MAX_LIVE_CHUNK_BYTES, type Message, type LivePiece,
+  MAX_PEX_PEERS, WIRE_VERSION_LIVE, M_LKEYS, M_ASKED, M_PEXFULL, HS_PEXFULL, M_REQUEST, M_AREQUEST, HS_AREQUEST, M_ASKING, HS_ASKING, MAX_LKEYS, MAX_LIVE_CHUNK_BYTES, type Message, type LivePiece,
 } from '../../lib/swarm/wire.js'
 
 const hs = { infoHash: Buffer.alloc(20, 0xab), peerId: Buffer.from('-PC0001-abcdefghijkl'), port: 6881 }
@@ -20,6 +20,7 @@ const msgs: Message[] = [
   { type: 'goodbye' },
   { type: 'asked', first: 5, count: 4 },
   { type: 'request', index: 9, alt: true },
+  { type: 'asked', first: 8, count: 2, score: 0xfedcba98 },
 ]
 const stream = Buffer.concat([encodeHandshake(hs), ...msgs.map(encodeMessage)])
 
@@ -195,6 +196,31 @@ test('the handshake\'s flag HS_AREQUEST: bit 1 of the flags, beside HS_PEXFULL; 
   assert.is(decodeHandshake(old).altRequests, undefined)
   old.writeUInt16BE(0xfffd, 50)
   assert.is(decodeHandshake(old).altRequests, undefined, 'the other bits say nothing of it')
+})
+
+test('ASKING: type 20, u32 first chunk, u16 count, u32 score, exactly 10 bytes, read as an ASKED with its score', () => {
+  assert.is(M_ASKING, 20)
+  assert.is(encodeMessage({ type: 'asked', first: 258, count: 4, score: 0x01020304 }).toString('hex'), '0000000b' + '14' + '00000102' + '0004' + '01020304')
+  assert.is(encodeMessage({ type: 'asked', first: 258, count: 4, score: 0 }).toString('hex'), '0000000b' + '14' + '00000102' + '0004' + '00000000', 'a score of 0 is a score')
+  const body = (type: number, ...b: number[]): Buffer => Buffer.concat([encodeHandshake(hs), Buffer.from([0, 0, 0, 1 + b.length, type, ...b])])
+  assert.equal(new WireDecoder().push(body(M_ASKING, 0, 0, 0, 3, 0, 2, 0xff, 0, 0, 1)).slice(1), [{ type: 'asked', first: 3, count: 2, score: 0xff000001 }])
+  assert.throws(() => new WireDecoder().push(body(M_ASKING, 0, 0, 0, 3, 0, 2, 0, 0, 1)), /ASKING of 9 bytes, expected 10/)
+  assert.throws(() => new WireDecoder().push(body(M_ASKING, 0, 0, 0, 3, 0, 2, 0, 0, 0, 1, 0)), /ASKING of 11 bytes, expected 10/)
+  assert.throws(() => new WireDecoder().push(body(M_ASKED, 0, 0, 0, 3, 0, 2, 0, 0, 0, 1)), /ASKED of 10 bytes, expected 6/, 'an ASKED stays 6 bytes')
+})
+
+test('the handshake\'s flag HS_ASKING: bit 2 of the flags, beside the others; an older peer\'s flags 0 say it reads no ASKING', () => {
+  const b = encodeHandshake({ ...hs, asking: true })
+  assert.is(b.readUInt16BE(50), HS_ASKING)
+  assert.is(HS_ASKING, 4)
+  assert.equal(decodeHandshake(b), { ...hs, asking: true })
+  const all = { ...hs, asking: true, altRequests: true, pexFull: true }
+  assert.is(encodeHandshake(all).readUInt16BE(50), HS_ASKING | HS_AREQUEST | HS_PEXFULL)
+  assert.equal(decodeHandshake(encodeHandshake(all)), all)
+  const old = encodeHandshake({ ...hs, altRequests: true })
+  assert.is(decodeHandshake(old).asking, undefined)
+  old.writeUInt16BE(0xfffb, 50)
+  assert.is(decodeHandshake(old).asking, undefined, 'the other bits say nothing of it')
 })
 
 test.run()
