@@ -618,9 +618,15 @@ export class Scheduler {
     return out
   }
 
-  /** The score a new peer is told with chunk i of waitedFor(): ours for a turn said, or the claim's (ASKING); undefined: an ASKED. */
+  /**
+   * The score a new peer is told with chunk i of waitedFor() or of the origin's requests:
+   * ours for a turn said, taken or not, or the claim's we wait for (ASKING); undefined: an
+   * ASKED. Told a turn taken as an ASKED, a newcomer holding the same claim with its score
+   * passed it on again, as one at the origin already, and so did all it reached: a second
+   * flood of every claim through the crowd for each newcomer a fetching listener greeted.
+   */
   claimScore (i: number): number | undefined {
-    return this.intents.get(i)?.score ?? this.claims.get(i)?.score
+    return this.intents.get(i)?.score ?? (this.sw.feed.pending.has(i) ? undefined : this.claims.get(i)?.score)
   }
 
   /** Peer p is gone: what it held is no longer available, what it was asked for is free. */

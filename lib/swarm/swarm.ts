@@ -210,15 +210,14 @@ export class Swarm extends EventEmitter {
       p.send({ type: 'bitfield', count: this.store.count, bits: this.store.bits })
       // and what we have asked the origin for and not yet received, and what we wait for by
       // a peer's claim, in runs; a claim made at a designated turn with its score (ASKING),
-      // ours about to be made too (scheduler.ts claimScore)
+      // ours taken or about to be too (scheduler.ts claimScore)
       const scores = p.remote.asking === true
       let first = -1
       let n = 0
       let sc: number | undefined
-      const pending = this.feed.pending
-      for (const i of [...new Set([...pending.keys(), ...this.scheduler.waitedFor()])].sort((a, b) => a - b)) {
+      for (const i of [...new Set([...this.feed.pending.keys(), ...this.scheduler.waitedFor()])].sort((a, b) => a - b)) {
         if (this.store.has(i)) continue
-        const s = scores && !pending.has(i) ? this.scheduler.claimScore(i) : undefined
+        const s = scores ? this.scheduler.claimScore(i) : undefined
         if (n > 0 && i === first + n && s === sc) { n++; continue }
         if (n > 0) p.send(sc === undefined ? { type: 'asked', first, count: n } : { type: 'asked', first, count: n, score: sc })
         first = i; n = 1; sc = s

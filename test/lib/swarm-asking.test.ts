@@ -13,6 +13,7 @@ import { ScriptedLink, recordingOrigin, oneSwarm } from './swarm-test-links.js'
 import { CLAIM_INTENT_MS, ORIGIN_SETTLE_MS, ORIGIN_STEP_MS } from '../../lib/swarm/scheduler.js'
 import { peerKey, score } from '../../lib/swarm/picker.js'
 import type { Message } from '../../lib/swarm/wire.js'
+import type { Swarm } from '../../lib/swarm/swarm.js'
 
 // four minutes of 128 kbit/s in 30 chunks of 128 KiB, as bench/sim's audio item
 const DURATION_MS = 240_000
@@ -49,7 +50,7 @@ class Peer extends ScriptedLink {
  * was first asked of the origin, and what each peer was sent. `answer`: what the peer that
  * reads ASKING says 200 ms after the listener's first ASKING reaches it.
  */
-async function run (answer?: (m: Message & { type: 'asked' }, p: Peer) => void): Promise<{ asked: number[], reads: Peer, old: Peer, held: number[] }> {
+async function run (answer?: (m: Message & { type: 'asked' }, p: Peer, sw: Swarm) => void): Promise<{ asked: number[], reads: Peer, old: Peer, held: number[] }> {
   const clock = new SimClock(10)
   const net = new SimNet(clock, new Rng(1))
   const asked: number[] = new Array(item.chunks.length).fill(NaN)
@@ -61,7 +62,7 @@ async function run (answer?: (m: Message & { type: 'asked' }, p: Peer) => void):
   const reads: Peer = new Peer(clock, below[0], true, (m) => {
     if (answered || answer === undefined || m.type !== 'asked') return
     answered = true
-    clock.setTimeout(() => answer(m, reads), 200)
+    clock.setTimeout(() => answer(m, reads, sw), 200)
   })
   const old = new Peer(clock, below[1], false)
   for (const p of [reads, old]) {
@@ -138,6 +139,28 @@ test('a claim made without a score (its asker at the origin already) heard befor
   })
   assert.ok(count > 0)
   for (let i = 8; i < 8 + count; i++) assert.ok(Number.isNaN(asked[i]), `chunk ${i} asked of the origin at ${asked[i]} ms`)
+})
+
+test('a turn said and then taken is told to a new peer with its score, as it was said, not as an ASKED', async () => {
+  // (told as an ASKED, a peer holding the claim with its score passes it on again as one at
+  // the origin already, and so does every peer it reaches: a second flood for each newcomer)
+  let late: Peer | undefined
+  let count = 0
+  let at = NaN
+  const { asked } = await run((m, p, sw) => {
+    count = m.count
+    // (attached a little after the turn is taken, while the origin still sends its chunks 100 ms apart)
+    p.clock.setTimeout(() => {
+      at = p.clock.now()
+      late = new Peer(p.clock, 90, true)
+      late.open(INFO_HASH, PORT)
+      sw.attach(late)
+    }, CLAIM_INTENT_MS - 200 + 30)
+  })
+  assert.ok(count >= 1 && late !== undefined, `count ${count}`)
+  assert.ok(asked[8] < at && !(asked[8 + count - 1] + 100 * count <= at), `the origin asked at ${asked[8]} ms, the new peer at ${at} ms`)
+  const told = late.asked().filter(x => x.m.first <= 8 && x.m.first + x.m.count > 8).map(x => x.m)
+  assert.equal(told, [{ type: 'asked', first: 8, count, score: mine }], `told: ${JSON.stringify(late.asked())}`)
 })
 
 test.run()
