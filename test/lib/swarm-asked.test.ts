@@ -10,7 +10,7 @@ import { SimClock } from '../../bench/sim/clock.js'
 import { SimNet } from '../../bench/sim/net.js'
 import { Rng } from '../../bench/sim/population.js'
 import { makeItem } from '../../bench/sim/scenario.js'
-import { ScriptedLink, recordingOrigin, oneSwarm, SILENT_ORIGIN } from './swarm-test-links.js'
+import { ScriptedLink, recordingOrigin, recordedSwarm, oneSwarm, SILENT_ORIGIN } from './swarm-test-links.js'
 import { CLAIM_INTENT_MS, CLAIM_MIN_DEADLINES, CLAIM_MAX_MS, CLAIM_SPREAD, CLAIM_SPREAD_PLACES, OVERDUE_PLACE_STEP_MS, OVERDUE_SPREAD, ORIGIN_SETTLE_MS, ORIGIN_STEP_MS } from '../../lib/swarm/scheduler.js'
 import { peerKey, score } from '../../lib/swarm/picker.js'
 import type { Message } from '../../lib/swarm/wire.js'
@@ -63,14 +63,7 @@ class RecordingLink extends ScriptedLink {
 }
 
 async function run (claim: number, holdsAt: number, again: boolean, tellAsked = true): Promise<{ asked: number[], held: number[] }> {
-  const clock = new SimClock(10)
-  const net = new SimNet(clock, new Rng(1))
-  const asked: number[] = new Array(item.chunks.length).fill(NaN)
-  const held: number[] = new Array(item.chunks.length).fill(NaN)
-  const origin = recordingOrigin(clock, item.chunks, asked)
-  const sw = await oneSwarm(clock, net, item, INFO_HASH, DEADLINE_MS, origin, DURATION_MS)
-  sw.counted(2)
-  sw.on('have', (i: number) => { if (Number.isNaN(held[i])) held[i] = clock.now() })
+  const { clock, sw, asked, held } = await recordedSwarm(item, INFO_HASH, DEADLINE_MS, DURATION_MS, 2)
   // (tellAsked false: a peer of an older version, which sends no ASKED)
   const peer = new ClaimingLink(clock, claim, holdsAt, again, tellAsked)
   peer.open(INFO_HASH, PORT)
@@ -183,13 +176,7 @@ test('a claim passed on by a peer that then leaves is still waited for, within i
   // the peer may only have passed it on: the asker, elsewhere in the swarm, still brings the
   // chunks to its other peers (in a flash crowd of 1,000 a listener took chunks 4-7 from the
   // origin again 1.3 s after the asker, when the peer that had told it left)
-  const clock = new SimClock(10)
-  const net = new SimNet(clock, new Rng(1))
-  const asked: number[] = new Array(item.chunks.length).fill(NaN)
-  const held: number[] = new Array(item.chunks.length).fill(NaN)
-  const sw = await oneSwarm(clock, net, item, INFO_HASH, DEADLINE_MS, recordingOrigin(clock, item.chunks, asked), DURATION_MS)
-  sw.counted(3)
-  sw.on('have', (i: number) => { if (Number.isNaN(held[i])) held[i] = clock.now() })
+  const { clock, sw, asked, held } = await recordedSwarm(item, INFO_HASH, DEADLINE_MS, DURATION_MS, 3)
   const relay = new RecordingLink(9)
   relay.open(INFO_HASH, PORT)
   sw.attach(relay)

@@ -5,11 +5,9 @@
 // reads ASKING, and may answer with a claim of its own, and one of an older version.
 import { test } from 'uvu'
 import * as assert from 'uvu/assert'
-import { SimClock } from '../../bench/sim/clock.js'
-import { SimNet } from '../../bench/sim/net.js'
-import { Rng } from '../../bench/sim/population.js'
+import type { SimClock } from '../../bench/sim/clock.js'
 import { makeItem } from '../../bench/sim/scenario.js'
-import { ScriptedLink, recordingOrigin, oneSwarm } from './swarm-test-links.js'
+import { ScriptedLink, recordedSwarm } from './swarm-test-links.js'
 import { CLAIM_INTENT_MS, ORIGIN_SETTLE_MS, ORIGIN_STEP_MS } from '../../lib/swarm/scheduler.js'
 import { peerKey, score } from '../../lib/swarm/picker.js'
 import type { Message } from '../../lib/swarm/wire.js'
@@ -51,13 +49,7 @@ class Peer extends ScriptedLink {
  * reads ASKING says 200 ms after the listener's first ASKING reaches it.
  */
 async function run (answer?: (m: Message & { type: 'asked' }, p: Peer, sw: Swarm) => void): Promise<{ asked: number[], reads: Peer, old: Peer, held: number[] }> {
-  const clock = new SimClock(10)
-  const net = new SimNet(clock, new Rng(1))
-  const asked: number[] = new Array(item.chunks.length).fill(NaN)
-  const held: number[] = new Array(item.chunks.length).fill(NaN)
-  const sw = await oneSwarm(clock, net, item, INFO_HASH, DEADLINE_MS, recordingOrigin(clock, item.chunks, asked), DURATION_MS)
-  sw.counted(3)
-  sw.on('have', (i: number) => { if (Number.isNaN(held[i])) held[i] = clock.now() })
+  const { clock, sw, asked, held } = await recordedSwarm(item, INFO_HASH, DEADLINE_MS, DURATION_MS, 3)
   let answered = false
   const reads: Peer = new Peer(clock, below[0], true, (m) => {
     if (answered || answer === undefined || m.type !== 'asked') return

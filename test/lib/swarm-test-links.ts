@@ -2,9 +2,9 @@
 // Swarm on host 10.0.0.1 of a SimNet, a peer played by the test (a PeerLink whose messages
 // the test writes), an origin that never answers, and one that records when each chunk is
 // first asked of it and sends each 100 ms after the one before.
-import type { SimClock } from '../../bench/sim/clock.js'
-import { Host, type SimNet } from '../../bench/sim/net.js'
-import { loopbackHost } from '../../bench/sim/population.js'
+import { SimClock } from '../../bench/sim/clock.js'
+import { Host, SimNet } from '../../bench/sim/net.js'
+import { loopbackHost, Rng } from '../../bench/sim/population.js'
 import type { Item } from '../../bench/sim/scenario.js'
 import { PeerLink } from '../../lib/swarm/link.js'
 import type { OriginSource } from '../../lib/swarm/origin.js'
@@ -63,4 +63,20 @@ export async function oneSwarm (clock: SimClock, net: SimNet, item: Item, infoHa
   host.swarm = sw
   await sw.setTree(item.tree)
   return sw
+}
+
+/**
+ * A scheduled item's Swarm (oneSwarm) under a fresh clock and network, its origin
+ * recording (recordingOrigin), the tracker counting `audience`: `asked[i]` and `held[i]`
+ * are set to when chunk i was first asked of the origin, and first held.
+ */
+export async function recordedSwarm (item: Item, infoHash: Buffer, deadlineMs: number, durationMs: number, audience: number): Promise<{ clock: SimClock, sw: Swarm, asked: number[], held: number[] }> {
+  const clock = new SimClock(10)
+  const net = new SimNet(clock, new Rng(1))
+  const asked: number[] = new Array(item.chunks.length).fill(NaN)
+  const held: number[] = new Array(item.chunks.length).fill(NaN)
+  const sw = await oneSwarm(clock, net, item, infoHash, deadlineMs, recordingOrigin(clock, item.chunks, asked), durationMs)
+  sw.counted(audience)
+  sw.on('have', (i: number) => { if (Number.isNaN(held[i])) held[i] = clock.now() })
+  return { clock, sw, asked, held }
 }
