@@ -350,7 +350,7 @@ export const CLAIM_SPREAD_PLACES = 4
  */
 export const CLAIM_INTENT_MS = 1000
 /** a turn said (CLAIM_INTENT_MS) this long ago and not taken is said again */
-const INTENT_STALE_MS = 4 * CLAIM_INTENT_MS
+export const INTENT_STALE_MS = 4 * CLAIM_INTENT_MS
 /** a peer that has answered nothing and let this many requests pass their deadline is dropped */
 export const MAX_STRIKES = 6
 export const MAX_MISSED = 4096
@@ -559,7 +559,7 @@ export class Scheduler {
       if (this.sw.store!.has(i) || p.has(i)) continue
       // (our turn said for it, CLAIM_INTENT_MS: ours come back, or a lower one, holds us
       // not and goes no further; a higher one, or one at the origin already, and we stand down)
-      const mine = this.intents.get(i)
+      const mine = this.intent(i, now)
       if (mine !== undefined) {
         if (score !== undefined && score <= mine.score) continue
         this.intents.delete(i)
@@ -580,12 +580,10 @@ export class Scheduler {
       } else {
         // (a claim higher than the one waited for, or one at the origin already, is passed on
         // too: it must reach the listener whose turn it puts below, CLAIM_INTENT_MS)
-        if (c.until > now && c.score !== undefined && (score === undefined || score > c.score)) { c.score = score; pass = true }
-        if (c.until <= now || c.p !== p) {
-          if (renew) { c.from = now; c.renewed = (c.renewed ?? 0) + 1; c.score = score; pass = until > now }
-          c.p = p
-          c.until = Math.max(c.until, until)
-        }
+        const higher = c.until > now && c.score !== undefined && (score === undefined || score > c.score)
+        if (higher || renew) { c.score = score; pass = higher || until > now }
+        if (renew) { c.from = now; c.renewed = (c.renewed ?? 0) + 1 }
+        if (c.until <= now || c.p !== p) { c.p = p; c.until = Math.max(c.until, until) }
       }
       if (pass) { if (n === 0) run = i; n++ }
     }
@@ -614,8 +612,20 @@ export class Scheduler {
     const now = this.sw.clock.now()
     const out: number[] = []
     for (const i of this.claims.keys()) if (this.claimedUntil(i, now) > now) out.push(i)
-    for (const [i, t] of this.intents) if (now - t.at < INTENT_STALE_MS && !this.sw.feed.pending.has(i)) out.push(i)
+    for (const i of this.intents.keys()) if (this.intent(i, now) !== undefined && !this.sw.feed.pending.has(i)) out.push(i)
     return out
+  }
+
+  /**
+   * Our turn said for chunk i (CLAIM_INTENT_MS), while it stands: taken (at the origin now),
+   * or said less than INTENT_STALE_MS ago. One said longer ago and never taken holds
+   * nothing (it is said again at the next turn, and a lower claim is waited for): forgotten.
+   */
+  private intent (i: number, now: number): Intent | undefined {
+    const t = this.intents.get(i)
+    if (t === undefined || now - t.at < INTENT_STALE_MS || this.sw.feed.pending.has(i)) return t
+    this.intents.delete(i)
+    return undefined
   }
 
   /**
@@ -626,7 +636,7 @@ export class Scheduler {
    * flood of every claim through the crowd for each newcomer a fetching listener greeted.
    */
   claimScore (i: number): number | undefined {
-    return this.intents.get(i)?.score ?? (this.sw.feed.pending.has(i) ? undefined : this.claims.get(i)?.score)
+    return this.intent(i, this.sw.clock.now())?.score ?? (this.sw.feed.pending.has(i) ? undefined : this.claims.get(i)?.score)
   }
 
   /** Peer p is gone: what it held is no longer available, what it was asked for is free. */
@@ -1330,8 +1340,8 @@ export class Scheduler {
   private turnSaid (i: number, n: number, now: number): number {
     const sw = this.sw
     if (!this.timed() || this.playTime(i) - now <= OVERDUE_LEAD_DEADLINES * sw.opts.deadlineMs + CLAIM_INTENT_MS || !sw.canPassOn(sw.store!.length(i))) return -1
-    const t = this.intents.get(i)
-    if (t === undefined || now - t.at >= INTENT_STALE_MS) {
+    const t = this.intent(i, now)
+    if (t === undefined) {
       const s = score(sw.myKey, Math.floor(i / BLOCK_CHUNKS))
       for (let j = i; j < i + n; j++) this.intents.set(j, { score: s, at: now })
       sw.asked(i, n, undefined, s)

@@ -8,7 +8,7 @@ import * as assert from 'uvu/assert'
 import type { SimClock } from '../../bench/sim/clock.js'
 import { makeItem } from '../../bench/sim/scenario.js'
 import { ScriptedLink, recordedSwarm } from './swarm-test-links.js'
-import { CLAIM_INTENT_MS, ORIGIN_SETTLE_MS, ORIGIN_STEP_MS } from '../../lib/swarm/scheduler.js'
+import { CLAIM_INTENT_MS, INTENT_STALE_MS, ORIGIN_SETTLE_MS, ORIGIN_STEP_MS } from '../../lib/swarm/scheduler.js'
 import { peerKey, score } from '../../lib/swarm/picker.js'
 import type { Message } from '../../lib/swarm/wire.js'
 import type { Swarm } from '../../lib/swarm/swarm.js'
@@ -153,6 +153,28 @@ test('a turn said and then taken is told to a new peer with its score, as it was
   assert.ok(asked[8] < at && !(asked[8 + count - 1] + 100 * count <= at), `the origin asked at ${asked[8]} ms, the new peer at ${at} ms`)
   const told = late.asked().filter(x => x.m.first <= 8 && x.m.first + x.m.count > 8).map(x => x.m)
   assert.equal(told, [{ type: 'asked', first: 8, count, score: mine }], `told: ${JSON.stringify(late.asked())}`)
+})
+
+test('a turn said long ago and never taken holds nothing: a lower claim is then waited for and passed on', async () => {
+  // (as the turn is said the tracker counts a thousand listeners, which places the listener
+  // past ORIGIN_STEP_MAX_MS: the turn is not taken. INTENT_STALE_MS after it was said the
+  // older peer claims the chunks with a lower score: a listener whose turn came, while ours
+  // is no longer due)
+  let count = 0
+  let at = NaN
+  const { reads, asked } = await run((m, p, sw) => {
+    count = m.count
+    sw.counted(1000)
+    p.clock.setTimeout(() => {
+      at = p.clock.now()
+      const other = [...sw.peers].find(q => q !== p) as Peer
+      other.says({ type: 'asked', first: m.first, count: m.count, score: mine - 1 })
+    }, INTENT_STALE_MS)
+  })
+  assert.ok(count > 0)
+  assert.ok(Number.isNaN(asked[8]) || asked[8] > at + 1000, `chunk 8 asked of the origin at ${asked[8]} ms`)
+  const passed = reads.asked().filter(x => x.at >= at && x.m.first <= 8 && x.m.first + x.m.count > 8).map(x => x.m)
+  assert.equal(passed, [{ type: 'asked', first: 8, count, score: mine - 1 }], `passed on: ${JSON.stringify(reads.asked())}`)
 })
 
 test.run()
