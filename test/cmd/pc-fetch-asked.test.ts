@@ -13,7 +13,7 @@ import { killChildren, tempDir, withTimeout, waitUntil } from '../helpers.js'
 import { encode } from '../../lib/tracker/bencode.js'
 import { FrameDecoder, type Frame } from '../../lib/frames/frame.js'
 import { startOrigin, type OriginServer } from '../../scripts/origin.js'
-import { assemble, fakePeer, makeItem, record, startFetch, type TestItem } from './pc-fetch-helpers.js'
+import { assemble, fakePeer, makeItem, originAsked, record, startFetch, type TestItem } from './pc-fetch-helpers.js'
 import { encodeMessage, type Message } from '../../lib/swarm/wire.js'
 
 const CHUNK = 64 * 1024
@@ -64,17 +64,6 @@ async function claimant (claim: { first: number, count: number }): Promise<Claim
   return c
 }
 
-/** An origin log reader: when each chunk of `path` was first asked of the origin (Date.now()), from its GET lines and their ranges */
-function askedOf (path: string, chunk: number, count: number, asked: number[]): (line: string) => void {
-  return (line) => {
-    // (the path whole: the item's hash tree is fetched beside it)
-    const m = /^GET (\S+) (?:bytes=(\d+)-(\d*))?$/.exec(line)
-    if (!m || m[1] !== path) return
-    const from = m[2] === undefined ? 0 : Math.floor(Number(m[2]) / chunk)
-    const to = m[3] ? Math.floor(Number(m[3]) / chunk) : count - 1
-    for (let i = from; i <= to; i++) asked[i] ??= Date.now()
-  }
-}
 
 /** An HTTP tracker that counts five listeners on the item and names only 127.0.0.1:port. */
 async function trackerNaming (port: number): Promise<string> {
@@ -90,7 +79,7 @@ test('a peer that claims every chunk and sends none: each chunk still comes from
   const asked: number[] = []
   origin = await startOrigin({
     dir: dir.path,
-    log: askedOf('/item.bin', CHUNK, COUNT, asked),
+    log: originAsked('/item.bin', CHUNK, COUNT, asked),
   })
   const liar = await claimant({ first: 0, count: COUNT })
   const tracker = await trackerNaming(liar.port)
@@ -154,7 +143,7 @@ async function listenerWithEmptyPeer (long: TestItem, args: string[], watchMs: n
   const askedAt: number[] = []
   const own = await startOrigin({
     dir: dir.path,
-    log: askedOf('/long.bin', LONG_CHUNK, LONG_COUNT, askedAt),
+    log: originAsked('/long.bin', LONG_CHUNK, LONG_COUNT, askedAt),
   })
   servers.push({ close: () => { void own.close() } })
   const claims: Array<{ first: number, count: number }> = []

@@ -19,9 +19,8 @@
 import { test } from 'uvu'
 import * as assert from 'uvu/assert'
 import { randomBytes } from 'node:crypto'
-import { createServer as createTcpServer, type Server as TcpServer, type Socket } from 'node:net'
-import { createServer as createHttpServer, type Server as HttpServer } from 'node:http'
-import type { AddressInfo } from 'node:net'
+import { createServer as createTcpServer } from 'node:net'
+import { createServer as createHttpServer } from 'node:http'
 import { killChildren, sleep, tempDir, withTimeout } from '../helpers.js'
 import { encode } from '../../lib/tracker/bencode.js'
 import { parseQuery } from '../../lib/tracker/server.js'
@@ -30,7 +29,7 @@ import { startOrigin, type OriginServer } from '../../scripts/origin.js'
 import { encodeHandshake, encodeMessage, WireDecoder, type Message } from '../../lib/swarm/wire.js'
 import { BLOCK_CHUNKS, peerKey, rank, score } from '../../lib/swarm/picker.js'
 import { CLAIM_INTENT_MS, CLAIM_MIN_DEADLINES, OVERDUE_LEAD_DEADLINES, ORIGIN_LEAD_MS, ORIGIN_SETTLE_MS, ORIGIN_STEP_MS } from '../../lib/swarm/scheduler.js'
-import { assemble, makeItem, record, startFetch, type TestItem } from './pc-fetch-helpers.js'
+import { assemble, Listening, makeItem, originAsked, record, startFetch, type TestItem } from './pc-fetch-helpers.js'
 
 const CHUNK = 16 * 1024
 /** 64 s of item in chunks of 250 ms: a block plays for a second */
@@ -59,8 +58,7 @@ const HAVE_AFTER_MS = 2 * CLAIM_INTENT_MS
 let dir: { path: string, remove: () => Promise<void> }
 let item: TestItem
 let origin: OriginServer | undefined
-const servers: Array<TcpServer | HttpServer> = []
-const sockets = new Set<Socket>()
+const net = new Listening()
 const timers = new Set<NodeJS.Timeout>()
 
 test.before(async () => {
@@ -72,18 +70,10 @@ test.after.each(async () => {
   killChildren()
   for (const t of timers) clearTimeout(t)
   timers.clear()
-  for (const s of sockets) s.destroy()
-  sockets.clear()
-  for (const s of servers.splice(0)) { if ('closeAllConnections' in s) s.closeAllConnections(); s.close() }
+  net.close()
   await origin?.close()
   origin = undefined
 })
-
-async function listen<S extends TcpServer | HttpServer> (s: S): Promise<number> {
-  servers.push(s)
-  await new Promise<void>(resolve => s.listen(0, '127.0.0.1', resolve))
-  return (s.address() as AddressInfo).port
-}
 
 /** The block of FROM_MS..TO_MS that `me`'s score places highest: the earliest of its turns there (releaseAt). */
 function bestBlock (me: number): number {
@@ -133,9 +123,8 @@ async function testPeers (sw: Swarm, outbid: boolean): Promise<number[]> {
   let holds = false
   const ports: number[] = []
   for (let k = 0; k < PEERS; k++) {
-    ports.push(await listen(createTcpServer((s) => {
-      sockets.add(s)
-      s.on('close', () => sockets.delete(s))
+    ports.push(await net.listen(createTcpServer((s) => {
+      net.keep(s)
       s.on('error', () => {})
       const d = new WireDecoder()
       s.on('data', (b: Buffer) => {
@@ -178,24 +167,13 @@ async function testPeers (sw: Swarm, outbid: boolean): Promise<number[]> {
 async function tracker (sw: Swarm, ports: number[]): Promise<string> {
   const peers = Buffer.alloc(6 * ports.length)
   ports.forEach((port, k) => { peers.set([127, 0, 0, 1], 6 * k); peers.writeUInt16BE(port, 6 * k + 4) })
-  const port = await listen(createHttpServer((req, res) => {
+  const port = await net.listen(createHttpServer((req, res) => {
     const id = parseQuery((req.url ?? '').split('?')[1] ?? '').get('peer_id')?.[0]
     if (id === undefined || id.length !== 20) { res.end(encode({ 'failure reason': 'no peer_id' })); return }
     if (sw.me === undefined) { sw.me = Buffer.from(id); sw.block = bestBlock(peerKey(id)) }
     res.end(encode({ interval: 60, complete: 0, incomplete: AUDIENCE, peers }))
   }))
   return `http://127.0.0.1:${port}/announce`
-}
-
-/** An origin log reader: when each chunk of /item.bin was first asked of the origin (Date.now()). */
-function askedOf (asked: number[]): (line: string) => void {
-  return (line) => {
-    const m = /^GET (\S+) (?:bytes=(\d+)-(\d*))?$/.exec(line)
-    if (!m || m[1] !== '/item.bin') return
-    const from = m[2] === undefined ? 0 : Math.floor(Number(m[2]) / CHUNK)
-    const to = m[3] ? Math.floor(Number(m[3]) / CHUNK) : COUNT - 1
-    for (let i = from; i <= to; i++) asked[i] ??= Date.now()
-  }
 }
 
 /** The scenario's start: origin, test peers, tracker, and pc-fetch with its DATA frames gathered. */
@@ -213,7 +191,7 @@ async function begin (outbid: boolean): Promise<{ sw: Swarm, asked: number[], fr
   assert.ok(FROM_MS - ORIGIN_SETTLE_MS - ORIGIN_STEP_MS > OVERDUE_LEAD_DEADLINES * DEADLINE_MS + CLAIM_INTENT_MS + 1000)
   assert.ok(CLAIM_MIN_DEADLINES * DEADLINE_MS >= HAVE_AFTER_MS && FROM_MS - ORIGIN_SETTLE_MS - ORIGIN_STEP_MS - DEADLINE_MS > HAVE_AFTER_MS)
   const asked: number[] = []
-  origin = await startOrigin({ dir: dir.path, log: askedOf(asked) })
+  origin = await startOrigin({ dir: dir.path, log: originAsked('/item.bin', CHUNK, COUNT, asked) })
   const sw: Swarm = { block: -1, handshakes: [], ids: [], seen: [] }
   const ports = await testPeers(sw, outbid)
   const url = await tracker(sw, ports)

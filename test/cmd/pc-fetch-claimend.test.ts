@@ -13,9 +13,8 @@
 import { test } from 'uvu'
 import * as assert from 'uvu/assert'
 import { randomBytes } from 'node:crypto'
-import { connect, createServer as createTcpServer, type Server as TcpServer, type Socket } from 'node:net'
-import { createServer as createHttpServer, type Server as HttpServer } from 'node:http'
-import type { AddressInfo } from 'node:net'
+import { connect, createServer as createTcpServer, type Socket } from 'node:net'
+import { createServer as createHttpServer } from 'node:http'
 import { killChildren, sleep, tempDir, withTimeout } from '../helpers.js'
 import { encode } from '../../lib/tracker/bencode.js'
 import { parseQuery } from '../../lib/tracker/server.js'
@@ -25,7 +24,7 @@ import { startOrigin, type OriginServer } from '../../scripts/origin.js'
 import { encodeHandshake, encodeMessage, getBit, WireDecoder, type Message } from '../../lib/swarm/wire.js'
 import { BLOCK_CHUNKS, peerKey, score } from '../../lib/swarm/picker.js'
 import { CLAIM_SPREAD, OVERDUE_LEAD_DEADLINES, OVERDUE_PLACE_PEERS, OVERDUE_PLACE_STEP_MS, ORIGIN_STEP_MAX_MS, ORIGIN_STEP_MS } from '../../lib/swarm/scheduler.js'
-import { assemble, makeItem, record, startFetch, type TestItem } from './pc-fetch-helpers.js'
+import { assemble, Listening, makeItem, originAsked, record, startFetch, type TestItem } from './pc-fetch-helpers.js'
 
 const CHUNK = 16 * 1024
 const COUNT = 24
@@ -44,8 +43,7 @@ const PROBE_EVERY_MS = 250
 let dir: { path: string, remove: () => Promise<void> }
 let item: TestItem
 let origin: OriginServer | undefined
-const servers: Array<TcpServer | HttpServer> = []
-const sockets = new Set<Socket>()
+const net = new Listening()
 
 test.before(async () => {
   dir = await tempDir('pc-fetch-claimend-')
@@ -54,9 +52,7 @@ test.before(async () => {
 test.after(async () => { await dir.remove() })
 test.after.each(async () => {
   killChildren()
-  for (const s of sockets) s.destroy()
-  sockets.clear()
-  for (const s of servers.splice(0)) { if ('closeAllConnections' in s) s.closeAllConnections(); s.close() }
+  net.close()
   await origin?.close()
   origin = undefined
 })
@@ -80,12 +76,6 @@ function audiencePlacing (me: number): number {
   return n
 }
 
-async function listen<S extends TcpServer | HttpServer> (s: S): Promise<number> {
-  servers.push(s)
-  await new Promise<void>(resolve => s.listen(0, '127.0.0.1', resolve))
-  return (s.address() as AddressInfo).port
-}
-
 /** What the test peers saw of pc-fetch: when each message came, by peer. */
 interface Seen { at: number, peer: number, m: Message }
 
@@ -100,9 +90,8 @@ async function testPeers (claimant: number, holder: number, seen: Seen[]): Promi
   let holderSocket: Socket | undefined
   const ports: number[] = []
   for (let k = 0; k < PEERS; k++) {
-    ports.push(await listen(createTcpServer((s) => {
-      sockets.add(s)
-      s.on('close', () => sockets.delete(s))
+    ports.push(await net.listen(createTcpServer((s) => {
+      net.keep(s)
       s.on('error', () => {})
       const d = new WireDecoder()
       let claimed = false
@@ -142,7 +131,7 @@ async function testPeers (claimant: number, holder: number, seen: Seen[]): Promi
 async function placingTracker (ports: number[], announced: (id: Buffer) => void): Promise<string> {
   const peers = Buffer.alloc(6 * ports.length)
   ports.forEach((port, k) => { peers.set([127, 0, 0, 1], 6 * k); peers.writeUInt16BE(port, 6 * k + 4) })
-  const port = await listen(createHttpServer((req, res) => {
+  const port = await net.listen(createHttpServer((req, res) => {
     const id = parseQuery((req.url ?? '').split('?')[1] ?? '').get('peer_id')?.[0]
     if (id === undefined || id.length !== 20) { res.end(encode({ 'failure reason': 'no peer_id' })); return }
     announced(id)
@@ -158,7 +147,7 @@ async function placingTracker (ports: number[], announced: (id: Buffer) => void)
  */
 async function greeting (port: number, hash: Buffer, me: Buffer): Promise<{ held: boolean, told: boolean }> {
   const s = connect(port, '127.0.0.1')
-  sockets.add(s)
+  net.keep(s)
   try {
     return await withTimeout(new Promise<{ held: boolean, told: boolean }>((resolve, reject) => {
       const d = new WireDecoder()
@@ -176,18 +165,7 @@ async function greeting (port: number, hash: Buffer, me: Buffer): Promise<{ held
         }
       })
     }), 10_000, 'pc-fetch to greet a new peer')
-  } finally { s.destroy(); sockets.delete(s) }
-}
-
-/** An origin log reader: when each chunk of /item.bin was first asked of the origin (Date.now()). */
-function askedOf (asked: number[]): (line: string) => void {
-  return (line) => {
-    const m = /^GET (\S+) (?:bytes=(\d+)-(\d*))?$/.exec(line)
-    if (!m || m[1] !== '/item.bin') return
-    const from = m[2] === undefined ? 0 : Math.floor(Number(m[2]) / CHUNK)
-    const to = m[3] ? Math.floor(Number(m[3]) / CHUNK) : COUNT - 1
-    for (let i = from; i <= to; i++) asked[i] ??= Date.now()
-  }
+  } finally { s.destroy() }
 }
 
 test('a claim that ran out unfulfilled: the listener waits its place from the claim\'s end, and takes the chunk from a peer that got it meanwhile, not from the origin', async () => {
@@ -203,7 +181,7 @@ test('a claim that ran out unfulfilled: the listener waits its place from the cl
   assert.ok(PLACE * ORIGIN_STEP_MS > ORIGIN_STEP_MAX_MS)
   assert.ok(CLAIM_SPREAD < 1 && 2 * DEADLINE_MS < PLACE * OVERDUE_PLACE_STEP_MS)
   const asked: number[] = []
-  origin = await startOrigin({ dir: dir.path, log: askedOf(asked) })
+  origin = await startOrigin({ dir: dir.path, log: originAsked('/item.bin', CHUNK, COUNT, asked) })
   let me: Buffer | undefined
   const seen: Seen[] = []
   const peers = await testPeers(0, 1, seen)

@@ -5,13 +5,13 @@
 // try, the refused addresses would shut it out of every answer.
 import { test } from 'uvu'
 import * as assert from 'uvu/assert'
-import { connect, createServer as createTcpServer, type Server as TcpServer } from 'node:net'
-import { createServer, type Server } from 'node:http'
+import { connect, createServer as createTcpServer } from 'node:net'
+import { createServer } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import { killChildren, tempDir, withTimeout } from '../helpers.js'
 import { encode } from '../../lib/tracker/bencode.js'
 import { startOrigin, type OriginServer } from '../../scripts/origin.js'
-import { makeItem, record, startFetch } from './pc-fetch-helpers.js'
+import { Listening, makeItem, record, startFetch } from './pc-fetch-helpers.js'
 import { decodeHandshake, HANDSHAKE_BYTES, WIRE_MAGIC } from '../../lib/swarm/wire.js'
 import { infoHash } from '../../lib/hashing/hashtree.js'
 import { MAX_PEERS } from '../../lib/swarm/members.js'
@@ -19,18 +19,12 @@ import { MAX_PEERS } from '../../lib/swarm/members.js'
 /** a swarm keeps up to 4 × the peers it dials (pc-fetch has no option for these: 50 and 200) */
 const LIST = 4 * MAX_PEERS
 let origin: OriginServer | undefined
-const servers: Array<TcpServer | Server> = []
+const net = new Listening()
 test.after.each(async () => {
   killChildren()
-  for (const s of servers.splice(0)) { if ('closeAllConnections' in s) s.closeAllConnections(); s.close() }
+  net.close()
   await origin?.close(); origin = undefined
 })
-
-async function listen<S extends TcpServer | Server> (s: S): Promise<number> {
-  servers.push(s)
-  await new Promise<void>(resolve => s.listen(0, '127.0.0.1', resolve))
-  return (s.address() as AddressInfo).port
-}
 
 /** n ports of 127.0.0.1 that were bound a moment ago, closed, and then refused a connection. */
 async function refusedPorts (n: number): Promise<number[]> {
@@ -63,11 +57,11 @@ test(`a list of ${LIST} refused addresses gives way: the listener dials the one 
     const item = await makeItem(dir.path, 'item.bin', 512 * 1024)
     origin = await startOrigin({ dir: dir.path })
     // the item's bytes come from a web server that never answers: its swarm stays open, short of peers
-    const hangPort = await listen(createServer(() => {}))
+    const hangPort = await net.listen(createServer(() => {}))
     // the live peer: the first bytes of the first connection it gets
     let dialled: (first: Buffer) => void = () => {}
     const firstBytes = new Promise<Buffer>(resolve => { dialled = resolve })
-    const livePort = await listen(createTcpServer((s) => {
+    const livePort = await net.listen(createTcpServer((s) => {
       let got = Buffer.alloc(0)
       s.on('error', () => {})
       s.on('data', (b: Buffer) => { got = Buffer.concat([got, b]); if (got.length >= HANDSHAKE_BYTES) dialled(got.subarray(0, HANDSHAKE_BYTES)) })
@@ -82,7 +76,7 @@ test(`a list of ${LIST} refused addresses gives way: the listener dials the one 
     // the refused addresses are dialled again (1 s after their first refusal), and one
     // being dialled gives way to none; at 2 s each waits for its third dial, at 3 s.
     let answers = 0
-    const trackerPort = await listen(createServer((_req, res) => {
+    const trackerPort = await net.listen(createServer((_req, res) => {
       const peers = ++answers === 1 ? dead : [...dead, livePort]
       res.end(encode({ interval: 60, 'min interval': 2, peers: compact(peers) }))
     }))

@@ -6,7 +6,8 @@ import { join } from 'node:path'
 import type { ChildProcess } from 'node:child_process'
 import { TreeBuilder, formatTree, type HashTree } from '../../lib/hashing/hashtree.js'
 import { FrameDecoder, type Frame } from '../../lib/frames/frame.js'
-import { createServer, type Socket } from 'node:net'
+import { createServer, type AddressInfo, type Server as NetServer, type Socket } from 'node:net'
+import type { Server as HttpServer } from 'node:http'
 import * as assert from 'uvu/assert'
 import { encodeHandshake, encodeMessage, WireDecoder, type Message } from '../../lib/swarm/wire.js'
 import { start, waitForOutput, withTimeout } from '../helpers.js'
@@ -103,4 +104,43 @@ export function assemble (frames: Frame[], item = 0): { data: Buffer, gaps: Arra
     if (f.type === 'gap') gaps.push([f.start, f.end])
   }
   return { data, gaps, size }
+}
+
+/**
+ * The servers a test starts on 127.0.0.1 and the sockets they accept (keep() them), all
+ * closed by close(), after each test.
+ */
+export class Listening {
+  private readonly servers: Array<NetServer | HttpServer> = []
+  private readonly sockets = new Set<Socket>()
+  /** start `s` on a free port: its port */
+  async listen (s: NetServer | HttpServer): Promise<number> {
+    this.servers.push(s)
+    await new Promise<void>(resolve => s.listen(0, '127.0.0.1', resolve))
+    return (s.address() as AddressInfo).port
+  }
+
+  /** `s` is closed with the servers, unless it closed before */
+  keep (s: Socket): void {
+    this.sockets.add(s)
+    s.on('close', () => this.sockets.delete(s))
+  }
+
+  close (): void {
+    for (const s of this.sockets) s.destroy()
+    this.sockets.clear()
+    for (const s of this.servers.splice(0)) { if ('closeAllConnections' in s) s.closeAllConnections(); s.close() }
+  }
+}
+
+/** An origin log reader (scripts/origin.js `log`): when each chunk of `path` was first asked of the origin (Date.now()), from its GET lines and their ranges */
+export function originAsked (path: string, chunk: number, count: number, asked: number[]): (line: string) => void {
+  return (line) => {
+    // (the path whole: the item's hash tree is fetched beside it)
+    const m = /^GET (\S+) (?:bytes=(\d+)-(\d*))?$/.exec(line)
+    if (!m || m[1] !== path) return
+    const from = m[2] === undefined ? 0 : Math.floor(Number(m[2]) / chunk)
+    const to = m[3] ? Math.floor(Number(m[3]) / chunk) : count - 1
+    for (let i = from; i <= to; i++) asked[i] ??= Date.now()
+  }
 }
