@@ -34,7 +34,7 @@ const OPTIONS: OptionTable = {
   deadline: { alias: 'd', type: 'string', default: '2s', arg: 'DURATION', help: 'time a request may take before it goes to another peer or the origin' },
   workers: { alias: 'j', type: 'string', default: 'auto', arg: 'N', help: 'threads that verify and store chunks, 0..16 (0: the main thread; auto: two for a --raw download of 64M and more into a file, given 2+ cores)' },
   key: { alias: 'k', type: 'string', arg: 'FILE', help: "the station's public key (.pub file of pc-hash --keygen, or 64 hex) for live shows; a record's publicKey wins" },
-  verbose: { alias: 'v', type: 'boolean', help: 'say what happens on stderr (the peer port, trackers, peers dropped)' },
+  verbose: { alias: 'v', type: 'boolean', help: 'say what happens on stderr (the peer port, trackers, peers dropped, dials failed)' },
   quiet: { alias: 'q', type: 'boolean', help: 'print no warnings' },
 }
 

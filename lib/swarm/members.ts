@@ -156,7 +156,7 @@ export class Members {
    * the link (PeerLink.dialled) until it closes: a map from each link to it was ~40 bytes
    * an outgoing link (bench/sim, N = 3,000 at 20 s: 15.7 MB of a 293 MB heap).
    */
-  private readonly dialListeners: { handshake: () => void, close: () => void }
+  private readonly dialListeners: { handshake: () => void, dropped: (why: string) => void, close: () => void }
   private readonly dialledListeners: { message: (m: Message) => void, handshake: () => void, dropped: (why: string) => void, close: () => void }
 
   constructor (private readonly sw: MembersHost, readonly version = WIRE_VERSION) {
@@ -174,6 +174,8 @@ export class Members {
     }
     this.dialListeners = {
       handshake (this: PeerLink) { self.dialAnswered(this) },
+      // (a dial that fails is said with -v too: refused, no handshake)
+      dropped: this.listeners.dropped,
       close (this: PeerLink) { self.dialClosed(this) },
     }
     this.dialledListeners = {

@@ -23,7 +23,8 @@ export class Peer extends PeerLink {
     this.decoder = new WireDecoder()
     socket.setNoDelay(true)
     socket.on('data', (d: Buffer) => this.onData(d))
-    socket.on('error', () => {})
+    // (said with -v, as any drop: Members)
+    socket.on('error', (e: NodeJS.ErrnoException) => { this.drop(`${this.remote ? 'connection' : 'cannot connect'}: ${e.code ?? e.message}`) })
     socket.on('close', () => { clearTimeout(this.handshakeTimer); this.ended() })
     socket.setTimeout(KEEPALIVE_MS, () => {
       if (Date.now() - this.lastRecv > PEER_IDLE_MS) { this.drop('idle'); return }

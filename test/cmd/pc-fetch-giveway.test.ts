@@ -80,13 +80,15 @@ test(`a list of ${LIST} refused addresses gives way: the listener dials the one 
       const peers = ++answers === 1 ? dead : [...dead, livePort]
       res.end(encode({ interval: 60, 'min interval': 2, peers: compact(peers) }))
     }))
-    const p = await startFetch(['--keep', '0', '--tracker', `http://127.0.0.1:${trackerPort}/announce`],
+    const p = await startFetch(['-v', '--keep', '0', '--tracker', `http://127.0.0.1:${trackerPort}/announce`],
       record(`http://127.0.0.1:${hangPort}/item.bin`, { root: item.root, hashtree: origin.url + 'item.bin.hashtree' }))
     const first = await withTimeout(firstBytes, 30_000, `pc-fetch to dial the live peer named after ${LIST} refused addresses`)
       .catch((e: Error) => { throw new Error(`${e.message}; tracker answers: ${answers}; pc-fetch: ${p.stderr().slice(-1500)}`) })
     assert.ok(answers >= 2, 'the live peer was named only from the second answer on')
     assert.ok(first.subarray(0, WIRE_MAGIC.length).equals(WIRE_MAGIC), `a handshake's magic: ${first.subarray(0, 8).toString('hex')}`)
     assert.ok(decodeHandshake(first).infoHash.equals(infoHash(item.tree.root)), 'the item\'s swarm')
+    // -v says why a dial failed, with the address
+    assert.match(p.stderr(), `pc-fetch: peer 127.0.0.1:${dead[0]}: cannot connect: ECONNREFUSED\n`)
   } finally { await dir.remove() }
 })
 
