@@ -87,6 +87,24 @@ const GOODBYE = 4
 const FAULT = 8
 /** its bitfield is a slab's (slabBits), not one assigned from outside */
 const SLAB = 16
+/**
+ * A sized bitfield of at most WORD_BYTES bytes (an item of up to 32 chunks) is kept in the
+ * link's field itself, as one integer (its bytes big-endian: byte 0 the top), and its
+ * length in bytes in the flags: a view on a slab was a 96-byte object of every link that
+ * handshook, plus its share of the slab (bench/sim audio, N = 10,000, 20 peers, at 25 s:
+ * 603,000 views, 55 MiB and 13 MiB of slabs of a 526 MiB heap).
+ */
+const WORD_BYTES = 4
+const WORD_LEN_SHIFT = 11
+const WORD_LEN = 7 << WORD_LEN_SHIFT
+/** bit i of a word bitfield (0 for an i out of it, which no bit answers, as a byte out of a Uint8Array) */
+function wordBit (i: number): number { return i >= 0 && i < 32 ? 0x80000000 >>> i : 0 }
+/** the first n (at most WORD_BYTES) bytes of `b` as a word */
+function toWord (b: Uint8Array, n: number): number {
+  let w = 0
+  for (let k = 0; k < n && k < b.length; k++) w |= b[k] << (24 - 8 * k)
+  return w
+}
 /** the peer said its list of addresses is full (PEXFULL): it is sent no PEX */
 const PEX_OFF = 256
 /** we told the peer our list is full, and not yet that it has room again */
@@ -247,10 +265,45 @@ export abstract class PeerLink extends LinkEvents {
    * link (bench/sim, N = 3,000 at 20 s: 15.7 MB of a 293 MB heap), this field is 8.
    */
   dialled?: object = undefined
-  /** the remote's bitfield, sized once the swarm knows the chunk count (until then one empty array for all links, never written) */
-  get bits (): Uint8Array { return this.bitsValue }
-  set bits (b: Uint8Array) { this.bitsValue = b; this.flags &= ~SLAB }
-  private bitsValue: Uint8Array = NO_BITS
+  /**
+   * the remote's bitfield, sized once the swarm knows the chunk count (until then one empty
+   * array for all links, never written); of an item of up to 32 chunks, a copy (WORD_BYTES):
+   * read it with has(), holdsAny() and sized, write it with markHave()
+   */
+  get bits (): Uint8Array {
+    const b = this.bitsValue
+    if (typeof b !== 'number') return b
+    // a word (WORD_BYTES): its bytes, a copy
+    const n = this.bitBytes
+    const out = new Uint8Array(n)
+    for (let k = 0; k < n; k++) out[k] = (b >>> (24 - 8 * k)) & 0xff
+    return out
+  }
+
+  set bits (b: Uint8Array) { this.bitsValue = b; this.flags &= ~(SLAB | WORD_LEN) }
+  /** a Uint8Array, or a word of up to WORD_BYTES bytes, its length in the flags */
+  private bitsValue: Uint8Array | number = NO_BITS
+  /** the bitfield's length in bytes */
+  private get bitBytes (): number {
+    const b = this.bitsValue
+    return typeof b === 'number' ? (this.flags & WORD_LEN) >>> WORD_LEN_SHIFT : b.length
+  }
+
+  /** whether it has been sized (or a BITFIELD gave it bits): its bitfield is not empty */
+  get sized (): boolean { return this.bitBytes > 0 }
+
+  /** whether it holds one of the chunks of `mask` (a bitfield's bytes: picker.ts ChunkMask) */
+  holdsAny (mask: number[]): boolean {
+    const b = this.bitsValue
+    if (typeof b !== 'number') {
+      const n = Math.min(mask.length, b.length)
+      for (let k = 0; k < n; k++) if ((mask[k] & b[k]) !== 0) return true
+      return false
+    }
+    const n = Math.min(mask.length, this.bitBytes)
+    for (let k = 0; k < n; k++) if ((mask[k] & (b >>> (24 - 8 * k))) !== 0) return true
+    return false
+  }
   /** SERVING, CLOSED, … and the transport's LINK_FLAG_0 and _1 */
   protected flags = 0
   held = 0
@@ -341,29 +394,50 @@ export abstract class PeerLink extends LinkEvents {
   /** Chunk i was not delivered in time: not asked of this peer again. */
   miss (i: number): void { ((this.pace ??= new Pace()).misses ??= new Set()).add(i) }
 
-  has (i: number): boolean { return i < this.bits.length * 8 && getBit(this.bits, i) }
+  has (i: number): boolean {
+    const b = this.bitsValue
+    if (typeof b !== 'number') return i < b.length * 8 && getBit(b, i)
+    return i < this.bitBytes * 8 && (b & wordBit(i)) !== 0
+  }
 
   /** Size the remote bitfield for `count` chunks (keeping what a BITFIELD already said). */
   sizeFor (count: number): void {
     const n = Math.ceil(count / 8)
     const old = this.bitsValue
-    if (old.length === n) {
-      // the same bits (one a BITFIELD gave), moved into a slab
-      if ((this.flags & SLAB) === 0 && n > 0) { const b = slabBits(n); b.set(old); this.bitsValue = b; this.flags |= SLAB }
+    const had = this.bitBytes
+    if (had === n) {
+      // the same bits (one a BITFIELD gave), moved into a word or a slab
+      if (typeof old === 'number') return
+      if (n > 0 && n <= WORD_BYTES) this.setWord(toWord(old, n), n)
+      else if ((this.flags & SLAB) === 0 && n > 0) { const b = slabBits(n); b.set(old); this.bitsValue = b; this.flags |= SLAB }
       return
     }
-    const b = n > 0 ? slabBits(n) : new Uint8Array(0)
-    b.set(old.subarray(0, n))
-    this.bitsValue = b
-    this.flags = n > 0 ? this.flags | SLAB : this.flags & ~SLAB
+    const from = typeof old === 'number' ? this.bits : old
+    if (n > 0 && n <= WORD_BYTES) this.setWord(toWord(from, n), n)
+    else {
+      const b = n > 0 ? slabBits(n) : new Uint8Array(0)
+      b.set(from.subarray(0, n))
+      this.bitsValue = b
+      this.flags = (n > 0 ? this.flags | SLAB : this.flags & ~SLAB) & ~WORD_LEN
+    }
     this.held = 0
-    for (let i = 0; i < count; i++) if (getBit(b, i)) this.held++
+    for (let i = 0; i < count; i++) if (this.has(i)) this.held++
+  }
+
+  private setWord (w: number, n: number): void {
+    this.bitsValue = w
+    this.flags = (this.flags & ~(SLAB | WORD_LEN)) | (n << WORD_LEN_SHIFT)
   }
 
   markHave (i: number): boolean {
     const bits = this.bitsValue
-    if (i >= bits.length * 8 || getBit(bits, i)) return false
-    setBit(bits, i)
+    if (typeof bits === 'number') {
+      if (i >= this.bitBytes * 8 || (bits & wordBit(i)) !== 0) return false
+      this.bitsValue = bits | wordBit(i)
+    } else {
+      if (i >= bits.length * 8 || getBit(bits, i)) return false
+      setBit(bits, i)
+    }
     this.held++
     return true
   }

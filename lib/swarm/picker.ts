@@ -114,7 +114,7 @@ export function pickFrom (c: Candidates, avail: Uint16Array, ok: (i: number) => 
 
 /**
  * A set of chunks in a bitfield's layout, to test a peer's bitfield against it in a few byte
- * operations. Its bytes are a plain array of small integers: a Uint8Array and its buffer
+ * operations (PeerLink.holdsAny). Its bytes are a plain array of small integers: a Uint8Array and its buffer
  * were ~200 bytes of every scheduling pass (FreeCandidates), a few percent of what a flash
  * crowd allocated (bench/sim, N = 1,000, 20 peers, first 30 s: 54 of 1,987 MiB sampled).
  */
@@ -129,13 +129,6 @@ export class ChunkMask {
   set (i: number): void { this.mask[i >> 3] |= 0x80 >> (i & 7) }
   /** chunk i leaves the set (asked for in this pass) */
   take (i: number): void { this.mask[i >> 3] &= ~(0x80 >> (i & 7)) }
-  /** whether a peer with bitfield `bits` holds any chunk of the set */
-  overlaps (bits: Uint8Array): boolean {
-    const m = this.mask
-    const n = Math.min(m.length, bits.length)
-    for (let b = 0; b < n; b++) if ((m[b] & bits[b]) !== 0) return true
-    return false
-  }
 }
 
 /**

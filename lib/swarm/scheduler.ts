@@ -984,8 +984,8 @@ export class Scheduler {
     const dl = this.sw.opts.deadlineMs
     const out: PeerLink[] = []
     for (const p of this.sw.peers) {
-      if (!holding.overlaps(p.bits)) continue
-      if (p.remote && !p.goodbye && p.bits.length > 0 && p.inflight.size < p.pipeline(dl, chunk, PIPELINE, UNKNOWN_PIPELINE)) out.push(p)
+      if (!p.holdsAny(holding.mask)) continue
+      if (p.remote && !p.goodbye && p.sized && p.inflight.size < p.pipeline(dl, chunk, PIPELINE, UNKNOWN_PIPELINE)) out.push(p)
     }
     return out
   }

@@ -1,10 +1,12 @@
 // PeerLink (lib/swarm/link.ts) keeps what the swarm knows of a peer compactly: the
-// bitfields of many links in one shared buffer, its booleans in one field, its rate with
-// its pace. What the swarm reads of it is the same as with a field each.
+// bitfields of many links in one shared buffer (up to 32 chunks, in a field of its own),
+// its booleans in one field, its rate with its pace. What the swarm reads of it is the
+// same as with a field each.
 import { test } from 'uvu'
 import * as assert from 'uvu/assert'
 import { PeerLink } from '../../lib/swarm/link.js'
-import { peerKey } from '../../lib/swarm/picker.js'
+import { peerKey, ChunkMask } from '../../lib/swarm/picker.js'
+import { getBit } from '../../lib/swarm/wire.js'
 import type { Handshake, Message, PeerAddress } from '../../lib/swarm/wire.js'
 
 class Link extends PeerLink {
@@ -31,10 +33,19 @@ test('bitfields of many links: each its own bits, sized and marked apart', () =>
     assert.equal(held(p, count), [k % 30], `link ${k}`)
     assert.is(p.held, 1)
     assert.is(p.bits.length, Math.ceil(count / 8))
+    assert.ok(p.sized)
+    assert.ok(getBit(p.bits, k % 30), 'its bytes as a BITFIELD says them')
+    // a mask of the chunk it holds, and one of the others
+    const mine = new ChunkMask(count)
+    const others = new ChunkMask(count)
+    for (let i = 0; i < count; i++) (i === k % 30 ? mine : others).set(i)
+    assert.ok(p.holdsAny(mine.mask))
+    assert.not.ok(p.holdsAny(others.mask))
   })
   // a link that was never sized holds nothing and has no room
   const unsized = new Link()
   assert.is(unsized.bits.length, 0)
+  assert.not.ok(unsized.sized)
   assert.not.ok(unsized.markHave(0))
   assert.not.ok(unsized.has(0))
 })
