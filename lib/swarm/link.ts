@@ -307,13 +307,33 @@ export abstract class PeerLink extends LinkEvents {
   /** SERVING, CLOSED, … and the transport's LINK_FLAG_0 and _1 */
   protected flags = 0
   held = 0
-  /** our requests to it: index → time sent (on the swarm's clock); add with ask() */
-  get inflight (): Map<number, number> { return this.pace?.asks ?? NO_ASKS }
+  /**
+   * our requests to it: index → time sent (on the swarm's clock); add with ask(). A map
+   * found empty is let go (the shared empty one stands for it until the next ask), and so
+   * are `wanted` and `missed` found empty: made at a link's first request, each stayed
+   * with it, empty most of the time (bench/sim audio, N = 10,000, 20 peers, at 25 s:
+   * 130,000 maps, 100,000 sets and 130,000 arrays, 45 MiB of a 526 MiB heap).
+   */
+  get inflight (): Map<number, number> {
+    const t = this.pace
+    const a = t?.asks
+    if (a === undefined) return NO_ASKS
+    if (a.size === 0) { t!.asks = undefined; return NO_ASKS }
+    return a
+  }
+
   /**
    * its requests to us, in order (add with want()): an empty array of its own was 32 bytes
    * of every link, where most links never carry a request (bench/sim)
    */
-  get wanted (): number[] { return this.pace?.wants ?? NO_WANTS }
+  get wanted (): number[] {
+    const t = this.pace
+    const w = t?.wants
+    if (w === undefined) return NO_WANTS
+    if (w.length === 0) { t!.wants = undefined; return NO_WANTS }
+    return w
+  }
+
   /** bytes it delivered to us (kept with the pace, made at the first piece or strike) */
   get bytesDelivered (): number { return this.pace ? this.pace.bytesDelivered : 0 }
   set bytesDelivered (n: number) { if (this.pace || n !== 0) (this.pace ??= new Pace()).bytesDelivered = n }
@@ -327,8 +347,15 @@ export abstract class PeerLink extends LinkEvents {
   /** requests that ran past the deadline, less one per chunk delivered (kept with the pace) */
   get strikes (): number { return this.pace ? this.pace.strikes : 0 }
   set strikes (n: number) { if (this.pace || n !== 0) (this.pace ??= new Pace()).strikes = n }
-  /** chunks it did not deliver in time: not asked of it again; add with miss() */
-  get missed (): Set<number> { return this.pace?.misses ?? NO_MISSES }
+  /** chunks it did not deliver in time: not asked of it again; add with miss() (one found empty is let go, as inflight) */
+  get missed (): Set<number> {
+    const t = this.pace
+    const m = t?.misses
+    if (m === undefined) return NO_MISSES
+    if (m.size === 0) { t!.misses = undefined; return NO_MISSES }
+    return m
+  }
+
   /** a serve loop is running for its requests */
   get serving (): boolean { return (this.flags & SERVING) !== 0 }
   set serving (v: boolean) { this.flag(SERVING, v) }
