@@ -198,6 +198,7 @@ export async function runDay (o: DayOptions, keepListeners = false): Promise<Day
     })
     l.swarms.push(sw)
     sw.stats.peersSeen = UNKEPT
+    h.swarms ??= new Map()
     h.swarms.set(hexes[k], sw)
     sw.on('have', (i: number) => { if (Number.isNaN(haveAt[i])) haveAt[i] = clock.now() })
     await sw.setTree(it.tree)
@@ -209,7 +210,7 @@ export async function runDay (o: DayOptions, keepListeners = false): Promise<Day
     if (closeAt < l.leaveAt && closeAt < end) {
       clock.setTimeout(() => {
         if (!h.online) return
-        h.swarms.delete(hexes[k])
+        h.swarms?.delete(hexes[k])
         void ann.stop()
         void sw.close(true, 2000)
       }, closeAt - clock.now())

@@ -33,8 +33,8 @@ export class Host {
   /** left without a word: its links go silent, the far ends notice after PEER_IDLE_MS */
   vanished = false
   swarm?: Swarm
-  /** the day's scenario (day.ts): the swarms of the items it holds at once, by info-hash in hex, as one pc-fetch accepts peers for each on one port */
-  readonly swarms = new Map<string, Swarm>()
+  /** the day's scenario (day.ts): the swarms of the items it holds at once, by info-hash in hex, as one pc-fetch accepts peers for each on one port (made by the first: an empty map was 184 bytes of every host) */
+  swarms?: Map<string, Swarm>
   /** the live swarm, when the host listens to a live show */
   live?: LiveSwarm
   /** the network it is on, for its links (a field of each of them was 8 bytes a link); set by the first link made */
@@ -123,15 +123,23 @@ const DEAD = LINK_FLAG_1
 const OUTGOING = LINK_FLAG_2
 
 export class SimLink extends PeerLink {
+  /** the far end, once the far host accepted (a dial refused, or to a host behind a NAT, has none) */
   other?: SimLink
   private lastArrival = 0
 
   /** `where`: the address dialled (outgoing), or the port the far host dialled from */
-  constructor (net: SimNet, outgoing: boolean, private readonly where: string | number, readonly local: Host, readonly far: Host) {
+  constructor (net: SimNet, outgoing: boolean, private readonly where: string | number, readonly local: Host) {
     super()
     local.net = net
     if (outgoing) this.flags |= OUTGOING
   }
+
+  /**
+   * The far host: the far end's (a field of its own was 8 bytes of every link). A link with
+   * no far end reads it only for the one-way delay of what it sends, which goes nowhere
+   * (deliver): its own host stands in.
+   */
+  get far (): Host { return (this.other ?? this).local }
 
   /** the network (its host's: a field of every link was 8 bytes) */
   get net (): SimNet { return this.local.net! }
@@ -379,22 +387,22 @@ export class SimNet {
     return (to) => {
       const there = this.byAddr.get(to) ?? this.hosts.get(`${to.host}:${to.port}`)
       this.linksMade++
-      const a = new SimLink(this, true, there?.key ?? `${to.host}:${to.port}`, from, there ?? from)
+      const a = new SimLink(this, true, there?.key ?? `${to.host}:${to.port}`, from)
       const rtt = (from.spec.rttMs + (there?.spec.rttMs ?? from.spec.rttMs)) / 2
       // behind a NAT the SYN is dropped: no answer, the handshake times out; gone: refused
-      const sw = item === undefined ? there?.swarm : there?.swarms.get(item)
+      const sw = item === undefined ? there?.swarm : there?.swarms?.get(item)
       const into = there?.bt ?? there?.live ?? sw
       if (!there || !there.online || !into || (there.live ?? sw)?.closed) { this.clock.schedule(new LinkTimer(a), rtt); return a }
       if (there.spec.nat) { this.clock.schedule(new LinkTimer(a, 'no handshake'), HANDSHAKE_TIMEOUT_MS); return a }
       if (there.incoming >= this.maxIncoming) {
         // as pc-fetch does at its limit: an idle connection of a swarm holding its item gives way (fetcher.ts)
-        const idle = sw && into === sw ? yieldingConnection(there.swarms.values(), sw) : undefined
+        const idle = sw && into === sw ? yieldingConnection(there.swarms?.values() ?? [], sw) : undefined
         if (!idle) { this.refusedFull++; this.clock.schedule(new LinkTimer(a), rtt); return a }
         idle.drop('making room for a swarm still fetching')
         this.yielded++
       }
       there.incoming++
-      const b = new SimLink(this, false, this.nextPort++, there, from)
+      const b = new SimLink(this, false, this.nextPort++, there)
       a.other = b
       b.other = a
       // as pc-fetch does with an incoming connection: to its swarm once the handshake is in (SimLink.take)
@@ -408,7 +416,7 @@ export class SimNet {
     h.online = false
     if (!goodbye) h.vanished = true
     h.live?.close(goodbye)
-    await Promise.all([h.swarm, ...h.swarms.values()].map(async s => await s?.close(goodbye, goodbye ? 2000 : 0)))
+    await Promise.all([h.swarm, ...(h.swarms?.values() ?? [])].map(async s => await s?.close(goodbye, goodbye ? 2000 : 0)))
   }
 }
 

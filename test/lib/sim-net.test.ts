@@ -53,8 +53,8 @@ test('a deferred call fires after what is queued for now, in order with timers s
 const line: HostSpec = { upBytesPerMs: 1000, downBytesPerMs: 1000, rttMs: 40, loss: 0, nat: false }
 
 function pair (net: SimNet, from: Host, to: Host): [SimLink, SimLink] {
-  const a = new SimLink(net, true, `${to.addr.host}:${to.addr.port}`, from, to)
-  const b = new SimLink(net, false, `${from.addr.host}:1`, to, from)
+  const a = new SimLink(net, true, `${to.addr.host}:${to.addr.port}`, from)
+  const b = new SimLink(net, false, `${from.addr.host}:1`, to)
   a.other = b
   b.other = a
   return [a, b]
