@@ -66,6 +66,25 @@ test('a bitfield a BITFIELD gave keeps its bits once sized, and the count held a
   assert.is(p.held, 9)
 })
 
+test('misses: chunks of a small item and of a large one, each once, in and out', () => {
+  const p = new Link()
+  for (const i of [7, 0, 30, 31, 457, 7]) p.miss(i)
+  assert.is(p.missed.size, 5)
+  for (const i of [0, 7, 30, 31, 457]) assert.ok(p.missed.has(i), `${i}`)
+  for (const i of [1, 29, 32, 456, -1, 0.5]) assert.not.ok(p.missed.has(i), `${i}`)
+  assert.equal([...p.missed], [0, 7, 30, 31, 457])
+  assert.ok(p.missed.delete(30))
+  assert.not.ok(p.missed.delete(30), 'twice')
+  assert.ok(p.missed.delete(457))
+  assert.is(p.missed.size, 3)
+  assert.equal([...p.missed], [0, 7, 31])
+  for (const i of [0, 7, 31]) p.missed.delete(i)
+  assert.is(p.missed.size, 0)
+  assert.throws(() => p.missed.add(3), 'the empty one refuses additions: add through miss()')
+  p.miss(3)
+  assert.equal([...p.missed], [3])
+})
+
 test('flags are each their own', () => {
   const p = new Link()
   assert.equal([p.serving, p.closed, p.goodbye, p.fault], [false, false, false, false])
