@@ -105,13 +105,17 @@ export class Members {
   /** when the last peer joined (for the view-quiet rule) */
   lastJoinAt = 0
   /**
-   * The known addresses by key, each with its dial's state; an address that is only an
-   * incoming peer's listen address (attach), connected and never dialled, is the address
-   * itself, as `new Dial(addr, false, true)` would be (its Dial is made when it is made
-   * sticky: dialOf): a Dial each was 48 bytes of ~a third of the known addresses (bench/sim
-   * audio, N = 3,000, 20 peers dialled, at 25 s: 175,000 of 304,000 were connected and idle).
+   * The known addresses by key, each with its dial's state. Two states, the commonest, have
+   * no Dial (48 bytes; bench/sim audio, N = 3,000, 20 peers dialled: at 25 s 175,000 of
+   * 304,000 known addresses connected and idle, at 100 s 139,000 of 329,000 waiting with no
+   * timer): an address that is only an incoming peer's listen address (attach), connected
+   * and never dialled, is the address itself, as `new Dial(addr, false, true)` would be;
+   * one whose redial found us at maxPeers (dialClosed), not sticky, with no timer, no link
+   * and no place in `failed`, dialled again by nothing but a sticky addAddress, is the
+   * number of its tries, its address read back from its key. Its Dial is made in its place
+   * when it is made sticky (dialOf).
    */
-  private readonly dials = new Map<string, Dial | PeerAddress>()
+  private readonly dials = new Map<string, Dial | PeerAddress | number>()
   /** ids and addresses of peers that broke the rules, and our own addresses: made by the first (two empty sets were ~300 bytes of every swarm) */
   private banned?: Set<string>
   private selfAddrs?: Set<string>
@@ -226,7 +230,7 @@ export class Members {
     const key = keyOf(addr)
     if (this.sw.closed || this.shunned(key)) return
     const d = this.dials.get(key)
-    if (d) { if (sticky) this.dialOf(key, d).set(STICKY, true); return }
+    if (d !== undefined) { if (sticky) this.dialOf(key, d).set(STICKY, true); return }
     if (old !== undefined) {
       this.failed!.delete(old)
       this.sw.clock.clearTimeout(old.timer)
@@ -245,10 +249,16 @@ export class Members {
     return false
   }
 
-  /** The Dial of known address `key`, whose entry is `d`: made in its place when the entry is the address alone (the same place in the map's order). */
-  private dialOf (key: string, d: Dial | PeerAddress): Dial {
+  /** The Dial of known address `key`, whose entry is `d`: made in its place (the same place in the map's order) when the entry is the address alone or a number of tries (dials). */
+  private dialOf (key: string, d: Dial | PeerAddress | number): Dial {
     if (d instanceof Dial) return d
-    const made = new Dial(d, false, true)
+    let made: Dial
+    if (typeof d !== 'number') made = new Dial(d, false, true)
+    else {
+      const k = key.lastIndexOf(':')
+      made = new Dial({ host: key.slice(0, k), port: Number(key.slice(k + 1)) }, false)
+      made.tries = d
+    }
     this.dials.set(key, made)
     return made
   }
@@ -291,7 +301,13 @@ export class Members {
     if (p.goodbye && !d.is(STICKY)) { this.forgetDial(key); return }
     if (!d.is(STICKY) && d.tries >= DIAL_RETRIES) { this.forgetDial(key); sw.kick(); return }
     const wait = Math.min(30_000, 500 * 2 ** Math.min(6, d.tries))
-    d.timer = sw.clock.setTimeout(() => { d.timer = undefined; this.failed?.delete(d); this.dial(d) }, wait)
+    d.timer = sw.clock.setTimeout(() => {
+      d.timer = undefined
+      this.failed?.delete(d)
+      this.dial(d)
+      // not dialled (we are at maxPeers): kept as its tries alone (dials)
+      if (!d.is(CONNECTED) && !d.is(STICKY) && d.timer === undefined && this.dials.get(key) === d) this.dials.set(key, d.tries)
+    }, wait)
     if (d.tries > 0 && !d.is(STICKY)) (this.failed ??= new Set()).add(d)
     sw.kick()
   }

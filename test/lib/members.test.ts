@@ -163,6 +163,27 @@ test('an address that never answers is dialled again after 0.5 s × 2^tries (at 
   assert.equal(dials.get('10.0.0.8:6881'), [0, 1050, 3100, 7150, 15200, 31250, 61300, 91350, 121400, 151450, 181500])
 })
 
+test('an address whose redial found the swarm full is kept with its tries, and dialled with them once made sticky', async () => {
+  const clock = new SimClock(10)
+  const dials: number[] = []
+  const m = members(clock, (to) => { if (to.host === '10.0.0.9') dials.push(clock.now()); return new Unanswered(clock, 50) }, 1)
+  // dialled at 0, no answer by 50: tries 1, dialled again at 1,050
+  m.addAddress({ host: '10.0.0.9', port: 6881 })
+  await clock.run(500)
+  // one peer: full (maxPeers 1), so the redial dials nothing
+  const p = join(m, 1)
+  await clock.run(6000)
+  assert.equal(dials, [0])
+  assert.is((m as unknown as { dials: Map<string, unknown> }).dials.get('10.0.0.9:6881'), 1, 'kept as its tries alone')
+  m.addAddress({ host: '10.0.0.9', port: 6881 }, true)
+  p.drop('gone')
+  // the address connects to us and leaves: a sticky one is dialled 0.5 s later, then, its
+  // dial unanswered (tries 2), 500 × 2^2 ms after that
+  join(m, 9).drop('gone')
+  await clock.run(10_000)
+  assert.equal(dials, [0, 6500, 8550])
+})
+
 test('maxPeers: no dial with that many peers connected; at most 4 × as many addresses known', async () => {
   for (const [max, peers] of [[undefined, MAX_PEERS], [3, 3]] as const) {
     const clock = new SimClock(10)
