@@ -114,9 +114,10 @@ export function pickFrom (c: Candidates, avail: Uint16Array, ok: (i: number) => 
 
 /**
  * A set of chunks in a bitfield's layout, to test a peer's bitfield against it in a few byte
- * operations (PeerLink.holdsAny). Its bytes are a plain array of small integers: a Uint8Array and its buffer
- * were ~200 bytes of every scheduling pass (FreeCandidates), a few percent of what a flash
- * crowd allocated (bench/sim, N = 1,000, 20 peers, first 30 s: 54 of 1,987 MiB sampled).
+ * operations (PeerLink.holdsAny). Its bytes are a plain array of small integers: a
+ * Uint8Array and its buffer were ~200 bytes of every scheduling pass (FreeCandidates), a
+ * few percent of what a flash crowd allocated (bench/sim, N = 1,000, 20 peers, first 30 s:
+ * 54 of 1,987 MiB sampled).
  */
 export class ChunkMask {
   readonly mask: number[]
