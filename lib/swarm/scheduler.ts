@@ -197,6 +197,17 @@ export const ISOLATED_WAIT_MS = 6000
  */
 export const ISOLATED_LEAD_DEADLINES = 3
 /**
+ * A listener whose line cannot pass a chunk on within half a deadline (uploads.ts canPassOn),
+ * or that --max-share stops, takes no turn for a chunk and finds it overdue only when it
+ * plays within this many deadlines and the origin's wait: its copy would reach few if any,
+ * and the listeners placed below it take the chunk first. In a flash crowd of 100,000
+ * (bench/sim audio, 20 peers dialled, origin at 10 × the stream, seed 1) a listener on a
+ * 0.5 Mbit/s line took chunk 5 at its turn 15.6 s before it played (the rule was then for
+ * chunks more than OVERDUE_LEAD_DEADLINES deadlines ahead only), refused every request for
+ * it, and 4 s later the listener placed 2 took it from the origin again.
+ */
+export const SLOW_LINE_LEAD_DEADLINES = ISOLATED_LEAD_DEADLINES
+/**
  * The first chunk waits ISOLATED_WAIT_MS for a peer only while listeners come fast enough
  * that ISOLATED_WAIT_ARRIVALS of them are due within it, by the tracker's count since the
  * item's start (one in three or so accepts connections; the others, behind NATs as we are,
@@ -1051,6 +1062,11 @@ export class Scheduler {
     const waited = now - since
     const dl = this.sw.opts.deadlineMs
     if (waited < dl) return false
+    // (a line that cannot pass it on in time leaves it to the others until the last moment: SLOW_LINE_LEAD_DEADLINES)
+    if (this.timed() && !this.sw.canPassOn(this.sw.store!.length(i))) {
+      const last = this.playTime(i) - SLOW_LINE_LEAD_DEADLINES * dl - this.sw.feed.latencyMs
+      if (last > now) { this.nextRelease = Math.min(this.nextRelease, last); return false }
+    }
     const block = Math.floor(i / BLOCK_CHUNKS)
     const c = this.claims.get(i)
     const spread = this.claimSpreadUntil(c, i, block, others, now)
@@ -1093,9 +1109,9 @@ export class Scheduler {
    *
    * A listener whose line cannot pass a chunk on within
    * half a deadline (the pace of the chunks it sent lately, or --upload-limit; uploads.ts
-   * canPassOn) or that --max-share stops takes no turn for a chunk playing more than
-   * OVERDUE_LEAD_DEADLINES deadlines ahead: its copy reaches few if any, and its claim
-   * (ASKED) keeps everyone else from the origin meanwhile. In a flash crowd of 100,000
+   * canPassOn) or that --max-share stops takes no turn for a chunk, and finds it overdue
+   * only at the last moment (SLOW_LINE_LEAD_DEADLINES): its copy reaches few if any, and
+   * its claim (ASKED) kept everyone else from the origin meanwhile. In a flash crowd of 100,000
    * (bench/sim audio, 20 peers dialled, origin at 10 × the stream, seed 1) a listener on a
    * 0.5 Mbit/s line took chunks 5-7 at its turn; when its claim ran out chunk 5 had reached
    * none of the peers of four listeners and chunk 7 of eleven, and each group took it from
@@ -1119,7 +1135,7 @@ export class Scheduler {
     if (st.avail[i] !== 0 || this.rankFor(others, block) !== 0) return false
     if (this.crowdWaits(i, others)) return false
     // (a line that cannot pass the chunk on in time takes no turn for it, above)
-    if (this.timed() && this.playTime(i) - now > OVERDUE_LEAD_DEADLINES * this.sw.opts.deadlineMs && !this.sw.canPassOn(this.sw.store!.length(i))) return false
+    if (this.timed() && !this.sw.canPassOn(this.sw.store!.length(i))) return false
     const at = Math.max(this.releaseAt(i, block, others), this.claimSpreadUntil(c, i, block, others, now))
     if (at > now) { this.nextRelease = Math.min(this.nextRelease, at); return false }
     return true
