@@ -3,7 +3,8 @@
 import { run, intOption, numberOption, durationOption, sizeOption, parseHostPort, refuseBinaryToTTY, UsageError, type OptionTable, type CommandInfo } from '../lib/core/cli.js'
 import { readNdjson } from '../lib/core/ndjson.js'
 import { validateRecord, type ScheduleRecord } from '../lib/core/records.js'
-import { Fetcher } from '../lib/swarm/fetcher.js'
+import { Fetcher, MAX_CONNECTIONS } from '../lib/swarm/fetcher.js'
+import { MAX_PEERS } from '../lib/swarm/members.js'
 import { fetchLive } from '../lib/swarm/live-fetch.js'
 import { findLiveManifest, mayBeLive } from '../lib/live/find.js'
 import { readPublicKey } from '../lib/hashing/sign.js'
@@ -29,6 +30,8 @@ const OPTIONS: OptionTable = {
   'upload-limit': { type: 'string', default: '0', arg: 'RATE', help: 'upload at most RATE bytes per second, 0 for no limit' },
   'max-share': { type: 'string', default: String(DEFAULT_MAX_SHARE), arg: 'R', help: 'upload at most R times the bytes received, over all items: a request that would pass the bound is refused, whatever the chunk; 0 for no bound' },
   'fair-share': { type: 'string', default: String(DEFAULT_FAIR_SHARE), arg: 'R', help: 'past R times the bytes received, over all items, refuse the requests of peers that say they can ask another holder in time; 0 never refuses' },
+  'max-peers': { type: 'string', default: String(MAX_PEERS), arg: 'K', help: 'dial no more peers for an item while K are connected; not for live shows' },
+  'max-connections': { type: 'string', default: String(MAX_CONNECTIONS), arg: 'M', help: 'accept at most M connections from peers at once, over all items; not for live shows' },
   stats: { type: 'string', arg: 'FILE', help: 'append NDJSON counters to FILE per item and at exit' },
   window: { alias: 'w', type: 'string', default: '16', arg: 'N', help: 'write at most N chunks ahead of the first one not yet written' },
   deadline: { alias: 'd', type: 'string', default: '2s', arg: 'DURATION', help: 'time a request may take before it goes to another peer or the origin' },
@@ -66,6 +69,8 @@ run('pc-fetch', OPTIONS, INFO, async (opts, io) => {
   const uploadLimit = sizeOption(opts, 'uploadLimit')
   const maxShare = numberOption(opts, 'maxShare')
   const fairShare = numberOption(opts, 'fairShare')
+  const maxPeers = intOption(opts, 'maxPeers', 1, 1_000_000)
+  const maxConnections = intOption(opts, 'maxConnections', 1, 1_000_000)
   const keepMs = opts.keep !== undefined ? durationOption(opts, 'keep') : url !== undefined ? 0 : 300_000
   const lio = { warn: io.warn, info: (m: string) => { if (io.verbose) io.stderr.write(`pc-fetch: ${m}\n`) }, debug: (m: string) => { if (io.verbose) io.stderr.write(`pc-fetch: ${m}\n`) }, signal: io.signal }
   // a mount URL (no file extension) may be a live show: its manifest says so
@@ -91,6 +96,8 @@ run('pc-fetch', OPTIONS, INFO, async (opts, io) => {
     // one pc-fetch is one line: its bound counts over every item it fetches
     maxShare,
     fairShare,
+    maxPeers,
+    maxConnections,
     statsFile: opts.stats as string | undefined,
     window,
     deadlineMs,

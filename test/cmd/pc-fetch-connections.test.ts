@@ -4,14 +4,12 @@
 // the item already held takes none.
 import { test } from 'uvu'
 import * as assert from 'uvu/assert'
-import { connect, type Socket } from 'node:net'
+import type { Socket } from 'node:net'
 import { createServer, type Server } from 'node:http'
 import type { AddressInfo } from 'node:net'
-import { randomBytes } from 'node:crypto'
 import { killChildren, tempDir, waitUntil } from '../helpers.js'
 import { startOrigin, type OriginServer } from '../../scripts/origin.js'
-import { makeItem, record, startFetch } from './pc-fetch-helpers.js'
-import { encodeHandshake, HANDSHAKE_BYTES } from '../../lib/swarm/wire.js'
+import { dialSwarm, makeItem, record, startFetch } from './pc-fetch-helpers.js'
 import { infoHash } from '../../lib/hashing/hashtree.js'
 import { MAX_CONNECTIONS } from '../../lib/swarm/fetcher.js'
 
@@ -26,20 +24,6 @@ test.after.each(async () => {
   await origin?.close(); origin = undefined
   hang?.closeAllConnections(); hang?.close(); hang = undefined
 })
-
-/** A peer's connection for swarm `ih`: resolves with the socket once pc-fetch answers the handshake, or null when it closes it first. */
-async function dial (port: number, ih: Buffer): Promise<Socket | null> {
-  return await new Promise<Socket | null>(resolve => {
-    const s = connect(port, '127.0.0.1')
-    let got = 0
-    const done = (v: Socket | null): void => { clearTimeout(t); resolve(v) }
-    const t = setTimeout(() => { s.destroy(); done(null) }, 10_000)
-    s.on('error', () => {})
-    s.on('connect', () => s.write(encodeHandshake({ infoHash: ih, peerId: randomBytes(20), port: 0 })))
-    s.on('data', (b: Buffer) => { got += b.length; if (got >= HANDSHAKE_BYTES) { s.removeAllListeners('data'); s.resume(); done(s) } })
-    s.on('close', () => done(null))
-  })
-}
 
 test(`at ${MAX_CONNECTIONS} connections, an idle one of an item held gives way to a peer of an item still fetching`, async () => {
   const dir = await tempDir('pc-fetch-conn-')
@@ -59,12 +43,12 @@ test(`at ${MAX_CONNECTIONS} connections, an idle one of an item held gives way t
     const ihB = infoHash(b.tree.root)
     // b's swarm is open once a peer of it is answered
     let probe: Socket | null = null
-    await waitUntil(async () => { probe = await dial(f.port, ihB); return probe !== null }, 20_000, 'item b\'s swarm')
+    await waitUntil(async () => { probe = await dialSwarm(f.port, ihB); return probe !== null }, 20_000, 'item b\'s swarm')
     sockets.push(probe!)
     // fill the limit with idle peers of a (held whole, kept for --keep)
     let refused = false
     for (let k = 0; k < MAX_CONNECTIONS + 8 && !refused; k++) {
-      const s = await dial(f.port, ihA)
+      const s = await dialSwarm(f.port, ihA)
       if (s) sockets.push(s); else refused = true
     }
     assert.ok(refused, 'a peer of the item held whole takes no place at the limit')
@@ -72,7 +56,7 @@ test(`at ${MAX_CONNECTIONS} connections, an idle one of an item held gives way t
     const closed = (): number => sockets.filter(s => s.destroyed || s.readableEnded).length
     const before = closed()
     // a peer of b: it gets a place, and one of a's idle connections is closed for it
-    const s = await dial(f.port, ihB)
+    const s = await dialSwarm(f.port, ihB)
     assert.ok(s, `a peer of the item still fetching was refused at ${sockets.length} connections`)
     sockets.push(s!)
     await waitUntil(() => closed() > before, 5000, 'an idle connection of item a to give way')

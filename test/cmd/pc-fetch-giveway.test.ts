@@ -16,7 +16,7 @@ import { decodeHandshake, HANDSHAKE_BYTES, WIRE_MAGIC } from '../../lib/swarm/wi
 import { infoHash } from '../../lib/hashing/hashtree.js'
 import { MAX_PEERS } from '../../lib/swarm/members.js'
 
-/** a swarm keeps up to 4 × the peers it dials (pc-fetch has no option for these: 50 and 200) */
+/** a swarm keeps up to 4 × the peers it dials (--max-peers, at its default here: 50 and 200) */
 const LIST = 4 * MAX_PEERS
 let origin: OriginServer | undefined
 const net = new Listening()

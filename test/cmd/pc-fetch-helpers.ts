@@ -6,10 +6,10 @@ import { join } from 'node:path'
 import type { ChildProcess } from 'node:child_process'
 import { TreeBuilder, formatTree, type HashTree } from '../../lib/hashing/hashtree.js'
 import { FrameDecoder, type Frame } from '../../lib/frames/frame.js'
-import { createServer, type AddressInfo, type Server as NetServer, type Socket } from 'node:net'
+import { createServer, connect, type AddressInfo, type Server as NetServer, type Socket } from 'node:net'
 import type { Server as HttpServer } from 'node:http'
 import * as assert from 'uvu/assert'
-import { encodeHandshake, encodeMessage, WireDecoder, type Message } from '../../lib/swarm/wire.js'
+import { encodeHandshake, encodeMessage, WireDecoder, HANDSHAKE_BYTES, type Message } from '../../lib/swarm/wire.js'
 import { start, waitForOutput, withTimeout } from '../helpers.js'
 
 export interface TestItem { name: string, data: Buffer, tree: HashTree, root: string }
@@ -50,9 +50,10 @@ export async function startFetch (args: string[], input?: string): Promise<Fetch
  * A fake peer on 127.0.0.1 that claims every chunk of `item` (a full bitfield; an empty one
  * with `holdsNothing`) and hands each request to `onRequest`, which answers it, or not;
  * `onOpen` is called with each connection once its bitfield is sent, `onMessage` with every
- * message the listener sends after its handshake.
+ * message the listener sends after its handshake. Its peer id is `peerId` (default 20
+ * bytes of 7: two fake peers in one swarm need ids of their own, or one is a duplicate).
  */
-export async function fakePeer (item: TestItem, onRequest: (s: Socket, index: number) => void, onClose?: () => void, opts: { holdsNothing?: boolean, onOpen?: (s: Socket) => void, onMessage?: (m: Message) => void } = {}): Promise<{ port: number, close: () => void }> {
+export async function fakePeer (item: TestItem, onRequest: (s: Socket, index: number) => void, onClose?: () => void, opts: { holdsNothing?: boolean, peerId?: Buffer, onOpen?: (s: Socket) => void, onMessage?: (m: Message) => void } = {}): Promise<{ port: number, close: () => void }> {
   const server = createServer((s) => {
     const d = new WireDecoder()
     s.on('error', () => {})
@@ -60,7 +61,7 @@ export async function fakePeer (item: TestItem, onRequest: (s: Socket, index: nu
     s.on('data', (b: Buffer) => {
       for (const m of d.push(b)) {
         if (m.type === 'handshake') {
-          s.write(encodeHandshake({ infoHash: m.handshake.infoHash, peerId: Buffer.alloc(20, 7), port: 0 }))
+          s.write(encodeHandshake({ infoHash: m.handshake.infoHash, peerId: opts.peerId ?? Buffer.alloc(20, 7), port: 0 }))
           const n = item.tree.leaves.length
           s.write(encodeMessage({ type: 'bitfield', count: n, bits: Buffer.alloc(Math.ceil(n / 8), opts.holdsNothing === true ? 0 : 0xff) }))
           opts.onOpen?.(s)
@@ -73,6 +74,20 @@ export async function fakePeer (item: TestItem, onRequest: (s: Socket, index: nu
   })
   await new Promise<void>(resolve => server.listen(0, '127.0.0.1', resolve))
   return { port: (server.address() as { port: number }).port, close: () => server.close() }
+}
+
+/** A peer's connection to pc-fetch's `port` for swarm `ih`: resolves with the socket once pc-fetch answers the handshake, or null when it closes it first. */
+export async function dialSwarm (port: number, ih: Buffer): Promise<Socket | null> {
+  return await new Promise<Socket | null>(resolve => {
+    const s = connect(port, '127.0.0.1')
+    let got = 0
+    const done = (v: Socket | null): void => { clearTimeout(t); resolve(v) }
+    const t = setTimeout(() => { s.destroy(); done(null) }, 10_000)
+    s.on('error', () => {})
+    s.on('connect', () => s.write(encodeHandshake({ infoHash: ih, peerId: randomBytes(20), port: 0 })))
+    s.on('data', (b: Buffer) => { got += b.length; if (got >= HANDSHAKE_BYTES) { s.removeAllListeners('data'); s.resume(); done(s) } })
+    s.on('close', () => done(null))
+  })
 }
 
 /** Give every peer `rec` on stdin and wait for all: each must exit 0 having written `item` whole. */
