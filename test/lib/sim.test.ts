@@ -107,17 +107,19 @@ test('pc, a flash crowd of 100 on home lines, origin capped: each block goes to 
   // cost the origin 7.74 × the item and 99 % of listeners stalled)
   const r = await runScenario({ ...DEFAULTS, listeners: 100, arrival: 'flash', seed: 1 }, makeItem(Math.round(DEFAULTS.bitrate / 8 * DEFAULTS.durationMs / 1000), DEFAULTS.chunkBytes))
   assert.is(DEFAULTS.originRateFactor, 10)
-  assert.ok(r.originRatio < 3, `origin sent ${r.originRatio.toFixed(2)} × the item`)
-  assert.ok(r.stalledShare < 0.05, `${(r.stalledShare * 100).toFixed(0)} % of listeners stalled, ${r.stallSeconds} s`)
+  // (issue 13's targets: the origin at most 1.1 × the item, at most 0.1 % of listeners stalled)
+  assert.ok(r.originRatio <= 1.1, `origin sent ${r.originRatio.toFixed(3)} × the item`)
+  assert.ok(r.stalledShare <= 0.001, `${(r.stalledShare * 100).toFixed(1)} % of listeners stalled, ${r.stallSeconds} s`)
 })
 
 test('pc, a flash crowd of 1,000, origin capped: the listeners designated for a block take it from the origin steps apart, not all at once', async () => {
   // (with a step of 1 s between one listener's turn and the next, ORIGIN_STEP_MS, each block
   // went to the origin 10-20 times, its queue held everything late: 11.0 × the item, 96 %
-  // stalled; the target, 1.1 ×, is not reached yet: BENCHMARKS.md "scale")
+  // stalled; issue 13's targets, at most 1.1 × and 0.1 % stalled, are what it must keep:
+  // BENCHMARKS.md "scale")
   const r = await runScenario({ ...DEFAULTS, listeners: 1000, arrival: 'flash', seed: 1 }, makeItem(Math.round(DEFAULTS.bitrate / 8 * DEFAULTS.durationMs / 1000), DEFAULTS.chunkBytes))
-  assert.ok(r.originRatio < 8, `origin sent ${r.originRatio.toFixed(2)} × the item`)
-  assert.ok(r.stalledShare < 0.4, `${(r.stalledShare * 100).toFixed(0)} % of listeners stalled, ${r.stallSeconds.toFixed(0)} s`)
+  assert.ok(r.originRatio <= 1.1, `origin sent ${r.originRatio.toFixed(3)} × the item`)
+  assert.ok(r.stalledShare <= 0.001, `${(r.stalledShare * 100).toFixed(1)} % of listeners stalled, ${r.stallSeconds.toFixed(0)} s`)
 })
 
 test('live: every listener plays the show from where it tuned in, chunks swapped between peers, the origin under plain HTTP', async () => {
