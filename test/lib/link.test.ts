@@ -179,4 +179,48 @@ test('what a link keeps once it carries traffic: requests both ways, misses, the
   assert.is(q.rate, 0)
 })
 
+test('a link that holds nothing again lets its pace go, and one that still holds something keeps it', () => {
+  const paceOf = (l: PeerLink): unknown => (l as unknown as { pace?: unknown }).pace
+  // served: its one request taken off, the pace held nothing but that
+  const a = new Link()
+  a.want(3)
+  assert.ok(paceOf(a) !== undefined)
+  a.wanted.shift()
+  assert.equal(a.wanted, [])
+  assert.is(paceOf(a), undefined, 'a request served leaves nothing to keep')
+  // asked and answered by a cancel, and a miss forgiven: the same
+  a.ask(4, 10)
+  a.inflight.delete(4)
+  assert.is(a.inflight.size, 0)
+  assert.is(paceOf(a), undefined)
+  a.miss(6)
+  a.missed.delete(6)
+  assert.is(a.missed.size, 0)
+  assert.is(paceOf(a), undefined)
+  // and made again at the next request, from nothing
+  a.want(8)
+  assert.equal(a.wanted, [8])
+  assert.is(a.rate + a.strikes + a.bytesDelivered + a.throughput, 0)
+  // one with a strike, a delivery or a reason it was dropped keeps what it holds
+  const b = new Link()
+  b.want(1)
+  b.strikes++
+  b.wanted.shift()
+  assert.equal(b.wanted, [])
+  assert.is(b.strikes, 1, 'the strike kept')
+  const c = new Link()
+  c.ask(2, 0)
+  c.credit(1000, 0, 10)
+  c.inflight.delete(2)
+  assert.is(c.inflight.size, 0)
+  assert.is(c.bytesDelivered, 1000, 'what it delivered kept')
+  assert.ok(c.rate > 0 && c.throughput > 0)
+  const d = new Link()
+  d.want(1)
+  d.drop('gone')
+  d.wanted.shift()
+  assert.equal(d.wanted, [])
+  assert.is(d.dropped, 'gone', 'why it was dropped kept')
+})
+
 test.run()
