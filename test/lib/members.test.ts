@@ -184,6 +184,34 @@ test('an address whose redial found the swarm full is kept with its tries, and d
   assert.equal(dials, [0, 6500, 8550])
 })
 
+test('at maxPeers, an address learned (PEX) or whose redial found us full is dialled when a peer leaves or a dial fails: oldest first, up to maxPeers with the dials under way', async () => {
+  const clock = new SimClock(10)
+  const dials: string[] = []
+  // .9's first dial is refused at 50 ms and .1's at 100 ms; every other dial never answers
+  const m = members(clock, (to) => {
+    const first = !dials.some(d => d.startsWith(`${to.host}@`))
+    dials.push(`${to.host}@${clock.now()}`)
+    return new Unanswered(clock, first && to.host === '10.0.1.9' ? 50 : to.host === '10.0.1.1' ? 100 : 60_000)
+  }, 2)
+  m.addAddress({ host: '10.0.1.9', port: 6881 })
+  const a = join(m, 1)
+  const b = join(m, 2)
+  // .9's redial at 1,050 finds two peers: kept as its tries
+  await clock.run(2000)
+  a.say({ type: 'pex', peers: [{ host: '10.0.1.1', port: 6881 }, { host: '10.0.1.2', port: 6881 }, { host: '10.0.1.3', port: 6881 }] })
+  assert.equal(dials, ['10.0.1.9@0'], 'at maxPeers: nothing dialled')
+  // a leaves (its address, of a peer that connected to us, is forgotten): the oldest idle
+  // address, .9, is dialled with the try it had, and that is one place
+  a.drop('gone')
+  await clock.run(2500)
+  assert.equal(dials, ['10.0.1.9@0', '10.0.1.9@2000'])
+  assert.is((m as unknown as { dials: Map<string, { tries: number }> }).dials.get('10.0.1.9:6881')?.tries, 1, 'its tries kept')
+  // b leaves: the next, .1; refused at 2,600, it makes room for .2 (and waits 1 s for its redial)
+  b.drop('gone')
+  await clock.run(3000)
+  assert.equal(dials, ['10.0.1.9@0', '10.0.1.9@2000', '10.0.1.1@2500', '10.0.1.2@2600'], '.3 waits: two dials under way')
+})
+
 test('maxPeers: no dial with that many peers connected; at most 4 × as many addresses known', async () => {
   for (const [max, peers] of [[undefined, MAX_PEERS], [3, 3]] as const) {
     const clock = new SimClock(10)
