@@ -139,13 +139,15 @@ export class Members {
    */
   private joined: PeerLink[] = []
   /**
-   * The peers by id, for the duplicate check of attach: walking every peer's id on each
-   * join was two thirds of attach, a tenth of a flash crowd's run in bench/sim (a host
-   * that accepts connections has up to ~300 peers). Exact while no peer handshakes again
-   * after joining (its id could change); once one does, attach walks the peers as before.
+   * The designation key of each peer's id (PeerLink.key, as a signed integer: V8 keeps it
+   * in the array itself), in the set's order as listenAt, kept at attach and at a new
+   * handshake: the duplicate check of attach reads the ids only of the peers whose key is
+   * the newcomer's. Walking every peer's id on each join was two thirds of attach, a tenth
+   * of a flash crowd's run in bench/sim (a host that accepts connections has up to ~300
+   * peers); a Map of the peers by id in its place was 7 % of the heap (bench/sim audio,
+   * N = 10,000, 20 peers, at 45 s: 27 of 401 MiB), this ~1 %.
    */
-  private readonly byId = new Map<string, PeerLink>()
-  private idsStale = false
+  private readonly keyAt: number[] = []
   /**
    * The listen address of each peer (undefined where it told none), in the set's order,
    * kept at attach and at a new handshake: every attach sends the newcomer up to
@@ -194,7 +196,7 @@ export class Members {
         sw.onMessage(this, m)
         if (m.type === 'pex') self.pexTaken(this)
       },
-      handshake (this: PeerLink) { self.keysChanged(); self.idsStale = true; self.readdress(this) },
+      handshake (this: PeerLink) { self.keysChanged(); self.readdress(this) },
       dropped (this: PeerLink, why: string) { if (this.fault) self.avoid(this, why); else sw.opts.debug(`peer ${this.address}: ${why}`) },
       close (this: PeerLink) { self.detach(this) },
     }
@@ -396,22 +398,15 @@ export class Members {
     if (banned !== undefined && (banned.has(id) || (la && banned.has(keyOf(la))))) { p.drop('avoided'); return }
     // two connections to one peer: keep the one opened by the smaller peer id, on both sides
     const by = (x: PeerLink): string => x.outgoing ? this.ownHex : x.id
-    if (this.idsStale) {
-      for (const q of this.peers) {
-        if (q.id !== id) continue
-        // drop() runs detach(), which frees the requests in flight on it
-        if (by(p) < by(q)) q.drop('duplicate'); else { p.drop('duplicate'); return }
-      }
-    } else {
-      const q = this.byId.get(id)
-      if (q) { if (by(p) < by(q)) q.drop('duplicate'); else { p.drop('duplicate'); return } }
-    }
+    const q = this.withId(id, p.key | 0)
+    // (drop() runs detach(), which frees the requests in flight on it)
+    if (q) { if (by(p) < by(q)) q.drop('duplicate'); else { p.drop('duplicate'); return } }
     // an incoming connection's answer; a dialled one's was sent with the dial (dial)
     if (p.dialled === undefined) this.greetWith(p)
     else if (p.toldFullInHandshake && !this.full) { p.toldFullInHandshake = false; p.send(PEX_ROOM) } // room made since the dial
     this.peers.add(p)
     this.listenAt.push(la)
-    this.byId.set(id, p)
+    this.keyAt.push(p.key | 0)
     if (this.keys) this.joined.push(p) // (a subset of the peers: a leaving one clears it)
     this.lastJoinAt = sw.clock.now()
     sw.stats.peersSeen.add(id)
@@ -498,11 +493,26 @@ export class Members {
     return -1
   }
 
-  /** A peer handshook again: its listen address as it now says. */
+  /** A peer handshook again: its listen address and id as it now says. */
   private readdress (p: PeerLink): void {
     this.fullList = undefined
     const k = this.placeOf(p)
-    if (k >= 0) this.listenAt[k] = p.listenAddress
+    if (k >= 0) { this.listenAt[k] = p.listenAddress; this.keyAt[k] = p.key | 0 }
+  }
+
+  /** The peer with id `id` (hex), whose designation key is `key` (signed, keyAt), if one is connected. */
+  private withId (id: string, key: number): PeerLink | undefined {
+    const keys = this.keyAt
+    let k = keys.indexOf(key)
+    if (k < 0) return undefined
+    let j = 0
+    for (const q of this.peers) {
+      if (j++ !== k) continue
+      if (q.id === id) return q
+      k = keys.indexOf(key, k + 1)
+      if (k < 0) return undefined
+    }
+    return undefined
   }
 
   private tellOthers (la: PeerAddress): void {
@@ -571,9 +581,10 @@ export class Members {
     const sw = this.sw
     if (!this.peers.has(p)) return
     this.fullList = undefined
-    this.listenAt.splice(this.placeOf(p), 1)
+    const k = this.placeOf(p)
+    this.listenAt.splice(k, 1)
+    this.keyAt.splice(k, 1)
     this.peers.delete(p)
-    if (this.byId.get(p.id) === p) this.byId.delete(p.id)
     this.keysChanged()
     sw.scheduler.forget(p)
     const la = p.listenAddress

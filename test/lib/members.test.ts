@@ -27,7 +27,8 @@ class Link extends PeerLink {
   async sendPiece (): Promise<void> {}
   end (): void {}
   protected destroy (): void {}
-  open (port = 6881, pexFull?: boolean): void { this.received({ type: 'handshake', handshake: { infoHash: INFO, peerId: Buffer.alloc(20, this.n), port, pexFull } }) }
+  /** its handshake, with the peer id of `id` bytes (its own n's unless given) */
+  open (port = 6881, pexFull?: boolean, id = this.n): void { this.received({ type: 'handshake', handshake: { infoHash: INFO, peerId: Buffer.alloc(20, id), port, pexFull } }) }
   say (m: Message): void { this.received(m) }
   pexes (): string[][] { return this.sent.filter(m => m.type === 'pex').map(m => (m as { peers: PeerAddress[] }).peers.map(a => `${a.host}:${a.port}`)) }
 }
@@ -128,6 +129,31 @@ test('a newcomer is told the peers there now: not one that left, one that handsh
   await clock.run(4 * PEX_BATCH_MS)
   assert.equal(a.pexes(), [['10.0.0.6:6881']], 'the batch goes to the peers there')
   assert.equal(b.pexes().length, 2, 'not to the one that left (its attach and its batch before)')
+})
+
+test('two connections to one peer: the one opened by the smaller peer id stays, found by the id each peer says now (after a second handshake too)', () => {
+  const clock = new SimClock(10)
+  const m = members(clock)
+  class Dialled extends Link { override readonly outgoing = true }
+  const connect = (p: Link): Link => { p.open(); m.attach(p); return p }
+  // ours is c8…: 05… is smaller, so its connection to us stays, and ours to it goes
+  const in5 = connect(new Link(5))
+  const out5 = connect(new Dialled(5))
+  assert.is(out5.dropped, 'duplicate')
+  assert.is(in5.dropped, undefined)
+  // e6… is larger: ours to it stays, its connection to us goes
+  const in230 = connect(new Link(230))
+  const out230 = connect(new Dialled(230))
+  assert.is(in230.dropped, 'duplicate')
+  assert.is(out230.dropped, undefined)
+  // a peer that handshakes again with another id is that id's from then on
+  const a = connect(new Link(7))
+  a.open(6881, undefined, 9)
+  const again9 = connect(new Link(9))
+  assert.is(again9.dropped, 'duplicate', 'the id it says now')
+  const again7 = connect(new Link(7))
+  assert.is(again7.dropped, undefined, 'not the id it said before')
+  assert.equal([...m.peers], [in5, out230, a, again7])
 })
 
 test('a newcomer among more than PEX_MAX_ADDRESSES peers is told the first of those there now: not one that left, one that handshook again at its new port', () => {
