@@ -1,7 +1,8 @@
 // pc-fetch's connection limits as options (pc-fetch(1) --max-peers, --max-connections),
 // as a real process: a bad value is a usage error naming the option; with --max-peers 1
-// the swarm of an item dials none of the peers that its one peer names (PEX); with
-// --max-connections 2 the third peer connecting is closed.
+// the swarm of an item dials none of the peers that its one peer names (PEX), and dials
+// one of them once that peer goes (the refill); with --max-connections 2 the third peer
+// connecting is closed.
 import { test } from 'uvu'
 import * as assert from 'uvu/assert'
 import { randomBytes } from 'node:crypto'
@@ -53,20 +54,20 @@ for (const [opt, bad] of [['--max-peers', ['0', '-1', '2.5', 'ten']], ['--max-co
  * more by PEX (all three fake peers of the item, with ids of their own). Resolves, once
  * the first is connected, to how many connections each of the two named got so far.
  */
-async function pexed (args: string[]): Promise<{ dialled: () => number[] }> {
+async function pexed (args: string[]): Promise<{ dialled: () => number[], drop: () => void }> {
   const { item, rec } = await hangingItem()
   const dialled = [0, 0]
   const named = await Promise.all(dialled.map(async (_n, k) =>
     await fakePeer(item, () => {}, undefined, { peerId: randomBytes(20), onOpen: () => { dialled[k]++ } })))
-  let first = false
+  let first: Socket | undefined
   const a = await fakePeer(item, () => {}, undefined, {
     peerId: randomBytes(20),
-    onOpen: (s) => { first = true; s.write(encodeMessage({ type: 'pex', peers: named.map(p => ({ host: '127.0.0.1', port: p.port })) })) },
+    onOpen: (s) => { first ??= s; s.write(encodeMessage({ type: 'pex', peers: named.map(p => ({ host: '127.0.0.1', port: p.port })) })) },
   })
   peers.push(a, ...named)
   await startFetch(['--keep', '0', '--peer', `127.0.0.1:${a.port}`, ...args], rec)
-  await waitUntil(() => first, 15_000, 'pc-fetch to connect to its --peer')
-  return { dialled: () => [...dialled] }
+  await waitUntil(() => first !== undefined, 15_000, 'pc-fetch to connect to its --peer')
+  return { dialled: () => [...dialled], drop: () => first?.destroy() }
 }
 
 test('without --max-peers, the two peers its one peer names are dialled too', async () => {
@@ -79,6 +80,14 @@ test('--max-peers 1: connected to one peer, pc-fetch dials neither of the two it
   // (a bound on the wait, not a timing figure: without the option they are dialled within milliseconds)
   await sleep(2000)
   assert.equal(p.dialled(), [0, 0], 'connections made to the peers named by PEX')
+})
+
+test('--max-peers 1: when its one peer goes, pc-fetch dials one that peer named while it was full', async () => {
+  const p = await pexed(['--max-peers', '1'])
+  await sleep(1000)
+  assert.equal(p.dialled(), [0, 0], 'none dialled while at the limit')
+  p.drop()
+  await waitUntil(() => p.dialled().some(n => n > 0), 10_000, 'a peer named by PEX to be dialled once the first left')
 })
 
 test('--max-connections 2: two peers of an item still fetching are answered, the third is closed', async () => {
