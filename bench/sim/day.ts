@@ -274,6 +274,7 @@ export async function runDay (o: DayOptions, keepListeners = false): Promise<Day
     }
     l.share = l.items.length ? l.host.bytesSent / (l.items.length * itemBytes) : 0
   }
+  clock.halt()
   for (const l of listeners) for (const sw of l.swarms) void sw.close(false)
   const tuned = listeners.filter(l => l.items.length > 0)
   const byClass = Object.fromEntries(CLASSES.map(c => [c, figures(tuned.filter(l => l.cls === c).map(l => l.share))])) as Record<LineClass, ShareFigures>

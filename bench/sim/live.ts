@@ -207,6 +207,7 @@ export async function runLive (o: ScenarioOptions): Promise<Result> {
   }
   const originChunks = { designated: 0, backup: 0, fallback: 0, alone: 0 }
   for (const l of listeners) for (const [k, v] of Object.entries(l.host.live?.stats.originChunks ?? {})) originChunks[k as keyof typeof originChunks] += v
+  clock.halt()
   for (const l of listeners) l.host.live?.close(false)
   return {
     ...summary({ o, itemBytes: streamBytes, count, originBytes: origin.bytesSent, stalled, listeners: listeners.length, stallMs: gapMs, firstAudio, up, completed: NaN, stayed: listeners.filter(l => l.leaveAt >= T0 + o.durationMs).length, endMs: end, wall, clock, net }),

@@ -341,7 +341,8 @@ export async function runScenario (o: ScenarioOptions, item?: Item, keepListener
     if (s) { uploadedBySwarms += s.bytesUploaded; receivedFromPeers += s.bytesFromPeers; receivedFromOrigin += s.bytesFromOrigin }
   }
   if (o.mode !== 'pc') { receivedFromPeers = net.pieceBytesDelivered; receivedFromOrigin = origin.bytesSent; uploadedBySwarms = sentByPeers }
-  // every run leaves the swarms closed (their timers go with them)
+  // every run leaves the swarms closed (their timers go with them), on a clock that keeps no timer any more
+  clock.halt()
   for (const l of listeners) void l.host.swarm?.close(false)
   return {
     ...summary({ o, itemBytes, count, originBytes: origin.bytesSent, stalled, listeners: stopAt < Infinity ? tunedIn : listeners.length, stallMs, firstAudio, up, completed, stayed, endMs: end, wall, clock, net }),

@@ -50,6 +50,24 @@ test('a deferred call fires after what is queued for now, in order with timers s
   assert.is(clock.pending, 0)
 })
 
+test('a halted clock lets go of its timers and keeps none set after: the links closed at a run\'s end leave nothing queued', async () => {
+  const clock = new SimClock(10)
+  const seen: string[] = []
+  clock.setTimeout(() => seen.push('before'), 10)
+  await clock.run(20)
+  clock.setTimeout(() => seen.push('pending'), 10)
+  clock.defer(() => seen.push('deferred'))
+  assert.is(clock.pending, 2)
+  clock.halt()
+  assert.is(clock.pending, 0)
+  // what closing a swarm sets after the run (SimLink.end's timer for each link) is not kept
+  clock.setTimeout(() => seen.push('after'), 5)
+  clock.defer(() => seen.push('deferred after'))
+  assert.is(clock.pending, 0)
+  await clock.run(1000)
+  assert.equal(seen, ['before'])
+})
+
 const line: HostSpec = { upBytesPerMs: 1000, downBytesPerMs: 1000, rttMs: 40, loss: 0, nat: false }
 
 function pair (net: SimNet, from: Host, to: Host): [SimLink, SimLink] {
