@@ -38,7 +38,7 @@ export class Pace {
   private last?: number = undefined
   /**
    * Whether it holds nothing a link would not show without one (every getter's default):
-   * then the link lets it go (PeerLink.idle). Most are made by a peer's request to us and
+   * then the link lets it go (PeerLink.dropIfIdle). Most are made by a peer's request to us and
    * hold nothing once it is served (bench/sim audio, N = 10,000, 20 peers, at 45 s: 267,000
    * of 340,000, each 96 bytes and two boxed numbers, 8 % of a 401 MiB heap).
    */
@@ -363,7 +363,7 @@ export abstract class PeerLink extends LinkEvents {
     const t = this.pace
     const a = t?.asks
     if (a === undefined) return NO_ASKS
-    if (a.size === 0) { t!.asks = undefined; this.idle(t!); return NO_ASKS }
+    if (a.size === 0) { t!.asks = undefined; this.dropIfIdle(t!); return NO_ASKS }
     return a
   }
 
@@ -375,7 +375,7 @@ export abstract class PeerLink extends LinkEvents {
     const t = this.pace
     const w = t?.wants
     if (w === undefined) return NO_WANTS
-    if (w.length === 0) { t!.wants = undefined; this.idle(t!); return NO_WANTS }
+    if (w.length === 0) { t!.wants = undefined; this.dropIfIdle(t!); return NO_WANTS }
     return w
   }
 
@@ -385,10 +385,10 @@ export abstract class PeerLink extends LinkEvents {
   /** delivered bytes per ms of each request's wait (request to piece), smoothed: ranks peers (kept with the pace: a number field of every link was a boxed double of its own) */
   get rate (): number { return this.pace ? this.pace.rate : 0 }
   set rate (r: number) { if (this.pace || r !== 0) (this.pace ??= new Pace()).rate = r }
-  /** made at the first request (either way), piece, strike, miss or drop: most links never carry one (bench/sim, N = 300: 14,000 requests over ~38,000 links); let go when it holds nothing again (idle) */
+  /** made at the first request (either way), piece, strike, miss or drop: most links never carry one (bench/sim, N = 300: 14,000 requests over ~38,000 links); let go when it holds nothing again (dropIfIdle) */
   private pace?: Pace
   /** Lets the pace go when it holds nothing (Pace.idle): its maps, list and misses are let go when found empty, and then it may be too. */
-  private idle (t: Pace): void { if (t.idle) this.pace = undefined }
+  private dropIfIdle (t: Pace): void { if (t.idle) this.pace = undefined }
   /** bytes per ms the link carries to us (each piece over the time since the later of its request and the piece before), smoothed; 0 until one arrives */
   get throughput (): number { return this.pace ? this.pace.value : 0 }
   /** requests that ran past the deadline, less one per chunk delivered (kept with the pace) */
@@ -399,7 +399,7 @@ export abstract class PeerLink extends LinkEvents {
     const t = this.pace
     const m = t?.misses
     if (m === undefined) return NO_MISSES
-    if (m.size === 0) { t!.misses = undefined; this.idle(t!); return NO_MISSES }
+    if (m.size === 0) { t!.misses = undefined; this.dropIfIdle(t!); return NO_MISSES }
     return m
   }
 
