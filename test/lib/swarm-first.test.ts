@@ -193,4 +193,21 @@ test('our own line\'s pace: pieces from several peers arriving together count as
   assert.ok(Math.abs(line.value - 262.144) < 1, `pace ${line.value} bytes/ms`)
 })
 
+test('our own line\'s pace: pieces from slow peers trickling in side by side, 10 ms apart, are not a fast line', () => {
+  // (bench/sim steady, N = 10,000, seed 3: a 5 Mbit/s line, 625 bytes a ms, tuning in)
+  const line = new LinePace()
+  line.arrived(131_072, 190_310, 190_840)
+  line.arrived(131_072, 190_310, 190_850)
+  line.arrived(131_072, 190_320, 191_060)
+  assert.ok(line.value < 625, `pace ${line.value} bytes/ms, more than the line's 625`)
+  assert.ok(line.value > 200, `pace ${line.value} bytes/ms`)
+})
+
+test('our own line\'s pace: pieces queued behind each other on a busy line give the line\'s rate', () => {
+  const line = new LinePace()
+  // eight chunks asked at 0, coming one after another at the line's 625 bytes a ms (one each 209.7 ms)
+  for (let j = 1; j <= 8; j++) line.arrived(131_072, 0, j * 209.7152)
+  assert.ok(Math.abs(line.value - 625) < 10, `pace ${line.value} bytes/ms`)
+})
+
 test.run()
