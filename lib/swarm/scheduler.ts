@@ -1409,7 +1409,7 @@ export class Scheduler {
  * in side by side, and the second of two counted its 128 KiB as sent in the gap between
  * them. Counted as one arrival only within 2 ms, as it was until 2026-12-07, two chunks
  * from two slow peers, asked together and trickling in side by side, came 10 ms apart to a
- * listener tuning in on a 5 Mbit/s line: it took its line for one of ~24 Mbit/s, asked 26
+ * listener tuning in on a 5 Mbit/s line: it took its line for one of ~24 Mbit/s, asked 27
  * chunks at once (the window, and the chunks it skipped by tuning in), the next one to
  * play missed its deadline at one peer after another behind them, and it stalled for
  * 10 s (bench/sim steady, N = 10,000, 20 peers dialled, seed 3, listener 7154). So the
