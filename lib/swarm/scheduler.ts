@@ -678,6 +678,17 @@ export class Scheduler {
     this.misses.push({ at: this.sw.clock.now(), p, i })
   }
 
+  /**
+   * Whether chunk i, come from p with no request in flight, was asked of p and given up on
+   * lately (missedBy, not yet forgiven) and is neither held nor being stored: the only
+   * pieces taken unasked (Swarm.onLatePiece), so a peer cannot make us hash what we never
+   * asked of it, nor a chunk twice.
+   */
+  lateCopy (p: PeerLink, i: number): boolean {
+    const st = this.state
+    return st !== undefined && i < st.count && p.missed.has(i) && !st.has(i) && !this.writing.has(i)
+  }
+
   /** MISS_FORGET_DEADLINES: misses older than that are forgiven, and what the peer holds counts as available again. */
   private forgive (now: number): void {
     const st = this.state!
