@@ -294,8 +294,8 @@ export const REFUSED_DEADLINES = 2
  * CLAIM_MAX_MS after the first claim for that chunk came, and no later than a deadline and
  * the origin's measured wait before the chunk plays, but at least CLAIM_MIN_DEADLINES
  * deadlines for chunk 0 and for a chunk that has not played yet by the schedule. A chunk
- * newly waited for so is passed on to our other peers (CLAIM_FANOUT of them when it plays
- * far ahead; we will hold it soon, they may wait for us), once, and told to each new peer after our BITFIELD (waitedFor(); passed on only
+ * newly waited for so is passed on to our other peers (we will hold it soon, they may wait
+ * for us), once, and told to each new peer after our BITFIELD (waitedFor(); passed on only
  * when it came, a claim missed the listeners of a flash crowd that connected a moment
  * later: bench/sim audio, N = 1,000, seeds 1-2, 1.31 / 1.21 × the item, told 1.17 / 1.17 ×).
  * In a flash crowd the first copies of the first chunks sat in a capped
@@ -362,20 +362,6 @@ export const CLAIM_SPREAD_PLACES = 4
 export const CLAIM_INTENT_MS = 1000
 /** a turn said (CLAIM_INTENT_MS) this long ago and not taken is said again */
 export const INTENT_STALE_MS = 4 * CLAIM_INTENT_MS
-/**
- * A claim passed on (claimed()) on chunks that play more than OVERDUE_LEAD_DEADLINES
- * deadlines ahead goes to this many of our other peers, not to all of them (Swarm.asked);
- * one on chunks about to play, and our own claims and turns, still go to every peer. Each
- * listener passes a claim on once, so a claim was sent about as many times as there are
- * links: in a flash crowd of 1,000 each listener heard each claim from ~50 peers, and 98 in
- * 100 of the 1.47 million ASKED told their receiver nothing new (bench/sim audio, 20 peers
- * dialled, seed 1). ASKED were 55 % of all peer messages at 100,000 listeners, and in the
- * simulator every message costs wall time. Passed on to 16 peers whatever the chunk, a
- * flash crowd of 10,000 took chunk 2 from the origin twice (1.031 ×): its claim, made by the
- * first listener alone, did not reach one that joined in the next two seconds, for which
- * chunk 2 was overdue at 3.22 s. Passed on to all while a chunk is that near, it went once.
- */
-export const CLAIM_FANOUT = 16
 /** a peer that has answered nothing and let this many requests pass their deadline is dropped */
 export const MAX_STRIKES = 6
 export const MAX_MISSED = 4096
@@ -386,8 +372,8 @@ export interface SchedulerHost {
   readonly clock: SwarmClock
   /** the tracker's count of the swarm (0: not known) */
   readonly audience: number
-  /** tell our peers we asked the origin for chunks first..first+n-1 (ASKED); with `from`, pass that peer's ASKED on to `fanout` of our others (claimed(), CLAIM_FANOUT) */
-  asked: (first: number, n: number, from?: PeerLink, score?: number, fanout?: number) => void
+  /** tell our peers we asked the origin for chunks first..first+n-1 (ASKED); with `from`, pass that peer's ASKED on to our others (claimed()) */
+  asked: (first: number, n: number, from?: PeerLink, score?: number) => void
   readonly closed: boolean
   complete: boolean
   readonly store?: Store
@@ -580,7 +566,7 @@ export class Scheduler {
     let run = -1
     let n = 0
     for (let i = first; i < first + count && i < st.count; i++) {
-      if (n > 0 && i !== run + n) { this.passOn(run, n, p, score, now); n = 0 }
+      if (n > 0 && i !== run + n) { this.sw.asked(run, n, p, score); n = 0 }
       if (this.sw.store!.has(i) || p.has(i)) continue
       // (our turn said for it, CLAIM_INTENT_MS: ours come back, or a lower one, holds us
       // not and goes no further; a higher one, or one at the origin already, and we stand down)
@@ -612,13 +598,7 @@ export class Scheduler {
       }
       if (pass) { if (n === 0) run = i; n++ }
     }
-    if (n > 0) this.passOn(run, n, p, score, now)
-  }
-
-  /** A claim on chunks first..first+n-1 passed on (claimed()): to every other peer when the first plays within OVERDUE_LEAD_DEADLINES deadlines, else to CLAIM_FANOUT of them. */
-  private passOn (first: number, n: number, from: PeerLink, score: number | undefined, now: number): void {
-    const near = this.playTime(first) - now <= OVERDUE_LEAD_DEADLINES * this.sw.opts.deadlineMs
-    this.sw.asked(first, n, from, score, near ? Infinity : CLAIM_FANOUT)
+    if (n > 0) this.sw.asked(run, n, p, score)
   }
 
   /**

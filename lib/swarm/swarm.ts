@@ -120,28 +120,15 @@ export class Swarm extends EventEmitter {
   get gaveUp (): Set<number> { return this.scheduler.gaveUp }
 
   /**
-   * Tell our peers that we asked the origin for chunks first..first+n-1, or that peer `from`
-   * did and we will hold them soon (ASKED, scheduler.ts CLAIM_MAX_MS): one message for all;
+   * Tell our peers (but `from`) that we asked the origin for chunks first..first+n-1, or
+   * that peer `from` did and we will hold them soon (ASKED, scheduler.ts CLAIM_MAX_MS): one message for all;
    * with `score`, that we or the asker will at a designated turn (ASKING, scheduler.ts
-   * CLAIM_INTENT_MS), and to a peer that does not read ASKING, as ASKED. To `fanout` of our
-   * peers (but `from`) at most, from a place in them that differs with us and the chunks
-   * (fanoutStart; scheduler.ts CLAIM_FANOUT).
+   * CLAIM_INTENT_MS), and to a peer that does not read ASKING, as ASKED.
    */
-  asked (first: number, n: number, from?: PeerLink, score?: number, fanout = Infinity): void {
+  asked (first: number, n: number, from?: PeerLink, score?: number): void {
     const m: Message = { type: 'asked', first, count: n }
     const scored: Message = score === undefined ? m : { type: 'asked', first, count: n, score }
-    const peers = this.peers
-    let left = fanout
-    const start = left >= peers.size ? 0 : fanoutStart(this.myKey, first, score, peers.size)
-    const tell = (p: PeerLink): void => {
-      if (p === from || !p.remote || p.goodbye) return
-      p.send(p.remote.asking === true ? scored : m)
-      left--
-    }
-    let k = 0
-    for (const p of peers) if (k++ >= start && left > 0) tell(p)
-    k = 0
-    for (const p of peers) { if (k++ >= start || left <= 0) break; tell(p) }
+    for (const p of this.peers) if (p !== from && p.remote && !p.goodbye) p.send(p.remote.asking === true ? scored : m)
   }
 
   /** The tracker's count of this swarm (Announcer). */
@@ -358,20 +345,4 @@ export class Swarm extends EventEmitter {
     this.feed.close()
     await this.store?.close(this.opts.removeCache)
   }
-}
-
-/**
- * Where in a set of `size` peers a claim on chunks from `first` (with the asker's `score`,
- * ASKING) passed on by the listener `key` starts (Swarm.asked): the same for the same
- * claim, spread over listeners and chunks by a 32-bit mix. Passed on to its oldest
- * CLAIM_FANOUT peers instead, a claim missed listeners all of whose links were younger,
- * and they took its chunks from the origin again (bench/sim audio, N = 1,000, 20 peers
- * dialled, seed 1: 1.14 × the item, 1.00 so); a sum of multiples of `first` started every
- * claim ten chunks apart at the same place among 30 peers.
- */
-export function fanoutStart (key: number, first: number, score: number | undefined, size: number): number {
-  let h = key ^ Math.imul(first + 1, 0x9e3779b1) ^ Math.imul(score ?? 0, 0x27d4eb2f)
-  h = Math.imul(h ^ (h >>> 16), 0x85ebca6b)
-  h = Math.imul(h ^ (h >>> 13), 0xc2b2ae35)
-  return ((h ^ (h >>> 16)) >>> 0) % size
 }
