@@ -290,12 +290,7 @@ export class Swarm extends EventEmitter {
     this.scheduler.unpend(i, p)
     this.stats.bytesFromPeers += data.length
     const r = this.store ? await this.put(i, data) : 'bad'
-    if (r === 'bad') {
-      this.stats.chunksRejected++
-      this.members.ban(p, `chunk ${i} does not match the hash tree`)
-      this.kick()
-      return
-    }
+    if (r === 'bad') { this.forged(p, i); return }
     p.credit(data.length, t0, at)
     this.scheduler.arrived(data.length, t0, at)
   }
@@ -310,7 +305,11 @@ export class Swarm extends EventEmitter {
    */
   private async onLatePiece (p: PeerLink, i: number, data: Buffer): Promise<void> {
     this.stats.bytesFromPeers += data.length
-    if (await this.put(i, data) !== 'bad') return
+    if (await this.put(i, data) === 'bad') this.forged(p, i)
+  }
+
+  /** Chunk i from p did not match the hash tree: counted, p banned. */
+  private forged (p: PeerLink, i: number): void {
     this.stats.chunksRejected++
     this.members.ban(p, `chunk ${i} does not match the hash tree`)
     this.kick()
