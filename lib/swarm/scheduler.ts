@@ -1434,8 +1434,8 @@ export class LinePace {
   /**
    * The last LINE_PACE_PIECES + 1 pieces, a ring of three numbers each: when it was asked,
    * when it came, its bytes. One array of plain numbers: three Float64Arrays were ~800
-   * bytes a swarm, this ~240 (the old gap rule's fields ~140), and a simulated audience of
-   * 100,000 has one per listener with 76 MiB to spare under its 8 GiB.
+   * bytes a swarm, this ~240 (the old gap rule's fields ~140): ~24 MiB in all for a
+   * simulated audience of 100,000, one per listener, where the 8 GiB margin was 76 MiB.
    */
   private readonly ring: number[] = new Array<number>(3 * (LINE_PACE_PIECES + 1)).fill(0)
   private n = 0
