@@ -69,6 +69,8 @@ export class SimClock implements SwarmClock {
    */
   defer (fn: () => void): void { this.push(fn, this.t) }
   get pending (): number { return this.size }
+  /** the time of the next timer, Infinity when none is set */
+  get next (): number { return this.size > 0 ? this.nextAt : Infinity }
 
   /**
    * The run is over: every pending timer is let go, and none set from now on is kept (it

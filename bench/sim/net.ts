@@ -19,6 +19,7 @@ import { DEFAULT_INTERVAL_S } from '../../lib/tracker/client.js'
 import { minIntervalS } from '../../lib/tracker/swarms.js'
 import { sleepOn } from '../../lib/swarm/clock.js'
 import type { HostSpec, Rng } from './population.js'
+import type { Shard } from './shard.js'
 
 /** TCP segment payload, for the loss model */
 const SEGMENT_BYTES = 1448
@@ -81,12 +82,12 @@ export class Host {
  */
 export class Inbox extends SimTimer {
   /** the first message and the link it came over (the sending end): most inboxes hold one */
-  link0?: SimLink
+  link0?: Sender
   msg0?: Incoming
   /** the others, link then message, in arrival order (two arrays of their own cost ~350 bytes an inbox) */
-  more?: Array<SimLink | Incoming>
+  more?: Array<Sender | Incoming>
   constructor (readonly host: Host) { super() }
-  add (l: SimLink, m: Incoming): void {
+  add (l: Sender, m: Incoming): void {
     if (this.link0 === undefined) { this.link0 = l; this.msg0 = m } else (this.more ??= []).push(l, m)
   }
 
@@ -102,7 +103,7 @@ export class Inbox extends SimTimer {
     this.msg0 = undefined
     this.more = undefined
     this.link0!.arrived(m)
-    if (more) for (let k = 0; k < more.length; k += 2) (more[k] as SimLink).arrived(more[k + 1] as Incoming)
+    if (more) for (let k = 0; k < more.length; k += 2) (more[k] as Sender).arrived(more[k + 1] as Incoming)
   }
 }
 
@@ -122,9 +123,15 @@ const HANDSHAKE_SENT = LINK_FLAG_0
 const DEAD = LINK_FLAG_1
 const OUTGOING = LINK_FLAG_2
 
+/** what a message arrives from: a link's far end, here or on another shard (RemoteEnd) */
+interface Sender { arrived: (x: Incoming) => void }
+
 export class SimLink extends PeerLink {
-  /** the far end, once the far host accepted (a dial refused, or to a host behind a NAT, has none) */
-  other?: SimLink
+  /**
+   * the far end, once the far host accepted (a dial refused, or to a host behind a NAT, has
+   * none); a RemoteEnd when the far host is another shard's (shard.ts)
+   */
+  other?: SimLink | RemoteEnd
   private lastArrival = 0
 
   /** `where`: the address dialled (outgoing), or the port the far host dialled from */
@@ -157,6 +164,8 @@ export class SimLink extends PeerLink {
   /** the host's books, kept here rather than by a 'close' listener: one closure and once-wrapper fewer per link */
   protected override ended (): void {
     if (!this.closed && !this.outgoing) { this.local.incoming--; this.net.awaiting.delete(this) }
+    const o = this.other
+    if (!this.closed && o instanceof RemoteEnd) this.net.cross.delete(o.pair)
     super.ended()
   }
 
@@ -211,11 +220,14 @@ export class SimLink extends PeerLink {
     const ow = this.oneWayMs
     const loss = Math.max(src.spec.loss, dst.spec.loss)
     this.net.pieceBytesInFlight += len
-    // the receiver's downlink is taken when the first byte reaches it, not before (see SimNet.receive)
-    this.net.receive(dst, sent - len / src.spec.upBytesPerMs + ow, sent + ow, len, 2 * ow, loss, (at) => {
-      this.net.pieceBytesInFlight -= len
-      this.deliver(m, at, len)
-    })
+    const o = this.other
+    // the receiver's downlink is taken when the first byte reaches it, not before (see SimNet.receive); on another shard, by it
+    if (o instanceof RemoteEnd) { if (!this.dead) this.net.shard!.transfer(o, m, sent - len / src.spec.upBytesPerMs + ow, sent + ow, len, 2 * ow, loss) } else {
+      this.net.receive(dst, sent - len / src.spec.upBytesPerMs + ow, sent + ow, len, 2 * ow, loss, (at) => {
+        this.net.pieceBytesInFlight -= len
+        this.deliver(m, at, len)
+      })
+    }
     if (sent > now) await new Promise<void>(resolve => { c.setTimeout(resolve, sent - now) })
   }
 
@@ -224,7 +236,10 @@ export class SimLink extends PeerLink {
     if (this.dead) return
     const c = this.net.clock
     if (this.local.vanished) { this.silence(); return }
-    c.setTimeout(() => { this.other?.close(); this.close() }, Math.max(0, this.lastArrival - c.now()))
+    const o = this.other
+    // on another shard: the far end closes once what was sent before has arrived (RemoteEnd.lastArrival there)
+    if (o instanceof RemoteEnd) { this.net.shard!.close(o, c.now() + this.oneWayMs, false); c.schedule(new LinkTimer(this), this.oneWayMs); return }
+    c.setTimeout(() => { o?.close(); this.close() }, Math.max(0, this.lastArrival - c.now()))
   }
 
   /** what is in flight is lost; the far end learns of it a one-way trip later (or, when we vanished, once idle) */
@@ -232,74 +247,36 @@ export class SimLink extends PeerLink {
     if (this.local.vanished) { this.silence(); return }
     this.flags |= DEAD
     const o = this.other
-    if (o) this.net.clock.schedule(new LinkTimer(o), this.oneWayMs)
+    if (o instanceof RemoteEnd) this.net.shard!.close(o, this.net.clock.now() + this.oneWayMs, true)
+    else if (o) this.net.clock.schedule(new LinkTimer(o), this.oneWayMs)
   }
 
   private silence (): void {
     this.flags |= DEAD
     this.ended()
     const o = this.other
-    if (o) this.net.clock.schedule(new LinkTimer(o), PEER_IDLE_MS)
+    if (o instanceof RemoteEnd) {
+      // what is in flight is lost, and the far end closes once it has been idle long enough
+      this.net.shard!.close(o, this.net.clock.now() + PEER_IDLE_MS, true)
+    } else if (o) this.net.clock.schedule(new LinkTimer(o), PEER_IDLE_MS)
   }
 
   private deliver (m: Incoming, at: number, pieceBytes = 0): void {
     const o = this.other
     if (!o || this.dead) return
+    // the far shard keeps the link's order and finds the inbox (RemoteEnd.deliverIn)
+    if (o instanceof RemoteEnd) { this.net.shard!.message(o, m, at); return }
     if (at < this.lastArrival) at = this.lastArrival
     // what reaches a host within one quantum of the clock is one inbox (one timer)
-    const c = this.net.clock
-    const q = c.quantumMs
+    const q = this.net.clock.quantumMs
     if (q > 0) at = Math.ceil(at / q) * q
     this.lastArrival = at
     if (pieceBytes) this.net.pieceBytesInFlight += pieceBytes
-    const far = this.far
-    const times = (far.boxAt ??= [])
-    const boxes = (far.boxes ??= [])
-    const now = c.now()
-    let n = far.nBoxes
-    let k = 0
-    while (k < n) {
-      const t = times[k]
-      // one that fired (before now, or now and handed over: Inbox.fire) goes, the last in its place
-      if (t <= now && (t < now || boxes[k]!.msg0 === undefined)) {
-        n--
-        times[k] = times[n]
-        boxes[k] = boxes[n]
-        boxes[n] = undefined
-        continue
-      }
-      if (t === at) break
-      k++
-    }
-    far.nBoxes = n
-    let x: Inbox
-    if (k < n) x = boxes[k]!
-    else {
-      x = new Inbox(far)
-      c.schedule(x, at - now)
-      // by the time the clock gives it (the same as `at` when times are whole multiples of the quantum)
-      if (n < times.length) { times[n] = x.at; boxes[n] = x } else { times.push(x.at); boxes.push(x) }
-      far.nBoxes = n + 1
-    }
-    x.add(this, m)
+    enqueue(this.net.clock, this, this.far, m, at)
   }
 
   /** A message this end sent arrives at the other. */
-  arrived (x: Incoming): void {
-    const o = this.other!
-    const bytes = x.type === 'piece' || x.type === 'live-piece' ? x.data.length + (x.type === 'live-piece' ? x.header?.length ?? 0 : 0) : 0
-    if (bytes) { this.net.pieceBytesInFlight -= bytes }
-    if (this.dead || o.closed || o.local.vanished) return
-    if (bytes) {
-      this.net.pieceBytesDelivered += bytes
-      o.local.bytesReceived += bytes
-    }
-    if (x.type === 'piece') {
-      // still asked for when it arrives, or come after its request was cancelled (or never made)
-      if (o.inflight.has(x.index)) this.net.piecesWanted++; else this.net.piecesUnwanted++
-    }
-    o.take(x)
-  }
+  arrived (x: Incoming): void { hand(this.net, this.dead, this.other as SimLink, x) }
 
   /**
    * What arrives is received; an incoming connection's first handshake then hands it to
@@ -315,6 +292,88 @@ export class SimLink extends PeerLink {
     if (!this.closed) into.attach(this)
   }
   close (): void { this.flags |= DEAD; this.ended() }
+}
+
+/**
+ * Message `m` from `from` reaches host `far` at `at` (a multiple of the quantum): into the
+ * host's inbox for that time, made when it has none.
+ */
+function enqueue (c: SimClock, from: Sender, far: Host, m: Incoming, at: number): void {
+  const times = (far.boxAt ??= [])
+  const boxes = (far.boxes ??= [])
+  const now = c.now()
+  let n = far.nBoxes
+  let k = 0
+  while (k < n) {
+    const t = times[k]
+    // one that fired (before now, or now and handed over: Inbox.fire) goes, the last in its place
+    if (t <= now && (t < now || boxes[k]!.msg0 === undefined)) {
+      n--
+      times[k] = times[n]
+      boxes[k] = boxes[n]
+      boxes[n] = undefined
+      continue
+    }
+    if (t === at) break
+    k++
+  }
+  far.nBoxes = n
+  let x: Inbox
+  if (k < n) x = boxes[k]!
+  else {
+    x = new Inbox(far)
+    c.schedule(x, at - now)
+    // by the time the clock gives it (the same as `at` when times are whole multiples of the quantum)
+    if (n < times.length) { times[n] = x.at; boxes[n] = x } else { times.push(x.at); boxes.push(x) }
+    far.nBoxes = n + 1
+  }
+  x.add(from, m)
+}
+
+/** Message `x` arrives at link `o` from a far end (`dead`: that end is gone, and what it sent with it). */
+function hand (net: SimNet, dead: boolean, o: SimLink, x: Incoming): void {
+  const bytes = x.type === 'piece' || x.type === 'live-piece' ? x.data.length + (x.type === 'live-piece' ? x.header?.length ?? 0 : 0) : 0
+  if (bytes) { net.pieceBytesInFlight -= bytes }
+  if (dead || o.closed || o.local.vanished) return
+  if (bytes) {
+    net.pieceBytesDelivered += bytes
+    o.local.bytesReceived += bytes
+  }
+  if (x.type === 'piece') {
+    // still asked for when it arrives, or come after its request was cancelled (or never made)
+    if (o.inflight.has(x.index)) net.piecesWanted++; else net.piecesUnwanted++
+  }
+  o.take(x)
+}
+
+/**
+ * The far end of a link whose far host another shard runs (shard.ts): what the near end
+ * sends goes to that shard, and what comes from it arrives through this. `local` is the far
+ * host as this shard knows it (its address and line, no swarm), so that a link reads its
+ * far host the same way whichever shard runs it.
+ */
+export class RemoteEnd implements Sender {
+  /** when the last message from it arrives here: the link's order, as SimLink.lastArrival */
+  lastArrival = 0
+  /** it is gone: what it sent and has not arrived is lost */
+  dead = false
+  /** `pair`: the link's number on both shards; `dialler`: the far end dialled */
+  constructor (readonly pair: number, readonly dialler: boolean, readonly local: Host, readonly near: SimLink) {}
+
+  /** A message from the far end, sent so as to arrive at `at` (a piece: all in at `at`), reaches the near end. */
+  deliverIn (m: Incoming, at: number, pieceBytes = 0): void {
+    const net = this.near.net
+    if (this.dead) return
+    if (at < this.lastArrival) at = this.lastArrival
+    const q = net.clock.quantumMs
+    if (q > 0) at = Math.ceil(at / q) * q
+    this.lastArrival = at
+    if (pieceBytes) net.pieceBytesInFlight += pieceBytes
+    enqueue(net.clock, this, this.near.local, m, at)
+  }
+
+  arrived (x: Incoming): void { hand(this.near.net, this.dead, this.near, x) }
+  close (): void { this.near.close() }
 }
 
 /**
@@ -344,8 +403,15 @@ export class SimNet {
   private nextPort = 40000
   /** incoming connections whose handshake has not come yet, and what takes them when it does (SimLink.take) */
   readonly awaiting = new Map<SimLink, { attach: (p: PeerLink) => void }>()
+  /** the shard this network is one of (shard.ts): a host another shard runs is dialled through it */
+  shard?: Shard
+  /** this shard's ends of the links whose far end another shard runs, by the pair's number */
+  readonly cross = new Map<number, SimLink>()
 
   constructor (readonly clock: SimClock, readonly rng: Rng) {}
+
+  /** the host of a sim address (an address object of its own, or one made of the same host and port) */
+  hostOf (a: PeerAddress): Host | undefined { return this.byAddr.get(a) ?? this.hosts.get(`${a.host}:${a.port}`) }
 
   add (h: Host): void { this.hosts.set(h.key, h); this.byAddr.set(h.addr, h) }
 
@@ -389,6 +455,14 @@ export class SimNet {
       this.linksMade++
       const a = new SimLink(this, true, there?.key ?? `${to.host}:${to.port}`, from)
       const rtt = (from.spec.rttMs + (there?.spec.rttMs ?? from.spec.rttMs)) / 2
+      // another shard's host decides there, at once, as below (accept); meanwhile what is sent goes to it
+      const sh = this.shard
+      if (sh !== undefined && there !== undefined && !sh.mine(there)) {
+        if (item !== undefined) throw new Error('a sharded run has one item')
+        a.other = new RemoteEnd(sh.dial(from, there, rtt), false, there, a)
+        this.cross.set(a.other.pair, a)
+        return a
+      }
       // behind a NAT the SYN is dropped: no answer, the handshake times out; gone: refused
       const sw = item === undefined ? there?.swarm : there?.swarms?.get(item)
       const into = there?.bt ?? there?.live ?? sw
@@ -411,6 +485,34 @@ export class SimNet {
     }
   }
 
+  /**
+   * A dial from another shard's host `from` to ours, `there`, made at this shard's last step
+   * (Shard.exchange): decided as a dial between two of ours is (connector). What it
+   * answers: 'refused' (the dialler's end closes an RTT after the dial), 'nat' (its
+   * handshake times out), or 'accepted'.
+   */
+  accept (pair: number, from: Host, there: Host): 'refused' | 'nat' | 'accepted' {
+    const sw = there.swarm
+    const into = there.bt ?? there.live ?? sw
+    if (!there.online || !into || (there.live ?? sw)?.closed) return 'refused'
+    if (there.spec.nat) return 'nat'
+    if (there.incoming >= this.maxIncoming) {
+      const idle = sw && into === sw ? yieldingConnection(there.swarms?.values() ?? [], sw) : undefined
+      if (!idle) { this.refusedFull++; return 'refused' }
+      idle.drop('making room for a swarm still fetching')
+      this.yielded++
+    }
+    there.incoming++
+    const b = new SimLink(this, false, this.nextPort++, there)
+    b.other = new RemoteEnd(pair, true, from, b)
+    this.cross.set(pair, b)
+    this.awaiting.set(b, into)
+    return 'accepted'
+  }
+
+  /** Link `l` closes at `at` (no sooner than now); with `why`, it is dropped with that reason. */
+  closeAt (l: SimLink, at: number, why?: string): void { this.clock.schedule(new LinkTimer(l, why), Math.max(0, at - this.clock.now())) }
+
   /** The host leaves: with `goodbye` (pc-fetch closing), or vanishing (power, network) without a word. */
   async leave (h: Host, goodbye: boolean): Promise<void> {
     h.online = false
@@ -427,10 +529,18 @@ export class SimOrigin {
   /** copies of each chunk of `chunks` sent (fetchChunks), and when each copy after the first went (ms) */
   readonly copies: number[]
   readonly extraAt: number[] = []
+  /** when each copy of each chunk went (a sharded run's shards' copies are put together: scenario.ts tally) */
+  readonly copyAt: number[][]
   private busy = 0
+  /** the upload's time taken by what this shard sent since the last step (Shard): the other shards queue behind it */
+  sentMs = 0
   constructor (readonly clock: SimClock, readonly net: SimNet, readonly chunks: Buffer[], readonly upBytesPerMs: number, readonly rttMs: number) {
     this.copies = new Array<number>(chunks.length).fill(0)
+    this.copyAt = chunks.map(() => [])
   }
+
+  /** Another shard's origin sent for `ms` of its upload: what we send next queues behind it (one upload for all). */
+  queueBehind (ms: number): void { this.busy = Math.max(this.busy, this.clock.now()) + ms }
 
   /** Send `len` bytes to `to`, queued behind what the origin is already sending; resolves when they are all in. */
   transfer (to: Host, len: number): Promise<void> {
@@ -438,6 +548,7 @@ export class SimOrigin {
     const ow = (this.rttMs + to.spec.rttMs) / 4
     const sent = Math.max(now, this.busy) + len / this.upBytesPerMs
     this.busy = sent
+    this.sentMs += len / this.upBytesPerMs
     return new Promise(resolve => {
       this.net.receive(to, sent - len / this.upBytesPerMs + ow, sent + ow, len, 2 * ow, to.spec.loss, (at) => {
         this.clock.setTimeout(resolve, at - this.clock.now())
@@ -493,7 +604,7 @@ class SimSource implements OriginSource {
       await o.transfer(h, chunk.length)
       if (!h.online) return
       o.bytesSent += chunk.length
-      if (chunks === o.chunks && o.copies[i]++ > 0) o.extraAt.push(o.clock.now())
+      if (chunks === o.chunks) { if (o.copies[i]++ > 0) o.extraAt.push(o.clock.now()); o.copyAt[i].push(o.clock.now()) }
       h.bytesReceived += chunk.length
       counter.bytes += chunk.length
       await sink(i, chunk)
@@ -538,10 +649,24 @@ export class SimTracker {
         if (!seen.has(k)) { seen.add(k); out.push(this.addrs[k]) }
       }
     }
-    const key = `${a.host}:${a.port}`
-    if (!this.where.has(key)) { this.where.set(key, this.addrs.length); this.addrs.push(a) }
+    this.add(a)
     return out
   }
+
+  /**
+   * `a` is in the list (an announce here, or one to another shard's copy of the tracker,
+   * told at a step: Shard); `mirror` tells the other shards of an announce made here.
+   */
+  add (a: PeerAddress, told = false): void {
+    const key = `${a.host}:${a.port}`
+    if (this.where.has(key)) return
+    this.where.set(key, this.addrs.length)
+    this.addrs.push(a)
+    if (!told) this.mirror?.(true, a)
+  }
+
+  /** a sharded run's other copies of the tracker (Shard), told of each address added or taken out here */
+  mirror?: (added: boolean, a: PeerAddress) => void
 
   /**
    * What lib/swarm/announce.ts's Announcer needs to announce host h here: the answer after
@@ -565,10 +690,11 @@ export class SimTracker {
     return { port: h.addr.port, io: { warn: () => {}, info: () => {} }, clock, announce }
   }
 
-  stopped (a: PeerAddress): void {
+  stopped (a: PeerAddress, told = false): void {
     const key = `${a.host}:${a.port}`
     const k = this.where.get(key)
     if (k === undefined) return
+    if (!told) this.mirror?.(false, a)
     const last = this.addrs.pop()!
     this.where.delete(key)
     if (k < this.addrs.length) { this.addrs[k] = last; this.where.set(`${last.host}:${last.port}`, k) }

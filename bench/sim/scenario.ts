@@ -14,6 +14,7 @@ import { Rng, homeHost, loopbackHost, HOME } from './population.js'
 import type { PeerAddress } from '../../lib/swarm/wire.js'
 import { BtClient } from './bt.js'
 import { Announcer } from '../../lib/swarm/announce.js'
+import type { Shard } from './shard.js'
 
 export type Mode = 'pc' | 'bt' | 'http'
 export type Arrival = 'flash' | 'steady' | 'together'
@@ -121,6 +122,11 @@ export interface Result {
    * 20 s "stalled").
    */
   cut?: { atMs: number, tunedIn: number }
+  /**
+   * A run on several threads (shard.ts): how many, the messages and pieces that went from
+   * one to another, and how long each waited for the others at the steps' ends (wall s)
+   */
+  shards?: { of: number, crossedMessages: number, crossedPieces: number, waitedS: number[] }
 }
 
 const PORT = 6881
@@ -141,7 +147,7 @@ export function makeItem (bytes: number, chunkBytes: number): Item {
 }
 
 /** The figures every scenario reports, from its counts. */
-export function summary (f: { o: ScenarioOptions, itemBytes: number, count: number, originBytes: number, stalled: number, listeners: number, stallMs: number, firstAudio: number[], up: number[], completed: number, stayed: number, endMs: number, wall: number, clock: SimClock, net: SimNet }): Omit<Result, 'conservation'> {
+export function summary (f: { o: ScenarioOptions, itemBytes: number, count: number, originBytes: number, stalled: number, listeners: number, stallMs: number, firstAudio: number[], up: number[], completed: number, stayed: number, endMs: number, wall: number, clock: Pick<SimClock, 'fired'>, net: Pick<SimNet, 'sent' | 'piecesWanted' | 'piecesUnwanted'> }): Omit<Result, 'conservation'> {
   const { progress: _p, ...options } = f.o
   void _p
   return {
@@ -205,23 +211,114 @@ export function quantile (xs: number[], q: number): number {
   return s[Math.min(s.length - 1, Math.floor(q * s.length))]
 }
 
+/**
+ * What a run's figures are made of, added up over its listeners (a sharded run's shards'
+ * put together with addTallies): the same figures whether one thread ran it or several.
+ */
+export interface Tally {
+  /** listeners counted (tuned in by the stop, for a run cut short) */
+  listeners: number
+  tunedIn: number
+  firstAudio: number[]
+  stalled: number
+  stallMs: number
+  completed: number
+  stayed: number
+  up: number[]
+  sentByPeers: number
+  uploadedBySwarms: number
+  receivedFromPeers: number
+  receivedFromOrigin: number
+  deliveredByNet: number
+  originBytes: number
+  /** when each copy of each chunk left the web server */
+  copyAt: number[][]
+  fired: number
+  sent: Record<string, number>
+  piecesWanted: number
+  piecesUnwanted: number
+}
+
+/** Two shards' tallies as one run's. */
+export function addTallies (a: Tally, b: Tally): Tally {
+  const sent = { ...a.sent }
+  for (const k in b.sent) sent[k] = (sent[k] ?? 0) + b.sent[k]
+  return {
+    listeners: a.listeners + b.listeners,
+    tunedIn: a.tunedIn + b.tunedIn,
+    firstAudio: a.firstAudio.concat(b.firstAudio),
+    stalled: a.stalled + b.stalled,
+    stallMs: a.stallMs + b.stallMs,
+    completed: a.completed + b.completed,
+    stayed: a.stayed + b.stayed,
+    up: a.up.concat(b.up),
+    sentByPeers: a.sentByPeers + b.sentByPeers,
+    uploadedBySwarms: a.uploadedBySwarms + b.uploadedBySwarms,
+    receivedFromPeers: a.receivedFromPeers + b.receivedFromPeers,
+    receivedFromOrigin: a.receivedFromOrigin + b.receivedFromOrigin,
+    deliveredByNet: a.deliveredByNet + b.deliveredByNet,
+    originBytes: a.originBytes + b.originBytes,
+    copyAt: a.copyAt.map((ts, i) => ts.concat(b.copyAt[i])),
+    fired: a.fired + b.fired,
+    sent,
+    piecesWanted: a.piecesWanted + b.piecesWanted,
+    piecesUnwanted: a.piecesUnwanted + b.piecesUnwanted,
+  }
+}
+
+/** A run's figures from its tally (the whole audience's), its end and its wall time. */
+export function resultOf (o: ScenarioOptions, itemBytes: number, count: number, t: Tally, end: number, cut: boolean, wall: number): Result {
+  // a copy after a chunk's first, by when it went
+  const extraAt: number[] = []
+  for (const ts of t.copyAt) { const s = [...ts].sort((x, y) => x - y); extraAt.push(...s.slice(1)) }
+  return {
+    ...summary({ o, itemBytes, count, originBytes: t.originBytes, stalled: t.stalled, listeners: t.listeners, stallMs: t.stallMs, firstAudio: t.firstAudio, up: t.up, completed: t.completed, stayed: t.stayed, endMs: end, wall, clock: { fired: t.fired }, net: t }),
+    conservation: { receivedFromPeers: t.receivedFromPeers, deliveredByNet: t.deliveredByNet, sentByPeers: t.sentByPeers, uploadedBySwarms: t.uploadedBySwarms, receivedFromOrigin: t.receivedFromOrigin, sentByOrigin: t.originBytes },
+    joiners: undefined,
+    listeners: undefined,
+    cut: cut ? { atMs: end, tunedIn: t.tunedIn } : undefined,
+    originCopies: o.mode !== 'http' ? { byChunk: t.copyAt.map(ts => ts.length), extraBy10s: bins(extraAt, 10_000) } : undefined,
+  }
+}
+
 export async function runScenario (o: ScenarioOptions, item?: Item, keepListeners = false): Promise<Result> {
+  const r = await simulate(o, item)
+  const res = resultOf(o, r.itemBytes, r.count, r.tally, r.end, r.cut, r.wall)
+  return {
+    ...res,
+    joiners: o.joiners ? { firstAudioMs: r.listeners.slice(o.listeners).map(l => firstAudioAt(l.haveAt, l.firstChunk, o.mode === 'pc') - l.joinAt), originRatio: (r.tally.originBytes - r.originAtJoiners) / r.itemBytes } : undefined,
+    listeners: keepListeners ? r.listeners : undefined,
+  }
+}
+
+/** One shard's part of a run (shard.ts): its listeners' tally. */
+export async function runShardOf (o: ScenarioOptions, item: Item, shard: Shard): Promise<{ tally: Tally, itemBytes: number, count: number, end: number, cut: boolean, wall: number }> {
+  if (o.mode !== 'pc' || o.population !== 'home' || o.chain || o.joiners) throw new Error('a sharded run is of pc listeners on home lines')
+  const { tally, itemBytes, count, end, cut, wall } = await simulate(o, item, shard)
+  return { tally, itemBytes, count, end, cut, wall }
+}
+
+async function simulate (o: ScenarioOptions, item?: Item, shard?: Shard): Promise<{ tally: Tally, listeners: Listener[], itemBytes: number, count: number, end: number, cut: boolean, wall: number, originAtJoiners: number }> {
   const wall0 = performance.now()
   const rng = new Rng(o.seed)
+  // each shard its own draws for the network and the tracker, after the audience's (the same on every shard)
+  const drawn = shard ? new Rng((o.seed * 0x9e3779b1 + shard.me + 1) >>> 0) : rng
   const itemBytes = Math.round(o.bitrate / 8 * o.durationMs / 1000)
   const it = item ?? makeItem(itemBytes, o.chunkBytes)
   const { chunks, tree } = it
   const count = chunks.length
   const byteRate = o.bitrate / 8 / 1000 // bytes per ms of play
   const clock = new SimClock(o.quantumMs)
-  const net = new SimNet(clock, rng)
+  const net = new SimNet(clock, drawn)
   if (o.maxIncoming !== undefined) net.maxIncoming = o.maxIncoming
   const origin = new SimOrigin(clock, net, chunks, Number.isFinite(o.originRateFactor) ? o.originRateFactor * byteRate : Infinity, o.population === 'home' ? 20 : 2)
-  const tracker = new SimTracker(rng, o.numwant)
+  const tracker = new SimTracker(drawn, o.numwant)
   const ih = infoHash(tree.root)
   // the item goes on air at T0; the run starts a little before so early comers can look for peers
   const T0 = 1000
   const listeners: Listener[] = []
+  const hosts: Host[] = []
+  const peerIds: Buffer[] = []
   const check = (i: number, d: Buffer): boolean => d === chunks[i] || leafHash(d).equals(tree.leaves[i])
 
   // the audience: same draws for every mode
@@ -239,6 +336,7 @@ export async function runScenario (o: ScenarioOptions, item?: Item, keepListener
     const peerId = Buffer.concat([Buffer.from('-PC0001-'), rng.bytes(12)])
     const host = new Host(k, { host: `10.${(k >> 16) & 255}.${(k >> 8) & 255}.${k & 255}`, port: PORT }, spec)
     net.add(host)
+    if (shard) { hosts.push(host); peerIds.push(peerId); if (!shard.mine(host)) continue }
     // the loopback bench fetches the whole item from its start (a URL, not a record)
     const offset = o.arrival === 'together' ? 0 : Math.max(0, joinAt - T0)
     const firstChunk = Math.min(count - 1, Math.floor(offset * byteRate / o.chunkBytes))
@@ -247,6 +345,8 @@ export async function runScenario (o: ScenarioOptions, item?: Item, keepListener
     const got = (i: number): void => { if (Number.isNaN(l.haveAt[i])) l.haveAt[i] = clock.now() }
     clock.setTimeout(() => { void join(l, peerId, offset, got, goodbye) }, joinAt)
   }
+
+  shard?.bind(net, origin, tracker, hosts, peerIds, ih, chunks)
 
   async function join (l: Listener, peerId: Buffer, offset: number, got: (i: number) => void, goodbye: boolean): Promise<void> {
     const h = l.host
@@ -296,14 +396,27 @@ export async function runScenario (o: ScenarioOptions, item?: Item, keepListener
   if (o.joiners) clock.setTimeout(() => { originAtJoiners = origin.bytesSent }, joinersFrom)
   let lastShown = 0
   const stepMs = 5000
-  for (let t = 0; t < end; t += stepMs) {
-    await clock.run(Math.min(end, t + stepMs))
-    if (o.progress && performance.now() - lastShown > 5000) {
-      lastShown = performance.now()
-      // what grows with the run, to see where a large one spends its time: timers fired, the tracker's announces, dials, peer messages, the heap
-      let msgs = 0
-      for (const k in net.sent) msgs += net.sent[k]
-      o.progress(`${o.mode} N=${o.listeners}: ${(clock.now() / 1000).toFixed(0)} of ${(end / 1000).toFixed(0)} s simulated, ${((performance.now() - wall0) / 1000).toFixed(0)} s wall, origin ${(origin.bytesSent / itemBytes).toFixed(2)}x (${origin.extraAt.length} copies after a chunk's first), ${clock.pending} timers; fired ${clock.fired}, announces ${tracker.announces}, links ${net.linksMade}, refused full ${net.refusedFull}, peer messages ${msgs}, heap ${(process.memoryUsage().heapUsed / 2 ** 20).toFixed(0)} MiB`)
+  const show = (): void => {
+    if (!o.progress || performance.now() - lastShown <= 5000) return
+    lastShown = performance.now()
+    // what grows with the run, to see where a large one spends its time: timers fired, the tracker's announces, dials, peer messages, the heap
+    let msgs = 0
+    for (const k in net.sent) msgs += net.sent[k]
+    o.progress(`${o.mode} N=${o.listeners}${shard ? ` shard ${shard.me}/${shard.of}` : ''}: ${(clock.now() / 1000).toFixed(0)} of ${(end / 1000).toFixed(0)} s simulated, ${((performance.now() - wall0) / 1000).toFixed(0)} s wall, origin ${(origin.bytesSent / itemBytes).toFixed(2)}x (${origin.extraAt.length} copies after a chunk's first), ${clock.pending} timers; fired ${clock.fired}, announces ${tracker.announces}, links ${net.linksMade}, refused full ${net.refusedFull}, peer messages ${msgs}, heap ${(process.memoryUsage().heapUsed / 2 ** 20).toFixed(0)} MiB${shard ? `; waited for the other shards ${(shard.waitedMs / 1000).toFixed(0)} s, took in theirs ${(shard.tookMs / 1000).toFixed(0)} s` : ''}`)
+  }
+  if (shard) {
+    // one quantum at a time, everything at its end (what the swarms' promises do then too) before the exchange
+    const q = o.quantumMs
+    for (let t = 0; t < end;) {
+      t = Math.min(end, t + q)
+      do await clock.run(t); while (clock.next <= t)
+      shard.exchange()
+      if (t % stepMs === 0) show()
+    }
+  } else {
+    for (let t = 0; t < end; t += stepMs) {
+      await clock.run(Math.min(end, t + stepMs))
+      show()
     }
   }
   const wall = (performance.now() - wall0) / 1000
@@ -344,14 +457,29 @@ export async function runScenario (o: ScenarioOptions, item?: Item, keepListener
   // every run leaves the swarms closed (their timers go with them), on a clock that keeps no timer any more
   clock.halt()
   for (const l of listeners) void l.host.swarm?.close(false)
-  return {
-    ...summary({ o, itemBytes, count, originBytes: origin.bytesSent, stalled, listeners: stopAt < Infinity ? tunedIn : listeners.length, stallMs, firstAudio, up, completed, stayed, endMs: end, wall, clock, net }),
-    conservation: { receivedFromPeers, deliveredByNet: net.pieceBytesDelivered, sentByPeers, uploadedBySwarms, receivedFromOrigin, sentByOrigin: origin.bytesSent },
-    joiners: o.joiners ? { firstAudioMs: listeners.slice(o.listeners).map(l => firstAudioAt(l.haveAt, l.firstChunk, o.mode === 'pc') - l.joinAt), originRatio: (origin.bytesSent - originAtJoiners) / itemBytes } : undefined,
-    listeners: keepListeners ? listeners : undefined,
-    cut: stopAt < Infinity ? { atMs: stopAt, tunedIn } : undefined,
-    originCopies: o.mode !== 'http' ? { byChunk: origin.copies, extraBy10s: bins(origin.extraAt, 10_000) } : undefined,
+  const tally: Tally = {
+    listeners: stopAt < Infinity ? tunedIn : listeners.length,
+    tunedIn,
+    firstAudio,
+    stalled,
+    stallMs,
+    completed,
+    stayed,
+    up,
+    sentByPeers,
+    uploadedBySwarms,
+    receivedFromPeers,
+    receivedFromOrigin,
+    deliveredByNet: net.pieceBytesDelivered,
+    originBytes: origin.bytesSent,
+    // a plain HTTP listener's stream is not counted (SimOrigin.copies)
+    copyAt: origin.copyAt,
+    fired: clock.fired,
+    sent: net.sent,
+    piecesWanted: net.piecesWanted,
+    piecesUnwanted: net.piecesUnwanted,
   }
+  return { tally, listeners, itemBytes, count, end, cut: stopAt < Infinity, wall, originAtJoiners }
 }
 
 /** how many of `ts` fall in each `width`-long bin from 0 */
