@@ -357,8 +357,8 @@ export class RemoteEnd implements Sender {
   lastArrival = 0
   /** it is gone: what it sent and has not arrived is lost */
   dead = false
-  /** `pair`: the link's number on both shards; `dialler`: the far end dialled */
-  constructor (readonly pair: number, readonly dialler: boolean, readonly local: Host, readonly near: SimLink) {}
+  /** `pair`: the link's number on both shards */
+  constructor (readonly pair: number, readonly local: Host, readonly near: SimLink) {}
 
   /** A message from the far end, sent so as to arrive at `at` (a piece: all in at `at`), reaches the near end. */
   deliverIn (m: Incoming, at: number, pieceBytes = 0): void {
@@ -459,7 +459,7 @@ export class SimNet {
       const sh = this.shard
       if (sh !== undefined && there !== undefined && !sh.mine(there)) {
         if (item !== undefined) throw new Error('a sharded run has one item')
-        a.other = new RemoteEnd(sh.dial(from, there, rtt), false, there, a)
+        a.other = new RemoteEnd(sh.dial(from, there, rtt), there, a)
         this.cross.set(a.other.pair, a)
         return a
       }
@@ -504,7 +504,7 @@ export class SimNet {
     }
     there.incoming++
     const b = new SimLink(this, false, this.nextPort++, there)
-    b.other = new RemoteEnd(pair, true, from, b)
+    b.other = new RemoteEnd(pair, from, b)
     this.cross.set(pair, b)
     this.awaiting.set(b, into)
     return 'accepted'

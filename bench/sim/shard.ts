@@ -41,20 +41,77 @@ const T_PEXFULL = 12 // full
 const INDEXED = { have: T_HAVE, cancel: T_CANCEL, reject: T_REJECT } as const
 
 /** what one shard hands another at a step, growing as it is written */
-class Outbox {
+export class Outbox {
   buf = new Float64Array(4096)
   n = 0
   push (x: number): void {
     if (this.n === this.buf.length) { const b = new Float64Array(2 * this.n); b.set(this.buf); this.buf = b }
     this.buf[this.n++] = x
   }
+}
 
-  /** its numbers in an array of their own (handed over: a transfer, not a copy), and empty again */
-  take (): Float64Array { const out = this.buf.slice(0, this.n); this.n = 0; return out }
+/** numbers before a shared buffer's batch: its length, and the buffer's generation (Channel) */
+const HEAD = 2
+
+/**
+ * One direction between two shards: a step's batch at a time, through two shared buffers
+ * used in turn (a step's batch is read before its writer can come to the next-but-one
+ * step), so that no array is made at each step (each step's batch in an array of its own,
+ * handed over, was ~27,000 arrays of up to megabytes a run, outside the heaps, freed on
+ * the other thread). A buffer too small is replaced: the new one is posted on the port, and its
+ * generation set in `gens` (shared) before the step is counted, so the reader waits for it
+ * rather than read the old one.
+ */
+export class Channel {
+  private readonly bufs: Array<Float64Array | undefined> = [undefined, undefined]
+  private gen = 0
+  /** `gens[at + parity]`: the generation of this direction's buffer of that parity */
+  constructor (private readonly port: MessagePort, private readonly gens: Int32Array, private readonly at: number) {}
+
+  /** writer: the batch in `o` as step `step`'s */
+  write (o: Outbox, step: number): void {
+    const p = step & 1
+    let b = this.bufs[p]
+    if (b === undefined || b.length < HEAD + o.n) {
+      b = new Float64Array(new SharedArrayBuffer(8 * Math.max(1 << 16, 2 * (HEAD + o.n))))
+      b[1] = ++this.gen
+      this.bufs[p] = b
+      this.port.postMessage({ p, b })
+      Atomics.store(this.gens, this.at + p, this.gen)
+    }
+    b[0] = o.n
+    b.set(o.buf.subarray(0, o.n), HEAD)
+    o.n = 0
+  }
+
+  /** reader: step `step`'s batch (valid until this shard's next step is counted) */
+  read (step: number): Float64Array {
+    const p = step & 1
+    for (;;) {
+      for (let r = receiveMessageOnPort(this.port); r !== undefined; r = receiveMessageOnPort(this.port)) {
+        const m = r.message as { p: number, b: Float64Array }
+        this.bufs[m.p] = m.b
+      }
+      const b = this.bufs[p]
+      const gen = Atomics.load(this.gens, this.at + p)
+      if (b !== undefined && b[1] === gen) return b.subarray(HEAD, HEAD + b[0])
+      // posted, and not come through the port yet
+      Atomics.wait(this.gens, this.at + p, gen, 1)
+    }
+  }
 }
 
 /** What a shard's worker is given (workerData), besides the run's options. */
-export interface ShardSetup { me: number, of: number, ports: Array<MessagePort | undefined>, signal: Int32Array }
+export interface ShardSetup {
+  me: number
+  of: number
+  /** to each other shard */
+  ports: Array<MessagePort | undefined>
+  /** each shard's count of batches handed to it */
+  signal: Int32Array
+  /** the generation of each writer's two buffers to each reader: [(writer × of + reader) × 2 + parity] */
+  gens: Int32Array
+}
 
 /**
  * This thread's part of a sharded run: what its network, tracker and web server hand to the
@@ -81,11 +138,19 @@ export class Shard {
   private pieces!: Array<{ type: 'piece', index: number, data: Buffer }>
   /** one message object for each chunk's HAVE, CANCEL, REJECT and REQUEST (a link never changes a message) */
   private readonly indexed = new Map<number, Message>()
+  /** the last handshake taken in from each host, by its number */
+  private readonly handshakes: Array<Handshake | undefined> = []
+
+  /** to each other shard, and from it (none for this one) */
+  private readonly to: Array<Channel | undefined>
+  private readonly from: Array<Channel | undefined>
 
   constructor (private readonly setup: ShardSetup) {
     this.me = setup.me
     this.of = setup.of
     this.out = Array.from({ length: setup.of }, () => new Outbox())
+    this.to = setup.ports.map((p, j) => p === undefined ? undefined : new Channel(p, setup.gens, (this.me * this.of + j) * 2))
+    this.from = setup.ports.map((p, j) => p === undefined ? undefined : new Channel(p, setup.gens, (j * this.of + this.me) * 2))
   }
 
   bind (net: SimNet, origin: SimOrigin, tracker: SimTracker, hosts: Host[], peerIds: Buffer[], infoHash: Buffer, chunks: Buffer[]): void {
@@ -177,18 +242,17 @@ export class Shard {
    * shard has reached the same step.
    */
   exchange (): void {
-    const { me, of, ports, signal } = this.setup
+    const { me, of, signal } = this.setup
     const ms = this.origin.sentMs
     this.origin.sentMs = 0
     for (let j = 0; j < of; j++) {
       if (j === me) continue
       if (ms > 0) { this.out[j].push(EV_ORIGIN); this.out[j].push(ms) }
-      const b = this.out[j].take()
-      ports[j]!.postMessage(b, [b.buffer as ArrayBuffer])
+      this.to[j]!.write(this.out[j], this.step)
       Atomics.add(signal, j, 1)
       Atomics.notify(signal, j)
     }
-    this.step++
+    const step = this.step++
     const want = this.step * (of - 1)
     const t0 = performance.now()
     for (;;) {
@@ -196,14 +260,11 @@ export class Shard {
       if (got >= want) break
       Atomics.wait(signal, me, got)
     }
+    this.waitedMs += performance.now() - t0
     for (let j = 0; j < of; j++) {
       if (j === me) continue
-      let r = receiveMessageOnPort(ports[j]!)
-      // posted before it was counted: there, unless the port is slower than the count
-      while (r === undefined) { Atomics.wait(signal, me, Atomics.load(signal, me), 1); r = receiveMessageOnPort(ports[j]!) }
-      if (j === (me + 1) % of) this.waitedMs += performance.now() - t0
       const t1 = performance.now()
-      this.take(r.message as Float64Array, j)
+      this.take(this.from[j]!.read(step), j)
       this.tookMs += performance.now() - t1
     }
   }
@@ -275,17 +336,23 @@ export class Shard {
       case T_HANDSHAKE: {
         if (l === undefined) return [undefined, k + 3]
         const far = (l.other as RemoteEnd).local
-        const h: Handshake = { infoHash: this.infoHash, peerId: this.peerIds[far.id], port: b[k] }
-        if (b[k + 1] !== 0) h.version = b[k + 1]
-        const f = b[k + 2]
-        if ((f & 1) !== 0) h.pexFull = true
-        if ((f & 2) !== 0) h.altRequests = true
-        if ((f & 4) !== 0) h.asking = true
+        // a host's handshake, one object for every link it comes over while it says the same (as on one thread)
+        const port = b[k]; const version = b[k + 1]; const f = b[k + 2]
+        let h = this.handshakes[far.id]
+        if (h === undefined || h.port !== port || (h.version ?? 0) !== version || h.pexFull !== ((f & 1) !== 0 ? true : undefined) || h.altRequests !== ((f & 2) !== 0 ? true : undefined) || h.asking !== ((f & 4) !== 0 ? true : undefined)) {
+          h = { infoHash: this.infoHash, peerId: this.peerIds[far.id], port }
+          if (version !== 0) h.version = version
+          if ((f & 1) !== 0) h.pexFull = true
+          if ((f & 2) !== 0) h.altRequests = true
+          if ((f & 4) !== 0) h.asking = true
+          this.handshakes[far.id] = h
+        }
         return [{ type: 'handshake', handshake: h }, k + 3]
       }
       case T_BITFIELD: {
         const count = b[k]; const n = b[k + 1]
-        const bits = Buffer.alloc(n)
+        // from Buffer's pool: a buffer of its own for each was memory outside the heap, a few bytes at a time
+        const bits = Buffer.allocUnsafe(n)
         for (let j = 0; j < n; j++) bits[j] = b[k + 2 + j]
         return [{ type: 'bitfield', count, bits }, k + 2 + n]
       }
@@ -328,6 +395,7 @@ export class Shard {
  */
 async function runShards<T> (script: URL, of: number, data: unknown, resourceLimits: { maxOldGenerationSizeMb: number, maxYoungGenerationSizeMb: number }, onMessage: (shard: number, m: unknown) => void): Promise<T[]> {
   const signal = new Int32Array(new SharedArrayBuffer(4 * of))
+  const gens = new Int32Array(new SharedArrayBuffer(4 * 2 * of * of))
   const ports: Array<Array<MessagePort | undefined>> = Array.from({ length: of }, () => new Array<MessagePort | undefined>(of).fill(undefined))
   for (let i = 0; i < of; i++) {
     for (let j = i + 1; j < of; j++) {
@@ -339,7 +407,7 @@ async function runShards<T> (script: URL, of: number, data: unknown, resourceLim
   const workers: Worker[] = []
   try {
     return await Promise.all(ports.map(async (mine, me) => await new Promise<T>((resolve, reject) => {
-      const setup: ShardSetup = { me, of, ports: mine, signal }
+      const setup: ShardSetup = { me, of, ports: mine, signal, gens }
       const w = new Worker(script, { workerData: { data, setup }, transferList: mine.filter((p): p is MessagePort => p !== undefined), resourceLimits })
       workers.push(w)
         let done = false

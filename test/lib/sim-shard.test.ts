@@ -6,7 +6,8 @@ import * as assert from 'uvu/assert'
 import { spawnSync } from 'node:child_process'
 import { fileURLToPath } from 'node:url'
 import { makeItem, runScenario, DEFAULTS, type ScenarioOptions, type Result } from '../../bench/sim/scenario.js'
-import { runSharded } from '../../bench/sim/shard.js'
+import { MessageChannel } from 'node:worker_threads'
+import { runSharded, Channel, Outbox } from '../../bench/sim/shard.js'
 
 // one minute of 128 kbit/s (8 chunks), 40 listeners tuning in at the top of the hour; some leave, half without a word
 const base: ScenarioOptions = { ...DEFAULTS, listeners: 40, durationMs: 60_000, tailMs: 20_000, seed: 5 }
@@ -62,6 +63,25 @@ test('run.js: --shards wants a whole number, and only where a run can be split',
   r = sim('--scenario', 'live', '--listeners', '10', '--shards', '2')
   assert.is(r.status, 64)
   assert.match(r.stderr, /--shards is for audio, steady and video, not live/)
+})
+
+test('a channel between two shards: each step\'s batch read whole, a buffer outgrown replaced, the two in turn', () => {
+  const { port1, port2 } = new MessageChannel()
+  const gens = new Int32Array(new SharedArrayBuffer(4 * 2))
+  const w = new Channel(port1, gens, 0)
+  const r = new Channel(port2, gens, 0)
+  const o = new Outbox()
+  // steps 0 and 1 small, 2 larger than the first buffer (65,536 numbers), 3 small, 4 larger than step 2's
+  const sizes = [3, 5, 100_000, 7, 300_000]
+  for (let step = 0; step < sizes.length; step++) {
+    for (let k = 0; k < sizes[step]; k++) o.push(step * 1e6 + k)
+    w.write(o, step)
+    assert.is(o.n, 0, 'the outbox is empty again')
+    const b = r.read(step)
+    assert.is(b.length, sizes[step], `step ${step}: its batch's length`)
+    assert.ok(b[0] === step * 1e6 && b[b.length - 1] === step * 1e6 + sizes[step] - 1, `step ${step}: its own numbers, not an older batch's`)
+  }
+  port1.close()
 })
 
 test.run()
