@@ -373,7 +373,6 @@ export class RemoteEnd implements Sender {
   }
 
   arrived (x: Incoming): void { hand(this.near.net, this.dead, this.near, x) }
-  close (): void { this.near.close() }
 }
 
 /**
